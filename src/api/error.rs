@@ -1,0 +1,51 @@
+use super::http::{Body, json};
+use super::types::ErrorResponse;
+use crate::layers;
+use hyper::{Response, StatusCode};
+
+/// An error as the API reports it: a status and Docker's `{"message": …}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, "{}", self.message);
+        } else {
+            tracing::debug!(status = %self.status, "{}", self.message);
+        }
+        json(self.status, &ErrorResponse { message: self.message })
+    }
+}
+
+impl From<layers::Error> for ApiError {
+    fn from(e: layers::Error) -> Self {
+        use layers::Error as E;
+        let status = match &e {
+            E::ImageNotFound(_) => StatusCode::NOT_FOUND,
+            E::Reference(_) | E::Archive(_) | E::Config(_) => StatusCode::BAD_REQUEST,
+            E::Conflict(_) => StatusCode::CONFLICT,
+            E::Locked(_) | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}

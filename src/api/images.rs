@@ -1,0 +1,317 @@
+//! `/images/…`: list, import, inspect, history, raw config, tag, remove.
+
+use super::error::ApiError;
+use super::http::{Body, Query, bytes, json};
+use super::routes::Reply;
+use super::server::Daemon;
+use super::types::{
+    DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
+};
+use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
+use crate::time;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Response, StatusCode};
+use std::io::{self, Read};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Runs a blocking store operation off the async threads.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T, layers::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+pub async fn list(daemon: &Arc<Daemon>, query: &Query) -> Reply {
+    let dangling_only = query
+        .get("filters")
+        .and_then(|f| serde_json::from_str::<serde_json::Value>(f).ok())
+        .and_then(|f| f.get("dangling").cloned())
+        .is_some_and(|d| d.to_string().contains("true"));
+    let list: Vec<ImageSummary> = daemon
+        .store
+        .images()
+        .into_iter()
+        .filter(|i| !dangling_only || i.tags.is_empty())
+        .map(|i| ImageSummary {
+            id: i.id.to_string(),
+            parent_id: i.parent.map(|p| p.to_string()).unwrap_or_default(),
+            repo_tags: i.tags.iter().map(|t| t.to_string()).collect(),
+            repo_digests: Vec::new(),
+            created: i.created,
+            size: i.size as i64,
+            shared_size: -1,
+            labels: i.config.config.labels.clone().unwrap_or_default(),
+            containers: -1,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &list))
+}
+
+pub async fn inspect(daemon: &Arc<Daemon>, name: &str) -> Reply {
+    let i = daemon.store.image(name)?;
+    let upper_dirs: Vec<String> = i
+        .config
+        .rootfs
+        .diff_ids
+        .iter()
+        .rev()
+        .map(|d| daemon.store.layer_dir(d).join("root").display().to_string())
+        .collect();
+    let inspect = ImageInspect {
+        id: i.id.to_string(),
+        repo_tags: i.tags.iter().map(|t| t.to_string()).collect(),
+        repo_digests: Vec::new(),
+        parent: i.parent.map(|p| p.to_string()).unwrap_or_default(),
+        comment: i.config.comment.clone().unwrap_or_default(),
+        created: i.config.created.clone().unwrap_or_else(|| time::format_rfc3339(0, 0)),
+        docker_version: String::new(),
+        author: i.config.author.clone().unwrap_or_default(),
+        config: serde_json::to_value(&i.config.config).unwrap_or_default(),
+        architecture: i.config.architecture.clone(),
+        os: i.config.os.clone(),
+        size: i.size as i64,
+        graph_driver: GraphDriver {
+            name: "strata".into(),
+            data: [("LowerDirs".to_string(), upper_dirs.join(":"))].into_iter().collect(),
+        },
+        root_fs: RootFs {
+            kind: i.config.rootfs.kind.clone(),
+            layers: i.config.rootfs.diff_ids.iter().map(|d| d.to_string()).collect(),
+        },
+        metadata: ImageMetadata {
+            // Go's zero time, which the docker CLI expects when never tagged.
+            last_tag_time: "0001-01-01T00:00:00Z".into(),
+        },
+    };
+    Ok(json(StatusCode::OK, &inspect))
+}
+
+/// The exact config bytes; the image ID is their sha256.
+pub async fn config(daemon: &Arc<Daemon>, name: &str) -> Reply {
+    let name = name.to_string();
+    let raw = blocking(&daemon.store, move |s| s.config_bytes(&name)).await?;
+    Ok(bytes(StatusCode::OK, "application/json", raw))
+}
+
+pub async fn history(daemon: &Arc<Daemon>, name: &str) -> Reply {
+    let i = daemon.store.image(name)?;
+    let ids = daemon.store.history_ids(&i.id);
+    let all = daemon.store.images();
+    let mut layers = i.config.rootfs.diff_ids.iter();
+    let mut items: Vec<HistoryItem> = i
+        .config
+        .history
+        .iter()
+        .enumerate()
+        .map(|(n, h)| {
+            let size = if h.empty_layer {
+                0
+            } else {
+                layers
+                    .next()
+                    .and_then(|d| daemon.store.layer(d))
+                    .map(|l| l.size as i64)
+                    .unwrap_or(0)
+            };
+            let id = ids.get(n).copied().flatten();
+            let tags = id
+                .and_then(|id| all.iter().find(|s| s.id == id))
+                .map(|s| s.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+            HistoryItem {
+                id: id.map(|d| d.to_string()).unwrap_or_else(|| "<missing>".into()),
+                created: h.created.as_deref().and_then(time::parse_rfc3339).unwrap_or(0),
+                created_by: h.created_by.clone().unwrap_or_default(),
+                tags: tags.filter(|t| !t.is_empty()),
+                size,
+                comment: h.comment.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    if items.is_empty() {
+        // A config with no history still has an image to show.
+        items.push(HistoryItem {
+            id: i.id.to_string(),
+            created: i.created,
+            size: i.size as i64,
+            ..Default::default()
+        });
+    }
+    items.reverse();
+    Ok(json(StatusCode::OK, &items))
+}
+
+pub async fn tag(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
+    let target = Reference::from_parts(query.get("repo").unwrap_or(""), query.get("tag").unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let name = name.to_string();
+    blocking(&daemon.store, move |s| s.tag(&name, target)).await?;
+    Ok(super::http::empty(StatusCode::CREATED))
+}
+
+pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
+    let name = name.to_string();
+    let force = query.flag("force");
+    let removals = blocking(&daemon.store, move |s| s.remove_image(&name, force)).await?;
+    let items: Vec<DeleteItem> = removals
+        .into_iter()
+        .map(|r| match r {
+            Removal::Untagged(t) => DeleteItem {
+                untagged: Some(t.to_string()),
+                deleted: None,
+            },
+            Removal::Deleted(d) => DeleteItem {
+                untagged: None,
+                deleted: Some(d.to_string()),
+            },
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &items))
+}
+
+/// `POST /images/create?fromSrc=-`: import the request body as a one-layer
+/// image. Everything the query says is validated before the body is read;
+/// the reply comes once the layer and image are committed, so a bad archive
+/// gets a plain 400 and the client's `Error response from daemon: …`.
+pub async fn create(daemon: &Arc<Daemon>, query: &Query, body: Incoming) -> Reply {
+    let result = import_options(query);
+    let opts = match result {
+        Ok(opts) => opts,
+        Err(e) => {
+            drain(body).await;
+            return Err(e);
+        }
+    };
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
+    let store = daemon.store.clone();
+    let work = tokio::task::spawn_blocking(move || store.import(ChannelReader::new(rx), &opts));
+    pump(body, tx).await;
+    let result = work
+        .await
+        .map_err(|e| ApiError::internal(format!("import task failed: {e}")))?
+        .map_err(ApiError::from)?;
+    tracing::info!(
+        image = %result.image,
+        layer = %result.layer,
+        bytes = result.tar_bytes,
+        entries = result.entries,
+        "imported"
+    );
+    let mut line = serde_json::to_vec(&StreamMessage {
+        status: Some(result.image.to_string()),
+        ..Default::default()
+    })
+    .expect("serialises");
+    line.push(b'\n');
+    Ok(stream_reply(line))
+}
+
+fn stream_reply(body: Vec<u8>) -> Response<Body> {
+    bytes(StatusCode::OK, "application/json", body)
+}
+
+fn import_options(query: &Query) -> Result<ImportOptions, ApiError> {
+    if let Some(image) = query.get("fromImage") {
+        return Err(ApiError::not_found(format!(
+            "pull access denied for {image}: stratad has no registry access; import a root filesystem tar instead"
+        )));
+    }
+    match query.get("fromSrc") {
+        Some("-") => {}
+        Some(src) => {
+            return Err(ApiError::bad_request(format!(
+                "importing from {src:?} is not supported: send the archive as the request body (fromSrc=-)"
+            )));
+        }
+        None => return Err(ApiError::bad_request("fromSrc=- or fromImage is required")),
+    }
+    let repo = query.get("repo").unwrap_or("");
+    let tag = if repo.is_empty() {
+        None
+    } else {
+        Some(
+            Reference::from_parts(repo, query.get("tag").unwrap_or(""))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        )
+    };
+    let changes = query.get_all("changes");
+    let mut scratch = ImageConfig::default();
+    for c in &changes {
+        scratch
+            .apply_change(c)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    Ok(ImportOptions {
+        tag,
+        message: query.get("message").map(str::to_string),
+        changes,
+    })
+}
+
+/// Feeds the request body to the blocking reader. Once the reader is gone
+/// (the archive was refused), the rest is read and dropped so that the
+/// client, still uploading, gets the error reply instead of a reset.
+async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
+    let mut tx = Some(tx);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                let Ok(data) = frame.into_data() else { continue };
+                if let Some(sender) = &tx {
+                    if sender.send(Ok(data)).await.is_err() {
+                        tx = None;
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(sender) = &tx {
+                    let _ = sender
+                        .send(Err(io::Error::other(format!("reading the request body: {e}"))))
+                        .await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn drain(mut body: Incoming) {
+    while let Some(Ok(_)) = body.frame().await {}
+}
+
+/// A blocking `Read` over body chunks sent from the async side.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    chunk: Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+        ChannelReader {
+            rx,
+            chunk: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(c)) => self.chunk = c,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}

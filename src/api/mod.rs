@@ -1,0 +1,30 @@
+//! The daemon's HTTP API: the Docker Engine API over a Unix socket and,
+//! with TLS and client certificates, over TCP. It orchestrates the store
+//! (`layers`); the wire shapes live in [`types`], which is all the client sees.
+
+mod error;
+mod http;
+mod images;
+mod routes;
+mod server;
+mod system;
+pub mod types;
+
+pub use error::ApiError;
+pub use server::{Daemon, DaemonConfig, TlsFiles, default_root};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] crate::layers::Error),
+    #[error("{0}")]
+    Config(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot listen on {host}: {source}")]
+    Listen { host: String, source: std::io::Error },
+    #[error("another stratad is already listening on {}", .0.display())]
+    SocketInUse(PathBuf),
+}

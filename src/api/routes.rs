@@ -1,0 +1,127 @@
+//! Request dispatch: version prefixes, Docker's routes, common headers.
+
+use super::error::ApiError;
+use super::http::{Body, Query, percent_decode};
+use super::server::Daemon;
+use super::types::{API_VERSION, MIN_API_VERSION};
+use super::{images, system};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+pub(crate) type Reply = Result<Response<Body>, ApiError>;
+
+pub async fn handle(daemon: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut resp = route(daemon, req).await.unwrap_or_else(ApiError::into_response);
+    tracing::debug!(%method, %path, status = %resp.status(), "request");
+    let h = resp.headers_mut();
+    h.insert(
+        HeaderName::from_static("api-version"),
+        HeaderValue::from_static(API_VERSION),
+    );
+    h.insert(HeaderName::from_static("ostype"), HeaderValue::from_static("linux"));
+    h.insert(
+        HeaderName::from_static("server"),
+        HeaderValue::from_static(concat!("Strata/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    Ok(resp)
+}
+
+/// Splits `/v1.NN/rest` into the version and `/rest`, refusing versions
+/// outside what this daemon speaks, as Docker does.
+fn strip_version(path: &str) -> Result<&str, ApiError> {
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok(path);
+    };
+    let (ver, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let Some(parsed) = parse_version(ver) else {
+        return Ok(path);
+    };
+    if parsed > parse_version(API_VERSION).expect("const") {
+        return Err(ApiError::bad_request(format!(
+            "client version {ver} is too new. Maximum supported API version is {API_VERSION}"
+        )));
+    }
+    if parsed < parse_version(MIN_API_VERSION).expect("const") {
+        return Err(ApiError::bad_request(format!(
+            "client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        )));
+    }
+    Ok(tail)
+}
+
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+async fn route(daemon: Arc<Daemon>, req: Request<Incoming>) -> Reply {
+    let raw_path = req.uri().path().to_string();
+    let path = percent_decode(strip_version(&raw_path)?, false);
+    let query = Query::parse(req.uri().query());
+    let method = req.method().clone();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (&method, segments.as_slice()) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(&method)),
+        (&Method::GET, ["version"]) => Ok(system::version()),
+        (&Method::GET, ["info"]) => system::info(&daemon).await,
+        (&Method::GET, ["images", "json"]) => images::list(&daemon, &query).await,
+        (&Method::POST, ["images", "create"]) => images::create(&daemon, &query, req.into_body()).await,
+        (_, ["images", rest @ ..]) if !rest.is_empty() => image_route(&daemon, &method, rest, &query).await,
+        // Containers, networks, volumes and plugins are not there yet: answer
+        // as Docker does for objects that do not exist, so clients move on.
+        (&Method::GET, ["containers", "json"]) => Ok(super::http::json(StatusCode::OK, &Vec::<()>::new())),
+        (_, ["containers", id, ..]) => Err(ApiError::not_found(format!("No such container: {id}"))),
+        (&Method::GET, ["networks"]) => Ok(super::http::json(StatusCode::OK, &Vec::<()>::new())),
+        (_, ["networks", id, ..]) => Err(ApiError::not_found(format!("network {id} not found"))),
+        (&Method::GET, ["volumes"]) => Ok(super::http::json(
+            StatusCode::OK,
+            &serde_json::json!({"Volumes": [], "Warnings": null}),
+        )),
+        (_, ["volumes", name, ..]) => Err(ApiError::not_found(format!("get {name}: no such volume"))),
+        (_, ["plugins", name, ..]) => Err(ApiError::not_found(format!("plugin \"{name}\" not found"))),
+        _ => Err(ApiError::not_found("page not found")),
+    }
+}
+
+/// `/images/{name}/…`: names may contain `/`, so the action is the last
+/// segment when it is one of the known actions.
+async fn image_route(daemon: &Arc<Daemon>, method: &Method, rest: &[&str], query: &Query) -> Reply {
+    let (name_parts, action) = match rest.split_last() {
+        Some((last, init)) if !init.is_empty() && matches!(*last, "json" | "history" | "tag" | "config") => {
+            (init, Some(*last))
+        }
+        _ => (rest, None),
+    };
+    let name = name_parts.join("/");
+    match (method, action) {
+        (&Method::GET, Some("json")) => images::inspect(daemon, &name).await,
+        (&Method::GET, Some("history")) => images::history(daemon, &name).await,
+        (&Method::GET, Some("config")) => images::config(daemon, &name).await,
+        (&Method::POST, Some("tag")) => images::tag(daemon, &name, query).await,
+        (&Method::DELETE, None) => images::remove(daemon, &name, query).await,
+        _ => Err(ApiError::not_found("page not found")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_strip_and_bound() {
+        assert_eq!(strip_version("/v1.50/images/json").unwrap(), "/images/json");
+        assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
+        assert_eq!(strip_version("/images/json").unwrap(), "/images/json");
+        assert_eq!(strip_version("/volumes").unwrap(), "/volumes");
+        assert!(strip_version("/v1.99/info").is_err());
+        assert!(strip_version("/v1.12/info").is_err());
+    }
+}

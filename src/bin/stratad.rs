@@ -1,0 +1,112 @@
+//! `stratad`: the Strata daemon. Owns the store and serves the API.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use std::path::PathBuf;
+use strata::api::types::Host;
+use strata::api::{Daemon, DaemonConfig, TlsFiles, default_root};
+
+/// The Strata daemon: owns images and layers and serves the Docker Engine API.
+#[derive(Parser, Debug)]
+#[command(name = "stratad", version, about)]
+struct Args {
+    /// Root of the store [default: /var/lib/strata as root, $XDG_DATA_HOME/strata otherwise]
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Where to listen: unix:///path or tcp://addr:port (repeatable)
+    /// [default: unix:///run/strata/strata.sock as root, unix://$XDG_RUNTIME_DIR/strata/strata.sock otherwise]
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
+    /// Serve TCP with TLS and require client certificates signed by --tlscacert
+    #[arg(long)]
+    tlsverify: bool,
+    /// CA certificate (PEM) that client certificates must chain to
+    #[arg(long, value_name = "FILE")]
+    tlscacert: Option<PathBuf>,
+    /// Server certificate (PEM)
+    #[arg(long, value_name = "FILE")]
+    tlscert: Option<PathBuf>,
+    /// Server private key (PEM)
+    #[arg(long, value_name = "FILE")]
+    tlskey: Option<PathBuf>,
+    /// Allow plain TCP without TLS, on loopback addresses only
+    #[arg(long)]
+    insecure: bool,
+    /// Log level: error, warn, info, debug, trace
+    #[arg(short = 'l', long, default_value = "info", value_name = "LEVEL")]
+    log_level: String,
+    /// Same as --log-level debug
+    #[arg(short = 'D', long)]
+    debug: bool,
+}
+
+impl Args {
+    fn into_config(self) -> anyhow::Result<DaemonConfig> {
+        let hosts = if self.hosts.is_empty() {
+            vec![Host::default_socket()]
+        } else {
+            self.hosts.iter().map(|h| Host::parse(h)).collect::<Result<_, _>>()?
+        };
+        let tls = if self.tlsverify {
+            match (self.tlscacert, self.tlscert, self.tlskey) {
+                (Some(ca), Some(cert), Some(key)) => Some(TlsFiles { ca, cert, key }),
+                _ => bail!("--tlsverify needs --tlscacert, --tlscert and --tlskey"),
+            }
+        } else {
+            if self.tlscacert.is_some() || self.tlscert.is_some() || self.tlskey.is_some() {
+                bail!("--tlscacert, --tlscert and --tlskey take effect only with --tlsverify");
+            }
+            None
+        };
+        Ok(DaemonConfig {
+            root: self.root.unwrap_or_else(default_root),
+            hosts,
+            tls,
+            insecure: self.insecure,
+        })
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn main() {
+    let args = Args::parse();
+    let level = if args.debug {
+        "debug".to_string()
+    } else {
+        args.log_level.clone()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("strata={level},stratad={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(args) {
+        eprintln!("stratad: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.into_config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let (daemon, listeners) = Daemon::start(config).await?;
+        tracing::info!(root = %daemon.store.root().display(), version = strata::VERSION, "stratad ready");
+        listeners.serve(daemon, shutdown_signal()).await;
+        Ok(())
+    })
+}

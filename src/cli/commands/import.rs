@@ -1,0 +1,73 @@
+use crate::api::types::StreamMessage;
+use crate::cli::client::ReaderBody;
+use crate::cli::{Client, Error, encode, write_out};
+use http_body_util::BodyExt;
+use hyper::Method;
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Commit message (the history comment)
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, …)
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    change: Vec<String>,
+    /// A tar file, or - for standard input
+    file: String,
+    /// Name for the image
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    reference: Option<String>,
+}
+
+pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
+    let mut path = "/images/create?fromSrc=-".to_string();
+    if let Some(r) = &args.reference {
+        path += &format!("&repo={}", encode(r));
+    }
+    if let Some(m) = &args.message {
+        path += &format!("&message={}", encode(m));
+    }
+    for c in &args.change {
+        path += &format!("&changes={}", encode(c));
+    }
+    let body = if args.file == "-" {
+        ReaderBody::boxed(tokio::io::stdin())
+    } else {
+        let f = tokio::fs::File::open(&args.file).await.map_err(|source| Error::Io {
+            context: format!("open {}", args.file),
+            source,
+        })?;
+        ReaderBody::boxed(f)
+    };
+    let resp = client.request(Method::POST, &path, Some(body)).await?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Error::Protocol(e.to_string()))?
+        .to_bytes();
+    if !status.is_success() {
+        let message = serde_json::from_slice::<crate::api::types::ErrorResponse>(&bytes)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+        return Err(Error::Daemon {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let msg: StreamMessage = serde_json::from_slice(line).map_err(|e| Error::Protocol(e.to_string()))?;
+        if let Some(e) = msg.error {
+            return Err(Error::Daemon {
+                status: 200,
+                message: e,
+            });
+        }
+        if let Some(s) = msg.status {
+            write_out(out, &format!("{s}\n"))?;
+        }
+    }
+    Ok(())
+}

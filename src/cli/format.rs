@@ -1,0 +1,221 @@
+//! Output the way the docker CLI prints it: aligned tables, sizes with three
+//! significant digits, ages like "2 minutes ago", JSON indented by four.
+
+/// Columns padded like Go's `tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)`:
+/// each cell at least 10 wide, 3 spaces after the widest; the last column
+/// is not padded.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; cols];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max((cell.chars().count() + 3).max(10));
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                line.extend(std::iter::repeat_n(' ', widths[i] - cell.chars().count()));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `%.Ng` as Go prints it, for 1 <= v < 1000 (and 0).
+fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = v.abs().log10().floor() as i32 + 1;
+    let decimals = (digits - magnitude).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn scaled(size: f64, base: f64, units: &[&str], digits: i32) -> String {
+    let mut v = size;
+    let mut i = 0;
+    while v >= base && i + 1 < units.len() {
+        v /= base;
+        i += 1;
+    }
+    format!("{}{}", significant(v, digits), units[i])
+}
+
+/// Docker's `units.HumanSizeWithPrecision(n, 3)`: decimal units.
+pub fn human_size(bytes: i64) -> String {
+    scaled(
+        bytes.max(0) as f64,
+        1000.0,
+        &["B", "kB", "MB", "GB", "TB", "PB", "EB"],
+        3,
+    )
+}
+
+/// Docker's `units.BytesSize`: binary units, four digits.
+pub fn binary_size(bytes: u64) -> String {
+    scaled(
+        bytes as f64,
+        1024.0,
+        &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"],
+        4,
+    )
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let hours = ((secs as f64) / 3600.0 + 0.5) as i64;
+    match secs {
+        s if s < 1 => "Less than a second".to_string(),
+        1 => "1 second".to_string(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s / 60 == 1 => "About a minute".to_string(),
+        s if s / 60 < 60 => format!("{} minutes", s / 60),
+        _ if hours == 1 => "About an hour".to_string(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        s => format!("{} years", s / 3600 / 24 / 365),
+    }
+}
+
+/// "N units ago" for a unix time.
+pub fn ago(unix: i64) -> String {
+    let now = crate::api::types::now_unix();
+    format!("{} ago", human_duration(now - unix))
+}
+
+/// Docker's `stringutils.Ellipsis`: at most `max` characters.
+pub fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Re-indents JSON by four spaces, keeping the key order of the input
+/// (what `json.Indent` does for `docker inspect`).
+pub fn indent_json(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len() * 2);
+    let text = String::from_utf8_lossy(raw);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = text.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("    ");
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if matches!(chars.peek(), Some('}') | Some(']')) {
+                    out.push(chars.next().expect("peeked"));
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_go_units() {
+        assert_eq!(human_size(3), "3B");
+        assert_eq!(human_size(4_261_032), "4.26MB");
+        assert_eq!(human_size(77_830_000), "77.8MB");
+        assert_eq!(human_size(123_400_000), "123MB");
+        assert_eq!(human_size(1_200), "1.2kB");
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(binary_size(25_201_000_000), "23.47GiB");
+    }
+
+    #[test]
+    fn durations_match_go_units() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(5 * 3600), "5 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+        assert_eq!(human_duration(20 * 86400), "2 weeks");
+        assert_eq!(human_duration(90 * 86400), "3 months");
+        assert_eq!(human_duration(800 * 86400), "2 years");
+    }
+
+    #[test]
+    fn tables_pad_like_tabwriter() {
+        let t = table(&[
+            vec!["REPOSITORY".into(), "TAG".into(), "IMAGE ID".into()],
+            vec!["busybox".into(), "latest".into(), "0123456789ab".into()],
+        ]);
+        assert_eq!(
+            t,
+            "REPOSITORY   TAG       IMAGE ID\nbusybox      latest    0123456789ab\n"
+        );
+    }
+
+    #[test]
+    fn json_indents_in_order() {
+        let s = indent_json(br#"[{"b":1,"a":{},"c":["x, y",{"d":"\"}"}]}]"#);
+        assert_eq!(
+            s,
+            "[\n    {\n        \"b\": 1,\n        \"a\": {},\n        \"c\": [\n            \"x, y\",\n            {\n                \"d\": \"\\\"}\"\n            }\n        ]\n    }\n]"
+        );
+        assert_eq!(ellipsis("abcdef", 4), "abc…");
+    }
+}

@@ -1,0 +1,174 @@
+//! The `strata` client. Parsing happens in two steps, as in ripgrep: clap
+//! turns the command line into raw flags, which are then validated into a
+//! [`Config`]; each verb lives in its own file under `commands/` and talks to
+//! the daemon only through the API (it knows `api::types` and nothing else).
+
+mod client;
+mod commands;
+mod format;
+
+pub use client::{Client, TlsFiles};
+
+use crate::api::types::Host;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot connect to stratad at {host}: is it running? ({source})")]
+    Connect { host: String, source: std::io::Error },
+    #[error("Error response from daemon: {message}")]
+    Daemon { status: u16, message: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("talking to stratad: {0}")]
+    Protocol(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    /// Failures already printed one by one (as `rmi` does); exit 1 quietly.
+    #[error("")]
+    Reported,
+}
+
+/// Raw flags, as typed.
+#[derive(Parser, Debug)]
+#[command(name = "strata", version, about = "The Strata client: talks to stratad over its API")]
+pub struct RawArgs {
+    /// Daemon to talk to: unix:///path or tcp://host:port
+    #[arg(short = 'H', long = "host", env = "STRATA_HOST", global = true, value_name = "HOST")]
+    host: Option<String>,
+    /// Use TLS and verify the daemon; send a client certificate
+    #[arg(long, global = true)]
+    tlsverify: bool,
+    /// CA certificate the daemon's certificate must chain to
+    #[arg(long, global = true, value_name = "FILE")]
+    tlscacert: Option<PathBuf>,
+    /// Client certificate
+    #[arg(long, global = true, value_name = "FILE")]
+    tlscert: Option<PathBuf>,
+    /// Client key
+    #[arg(long, global = true, value_name = "FILE")]
+    tlskey: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show the client and daemon versions
+    Version,
+    /// Show system-wide information
+    Info,
+    /// Import a root filesystem tar (plain or gzip) as an image
+    Import(commands::import::Args),
+    /// List images
+    Images(commands::images::Args),
+    /// Show an image's details as JSON
+    Inspect(commands::inspect::Args),
+    /// Give an image another name
+    Tag(commands::tag::Args),
+    /// Remove images
+    Rmi(commands::rmi::Args),
+    /// Show an image's history
+    History(commands::history::Args),
+}
+
+/// Validated configuration.
+pub struct Config {
+    pub host: Host,
+    pub tls: Option<TlsFiles>,
+    pub command: Command,
+}
+
+impl RawArgs {
+    pub fn validate(self) -> Result<Config, Error> {
+        let host = match self.host.as_deref().filter(|h| !h.is_empty()) {
+            Some(h) => Host::parse(h).map_err(|e| Error::Usage(e.to_string()))?,
+            None => Host::default_socket(),
+        };
+        let tls = if self.tlsverify {
+            match (self.tlscacert, self.tlscert, self.tlskey) {
+                (Some(ca), Some(cert), Some(key)) => Some(TlsFiles { ca, cert, key }),
+                _ => {
+                    return Err(Error::Usage(
+                        "--tlsverify needs --tlscacert, --tlscert and --tlskey".into(),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        if matches!(host, Host::Tcp { .. }) && tls.is_none() {
+            tracing::debug!("plain TCP to {host}");
+        }
+        Ok(Config {
+            host,
+            tls,
+            command: self.command,
+        })
+    }
+}
+
+/// Runs the client and returns the process exit code.
+pub fn main() -> i32 {
+    let config = match RawArgs::parse().validate() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            return 1;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("strata: starting the runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => 0,
+        Err(Error::Reported) => 1,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Error> {
+    let client = Client::new(config.host, config.tls.as_ref())?;
+    let mut out = std::io::stdout().lock();
+    match config.command {
+        Command::Version => commands::version::run(&client, &mut out).await,
+        Command::Info => commands::info::run(&client, &mut out).await,
+        Command::Import(a) => commands::import::run(&client, a, &mut out).await,
+        Command::Images(a) => commands::images::run(&client, a, &mut out).await,
+        Command::Inspect(a) => commands::inspect::run(&client, a, &mut out).await,
+        Command::Tag(a) => commands::tag::run(&client, a).await,
+        Command::Rmi(a) => commands::rmi::run(&client, a, &mut out).await,
+        Command::History(a) => commands::history::run(&client, a, &mut out).await,
+    }
+}
+
+/// Writes to stdout, mapping a closed pipe to an error like any other.
+pub(crate) fn write_out(out: &mut impl std::io::Write, text: &str) -> Result<(), Error> {
+    out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+        context: "writing output".into(),
+        source,
+    })
+}
+
+/// Percent-encodes a query or path value.
+pub(crate) fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

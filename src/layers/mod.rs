@@ -1,0 +1,58 @@
+//! The layer store: content-addressed layers kept extracted with their
+//! indexes, image configs named by their digest, and references.
+//! Knows no mounts and no processes.
+
+pub mod digest;
+pub mod image;
+pub mod index;
+pub mod reference;
+mod store;
+
+pub mod untar;
+
+pub use digest::Digest;
+pub use image::ImageConfig;
+pub use reference::Reference;
+pub use store::{ImageSummary, ImportOptions, ImportResult, LayerRecord, Removal, Store, StoreInfo};
+
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("No such image: {0}")]
+    ImageNotFound(String),
+    #[error(transparent)]
+    Reference(#[from] reference::ReferenceError),
+    #[error(transparent)]
+    Archive(#[from] untar::ArchiveError),
+    #[error(transparent)]
+    Config(#[from] image::ConfigError),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("the store at {} is in use by another stratad", .0.display())]
+    Locked(PathBuf),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+}
+
+impl From<untar::ExtractError> for Error {
+    fn from(e: untar::ExtractError) -> Self {
+        match e {
+            untar::ExtractError::Archive(a) => Error::Archive(a),
+            untar::ExtractError::Io(source) => Error::Io {
+                context: "writing the layer".to_string(),
+                source,
+            },
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

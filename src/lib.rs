@@ -1,0 +1,29 @@
+//! Strata: a layered filesystem and container tool.
+//!
+//! The modules mirror the architecture, and imports flow one way:
+//! `cli` knows only the API's wire types (`api::types`); `api` orchestrates
+//! `layers`; `layers` knows no mounts or processes; `sys` holds every direct
+//! conversation with the kernel that needs care (path resolution beneath a
+//! root, store locking) and is the only module allowed `unsafe`.
+
+#![deny(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod layers;
+pub mod sys;
+pub mod time;
+
+/// The crate's error: one variant per module, as each module has its own enum.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Layers(#[from] layers::Error),
+    #[error(transparent)]
+    Api(#[from] api::Error),
+    #[error(transparent)]
+    Cli(#[from] cli::Error),
+}
+
+/// The version every component reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,54 @@
+//! Every conversation with the kernel that needs care lives here.
+//!
+//! Paths inside a layer are attacker-controlled (they come from tar archives
+//! and, later, from containers). [`BeneathDir`] is the only way the rest of the
+//! crate opens such a path: it resolves with `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`, so no `..`, absolute path or
+//! symlink anywhere in the path can lead out of the directory, and a handle of
+//! that type can only be made that way. Operations on a single entry take a
+//! [`Name`], which cannot contain a `/`, and never follow a final symlink.
+//!
+//! This is the only module allowed `unsafe`; it currently needs none, because
+//! `rustix` wraps each syscall safely.
+
+mod beneath;
+mod lock;
+
+pub use beneath::{BeneathDir, Name, NameError};
+pub use lock::LockFile;
+
+use std::io;
+use std::os::fd::AsFd;
+
+/// True when the process runs with effective uid 0.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The effective uid and gid of this process.
+pub fn ids() -> (u32, u32) {
+    (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw())
+}
+
+/// Flushes every dirty page of the filesystem holding `fd` in one call.
+/// Cheaper than an fsync per extracted file, and it orders all of a layer's
+/// data before the rename that makes the layer visible.
+pub fn syncfs(fd: impl AsFd) -> io::Result<()> {
+    Ok(rustix::fs::syncfs(fd)?)
+}
+
+/// `fsync` of a directory, so a rename inside it is durable.
+pub fn fsync_dir(path: &std::path::Path) -> io::Result<()> {
+    let dir = std::fs::File::open(path)?;
+    dir.sync_all()
+}
+
+/// The kernel release string (`uname -r`).
+pub fn kernel_release() -> String {
+    rustix::system::uname().release().to_string_lossy().into_owned()
+}
+
+/// The host name (`uname -n`).
+pub fn hostname() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
