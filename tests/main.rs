@@ -1,1 +1,11 @@
+//! The integration tests: one binary, a real `stratad` per test on a
+//! temporary socket and store, driven by the `strata` binary, raw HTTP and
+//! (when installed) the real `docker` CLI.
 
+mod util;
+
+mod cli;
+mod daemon;
+mod docker_cli;
+mod hostile;
+mod import;

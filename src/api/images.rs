@@ -264,10 +264,10 @@ async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
         match frame {
             Ok(frame) => {
                 let Ok(data) = frame.into_data() else { continue };
-                if let Some(sender) = &tx {
-                    if sender.send(Ok(data)).await.is_err() {
-                        tx = None;
-                    }
+                if let Some(sender) = &tx
+                    && sender.send(Ok(data)).await.is_err()
+                {
+                    tx = None;
                 }
             }
             Err(e) => {

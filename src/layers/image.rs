@@ -203,10 +203,10 @@ impl ImageConfig {
 
 /// JSON exec form `["a","b"]`, else the shell form `/bin/sh -c "<args>"`.
 fn exec_or_shell(args: &str) -> Option<Vec<String>> {
-    if args.starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Vec<String>>(args) {
-            return Some(v);
-        }
+    if args.starts_with('[')
+        && let Ok(v) = serde_json::from_str::<Vec<String>>(args)
+    {
+        return Some(v);
     }
     if args.is_empty() {
         return None;

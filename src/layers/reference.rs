@@ -153,10 +153,10 @@ fn normalise_name(name: &str) -> Result<String, ReferenceError> {
         }
         _ => (None, name),
     };
-    if let Some(d) = domain {
-        if !is_domain(d) {
-            return Err(ReferenceError::Invalid(name.to_string()));
-        }
+    if let Some(d) = domain
+        && !is_domain(d)
+    {
+        return Err(ReferenceError::Invalid(name.to_string()));
     }
     for comp in path.split('/') {
         if !is_path_component(comp) {
@@ -194,7 +194,8 @@ mod tests {
         assert_eq!(norm("library/busybox"), "busybox:latest");
         assert_eq!(norm("docker.io/me/app"), "me/app:latest");
         assert_eq!(norm("localhost:5000/app:v1.2"), "localhost:5000/app:v1.2");
-        assert_eq!(norm("a-b__c.d/e_f"), "a-b__c.d/e_f:latest");
+        assert_eq!(norm("a-b__c/e.f_g"), "a-b__c/e.f_g:latest");
+        assert!(Reference::parse("a_b.c/x").is_err(), "a domain cannot hold `_`");
         assert_eq!(
             Reference::from_parts("docker.io/library/ubuntu", "git")
                 .unwrap()

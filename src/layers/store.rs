@@ -608,10 +608,10 @@ fn resolve_in(state: &State, name: &str) -> Result<Digest> {
     if let Ok(d) = name.parse::<Digest>() {
         return state.images.contains_key(&d).then_some(d).ok_or_else(not_found);
     }
-    if let Some(d) = Digest::from_hex(name) {
-        if state.images.contains_key(&d) {
-            return Ok(d);
-        }
+    if let Some(d) = Digest::from_hex(name)
+        && state.images.contains_key(&d)
+    {
+        return Ok(d);
     }
     match Reference::parse(name) {
         Ok(r) => {

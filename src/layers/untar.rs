@@ -330,13 +330,19 @@ impl Extractor<'_> {
 
     fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, raw_path: &[u8]) -> Result<Meta, ArchiveError> {
         let header = entry.header();
-        let num = |r: io::Result<u64>, what: &str| -> Result<u64, ArchiveError> {
+        let old = header.as_old();
+        // A blank numeric field (all NUL or spaces) reads as 0, as Go's
+        // archive/tar (and so Docker) reads it.
+        let num = |field: &[u8], r: io::Result<u64>, what: &str| -> Result<u64, ArchiveError> {
+            if field.iter().all(|&c| c == 0 || c == b' ') {
+                return Ok(0);
+            }
             r.map_err(|e| bad(raw_path, format!("bad {what} field: {e}")))
         };
-        let mode = header.mode().map_err(|e| bad(raw_path, format!("bad mode: {e}")))? & 0o7777;
-        let uid = u32::try_from(num(header.uid(), "uid")?).map_err(|_| bad(raw_path, "uid out of range"))?;
-        let gid = u32::try_from(num(header.gid(), "gid")?).map_err(|_| bad(raw_path, "gid out of range"))?;
-        let mut mtime_sec = i64::try_from(num(header.mtime(), "mtime")?).unwrap_or(i64::MAX);
+        let mode = num(&old.mode, header.mode().map(u64::from), "mode")? as u32 & 0o7777;
+        let uid = u32::try_from(num(&old.uid, header.uid(), "uid")?).map_err(|_| bad(raw_path, "uid out of range"))?;
+        let gid = u32::try_from(num(&old.gid, header.gid(), "gid")?).map_err(|_| bad(raw_path, "gid out of range"))?;
+        let mut mtime_sec = i64::try_from(num(&old.mtime, header.mtime(), "mtime")?).unwrap_or(i64::MAX);
         let mut mtime_nsec = 0;
         let mut xattrs = Vec::new();
         if let Some(pax) = entry
@@ -351,10 +357,10 @@ impl Extractor<'_> {
                         mtime_sec = s;
                         mtime_nsec = ns;
                     }
-                } else if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                    if !INTERNAL_XATTR_PREFIXES.iter().any(|p| name.starts_with(p)) {
-                        xattrs.push((name.to_string(), ext.value_bytes().to_vec()));
-                    }
+                } else if let Some(name) = key.strip_prefix("SCHILY.xattr.")
+                    && !INTERNAL_XATTR_PREFIXES.iter().any(|p| name.starts_with(p))
+                {
+                    xattrs.push((name.to_string(), ext.value_bytes().to_vec()));
                 }
             }
         }
@@ -404,10 +410,10 @@ impl Extractor<'_> {
     /// Opens (creating as needed) the directory `parent`, after checking in
     /// the index that every component is a directory of this archive.
     fn parent_dir(&mut self, raw_path: &[u8], parent: &[u8]) -> Result<BeneathDir, ExtractError> {
-        if let Some((p, fd)) = &self.last_parent {
-            if p == parent {
-                return Ok(fd.open_dir(b"")?);
-            }
+        if let Some((p, fd)) = &self.last_parent
+            && p == parent
+        {
+            return Ok(fd.open_dir(b"")?);
         }
         let mut prefix: Vec<u8> = Vec::new();
         for comp in parent.split(|&c| c == b'/').filter(|c| !c.is_empty()) {

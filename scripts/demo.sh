@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main flow on a fresh machine, as root: install what is needed, build,
+# start stratad in the background, build the default busybox image offline
+# and import it through the API, then list and inspect it with the client.
+#
+# stratad keeps running afterwards (log: $STRATA_DEMO_LOG); stop it with
+# `kill $(cat /run/strata/stratad.pid)`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+cargo build --release --locked --bins
+bin=$PWD/target/release
+export PATH=$bin:$PATH
+
+log=${STRATA_DEMO_LOG:-/var/log/stratad.log}
+pidfile=/run/strata/stratad.pid
+mkdir -p /run/strata
+if strata version >/dev/null 2>&1; then
+    echo "== stratad is already running"
+else
+    echo "== starting stratad (log: $log)"
+    nohup "$bin/stratad" >>"$log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 100); do strata version >/dev/null 2>&1 && break; sleep 0.1; done
+    strata version >/dev/null || { tail "$log" >&2; exit 1; }
+fi
+
+echo "== strata version"
+strata version
+echo "== building busybox:latest from Debian's busybox-static and importing it"
+STRATA=$bin/strata scripts/busybox-image.sh busybox:latest
+echo "== strata images"
+strata images
+echo "== strata inspect busybox"
+strata inspect busybox
+echo "== strata history busybox"
+strata history busybox

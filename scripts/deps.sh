@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages Strata's demo and tests need, if missing
+# (Debian/Ubuntu, as root). Idempotent and quiet when all is there.
+#   busybox-static  the default image (scripts/busybox-image.sh)
+#   openssl         certificates for the TLS tests
+#   tar, file       building and checking image tars
+set -euo pipefail
+packages=(busybox-static openssl tar file ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${missing[*]}"

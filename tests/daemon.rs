@@ -1,0 +1,264 @@
+//! The daemon's life: restarts, crashes, locking, listeners and TLS.
+
+use crate::util::{Daemon, STRATAD, TarBuilder, sample_rootfs_tar, strata_at, wait_for, which};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn images_survive_a_restart() {
+    let mut d = Daemon::start();
+    let path = d.dir.path().join("rootfs.tar");
+    std::fs::write(&path, sample_rootfs_tar()).unwrap();
+    let id = d.import(&path, "keep:1");
+    d.stop();
+    assert!(!d.socket.exists(), "a clean stop removes the socket");
+    d.spawn();
+    assert_eq!(d.inspect("keep:1")["Id"], id);
+}
+
+#[test]
+fn sigkill_during_an_import_leaves_a_consistent_store() {
+    let mut d = Daemon::start();
+    let path = d.dir.path().join("rootfs.tar");
+    std::fs::write(&path, sample_rootfs_tar()).unwrap();
+    let id = d.import(&path, "before:1");
+    let snapshot = d.store_snapshot();
+
+    // Start a large import and stop sending half-way, so the daemon is
+    // mid-extraction with a temporary layer on disk.
+    let mut tar = TarBuilder::new();
+    for i in 0..40 {
+        tar = tar.file(&format!("f{i}"), &vec![i as u8; 256 * 1024]);
+    }
+    let tar = tar.finish();
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.write_all(
+        b"POST /v1.50/images/create?fromSrc=-&repo=during:1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .unwrap();
+    let half = &tar[..tar.len() / 2];
+    s.write_all(format!("{:x}\r\n", half.len()).as_bytes()).unwrap();
+    s.write_all(half).unwrap();
+    s.write_all(b"\r\n").unwrap();
+    let tmp = d.root.join("tmp");
+    wait_for(
+        || {
+            std::fs::read_dir(&tmp).is_ok_and(|rd| {
+                rd.filter_map(Result::ok)
+                    .any(|e| std::fs::read_dir(e.path().join("root")).is_ok_and(|mut r| r.next().is_some()))
+            })
+        },
+        "the import to be under way",
+    );
+    d.kill();
+    drop(s);
+
+    d.spawn();
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "no temporary debris after restart"
+    );
+    assert_eq!(
+        d.store_snapshot(),
+        snapshot,
+        "the store is as before the interrupted import"
+    );
+    let images = d.ok(&["images", "-q"]);
+    assert_eq!(images.trim(), &id[7..19]);
+    // And the interrupted import can simply be done again.
+    let out = d.strata_stdin(&["import", "-", "during:1"], &tar);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn restart_collects_what_no_image_references() {
+    let mut d = Daemon::start();
+    let path = d.dir.path().join("rootfs.tar");
+    std::fs::write(&path, sample_rootfs_tar()).unwrap();
+    d.import(&path, "keep:1");
+    let snapshot = d.store_snapshot();
+    d.stop();
+    // What a crash between writing a layer or config and committing
+    // state.json could leave behind.
+    let stray = "0".repeat(64);
+    std::fs::create_dir_all(d.root.join("layers").join(&stray).join("root/etc")).unwrap();
+    std::fs::write(d.root.join("images").join(format!("{stray}.json")), b"{}").unwrap();
+    std::fs::create_dir_all(d.root.join("tmp/layer-1-0/root")).unwrap();
+    std::fs::write(d.root.join(".state.json.tmp"), b"{partial").unwrap();
+    d.spawn();
+    let mut after = d.store_snapshot();
+    after.retain(|l| !l.starts_with(".state.json.tmp"));
+    assert_eq!(after, snapshot);
+    assert_eq!(d.ok(&["images", "-q"]).lines().count(), 1);
+}
+
+#[test]
+fn one_daemon_per_store_and_socket() {
+    let d = Daemon::start();
+    let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let other_sock = d.dir.path().join("other.sock");
+    let out = Command::new(STRATAD)
+        .args(["--root", d.root.to_str().unwrap(), "-H"])
+        .arg(format!("unix://{}", other_sock.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another stratad"));
+    let other_root = d.dir.path().join("root2");
+    let out = Command::new(STRATAD)
+        .args(["--root", other_root.to_str().unwrap(), "-H", &d.host()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already listening"));
+    // The first daemon is unharmed.
+    d.ok(&["images"]);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_tcp(d: &mut Daemon, args: &[&str], port: u16) {
+    d.extra_args = args.iter().map(|s| s.to_string()).collect();
+    d.extra_args
+        .extend(["-H".to_string(), format!("tcp://127.0.0.1:{port}")]);
+    d.stop();
+    d.spawn();
+    wait_for(
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "the TCP listener",
+    );
+}
+
+#[test]
+fn plain_tcp_needs_insecure_and_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let run = |host: &str, extra: &[&str]| {
+        Command::new(STRATAD)
+            .args(["--root", root.to_str().unwrap(), "-H", host])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run("tcp://127.0.0.1:1", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without TLS"));
+    let out = run("tcp://0.0.0.0:1", &["--insecure"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only allowed on loopback"));
+
+    let mut d = Daemon::start();
+    let port = free_port();
+    start_tcp(&mut d, &["--insecure"], port);
+    assert!(d.log().contains("WARNING: listening on tcp://127.0.0.1"), "{}", d.log());
+    let out = strata_at(&format!("tcp://127.0.0.1:{port}"), &["version"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Makes a CA, a server certificate for 127.0.0.1 and a client certificate
+/// with openssl; returns None (with the reason printed) if it is missing.
+fn make_certs(dir: &std::path::Path, ca_name: &str) -> bool {
+    if which("openssl").is_none() {
+        eprintln!("SKIP: openssl is not installed");
+        return false;
+    }
+    let sh = format!(
+        r#"set -e
+cd "{dir}"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN={ca_name}" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+  -keyout {ca_name}-key.pem -out {ca_name}.pem 2>/dev/null
+for who in server client; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$who" -keyout {ca_name}-$who-key.pem -out $who.csr 2>/dev/null
+  if [ $who = server ]; then ext="subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth"; else ext="extendedKeyUsage=clientAuth"; fi
+  printf '%s\n' "$ext" > $who.ext
+  openssl x509 -req -in $who.csr -CA {ca_name}.pem -CAkey {ca_name}-key.pem -CAcreateserial -days 2 -extfile $who.ext -out {ca_name}-$who.pem 2>/dev/null
+done"#,
+        dir = dir.display()
+    );
+    let ok = Command::new("bash").arg("-c").arg(sh).status().unwrap().success();
+    assert!(ok, "openssl failed to make certificates");
+    true
+}
+
+#[test]
+fn tls_requires_a_client_certificate_from_the_ca() {
+    let mut d = Daemon::start();
+    let certs = d.dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    if !make_certs(&certs, "ca") || !make_certs(&certs, "rogue") {
+        return;
+    }
+    let p = |name: &str| certs.join(name).display().to_string();
+    let port = free_port();
+    start_tcp(
+        &mut d,
+        &[
+            "--tlsverify",
+            "--tlscacert",
+            &p("ca.pem"),
+            "--tlscert",
+            &p("ca-server.pem"),
+            "--tlskey",
+            &p("ca-server-key.pem"),
+        ],
+        port,
+    );
+    let host = format!("tcp://127.0.0.1:{port}");
+    let tls_args = |prefix: &str| {
+        vec![
+            "--tlsverify".to_string(),
+            "--tlscacert".into(),
+            p("ca.pem"),
+            "--tlscert".into(),
+            p(&format!("{prefix}-client.pem")),
+            "--tlskey".into(),
+            p(&format!("{prefix}-client-key.pem")),
+        ]
+    };
+    let run = |extra: Vec<String>, cmd: &str| {
+        let mut args: Vec<&str> = extra.iter().map(String::as_str).collect();
+        args.push(cmd);
+        strata_at(&host, &args, None)
+    };
+    let good = run(tls_args("ca"), "images");
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    // A certificate from another CA, or none at all, gets nothing.
+    let rogue = run(tls_args("rogue"), "images");
+    assert_eq!(rogue.status.code(), Some(1));
+    let plain = run(vec![], "images");
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("panicked"));
+
+    // The docker CLI with the same flags.
+    if which("docker").is_some() {
+        let out = Command::new("docker")
+            .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+            .args([
+                "--tlsverify",
+                "--tlscacert",
+                &p("ca.pem"),
+                "--tlscert",
+                &p("ca-client.pem"),
+            ])
+            .args(["--tlskey", &p("ca-client-key.pem"), "-H", &host, "version"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Server: Strata"));
+    }
+    std::thread::sleep(Duration::from_millis(10));
+}

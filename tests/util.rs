@@ -1,0 +1,410 @@
+//! The shared fixture builder: daemons, clients, raw HTTP, tar archives.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const STRATAD: &str = env!("CARGO_BIN_EXE_stratad");
+pub const STRATA: &str = env!("CARGO_BIN_EXE_strata");
+
+/// A running `stratad` on a private root and socket, stopped on drop.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub socket: PathBuf,
+    child: Option<Child>,
+    pub extra_args: Vec<String>,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        let socket = dir.path().join("stratad.sock");
+        let mut d = Daemon {
+            dir,
+            root,
+            socket,
+            child: None,
+            extra_args: Vec::new(),
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Starts the daemon process on this root and socket and waits for it.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("stratad.log"))
+            .expect("log");
+        let child = Command::new(STRATAD)
+            .arg("--root")
+            .arg(&self.root)
+            .arg("-H")
+            .arg(self.host())
+            .args(&self.extra_args)
+            .env("STRATA_LOG", "strata=debug")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn stratad");
+        self.child = Some(child);
+        wait_for(|| UnixStream::connect(&self.socket).is_ok(), "stratad to listen");
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stratad.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait: a clean shutdown.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if c.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill");
+            c.wait().expect("wait");
+        }
+    }
+
+    pub fn strata(&self, args: &[&str]) -> Output {
+        strata_at(&self.host(), args, None)
+    }
+
+    pub fn strata_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        strata_at(&self.host(), args, Some(stdin))
+    }
+
+    /// Runs `strata` and insists on success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.strata(args);
+        assert!(
+            out.status.success(),
+            "strata {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Imports a tar file and returns the image ID.
+    pub fn import(&self, tar: &Path, name: &str) -> String {
+        self.ok(&["import", tar.to_str().expect("utf-8"), name])
+            .trim()
+            .to_string()
+    }
+
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("inspect JSON");
+        v[0].clone()
+    }
+
+    /// One raw HTTP/1.1 request over the socket; returns status and body.
+    pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        http_request(&self.socket, method, path, body)
+    }
+
+    /// The docker CLI pointed at this daemon, if installed.
+    pub fn docker(&self, args: &[&str]) -> Option<Output> {
+        which("docker")?;
+        let config = self.dir.path().join("docker-config");
+        Some(
+            Command::new("docker")
+                .arg("-H")
+                .arg(self.host())
+                .args(args)
+                .env("DOCKER_CONFIG", &config)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run docker"),
+        )
+    }
+
+    /// A listing of every path under the store with type, size and mode:
+    /// what "nothing was written" is checked against.
+    pub fn store_snapshot(&self) -> Vec<String> {
+        tree_snapshot(&self.root)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn strata_at(host: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(STRATA);
+    cmd.arg("-H").arg(host).args(args).env_remove("STRATA_HOST");
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn strata");
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    child.wait_with_output().expect("strata output")
+}
+
+pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+pub fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
+pub fn http_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write head");
+    // The daemon may answer and close early; a failed body write is fine.
+    let _ = s.write_all(body);
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, dechunk(&body))
+}
+
+/// Undoes chunked transfer encoding if the body looks chunked.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, tail)) = rest.split_once("\r\n") else {
+            return body.to_string();
+        };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_string();
+        };
+        if n == 0 {
+            return out;
+        }
+        if tail.len() < n {
+            return body.to_string();
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+}
+
+pub fn tree_snapshot(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let md = std::fs::symlink_metadata(&p).expect("lstat");
+            use std::os::unix::fs::MetadataExt;
+            let rel = p.strip_prefix(base).expect("under base").display().to_string();
+            let size = if md.is_dir() { 0 } else { md.len() };
+            out.push(format!("{rel} {:o} {size}", md.mode()));
+            if md.is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Builds tar archives entry by entry, including ones no sane tool would
+/// write: raw names are put in the header as given.
+pub struct TarBuilder {
+    buf: Vec<u8>,
+}
+
+impl Default for TarBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TarBuilder {
+    pub fn new() -> Self {
+        TarBuilder { buf: Vec::new() }
+    }
+
+    fn header(&mut self, name: &str, kind: tar::EntryType, mode: u32, size: u64, link: Option<&str>) {
+        let mut h = tar::Header::new_gnu();
+        {
+            let raw = h.as_old_mut();
+            raw.name = [0; 100];
+            raw.name[..name.len()].copy_from_slice(name.as_bytes());
+            if let Some(l) = link {
+                raw.linkname = [0; 100];
+                raw.linkname[..l.len()].copy_from_slice(l.as_bytes());
+            }
+        }
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(size);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        self.buf.extend_from_slice(h.as_bytes());
+    }
+
+    pub fn dir(mut self, name: &str) -> Self {
+        self.header(name, tar::EntryType::Directory, 0o755, 0, None);
+        self
+    }
+
+    pub fn file(mut self, name: &str, data: &[u8]) -> Self {
+        self.header(name, tar::EntryType::Regular, 0o644, data.len() as u64, None);
+        self.buf.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        self.buf.extend(std::iter::repeat_n(0u8, pad));
+        self
+    }
+
+    pub fn symlink(mut self, name: &str, target: &str) -> Self {
+        self.header(name, tar::EntryType::Symlink, 0o777, 0, Some(target));
+        self
+    }
+
+    pub fn hardlink(mut self, name: &str, target: &str) -> Self {
+        self.header(name, tar::EntryType::Link, 0o644, 0, Some(target));
+        self
+    }
+
+    pub fn char_device(mut self, name: &str, major: u32, minor: u32) -> Self {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).expect("path");
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_mode(0o666);
+        h.set_size(0);
+        h.set_device_major(major).expect("major");
+        h.set_device_minor(minor).expect("minor");
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        self.buf.extend_from_slice(h.as_bytes());
+        self
+    }
+
+    /// Finishes with the two zero blocks that end an archive.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.extend(std::iter::repeat_n(0u8, 1024));
+        self.buf
+    }
+
+    /// The archive without its end-of-archive blocks.
+    pub fn unterminated(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// A small, ordinary root filesystem tar made with the `tar` crate's builder.
+pub fn sample_rootfs_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let add_dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(mode);
+        h.set_size(0);
+        h.set_mtime(1_600_000_000);
+        b.append_data(&mut h, path, std::io::empty()).expect("dir");
+    };
+    add_dir(&mut b, "./", 0o755);
+    add_dir(&mut b, "etc/", 0o755);
+    add_dir(&mut b, "bin/", 0o755);
+    add_dir(&mut b, "tmp/", 0o1777);
+    let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8], mode: u32, uid: u64| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        h.set_mtime(1_600_000_001);
+        b.append_data(&mut h, path, data).expect("file");
+    };
+    file(&mut b, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644, 0);
+    file(&mut b, "etc/owned-by-1000", b"mine\n", 0o600, 1000);
+    file(&mut b, "bin/tool", &vec![7u8; 100_000], 0o4755, 0);
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    b.append_link(&mut h, "bin/sh", "/bin/tool").expect("symlink");
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_size(0);
+    h.set_mode(0o4755);
+    b.append_link(&mut h, "bin/tool-again", "bin/tool").expect("hardlink");
+    b.into_inner().expect("finish")
+}
+
+/// The busybox image tar from scripts/busybox-image.sh, if busybox-static
+/// is installed (CI installs it).
+pub fn busybox_tar(dir: &Path) -> Option<PathBuf> {
+    let out = dir.join("busybox.tar");
+    let status = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/busybox-image.sh"))
+        .arg("-o")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then_some(out)
+}
