@@ -262,3 +262,133 @@ fn tls_requires_a_client_certificate_from_the_ca() {
     }
     std::thread::sleep(Duration::from_millis(10));
 }
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+#[test]
+fn a_full_disk_fails_the_import_cleanly() {
+    if !is_root() {
+        eprintln!("SKIP: mounting a small tmpfs needs root");
+        return;
+    }
+    let mut d = Daemon::prepare();
+    std::fs::create_dir(&d.root).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&d.root)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount tmpfs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(d.root.clone());
+    d.spawn();
+    let small = d.dir.path().join("small.tar");
+    std::fs::write(&small, sample_rootfs_tar()).unwrap();
+    let id = d.import(&small, "small:1");
+    let snapshot = d.store_snapshot();
+
+    let big = TarBuilder::new().file("big", &vec![0x5au8; 4 << 20]).finish();
+    let (status, body) = d.http("POST", "/v1.50/images/create?fromSrc=-&repo=big:1", &big);
+    assert_eq!(status, 507, "{body}");
+    assert!(body.contains("No space left on device"), "{body}");
+    assert_eq!(d.store_snapshot(), snapshot, "nothing half-written remains");
+    assert_eq!(d.ok(&["images", "-q"]).trim(), &id[7..19]);
+    // Still healthy: another small import fits.
+    d.import(&small, "small:2");
+    d.stop();
+}
+
+#[test]
+fn an_unprivileged_daemon_keeps_ownership_in_the_index() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use strata::layers::index::{EntryKind, LayerIndex};
+    if !is_root() || which("setpriv").is_none() {
+        eprintln!("SKIP: needs root (to drop to an unprivileged uid) and setpriv");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let mut d = Daemon::prepare();
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(&d.root).unwrap();
+    rustix::fs::chown(
+        &d.root,
+        Some(rustix::fs::Uid::from_raw(NOBODY)),
+        Some(rustix::fs::Gid::from_raw(NOBODY)),
+    )
+    .unwrap();
+    let sock_dir = d.dir.path().join("run");
+    std::fs::create_dir(&sock_dir).unwrap();
+    rustix::fs::chown(
+        &sock_dir,
+        Some(rustix::fs::Uid::from_raw(NOBODY)),
+        Some(rustix::fs::Gid::from_raw(NOBODY)),
+    )
+    .unwrap();
+    d.socket = sock_dir.join("s.sock");
+    d.run_as = Some(NOBODY);
+    d.spawn();
+
+    // Files owned by others, a device, a read-only directory with content,
+    // an unreadable file.
+    let mut tar = TarBuilder::new().dir("ro/").file("ro/inside", b"in");
+    tar = tar.char_device("dev/null", 1, 3).file("secret", b"s");
+    let mut bytes = tar.finish();
+    // Make `ro/` mode 0555 and `secret` mode 0000 by rewriting their headers.
+    set_mode(&mut bytes, "ro/", 0o555);
+    set_mode(&mut bytes, "secret", 0o000);
+    let path = d.dir.path().join("x.tar");
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    d.import(&path, "rootless:1");
+    let layer = d.inspect("rootless:1")["RootFS"]["Layers"][0].as_str().unwrap()[7..].to_string();
+    let dir = d.root.join("layers").join(layer);
+    let tree = dir.join("root");
+    let inside = std::fs::metadata(tree.join("ro/inside")).unwrap();
+    assert_eq!(inside.uid(), NOBODY, "an unprivileged store owns what it extracts");
+    let dev = std::fs::symlink_metadata(tree.join("dev/null")).unwrap();
+    assert!(
+        !dev.file_type().is_char_device(),
+        "no mknod without privilege: a placeholder"
+    );
+    assert_eq!(
+        std::fs::metadata(tree.join("secret")).unwrap().mode() & 0o600,
+        0o600,
+        "the owner can read it"
+    );
+    let index = LayerIndex::from_bytes(std::fs::read(dir.join("index")).unwrap()).unwrap();
+    let e = index.get(b"dev/null").unwrap().to_entry();
+    assert_eq!(
+        (e.kind, e.rdev_major, e.rdev_minor, e.uid),
+        (EntryKind::CharDevice, 1, 3, 0)
+    );
+    assert_eq!(index.get(b"secret").unwrap().to_entry().mode, 0o000);
+    assert_eq!(index.get(b"ro").unwrap().to_entry().mode, 0o555);
+    // And the unprivileged daemon can remove what it made.
+    d.ok(&["rmi", "rootless:1"]);
+    assert_eq!(std::fs::read_dir(d.root.join("layers")).unwrap().count(), 0);
+}
+
+/// Rewrites the mode of the tar entry named `name` and fixes its checksum.
+fn set_mode(tar: &mut [u8], name: &str, mode: u32) {
+    let mut off = 0;
+    while off + 512 <= tar.len() {
+        let header = tar::Header::from_byte_slice(&tar[off..off + 512]);
+        let size = header.entry_size().unwrap_or(0) as usize;
+        if header.path_bytes().as_ref() == name.as_bytes() {
+            let mut h = header.clone();
+            h.set_mode(mode);
+            h.set_cksum();
+            tar[off..off + 512].copy_from_slice(h.as_bytes());
+            return;
+        }
+        off += 512 + size.div_ceil(512) * 512;
+    }
+    panic!("no entry {name}");
+}

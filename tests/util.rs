@@ -18,22 +18,30 @@ pub struct Daemon {
     pub socket: PathBuf,
     child: Option<Child>,
     pub extra_args: Vec<String>,
+    /// Run the daemon as this uid and gid (via setpriv), unprivileged.
+    pub run_as: Option<u32>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
+        let mut d = Daemon::prepare();
+        d.spawn();
+        d
+    }
+
+    /// A daemon's directories, not yet started: adjust, then `spawn`.
+    pub fn prepare() -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("root");
         let socket = dir.path().join("stratad.sock");
-        let mut d = Daemon {
+        Daemon {
             dir,
             root,
             socket,
             child: None,
             extra_args: Vec::new(),
-        };
-        d.spawn();
-        d
+            run_as: None,
+        }
     }
 
     pub fn host(&self) -> String {
@@ -47,7 +55,19 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("stratad.log"))
             .expect("log");
-        let child = Command::new(STRATAD)
+        let mut cmd = match self.run_as {
+            Some(id) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={id}"))
+                    .arg(format!("--regid={id}"))
+                    .arg("--clear-groups")
+                    .arg("--")
+                    .arg(STRATAD);
+                c
+            }
+            None => Command::new(STRATAD),
+        };
+        let child = cmd
             .arg("--root")
             .arg(&self.root)
             .arg("-H")

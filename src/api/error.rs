@@ -44,8 +44,16 @@ impl From<layers::Error> for ApiError {
             E::ImageNotFound(_) => StatusCode::NOT_FOUND,
             E::Reference(_) | E::Archive(_) | E::Config(_) => StatusCode::BAD_REQUEST,
             E::Conflict(_) => StatusCode::CONFLICT,
+            E::Io { source, .. } if is_disk_full(source) => StatusCode::INSUFFICIENT_STORAGE,
             E::Locked(_) | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }
+}
+
+fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }

@@ -183,7 +183,10 @@ where
 {
     tokio::spawn(async move {
         let service = service_fn(move |req| routes::handle(daemon.clone(), req));
+        // A client that never finishes its request headers is dropped.
         if let Err(e) = http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(std::time::Duration::from_secs(30))
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades()
             .await

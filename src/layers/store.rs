@@ -162,8 +162,14 @@ impl Store {
         store.clear_dir("tmp")?;
         let state = store.load_state()?;
         store.collect_garbage(&state)?;
-        *store.state.lock().expect("state lock") = state;
+        *store.state() = state;
         Ok(store)
+    }
+
+    /// The state, even after a panic elsewhere: it is only ever replaced
+    /// whole, after `state.json` was written, so it is never half-updated.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn root(&self) -> &Path {
@@ -382,13 +388,31 @@ impl Store {
             size: extracted.index.content_size(),
             entries: extracted.index.len(),
         };
-        let image = self.add_image(config, None, opts.tag.clone(), vec![layer])?;
+        let image = match self.add_image(config, None, opts.tag.clone(), vec![layer]) {
+            Ok(id) => id,
+            Err(e) => {
+                // Not committed: drop the layer now rather than at the next
+                // start (it may be what filled the disk).
+                self.discard_if_unreferenced(&diff_id);
+                return Err(e);
+            }
+        };
         Ok(ImportResult {
             image,
             layer: diff_id,
             tar_bytes: extracted.tar_bytes,
             entries: extracted.index.len(),
         })
+    }
+
+    fn discard_if_unreferenced(&self, diff_id: &Digest) {
+        let state = self.state();
+        if state.layers.contains_key(diff_id) {
+            return;
+        }
+        if let Err(e) = self.discard(&self.layer_dir(diff_id)) {
+            tracing::warn!("removing uncommitted layer {diff_id}: {e}");
+        }
     }
 
     /// Writes a config and commits an image (and optional tag) to the state.
@@ -402,7 +426,7 @@ impl Store {
         let bytes = config.to_bytes();
         let id = Digest::of(&bytes);
         let path = self.config_path(&id);
-        let mut state = self.state.lock().expect("state lock");
+        let mut state = self.state();
         if !path.exists() {
             write_atomic(&path, &bytes).map_err(io_ctx("writing the image config"))?;
         }
@@ -421,12 +445,12 @@ impl Store {
 
     /// Finds an image by reference, full or `sha256:` ID, or unique ID prefix.
     pub fn resolve(&self, name: &str) -> Result<Digest> {
-        let state = self.state.lock().expect("state lock");
+        let state = self.state();
         resolve_in(&state, name)
     }
 
     pub fn image(&self, name: &str) -> Result<ImageSummary> {
-        let state = self.state.lock().expect("state lock");
+        let state = self.state();
         let id = resolve_in(&state, name)?;
         Ok(summary(&state, id))
     }
@@ -439,19 +463,19 @@ impl Store {
 
     /// All images, newest first.
     pub fn images(&self) -> Vec<ImageSummary> {
-        let state = self.state.lock().expect("state lock");
+        let state = self.state();
         let mut all: Vec<ImageSummary> = state.images.keys().map(|id| summary(&state, *id)).collect();
         all.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
         all
     }
 
     pub fn layer(&self, diff_id: &Digest) -> Option<LayerRecord> {
-        self.state.lock().expect("state lock").layers.get(diff_id).cloned()
+        self.state().layers.get(diff_id).cloned()
     }
 
     /// Points `target` at the image `source` names.
     pub fn tag(&self, source: &str, target: Reference) -> Result<Digest> {
-        let mut state = self.state.lock().expect("state lock");
+        let mut state = self.state();
         let id = resolve_in(&state, source)?;
         let mut next = state.clone();
         next.tags.insert(target, id);
@@ -464,7 +488,7 @@ impl Store {
     /// the image deleted only when nothing else names it; an ID naming an
     /// image with several tags needs `force`; an image with children cannot go.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<Removal>> {
-        let mut state = self.state.lock().expect("state lock");
+        let mut state = self.state();
         let id = resolve_in(&state, name)?;
         let tags: Vec<Reference> = state
             .tags
@@ -542,7 +566,7 @@ impl Store {
     }
 
     pub fn info(&self) -> StoreInfo {
-        let state = self.state.lock().expect("state lock");
+        let state = self.state();
         StoreInfo {
             images: state.images.len(),
             layers: state.layers.len(),
@@ -554,7 +578,7 @@ impl Store {
     /// name history entries after local images (Docker shows `<missing>` for
     /// steps not present locally).
     pub fn history_ids(&self, id: &Digest) -> Vec<Option<Digest>> {
-        let state = self.state.lock().expect("state lock");
+        let state = self.state();
         let Some(rec) = state.images.get(id) else {
             return Vec::new();
         };
