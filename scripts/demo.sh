@@ -27,6 +27,8 @@ fi
 
 echo "== strata version"
 strata version
+# A re-run replaces the demo image instead of leaving the old one dangling.
+strata rmi busybox:latest >/dev/null 2>&1 || true
 echo "== building busybox:latest from Debian's busybox-static and importing it"
 STRATA=$bin/strata scripts/busybox-image.sh busybox:latest
 echo "== strata images"

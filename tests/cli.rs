@@ -38,6 +38,16 @@ fn images_lists_tags_in_docker_format() {
         assert_eq!(v["Size"], "100kB");
     }
     assert_eq!(json.lines().count(), 2);
+    // Filters, as `docker images NAME` and `-f` send them.
+    let only = d.ok(&["images", "other"]);
+    assert_eq!(only.lines().count(), 2, "{only}");
+    assert!(only.lines().nth(1).unwrap().starts_with("other "));
+    assert_eq!(d.ok(&["images", "sam*:1"]).lines().count(), 2);
+    assert_eq!(d.ok(&["images", "nothing"]).lines().count(), 1);
+    assert_eq!(d.ok(&["images", "-f", "dangling=true"]).lines().count(), 1);
+    assert_eq!(d.ok(&["images", "-f", "dangling=false"]).lines().count(), 3);
+    let bad = d.strata(&["images", "-f", "colour=red"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid filter 'colour'"));
     let quiet = d.ok(&["images", "-q"]);
     assert_eq!(quiet.trim(), &id[7..19], "one ID per image, not per tag");
 }

@@ -44,6 +44,11 @@ fn docker_cli_manages_images_through_stratad() {
         "{images}"
     );
 
+    let filtered = ok(d.docker(&["images", "y"]), "images y").unwrap();
+    assert_eq!(filtered.lines().count(), 2, "{filtered}");
+    let none = ok(d.docker(&["images", "nothing"]), "images nothing").unwrap();
+    assert_eq!(none.lines().count(), 1, "{none}");
+
     let inspect = ok(d.docker(&["inspect", "y:1"]), "inspect").unwrap();
     let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(v[0]["Id"], id);

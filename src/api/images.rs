@@ -29,17 +29,85 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// Docker's `filters` query: `{"key":{"value":true}}` or `{"key":["value"]}`.
+fn parse_filters(raw: Option<&str>) -> Result<std::collections::BTreeMap<String, Vec<String>>, ApiError> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(out);
+    };
+    let bad = || ApiError::bad_request(format!("invalid filters: {raw}"));
+    let v: serde_json::Value = serde_json::from_str(raw).map_err(|_| bad())?;
+    for (key, values) in v.as_object().ok_or_else(bad)? {
+        let list: Vec<String> = match values {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => return Err(bad()),
+        };
+        out.insert(key.clone(), list);
+    }
+    Ok(out)
+}
+
+/// `*` and `?` globbing, as Go's `path.Match` does for reference filters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) && p[pi] != '*' {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
 pub async fn list(daemon: &Arc<Daemon>, query: &Query) -> Reply {
-    let dangling_only = query
-        .get("filters")
-        .and_then(|f| serde_json::from_str::<serde_json::Value>(f).ok())
-        .and_then(|f| f.get("dangling").cloned())
-        .is_some_and(|d| d.to_string().contains("true"));
+    let filters = parse_filters(query.get("filters"))?;
+    for key in filters.keys() {
+        if !matches!(key.as_str(), "dangling" | "reference" | "label") {
+            return Err(ApiError::bad_request(format!("invalid filter '{key}'")));
+        }
+    }
+    let dangling = filters
+        .get("dangling")
+        .and_then(|v| v.first())
+        .map(|v| v == "true" || v == "1");
+    let references = filters.get("reference").cloned().unwrap_or_default();
+    let labels = filters.get("label").cloned().unwrap_or_default();
     let list: Vec<ImageSummary> = daemon
         .store
         .images()
         .into_iter()
-        .filter(|i| !dangling_only || i.tags.is_empty())
+        .filter(|i| dangling.is_none_or(|d| d == i.tags.is_empty()))
+        // With a reference filter, an image lists only its matching tags, as
+        // Docker's does, and images with none drop out.
+        .filter_map(|mut i| {
+            if !references.is_empty() {
+                i.tags
+                    .retain(|t| references.iter().any(|r| glob(r, t.name()) || glob(r, &t.to_string())));
+                if i.tags.is_empty() {
+                    return None;
+                }
+            }
+            Some(i)
+        })
+        .filter(|i| {
+            let have = i.config.config.labels.clone().unwrap_or_default();
+            labels.iter().all(|l| match l.split_once('=') {
+                Some((k, v)) => have.get(k).is_some_and(|x| x == v),
+                None => have.contains_key(l),
+            })
+        })
         .map(|i| ImageSummary {
             id: i.id.to_string(),
             parent_id: i.parent.map(|p| p.to_string()).unwrap_or_default(),
@@ -57,14 +125,23 @@ pub async fn list(daemon: &Arc<Daemon>, query: &Query) -> Reply {
 
 pub async fn inspect(daemon: &Arc<Daemon>, name: &str) -> Reply {
     let i = daemon.store.image(name)?;
-    let upper_dirs: Vec<String> = i
+    // Named as overlay2 names them for images: the top layer is UpperDir,
+    // the rest (top to bottom) LowerDir.
+    let mut dirs = i
         .config
         .rootfs
         .diff_ids
         .iter()
         .rev()
-        .map(|d| daemon.store.layer_dir(d).join("root").display().to_string())
-        .collect();
+        .map(|d| daemon.store.layer_dir(d).join("root").display().to_string());
+    let mut graph_data = std::collections::BTreeMap::new();
+    if let Some(top) = dirs.next() {
+        graph_data.insert("UpperDir".to_string(), top);
+    }
+    let lower: Vec<String> = dirs.collect();
+    if !lower.is_empty() {
+        graph_data.insert("LowerDir".to_string(), lower.join(":"));
+    }
     let inspect = ImageInspect {
         id: i.id.to_string(),
         repo_tags: i.tags.iter().map(|t| t.to_string()).collect(),
@@ -80,7 +157,7 @@ pub async fn inspect(daemon: &Arc<Daemon>, name: &str) -> Reply {
         size: i.size as i64,
         graph_driver: GraphDriver {
             name: "strata".into(),
-            data: [("LowerDirs".to_string(), upper_dirs.join(":"))].into_iter().collect(),
+            data: graph_data,
         },
         root_fs: RootFs {
             kind: i.config.rootfs.kind.clone(),
@@ -313,5 +390,25 @@ impl Read for ChannelReader {
         let n = buf.len().min(self.chunk.len());
         buf[..n].copy_from_slice(&self.chunk.split_to(n));
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_filters() {
+        assert!(glob("busybox", "busybox"));
+        assert!(glob("bus*", "busybox"));
+        assert!(glob("b?sybox:*", "busybox:latest"));
+        assert!(!glob("busy", "busybox"));
+        assert!(glob("*x", "busybox"));
+        assert!(!glob("*z", "busybox"));
+        let f = parse_filters(Some(r#"{"reference":{"a":true},"dangling":["true"]}"#)).unwrap();
+        assert_eq!(f["reference"], vec!["a"]);
+        assert_eq!(f["dangling"], vec!["true"]);
+        assert!(parse_filters(Some("[1]")).is_err());
+        assert!(parse_filters(None).unwrap().is_empty());
     }
 }

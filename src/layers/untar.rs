@@ -149,20 +149,26 @@ pub fn extract(reader: impl Read, root: &BeneathDir, opts: ExtractOptions) -> Re
         buf: vec![0u8; 256 * 1024],
     };
     ex.index.insert(Vec::new(), Entry::dir(0o755, 0, 0, 0));
+    let mut parse_error = None;
     {
         let mut archive = tar::Archive::new(&mut hashing);
         let entries = archive.entries().map_err(|e| ArchiveError::NotTar(e.to_string()))?;
         for (n, entry) in entries.enumerate() {
-            let entry = entry.map_err(|e| {
-                if n == 0 {
-                    ArchiveError::NotTar(e.to_string())
-                } else {
-                    ArchiveError::NotTar(format!("entry {}: {e}", n + 1))
+            match entry {
+                Ok(entry) => ex.entry(entry)?,
+                Err(e) => {
+                    parse_error = Some(if n == 0 {
+                        e.to_string()
+                    } else {
+                        format!("entry {}: {e}", n + 1)
+                    });
+                    break;
                 }
-            })?;
-            ex.entry(entry)?;
+            }
         }
     }
+    // A stream that ended while the tar reader still wanted data is
+    // truncated, whatever the reader made of the partial block.
     if hashing.hit_eof() {
         return Err(if hashing.bytes_read() == 0 {
             ArchiveError::Empty
@@ -170,6 +176,9 @@ pub fn extract(reader: impl Read, root: &BeneathDir, opts: ExtractOptions) -> Re
             ArchiveError::Truncated
         }
         .into());
+    }
+    if let Some(e) = parse_error {
+        return Err(ArchiveError::NotTar(e).into());
     }
     ex.finish_dirs()?;
     let (diff_id, tar_bytes) = hashing.finish()?;
@@ -451,7 +460,7 @@ impl Extractor<'_> {
             }
         }
         let dir = self.root.open_dir(parent).map_err(|e| io_to_archive(raw_path, e))?;
-        self.last_parent = Some((parent.to_vec(), dir.open_dir(b"")?));
+        self.last_parent = Some((parent.to_vec(), dir.try_clone()?));
         Ok(dir)
     }
 

@@ -98,6 +98,13 @@ impl BeneathDir {
         )?)
     }
 
+    /// Another handle on the same directory (`dup`): still beneath-only.
+    pub fn try_clone(&self) -> io::Result<BeneathDir> {
+        Ok(BeneathDir {
+            fd: self.fd.try_clone()?,
+        })
+    }
+
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

@@ -17,6 +17,31 @@ pub struct Args {
     /// Output format: "table" (default) or "json" (one object per line)
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
+    /// Filter: dangling=true|false, reference=PATTERN, label=KEY[=VALUE]
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    filter: Vec<String>,
+    /// Only images of this repository (and tag; `*` globs)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    reference: Option<String>,
+}
+
+/// `key=value` flags as Docker's `filters` JSON.
+fn filters_query(args: &Args) -> Result<String, Error> {
+    let mut map: std::collections::BTreeMap<String, std::collections::BTreeMap<String, bool>> = Default::default();
+    for f in &args.filter {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("bad format of filter (expected name=value): {f}")))?;
+        map.entry(k.to_string()).or_default().insert(v.to_string(), true);
+    }
+    if let Some(r) = &args.reference {
+        map.entry("reference".into()).or_default().insert(r.clone(), true);
+    }
+    if map.is_empty() {
+        return Ok(String::new());
+    }
+    let json = serde_json::to_string(&map).expect("serialises");
+    Ok(format!("?filters={}", crate::cli::encode(&json)))
 }
 
 struct Row {
@@ -57,7 +82,9 @@ fn rows(list: &[ImageSummary], no_trunc: bool) -> Vec<Row> {
 
 pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
     let _ = args.all;
-    let list: Vec<ImageSummary> = client.get_json("/images/json").await?;
+    let list: Vec<ImageSummary> = client
+        .get_json(&format!("/images/json{}", filters_query(&args)?))
+        .await?;
     let rows = rows(&list, args.no_trunc);
     if args.quiet {
         let mut seen = std::collections::BTreeSet::new();
