@@ -87,6 +87,7 @@ fn restart_collects_what_no_image_references() {
     let stray = "0".repeat(64);
     std::fs::create_dir_all(d.root.join("layers").join(&stray).join("root/etc")).unwrap();
     std::fs::write(d.root.join("images").join(format!("{stray}.json")), b"{}").unwrap();
+    std::fs::write(d.root.join("chains").join(format!("{stray}.index")), b"x").unwrap();
     std::fs::create_dir_all(d.root.join("tmp/layer-1-0/root")).unwrap();
     std::fs::write(d.root.join(".state.json.tmp"), b"{partial").unwrap();
     d.spawn();

@@ -57,6 +57,17 @@ fn layer_is_named_by_tar_digest_and_image_by_config_digest() {
     assert_eq!(index.get(b"bin/sh").unwrap().to_entry().target, b"/bin/tool");
     assert_eq!(index.get(b"bin/tool-again").unwrap().to_entry().target, b"bin/tool");
     assert_eq!(index.content_size(), 100_000 + 30 + 5);
+
+    // The image's chain index (chain ID = diff_id for one layer) holds the
+    // same paths, each from layer 0.
+    let chain = d
+        .root
+        .join("chains")
+        .join(format!("{}.index", &layers[0].as_str().unwrap()[7..]));
+    let chain = LayerIndex::from_bytes(std::fs::read(chain).unwrap()).unwrap();
+    let paths = |i: &LayerIndex| i.iter().map(|r| r.path().to_vec()).collect::<Vec<_>>();
+    assert_eq!(paths(&chain), paths(&index));
+    assert!(chain.iter().all(|r| r.layer() == 0));
 }
 
 #[test]
@@ -85,8 +96,10 @@ fn identical_layers_are_stored_once() {
     // Removing one image keeps the shared layer for the other.
     d.ok(&["rmi", "a"]);
     assert_eq!(std::fs::read_dir(d.root.join("layers")).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(d.root.join("chains")).unwrap().count(), 1);
     d.ok(&["rmi", "b"]);
     assert_eq!(std::fs::read_dir(d.root.join("layers")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(d.root.join("chains")).unwrap().count(), 0);
 }
 
 #[test]
@@ -119,6 +132,13 @@ fn whiteouts_and_opaque_markers_live_in_the_index_only() {
     assert!(index.get(b"c").unwrap().to_entry().is_opaque());
     assert!(!index.get(b"a").unwrap().to_entry().is_opaque());
     assert!(index.iter().all(|r| !r.path().windows(4).any(|w| w == b".wh.")));
+    // The chain index shows the merged view: no whiteouts in it.
+    let chain = d
+        .root
+        .join("chains")
+        .join(format!("{}.index", dir.file_name().unwrap().to_str().unwrap()));
+    let chain = LayerIndex::from_bytes(std::fs::read(chain).unwrap()).unwrap();
+    assert!(chain.get(b"a/gone").is_none() && chain.get(b"c/kept").is_some());
     if root {
         // A real 0/0 character device is content, not a whiteout.
         use std::os::unix::fs::FileTypeExt;

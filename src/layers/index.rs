@@ -15,6 +15,15 @@
 //! string-table length u64, content bytes u64), then `count` fixed-size records
 //! sorted by path bytes (the layer root is the empty path and comes first),
 //! then the string table holding paths, targets and capability blobs.
+//!
+//! Record (72 bytes): path, target and capability as (offset u32, length u32)
+//! into the string table; kind u8; flags u8; 2 reserved bytes; mode, uid,
+//! gid, rdev major, rdev minor (u32 each); size u64; mtime seconds i64;
+//! mtime nanoseconds u32; chain layer u32.
+//!
+//! The same format serves a whole image as a *chain index* (see `chain`):
+//! the merged view of all its layers, each entry naming the layer it comes
+//! from, so a lookup is one probe whatever the number of layers.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,6 +85,9 @@ pub struct Entry {
     pub target: Vec<u8>,
     /// The `security.capability` xattr, empty when absent.
     pub capability: Vec<u8>,
+    /// In a chain index, which layer of the chain holds this entry (0 is the
+    /// bottom); always 0 in a layer's own index.
+    pub layer: u32,
 }
 
 impl Entry {
@@ -93,6 +105,7 @@ impl Entry {
             mtime_nsec: 0,
             target: Vec::new(),
             capability: Vec::new(),
+            layer: 0,
         }
     }
 
@@ -192,7 +205,7 @@ impl IndexBuilder {
             records.extend_from_slice(&e.size.to_le_bytes());
             records.extend_from_slice(&e.mtime_sec.to_le_bytes());
             records.extend_from_slice(&e.mtime_nsec.to_le_bytes());
-            records.extend_from_slice(&[0u8; 4]);
+            records.extend_from_slice(&e.layer.to_le_bytes());
         }
         let mut out = Vec::with_capacity(HEADER_LEN + records.len() + strings.len());
         out.extend_from_slice(MAGIC);
@@ -248,6 +261,9 @@ impl<'a> Record<'a> {
     pub fn path(&self) -> &'a [u8] {
         self.str(0)
     }
+    pub fn layer(&self) -> u32 {
+        u32_at(self.rec, 68)
+    }
     pub fn kind(&self) -> EntryKind {
         EntryKind::from_u8(self.rec[24]).unwrap_or(EntryKind::File)
     }
@@ -266,6 +282,7 @@ impl<'a> Record<'a> {
             mtime_nsec: u32_at(r, 64),
             target: self.str(1).to_vec(),
             capability: self.str(2).to_vec(),
+            layer: u32_at(r, 68),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! ROOT/images/<hex>.json      image config bytes; <hex> = sha256 of them
 //! ROOT/layers/<hex>/root/     a layer's extracted tree; <hex> = its diff_id
 //! ROOT/layers/<hex>/index     its metadata index (see `index`)
+//! ROOT/chains/<hex>.index     an image's layers merged (see `chain`); <hex> = chain ID
 //! ROOT/tmp/                   work in progress; emptied at every start
 //! ```
 //!
@@ -15,6 +16,7 @@
 //! the old `state.json` or the new one; whatever it does not reference (a layer
 //! or config written before the crash) is removed at the next start.
 
+use super::chain;
 use super::digest::Digest;
 use super::image::{History, ImageConfig};
 use super::index::LayerIndex;
@@ -139,7 +141,7 @@ impl Store {
     /// Opens (creating if needed) the store at `root`, takes its lock,
     /// empties `tmp/` and removes whatever `state.json` does not reference.
     pub fn open(root: &Path) -> Result<Store> {
-        for sub in ["", "images", "layers", "tmp"] {
+        for sub in ["", "images", "layers", "chains", "tmp"] {
             fs::create_dir_all(root.join(sub)).map_err(io_ctx(format!("creating {}", root.join(sub).display())))?;
         }
         let lock = LockFile::try_lock(&root.join("lock")).map_err(|e| {
@@ -248,7 +250,13 @@ impl Store {
     fn collect_garbage(&self, state: &State) -> Result<()> {
         let images: BTreeSet<String> = state.images.keys().map(|d| format!("{}.json", d.hex())).collect();
         let layers: BTreeSet<String> = state.layers.keys().map(|d| d.hex()).collect();
-        for (sub, keep) in [("images", &images), ("layers", &layers)] {
+        let chains: BTreeSet<String> = state
+            .images
+            .values()
+            .filter_map(|r| chain::chain_id(&r.config.rootfs.diff_ids))
+            .map(|c| format!("{}.index", c.hex()))
+            .collect();
+        for (sub, keep) in [("images", &images), ("layers", &layers), ("chains", &chains)] {
             let dir = BeneathDir::open(&self.root.join(sub)).map_err(io_ctx(format!("opening {sub}")))?;
             for name in dir.entry_names().map_err(io_ctx(format!("listing {sub}")))? {
                 if !keep.contains(String::from_utf8_lossy(&name).as_ref()) {
@@ -281,6 +289,41 @@ impl Store {
     /// The directory of a stored layer: `root/` (the tree) and `index`.
     pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
         self.root.join("layers").join(diff_id.hex())
+    }
+
+    /// The merged index of a layer stack, named by its chain ID.
+    pub fn chain_index_path(&self, chain: &Digest) -> PathBuf {
+        self.root.join("chains").join(format!("{}.index", chain.hex()))
+    }
+
+    /// The chain ID of an image's layers (None for an image with none).
+    pub fn image_chain(&self, id: &Digest) -> Option<Digest> {
+        let state = self.state();
+        chain::chain_id(&state.images.get(id)?.config.rootfs.diff_ids)
+    }
+
+    /// Builds the chain index for `diff_ids` unless it exists. Written before
+    /// the image that needs it is committed, so a committed image always has
+    /// its chain index.
+    fn ensure_chain_index(&self, diff_ids: &[Digest]) -> Result<()> {
+        let Some(chain) = chain::chain_id(diff_ids) else {
+            return Ok(());
+        };
+        let path = self.chain_index_path(&chain);
+        if path.exists() {
+            return Ok(());
+        }
+        let mut indexes = Vec::with_capacity(diff_ids.len());
+        for d in diff_ids {
+            let bytes =
+                fs::read(self.layer_dir(d).join("index")).map_err(io_ctx(format!("reading the index of {d}")))?;
+            indexes.push(LayerIndex::from_bytes(bytes).map_err(|e| Error::Io {
+                context: format!("layer {d}"),
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            })?);
+        }
+        let merged = chain::merge(&indexes);
+        write_atomic(&path, &merged.encode()).map_err(io_ctx("writing the chain index"))
     }
 
     /// A fresh, empty directory under `tmp/`.
@@ -426,6 +469,7 @@ impl Store {
         let bytes = config.to_bytes();
         let id = Digest::of(&bytes);
         let path = self.config_path(&id);
+        self.ensure_chain_index(&config.rootfs.diff_ids)?;
         let mut state = self.state();
         if !path.exists() {
             write_atomic(&path, &bytes).map_err(io_ctx("writing the image config"))?;
@@ -534,7 +578,15 @@ impl Store {
             *state = next;
             return Ok(removals);
         }
-        next.images.remove(&id);
+        let removed_chain = next
+            .images
+            .remove(&id)
+            .and_then(|r| chain::chain_id(&r.config.rootfs.diff_ids));
+        let chain_still_used = removed_chain.is_some_and(|c| {
+            next.images
+                .values()
+                .any(|r| chain::chain_id(&r.config.rootfs.diff_ids) == Some(c))
+        });
         let still_used: BTreeSet<Digest> = next
             .images
             .values()
@@ -556,6 +608,11 @@ impl Store {
         // Past the commit point: failures here leave garbage for the next start.
         if let Err(e) = fs::remove_file(self.config_path(&id)) {
             tracing::warn!("removing the config of {id}: {e}");
+        }
+        if let Some(c) = removed_chain.filter(|_| !chain_still_used)
+            && let Err(e) = fs::remove_file(self.chain_index_path(&c))
+        {
+            tracing::warn!("removing the chain index {c}: {e}");
         }
         for d in orphans {
             if let Err(e) = self.discard(&self.layer_dir(&d)) {

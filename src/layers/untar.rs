@@ -263,6 +263,7 @@ impl Extractor<'_> {
                 .find(|(k, _)| k == CAPABILITY_XATTR)
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default(),
+            layer: 0,
         };
         use tar::EntryType as T;
         match etype {
