@@ -4,8 +4,10 @@
 #   busybox-static  the default image (scripts/busybox-image.sh)
 #   openssl         certificates for the TLS tests
 #   tar, file       building and checking image tars
+#   fuse3           fusermount3, for stratafs mounts without root
+#   procps, attr    pgrep and getfattr in the filesystem tests
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates)
+packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

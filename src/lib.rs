@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod fs;
 pub mod layers;
 pub mod sys;
 pub mod time;

@@ -7,5 +7,6 @@ mod util;
 mod cli;
 mod daemon;
 mod docker_cli;
+mod fs;
 mod hostile;
 mod import;

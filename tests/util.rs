@@ -428,3 +428,126 @@ pub fn busybox_tar(dir: &Path) -> Option<PathBuf> {
         .ok()?;
     status.success().then_some(out)
 }
+
+pub const STRATAFS: &str = env!("CARGO_BIN_EXE_stratafs");
+
+/// Why FUSE tests cannot run here, if they cannot.
+pub fn fuse_unavailable() -> Option<&'static str> {
+    if !rustix::process::geteuid().is_root() {
+        return Some("FUSE mount tests need root");
+    }
+    if !Path::new("/dev/fuse").exists() {
+        return Some("/dev/fuse is missing");
+    }
+    None
+}
+
+/// A `stratafs` mount over fresh directories, unmounted on drop.
+pub struct Mount {
+    pub dir: tempfile::TempDir,
+    pub lowers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub mnt: PathBuf,
+    pub options: String,
+    mounted: bool,
+}
+
+impl Mount {
+    /// Directories for `n` lower layers (l0 is the topmost), an upper, a
+    /// work directory and a mountpoint; nothing mounted yet.
+    pub fn prepare(n: usize) -> Mount {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lowers: Vec<PathBuf> = (0..n).map(|i| dir.path().join(format!("l{i}"))).collect();
+        for l in &lowers {
+            std::fs::create_dir(l).expect("lower");
+        }
+        let (upper, work, mnt) = (
+            dir.path().join("upper"),
+            dir.path().join("work"),
+            dir.path().join("mnt"),
+        );
+        for d in [&upper, &work, &mnt] {
+            std::fs::create_dir(d).expect("dir");
+        }
+        Mount {
+            dir,
+            lowers,
+            upper,
+            work,
+            mnt,
+            options: String::new(),
+            mounted: false,
+        }
+    }
+
+    pub fn lowerdir(&self) -> String {
+        self.lowers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// Mounts with an upper layer (the usual case); panics on failure.
+    pub fn mount(&mut self) {
+        let out = self.try_mount(true);
+        assert!(
+            out.status.success(),
+            "stratafs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.mounted = true;
+    }
+
+    pub fn mount_read_only(&mut self) {
+        let out = self.try_mount(false);
+        assert!(
+            out.status.success(),
+            "stratafs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.mounted = true;
+    }
+
+    pub fn try_mount(&self, with_upper: bool) -> Output {
+        let mut opts = format!("lowerdir={}", self.lowerdir());
+        if with_upper {
+            opts += &format!(",upperdir={},workdir={}", self.upper.display(), self.work.display());
+        }
+        if !self.options.is_empty() {
+            opts += ",";
+            opts += &self.options;
+        }
+        Command::new(STRATAFS)
+            .arg("-o")
+            .arg(opts)
+            .arg(&self.mnt)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run stratafs")
+    }
+
+    pub fn unmount(&mut self) {
+        if self.mounted {
+            let ok = Command::new("umount")
+                .arg(&self.mnt)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+            }
+            self.mounted = false;
+        }
+    }
+
+    pub fn m(&self, rel: &str) -> PathBuf {
+        self.mnt.join(rel)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}

@@ -89,6 +89,7 @@ impl BeneathDir {
     /// Opens the entry at `rel` beneath this directory for reading without
     /// following symlinks anywhere (a symlink itself is opened `O_PATH`).
     pub fn open_path(&self, rel: &[u8]) -> io::Result<OwnedFd> {
+        let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
         Ok(rustix::fs::openat2(
             &self.fd,
             OsStr::from_bytes(rel),
@@ -103,6 +104,74 @@ impl BeneathDir {
         Ok(BeneathDir {
             fd: self.fd.try_clone()?,
         })
+    }
+
+    /// Opens the file at `rel` beneath this directory, never following a
+    /// symlink (a final symlink fails with `ELOOP`). `O_CREAT` is not allowed
+    /// here: creation goes through [`BeneathDir::create_file`] on a parent.
+    pub fn open_file(&self, rel: &[u8], flags: OFlags) -> io::Result<File> {
+        let flags = (flags - OFlags::CREATE - OFlags::EXCL) | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat2(&self.fd, OsStr::from_bytes(rel), flags, Mode::empty(), BENEATH)?;
+        Ok(File::from(fd))
+    }
+
+    /// `lstat` of the entry at `rel` beneath this directory (the directory
+    /// itself for an empty `rel`).
+    pub fn stat_path(&self, rel: &[u8]) -> io::Result<Stat> {
+        if rel.is_empty() {
+            return self.stat_self();
+        }
+        Ok(rustix::fs::fstat(self.open_path(rel)?)?)
+    }
+
+    /// Opens an entry of this directory with the given flags (no creation,
+    /// no following a final symlink).
+    pub fn open_child(&self, name: Name<'_>, flags: OFlags) -> io::Result<File> {
+        let flags = (flags - OFlags::CREATE - OFlags::EXCL) | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(File::from(rustix::fs::openat(
+            &self.fd,
+            name.os(),
+            flags,
+            Mode::empty(),
+        )?))
+    }
+
+    /// Creates a file with the caller's flags (`O_CREAT | O_EXCL` added).
+    pub fn create_with(&self, name: Name<'_>, flags: OFlags, mode: u32) -> io::Result<File> {
+        let flags = flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(File::from(rustix::fs::openat(
+            &self.fd,
+            name.os(),
+            flags,
+            Mode::from_raw_mode(mode),
+        )?))
+    }
+
+    /// `readlink` of an entry.
+    pub fn read_link(&self, name: Name<'_>) -> io::Result<Vec<u8>> {
+        Ok(rustix::fs::readlinkat(&self.fd, name.os(), Vec::new())?.into_bytes())
+    }
+
+    /// Removes an empty directory entry.
+    pub fn rmdir(&self, name: Name<'_>) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(&self.fd, name.os(), AtFlags::REMOVEDIR)?)
+    }
+
+    /// `renameat2` with flags (`NOREPLACE`, `EXCHANGE`, or none).
+    pub fn rename(
+        &self,
+        name: Name<'_>,
+        dst_dir: &BeneathDir,
+        dst: Name<'_>,
+        flags: rustix::fs::RenameFlags,
+    ) -> io::Result<()> {
+        Ok(rustix::fs::renameat_with(
+            &self.fd,
+            name.os(),
+            &dst_dir.fd,
+            dst.os(),
+            flags,
+        )?)
     }
 
     pub fn as_fd(&self) -> BorrowedFd<'_> {

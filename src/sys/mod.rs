@@ -13,6 +13,7 @@
 
 mod beneath;
 mod lock;
+pub mod xattr;
 
 pub use beneath::{BeneathDir, Name, NameError};
 pub use lock::LockFile;
@@ -41,6 +42,12 @@ pub fn syncfs(fd: impl AsFd) -> io::Result<()> {
 pub fn fsync_dir(path: &std::path::Path) -> io::Result<()> {
     let dir = std::fs::File::open(path)?;
     dir.sync_all()
+}
+
+/// Points standard output at `file` (`dup2`), so a detached server's later
+/// writes cannot hit a closed pipe.
+pub fn redirect_stdout(file: &std::fs::File) -> io::Result<()> {
+    Ok(rustix::stdio::dup2_stdout(file)?)
 }
 
 /// The kernel release string (`uname -r`).

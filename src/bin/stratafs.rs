@@ -1,0 +1,144 @@
+//! `stratafs`: the union filesystem as a standalone FUSE mount, with
+//! fuse-overlayfs's command line, so Podman can use it as `mount_program`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use strata::fs::{MountConfig, OptionsError, UnionFs, parse_mount_args};
+
+/// Set in the child that serves the mount; it reports on stdout.
+const CHILD_ENV: &str = "STRATAFS_SERVING";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match parse_mount_args(args.clone()) {
+        Ok(c) => c,
+        Err(OptionsError::Help(h)) => {
+            println!("{h}");
+            return;
+        }
+        Err(e) => {
+            eprintln!("stratafs: {e}\n{}", strata::fs::USAGE);
+            std::process::exit(1);
+        }
+    };
+    let level = if cfg.debug { "debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("strata={level},stratafs={level}"))),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    for opt in &cfg.ignored {
+        tracing::warn!("unknown or unsupported option {opt:?} ignored");
+    }
+    if cfg.foreground {
+        serve(&cfg, std::env::var_os(CHILD_ENV).is_some());
+    } else {
+        daemonize(&args);
+    }
+}
+
+/// Runs a copy of ourselves in the foreground, detached, and returns once it
+/// reports the mount ready (or failed).
+fn daemonize(args: &[String]) {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "stratafs".into());
+    let child = Command::new(exe)
+        .arg("-f")
+        .args(args)
+        .env(CHILD_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stratafs: starting the server: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    match line.trim_end() {
+        "ready" => {}
+        "" => {
+            let status = child.wait().ok();
+            eprintln!("stratafs: the server exited before mounting ({status:?})");
+            std::process::exit(1);
+        }
+        msg => {
+            eprintln!("stratafs: {msg}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn serve(cfg: &MountConfig, report: bool) {
+    let say = |msg: &str| {
+        if report {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{msg}");
+            let _ = out.flush();
+        } else if msg != "ready" {
+            eprintln!("stratafs: {msg}");
+        }
+    };
+    let fs = match UnionFs::new(cfg) {
+        Ok(fs) => fs,
+        Err(e) => {
+            say(&format!("{e}"));
+            std::process::exit(1);
+        }
+    };
+    let mut options = vec![
+        fuser::MountOption::FSName(cfg.fsname.clone().unwrap_or_else(|| "stratafs".into())),
+        fuser::MountOption::Subtype("stratafs".into()),
+        fuser::MountOption::DefaultPermissions,
+    ];
+    if cfg.read_only {
+        options.push(fuser::MountOption::RO);
+    }
+    if strata::sys::is_root() {
+        options.push(fuser::MountOption::Dev);
+        options.push(fuser::MountOption::Suid);
+    }
+    let mut config = fuser::Config::default();
+    config.mount_options = options;
+    config.acl = if cfg.allow_other {
+        fuser::SessionACL::All
+    } else if cfg.allow_root {
+        fuser::SessionACL::RootAndOwner
+    } else {
+        fuser::SessionACL::Owner
+    };
+    config.n_threads = Some(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2),
+    );
+    config.clone_fd = true;
+    let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {
+        Ok(s) => s,
+        Err(e) => {
+            say(&format!("mounting {}: {e}", cfg.mountpoint.display()));
+            std::process::exit(1);
+        }
+    };
+    say("ready");
+    if report {
+        // Nothing more goes to the parent, which has gone.
+        if let Ok(null) = std::fs::File::create("/dev/null") {
+            let _ = strata::sys::redirect_stdout(&null);
+        }
+    }
+    if let Err(e) = session.run() {
+        tracing::error!("serving the mount: {e}");
+        std::process::exit(1);
+    }
+}

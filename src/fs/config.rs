@@ -1,0 +1,207 @@
+//! `stratafs`'s command line, which is fuse-overlayfs's:
+//! `stratafs [-f] [-d] -o lowerdir=A:B[,upperdir=U,workdir=W][,…] MOUNTPOINT`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A validated mount request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MountConfig {
+    /// Lower layers, topmost first (the leftmost in `lowerdir=`).
+    pub lowers: Vec<PathBuf>,
+    pub upper: Option<PathBuf>,
+    pub work: Option<PathBuf>,
+    pub mountpoint: PathBuf,
+    pub foreground: bool,
+    pub debug: bool,
+    /// Entry and attribute cache time (`timeout=`, seconds).
+    pub timeout: Duration,
+    pub read_only: bool,
+    pub allow_other: bool,
+    pub allow_root: bool,
+    /// `fsync=0` / `volatile`: fsync is a no-op.
+    pub no_fsync: bool,
+    pub fsname: Option<String>,
+    /// Options accepted for compatibility but not acted on (yet), and
+    /// unknown ones: both are warned about, as fuse-overlayfs does.
+    pub ignored: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OptionsError {
+    #[error("no lowerdir= given")]
+    NoLower,
+    #[error("no mountpoint given")]
+    NoMountpoint,
+    #[error("upperdir= needs workdir= (and the other way round)")]
+    UpperWithoutWork,
+    #[error("bad value for {0}")]
+    BadValue(String),
+    #[error("unexpected argument {0:?}")]
+    Unexpected(String),
+    #[error("{0}")]
+    Help(String),
+}
+
+/// Splits `A:B\:C` on unescaped colons.
+fn split_layers(v: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ':' => out.push(PathBuf::from(std::mem::take(&mut cur))),
+            c => cur.push(c),
+        }
+    }
+    out.push(PathBuf::from(cur));
+    out.into_iter().filter(|p| !p.as_os_str().is_empty()).collect()
+}
+
+/// Splits an `-o` string on commas not escaped by a backslash.
+fn split_options(o: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = o.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                cur.push(',');
+                chars.next();
+            }
+            ',' => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+pub const USAGE: &str =
+    "usage: stratafs [-f] [-d] -o lowerdir=DIR[:DIR…][,upperdir=DIR,workdir=DIR][,OPTION…] MOUNTPOINT";
+
+/// Parses the arguments after the program name.
+pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<MountConfig, OptionsError> {
+    let mut options: Vec<String> = Vec::new();
+    let mut positional: Vec<String> = Vec::new();
+    let mut foreground = false;
+    let mut debug = false;
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-f" => foreground = true,
+            "-d" | "--debug" => {
+                debug = true;
+                foreground = true;
+            }
+            "-h" | "--help" => return Err(OptionsError::Help(USAGE.to_string())),
+            "-o" => options.extend(split_options(&it.next().ok_or(OptionsError::BadValue("-o".into()))?)),
+            s if s.starts_with("-o") => options.extend(split_options(&s[2..])),
+            s if s.starts_with('-') => return Err(OptionsError::Unexpected(s.to_string())),
+            _ => positional.push(a),
+        }
+    }
+    let mut cfg = MountConfig {
+        lowers: Vec::new(),
+        upper: None,
+        work: None,
+        mountpoint: PathBuf::new(),
+        foreground,
+        debug,
+        timeout: Duration::from_secs(1),
+        read_only: false,
+        allow_other: false,
+        allow_root: false,
+        no_fsync: false,
+        fsname: None,
+        ignored: Vec::new(),
+    };
+    for opt in options {
+        let (key, value) = match opt.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (opt.as_str(), None),
+        };
+        fn need<'a>(key: &str, v: Option<&'a str>) -> Result<&'a str, OptionsError> {
+            v.ok_or_else(|| OptionsError::BadValue(key.to_string()))
+        }
+        match key {
+            "lowerdir" => cfg.lowers.extend(split_layers(need(key, value)?)),
+            "upperdir" => cfg.upper = Some(PathBuf::from(need(key, value)?)),
+            "workdir" => cfg.work = Some(PathBuf::from(need(key, value)?)),
+            "timeout" => {
+                let secs: f64 = need(key, value)?
+                    .parse()
+                    .map_err(|_| OptionsError::BadValue("timeout".into()))?;
+                if !(0.0..=86_400.0).contains(&secs) {
+                    return Err(OptionsError::BadValue("timeout".into()));
+                }
+                cfg.timeout = Duration::from_secs_f64(secs);
+            }
+            "ro" => cfg.read_only = true,
+            "rw" => cfg.read_only = false,
+            "allow_other" => cfg.allow_other = true,
+            "allow_root" => cfg.allow_root = true,
+            "fsync" => cfg.no_fsync = need(key, value)? == "0",
+            "volatile" => cfg.no_fsync = true,
+            "fsname" => cfg.fsname = Some(need(key, value)?.to_string()),
+            _ => cfg.ignored.push(opt.clone()),
+        }
+    }
+    if cfg.lowers.is_empty() {
+        return Err(OptionsError::NoLower);
+    }
+    if cfg.upper.is_some() != cfg.work.is_some() {
+        return Err(OptionsError::UpperWithoutWork);
+    }
+    match positional.as_slice() {
+        [mp] => cfg.mountpoint = PathBuf::from(mp),
+        [] => return Err(OptionsError::NoMountpoint),
+        [_, extra, ..] => return Err(OptionsError::Unexpected(extra.clone())),
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn parses_fuse_overlayfs_command_lines() {
+        let c = parse_mount_args(args(
+            "-o lowerdir=/a:/b\\:c,upperdir=/u,workdir=/w,timeout=2.5,xyz=1 /mnt",
+        ))
+        .unwrap();
+        assert_eq!(c.lowers, vec![PathBuf::from("/a"), PathBuf::from("/b:c")]);
+        assert_eq!(c.upper.as_deref(), Some(std::path::Path::new("/u")));
+        assert_eq!(c.timeout, Duration::from_millis(2500));
+        assert_eq!(c.ignored, vec!["xyz=1".to_string()]);
+        assert_eq!(c.mountpoint, PathBuf::from("/mnt"));
+        assert!(!c.foreground);
+        let c = parse_mount_args(args("-f -olowerdir=/a,ro,volatile /m")).unwrap();
+        assert!(c.foreground && c.read_only && c.no_fsync && c.upper.is_none());
+    }
+
+    #[test]
+    fn refuses_incomplete_command_lines() {
+        assert_eq!(parse_mount_args(args("/m")), Err(OptionsError::NoLower));
+        assert_eq!(
+            parse_mount_args(args("-o lowerdir=/a")),
+            Err(OptionsError::NoMountpoint)
+        );
+        assert_eq!(
+            parse_mount_args(args("-o lowerdir=/a,upperdir=/u /m")),
+            Err(OptionsError::UpperWithoutWork)
+        );
+        assert!(parse_mount_args(args("-o lowerdir=/a,timeout=x /m")).is_err());
+        assert!(parse_mount_args(args("-x -o lowerdir=/a /m")).is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! One layer of the union: a directory reached only beneath its root, and
+//! the on-disk markers of every format the peers write.
+
+use super::{FsError, FsResult};
+use crate::sys::{self, BeneathDir, Name};
+use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
+use std::io;
+use std::path::PathBuf;
+
+pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
+pub const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+const OPAQUE_XATTRS: [&str; 3] = [
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+];
+/// Where a copied-up object keeps the inode number it had below, so its
+/// `st_ino` survives copy-up and remount.
+pub const ORIGIN_XATTR_PRIVILEGED: &str = "trusted.strata.origin";
+pub const ORIGIN_XATTR: &str = "user.strata.origin";
+
+/// Attributes no user sees or sets: overlay bookkeeping of any union fs.
+pub fn is_internal_xattr(name: &[u8]) -> bool {
+    const PREFIXES: [&[u8]; 5] = [
+        b"trusted.overlay.",
+        b"user.overlay.",
+        b"user.fuseoverlayfs.",
+        b"trusted.strata.",
+        b"user.strata.",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+pub struct Layer {
+    pub root: BeneathDir,
+}
+
+/// What a layer holds at a path.
+pub enum Probe {
+    Absent,
+    Whiteout,
+    Present(Stat),
+}
+
+pub fn file_type(st: &Stat) -> FileType {
+    FileType::from_raw_mode(st.st_mode)
+}
+
+pub fn is_dir(st: &Stat) -> bool {
+    file_type(st) == FileType::Directory
+}
+
+/// A 0/0 character device: the kernel's (and fuse-overlayfs's) whiteout.
+pub fn is_whiteout_device(st: &Stat) -> bool {
+    file_type(st) == FileType::CharacterDevice && st.st_rdev == 0
+}
+
+pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
+    p.extend_from_slice(dir);
+    if !dir.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+pub fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&c| c == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&[], path),
+    }
+}
+
+fn absent(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(c) if c == rustix::io::Errno::NOENT.raw_os_error()
+            || c == rustix::io::Errno::NOTDIR.raw_os_error()
+            || c == rustix::io::Errno::LOOP.raw_os_error()
+    )
+}
+
+impl Layer {
+    pub fn open(path: PathBuf) -> io::Result<Layer> {
+        Ok(Layer {
+            root: BeneathDir::open(&path)?,
+        })
+    }
+
+    pub fn stat(&self, path: &[u8]) -> io::Result<Stat> {
+        self.root.stat_path(path)
+    }
+
+    /// What this layer has at `dir/name`: the object, a whiteout (a 0/0
+    /// device or a `.wh.name` file), or nothing.
+    pub fn probe(&self, dir: &[u8], name: &[u8]) -> FsResult<Probe> {
+        match self.root.stat_path(&join(dir, name)) {
+            Ok(st) if is_whiteout_device(&st) => Ok(Probe::Whiteout),
+            Ok(st) => Ok(Probe::Present(st)),
+            Err(e) if absent(&e) => {
+                let mut wh = WHITEOUT_PREFIX.to_vec();
+                wh.extend_from_slice(name);
+                match self.root.stat_path(&join(dir, &wh)) {
+                    Ok(_) => Ok(Probe::Whiteout),
+                    Err(e) if absent(&e) => Ok(Probe::Absent),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An opaque directory hides everything below it in lower layers.
+    pub fn is_opaque(&self, dir: &[u8]) -> FsResult<bool> {
+        let fd = match self.root.open_path(dir) {
+            Ok(fd) => fd,
+            Err(e) if absent(&e) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        for name in OPAQUE_XATTRS {
+            if let Some(v) = sys::xattr::get(&fd, name)?
+                && v == b"y"
+            {
+                return Ok(true);
+            }
+        }
+        match self.root.stat_path(&join(dir, OPAQUE_MARKER)) {
+            Ok(_) => Ok(true),
+            Err(e) if absent(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn dir(&self, path: &[u8]) -> FsResult<BeneathDir> {
+        Ok(self.root.open_dir(path)?)
+    }
+
+    /// The origin inode number a copied-up object carries, if any.
+    pub fn origin(&self, path: &[u8]) -> Option<u64> {
+        let fd = self.root.open_path(path).ok()?;
+        for name in [ORIGIN_XATTR_PRIVILEGED, ORIGIN_XATTR] {
+            if let Ok(Some(v)) = sys::xattr::get(&fd, name) {
+                return v.try_into().ok().map(u64::from_le_bytes);
+            }
+        }
+        None
+    }
+
+    /// Writes a whiteout for `name` in `dir` the way fuse-overlayfs does:
+    /// a 0/0 character device, or a `.wh.name` file where mknod is refused.
+    pub fn write_whiteout(&self, dir: &BeneathDir, name: Name<'_>) -> FsResult<()> {
+        match dir.mknod(name, FileType::CharacterDevice, 0o000, 0) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+                let mut wh = WHITEOUT_PREFIX.to_vec();
+                wh.extend_from_slice(name.as_bytes());
+                let wh = Name::new(&wh).map_err(|_| FsError::NAMETOOLONG)?;
+                dir.create_file(wh, 0o000)?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes any whiteout for `name` in `dir`; true if there was one.
+    pub fn clear_whiteout(&self, dir: &BeneathDir, name: Name<'_>) -> FsResult<bool> {
+        let mut had = false;
+        if let Ok(st) = dir.stat(name)
+            && is_whiteout_device(&st)
+        {
+            dir.unlink(name)?;
+            had = true;
+        }
+        let mut wh = WHITEOUT_PREFIX.to_vec();
+        wh.extend_from_slice(name.as_bytes());
+        if let Ok(wh) = Name::new(&wh) {
+            match dir.unlink(wh) {
+                Ok(()) => had = true,
+                Err(e) if absent(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(had)
+    }
+
+    /// Marks a directory opaque as fuse-overlayfs does: the trusted xattr
+    /// (or its user namespace fallback) and a `.wh..wh..opq` file.
+    pub fn set_opaque(&self, dir: &BeneathDir) -> FsResult<()> {
+        let fd = dir.as_fd();
+        if let Err(e) = sys::xattr::set(fd, "trusted.overlay.opaque", b"y", XattrFlags::empty())
+            && e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+        {
+            let _ = sys::xattr::set(fd, "user.fuseoverlayfs.opaque", b"y", XattrFlags::empty());
+        }
+        let marker = Name::new(OPAQUE_MARKER).map_err(|_| FsError::INVAL)?;
+        match dir.create_file(marker, 0o700) {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens a regular file of this layer.
+    pub fn open_file(&self, path: &[u8], flags: OFlags) -> FsResult<std::fs::File> {
+        Ok(self.root.open_file(path, flags)?)
+    }
+}

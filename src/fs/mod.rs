@@ -1,0 +1,61 @@
+//! The union filesystem: read-only lower layers under one writable upper
+//! layer with copy-up, served over FUSE (`fuser`). Used standalone by
+//! `stratafs` (a drop-in for fuse-overlayfs) and, later, by `stratad` for
+//! container roots.
+//!
+//! Every backing object is reached through a [`crate::sys::BeneathDir`] of
+//! its layer, so nothing a layer or a container puts in the tree (symlinks,
+//! `..`) can lead the filesystem, which runs with more privilege than its
+//! users, anywhere else. Handlers never panic: every failure is an errno.
+
+mod config;
+mod layer;
+mod nodes;
+mod union;
+
+pub use config::{MountConfig, OptionsError, USAGE, parse_mount_args};
+pub use union::UnionFs;
+
+use std::io;
+
+/// An errno for a FUSE reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsError(pub i32);
+
+impl FsError {
+    pub const NOENT: FsError = FsError(rustix::io::Errno::NOENT.raw_os_error());
+    pub const EXIST: FsError = FsError(rustix::io::Errno::EXIST.raw_os_error());
+    pub const NOTDIR: FsError = FsError(rustix::io::Errno::NOTDIR.raw_os_error());
+    pub const ISDIR: FsError = FsError(rustix::io::Errno::ISDIR.raw_os_error());
+    pub const NOTEMPTY: FsError = FsError(rustix::io::Errno::NOTEMPTY.raw_os_error());
+    pub const ROFS: FsError = FsError(rustix::io::Errno::ROFS.raw_os_error());
+    pub const INVAL: FsError = FsError(rustix::io::Errno::INVAL.raw_os_error());
+    pub const XDEV: FsError = FsError(rustix::io::Errno::XDEV.raw_os_error());
+    pub const NAMETOOLONG: FsError = FsError(rustix::io::Errno::NAMETOOLONG.raw_os_error());
+    pub const IO: FsError = FsError(rustix::io::Errno::IO.raw_os_error());
+    pub const BADF: FsError = FsError(rustix::io::Errno::BADF.raw_os_error());
+    pub const NODATA: FsError = FsError(rustix::io::Errno::NODATA.raw_os_error());
+    pub const RANGE: FsError = FsError(rustix::io::Errno::RANGE.raw_os_error());
+    pub const PERM: FsError = FsError(rustix::io::Errno::PERM.raw_os_error());
+    pub const NOTSUP: FsError = FsError(rustix::io::Errno::NOTSUP.raw_os_error());
+}
+
+impl From<io::Error> for FsError {
+    fn from(e: io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(n) => FsError(n),
+            None => {
+                tracing::warn!("internal error: {e}");
+                FsError::IO
+            }
+        }
+    }
+}
+
+impl From<rustix::io::Errno> for FsError {
+    fn from(e: rustix::io::Errno) -> Self {
+        FsError(e.raw_os_error())
+    }
+}
+
+pub type FsResult<T> = Result<T, FsError>;

@@ -1,0 +1,105 @@
+//! The inode table. A node's number is its `st_ino` and its FUSE node id at
+//! once: `(layer + 1) << 48 | st_ino` of the object in the layer where it
+//! first appeared (kept across copy-up in an origin xattr), and 1 for the
+//! root. Numbers are therefore stable across remounts of the same layers,
+//! and `readdir`'s `d_ino` is computed by the same rule as `lookup`'s.
+
+use std::collections::HashMap;
+
+pub const ROOT: u64 = 1;
+const LAYER_SHIFT: u32 = 48;
+
+/// The inode number of an object: the layer it comes from and its
+/// `st_ino` there (or its recorded origin).
+pub fn ino_of(layer: usize, st_ino: u64, origin: Option<u64>) -> u64 {
+    origin.unwrap_or(((layer as u64 + 1) << LAYER_SHIFT) | (st_ino & ((1 << LAYER_SHIFT) - 1)))
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub parent: u64,
+    pub name: Vec<u8>,
+    /// The layer holding the visible object (0 is the upper, when there is one).
+    pub layer: usize,
+    pub is_dir: bool,
+    /// For a directory: the layers whose entries merge into it, topmost first.
+    pub merge: Vec<usize>,
+    pub lookups: u64,
+    /// Removed from the tree while the kernel still holds it.
+    pub unlinked: bool,
+}
+
+#[derive(Default)]
+pub struct Nodes {
+    map: HashMap<u64, Node>,
+}
+
+impl Nodes {
+    pub fn new(root: Node) -> Nodes {
+        let mut map = HashMap::new();
+        map.insert(ROOT, root);
+        Nodes { map }
+    }
+
+    pub fn get(&self, ino: u64) -> Option<&Node> {
+        self.map.get(&ino)
+    }
+
+    pub fn get_mut(&mut self, ino: u64) -> Option<&mut Node> {
+        self.map.get_mut(&ino)
+    }
+
+    /// The path of a node from the root (`a/b/c`; empty for the root), or
+    /// None if it or an ancestor was forgotten or unlinked.
+    pub fn path(&self, ino: u64) -> Option<Vec<u8>> {
+        let mut parts: Vec<&[u8]> = Vec::new();
+        let mut cur = ino;
+        let mut guard = 0;
+        while cur != ROOT {
+            let n = self.map.get(&cur)?;
+            if n.unlinked {
+                return None;
+            }
+            parts.push(&n.name);
+            cur = n.parent;
+            guard += 1;
+            if guard > 4096 {
+                return None;
+            }
+        }
+        let mut out = Vec::new();
+        for (i, p) in parts.iter().rev().enumerate() {
+            if i > 0 {
+                out.push(b'/');
+            }
+            out.extend_from_slice(p);
+        }
+        Some(out)
+    }
+
+    /// Records a lookup: a new node, or a known one (refreshed to where it
+    /// was just found).
+    pub fn remember(&mut self, ino: u64, node: Node) {
+        match self.map.get_mut(&ino) {
+            Some(n) => {
+                let lookups = n.lookups + 1;
+                *n = Node { lookups, ..node };
+            }
+            None => {
+                self.map.insert(ino, Node { lookups: 1, ..node });
+            }
+        }
+    }
+
+    pub fn forget(&mut self, ino: u64, n: u64) {
+        if ino == ROOT {
+            return;
+        }
+        if let Some(node) = self.map.get_mut(&ino) {
+            node.lookups = node.lookups.saturating_sub(n);
+            if node.lookups == 0 {
+                self.map.remove(&ino);
+            }
+        }
+    }
+}

@@ -1,0 +1,1301 @@
+//! The union filesystem and its FUSE handlers.
+//!
+//! Layers are numbered topmost first: with an upper layer it is layer 0 and
+//! the lower layers follow in `lowerdir=` order. Reads go to the layer
+//! holding the visible object; every change happens in the upper layer,
+//! after copying the object (and its parent directories) up atomically:
+//! built in the work directory, then renamed into place. Changes are
+//! serialised by one lock; lookups and reads take only the node table's
+//! read lock.
+
+use super::config::MountConfig;
+use super::layer::{
+    Layer, OPAQUE_MARKER, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Probe, WHITEOUT_PREFIX, file_type, is_dir,
+    is_internal_xattr, is_whiteout_device, join, split,
+};
+use super::nodes::{Node, Nodes, ROOT, ino_of};
+use super::{FsError, FsResult};
+use crate::sys::{self, BeneathDir, Name};
+use fuser::{
+    FileAttr, FileHandle, FileType as FuseType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+use rustix::fs::{FileType, Mode, OFlags, Stat, Timespec, Timestamps, XattrFlags};
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const UPPER: usize = 0;
+
+/// The changes one `setattr` asks for.
+struct SetAttr {
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    size: Option<u64>,
+    atime: Option<TimeOrNow>,
+    mtime: Option<TimeOrNow>,
+    fh: Option<FileHandle>,
+}
+
+struct DirEntry {
+    name: Vec<u8>,
+    ino: u64,
+    kind: FuseType,
+}
+
+enum Handle {
+    File(Arc<File>),
+    Dir(Arc<Vec<DirEntry>>),
+}
+
+pub struct UnionFs {
+    layers: Vec<Layer>,
+    has_upper: bool,
+    read_only: bool,
+    work: Option<BeneathDir>,
+    nodes: RwLock<Nodes>,
+    write_lock: Mutex<()>,
+    handles: Mutex<HashMap<u64, Handle>>,
+    next_fh: AtomicU64,
+    tmp_counter: AtomicU64,
+    ttl: Duration,
+    no_fsync: bool,
+    privileged: bool,
+}
+
+fn name_of(name: &OsStr) -> FsResult<Name<'_>> {
+    Name::new(name.as_bytes()).map_err(|e| match e {
+        sys::NameError::TooLong => FsError::NAMETOOLONG,
+        _ => FsError::INVAL,
+    })
+}
+
+fn fuse_type(t: FileType) -> FuseType {
+    match t {
+        FileType::Directory => FuseType::Directory,
+        FileType::Symlink => FuseType::Symlink,
+        FileType::Fifo => FuseType::NamedPipe,
+        FileType::Socket => FuseType::Socket,
+        FileType::CharacterDevice => FuseType::CharDevice,
+        FileType::BlockDevice => FuseType::BlockDevice,
+        _ => FuseType::RegularFile,
+    }
+}
+
+fn time(sec: i64, nsec: i64) -> SystemTime {
+    if sec >= 0 {
+        UNIX_EPOCH + Duration::new(sec as u64, nsec as u32)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(sec.unsigned_abs()) + Duration::from_nanos(nsec as u64)
+    }
+}
+
+fn to_timespec(t: Option<TimeOrNow>) -> Timespec {
+    match t {
+        None => Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_OMIT,
+        },
+        Some(TimeOrNow::Now) => Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_NOW,
+        },
+        Some(TimeOrNow::SpecificTime(t)) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Timespec {
+                tv_sec: d.as_secs() as i64,
+                tv_nsec: d.subsec_nanos().into(),
+            },
+            Err(e) => {
+                let d = e.duration();
+                let mut sec = -(d.as_secs() as i64);
+                let mut nsec = -(d.subsec_nanos() as i64);
+                if nsec < 0 {
+                    sec -= 1;
+                    nsec += 1_000_000_000;
+                }
+                Timespec {
+                    tv_sec: sec,
+                    tv_nsec: nsec,
+                }
+            }
+        },
+    }
+}
+
+impl UnionFs {
+    pub fn new(cfg: &MountConfig) -> io::Result<UnionFs> {
+        let mountpoint = std::fs::canonicalize(&cfg.mountpoint)?;
+        let mut paths = Vec::new();
+        if let Some(u) = &cfg.upper {
+            paths.push(u.clone());
+        }
+        paths.extend(cfg.lowers.iter().cloned());
+        let mut layers = Vec::new();
+        for p in paths {
+            let canon =
+                std::fs::canonicalize(&p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+            if mountpoint.starts_with(&canon) || canon.starts_with(&mountpoint) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "the mountpoint {} and the layer {} contain one another",
+                        mountpoint.display(),
+                        canon.display()
+                    ),
+                ));
+            }
+            layers.push(Layer::open(canon)?);
+        }
+        let work = match &cfg.work {
+            Some(w) => {
+                // Our scratch space inside the work directory, emptied now:
+                // anything in it is a copy-up a crash interrupted.
+                let dir = BeneathDir::open(w)?;
+                match dir.mkdir(Name::new(b"strata").expect("valid"), 0o700) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+                let scratch = dir.open_dir(b"strata")?;
+                scratch.clear()?;
+                Some(scratch)
+            }
+            None => None,
+        };
+        let has_upper = cfg.upper.is_some();
+        let mut merge = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            merge.push(i);
+            if l.is_opaque(b"").map_err(|e| io::Error::from_raw_os_error(e.0))? {
+                break;
+            }
+        }
+        let root = Node {
+            parent: ROOT,
+            name: Vec::new(),
+            layer: 0,
+            is_dir: true,
+            merge,
+            lookups: 1,
+            unlinked: false,
+        };
+        Ok(UnionFs {
+            layers,
+            has_upper,
+            read_only: cfg.read_only || !has_upper,
+            work,
+            nodes: RwLock::new(Nodes::new(root)),
+            write_lock: Mutex::new(()),
+            handles: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            tmp_counter: AtomicU64::new(0),
+            ttl: cfg.timeout,
+            no_fsync: cfg.no_fsync,
+            privileged: sys::is_root(),
+        })
+    }
+
+    fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
+        self.nodes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn nodes_write(&self) -> std::sync::RwLockWriteGuard<'_, Nodes> {
+        self.nodes.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_writes(&self) -> FsResult<MutexGuard<'_, ()>> {
+        if self.read_only {
+            return Err(FsError::ROFS);
+        }
+        Ok(self.write_lock.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn handles(&self) -> MutexGuard<'_, HashMap<u64, Handle>> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A node and its current path.
+    fn node(&self, ino: u64) -> FsResult<(Node, Vec<u8>)> {
+        let nodes = self.nodes_read();
+        let node = nodes.get(ino).ok_or(FsError::NOENT)?.clone();
+        let path = nodes.path(ino).ok_or(FsError::NOENT)?;
+        Ok((node, path))
+    }
+
+    fn attr(&self, ino: u64, st: &Stat) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(ino),
+            size: st.st_size as u64,
+            blocks: st.st_blocks as u64,
+            atime: time(st.st_atime, st.st_atime_nsec as i64),
+            mtime: time(st.st_mtime, st.st_mtime_nsec as i64),
+            ctime: time(st.st_ctime, st.st_ctime_nsec as i64),
+            crtime: UNIX_EPOCH,
+            kind: fuse_type(file_type(st)),
+            perm: (st.st_mode & 0o7777) as u16,
+            nlink: st.st_nlink as u32,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev as u32,
+            blksize: st.st_blksize as u32,
+            flags: 0,
+        }
+    }
+
+    fn origin(&self, layer: usize, path: &[u8]) -> Option<u64> {
+        if self.has_upper && layer == UPPER {
+            self.layers[UPPER].origin(path)
+        } else {
+            None
+        }
+    }
+
+    /// Finds `name` in the directory `parent` (at `parent_path`), across the
+    /// directory's merged layers, topmost first.
+    fn find(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<(u64, Node, Stat)>> {
+        if name.starts_with(WHITEOUT_PREFIX) {
+            return Ok(None);
+        }
+        let path = join(parent_path, name);
+        let mut found: Option<(usize, Stat)> = None;
+        let mut merge = Vec::new();
+        for &l in &parent.merge {
+            match self.layers[l].probe(parent_path, name)? {
+                Probe::Absent => continue,
+                Probe::Whiteout => break,
+                Probe::Present(st) => {
+                    let dir = is_dir(&st);
+                    if found.is_none() {
+                        found = Some((l, st));
+                    } else if !dir {
+                        break;
+                    }
+                    if !dir {
+                        break;
+                    }
+                    merge.push(l);
+                    if self.layers[l].is_opaque(&path)? {
+                        break;
+                    }
+                }
+            }
+        }
+        let Some((layer, st)) = found else { return Ok(None) };
+        let ino = ino_of(layer, st.st_ino, self.origin(layer, &path));
+        let node = Node {
+            parent: 0,
+            name: name.to_vec(),
+            layer,
+            is_dir: is_dir(&st),
+            merge,
+            lookups: 0,
+            unlinked: false,
+        };
+        Ok(Some((ino, node, st)))
+    }
+
+    fn lookup_inner(&self, parent: u64, name: &[u8]) -> FsResult<FileAttr> {
+        Name::new(name).map_err(|e| match e {
+            sys::NameError::TooLong => FsError::NAMETOOLONG,
+            _ => FsError::NOENT,
+        })?;
+        let (pnode, ppath) = self.node(parent)?;
+        if !pnode.is_dir {
+            return Err(FsError::NOTDIR);
+        }
+        let (ino, mut node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
+        node.parent = parent;
+        self.nodes_write().remember(ino, node);
+        Ok(self.attr(ino, &st))
+    }
+
+    fn stat_node(&self, ino: u64) -> FsResult<Stat> {
+        let (node, path) = self.node(ino)?;
+        Ok(self.layers[node.layer].stat(&path)?)
+    }
+
+    fn getattr_inner(&self, ino: u64, fh: Option<FileHandle>) -> FsResult<FileAttr> {
+        if let Some(fh) = fh
+            && let Some(Handle::File(f)) = self.handles().get(&fh.0)
+        {
+            let st = rustix::fs::fstat(f.as_fd())?;
+            return Ok(self.attr(ino, &st));
+        }
+        let st = self.stat_node(ino)?;
+        Ok(self.attr(ino, &st))
+    }
+
+    fn upper(&self) -> FsResult<&Layer> {
+        if !self.has_upper || self.read_only {
+            return Err(FsError::ROFS);
+        }
+        Ok(&self.layers[UPPER])
+    }
+
+    fn work(&self) -> FsResult<&BeneathDir> {
+        self.work.as_ref().ok_or(FsError::ROFS)
+    }
+
+    fn temp_name(&self) -> Vec<u8> {
+        format!("#{}", self.tmp_counter.fetch_add(1, Ordering::Relaxed)).into_bytes()
+    }
+
+    /// Copies a node (and its missing parents) into the upper layer.
+    /// Callers hold the write lock.
+    fn copy_up(&self, ino: u64) -> FsResult<()> {
+        let (node, path) = self.node(ino)?;
+        if node.layer == UPPER {
+            return Ok(());
+        }
+        if ino != ROOT {
+            self.copy_up(node.parent)?;
+        }
+        let upper = self.upper()?;
+        let lower = &self.layers[node.layer];
+        let st = lower.stat(&path)?;
+        let (parent_path, name) = split(&path);
+        let name = Name::new(name).map_err(|_| FsError::INVAL)?;
+        let work = self.work()?;
+        let tmp_bytes = self.temp_name();
+        let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+        let result = (|| -> FsResult<()> {
+            let kind = file_type(&st);
+            match kind {
+                FileType::Directory => work.mkdir(tmp, 0o700)?,
+                FileType::RegularFile => {
+                    let src = lower.open_file(&path, OFlags::RDONLY)?;
+                    let dst = work.create_file(tmp, 0o600)?;
+                    copy_data(&src, &dst, st.st_size as u64)?;
+                }
+                FileType::Symlink => {
+                    let target = lower.dir(parent_path)?.read_link(name)?;
+                    work.symlink(&target, tmp)?;
+                }
+                other => work.mknod(tmp, other, st.st_mode & 0o7777, st.st_rdev)?,
+            }
+            let src_fd = lower.root.open_path(&path)?;
+            let dst_fd = work.open_path(tmp.as_bytes())?;
+            if kind != FileType::Symlink {
+                for xname in sys::xattr::list(&src_fd)? {
+                    if is_internal_xattr(&xname) {
+                        continue;
+                    }
+                    let Ok(xname) = std::str::from_utf8(&xname) else {
+                        continue;
+                    };
+                    if let Some(v) = sys::xattr::get(&src_fd, xname)?
+                        && let Err(e) = sys::xattr::set(&dst_fd, xname, &v, XattrFlags::empty())
+                    {
+                        tracing::debug!(
+                            "copy-up of {}: xattr {xname} not kept: {e}",
+                            String::from_utf8_lossy(&path)
+                        );
+                    }
+                }
+                let origin = if self.privileged {
+                    ORIGIN_XATTR_PRIVILEGED
+                } else {
+                    ORIGIN_XATTR
+                };
+                if let Err(e) = sys::xattr::set(&dst_fd, origin, &ino.to_le_bytes(), XattrFlags::empty()) {
+                    tracing::debug!("copy-up: origin not recorded: {e}");
+                }
+            }
+            if self.privileged {
+                work.chown(tmp, st.st_uid, st.st_gid)?;
+            }
+            if kind != FileType::Symlink {
+                work.chmod(tmp, st.st_mode & 0o7777)?;
+            }
+            let t = |s: i64, n: u64| Timespec {
+                tv_sec: s,
+                tv_nsec: n as _,
+            };
+            work.set_times(
+                tmp,
+                &Timestamps {
+                    last_access: t(st.st_atime, st.st_atime_nsec),
+                    last_modification: t(st.st_mtime, st.st_mtime_nsec),
+                },
+            )?;
+            let pdir = upper.dir(parent_path)?;
+            work.rename(tmp, &pdir, name, rustix::fs::RenameFlags::empty())?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = work.remove_all(tmp);
+            return Err(e);
+        }
+        let mut nodes = self.nodes_write();
+        if let Some(n) = nodes.get_mut(ino) {
+            n.layer = UPPER;
+            if n.is_dir && n.merge.first() != Some(&UPPER) {
+                n.merge.insert(0, UPPER);
+            }
+        }
+        Ok(())
+    }
+
+    /// The upper-layer directory for a directory node, copied up if needed.
+    fn upper_dir(&self, ino: u64) -> FsResult<(BeneathDir, Vec<u8>)> {
+        self.copy_up(ino)?;
+        let (node, path) = self.node(ino)?;
+        if !node.is_dir {
+            return Err(FsError::NOTDIR);
+        }
+        Ok((self.upper()?.dir(&path)?, path))
+    }
+
+    /// Whether any layer below the upper shows `name` in `parent`.
+    fn exists_below(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<bool> {
+        for &l in parent.merge.iter().filter(|&&l| !(self.has_upper && l == UPPER)) {
+            match self.layers[l].probe(parent_path, name)? {
+                Probe::Absent => continue,
+                Probe::Whiteout => return Ok(false),
+                Probe::Present(_) => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Makes way for a new entry `name` in the upper directory: no object
+    /// may be visible there; any whiteout is removed. Returns whether the
+    /// name hid something below (a new directory must then be opaque).
+    fn prepare_new(&self, parent: u64, name: &[u8]) -> FsResult<(BeneathDir, bool)> {
+        let (pnode, ppath) = self.node(parent)?;
+        if !pnode.is_dir {
+            return Err(FsError::NOTDIR);
+        }
+        if self.find(&pnode, &ppath, name)?.is_some() {
+            return Err(FsError::EXIST);
+        }
+        let (dir, _) = self.upper_dir(parent)?;
+        let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
+        let had_whiteout = self.upper()?.clear_whiteout(&dir, n)?;
+        let (pnode, ppath) = self.node(parent)?;
+        Ok((dir, had_whiteout || self.exists_below(&pnode, &ppath, name)?))
+    }
+
+    /// Owner for a new object: the caller, with the group of a set-gid parent.
+    fn new_owner(&self, req: &Request, parent_dir: &BeneathDir) -> FsResult<(u32, u32, bool)> {
+        let pst = parent_dir.stat_self()?;
+        let setgid = pst.st_mode & 0o2000 != 0;
+        Ok((req.uid(), if setgid { pst.st_gid } else { req.gid() }, setgid))
+    }
+
+    fn finish_new(&self, parent: u64, name: &[u8]) -> FsResult<FileAttr> {
+        self.lookup_inner(parent, name)
+    }
+
+    fn remove(&self, parent: u64, name: &[u8], dir: bool) -> FsResult<()> {
+        let _w = self.lock_writes()?;
+        let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
+        let (pnode, ppath) = self.node(parent)?;
+        let (ino, node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
+        if dir && !is_dir(&st) {
+            return Err(FsError::NOTDIR);
+        }
+        if !dir && is_dir(&st) {
+            return Err(FsError::ISDIR);
+        }
+        let path = join(&ppath, name);
+        if dir && !self.list(&node, &path)?.is_empty() {
+            return Err(FsError::NOTEMPTY);
+        }
+        let (udir, _) = self.upper_dir(parent)?;
+        let (pnode, ppath) = self.node(parent)?;
+        let below = self.exists_below(&pnode, &ppath, name)?;
+        if node.layer == UPPER && self.has_upper {
+            if dir {
+                // Only whiteouts and markers can be left in it.
+                udir.child_dir(n)?.clear()?;
+                udir.rmdir(n)?;
+            } else {
+                udir.unlink(n)?;
+            }
+        }
+        if below {
+            self.upper()?.write_whiteout(&udir, n)?;
+        }
+        if let Some(n) = self.nodes_write().get_mut(ino)
+            && n.parent == parent
+            && n.name == name
+        {
+            n.unlinked = true;
+        }
+        Ok(())
+    }
+
+    /// The merged entries of a directory, in a stable order: topmost layer
+    /// first, each layer in its own order.
+    fn list(&self, node: &Node, path: &[u8]) -> FsResult<Vec<DirEntry>> {
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut hidden: HashSet<Vec<u8>> = HashSet::new();
+        let mut out = Vec::new();
+        for &l in &node.merge {
+            let layer = &self.layers[l];
+            let dir = match layer.dir(path) {
+                Ok(d) => d,
+                Err(e) if e == FsError::NOENT || e == FsError::NOTDIR => continue,
+                Err(e) => return Err(e),
+            };
+            let mut new_hidden = Vec::new();
+            let mut rd = rustix::fs::Dir::read_from(dir.as_fd())?;
+            while let Some(entry) = rd.read() {
+                let entry = entry?;
+                let name = entry.file_name().to_bytes();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                if let Some(hidden_name) = name.strip_prefix(WHITEOUT_PREFIX) {
+                    if name != OPAQUE_MARKER && !hidden_name.starts_with(WHITEOUT_PREFIX) {
+                        new_hidden.push(hidden_name.to_vec());
+                    }
+                    continue;
+                }
+                if hidden.contains(name) || seen.contains(name) {
+                    continue;
+                }
+                let mut kind = entry.file_type();
+                let n = Name::new(name).map_err(|_| FsError::IO)?;
+                if kind == FileType::CharacterDevice || kind == FileType::Unknown {
+                    let st = dir.stat(n)?;
+                    if is_whiteout_device(&st) {
+                        new_hidden.push(name.to_vec());
+                        continue;
+                    }
+                    kind = file_type(&st);
+                }
+                seen.insert(name.to_vec());
+                let child = join(path, name);
+                out.push(DirEntry {
+                    name: name.to_vec(),
+                    ino: ino_of(l, entry.ino(), self.origin(l, &child)),
+                    kind: fuse_type(kind),
+                });
+            }
+            hidden.extend(new_hidden);
+        }
+        Ok(out)
+    }
+
+    fn new_handle(&self, h: Handle) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles().insert(fh, h);
+        fh
+    }
+
+    fn file(&self, fh: FileHandle) -> FsResult<Arc<File>> {
+        match self.handles().get(&fh.0) {
+            Some(Handle::File(f)) => Ok(f.clone()),
+            _ => Err(FsError::BADF),
+        }
+    }
+
+    fn open_inner(&self, ino: u64, flags: i32) -> FsResult<u64> {
+        let oflags = OFlags::from_bits_retain(flags as u32);
+        let writes = oflags.intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND);
+        if writes {
+            let _w = self.lock_writes()?;
+            self.copy_up(ino)?;
+        }
+        let (node, path) = self.node(ino)?;
+        let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
+        let file = self.layers[node.layer].open_file(&path, oflags & keep)?;
+        Ok(self.new_handle(Handle::File(Arc::new(file))))
+    }
+
+    fn setattr_inner(&self, ino: u64, a: SetAttr) -> FsResult<FileAttr> {
+        let SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+            fh,
+        } = a;
+        let _w = self.lock_writes()?;
+        self.copy_up(ino)?;
+        let (node, path) = self.node(ino)?;
+        let upper = self.upper()?;
+        let (ppath, name) = split(&path);
+        let dir = if path.is_empty() { None } else { Some(upper.dir(ppath)?) };
+        if let Some(size) = size {
+            match fh.map(|f| self.file(f)) {
+                Some(Ok(f)) => rustix::fs::ftruncate(f.as_fd(), size)?,
+                _ => {
+                    let f = upper.open_file(&path, OFlags::WRONLY)?;
+                    rustix::fs::ftruncate(&f, size)?;
+                }
+            }
+        }
+        if uid.is_some() || gid.is_some() {
+            let fd = upper.root.open_path(&path)?;
+            rustix::fs::chownat(
+                fd.as_fd(),
+                "",
+                uid.map(rustix::fs::Uid::from_raw),
+                gid.map(rustix::fs::Gid::from_raw),
+                rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
+        if let Some(mode) = mode {
+            if node.is_dir || path.is_empty() {
+                rustix::fs::fchmod(upper.dir(&path)?.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
+            } else if let Some(d) = &dir {
+                d.chmod(Name::new(name).map_err(|_| FsError::INVAL)?, mode & 0o7777)?;
+            }
+        }
+        if atime.is_some() || mtime.is_some() {
+            let times = Timestamps {
+                last_access: to_timespec(atime),
+                last_modification: to_timespec(mtime),
+            };
+            let fd = upper.root.open_path(&path)?;
+            rustix::fs::utimensat(
+                fd.as_fd(),
+                "",
+                &times,
+                rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
+        let st = upper.stat(&path)?;
+        Ok(self.attr(ino, &st))
+    }
+
+    fn rename_inner(
+        &self,
+        parent: u64,
+        name: &[u8],
+        newparent: u64,
+        newname: &[u8],
+        flags: RenameFlags,
+    ) -> FsResult<()> {
+        let _w = self.lock_writes()?;
+        let src_name = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
+        let dst_name = Name::new(newname).map_err(|_| FsError::NAMETOOLONG)?;
+        let (pnode, ppath) = self.node(parent)?;
+        let (src_ino, src, src_st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
+        let (npnode, nppath) = self.node(newparent)?;
+        if !npnode.is_dir {
+            return Err(FsError::NOTDIR);
+        }
+        let dst = self.find(&npnode, &nppath, newname)?;
+        if flags.contains(RenameFlags::RENAME_NOREPLACE) && dst.is_some() {
+            return Err(FsError::EXIST);
+        }
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) || flags.contains(RenameFlags::RENAME_WHITEOUT) {
+            return Err(FsError::INVAL);
+        }
+        if let Some((dst_ino, dnode, dst_st)) = &dst {
+            if *dst_ino == src_ino {
+                return Ok(());
+            }
+            match (is_dir(&src_st), is_dir(dst_st)) {
+                (true, false) => return Err(FsError::NOTDIR),
+                (false, true) => return Err(FsError::ISDIR),
+                (true, true) if !self.list(dnode, &join(&nppath, newname))?.is_empty() => {
+                    return Err(FsError::NOTEMPTY);
+                }
+                _ => {}
+            }
+        }
+        // A directory whose content lives partly below cannot move by a
+        // rename in the upper layer alone (redirects come later).
+        if src.is_dir && src.merge.iter().any(|&l| !(self.has_upper && l == UPPER)) {
+            return Err(FsError::XDEV);
+        }
+        self.copy_up(src_ino)?;
+        let (src_dir, _) = self.upper_dir(parent)?;
+        let (dst_dir, _) = self.upper_dir(newparent)?;
+        let upper = self.upper()?;
+        upper.clear_whiteout(&dst_dir, dst_name)?;
+        let mut dst_below = false;
+        if let Some((_, dnode, _)) = &dst {
+            if dnode.layer == UPPER && dnode.is_dir {
+                // Merged-empty: only whiteouts can be in it.
+                dst_dir.child_dir(dst_name)?.clear()?;
+            }
+            let (npnode, nppath) = self.node(newparent)?;
+            dst_below = self.exists_below(&npnode, &nppath, newname)?;
+        }
+        src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::empty())?;
+        if src.is_dir && dst_below {
+            upper.set_opaque(&dst_dir.child_dir(dst_name)?)?;
+        }
+        let (pnode, ppath) = self.node(parent)?;
+        if self.exists_below(&pnode, &ppath, name)? {
+            upper.write_whiteout(&src_dir, src_name)?;
+        }
+        let mut nodes = self.nodes_write();
+        if let Some((dst_ino, _, _)) = dst
+            && let Some(n) = nodes.get_mut(dst_ino)
+        {
+            n.unlinked = true;
+        }
+        if let Some(n) = nodes.get_mut(src_ino) {
+            n.parent = newparent;
+            n.name = newname.to_vec();
+        }
+        Ok(())
+    }
+
+    fn xattr_fd(&self, ino: u64, for_write: bool) -> FsResult<std::os::fd::OwnedFd> {
+        if for_write {
+            self.copy_up(ino)?;
+        }
+        let (node, path) = self.node(ino)?;
+        Ok(self.layers[node.layer].root.open_path(&path)?)
+    }
+}
+
+/// Copies file data keeping holes: a reflink when the filesystem can,
+/// else `copy_file_range` over each data segment, else read and write.
+fn copy_data(src: &File, dst: &File, size: u64) -> FsResult<()> {
+    if size > 0 && rustix::fs::ioctl_ficlone(dst, src).is_ok() {
+        return Ok(());
+    }
+    let mut off = 0u64;
+    while off < size {
+        let data = match rustix::fs::seek(src, rustix::fs::SeekFrom::Data(off)) {
+            Ok(d) => d,
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(_) => off,
+        };
+        let hole = rustix::fs::seek(src, rustix::fs::SeekFrom::Hole(data))
+            .unwrap_or(size)
+            .min(size);
+        let mut pos_in = data;
+        let mut pos_out = data;
+        while pos_in < hole {
+            let want = (hole - pos_in).min(1 << 30) as usize;
+            match rustix::fs::copy_file_range(src, Some(&mut pos_in), dst, Some(&mut pos_out), want) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => {
+                    // Plain copy of what is left of this segment.
+                    let mut buf = vec![0u8; 128 * 1024];
+                    while pos_in < hole {
+                        let want = ((hole - pos_in) as usize).min(buf.len());
+                        let n = src.read_at(&mut buf[..want], pos_in)?;
+                        if n == 0 {
+                            break;
+                        }
+                        dst.write_all_at(&buf[..n], pos_out)?;
+                        pos_in += n as u64;
+                        pos_out += n as u64;
+                    }
+                }
+            }
+        }
+        off = hole;
+    }
+    rustix::fs::ftruncate(dst, size)?;
+    Ok(())
+}
+
+macro_rules! reply_err {
+    ($reply:expr, $res:expr, $ok:expr) => {
+        match $res {
+            Ok(v) => $ok(v),
+            Err(e) => $reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    };
+}
+
+impl Filesystem for UnionFs {
+    fn init(&mut self, _req: &Request, _config: &mut KernelConfig) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let res = self.lookup_inner(parent.0, name.as_bytes());
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.nodes_write().forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let res = self.getattr_inner(ino.0, fh);
+        reply_err!(reply, res, |a: FileAttr| reply.attr(&self.ttl, &a));
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let res = self.setattr_inner(
+            ino.0,
+            SetAttr {
+                mode,
+                uid,
+                gid,
+                size,
+                atime,
+                mtime,
+                fh,
+            },
+        );
+        reply_err!(reply, res, |a: FileAttr| reply.attr(&self.ttl, &a));
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let res = (|| -> FsResult<Vec<u8>> {
+            let (node, path) = self.node(ino.0)?;
+            let (ppath, name) = split(&path);
+            let dir = self.layers[node.layer].dir(ppath)?;
+            Ok(dir.read_link(Name::new(name).map_err(|_| FsError::INVAL)?)?)
+        })();
+        reply_err!(reply, res, |t: Vec<u8>| reply.data(&t));
+    }
+
+    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+        let res = (|| -> FsResult<FileAttr> {
+            let n = name_of(name)?;
+            let _w = self.lock_writes()?;
+            let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
+            let kind = FileType::from_raw_mode(mode);
+            let perm = mode & 0o7777 & !umask;
+            if kind == FileType::RegularFile {
+                dir.create_file(n, perm)?;
+            } else {
+                dir.mknod(n, kind, perm, rdev.into())?;
+            }
+            let (uid, gid, _) = self.new_owner(req, &dir)?;
+            dir.chown(n, uid, gid)?;
+            dir.chmod(n, perm)?;
+            self.finish_new(parent.0, name.as_bytes())
+        })();
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        let res = (|| -> FsResult<FileAttr> {
+            let n = name_of(name)?;
+            let _w = self.lock_writes()?;
+            let (dir, hides_below) = self.prepare_new(parent.0, name.as_bytes())?;
+            let work = self.work()?;
+            let tmp_bytes = self.temp_name();
+            let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+            let (uid, gid, setgid) = self.new_owner(req, &dir)?;
+            let perm = (mode & 0o7777 & !umask) | if setgid { 0o2000 } else { 0 };
+            let built = (|| -> FsResult<()> {
+                work.mkdir(tmp, 0o700)?;
+                let d = work.child_dir(tmp)?;
+                if hides_below {
+                    self.upper()?.set_opaque(&d)?;
+                }
+                work.chown(tmp, uid, gid)?;
+                work.chmod(tmp, perm)?;
+                work.rename(tmp, &dir, n, rustix::fs::RenameFlags::NOREPLACE)?;
+                Ok(())
+            })();
+            if let Err(e) = built {
+                let _ = work.remove_all(tmp);
+                return Err(e);
+            }
+            self.finish_new(parent.0, name.as_bytes())
+        })();
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let res = self.remove(parent.0, name.as_bytes(), false);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let res = self.remove(parent.0, name.as_bytes(), true);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+        let res = (|| -> FsResult<FileAttr> {
+            let n = name_of(link_name)?;
+            let _w = self.lock_writes()?;
+            let (dir, _) = self.prepare_new(parent.0, link_name.as_bytes())?;
+            dir.symlink(target.as_os_str().as_bytes(), n)?;
+            let (uid, gid, _) = self.new_owner(req, &dir)?;
+            dir.chown(n, uid, gid)?;
+            self.finish_new(parent.0, link_name.as_bytes())
+        })();
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let res = self.rename_inner(parent.0, name.as_bytes(), newparent.0, newname.as_bytes(), flags);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+        let res = (|| -> FsResult<FileAttr> {
+            let n = name_of(newname)?;
+            let _w = self.lock_writes()?;
+            self.copy_up(ino.0)?;
+            let (dir, _) = self.prepare_new(newparent.0, newname.as_bytes())?;
+            let (_, path) = self.node(ino.0)?;
+            let (sp, sn) = split(&path);
+            let sdir = self.upper()?.dir(sp)?;
+            dir.link_from(&sdir, Name::new(sn).map_err(|_| FsError::INVAL)?, n)?;
+            self.finish_new(newparent.0, newname.as_bytes())
+        })();
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let res = self.open_inner(ino.0, flags.0);
+        reply_err!(reply, res, |fh: u64| reply.opened(FileHandle(fh), FopenFlags::empty()));
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyData,
+    ) {
+        let res = (|| -> FsResult<Vec<u8>> {
+            let f = self.file(fh)?;
+            let mut buf = vec![0u8; size as usize];
+            let mut done = 0;
+            while done < buf.len() {
+                let n = f.read_at(&mut buf[done..], offset + done as u64)?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+            }
+            buf.truncate(done);
+            Ok(buf)
+        })();
+        reply_err!(reply, res, |d: Vec<u8>| reply.data(&d));
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let res = (|| -> FsResult<u32> {
+            let f = self.file(fh)?;
+            f.write_all_at(data, offset)?;
+            Ok(data.len() as u32)
+        })();
+        reply_err!(reply, res, |n: u32| reply.written(n));
+    }
+
+    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lo: fuser::LockOwner, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.handles().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        let res = (|| -> FsResult<()> {
+            if self.no_fsync {
+                return Ok(());
+            }
+            let f = self.file(fh)?;
+            if datasync {
+                rustix::fs::fdatasync(f.as_fd())?;
+            } else {
+                rustix::fs::fsync(f.as_fd())?;
+            }
+            Ok(())
+        })();
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let res = (|| -> FsResult<u64> {
+            let (node, path) = self.node(ino.0)?;
+            if !node.is_dir {
+                return Err(FsError::NOTDIR);
+            }
+            let entries = self.list(&node, &path)?;
+            Ok(self.new_handle(Handle::Dir(Arc::new(entries))))
+        })();
+        reply_err!(reply, res, |fh: u64| reply.opened(FileHandle(fh), FopenFlags::empty()));
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let entries = match self.handles().get(&fh.0) {
+            Some(Handle::Dir(e)) => e.clone(),
+            _ => return reply.error(fuser::Errno::EBADF),
+        };
+        let parent = self.nodes_read().get(ino.0).map(|n| n.parent).unwrap_or(ROOT);
+        let mut i = offset;
+        loop {
+            let full = match i {
+                0 => reply.add(ino, 1, FuseType::Directory, "."),
+                1 => reply.add(INodeNo(parent), 2, FuseType::Directory, ".."),
+                _ => match entries.get((i - 2) as usize) {
+                    Some(e) => reply.add(INodeNo(e.ino), i + 1, e.kind, OsStr::from_bytes(&e.name)),
+                    None => break,
+                },
+            };
+            if full {
+                break;
+            }
+            i += 1;
+        }
+        reply.ok();
+    }
+
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.handles().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        match rustix::fs::fstatvfs(self.layers[0].root.as_fd()) {
+            Ok(s) => reply.statfs(
+                s.f_blocks,
+                s.f_bfree,
+                s.f_bavail,
+                s.f_files,
+                s.f_ffree,
+                s.f_bsize as u32,
+                255,
+                s.f_frsize as u32,
+            ),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.raw_os_error())),
+        }
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let res = (|| -> FsResult<()> {
+            if is_internal_xattr(name.as_bytes()) {
+                return Err(FsError::PERM);
+            }
+            let _w = self.lock_writes()?;
+            let fd = self.xattr_fd(ino.0, true)?;
+            let name = name.to_str().ok_or(FsError::INVAL)?;
+            sys::xattr::set(&fd, name, value, XattrFlags::from_bits_retain(flags as u32))?;
+            Ok(())
+        })();
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let res = (|| -> FsResult<Vec<u8>> {
+            if is_internal_xattr(name.as_bytes()) {
+                return Err(FsError::NODATA);
+            }
+            let fd = self.xattr_fd(ino.0, false)?;
+            sys::xattr::get(&fd, name.to_str().ok_or(FsError::INVAL)?)?.ok_or(FsError::NODATA)
+        })();
+        match res {
+            Ok(v) if size == 0 => reply.size(v.len() as u32),
+            Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
+            Ok(v) => reply.data(&v),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let res = (|| -> FsResult<Vec<u8>> {
+            let fd = self.xattr_fd(ino.0, false)?;
+            let mut out = Vec::new();
+            for n in sys::xattr::list(&fd)? {
+                if !is_internal_xattr(&n) {
+                    out.extend_from_slice(&n);
+                    out.push(0);
+                }
+            }
+            Ok(out)
+        })();
+        match res {
+            Ok(v) if size == 0 => reply.size(v.len() as u32),
+            Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
+            Ok(v) => reply.data(&v),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let res = (|| -> FsResult<()> {
+            if is_internal_xattr(name.as_bytes()) {
+                return Err(FsError::NODATA);
+            }
+            let _w = self.lock_writes()?;
+            let fd = self.xattr_fd(ino.0, true)?;
+            sys::xattr::remove(&fd, name.to_str().ok_or(FsError::INVAL)?)?;
+            Ok(())
+        })();
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        // The kernel checks permissions (default_permissions).
+        reply.ok();
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let res = (|| -> FsResult<(FileAttr, u64)> {
+            let n = name_of(name)?;
+            let _w = self.lock_writes()?;
+            let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
+            let perm = mode & 0o7777 & !umask;
+            let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
+            let oflags = OFlags::from_bits_retain(flags as u32) & keep;
+            // Always readable by us: the kernel may read through a write-only
+            // handle for its page cache.
+            let file = dir.create_with(n, oflags, perm)?;
+            let (uid, gid, _) = self.new_owner(req, &dir)?;
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )?;
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
+            let attr = self.finish_new(parent.0, name.as_bytes())?;
+            Ok((attr, self.new_handle(Handle::File(Arc::new(file)))))
+        })();
+        match res {
+            Ok((a, fh)) => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let res = (|| -> FsResult<()> {
+            let f = self.file(fh)?;
+            rustix::fs::fallocate(
+                f.as_fd(),
+                rustix::fs::FallocateFlags::from_bits_retain(mode as u32),
+                offset,
+                length,
+            )?;
+            Ok(())
+        })();
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+        let res = (|| -> FsResult<i64> {
+            let f = self.file(fh)?;
+            let pos = match whence {
+                3 => rustix::fs::SeekFrom::Data(u64::try_from(offset).map_err(|_| FsError::INVAL)?),
+                4 => rustix::fs::SeekFrom::Hole(u64::try_from(offset).map_err(|_| FsError::INVAL)?),
+                0 => rustix::fs::SeekFrom::Start(offset as u64),
+                2 => rustix::fs::SeekFrom::End(offset),
+                _ => return Err(FsError::INVAL),
+            };
+            Ok(rustix::fs::seek(f.as_fd(), pos)? as i64)
+        })();
+        reply_err!(reply, res, |o: i64| reply.offset(o));
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        fh_in: FileHandle,
+        offset_in: u64,
+        _ino_out: INodeNo,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        let res = (|| -> FsResult<u32> {
+            let (a, b) = (self.file(fh_in)?, self.file(fh_out)?);
+            let (mut oi, mut oo) = (offset_in, offset_out);
+            let n = rustix::fs::copy_file_range(a.as_fd(), Some(&mut oi), b.as_fd(), Some(&mut oo), len as usize)?;
+            Ok(n as u32)
+        })();
+        reply_err!(reply, res, |n: u32| reply.written(n));
+    }
+}

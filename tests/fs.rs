@@ -1,0 +1,323 @@
+//! `stratafs`: real FUSE mounts (root only; CI runs as root).
+
+use crate::util::{Mount, fuse_unavailable};
+use std::fs;
+use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::process::Command;
+
+macro_rules! need_fuse {
+    () => {
+        if let Some(why) = fuse_unavailable() {
+            eprintln!("SKIP: {why}");
+            return;
+        }
+    };
+}
+
+fn mknod_whiteout(path: &std::path::Path) {
+    let st = Command::new("mknod").arg(path).args(["c", "0", "0"]).status().unwrap();
+    assert!(st.success());
+}
+
+fn setfattr(path: &std::path::Path, name: &str, value: &str) {
+    rustix::fs::setxattr(path, name, value.as_bytes(), rustix::fs::XattrFlags::empty()).unwrap();
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn lower_layers_merge_with_every_whiteout_format() {
+    need_fuse!();
+    let mut m = Mount::prepare(2);
+    let (top, bottom) = (&m.lowers[0].clone(), &m.lowers[1].clone());
+    for d in ["opq-file", "opq-xattr", "opq-user", "opq-fo", "merged"] {
+        fs::create_dir(bottom.join(d)).unwrap();
+        fs::write(bottom.join(d).join("old"), "old").unwrap();
+        fs::create_dir(top.join(d)).unwrap();
+        fs::write(top.join(d).join("new"), "new").unwrap();
+    }
+    for f in ["by-device", "by-wh-file", "kept"] {
+        fs::write(bottom.join(f), f).unwrap();
+    }
+    mknod_whiteout(&top.join("by-device"));
+    fs::write(top.join(".wh.by-wh-file"), "").unwrap();
+    fs::write(top.join("opq-file/.wh..wh..opq"), "").unwrap();
+    setfattr(&top.join("opq-xattr"), "trusted.overlay.opaque", "y");
+    setfattr(&top.join("opq-user"), "user.overlay.opaque", "y");
+    setfattr(&top.join("opq-fo"), "user.fuseoverlayfs.opaque", "y");
+    setfattr(&top.join("merged"), "user.visible", "1");
+    setfattr(&top.join("merged"), "trusted.overlay.redirect", "x");
+    m.mount_read_only();
+
+    assert_eq!(
+        names(&m.mnt),
+        ["kept", "merged", "opq-file", "opq-fo", "opq-user", "opq-xattr"]
+    );
+    for d in ["opq-file", "opq-xattr", "opq-user", "opq-fo"] {
+        assert_eq!(names(&m.m(d)), ["new"], "{d} is opaque");
+    }
+    assert_eq!(names(&m.m("merged")), ["new", "old"]);
+    assert!(!m.m("by-device").exists() && !m.m("by-wh-file").exists());
+    assert!(!m.m(".wh.by-wh-file").exists(), "whiteout files never show");
+    assert_eq!(fs::read_to_string(m.m("merged/old")).unwrap(), "old");
+    // Internal xattrs never show; the user's do.
+    let attrs = xattr_names(&m.m("merged"));
+    assert!(attrs.contains(&"user.visible".to_string()), "{attrs:?}");
+    assert!(!attrs.iter().any(|a| a.contains("overlay")), "{attrs:?}");
+    // No upper: read-only.
+    let err = fs::write(m.m("kept"), "x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc_erofs()));
+    let err = fs::create_dir(m.m("newdir")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc_erofs()));
+}
+
+fn libc_erofs() -> i32 {
+    rustix::io::Errno::ROFS.raw_os_error()
+}
+
+fn xattr_names(p: &std::path::Path) -> Vec<String> {
+    let mut buf = vec![0u8; 4096];
+    let n = rustix::fs::listxattr(p, &mut buf[..]).unwrap();
+    buf[..n]
+        .split(|&c| c == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+#[test]
+fn copy_up_keeps_metadata_holes_and_inode_numbers() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    let low = m.lowers[0].clone();
+    fs::create_dir(low.join("dir")).unwrap();
+    fs::write(low.join("dir/file"), "hello").unwrap();
+    fs::set_permissions(low.join("dir/file"), fs::Permissions::from_mode(0o640)).unwrap();
+    rustix::fs::chown(
+        low.join("dir/file"),
+        Some(rustix::fs::Uid::from_raw(1234)),
+        Some(rustix::fs::Gid::from_raw(5678)),
+    )
+    .unwrap();
+    setfattr(&low.join("dir/file"), "user.note", "kept");
+    let sparse = fs::File::create(low.join("sparse")).unwrap();
+    sparse.set_len(64 << 20).unwrap();
+    use std::os::unix::fs::FileExt;
+    sparse.write_all_at(b"end", (64 << 20) - 3).unwrap();
+    drop(sparse);
+    Command::new("touch")
+        .args(["-d", "2001-02-03 04:05:06"])
+        .arg(low.join("dir/file"))
+        .status()
+        .unwrap();
+    m.mount();
+
+    let before = fs::metadata(m.m("dir/file")).unwrap();
+    let dir_before = fs::metadata(m.m("dir")).unwrap().ino();
+    let listed: Vec<u64> = fs::read_dir(m.m("dir")).unwrap().map(|e| e.unwrap().ino()).collect();
+    assert_eq!(listed, vec![before.ino()], "readdir's d_ino is st_ino");
+
+    let mut f = fs::OpenOptions::new().append(true).open(m.m("dir/file")).unwrap();
+    use std::io::Write;
+    f.write_all(b" world").unwrap();
+    drop(f);
+    assert_eq!(fs::read_to_string(m.m("dir/file")).unwrap(), "hello world");
+    assert_eq!(
+        fs::read_to_string(low.join("dir/file")).unwrap(),
+        "hello",
+        "the lower layer is untouched"
+    );
+    let up = fs::metadata(m.upper.join("dir/file")).unwrap();
+    assert_eq!((up.uid(), up.gid(), up.mode() & 0o7777), (1234, 5678, 0o640));
+    assert!(xattr_names(&m.upper.join("dir/file")).contains(&"user.note".to_string()));
+    let after = fs::metadata(m.m("dir/file")).unwrap();
+    assert_eq!(after.ino(), before.ino(), "st_ino survives copy-up");
+    assert_eq!(fs::metadata(m.m("dir")).unwrap().ino(), dir_before);
+
+    // chmod copies up too, keeping the mtime; a sparse file stays sparse.
+    let sparse_mtime = fs::metadata(m.m("sparse")).unwrap().mtime();
+    fs::set_permissions(m.m("sparse"), fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        fs::metadata(m.m("sparse")).unwrap().mtime(),
+        sparse_mtime,
+        "mtime kept through copy-up"
+    );
+    let sp = fs::metadata(m.upper.join("sparse")).unwrap();
+    assert_eq!(sp.len(), 64 << 20);
+    assert!(sp.blocks() * 512 < 1 << 20, "holes kept: {} blocks", sp.blocks());
+    let mut end = [0u8; 3];
+    fs::File::open(m.m("sparse"))
+        .unwrap()
+        .read_exact_at(&mut end, (64 << 20) - 3)
+        .unwrap();
+    assert_eq!(&end, b"end");
+
+    // Remount: the same inode numbers.
+    m.unmount();
+    m.mount();
+    assert_eq!(fs::metadata(m.m("dir/file")).unwrap().ino(), before.ino());
+    assert_eq!(fs::metadata(m.m("dir")).unwrap().ino(), dir_before);
+}
+
+#[test]
+fn deleting_lower_objects_writes_whiteouts_only() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    let low = m.lowers[0].clone();
+    fs::write(low.join("big"), vec![1u8; 1 << 20]).unwrap();
+    fs::create_dir_all(low.join("tree/sub")).unwrap();
+    fs::write(low.join("tree/sub/f"), "f").unwrap();
+    m.mount();
+    fs::remove_file(m.m("big")).unwrap();
+    let wh = fs::symlink_metadata(m.upper.join("big")).unwrap();
+    assert!(
+        wh.file_type().is_char_device() && wh.rdev() == 0,
+        "a 0/0 whiteout, no copy of the data"
+    );
+    assert!(!m.m("big").exists());
+    fs::remove_dir_all(m.m("tree")).unwrap();
+    assert!(!m.m("tree").exists());
+    assert_eq!(names(&m.mnt), Vec::<String>::new());
+    // A new directory where a lower one was deleted is opaque.
+    fs::create_dir(m.m("tree")).unwrap();
+    fs::write(m.m("tree/new"), "n").unwrap();
+    assert_eq!(names(&m.m("tree")), ["new"]);
+    assert!(m.upper.join("tree/.wh..wh..opq").exists() || xattr_names(&m.upper.join("tree")).is_empty());
+    // Names whiteouts use are not for users.
+    assert!(fs::write(m.m(".wh.sneaky"), "x").is_err() || !m.m(".wh.sneaky").exists());
+    m.unmount();
+    assert_eq!(
+        fs::read(low.join("big")).unwrap().len(),
+        1 << 20,
+        "the lower layer is untouched"
+    );
+}
+
+#[test]
+fn rename_link_symlink_and_long_names() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    let low = m.lowers[0].clone();
+    fs::write(low.join("a"), "a").unwrap();
+    fs::create_dir(low.join("lowdir")).unwrap();
+    fs::write(low.join("lowdir/x"), "x").unwrap();
+    m.mount();
+    fs::rename(m.m("a"), m.m("b")).unwrap();
+    assert!(!m.m("a").exists());
+    assert_eq!(fs::read_to_string(m.m("b")).unwrap(), "a");
+    fs::hard_link(m.m("b"), m.m("c")).unwrap();
+    assert_eq!(
+        fs::metadata(m.m("b")).unwrap().ino(),
+        fs::metadata(m.m("c")).unwrap().ino()
+    );
+    assert_eq!(fs::metadata(m.m("c")).unwrap().nlink(), 2);
+    std::os::unix::fs::symlink("b", m.m("s")).unwrap();
+    assert_eq!(fs::read_link(m.m("s")).unwrap().to_str(), Some("b"));
+    assert_eq!(fs::read_to_string(m.m("s")).unwrap(), "a");
+    // Directories made in the upper rename freely.
+    fs::create_dir(m.m("newdir")).unwrap();
+    fs::write(m.m("newdir/f"), "f").unwrap();
+    fs::rename(m.m("newdir"), m.m("moved")).unwrap();
+    assert_eq!(fs::read_to_string(m.m("moved/f")).unwrap(), "f");
+    let long = "n".repeat(256);
+    let err = fs::write(m.m(&long), "x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(rustix::io::Errno::NAMETOOLONG.raw_os_error()));
+    let err = fs::metadata(m.m(&long)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(rustix::io::Errno::NAMETOOLONG.raw_os_error()));
+}
+
+#[test]
+fn a_symlink_planted_in_the_upper_is_never_followed() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    fs::create_dir(m.lowers[0].join("d")).unwrap();
+    // Long cache times: the kernel keeps `d` as the directory it saw, so the
+    // request reaches stratafs by node, as a container's would.
+    m.options = "timeout=3600".into();
+    let canary = m.dir.path().join("canary");
+    fs::create_dir(&canary).unwrap();
+    type Op = fn(&Mount) -> std::io::Result<()>;
+    let ops: [(&str, Op); 4] = [
+        ("create", |m| fs::write(m.m("d/new"), "x")),
+        ("mkdir", |m| fs::create_dir(m.m("d/newdir"))),
+        ("symlink", |m| std::os::unix::fs::symlink("t", m.m("d/newlink"))),
+        ("rename", |m| fs::rename(m.m("d/first"), m.m("d/renamed"))),
+    ];
+    for (what, op) in ops {
+        let _ = fs::remove_file(m.upper.join("d"));
+        let _ = fs::remove_dir_all(m.upper.join("d"));
+        m.mount();
+        fs::write(m.m("d/first"), "1").unwrap();
+        // Out of band, the upper's directory becomes a symlink to the canary
+        // (what a hostile writer of the upper could do).
+        fs::remove_dir_all(m.upper.join("d")).unwrap();
+        std::os::unix::fs::symlink(&canary, m.upper.join("d")).unwrap();
+        let _ = op(&m);
+        assert_eq!(names(&canary), Vec::<String>::new(), "{what} wrote through the symlink");
+        m.unmount();
+    }
+}
+
+#[test]
+fn a_mountpoint_inside_a_layer_is_refused() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    let inside = m.lowers[0].join("mnt");
+    fs::create_dir(&inside).unwrap();
+    m.mnt = inside;
+    let out = m.try_mount(true);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("contain one another"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sixty_four_layers_stack() {
+    need_fuse!();
+    let mut m = Mount::prepare(64);
+    for (i, l) in m.lowers.iter().enumerate() {
+        fs::create_dir(l.join("shared")).unwrap();
+        fs::write(l.join("shared").join(format!("f{i}")), i.to_string()).unwrap();
+        fs::write(l.join("which"), i.to_string()).unwrap();
+    }
+    m.mount();
+    assert_eq!(fs::read_dir(m.m("shared")).unwrap().count(), 64);
+    assert_eq!(fs::read_to_string(m.m("which")).unwrap(), "0", "the topmost layer wins");
+    assert_eq!(fs::read_to_string(m.m("shared/f63")).unwrap(), "63");
+}
+
+#[test]
+fn sigkill_of_stratafs_keeps_the_upper_and_a_remount_works() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    fs::write(m.lowers[0].join("f"), "lower").unwrap();
+    m.mount();
+    fs::write(m.m("f"), "changed").unwrap();
+    fs::write(m.m("new"), "new").unwrap();
+    let pid = Command::new("pgrep")
+        .args(["-f", &format!("stratafs.*{}", m.mnt.display())])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pid.stdout)
+        .lines()
+        .next()
+        .map(str::to_string)
+        .expect("stratafs pid");
+    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    m.unmount();
+    assert_eq!(fs::read_to_string(m.upper.join("f")).unwrap(), "changed");
+    m.mount();
+    assert_eq!(fs::read_to_string(m.m("f")).unwrap(), "changed");
+    assert_eq!(fs::read_to_string(m.m("new")).unwrap(), "new");
+}
