@@ -109,7 +109,9 @@ fn serve(cfg: &MountConfig, report: bool) {
     }
     let mut config = fuser::Config::default();
     config.mount_options = options;
-    config.acl = if cfg.allow_other {
+    // As root, the mount serves every user (as kernel overlayfs does), with
+    // the kernel checking permissions (default_permissions).
+    config.acl = if cfg.allow_other || strata::sys::is_root() {
         fuser::SessionACL::All
     } else if cfg.allow_root {
         fuser::SessionACL::RootAndOwner

@@ -18,6 +18,10 @@ const OPAQUE_XATTRS: [&str; 3] = [
 /// `st_ino` survives copy-up and remount.
 pub const ORIGIN_XATTR_PRIVILEGED: &str = "trusted.strata.origin";
 pub const ORIGIN_XATTR: &str = "user.strata.origin";
+/// Marks a 0/0 character device a user made on purpose, which is then a
+/// device and not a whiteout (kernel overlayfs and fuse-overlayfs cannot
+/// tell the two apart).
+pub const REAL_DEVICE_XATTR: &str = "trusted.strata.device";
 
 /// Attributes no user sees or sets: overlay bookkeeping of any union fs.
 pub fn is_internal_xattr(name: &[u8]) -> bool {
@@ -95,9 +99,12 @@ impl Layer {
     /// What this layer has at `dir/name`: the object, a whiteout (a 0/0
     /// device or a `.wh.name` file), or nothing.
     pub fn probe(&self, dir: &[u8], name: &[u8]) -> FsResult<Probe> {
-        match self.root.stat_path(&join(dir, name)) {
-            Ok(st) if is_whiteout_device(&st) => Ok(Probe::Whiteout),
+        let path = join(dir, name);
+        match self.root.stat_path(&path) {
+            Ok(st) if self.is_whiteout(&path, &st) => Ok(Probe::Whiteout),
             Ok(st) => Ok(Probe::Present(st)),
+            // `.wh.` + a 252-255 byte name cannot exist.
+            Err(e) if absent(&e) && name.len() + WHITEOUT_PREFIX.len() > 255 => Ok(Probe::Absent),
             Err(e) if absent(&e) => {
                 let mut wh = WHITEOUT_PREFIX.to_vec();
                 wh.extend_from_slice(name);
@@ -109,6 +116,26 @@ impl Layer {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A 0/0 character device not marked as a real device.
+    pub fn is_whiteout(&self, path: &[u8], st: &Stat) -> bool {
+        is_whiteout_device(st) && !self.is_real_device(path)
+    }
+
+    fn is_real_device(&self, path: &[u8]) -> bool {
+        self.root
+            .open_path(path)
+            .ok()
+            .and_then(|fd| sys::xattr::get(&fd, REAL_DEVICE_XATTR).ok().flatten())
+            .is_some()
+    }
+
+    /// Marks the 0/0 device at `path` as a real device.
+    pub fn mark_real_device(&self, path: &[u8]) -> FsResult<()> {
+        let fd = self.root.open_path(path)?;
+        sys::xattr::set(&fd, REAL_DEVICE_XATTR, b"y", XattrFlags::empty())?;
+        Ok(())
     }
 
     /// An opaque directory hides everything below it in lower layers.

@@ -17,16 +17,26 @@ pub fn ino_of(layer: usize, st_ino: u64, origin: Option<u64>) -> u64 {
 
 #[derive(Clone, Debug)]
 pub struct Node {
-    pub parent: u64,
-    pub name: Vec<u8>,
+    /// The names it is known by, (parent, name), the first used for paths;
+    /// several for hard links, none once all are removed while the kernel
+    /// still holds the node (an unlinked open file).
+    pub links: Vec<(u64, Vec<u8>)>,
     /// The layer holding the visible object (0 is the upper, when there is one).
     pub layer: usize,
     pub is_dir: bool,
     /// For a directory: the layers whose entries merge into it, topmost first.
     pub merge: Vec<usize>,
     pub lookups: u64,
-    /// Removed from the tree while the kernel still holds it.
-    pub unlinked: bool,
+}
+
+impl Node {
+    pub fn parent(&self) -> Option<u64> {
+        self.links.first().map(|l| l.0)
+    }
+
+    pub fn unlinked(&self) -> bool {
+        self.links.is_empty()
+    }
 }
 
 #[derive(Default)]
@@ -56,12 +66,9 @@ impl Nodes {
         let mut cur = ino;
         let mut guard = 0;
         while cur != ROOT {
-            let n = self.map.get(&cur)?;
-            if n.unlinked {
-                return None;
-            }
-            parts.push(&n.name);
-            cur = n.parent;
+            let (parent, name) = self.map.get(&cur)?.links.first()?;
+            parts.push(name);
+            cur = *parent;
             guard += 1;
             if guard > 4096 {
                 return None;
@@ -77,16 +84,44 @@ impl Nodes {
         Some(out)
     }
 
-    /// Records a lookup: a new node, or a known one (refreshed to where it
-    /// was just found).
+    /// Records a lookup of `node` (which carries the one name it was found
+    /// by): a new node, or a known one refreshed to where it was found, with
+    /// the name added to its links.
     pub fn remember(&mut self, ino: u64, node: Node) {
         match self.map.get_mut(&ino) {
             Some(n) => {
-                let lookups = n.lookups + 1;
-                *n = Node { lookups, ..node };
+                let mut links = std::mem::take(&mut n.links);
+                for l in node.links.iter() {
+                    if !links.contains(l) {
+                        links.push(l.clone());
+                    }
+                }
+                *n = Node {
+                    links,
+                    lookups: n.lookups + 1,
+                    ..node
+                };
             }
             None => {
                 self.map.insert(ino, Node { lookups: 1, ..node });
+            }
+        }
+    }
+
+    /// A name of `ino` is gone.
+    pub fn unlink(&mut self, ino: u64, parent: u64, name: &[u8]) {
+        if let Some(n) = self.map.get_mut(&ino) {
+            n.links.retain(|(p, nm)| !(*p == parent && nm == name));
+        }
+    }
+
+    /// A name of `ino` moved.
+    pub fn rename(&mut self, ino: u64, from: (u64, &[u8]), to: (u64, &[u8])) {
+        if let Some(n) = self.map.get_mut(&ino) {
+            for l in n.links.iter_mut() {
+                if l.0 == from.0 && l.1 == from.1 {
+                    *l = (to.0, to.1.to_vec());
+                }
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use super::config::MountConfig;
 use super::layer::{
-    Layer, OPAQUE_MARKER, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Probe, WHITEOUT_PREFIX, file_type, is_dir,
+    self, Layer, OPAQUE_MARKER, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Probe, WHITEOUT_PREFIX, file_type, is_dir,
     is_internal_xattr, is_whiteout_device, join, split,
 };
 use super::nodes::{Node, Nodes, ROOT, ino_of};
@@ -36,8 +36,55 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const UPPER: usize = 0;
 
+/// Who is asking, for the few checks the kernel leaves to the filesystem.
+#[derive(Clone, Copy)]
+struct Caller {
+    uid: u32,
+    gid: u32,
+    pid: u32,
+}
+
+impl Caller {
+    fn of(req: &Request) -> Caller {
+        Caller {
+            uid: req.uid(),
+            gid: req.gid(),
+            pid: req.pid(),
+        }
+    }
+
+    /// Whether the caller is in `gid`, supplementary groups included (read
+    /// from /proc only when the primary group does not decide it).
+    fn in_group(&self, gid: u32) -> bool {
+        if self.gid == gid {
+            return true;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return false;
+        };
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Groups:"))
+            .is_some_and(|g| g.split_whitespace().any(|x| x.parse() == Ok(gid)))
+    }
+
+    fn may_write(&self, st: &Stat) -> bool {
+        let bits = if self.uid == 0 {
+            return true;
+        } else if st.st_uid == self.uid {
+            0o200
+        } else if self.in_group(st.st_gid) {
+            0o020
+        } else {
+            0o002
+        };
+        st.st_mode & bits != 0
+    }
+}
+
 /// The changes one `setattr` asks for.
 struct SetAttr {
+    caller: Caller,
     mode: Option<u32>,
     uid: Option<u32>,
     gid: Option<u32>,
@@ -54,7 +101,8 @@ struct DirEntry {
 }
 
 enum Handle {
-    File(Arc<File>),
+    /// An open file and the node it was opened on.
+    File(u64, Arc<File>),
     Dir(Arc<Vec<DirEntry>>),
 }
 
@@ -181,13 +229,11 @@ impl UnionFs {
             }
         }
         let root = Node {
-            parent: ROOT,
-            name: Vec::new(),
+            links: Vec::new(),
             layer: 0,
             is_dir: true,
             merge,
             lookups: 1,
-            unlinked: false,
         };
         Ok(UnionFs {
             layers,
@@ -293,13 +339,11 @@ impl UnionFs {
         let Some((layer, st)) = found else { return Ok(None) };
         let ino = ino_of(layer, st.st_ino, self.origin(layer, &path));
         let node = Node {
-            parent: 0,
-            name: name.to_vec(),
+            links: Vec::new(),
             layer,
             is_dir: is_dir(&st),
             merge,
             lookups: 0,
-            unlinked: false,
         };
         Ok(Some((ino, node, st)))
     }
@@ -314,7 +358,7 @@ impl UnionFs {
             return Err(FsError::NOTDIR);
         }
         let (ino, mut node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
-        node.parent = parent;
+        node.links.push((parent, name.to_vec()));
         self.nodes_write().remember(ino, node);
         Ok(self.attr(ino, &st))
     }
@@ -325,11 +369,27 @@ impl UnionFs {
     }
 
     fn getattr_inner(&self, ino: u64, fh: Option<FileHandle>) -> FsResult<FileAttr> {
-        if let Some(fh) = fh
-            && let Some(Handle::File(f)) = self.handles().get(&fh.0)
-        {
+        // fstat comes without a handle; an unlinked node can only be
+        // reached through one of its open files.
+        let unlinked = ino != ROOT && self.nodes_read().get(ino).is_some_and(|n| n.unlinked());
+        let open = fh.and_then(|fh| self.file(fh).ok()).or_else(|| {
+            if !unlinked {
+                return None;
+            }
+            self.handles().values().find_map(|h| match h {
+                Handle::File(i, f) if *i == ino => Some(f.clone()),
+                _ => None,
+            })
+        });
+        if let Some(f) = open {
             let st = rustix::fs::fstat(f.as_fd())?;
-            return Ok(self.attr(ino, &st));
+            let mut attr = self.attr(ino, &st);
+            if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
+                // Every name is gone (a lower file is only whited out, so
+                // its own link count says nothing).
+                attr.nlink = 0;
+            }
+            return Ok(attr);
         }
         let st = self.stat_node(ino)?;
         Ok(self.attr(ino, &st))
@@ -358,7 +418,7 @@ impl UnionFs {
             return Ok(());
         }
         if ino != ROOT {
-            self.copy_up(node.parent)?;
+            self.copy_up(node.parent().ok_or(FsError::NOENT)?)?;
         }
         let upper = self.upper()?;
         let lower = &self.layers[node.layer];
@@ -381,7 +441,18 @@ impl UnionFs {
                     let target = lower.dir(parent_path)?.read_link(name)?;
                     work.symlink(&target, tmp)?;
                 }
-                other => work.mknod(tmp, other, st.st_mode & 0o7777, st.st_rdev)?,
+                other => {
+                    work.mknod(tmp, other, st.st_mode & 0o7777, st.st_rdev)?;
+                    if is_whiteout_device(&st) {
+                        // Visible, so a real device: keep it one.
+                        sys::xattr::set(
+                            work.open_path(tmp.as_bytes())?,
+                            layer::REAL_DEVICE_XATTR,
+                            b"y",
+                            XattrFlags::empty(),
+                        )?;
+                    }
+                }
             }
             let src_fd = lower.root.open_path(&path)?;
             let dst_fd = work.open_path(tmp.as_bytes())?;
@@ -527,12 +598,7 @@ impl UnionFs {
         if below {
             self.upper()?.write_whiteout(&udir, n)?;
         }
-        if let Some(n) = self.nodes_write().get_mut(ino)
-            && n.parent == parent
-            && n.name == name
-        {
-            n.unlinked = true;
-        }
+        self.nodes_write().unlink(ino, parent, name);
         Ok(())
     }
 
@@ -570,7 +636,7 @@ impl UnionFs {
                 let n = Name::new(name).map_err(|_| FsError::IO)?;
                 if kind == FileType::CharacterDevice || kind == FileType::Unknown {
                     let st = dir.stat(n)?;
-                    if is_whiteout_device(&st) {
+                    if is_whiteout_device(&st) && layer.is_whiteout(&join(path, name), &st) {
                         new_hidden.push(name.to_vec());
                         continue;
                     }
@@ -597,7 +663,7 @@ impl UnionFs {
 
     fn file(&self, fh: FileHandle) -> FsResult<Arc<File>> {
         match self.handles().get(&fh.0) {
-            Some(Handle::File(f)) => Ok(f.clone()),
+            Some(Handle::File(_, f)) => Ok(f.clone()),
             _ => Err(FsError::BADF),
         }
     }
@@ -612,11 +678,12 @@ impl UnionFs {
         let (node, path) = self.node(ino)?;
         let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
         let file = self.layers[node.layer].open_file(&path, oflags & keep)?;
-        Ok(self.new_handle(Handle::File(Arc::new(file))))
+        Ok(self.new_handle(Handle::File(ino, Arc::new(file))))
     }
 
     fn setattr_inner(&self, ino: u64, a: SetAttr) -> FsResult<FileAttr> {
         let SetAttr {
+            caller,
             mode,
             uid,
             gid,
@@ -650,7 +717,15 @@ impl UnionFs {
                 rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
             )?;
         }
-        if let Some(mode) = mode {
+        if let Some(mut mode) = mode {
+            // A non-root caller outside the file's group cannot keep its
+            // set-gid bit (the kernel leaves this to us).
+            if caller.uid != 0 && mode & 0o2000 != 0 && !node.is_dir {
+                let st = upper.stat(&path)?;
+                if !caller.in_group(st.st_gid) {
+                    mode &= !0o2000;
+                }
+            }
             if node.is_dir || path.is_empty() {
                 rustix::fs::fchmod(upper.dir(&path)?.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
             } else if let Some(d) = &dir {
@@ -676,6 +751,7 @@ impl UnionFs {
 
     fn rename_inner(
         &self,
+        caller: Caller,
         parent: u64,
         name: &[u8],
         newparent: u64,
@@ -711,6 +787,11 @@ impl UnionFs {
                 _ => {}
             }
         }
+        // Moving a directory to another parent rewrites its `..`: that needs
+        // write access to the directory itself.
+        if src.is_dir && parent != newparent && !caller.may_write(&src_st) {
+            return Err(FsError(rustix::io::Errno::ACCESS.raw_os_error()));
+        }
         // A directory whose content lives partly below cannot move by a
         // rename in the upper layer alone (redirects come later).
         if src.is_dir && src.merge.iter().any(|&l| !(self.has_upper && l == UPPER)) {
@@ -739,15 +820,10 @@ impl UnionFs {
             upper.write_whiteout(&src_dir, src_name)?;
         }
         let mut nodes = self.nodes_write();
-        if let Some((dst_ino, _, _)) = dst
-            && let Some(n) = nodes.get_mut(dst_ino)
-        {
-            n.unlinked = true;
+        if let Some((dst_ino, _, _)) = dst {
+            nodes.unlink(dst_ino, newparent, newname);
         }
-        if let Some(n) = nodes.get_mut(src_ino) {
-            n.parent = newparent;
-            n.name = newname.to_vec();
-        }
+        nodes.rename(src_ino, (parent, name), (newparent, newname));
         Ok(())
     }
 
@@ -854,6 +930,7 @@ impl Filesystem for UnionFs {
         let res = self.setattr_inner(
             ino.0,
             SetAttr {
+                caller: Caller::of(_req),
                 mode,
                 uid,
                 gid,
@@ -887,6 +964,14 @@ impl Filesystem for UnionFs {
                 dir.create_file(n, perm)?;
             } else {
                 dir.mknod(n, kind, perm, rdev.into())?;
+                if kind == FileType::CharacterDevice && rdev == 0 {
+                    let (_, ppath) = self.node(parent.0)?;
+                    if let Err(e) = self.upper()?.mark_real_device(&join(&ppath, name.as_bytes())) {
+                        // Unmarked, it would read as a whiteout.
+                        let _ = dir.unlink(n);
+                        return Err(e);
+                    }
+                }
             }
             let (uid, gid, _) = self.new_owner(req, &dir)?;
             dir.chown(n, uid, gid)?;
@@ -959,7 +1044,14 @@ impl Filesystem for UnionFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let res = self.rename_inner(parent.0, name.as_bytes(), newparent.0, newname.as_bytes(), flags);
+        let res = self.rename_inner(
+            Caller::of(_req),
+            parent.0,
+            name.as_bytes(),
+            newparent.0,
+            newname.as_bytes(),
+            flags,
+        );
         reply_err!(reply, res, |_| reply.ok());
     }
 
@@ -1082,7 +1174,7 @@ impl Filesystem for UnionFs {
             Some(Handle::Dir(e)) => e.clone(),
             _ => return reply.error(fuser::Errno::EBADF),
         };
-        let parent = self.nodes_read().get(ino.0).map(|n| n.parent).unwrap_or(ROOT);
+        let parent = self.nodes_read().get(ino.0).and_then(|n| n.parent()).unwrap_or(ROOT);
         let mut i = offset;
         loop {
             let full = match i {
@@ -1231,7 +1323,8 @@ impl Filesystem for UnionFs {
             )?;
             rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
             let attr = self.finish_new(parent.0, name.as_bytes())?;
-            Ok((attr, self.new_handle(Handle::File(Arc::new(file)))))
+            let ino = attr.ino.0;
+            Ok((attr, self.new_handle(Handle::File(ino, Arc::new(file)))))
         })();
         match res {
             Ok((a, fh)) => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
