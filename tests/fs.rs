@@ -321,3 +321,94 @@ fn sigkill_of_stratafs_keeps_the_upper_and_a_remount_works() {
     assert_eq!(fs::read_to_string(m.m("f")).unwrap(), "changed");
     assert_eq!(fs::read_to_string(m.m("new")).unwrap(), "new");
 }
+
+fn is_whiteout(dir: &std::path::Path, name: &str) -> bool {
+    let dev = fs::symlink_metadata(dir.join(name)).is_ok_and(|md| md.file_type().is_char_device() && md.rdev() == 0);
+    dev || dir.join(format!(".wh.{name}")).is_file()
+}
+
+/// Prepares a mount whose directories belong to `nobody`, with /dev/fuse
+/// opened up as standard distributions have it.
+fn nobody_mount() -> Mount {
+    // These machines keep /dev/fuse at 0600; distributions ship 0666.
+    fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(0o666)).unwrap();
+    let m = Mount::prepare(1);
+    fs::set_permissions(m.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(m.lowers[0].join("f"), "lower").unwrap();
+    fs::create_dir(m.lowers[0].join("d")).unwrap();
+    fs::write(m.lowers[0].join("d/old"), "old").unwrap();
+    for p in [&m.lowers[0], &m.upper, &m.work, &m.mnt] {
+        Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(p)
+            .status()
+            .unwrap();
+    }
+    m
+}
+
+fn as_nobody(script: &str) -> std::process::Output {
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_user_without_privileges_mounts_through_fusermount3() {
+    need_fuse!();
+    assert!(
+        crate::util::which("fusermount3").is_some(),
+        "fusermount3 is needed (package fuse3; .ci/run installs it)"
+    );
+    let m = nobody_mount();
+    let script = format!(
+        "set -e; {fs} -o lowerdir={l},upperdir={u},workdir={w} {mnt}; \
+         echo hi > {mnt}/new; rm {mnt}/f; rm -r {mnt}/d; mkdir {mnt}/d; touch {mnt}/d/fresh; \
+         ls {mnt}/d; cat {mnt}/new; fusermount3 -u {mnt}",
+        fs = crate::util::STRATAFS,
+        l = m.lowerdir(),
+        u = m.upper.display(),
+        w = m.work.display(),
+        mnt = m.mnt.display()
+    );
+    let out = as_nobody(&script);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "fresh\nhi\n");
+    // Unprivileged formats: a whiteout device (Linux lets anyone make 0/0
+    // since 5.8) or a `.wh.` file, and the user xattr for opacity.
+    assert!(is_whiteout(&m.upper, "f"));
+    assert!(m.upper.join("d/.wh..wh..opq").exists());
+    assert!(xattr_names(&m.upper.join("d")).contains(&"user.fuseoverlayfs.opaque".to_string()));
+    assert_eq!(fs::metadata(m.upper.join("new")).unwrap().uid(), 65534);
+    assert_eq!(fs::read_to_string(m.lowers[0].join("f")).unwrap(), "lower");
+}
+
+#[test]
+fn root_of_a_user_namespace_mounts_too() {
+    need_fuse!();
+    let m = nobody_mount();
+    let script = format!(
+        "set -e; unshare -Urm sh -c '{fs} -o lowerdir={l},upperdir={u},workdir={w} {mnt} && \
+         echo hi > {mnt}/new && rm {mnt}/f && cat {mnt}/d/old && chmod 600 {mnt}/d/old && umount {mnt}'",
+        fs = crate::util::STRATAFS,
+        l = m.lowerdir(),
+        u = m.upper.display(),
+        w = m.work.display(),
+        mnt = m.mnt.display()
+    );
+    let out = as_nobody(&script);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "old");
+    assert_eq!(fs::read_to_string(m.upper.join("new")).unwrap(), "hi\n");
+    assert!(is_whiteout(&m.upper, "f"));
+    assert_eq!(fs::metadata(m.upper.join("d/old")).unwrap().mode() & 0o777, 0o600);
+}

@@ -101,8 +101,9 @@ struct DirEntry {
 }
 
 enum Handle {
-    /// An open file and the node it was opened on.
-    File(u64, Arc<File>),
+    /// An open file, the node it was opened on, and whether the file is in
+    /// the upper layer (and so may be changed through the handle).
+    File(u64, Arc<File>, bool),
     Dir(Arc<Vec<DirEntry>>),
 }
 
@@ -377,7 +378,7 @@ impl UnionFs {
                 return None;
             }
             self.handles().values().find_map(|h| match h {
-                Handle::File(i, f) if *i == ino => Some(f.clone()),
+                Handle::File(i, f, _) if *i == ino => Some(f.clone()),
                 _ => None,
             })
         });
@@ -473,17 +474,26 @@ impl UnionFs {
                         );
                     }
                 }
-                let origin = if self.privileged {
-                    ORIGIN_XATTR_PRIVILEGED
-                } else {
-                    ORIGIN_XATTR
-                };
-                if let Err(e) = sys::xattr::set(&dst_fd, origin, &ino.to_le_bytes(), XattrFlags::empty()) {
-                    tracing::debug!("copy-up: origin not recorded: {e}");
+                // The trusted namespace where we may (root, not in a user
+                // namespace), the user namespace otherwise.
+                let recorded = [ORIGIN_XATTR_PRIVILEGED, ORIGIN_XATTR]
+                    .iter()
+                    .skip(usize::from(!self.privileged))
+                    .any(|name| sys::xattr::set(&dst_fd, name, &ino.to_le_bytes(), XattrFlags::empty()).is_ok());
+                if !recorded {
+                    tracing::debug!("copy-up of {}: origin not recorded", String::from_utf8_lossy(&path));
                 }
             }
             if self.privileged {
-                work.chown(tmp, st.st_uid, st.st_gid)?;
+                match work.chown(tmp, st.st_uid, st.st_gid) {
+                    Ok(()) => {}
+                    // Root of a user namespace: ids outside it cannot be set.
+                    Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::INVAL.raw_os_error() || c == rustix::io::Errno::PERM.raw_os_error()) =>
+                    {
+                        tracing::debug!("copy-up: owner not kept: {e}");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             if kind != FileType::Symlink {
                 work.chmod(tmp, st.st_mode & 0o7777)?;
@@ -663,7 +673,7 @@ impl UnionFs {
 
     fn file(&self, fh: FileHandle) -> FsResult<Arc<File>> {
         match self.handles().get(&fh.0) {
-            Some(Handle::File(_, f)) => Ok(f.clone()),
+            Some(Handle::File(_, f, _)) => Ok(f.clone()),
             _ => Err(FsError::BADF),
         }
     }
@@ -678,7 +688,7 @@ impl UnionFs {
         let (node, path) = self.node(ino)?;
         let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
         let file = self.layers[node.layer].open_file(&path, oflags & keep)?;
-        Ok(self.new_handle(Handle::File(ino, Arc::new(file))))
+        Ok(self.new_handle(Handle::File(ino, Arc::new(file), node.layer == UPPER && self.has_upper)))
     }
 
     fn setattr_inner(&self, ino: u64, a: SetAttr) -> FsResult<FileAttr> {
@@ -693,6 +703,43 @@ impl UnionFs {
             fh,
         } = a;
         let _w = self.lock_writes()?;
+        if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
+            // No name left: the change goes through an open file of it.
+            let file = self
+                .handles()
+                .iter()
+                .filter(|(fh_id, _)| fh.is_none_or(|f| f.0 == **fh_id))
+                .find_map(|(_, h)| match h {
+                    Handle::File(i, f, true) if *i == ino => Some(f.clone()),
+                    _ => None,
+                })
+                .ok_or(FsError::NOENT)?;
+            if let Some(size) = size {
+                rustix::fs::ftruncate(file.as_fd(), size)?;
+            }
+            if uid.is_some() || gid.is_some() {
+                rustix::fs::fchown(
+                    file.as_fd(),
+                    uid.map(rustix::fs::Uid::from_raw),
+                    gid.map(rustix::fs::Gid::from_raw),
+                )?;
+            }
+            if let Some(mode) = mode {
+                rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
+            }
+            if atime.is_some() || mtime.is_some() {
+                rustix::fs::futimens(
+                    file.as_fd(),
+                    &Timestamps {
+                        last_access: to_timespec(atime),
+                        last_modification: to_timespec(mtime),
+                    },
+                )?;
+            }
+            let mut attr = self.attr(ino, &rustix::fs::fstat(file.as_fd())?);
+            attr.nlink = 0;
+            return Ok(attr);
+        }
         self.copy_up(ino)?;
         let (node, path) = self.node(ino)?;
         let upper = self.upper()?;
@@ -1324,7 +1371,7 @@ impl Filesystem for UnionFs {
             rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
             let attr = self.finish_new(parent.0, name.as_bytes())?;
             let ino = attr.ino.0;
-            Ok((attr, self.new_handle(Handle::File(ino, Arc::new(file)))))
+            Ok((attr, self.new_handle(Handle::File(ino, Arc::new(file), true))))
         })();
         match res {
             Ok((a, fh)) => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
