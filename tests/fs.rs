@@ -412,3 +412,116 @@ fn root_of_a_user_namespace_mounts_too() {
     assert!(is_whiteout(&m.upper, "f"));
     assert_eq!(fs::metadata(m.upper.join("d/old")).unwrap().mode() & 0o777, 0o600);
 }
+
+/// Reads, writes, appends and copy-up through one mount configuration.
+fn data_round_trip(m: &Mount) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let want: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let got = fs::read(m.m("data")).unwrap();
+    assert!(got == want, "lower data reads back");
+    let mut f = fs::OpenOptions::new().read(true).write(true).open(m.m("data")).unwrap();
+    f.seek(SeekFrom::Start(1_000_000)).unwrap();
+    f.write_all(b"MIDDLE").unwrap();
+    f.seek(SeekFrom::Start(999_998)).unwrap();
+    let mut buf = [0u8; 10];
+    f.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf[2..8], b"MIDDLE");
+    drop(f);
+    fs::OpenOptions::new()
+        .append(true)
+        .open(m.m("data"))
+        .unwrap()
+        .write_all(b"END")
+        .unwrap();
+    let after = fs::read(m.m("data")).unwrap();
+    assert_eq!(after.len(), want.len() + 3);
+    assert_eq!(
+        fs::metadata(m.m("data")).unwrap().len(),
+        after.len() as u64,
+        "size seen by stat"
+    );
+    assert_eq!(&after[after.len() - 3..], b"END");
+    assert_eq!(
+        fs::read(m.lowers[0].join("data")).unwrap(),
+        want,
+        "the lower layer is untouched"
+    );
+}
+
+#[test]
+fn data_round_trips_with_and_without_passthrough() {
+    need_fuse!();
+    for options in ["", "passthrough=0"] {
+        let mut m = Mount::prepare(1);
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(m.lowers[0].join("data"), &data).unwrap();
+        m.options = options.to_string();
+        m.mount();
+        data_round_trip(&m);
+    }
+}
+
+#[test]
+fn unmount_while_files_are_open() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    fs::write(m.lowers[0].join("f"), "lower").unwrap();
+    m.mount();
+    let mut open = fs::OpenOptions::new().read(true).write(true).open(m.m("f")).unwrap();
+    use std::io::Write;
+    open.write_all(b"UPPER").unwrap();
+    let busy = Command::new("umount").arg(&m.mnt).output().unwrap();
+    assert!(!busy.status.success(), "a busy mount is not unmounted under its users");
+    let lazy = Command::new("umount").arg("-l").arg(&m.mnt).status().unwrap();
+    assert!(lazy.success());
+    open.write_all(b"!").unwrap();
+    drop(open);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(fs::read_to_string(m.upper.join("f")).unwrap(), "UPPER!");
+    m.mount();
+    assert_eq!(fs::read_to_string(m.m("f")).unwrap(), "UPPER!");
+}
+
+#[test]
+fn directories_with_lower_content_rename_by_redirect() {
+    need_fuse!();
+    let mut m = Mount::prepare(2);
+    fs::create_dir_all(m.lowers[1].join("src/deep/er")).unwrap();
+    fs::write(m.lowers[1].join("src/deep/er/file"), "bottom").unwrap();
+    fs::create_dir_all(m.lowers[0].join("src")).unwrap();
+    fs::write(m.lowers[0].join("src/top"), "top").unwrap();
+    m.mount();
+    let ino = fs::metadata(m.m("src")).unwrap().ino();
+    fs::rename(m.m("src"), m.m("dst")).unwrap();
+    assert!(!m.m("src").exists());
+    assert_eq!(names(&m.m("dst")), ["deep", "top"]);
+    assert_eq!(fs::read_to_string(m.m("dst/deep/er/file")).unwrap(), "bottom");
+    assert_eq!(
+        fs::metadata(m.m("dst")).unwrap().ino(),
+        ino,
+        "the directory keeps its inode number"
+    );
+    // Changes inside the moved tree copy up from where the content really is.
+    fs::write(m.m("dst/deep/er/file"), "changed").unwrap();
+    fs::rename(m.m("dst/deep"), m.m("deep-again")).unwrap();
+    fs::create_dir(m.m("src")).unwrap();
+    assert_eq!(
+        names(&m.m("src")),
+        Vec::<String>::new(),
+        "a new directory under the old name is empty"
+    );
+    // The same view after a remount: it is all on disk.
+    m.unmount();
+    m.mount();
+    assert_eq!(names(&m.m("dst")), ["top"]);
+    assert_eq!(fs::read_to_string(m.m("deep-again/er/file")).unwrap(), "changed");
+    assert_eq!(names(&m.m("src")), Vec::<String>::new());
+    assert_eq!(
+        fs::read_to_string(m.lowers[1].join("src/deep/er/file")).unwrap(),
+        "bottom"
+    );
+    // `mv` works without falling back to copying.
+    let out = Command::new("mv").arg(m.m("dst")).arg(m.m("moved")).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(fs::read_to_string(m.m("moved/top")).unwrap(), "top");
+}

@@ -22,6 +22,11 @@ pub struct MountConfig {
     /// `fsync=0` / `volatile`: fsync is a no-op.
     pub no_fsync: bool,
     pub fsname: Option<String>,
+    /// POSIX ACLs, enforced by the kernel (`noacl` turns them off).
+    pub acl: bool,
+    /// FUSE passthrough of file data when the kernel allows it
+    /// (`passthrough=0` turns it off).
+    pub passthrough: bool,
     /// Options accepted for compatibility but not acted on (yet), and
     /// unknown ones: both are warned about, as fuse-overlayfs does.
     pub ignored: Vec<String>,
@@ -119,6 +124,8 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
         allow_root: false,
         no_fsync: false,
         fsname: None,
+        acl: true,
+        passthrough: true,
         ignored: Vec::new(),
     };
     for opt in options {
@@ -149,6 +156,8 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
             "fsync" => cfg.no_fsync = need(key, value)? == "0",
             "volatile" => cfg.no_fsync = true,
             "fsname" => cfg.fsname = Some(need(key, value)?.to_string()),
+            "noacl" => cfg.acl = false,
+            "passthrough" => cfg.passthrough = need(key, value)? != "0",
             _ => cfg.ignored.push(opt.clone()),
         }
     }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
 pub const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+const REDIRECT_XATTRS: [&str; 2] = ["trusted.overlay.redirect", "user.overlay.redirect"];
 const OPAQUE_XATTRS: [&str; 3] = [
     "trusted.overlay.opaque",
     "user.overlay.opaque",
@@ -224,6 +225,39 @@ impl Layer {
         match dir.create_file(marker, 0o700) {
             Ok(_) => Ok(()),
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Where the lower layers keep the content of the renamed directory at
+    /// `path`, if it was renamed: overlayfs's redirect xattr, absolute
+    /// (`/a/b`, from the root) or relative to the parent (`b`).
+    pub fn redirect(&self, path: &[u8], parent: &[u8]) -> Option<Vec<u8>> {
+        let fd = self.root.open_path(path).ok()?;
+        let value = REDIRECT_XATTRS
+            .iter()
+            .find_map(|name| sys::xattr::get(&fd, name).ok().flatten())?;
+        let value: Vec<u8> = value.into_iter().take_while(|&c| c != 0).collect();
+        match value.strip_prefix(b"/") {
+            Some(abs) => Some(abs.to_vec()),
+            None if !value.is_empty() => Some(join(parent, &value)),
+            None => None,
+        }
+    }
+
+    /// Records where a renamed directory's lower content is, as overlayfs
+    /// does (so a kernel overlay mount with redirect_dir reads it too).
+    pub fn set_redirect(&self, dir: &BeneathDir, target: &[u8]) -> FsResult<()> {
+        let mut value = b"/".to_vec();
+        value.extend_from_slice(target);
+        match sys::xattr::set(dir.as_fd(), REDIRECT_XATTRS[0], &value, XattrFlags::empty()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => Ok(sys::xattr::set(
+                dir.as_fd(),
+                REDIRECT_XATTRS[1],
+                &value,
+                XattrFlags::empty(),
+            )?),
             Err(e) => Err(e.into()),
         }
     }

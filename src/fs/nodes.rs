@@ -23,9 +23,15 @@ pub struct Node {
     pub links: Vec<(u64, Vec<u8>)>,
     /// The layer holding the visible object (0 is the upper, when there is one).
     pub layer: usize,
+    /// The object's path in `layer` when that is a lower layer. Lower
+    /// layers never change, so this is fixed even when a rename moves the
+    /// object (in the upper layer the path is always the merged path).
+    pub lower_path: Vec<u8>,
     pub is_dir: bool,
-    /// For a directory: the layers whose entries merge into it, topmost first.
-    pub merge: Vec<usize>,
+    /// For a directory: the layers whose entries merge into it, topmost
+    /// first, each with the directory's path in that layer (it differs from
+    /// the merged path below a renamed directory).
+    pub merge: Vec<(usize, Vec<u8>)>,
     pub lookups: u64,
 }
 

@@ -120,6 +120,14 @@ pub struct UnionFs {
     ttl: Duration,
     no_fsync: bool,
     privileged: bool,
+    acl: bool,
+    /// Wanted by the mount, then confirmed (or not) by the kernel at init.
+    passthrough: std::sync::atomic::AtomicBool,
+    /// One kernel backing per (inode, layer), shared by all passthrough
+    /// opens of it: a copy-up makes a new backing for the upper copy.
+    backings: Mutex<HashMap<(u64, usize), std::sync::Weak<fuser::BackingId>>>,
+    /// Passthrough handles: the open file beside its backing.
+    backing_handles: Mutex<HashMap<u64, Arc<fuser::BackingId>>>,
 }
 
 fn name_of(name: &OsStr) -> FsResult<Name<'_>> {
@@ -224,7 +232,7 @@ impl UnionFs {
         let has_upper = cfg.upper.is_some();
         let mut merge = Vec::new();
         for (i, l) in layers.iter().enumerate() {
-            merge.push(i);
+            merge.push((i, Vec::new()));
             if l.is_opaque(b"").map_err(|e| io::Error::from_raw_os_error(e.0))? {
                 break;
             }
@@ -232,6 +240,7 @@ impl UnionFs {
         let root = Node {
             links: Vec::new(),
             layer: 0,
+            lower_path: Vec::new(),
             is_dir: true,
             merge,
             lookups: 1,
@@ -249,6 +258,10 @@ impl UnionFs {
             ttl: cfg.timeout,
             no_fsync: cfg.no_fsync,
             privileged: sys::is_root(),
+            acl: cfg.acl,
+            passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
+            backings: Mutex::new(HashMap::new()),
+            backing_handles: Mutex::new(HashMap::new()),
         })
     }
 
@@ -307,41 +320,83 @@ impl UnionFs {
         }
     }
 
+    fn in_upper(&self, layer: usize) -> bool {
+        self.has_upper && layer == UPPER
+    }
+
+    /// Where a node's object is in its own layer.
+    fn layer_path(&self, node: &Node, merged: &[u8]) -> Vec<u8> {
+        if self.in_upper(node.layer) {
+            merged.to_vec()
+        } else {
+            node.lower_path.clone()
+        }
+    }
+
     /// Finds `name` in the directory `parent` (at `parent_path`), across the
-    /// directory's merged layers, topmost first.
+    /// directory's merged layers, topmost first. Below a directory the upper
+    /// layer redirects (a renamed directory), the lower layers are searched
+    /// at the redirect's target instead.
     fn find(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<(u64, Node, Stat)>> {
         if name.starts_with(WHITEOUT_PREFIX) {
             return Ok(None);
         }
-        let path = join(parent_path, name);
-        let mut found: Option<(usize, Stat)> = None;
+        let merged = join(parent_path, name);
+        let mut candidates: Vec<(usize, Vec<u8>)> = parent
+            .merge
+            .iter()
+            .map(|(l, p)| {
+                (
+                    *l,
+                    if self.in_upper(*l) {
+                        merged.clone()
+                    } else {
+                        join(p, name)
+                    },
+                )
+            })
+            .collect();
+        let mut found: Option<(usize, Stat, Vec<u8>)> = None;
         let mut merge = Vec::new();
-        for &l in &parent.merge {
-            match self.layers[l].probe(parent_path, name)? {
+        let mut i = 0;
+        while i < candidates.len() {
+            let (l, path) = candidates[i].clone();
+            i += 1;
+            let (dir, leaf) = split(&path);
+            match self.layers[l].probe(dir, leaf)? {
                 Probe::Absent => continue,
                 Probe::Whiteout => break,
                 Probe::Present(st) => {
-                    let dir = is_dir(&st);
+                    let is_directory = is_dir(&st);
                     if found.is_none() {
-                        found = Some((l, st));
-                    } else if !dir {
+                        found = Some((l, st, path.clone()));
+                    } else if !is_directory {
                         break;
                     }
-                    if !dir {
+                    if !is_directory {
                         break;
                     }
-                    merge.push(l);
+                    merge.push((l, path.clone()));
                     if self.layers[l].is_opaque(&path)? {
                         break;
+                    }
+                    if self.in_upper(l) {
+                        if let Some(target) = self.layers[l].redirect(&path, parent_path) {
+                            candidates = (l + 1..self.layers.len()).map(|x| (x, target.clone())).collect();
+                            i = 0;
+                        }
                     }
                 }
             }
         }
-        let Some((layer, st)) = found else { return Ok(None) };
-        let ino = ino_of(layer, st.st_ino, self.origin(layer, &path));
+        let Some((layer, st, lower_path)) = found else {
+            return Ok(None);
+        };
+        let ino = ino_of(layer, st.st_ino, self.origin(layer, &lower_path));
         let node = Node {
             links: Vec::new(),
             layer,
+            lower_path,
             is_dir: is_dir(&st),
             merge,
             lookups: 0,
@@ -366,7 +421,7 @@ impl UnionFs {
 
     fn stat_node(&self, ino: u64) -> FsResult<Stat> {
         let (node, path) = self.node(ino)?;
-        Ok(self.layers[node.layer].stat(&path)?)
+        Ok(self.layers[node.layer].stat(&self.layer_path(&node, &path))?)
     }
 
     fn getattr_inner(&self, ino: u64, fh: Option<FileHandle>) -> FsResult<FileAttr> {
@@ -423,7 +478,10 @@ impl UnionFs {
         }
         let upper = self.upper()?;
         let lower = &self.layers[node.layer];
-        let st = lower.stat(&path)?;
+        // From where it is in its lower layer to where it shows.
+        let source = node.lower_path.clone();
+        let (source_dir, source_name) = split(&source);
+        let st = lower.stat(&source)?;
         let (parent_path, name) = split(&path);
         let name = Name::new(name).map_err(|_| FsError::INVAL)?;
         let work = self.work()?;
@@ -434,12 +492,14 @@ impl UnionFs {
             match kind {
                 FileType::Directory => work.mkdir(tmp, 0o700)?,
                 FileType::RegularFile => {
-                    let src = lower.open_file(&path, OFlags::RDONLY)?;
+                    let src = lower.open_file(&source, OFlags::RDONLY)?;
                     let dst = work.create_file(tmp, 0o600)?;
                     copy_data(&src, &dst, st.st_size as u64)?;
                 }
                 FileType::Symlink => {
-                    let target = lower.dir(parent_path)?.read_link(name)?;
+                    let target = lower
+                        .dir(source_dir)?
+                        .read_link(Name::new(source_name).map_err(|_| FsError::INVAL)?)?;
                     work.symlink(&target, tmp)?;
                 }
                 other => {
@@ -455,7 +515,7 @@ impl UnionFs {
                     }
                 }
             }
-            let src_fd = lower.root.open_path(&path)?;
+            let src_fd = lower.root.open_path(&source)?;
             let dst_fd = work.open_path(tmp.as_bytes())?;
             if kind != FileType::Symlink {
                 for xname in sys::xattr::list(&src_fd)? {
@@ -520,8 +580,8 @@ impl UnionFs {
         let mut nodes = self.nodes_write();
         if let Some(n) = nodes.get_mut(ino) {
             n.layer = UPPER;
-            if n.is_dir && n.merge.first() != Some(&UPPER) {
-                n.merge.insert(0, UPPER);
+            if n.is_dir && n.merge.first().map(|m| m.0) != Some(UPPER) {
+                n.merge.insert(0, (UPPER, Vec::new()));
             }
         }
         Ok(())
@@ -538,9 +598,9 @@ impl UnionFs {
     }
 
     /// Whether any layer below the upper shows `name` in `parent`.
-    fn exists_below(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<bool> {
-        for &l in parent.merge.iter().filter(|&&l| !(self.has_upper && l == UPPER)) {
-            match self.layers[l].probe(parent_path, name)? {
+    fn exists_below(&self, parent: &Node, name: &[u8]) -> FsResult<bool> {
+        for (l, dir) in parent.merge.iter().filter(|(l, _)| !self.in_upper(*l)) {
+            match self.layers[*l].probe(dir, name)? {
                 Probe::Absent => continue,
                 Probe::Whiteout => return Ok(false),
                 Probe::Present(_) => return Ok(true),
@@ -563,8 +623,8 @@ impl UnionFs {
         let (dir, _) = self.upper_dir(parent)?;
         let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
         let had_whiteout = self.upper()?.clear_whiteout(&dir, n)?;
-        let (pnode, ppath) = self.node(parent)?;
-        Ok((dir, had_whiteout || self.exists_below(&pnode, &ppath, name)?))
+        let (pnode, _) = self.node(parent)?;
+        Ok((dir, had_whiteout || self.exists_below(&pnode, name)?))
     }
 
     /// Owner for a new object: the caller, with the group of a set-gid parent.
@@ -594,8 +654,8 @@ impl UnionFs {
             return Err(FsError::NOTEMPTY);
         }
         let (udir, _) = self.upper_dir(parent)?;
-        let (pnode, ppath) = self.node(parent)?;
-        let below = self.exists_below(&pnode, &ppath, name)?;
+        let (pnode, _) = self.node(parent)?;
+        let below = self.exists_below(&pnode, name)?;
         if node.layer == UPPER && self.has_upper {
             if dir {
                 // Only whiteouts and markers can be left in it.
@@ -618,9 +678,10 @@ impl UnionFs {
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut hidden: HashSet<Vec<u8>> = HashSet::new();
         let mut out = Vec::new();
-        for &l in &node.merge {
+        for (l, lower_dir) in &node.merge {
+            let (l, dir_path) = (*l, if self.in_upper(*l) { path } else { lower_dir.as_slice() });
             let layer = &self.layers[l];
-            let dir = match layer.dir(path) {
+            let dir = match layer.dir(dir_path) {
                 Ok(d) => d,
                 Err(e) if e == FsError::NOENT || e == FsError::NOTDIR => continue,
                 Err(e) => return Err(e),
@@ -678,7 +739,7 @@ impl UnionFs {
         }
     }
 
-    fn open_inner(&self, ino: u64, flags: i32) -> FsResult<u64> {
+    fn open_inner(&self, ino: u64, flags: i32) -> FsResult<(u64, Arc<File>, usize)> {
         let oflags = OFlags::from_bits_retain(flags as u32);
         let writes = oflags.intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND);
         if writes {
@@ -687,8 +748,49 @@ impl UnionFs {
         }
         let (node, path) = self.node(ino)?;
         let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
-        let file = self.layers[node.layer].open_file(&path, oflags & keep)?;
-        Ok(self.new_handle(Handle::File(ino, Arc::new(file), node.layer == UPPER && self.has_upper)))
+        let file = Arc::new(self.layers[node.layer].open_file(&self.layer_path(&node, &path), oflags & keep)?);
+        let in_upper = node.layer == UPPER && self.has_upper;
+        let fh = self.new_handle(Handle::File(ino, file.clone(), in_upper));
+        Ok((fh, file, node.layer))
+    }
+
+    /// The shared kernel backing for a passthrough open of `ino` in `layer`,
+    /// made from `file` (by `make`) when none is alive. None when the kernel
+    /// offered no passthrough, or refused it (unprivileged): then data is
+    /// served by `read` and `write`, and passthrough is not tried again.
+    fn backing(
+        &self,
+        ino: u64,
+        layer: usize,
+        file: &File,
+        make: impl FnOnce(&File) -> io::Result<fuser::BackingId>,
+    ) -> Option<Arc<fuser::BackingId>> {
+        if !self.passthrough.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut map = self.backings.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get(&(ino, layer)).and_then(std::sync::Weak::upgrade) {
+            return Some(b);
+        }
+        match make(file) {
+            Ok(id) => {
+                let id = Arc::new(id);
+                map.insert((ino, layer), Arc::downgrade(&id));
+                Some(id)
+            }
+            Err(e) => {
+                tracing::info!("FUSE passthrough refused ({e}); serving data ourselves");
+                self.passthrough.store(false, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    fn keep_backing(&self, fh: u64, backing: Arc<fuser::BackingId>) {
+        self.backing_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fh, backing);
     }
 
     fn setattr_inner(&self, ino: u64, a: SetAttr) -> FsResult<FileAttr> {
@@ -839,12 +941,22 @@ impl UnionFs {
         if src.is_dir && parent != newparent && !caller.may_write(&src_st) {
             return Err(FsError(rustix::io::Errno::ACCESS.raw_os_error()));
         }
-        // A directory whose content lives partly below cannot move by a
-        // rename in the upper layer alone (redirects come later).
-        if src.is_dir && src.merge.iter().any(|&l| !(self.has_upper && l == UPPER)) {
-            return Err(FsError::XDEV);
-        }
+        // A directory with content below moves as an upper directory that
+        // redirects lookups in the lower layers to where that content is
+        // (overlayfs's redirect_dir), instead of failing with EXDEV.
+        let redirect_to = if src.is_dir {
+            src.merge
+                .iter()
+                .find(|(l, _)| !self.in_upper(*l))
+                .map(|(_, p)| p.clone())
+        } else {
+            None
+        };
         self.copy_up(src_ino)?;
+        if let Some(target) = &redirect_to {
+            self.upper()?
+                .set_redirect(&self.upper()?.dir(&join(&ppath, name))?, target)?;
+        }
         let (src_dir, _) = self.upper_dir(parent)?;
         let (dst_dir, _) = self.upper_dir(newparent)?;
         let upper = self.upper()?;
@@ -855,15 +967,15 @@ impl UnionFs {
                 // Merged-empty: only whiteouts can be in it.
                 dst_dir.child_dir(dst_name)?.clear()?;
             }
-            let (npnode, nppath) = self.node(newparent)?;
-            dst_below = self.exists_below(&npnode, &nppath, newname)?;
+            let (npnode, _) = self.node(newparent)?;
+            dst_below = self.exists_below(&npnode, newname)?;
         }
         src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::empty())?;
-        if src.is_dir && dst_below {
+        if src.is_dir && dst_below && redirect_to.is_none() {
             upper.set_opaque(&dst_dir.child_dir(dst_name)?)?;
         }
-        let (pnode, ppath) = self.node(parent)?;
-        if self.exists_below(&pnode, &ppath, name)? {
+        let (pnode, _) = self.node(parent)?;
+        if self.exists_below(&pnode, name)? {
             upper.write_whiteout(&src_dir, src_name)?;
         }
         let mut nodes = self.nodes_write();
@@ -879,7 +991,7 @@ impl UnionFs {
             self.copy_up(ino)?;
         }
         let (node, path) = self.node(ino)?;
-        Ok(self.layers[node.layer].root.open_path(&path)?)
+        Ok(self.layers[node.layer].root.open_path(&self.layer_path(&node, &path))?)
     }
 }
 
@@ -938,7 +1050,18 @@ macro_rules! reply_err {
 }
 
 impl Filesystem for UnionFs {
-    fn init(&mut self, _req: &Request, _config: &mut KernelConfig) -> io::Result<()> {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        if self.acl && config.add_capabilities(fuser::InitFlags::FUSE_POSIX_ACL).is_err() {
+            tracing::info!("the kernel offers no POSIX ACLs over FUSE");
+        }
+        if *self.passthrough.get_mut() {
+            let offered = config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH).is_ok()
+                && config.set_max_stack_depth(2).is_ok();
+            if !offered {
+                tracing::info!("the kernel offers no FUSE passthrough; serving data ourselves");
+                *self.passthrough.get_mut() = false;
+            }
+        }
         Ok(())
     }
 
@@ -993,6 +1116,7 @@ impl Filesystem for UnionFs {
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let res = (|| -> FsResult<Vec<u8>> {
             let (node, path) = self.node(ino.0)?;
+            let path = self.layer_path(&node, &path);
             let (ppath, name) = split(&path);
             let dir = self.layers[node.layer].dir(ppath)?;
             Ok(dir.read_link(Name::new(name).map_err(|_| FsError::INVAL)?)?)
@@ -1118,8 +1242,16 @@ impl Filesystem for UnionFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let res = self.open_inner(ino.0, flags.0);
-        reply_err!(reply, res, |fh: u64| reply.opened(FileHandle(fh), FopenFlags::empty()));
+        match self.open_inner(ino.0, flags.0) {
+            Ok((fh, file, layer)) => match self.backing(ino.0, layer, &file, |f| reply.open_backing(f)) {
+                Some(b) => {
+                    reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b);
+                    self.keep_backing(fh, b);
+                }
+                None => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            },
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
     }
 
     fn read(
@@ -1185,6 +1317,18 @@ impl Filesystem for UnionFs {
         reply: ReplyEmpty,
     ) {
         self.handles().remove(&fh.0);
+        let had_backing = self
+            .backing_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&fh.0);
+        if had_backing.is_some() {
+            drop(had_backing);
+            self.backings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|_, w| w.strong_count() > 0);
+        }
         reply.ok();
     }
 
@@ -1352,7 +1496,7 @@ impl Filesystem for UnionFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let res = (|| -> FsResult<(FileAttr, u64)> {
+        let res = (|| -> FsResult<(FileAttr, u64, Arc<File>)> {
             let n = name_of(name)?;
             let _w = self.lock_writes()?;
             let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
@@ -1371,10 +1515,17 @@ impl Filesystem for UnionFs {
             rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
             let attr = self.finish_new(parent.0, name.as_bytes())?;
             let ino = attr.ino.0;
-            Ok((attr, self.new_handle(Handle::File(ino, Arc::new(file), true))))
+            let file = Arc::new(file);
+            Ok((attr, self.new_handle(Handle::File(ino, file.clone(), true)), file))
         })();
         match res {
-            Ok((a, fh)) => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            Ok((a, fh, file)) => match self.backing(a.ino.0, UPPER, &file, |f| reply.open_backing(f)) {
+                Some(b) => {
+                    reply.created_passthrough(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b);
+                    self.keep_backing(fh, b);
+                }
+                None => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            },
             Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
         }
     }
