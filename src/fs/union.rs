@@ -380,11 +380,11 @@ impl UnionFs {
                     if self.layers[l].is_opaque(&path)? {
                         break;
                     }
-                    if self.in_upper(l) {
-                        if let Some(target) = self.layers[l].redirect(&path, parent_path) {
-                            candidates = (l + 1..self.layers.len()).map(|x| (x, target.clone())).collect();
-                            i = 0;
-                        }
+                    if self.in_upper(l)
+                        && let Some(target) = self.layers[l].redirect(&path, parent_path)
+                    {
+                        candidates = (l + 1..self.layers.len()).map(|x| (x, target.clone())).collect();
+                        i = 0;
                     }
                 }
             }
