@@ -582,3 +582,35 @@ fn podman_runs_a_container_with_stratafs_as_its_mount_program() {
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hi\n/bin/busybox\n");
     let _ = podman(&["rmi", "-f", "strata-busybox"]);
 }
+
+#[test]
+fn id_mappings_squashing_and_static_nlink() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    fs::write(m.lowers[0].join("owned"), "x").unwrap();
+    rustix::fs::chown(
+        m.lowers[0].join("owned"),
+        Some(rustix::fs::Uid::from_raw(1000)),
+        Some(rustix::fs::Gid::from_raw(1000)),
+    )
+    .unwrap();
+    fs::create_dir_all(m.lowers[0].join("d/sub")).unwrap();
+    m.options = "uidmapping=0:1000:1:1:5000:10,gidmapping=0:1000:1,static_nlink".into();
+    m.mount();
+    let md = fs::metadata(m.m("owned")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (0, 0), "disk 1000 shows as 0");
+    assert_eq!(fs::metadata(m.m("d")).unwrap().nlink(), 1);
+    // What root creates is stored as 1000; a chown to shown id 3 lands as 5002.
+    fs::write(m.m("new"), "n").unwrap();
+    let disk = fs::metadata(m.upper.join("new")).unwrap();
+    assert_eq!((disk.uid(), disk.gid()), (1000, 1000));
+    rustix::fs::chown(m.m("new"), Some(rustix::fs::Uid::from_raw(3)), None).unwrap();
+    assert_eq!(fs::metadata(m.upper.join("new")).unwrap().uid(), 5002);
+    assert_eq!(fs::metadata(m.m("new")).unwrap().uid(), 3);
+    m.unmount();
+
+    m.options = "squash_to_root".into();
+    m.mount();
+    let md = fs::metadata(m.m("new")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (0, 0));
+}

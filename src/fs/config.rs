@@ -22,6 +22,16 @@ pub struct MountConfig {
     /// `fsync=0` / `volatile`: fsync is a no-op.
     pub no_fsync: bool,
     pub fsname: Option<String>,
+    /// `uidmapping=`/`gidmapping=`: (shown id, id on disk, count) ranges.
+    pub uid_map: Vec<(u32, u32, u32)>,
+    pub gid_map: Vec<(u32, u32, u32)>,
+    /// `squash_to_root`, `squash_to_uid=`, `squash_to_gid=`: every object
+    /// shows this owner.
+    pub squash_uid: Option<u32>,
+    pub squash_gid: Option<u32>,
+    /// `static_nlink`: directories report one link (as some filesystems do),
+    /// so tools do not rely on the count.
+    pub static_nlink: bool,
     /// POSIX ACLs, enforced by the kernel (`noacl` turns them off).
     pub acl: bool,
     /// FUSE passthrough of file data when the kernel allows it
@@ -87,6 +97,15 @@ fn split_options(o: &str) -> Vec<String> {
     out.into_iter().filter(|s| !s.is_empty()).collect()
 }
 
+/// `to:host:len[:to:host:len…]`, as fuse-overlayfs takes it.
+fn parse_id_map(v: &str) -> Option<Vec<(u32, u32, u32)>> {
+    let nums: Vec<u32> = v.split(':').map(|n| n.parse().ok()).collect::<Option<_>>()?;
+    if nums.is_empty() || nums.len() % 3 != 0 {
+        return None;
+    }
+    Some(nums.chunks(3).map(|c| (c[0], c[1], c[2])).collect())
+}
+
 pub const USAGE: &str =
     "usage: stratafs [-f] [-d] -o lowerdir=DIR[:DIR…][,upperdir=DIR,workdir=DIR][,OPTION…] MOUNTPOINT";
 
@@ -124,6 +143,11 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
         allow_root: false,
         no_fsync: false,
         fsname: None,
+        uid_map: Vec::new(),
+        gid_map: Vec::new(),
+        squash_uid: None,
+        squash_gid: None,
+        static_nlink: false,
         acl: true,
         passthrough: true,
         ignored: Vec::new(),
@@ -157,6 +181,27 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
             "volatile" => cfg.no_fsync = true,
             "fsname" => cfg.fsname = Some(need(key, value)?.to_string()),
             "noacl" => cfg.acl = false,
+            "uidmapping" => cfg.uid_map = parse_id_map(need(key, value)?).ok_or(OptionsError::BadValue(opt.clone()))?,
+            "gidmapping" => cfg.gid_map = parse_id_map(need(key, value)?).ok_or(OptionsError::BadValue(opt.clone()))?,
+            "squash_to_root" => {
+                cfg.squash_uid = Some(0);
+                cfg.squash_gid = Some(0);
+            }
+            "squash_to_uid" => {
+                cfg.squash_uid = Some(
+                    need(key, value)?
+                        .parse()
+                        .map_err(|_| OptionsError::BadValue(opt.clone()))?,
+                )
+            }
+            "squash_to_gid" => {
+                cfg.squash_gid = Some(
+                    need(key, value)?
+                        .parse()
+                        .map_err(|_| OptionsError::BadValue(opt.clone()))?,
+                )
+            }
+            "static_nlink" => cfg.static_nlink = true,
             "passthrough" => cfg.passthrough = need(key, value)? != "0",
             _ => cfg.ignored.push(opt.clone()),
         }
@@ -195,6 +240,13 @@ mod tests {
         assert_eq!(c.ignored, vec!["xyz=1".to_string()]);
         assert_eq!(c.mountpoint, PathBuf::from("/mnt"));
         assert!(!c.foreground);
+        let c = parse_mount_args(args(
+            "-o lowerdir=/a,uidmapping=0:1000:1:1:100000:65536,squash_to_uid=7 /m",
+        ))
+        .unwrap();
+        assert_eq!(c.uid_map, vec![(0, 1000, 1), (1, 100000, 65536)]);
+        assert_eq!(c.squash_uid, Some(7));
+        assert!(parse_mount_args(args("-o lowerdir=/a,uidmapping=0:1 /m")).is_err());
         let c = parse_mount_args(args("-f -olowerdir=/a,ro,volatile /m")).unwrap();
         assert!(c.foreground && c.read_only && c.no_fsync && c.upper.is_none());
     }

@@ -36,6 +36,49 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const UPPER: usize = 0;
 
+/// How ids on disk are shown and how requested ids are stored, as
+/// fuse-overlayfs's `uidmapping=`/`gidmapping=`/`squash_to_*` do. Ranges are
+/// (shown, on disk, count); ids outside every range show as the overflow id.
+#[derive(Default)]
+struct IdMapping {
+    uid: Vec<(u32, u32, u32)>,
+    gid: Vec<(u32, u32, u32)>,
+    squash_uid: Option<u32>,
+    squash_gid: Option<u32>,
+}
+
+const OVERFLOW_ID: u32 = 65534;
+
+fn map_id(ranges: &[(u32, u32, u32)], id: u32, to_disk: bool) -> u32 {
+    if ranges.is_empty() {
+        return id;
+    }
+    ranges
+        .iter()
+        .find_map(|&(shown, disk, n)| {
+            let (from, to) = if to_disk { (shown, disk) } else { (disk, shown) };
+            (id >= from && id - from < n).then(|| to + (id - from))
+        })
+        .unwrap_or(OVERFLOW_ID)
+}
+
+impl IdMapping {
+    fn shown(&self, uid: u32, gid: u32) -> (u32, u32) {
+        (
+            self.squash_uid.unwrap_or_else(|| map_id(&self.uid, uid, false)),
+            self.squash_gid.unwrap_or_else(|| map_id(&self.gid, gid, false)),
+        )
+    }
+
+    fn on_disk_uid(&self, uid: u32) -> u32 {
+        map_id(&self.uid, uid, true)
+    }
+
+    fn on_disk_gid(&self, gid: u32) -> u32 {
+        map_id(&self.gid, gid, true)
+    }
+}
+
 /// Who is asking, for the few checks the kernel leaves to the filesystem.
 #[derive(Clone, Copy)]
 struct Caller {
@@ -121,6 +164,8 @@ pub struct UnionFs {
     no_fsync: bool,
     privileged: bool,
     acl: bool,
+    ids: IdMapping,
+    static_nlink: bool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
     passthrough: std::sync::atomic::AtomicBool,
     /// One kernel backing per (inode, layer), shared by all passthrough
@@ -259,6 +304,13 @@ impl UnionFs {
             no_fsync: cfg.no_fsync,
             privileged: sys::is_root(),
             acl: cfg.acl,
+            ids: IdMapping {
+                uid: cfg.uid_map.clone(),
+                gid: cfg.gid_map.clone(),
+                squash_uid: cfg.squash_uid,
+                squash_gid: cfg.squash_gid,
+            },
+            static_nlink: cfg.static_nlink,
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             backings: Mutex::new(HashMap::new()),
             backing_handles: Mutex::new(HashMap::new()),
@@ -303,9 +355,13 @@ impl UnionFs {
             crtime: UNIX_EPOCH,
             kind: fuse_type(file_type(st)),
             perm: (st.st_mode & 0o7777) as u16,
-            nlink: st.st_nlink as u32,
-            uid: st.st_uid,
-            gid: st.st_gid,
+            nlink: if self.static_nlink && file_type(st) == FileType::Directory {
+                1
+            } else {
+                st.st_nlink as u32
+            },
+            uid: self.ids.shown(st.st_uid, st.st_gid).0,
+            gid: self.ids.shown(st.st_uid, st.st_gid).1,
             rdev: st.st_rdev as u32,
             blksize: st.st_blksize as u32,
             flags: 0,
@@ -631,7 +687,12 @@ impl UnionFs {
     fn new_owner(&self, req: &Request, parent_dir: &BeneathDir) -> FsResult<(u32, u32, bool)> {
         let pst = parent_dir.stat_self()?;
         let setgid = pst.st_mode & 0o2000 != 0;
-        Ok((req.uid(), if setgid { pst.st_gid } else { req.gid() }, setgid))
+        let gid = if setgid {
+            pst.st_gid
+        } else {
+            self.ids.on_disk_gid(req.gid())
+        };
+        Ok((self.ids.on_disk_uid(req.uid()), gid, setgid))
     }
 
     fn finish_new(&self, parent: u64, name: &[u8]) -> FsResult<FileAttr> {
@@ -822,8 +883,8 @@ impl UnionFs {
             if uid.is_some() || gid.is_some() {
                 rustix::fs::fchown(
                     file.as_fd(),
-                    uid.map(rustix::fs::Uid::from_raw),
-                    gid.map(rustix::fs::Gid::from_raw),
+                    uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
+                    gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
                 )?;
             }
             if let Some(mode) = mode {
@@ -861,8 +922,8 @@ impl UnionFs {
             rustix::fs::chownat(
                 fd.as_fd(),
                 "",
-                uid.map(rustix::fs::Uid::from_raw),
-                gid.map(rustix::fs::Gid::from_raw),
+                uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
+                gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
                 rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
             )?;
         }
