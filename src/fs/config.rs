@@ -100,7 +100,7 @@ fn split_options(o: &str) -> Vec<String> {
 /// `to:host:len[:to:host:len…]`, as fuse-overlayfs takes it.
 fn parse_id_map(v: &str) -> Option<Vec<(u32, u32, u32)>> {
     let nums: Vec<u32> = v.split(':').map(|n| n.parse().ok()).collect::<Option<_>>()?;
-    if nums.is_empty() || nums.len() % 3 != 0 {
+    if nums.is_empty() || !nums.len().is_multiple_of(3) {
         return None;
     }
     Some(nums.chunks(3).map(|c| (c[0], c[1], c[2])).collect())
