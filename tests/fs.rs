@@ -614,3 +614,44 @@ fn id_mappings_squashing_and_static_nlink() {
     let md = fs::metadata(m.m("new")).unwrap();
     assert_eq!((md.uid(), md.gid()), (0, 0));
 }
+
+#[test]
+fn layers_of_the_store_mount_with_their_indexed_whiteouts() {
+    need_fuse!();
+    use crate::util::{Daemon, TarBuilder};
+    let d = Daemon::start();
+    let base = TarBuilder::new()
+        .dir("etc/")
+        .file("etc/passwd", b"root")
+        .file("etc/shadow", b"secret")
+        .dir("opq/")
+        .file("opq/old", b"old")
+        .finish();
+    let top = TarBuilder::new()
+        .file("etc/.wh.shadow", b"")
+        .dir("opq/")
+        .file("opq/.wh..wh..opq", b"")
+        .file("opq/new", b"new")
+        .finish();
+    let mut layers = Vec::new();
+    for (name, tar) in [("base", base), ("top", top)] {
+        let path = d.dir.path().join(format!("{name}.tar"));
+        fs::write(&path, tar).unwrap();
+        d.import(&path, name);
+        let layer = d.inspect(name)["RootFS"]["Layers"][0].as_str().unwrap()[7..].to_string();
+        layers.push(d.root.join("layers").join(layer));
+    }
+    let mut m = Mount::prepare(0);
+    m.lowers = vec![layers[1].clone(), layers[0].clone()];
+    m.mount();
+    assert_eq!(names(&m.m("etc")), ["passwd"], "the whiteout lives only in the index");
+    assert_eq!(names(&m.m("opq")), ["new"], "so does the opaque marker");
+    assert_eq!(fs::read_to_string(m.m("etc/passwd")).unwrap(), "root");
+    fs::write(m.m("etc/passwd"), "changed").unwrap();
+    assert_eq!(
+        fs::read_to_string(layers[0].join("root/etc/passwd")).unwrap(),
+        "root",
+        "the store is untouched"
+    );
+    assert_eq!(fs::read_to_string(m.upper.join("etc/passwd")).unwrap(), "changed");
+}

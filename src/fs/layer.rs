@@ -2,6 +2,7 @@
 //! the on-disk markers of every format the peers write.
 
 use super::{FsError, FsResult};
+use crate::layers::index::{EntryKind, LayerIndex};
 use crate::sys::{self, BeneathDir, Name};
 use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
 use std::io;
@@ -38,6 +39,10 @@ pub fn is_internal_xattr(name: &[u8]) -> bool {
 
 pub struct Layer {
     pub root: BeneathDir,
+    /// For a layer of Strata's store: its index, which holds the whiteouts
+    /// and opaque markers (never on disk there) and the true owner, mode and
+    /// device numbers (a rootless store could not set them on disk).
+    index: Option<LayerIndex>,
 }
 
 /// What a layer holds at a path.
@@ -87,20 +92,73 @@ fn absent(e: &io::Error) -> bool {
 }
 
 impl Layer {
+    /// Opens a plain directory layer, or a layer of Strata's store (a
+    /// directory holding `root/` and `index`).
     pub fn open(path: PathBuf) -> io::Result<Layer> {
+        let index_path = path.join("index");
+        if index_path.is_file() && path.join("root").is_dir() {
+            let index = LayerIndex::from_bytes(std::fs::read(&index_path)?)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", index_path.display())))?;
+            return Ok(Layer {
+                root: BeneathDir::open(&path.join("root"))?,
+                index: Some(index),
+            });
+        }
         Ok(Layer {
             root: BeneathDir::open(&path)?,
+            index: None,
         })
     }
 
     pub fn stat(&self, path: &[u8]) -> io::Result<Stat> {
-        self.root.stat_path(path)
+        let mut st = self.root.stat_path(path)?;
+        if let Some(e) = self.index.as_ref().and_then(|i| i.get(path)) {
+            let e = e.to_entry();
+            let kind = match e.kind {
+                EntryKind::Dir => FileType::Directory,
+                EntryKind::Symlink => FileType::Symlink,
+                EntryKind::CharDevice => FileType::CharacterDevice,
+                EntryKind::BlockDevice => FileType::BlockDevice,
+                EntryKind::Fifo => FileType::Fifo,
+                EntryKind::File | EntryKind::Whiteout => FileType::RegularFile,
+            };
+            st.st_mode = kind.as_raw_mode() | e.mode;
+            st.st_uid = e.uid;
+            st.st_gid = e.gid;
+            st.st_rdev = rustix::fs::makedev(e.rdev_major, e.rdev_minor);
+        }
+        Ok(st)
+    }
+
+    /// The names a store layer whites out in `dir` (a plain layer's are read
+    /// from its directory listing).
+    pub fn indexed_whiteouts(&self, dir: &[u8]) -> Vec<Vec<u8>> {
+        let Some(index) = &self.index else { return Vec::new() };
+        let prefix = if dir.is_empty() { Vec::new() } else { join(dir, b"") };
+        index
+            .iter()
+            .filter(|r| r.kind() == EntryKind::Whiteout)
+            .filter_map(|r| {
+                r.path()
+                    .strip_prefix(prefix.as_slice())
+                    .filter(|rest| !rest.contains(&b'/'))
+                    .map(<[u8]>::to_vec)
+            })
+            .collect()
     }
 
     /// What this layer has at `dir/name`: the object, a whiteout (a 0/0
     /// device or a `.wh.name` file), or nothing.
     pub fn probe(&self, dir: &[u8], name: &[u8]) -> FsResult<Probe> {
         let path = join(dir, name);
+        if let Some(index) = &self.index {
+            // The index answers without touching the disk.
+            return Ok(match index.get(&path).map(|r| r.kind()) {
+                None => Probe::Absent,
+                Some(EntryKind::Whiteout) => Probe::Whiteout,
+                Some(_) => Probe::Present(self.stat(&path)?),
+            });
+        }
         match self.root.stat_path(&path) {
             Ok(st) if self.is_whiteout(&path, &st) => Ok(Probe::Whiteout),
             Ok(st) => Ok(Probe::Present(st)),
@@ -141,6 +199,9 @@ impl Layer {
 
     /// An opaque directory hides everything below it in lower layers.
     pub fn is_opaque(&self, dir: &[u8]) -> FsResult<bool> {
+        if let Some(index) = &self.index {
+            return Ok(index.get(dir).is_some_and(|r| r.to_entry().is_opaque()));
+        }
         let fd = match self.root.open_path(dir) {
             Ok(fd) => fd,
             Err(e) if absent(&e) => return Ok(false),

@@ -782,6 +782,7 @@ impl UnionFs {
                     kind: fuse_type(kind),
                 });
             }
+            new_hidden.extend(layer.indexed_whiteouts(dir_path));
             hidden.extend(new_hidden);
         }
         Ok(out)
