@@ -655,3 +655,38 @@ fn layers_of_the_store_mount_with_their_indexed_whiteouts() {
     );
     assert_eq!(fs::read_to_string(m.upper.join("etc/passwd")).unwrap(), "changed");
 }
+
+#[test]
+fn rename_exchange_swaps_lower_and_upper_objects() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    fs::write(m.lowers[0].join("file"), "lower file").unwrap();
+    fs::create_dir(m.lowers[0].join("dir")).unwrap();
+    fs::write(m.lowers[0].join("dir/inner"), "inner").unwrap();
+    m.mount();
+    fs::write(m.m("fresh"), "upper file").unwrap();
+    let exchange = |a: &str, b: &str| {
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            m.m(a),
+            rustix::fs::CWD,
+            m.m(b),
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+    };
+    exchange("file", "fresh").unwrap();
+    assert_eq!(fs::read_to_string(m.m("file")).unwrap(), "upper file");
+    assert_eq!(fs::read_to_string(m.m("fresh")).unwrap(), "lower file");
+    exchange("dir", "file").unwrap();
+    assert_eq!(fs::read_to_string(m.m("file/inner")).unwrap(), "inner");
+    assert_eq!(fs::read_to_string(m.m("dir")).unwrap(), "upper file");
+    assert_eq!(exchange("dir", "missing"), Err(rustix::io::Errno::NOENT));
+    m.unmount();
+    m.mount();
+    assert_eq!(
+        fs::read_to_string(m.m("file/inner")).unwrap(),
+        "inner",
+        "after a remount too"
+    );
+    assert_eq!(names(&m.mnt), ["dir", "file", "fresh"]);
+}

@@ -982,8 +982,48 @@ impl UnionFs {
         if flags.contains(RenameFlags::RENAME_NOREPLACE) && dst.is_some() {
             return Err(FsError::EXIST);
         }
-        if flags.contains(RenameFlags::RENAME_EXCHANGE) || flags.contains(RenameFlags::RENAME_WHITEOUT) {
+        if flags.contains(RenameFlags::RENAME_WHITEOUT)
+            || flags.contains(RenameFlags::RENAME_EXCHANGE) && flags.contains(RenameFlags::RENAME_NOREPLACE)
+        {
             return Err(FsError::INVAL);
+        }
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+            let (dst_ino, dnode, dst_st) = dst.ok_or(FsError::NOENT)?;
+            if dst_ino == src_ino {
+                return Ok(());
+            }
+            if parent != newparent
+                && (src.is_dir && !caller.may_write(&src_st) || dnode.is_dir && !caller.may_write(&dst_st))
+            {
+                return Err(FsError(rustix::io::Errno::ACCESS.raw_os_error()));
+            }
+            // Both names stay taken, so no whiteouts; directories with
+            // content below get redirects, as for a plain rename.
+            for (ino, node, merged) in [
+                (src_ino, &src, join(&ppath, name)),
+                (dst_ino, &dnode, join(&nppath, newname)),
+            ] {
+                let target = node
+                    .is_dir
+                    .then(|| {
+                        node.merge
+                            .iter()
+                            .find(|(l, _)| !self.in_upper(*l))
+                            .map(|(_, p)| p.clone())
+                    })
+                    .flatten();
+                self.copy_up(ino)?;
+                if let Some(target) = target {
+                    self.upper()?.set_redirect(&self.upper()?.dir(&merged)?, &target)?;
+                }
+            }
+            let (src_dir, _) = self.upper_dir(parent)?;
+            let (dst_dir, _) = self.upper_dir(newparent)?;
+            src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::EXCHANGE)?;
+            let mut nodes = self.nodes_write();
+            nodes.rename(src_ino, (parent, name), (newparent, newname));
+            nodes.rename(dst_ino, (newparent, newname), (parent, name));
+            return Ok(());
         }
         if let Some((dst_ino, dnode, dst_st)) = &dst {
             if *dst_ino == src_ino {
@@ -1116,6 +1156,11 @@ impl Filesystem for UnionFs {
         if self.acl && config.add_capabilities(fuser::InitFlags::FUSE_POSIX_ACL).is_err() {
             tracing::info!("the kernel offers no POSIX ACLs over FUSE");
         }
+        // Symlinks and directories change only through this mount (the
+        // lower layers never do), so the kernel may cache both; each change
+        // we make invalidates its copy.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_CACHE_SYMLINKS);
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
         if *self.passthrough.get_mut() {
             let offered = config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH).is_ok()
                 && config.set_max_stack_depth(2).is_ok();
@@ -1310,7 +1355,8 @@ impl Filesystem for UnionFs {
                     reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b);
                     self.keep_backing(fh, b);
                 }
-                None => reply.opened(FileHandle(fh), FopenFlags::empty()),
+                // File data, too, changes only through this mount.
+                None => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
             },
             Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
         }
@@ -1419,7 +1465,10 @@ impl Filesystem for UnionFs {
             let entries = self.list(&node, &path)?;
             Ok(self.new_handle(Handle::Dir(Arc::new(entries))))
         })();
-        reply_err!(reply, res, |fh: u64| reply.opened(FileHandle(fh), FopenFlags::empty()));
+        reply_err!(reply, res, |fh: u64| reply.opened(
+            FileHandle(fh),
+            FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
+        ));
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
