@@ -1,7 +1,6 @@
 use crate::api::types::StreamMessage;
 use crate::cli::client::ReaderBody;
 use crate::cli::{Client, Error, encode, write_out};
-use http_body_util::BodyExt;
 use hyper::Method;
 use std::io::Write;
 
@@ -40,23 +39,7 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         })?;
         ReaderBody::boxed(f)
     };
-    let resp = client.request(Method::POST, &path, Some(body)).await?;
-    let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| Error::Protocol(e.to_string()))?
-        .to_bytes();
-    if !status.is_success() {
-        let message = serde_json::from_slice::<crate::api::types::ErrorResponse>(&bytes)
-            .map(|e| e.message)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-        return Err(Error::Daemon {
-            status: status.as_u16(),
-            message,
-        });
-    }
+    let bytes = client.call(Method::POST, &path, Some(body)).await?;
     for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let msg: StreamMessage = serde_json::from_slice(line).map_err(|e| Error::Protocol(e.to_string()))?;
         if let Some(e) = msg.error {
