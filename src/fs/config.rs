@@ -14,7 +14,7 @@ pub struct MountConfig {
     pub mountpoint: PathBuf,
     pub foreground: bool,
     pub debug: bool,
-    /// Entry and attribute cache time (`timeout=`, seconds).
+    /// Entry and attribute cache time (`timeout=`, seconds; an hour by default).
     pub timeout: Duration,
     pub read_only: bool,
     pub allow_other: bool,
@@ -137,7 +137,10 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
         mountpoint: PathBuf::new(),
         foreground,
         debug,
-        timeout: Duration::from_secs(1),
+        // Every change goes through the mount and lower layers never change,
+        // so the kernel may keep entries and attributes long (as it does for
+        // kernel overlayfs); `timeout=` shortens it for layers changed out of band.
+        timeout: Duration::from_secs(3600),
         read_only: false,
         allow_other: false,
         allow_root: false,
