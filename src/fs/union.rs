@@ -433,12 +433,13 @@ impl UnionFs {
                         break;
                     }
                     merge.push((l, path.clone()));
-                    if self.layers[l].is_opaque(&path)? {
+                    let markers = self.layers[l].dir_markers(&path, parent_path)?;
+                    if markers.opaque {
                         break;
                     }
-                    if self.in_upper(l)
-                        && let Some(target) = self.layers[l].redirect(&path, parent_path)
-                    {
+                    // Redirects are honoured in the upper layer, where this
+                    // filesystem writes them.
+                    if let Some(target) = markers.redirect.filter(|_| self.in_upper(l)) {
                         candidates = (l + 1..self.layers.len()).map(|x| (x, target.clone())).collect();
                         i = 0;
                     }

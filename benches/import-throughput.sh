@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Import throughput: `strata import` of a root filesystem tar through a fresh
+# stratad, against `tar -x` of the same tar into a fresh directory on the same
+# filesystem. Rounds are interleaved (import, then tar -x, RUNS times) and
+# medians reported. Both sides include flushing to disk: stratad calls
+# syncfs before it commits a layer, and tar -x is followed by `sync -f`.
+# Run as root (tar then keeps ownership, as the store does):
+#
+#   bash benches/import-throughput.sh [RUNS]     (default 5)
+#
+# Tars: the busybox image (scripts/busybox-image.sh) and debootstrap's minbase
+# bookworm (scripts/debian-image.sh, needs the Debian package registry; the
+# row is skipped with the reason if it cannot be built). Both are cached in
+# $STRATA_BENCH_CACHE (default /var/tmp/strata-bench) and reused.
+# Release binaries are built only if missing, or if STRATA_BENCH_REBUILD=1.
+set -euo pipefail
+
+runs=${1:-5}
+case $runs in '' | *[!0-9]* | 0) echo "usage: $0 [RUNS>0]" >&2; exit 2 ;; esac
+cd "$(dirname "$0")/.."
+repo=$PWD
+bin=$repo/target/release
+cache=${STRATA_BENCH_CACHE:-/var/tmp/strata-bench}
+
+[ "$(id -u)" = 0 ] || echo "warning: not root: tar -x cannot keep ownership and debootstrap cannot run" >&2
+
+# --- 1. binaries and tars ---------------------------------------------------
+if [ "${STRATA_BENCH_REBUILD:-0}" = 1 ] || [ ! -x "$bin/stratad" ] || [ ! -x "$bin/strata" ]; then
+    echo "building release binaries..." >&2
+    cargo build --release --bins -q
+elif [ -n "$(find src Cargo.toml Cargo.lock -newer "$bin/stratad" -print -quit)" ]; then
+    echo "warning: sources are newer than $bin/stratad; STRATA_BENCH_REBUILD=1 rebuilds" >&2
+fi
+
+# Temporary state: cleaned on exit, whatever happens.
+daemon=""
+work=""
+cleanup() {
+    if [ -n "$daemon" ]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
+    [ -z "$work" ] || rm -rf "$work"
+    rm -f "$cache"/*.tar.partial
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$cache"
+if [ ! -s "$cache/busybox.tar" ]; then
+    scripts/busybox-image.sh -o "$cache/busybox.tar.partial" >/dev/null
+    mv "$cache/busybox.tar.partial" "$cache/busybox.tar"
+fi
+debian_skip=""
+if [ ! -s "$cache/debian.tar" ]; then
+    echo "building the debootstrap tar (about 70 s)..." >&2
+    log=$cache/debian-image.log
+    if scripts/debian-image.sh -o "$cache/debian.tar.partial" >"$log" 2>&1; then
+        mv "$cache/debian.tar.partial" "$cache/debian.tar"
+    else
+        debian_skip="scripts/debian-image.sh failed (registry unreachable?): $(grep -v '^\s*$' "$log" | tail -n 1) [full log: $log]"
+        echo "debian: skipped: $debian_skip" >&2
+    fi
+fi
+
+# --- 2. a fresh daemon; store root, socket and tar -x scratch all under one
+# temporary directory, so on the same filesystem -------------------------------
+work=$(mktemp -d "${STRATA_BENCH_WORK:-/var/tmp}/strata-bench-run.XXXXXX")
+"$bin/stratad" --root "$work/root" -H "unix://$work/s.sock" 2>"$work/stratad.log" &
+daemon=$!
+export STRATA_HOST="unix://$work/s.sock"
+strata() { "$bin/strata" "$@"; }
+for _ in $(seq 200); do
+    strata version >/dev/null 2>&1 && break
+    kill -0 "$daemon" 2>/dev/null || { echo "stratad exited:" >&2; cat "$work/stratad.log" >&2; exit 1; }
+    sleep 0.05
+done
+strata version >/dev/null || { echo "stratad did not answer in 10 s" >&2; exit 1; }
+
+# --- 3. timed rounds -----------------------------------------------------------
+# Wall-clock seconds with microseconds, no fork: bash's $EPOCHREALTIME.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
+
+echo "nproc: $(nproc); uptime at start: $(uptime)"
+echo "filesystem: $(stat -f -c %T "$work") ($(df --output=source "$work" | tail -n 1)); $runs interleaved runs per tar"
+rows=() raw=()
+for name in busybox debian; do
+    tarball=$cache/$name.tar
+    if [ "$name" = debian ] && [ -n "$debian_skip" ]; then continue; fi
+    cat "$tarball" >/dev/null            # into the page cache, for both sides
+    bytes=$(stat -c %s "$tarball")
+    entries=$(tar -tf "$tarball" | wc -l)
+    imports=() untars=()
+    for i in $(seq "$runs"); do
+        # (a) strata import; only the import is timed, rmi is not.
+        t0=$EPOCHREALTIME
+        id=$(strata import "$tarball" "bench:$i")
+        t1=$EPOCHREALTIME
+        [[ $id == sha256:* ]] || { echo "unexpected import output: $id" >&2; exit 1; }
+        imports+=("$(elapsed "$t0" "$t1")")
+        strata rmi "bench:$i" >/dev/null
+        # (b) tar -x into a fresh directory and flush that filesystem; the
+        # removal afterwards is not timed.
+        dest=$work/x$i
+        mkdir "$dest"
+        t0=$EPOCHREALTIME
+        tar --numeric-owner -xf "$tarball" -C "$dest"
+        sync -f "$dest"
+        t1=$EPOCHREALTIME
+        untars+=("$(elapsed "$t0" "$t1")")
+        rm -rf "$dest"
+    done
+    [ -z "$(strata images -q)" ] || echo "warning: images left in the store after rmi" >&2
+    rows+=("$name $bytes $entries $(IFS=,; echo "${imports[*]}") $(IFS=,; echo "${untars[*]}")")
+done
+
+# --- 4. the table (medians; MB = 10^6 bytes) -----------------------------------
+python3 - "${rows[@]}" <<'PY'
+import statistics, sys
+print()
+hdr = f"{'tar':<8} {'MB':>7} {'entries':>7} | {'import s':>8} {'MB/s':>7} {'files/s':>8} | {'tar -x s':>8} {'MB/s':>7} {'files/s':>8} | {'strata/tar':>10}"
+print(hdr)
+print("-" * len(hdr))
+detail = []
+for row in sys.argv[1:]:
+    name, size, n, imp, unt = row.split()
+    mb, n = int(size) / 1e6, int(n)
+    imp = [float(x) for x in imp.split(",")]
+    unt = [float(x) for x in unt.split(",")]
+    mi, mt = statistics.median(imp), statistics.median(unt)
+    print(f"{name:<8} {mb:7.1f} {n:7d} | {mi:8.3f} {mb/mi:7.1f} {n/mi:8.0f} | {mt:8.3f} {mb/mt:7.1f} {n/mt:8.0f} | {mi/mt:10.2f}")
+    detail.append(f"{name}: import runs {' '.join(f'{x:.3f}' for x in imp)}; tar -x runs {' '.join(f'{x:.3f}' for x in unt)}")
+print()
+print("\n".join(detail))
+PY
+[ -z "$debian_skip" ] || echo "debian: skipped: $debian_skip"
+echo "Times are medians of wall-clock seconds. Both sides flush to disk: stratad calls syncfs"
+echo "before committing a layer; tar -x (--numeric-owner) is followed by sync -f on its directory."
+echo "Ratio = import time / tar -x time (above 1: strata is slower)."
+echo "uptime at end: $(uptime)"
