@@ -5,8 +5,10 @@ use super::{FsError, FsResult};
 use crate::layers::index::{EntryKind, LayerIndex};
 use crate::sys::{self, BeneathDir, Name};
 use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
 pub const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -53,6 +55,28 @@ pub struct Layer {
     /// and opaque markers (never on disk there) and the true owner, mode and
     /// device numbers (a rootless store could not set them on disk).
     index: Option<LayerIndex>,
+    /// For a lower layer of plain directories: each directory's entries,
+    /// read once (lower layers never change), so that a lookup that misses
+    /// this layer costs no syscall, however many layers there are.
+    listings: Option<Mutex<Listings>>,
+}
+
+/// Directory path → its listing, or None where the layer has no directory.
+type Listings = HashMap<Vec<u8>, Option<Arc<Listing>>>;
+
+/// One directory of a layer: its visible entries in directory order, and
+/// the names it whites out for the layers below.
+pub struct Listing {
+    pub entries: Vec<ListEntry>,
+    by_name: HashMap<Vec<u8>, usize>,
+    pub whiteouts: HashSet<Vec<u8>>,
+}
+
+pub struct ListEntry {
+    pub name: Vec<u8>,
+    pub kind: FileType,
+    /// `d_ino`, the entry's inode number in this layer.
+    pub ino: u64,
 }
 
 /// What a layer holds at a path.
@@ -103,8 +127,9 @@ fn absent(e: &io::Error) -> bool {
 
 impl Layer {
     /// Opens a plain directory layer, or a layer of Strata's store (a
-    /// directory holding `root/` and `index`).
-    pub fn open(path: PathBuf) -> io::Result<Layer> {
+    /// directory holding `root/` and `index`). `lower` layers never change
+    /// while mounted, so what is read of them may be kept.
+    pub fn open(path: PathBuf, lower: bool) -> io::Result<Layer> {
         let index_path = path.join("index");
         if index_path.is_file() && path.join("root").is_dir() {
             let index = LayerIndex::from_bytes(std::fs::read(&index_path)?)
@@ -112,12 +137,77 @@ impl Layer {
             return Ok(Layer {
                 root: BeneathDir::open(&path.join("root"))?,
                 index: Some(index),
+                listings: None,
             });
         }
         Ok(Layer {
             root: BeneathDir::open(&path)?,
             index: None,
+            listings: lower.then(|| Mutex::new(HashMap::new())),
         })
+    }
+
+    /// The entries of the directory `dir` (None where this layer has no
+    /// directory there): kept for lower layers, read afresh otherwise.
+    pub fn listing(&self, dir: &[u8]) -> FsResult<Option<Arc<Listing>>> {
+        if let Some(cache) = &self.listings
+            && let Some(l) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(dir)
+        {
+            return Ok(l.clone());
+        }
+        let listing = self.read_listing(dir)?;
+        if let Some(cache) = &self.listings {
+            cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(dir.to_vec(), listing.clone());
+        }
+        Ok(listing)
+    }
+
+    fn read_listing(&self, dir: &[u8]) -> FsResult<Option<Arc<Listing>>> {
+        let d = match self.root.open_dir(dir) {
+            Ok(d) => d,
+            Err(e) if absent(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut entries = Vec::new();
+        let mut whiteouts = HashSet::new();
+        let mut rd = rustix::fs::Dir::read_from(d.as_fd())?;
+        while let Some(entry) = rd.read() {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+                if name != OPAQUE_MARKER && !hidden.starts_with(WHITEOUT_PREFIX) {
+                    whiteouts.insert(hidden.to_vec());
+                }
+                continue;
+            }
+            let mut kind = entry.file_type();
+            if kind == FileType::CharacterDevice || kind == FileType::Unknown {
+                let st = d.stat(Name::new(name).map_err(|_| FsError::IO)?)?;
+                if self.is_whiteout(&join(dir, name), &st) {
+                    whiteouts.insert(name.to_vec());
+                    continue;
+                }
+                kind = file_type(&st);
+            }
+            entries.push(ListEntry {
+                name: name.to_vec(),
+                kind,
+                ino: entry.ino(),
+            });
+        }
+        whiteouts.extend(self.indexed_whiteouts(dir));
+        let by_name = entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        Ok(Some(Arc::new(Listing {
+            entries,
+            by_name,
+            whiteouts,
+        })))
     }
 
     pub fn stat(&self, path: &[u8]) -> io::Result<Stat> {
@@ -167,6 +257,20 @@ impl Layer {
                 None => Probe::Absent,
                 Some(EntryKind::Whiteout) => Probe::Whiteout,
                 Some(_) => Probe::Present(self.stat(&path)?),
+            });
+        }
+        if self.listings.is_some() {
+            // A lower layer: its listing of `dir` answers, and only a hit
+            // costs a syscall.
+            let Some(listing) = self.listing(dir)? else {
+                return Ok(Probe::Absent);
+            };
+            if listing.whiteouts.contains(name) {
+                return Ok(Probe::Whiteout);
+            }
+            return Ok(match listing.by_name.get(name) {
+                Some(_) => Probe::Present(self.stat(&path)?),
+                None => Probe::Absent,
             });
         }
         match self.root.stat_path(&path) {

@@ -10,8 +10,8 @@
 
 use super::config::MountConfig;
 use super::layer::{
-    self, Layer, OPAQUE_MARKER, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Probe, WHITEOUT_PREFIX, file_type, is_dir,
-    is_internal_xattr, is_whiteout_device, join, split,
+    self, Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Probe, WHITEOUT_PREFIX, file_type, is_dir, is_internal_xattr,
+    is_whiteout_device, join, split,
 };
 use super::nodes::{Node, Nodes, ROOT, ino_of};
 use super::{FsError, FsResult};
@@ -256,7 +256,8 @@ impl UnionFs {
                     ),
                 ));
             }
-            layers.push(Layer::open(canon)?);
+            let lower = !(cfg.upper.is_some() && layers.is_empty());
+            layers.push(Layer::open(canon, lower)?);
         }
         let work = match &cfg.work {
             Some(w) => {
@@ -742,49 +743,20 @@ impl UnionFs {
         let mut out = Vec::new();
         for (l, lower_dir) in &node.merge {
             let (l, dir_path) = (*l, if self.in_upper(*l) { path } else { lower_dir.as_slice() });
-            let layer = &self.layers[l];
-            let dir = match layer.dir(dir_path) {
-                Ok(d) => d,
-                Err(e) if e == FsError::NOENT || e == FsError::NOTDIR => continue,
-                Err(e) => return Err(e),
+            let Some(listing) = self.layers[l].listing(dir_path)? else {
+                continue;
             };
-            let mut new_hidden = Vec::new();
-            let mut rd = rustix::fs::Dir::read_from(dir.as_fd())?;
-            while let Some(entry) = rd.read() {
-                let entry = entry?;
-                let name = entry.file_name().to_bytes();
-                if name == b"." || name == b".." {
+            for e in &listing.entries {
+                if hidden.contains(&e.name) || !seen.insert(e.name.clone()) {
                     continue;
                 }
-                if let Some(hidden_name) = name.strip_prefix(WHITEOUT_PREFIX) {
-                    if name != OPAQUE_MARKER && !hidden_name.starts_with(WHITEOUT_PREFIX) {
-                        new_hidden.push(hidden_name.to_vec());
-                    }
-                    continue;
-                }
-                if hidden.contains(name) || seen.contains(name) {
-                    continue;
-                }
-                let mut kind = entry.file_type();
-                let n = Name::new(name).map_err(|_| FsError::IO)?;
-                if kind == FileType::CharacterDevice || kind == FileType::Unknown {
-                    let st = dir.stat(n)?;
-                    if is_whiteout_device(&st) && layer.is_whiteout(&join(path, name), &st) {
-                        new_hidden.push(name.to_vec());
-                        continue;
-                    }
-                    kind = file_type(&st);
-                }
-                seen.insert(name.to_vec());
-                let child = join(path, name);
                 out.push(DirEntry {
-                    name: name.to_vec(),
-                    ino: ino_of(l, entry.ino(), self.origin(l, &child)),
-                    kind: fuse_type(kind),
+                    name: e.name.clone(),
+                    ino: ino_of(l, e.ino, self.origin(l, &join(path, &e.name))),
+                    kind: fuse_type(e.kind),
                 });
             }
-            new_hidden.extend(layer.indexed_whiteouts(dir_path));
-            hidden.extend(new_hidden);
+            hidden.extend(listing.whiteouts.iter().cloned());
         }
         Ok(out)
     }
