@@ -15,7 +15,7 @@ pub const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 const OPAQUE_MARKER_STR: &str = ".wh..wh..opq";
 
 /// What a directory of a layer says about the layers below it.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct DirMarkers {
     /// Nothing below shows through.
     pub opaque: bool,
@@ -59,6 +59,8 @@ pub struct Layer {
     /// read once (lower layers never change), so that a lookup that misses
     /// this layer costs no syscall, however many layers there are.
     listings: Option<Mutex<Listings>>,
+    /// For the same lower layers: each directory's markers, read once.
+    markers: Option<Mutex<HashMap<Vec<u8>, DirMarkers>>>,
 }
 
 /// Directory path → its listing, or None where the layer has no directory.
@@ -138,12 +140,14 @@ impl Layer {
                 root: BeneathDir::open(&path.join("root"))?,
                 index: Some(index),
                 listings: None,
+                markers: None,
             });
         }
         Ok(Layer {
             root: BeneathDir::open(&path)?,
             index: None,
             listings: lower.then(|| Mutex::new(HashMap::new())),
+            markers: lower.then(|| Mutex::new(HashMap::new())),
         })
     }
 
@@ -320,6 +324,21 @@ impl Layer {
     /// lookups below it, in as few syscalls as the layer allows (lookups of
     /// directories pay for this): one open, one listxattr, one stat.
     pub fn dir_markers(&self, dir: &[u8], parent: &[u8]) -> FsResult<DirMarkers> {
+        if let Some(cache) = &self.markers {
+            if let Some(m) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(dir) {
+                return Ok(m.clone());
+            }
+            let m = self.read_dir_markers(dir, parent)?;
+            cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(dir.to_vec(), m.clone());
+            return Ok(m);
+        }
+        self.read_dir_markers(dir, parent)
+    }
+
+    fn read_dir_markers(&self, dir: &[u8], parent: &[u8]) -> FsResult<DirMarkers> {
         if let Some(index) = &self.index {
             return Ok(DirMarkers {
                 opaque: index.get(dir).is_some_and(|r| r.to_entry().is_opaque()),
