@@ -690,3 +690,61 @@ fn rename_exchange_swaps_lower_and_upper_objects() {
     );
     assert_eq!(names(&m.mnt), ["dir", "file", "fresh"]);
 }
+
+#[test]
+fn changes_made_beside_the_mount_show_once_invalidated() {
+    need_fuse!();
+    let m = Mount::prepare(1);
+    fs::write(m.lowers[0].join("lower"), "lower").unwrap();
+    let args = vec![
+        "-o".to_string(),
+        format!(
+            "lowerdir={},upperdir={},workdir={},passthrough=0",
+            m.lowerdir(),
+            m.upper.display(),
+            m.work.display()
+        ),
+        m.mnt.display().to_string(),
+    ];
+    let cfg = strata::fs::parse_mount_args(args).unwrap();
+    assert!(cfg.timeout.as_secs() >= 3600, "long cache times by default");
+    let fs_ = strata::fs::UnionFs::new(&cfg).unwrap();
+    let invalidator = fs_.invalidator();
+    let session = fuser::spawn_mount(fs_, &m.mnt, &strata::fs::session_config(&cfg)).unwrap();
+    invalidator.attach(session.notifier());
+
+    fs::write(m.m("file"), "old").unwrap();
+    assert_eq!(fs::read_to_string(m.m("file")).unwrap(), "old");
+    assert!(!m.m("later").exists());
+    assert_eq!(names(&m.mnt), ["file", "lower"]);
+    assert_eq!(fs::metadata(m.m("lower")).unwrap().len(), 5);
+    // The daemon's own writes, straight into the upper layer.
+    fs::write(m.upper.join("file"), "new and longer").unwrap();
+    fs::write(m.upper.join("later"), "later").unwrap();
+    fs::write(m.upper.join("lower"), "copied by the daemon").unwrap();
+    // The kernel still trusts what it cached (the hour-long attribute time;
+    // asking for the size alone, as `stat -c %s` does, so that no attribute
+    // a read invalidated, like atime, forces a refresh).
+    let size = |p: &str| {
+        rustix::fs::statx(
+            rustix::fs::CWD,
+            m.m(p),
+            rustix::fs::AtFlags::empty(),
+            rustix::fs::StatxFlags::SIZE,
+        )
+        .unwrap()
+        .stx_size
+    };
+    assert_eq!(size("file"), 3);
+    assert_eq!(size("lower"), 5);
+    for path in ["file", "later", "lower"] {
+        invalidator.changed(path.as_bytes()).unwrap();
+    }
+    assert_eq!(size("file"), 14);
+    assert_eq!(size("lower"), 20);
+    assert_eq!(fs::read_to_string(m.m("file")).unwrap(), "new and longer");
+    assert_eq!(fs::read_to_string(m.m("later")).unwrap(), "later");
+    assert_eq!(fs::read_to_string(m.m("lower")).unwrap(), "copied by the daemon");
+    assert_eq!(names(&m.mnt), ["file", "later", "lower"]);
+    drop(session);
+}

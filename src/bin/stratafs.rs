@@ -95,36 +95,7 @@ fn serve(cfg: &MountConfig, report: bool) {
             std::process::exit(1);
         }
     };
-    let mut options = vec![
-        fuser::MountOption::FSName(cfg.fsname.clone().unwrap_or_else(|| "stratafs".into())),
-        fuser::MountOption::Subtype("stratafs".into()),
-        fuser::MountOption::DefaultPermissions,
-    ];
-    if cfg.read_only {
-        options.push(fuser::MountOption::RO);
-    }
-    if strata::sys::is_root() {
-        options.push(fuser::MountOption::Dev);
-        options.push(fuser::MountOption::Suid);
-    }
-    let mut config = fuser::Config::default();
-    config.mount_options = options;
-    // As root, the mount serves every user (as kernel overlayfs does), with
-    // the kernel checking permissions (default_permissions).
-    config.acl = if cfg.allow_other || strata::sys::is_root() {
-        fuser::SessionACL::All
-    } else if cfg.allow_root {
-        fuser::SessionACL::RootAndOwner
-    } else {
-        fuser::SessionACL::Owner
-    };
-    config.n_threads = Some(
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .max(2),
-    );
-    config.clone_fd = true;
+    let config = strata::fs::session_config(cfg);
     let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {
         Ok(s) => s,
         Err(e) => {

@@ -14,7 +14,7 @@ mod nodes;
 mod union;
 
 pub use config::{MountConfig, OptionsError, USAGE, parse_mount_args};
-pub use union::UnionFs;
+pub use union::{Invalidator, UnionFs};
 
 use std::io;
 
@@ -59,3 +59,39 @@ impl From<rustix::io::Errno> for FsError {
 }
 
 pub type FsResult<T> = Result<T, FsError>;
+
+/// The FUSE session settings for a mount: shared by `stratafs` and by
+/// whatever else mounts a [`UnionFs`].
+pub fn session_config(cfg: &MountConfig) -> fuser::Config {
+    let mut options = vec![
+        fuser::MountOption::FSName(cfg.fsname.clone().unwrap_or_else(|| "stratafs".into())),
+        fuser::MountOption::Subtype("stratafs".into()),
+        fuser::MountOption::DefaultPermissions,
+    ];
+    if cfg.read_only {
+        options.push(fuser::MountOption::RO);
+    }
+    if crate::sys::is_root() {
+        options.push(fuser::MountOption::Dev);
+        options.push(fuser::MountOption::Suid);
+    }
+    let mut config = fuser::Config::default();
+    config.mount_options = options;
+    // As root, the mount serves every user (as kernel overlayfs does), with
+    // the kernel checking permissions (default_permissions).
+    config.acl = if cfg.allow_other || crate::sys::is_root() {
+        fuser::SessionACL::All
+    } else if cfg.allow_root {
+        fuser::SessionACL::RootAndOwner
+    } else {
+        fuser::SessionACL::Owner
+    };
+    config.n_threads = Some(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2),
+    );
+    config.clone_fd = true;
+    config
+}

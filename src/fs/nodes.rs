@@ -143,4 +143,13 @@ impl Nodes {
             }
         }
     }
+
+    /// The node currently named `name` in `parent`, if the table has one.
+    /// A scan: only for the rare invalidations from outside the mount.
+    pub fn child(&self, parent: u64, name: &[u8]) -> Option<u64> {
+        self.map
+            .iter()
+            .find(|(_, n)| n.links.iter().any(|(p, nm)| *p == parent && nm == name))
+            .map(|(ino, _)| *ino)
+    }
 }

@@ -155,7 +155,7 @@ pub struct UnionFs {
     has_upper: bool,
     read_only: bool,
     work: Option<BeneathDir>,
-    nodes: RwLock<Nodes>,
+    nodes: Arc<RwLock<Nodes>>,
     write_lock: Mutex<()>,
     handles: Mutex<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
@@ -296,7 +296,7 @@ impl UnionFs {
             has_upper,
             read_only: cfg.read_only || !has_upper,
             work,
-            nodes: RwLock::new(Nodes::new(root)),
+            nodes: Arc::new(RwLock::new(Nodes::new(root))),
             write_lock: Mutex::new(()),
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
@@ -316,6 +316,14 @@ impl UnionFs {
             backings: Mutex::new(HashMap::new()),
             backing_handles: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A handle for telling the kernel about changes made beside the mount.
+    pub fn invalidator(&self) -> Invalidator {
+        Invalidator {
+            nodes: self.nodes.clone(),
+            notifier: Arc::new(Mutex::new(None)),
+        }
     }
 
     fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
@@ -1067,6 +1075,57 @@ impl UnionFs {
         }
         let (node, path) = self.node(ino)?;
         Ok(self.layers[node.layer].root.open_path(&self.layer_path(&node, &path))?)
+    }
+}
+
+/// Tells the kernel that something changed in the mounted tree without going
+/// through the mount (the daemon writing into a container's upper layer),
+/// so the long cache times stay right: the entry, its node and its parent's
+/// listing are dropped from the kernel's caches, and the next lookup
+/// refreshes this filesystem's own view.
+#[derive(Clone)]
+pub struct Invalidator {
+    nodes: Arc<RwLock<Nodes>>,
+    notifier: Arc<Mutex<Option<fuser::Notifier>>>,
+}
+
+impl Invalidator {
+    /// Connects to the mount's session (`Session::notifier`).
+    pub fn attach(&self, notifier: fuser::Notifier) {
+        *self.notifier.lock().unwrap_or_else(|p| p.into_inner()) = Some(notifier);
+    }
+
+    /// `path` (relative to the mount's root, `a/b`) changed.
+    pub fn changed(&self, path: &[u8]) -> io::Result<()> {
+        let (parent, child, name) = {
+            let nodes = self.nodes.read().unwrap_or_else(|p| p.into_inner());
+            let mut parent = ROOT;
+            let comps: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|c| !c.is_empty()).collect();
+            let Some((last, dirs)) = comps.split_last() else {
+                return Ok(());
+            };
+            for comp in dirs {
+                match nodes.child(parent, comp) {
+                    Some(ino) => parent = ino,
+                    // The kernel knows nothing below an unknown directory.
+                    None => return Ok(()),
+                }
+            }
+            (parent, nodes.child(parent, last), last.to_vec())
+        };
+        let notifier = self.notifier.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(n) = notifier.as_ref() else { return Ok(()) };
+        // ENOENT: the kernel had nothing cached; that is fine.
+        let ok = |r: io::Result<()>| match r {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+        ok(n.inval_entry(INodeNo(parent), OsStr::from_bytes(&name)))?;
+        ok(n.inval_inode(INodeNo(parent), 0, 0))?;
+        if let Some(ino) = child {
+            ok(n.inval_inode(INodeNo(ino), 0, 0))?;
+        }
+        Ok(())
     }
 }
 
