@@ -6,9 +6,10 @@
 #   tar, file       building and checking image tars
 #   fuse3           fusermount3, for stratafs mounts without root
 #   procps, attr    pgrep and getfattr in the filesystem tests
+#   acl             setfacl and getfacl in the ACL test
 #   podman, runc    the test that runs Podman with stratafs as mount_program
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr podman runc)
+packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

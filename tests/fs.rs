@@ -748,3 +748,41 @@ fn changes_made_beside_the_mount_show_once_invalidated() {
     assert_eq!(names(&m.mnt), ["file", "later", "lower"]);
     drop(session);
 }
+
+#[test]
+fn posix_acls_are_kept_and_enforced() {
+    need_fuse!();
+    assert!(
+        crate::util::which("setfacl").is_some(),
+        "setfacl is needed (package acl; .ci/run installs it)"
+    );
+    let mut m = Mount::prepare(1);
+    fs::write(m.lowers[0].join("secret"), "s").unwrap();
+    fs::set_permissions(m.lowers[0].join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(m.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    m.mount();
+    let cat = || as_nobody(&format!("cat {}", m.m("secret").display()));
+    assert!(!cat().status.success(), "0600 root file: nobody may not read");
+    let set = Command::new("setfacl")
+        .args(["-m", "u:nobody:r"])
+        .arg(m.m("secret"))
+        .status()
+        .unwrap();
+    assert!(set.success());
+    let out = cat();
+    assert!(
+        out.status.success(),
+        "the ACL grants it: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "s");
+    let acl = Command::new("getfacl")
+        .arg("-c")
+        .arg(m.upper.join("secret"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&acl.stdout).contains("user:nobody:r--"),
+        "stored in the upper layer"
+    );
+}
