@@ -2,9 +2,11 @@
 //!
 //! The modules mirror the architecture, and imports flow one way:
 //! `cli` knows only the API's wire types (`api::types`); `api` orchestrates
-//! `layers`; `layers` knows no mounts or processes; `sys` holds every direct
-//! conversation with the kernel that needs care (path resolution beneath a
-//! root, store locking) and is the only module allowed `unsafe`.
+//! `layers` (and, with containers, `fs`); `fs`, the union filesystem, reads
+//! `layers` (their indexes); `layers` knows no mounts or processes; `sys`
+//! holds every direct conversation with the kernel that needs care (path
+//! resolution beneath a root, locking, xattrs) and is the only module
+//! allowed `unsafe`.
 
 #![deny(unsafe_code)]
 
