@@ -13,6 +13,15 @@
 # row is skipped with the reason if it cannot be built). Both are cached in
 # $STRATA_BENCH_CACHE (default /var/tmp/strata-bench) and reused.
 # Release binaries are built only if missing, or if STRATA_BENCH_REBUILD=1.
+#
+# Settling (STRATA_BENCH_SETTLE=1, the default; needs root): after each
+# untimed cleanup (rmi, rm -rf), flush the filesystem, drop clean caches and
+# re-read the tar into the page cache. Without it, on ext4 without a journal
+# (as on the machine this was written on) each side pays for the other's deletions: inode allocation skips
+# inodes freed in the last 30 s (ialloc.c recently_deleted(), much longer
+# while their inode-table blocks are dirty), scanning past thousands of them
+# per create, and the next syncfs also flushes the other side's deletions.
+# STRATA_BENCH_SETTLE=0 measures that raw, order-dependent behaviour.
 set -euo pipefail
 
 runs=${1:-5}
@@ -78,8 +87,26 @@ strata version >/dev/null || { echo "stratad did not answer in 10 s" >&2; exit 1
 # Wall-clock seconds with microseconds, no fork: bash's $EPOCHREALTIME.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 
+# Untimed, after each cleanup: see "Settling" above.
+settle=${STRATA_BENCH_SETTLE:-1}
+if [ "$settle" = 1 ] && [ ! -w /proc/sys/vm/drop_caches ]; then
+    echo "warning: cannot write /proc/sys/vm/drop_caches (not root?): settling off" >&2
+    settle=0
+fi
+settle() {
+    [ "$settle" = 1 ] || return 0
+    sync -f "$work"
+    echo 1 >/proc/sys/vm/drop_caches
+    cat "$1" >/dev/null
+}
+
 echo "nproc: $(nproc); uptime at start: $(uptime)"
-echo "filesystem: $(stat -f -c %T "$work") ($(df --output=source "$work" | tail -n 1)); $runs interleaved runs per tar"
+echo "filesystem: $(df --output=source "$work" | tail -n 1) $(findmnt -n -o FSTYPE,OPTIONS -T "$work"); $runs interleaved runs per tar"
+if [ "$settle" = 1 ]; then
+    echo "settling on: after each untimed rmi / rm -rf: sync -f, drop clean caches, re-read the tar"
+else
+    echo "settling off: each side may pay for the other's deletions (see the script's header)"
+fi
 rows=() raw=()
 for name in busybox debian; do
     tarball=$cache/$name.tar
@@ -96,6 +123,7 @@ for name in busybox debian; do
         [[ $id == sha256:* ]] || { echo "unexpected import output: $id" >&2; exit 1; }
         imports+=("$(elapsed "$t0" "$t1")")
         strata rmi "bench:$i" >/dev/null
+        settle "$tarball"
         # (b) tar -x into a fresh directory and flush that filesystem; the
         # removal afterwards is not timed.
         dest=$work/x$i
@@ -106,6 +134,7 @@ for name in busybox debian; do
         t1=$EPOCHREALTIME
         untars+=("$(elapsed "$t0" "$t1")")
         rm -rf "$dest"
+        settle "$tarball"
     done
     [ -z "$(strata images -q)" ] || echo "warning: images left in the store after rmi" >&2
     rows+=("$name $bytes $entries $(IFS=,; echo "${imports[*]}") $(IFS=,; echo "${untars[*]}")")

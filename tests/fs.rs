@@ -347,6 +347,18 @@ fn nobody_mount() -> Mount {
     m
 }
 
+/// The shell command that mounts `m` with an upper layer.
+fn stratafs_command(m: &Mount) -> String {
+    format!(
+        "{} -o lowerdir={},upperdir={},workdir={} {}",
+        crate::util::STRATAFS,
+        m.lowerdir(),
+        m.upper.display(),
+        m.work.display(),
+        m.mnt.display()
+    )
+}
+
 fn as_nobody(script: &str) -> std::process::Output {
     Command::new("setpriv")
         .args([
@@ -370,15 +382,11 @@ fn a_user_without_privileges_mounts_through_fusermount3() {
         "fusermount3 is needed (package fuse3; .ci/run installs it)"
     );
     let m = nobody_mount();
+    let mnt = m.mnt.display();
     let script = format!(
-        "set -e; {fs} -o lowerdir={l},upperdir={u},workdir={w} {mnt}; \
-         echo hi > {mnt}/new; rm {mnt}/f; rm -r {mnt}/d; mkdir {mnt}/d; touch {mnt}/d/fresh; \
+        "set -e; {}; echo hi > {mnt}/new; rm {mnt}/f; rm -r {mnt}/d; mkdir {mnt}/d; touch {mnt}/d/fresh; \
          ls {mnt}/d; cat {mnt}/new; fusermount3 -u {mnt}",
-        fs = crate::util::STRATAFS,
-        l = m.lowerdir(),
-        u = m.upper.display(),
-        w = m.work.display(),
-        mnt = m.mnt.display()
+        stratafs_command(&m)
     );
     let out = as_nobody(&script);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -396,14 +404,11 @@ fn a_user_without_privileges_mounts_through_fusermount3() {
 fn root_of_a_user_namespace_mounts_too() {
     need_fuse!();
     let m = nobody_mount();
+    let mnt = m.mnt.display();
     let script = format!(
-        "set -e; unshare -Urm sh -c '{fs} -o lowerdir={l},upperdir={u},workdir={w} {mnt} && \
-         echo hi > {mnt}/new && rm {mnt}/f && cat {mnt}/d/old && chmod 600 {mnt}/d/old && umount {mnt}'",
-        fs = crate::util::STRATAFS,
-        l = m.lowerdir(),
-        u = m.upper.display(),
-        w = m.work.display(),
-        mnt = m.mnt.display()
+        "set -e; unshare -Urm sh -c '{} && echo hi > {mnt}/new && rm {mnt}/f && cat {mnt}/d/old && \
+         chmod 600 {mnt}/d/old && umount {mnt}'",
+        stratafs_command(&m)
     );
     let out = as_nobody(&script);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
