@@ -17,10 +17,11 @@
 # Settling (STRATA_BENCH_SETTLE=1, the default; needs root): after each
 # untimed cleanup (rmi, rm -rf), flush the filesystem, drop clean caches and
 # re-read the tar into the page cache. Without it, on ext4 without a journal
-# (as on the machine this was written on) each side pays for the other's deletions: inode allocation skips
-# inodes freed in the last 30 s (ialloc.c recently_deleted(), much longer
-# while their inode-table blocks are dirty), scanning past thousands of them
-# per create, and the next syncfs also flushes the other side's deletions.
+# (the machine this was written on) each side pays for the other's
+# deletions: inode allocation skips inodes freed in the last 30 s (ialloc.c
+# recently_deleted(), much longer while their inode-table blocks are dirty),
+# scanning past thousands of them per create, and the next syncfs also
+# flushes the other side's deletions.
 # STRATA_BENCH_SETTLE=0 measures that raw, order-dependent behaviour.
 set -euo pipefail
 

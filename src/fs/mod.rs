@@ -8,6 +8,7 @@
 //! `..`) can lead the filesystem, which runs with more privilege than its
 //! users, anywhere else. Handlers never panic: every failure is an errno.
 
+pub mod changes;
 mod config;
 mod layer;
 mod nodes;

@@ -378,6 +378,28 @@ impl<B: AsRef<[u8]>> LayerIndex<B> {
     pub fn iter(&self) -> impl Iterator<Item = Record<'_>> {
         (0..self.count).map(|i| self.record(i))
     }
+
+    /// Every entry below the directory `dir` (children, grandchildren, …),
+    /// in path order: one binary search, then a contiguous run.
+    pub fn below(&self, dir: &[u8]) -> impl Iterator<Item = Record<'_>> {
+        let mut prefix = dir.to_vec();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.record(mid).path() < prefix.as_slice() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..self.count)
+            .map(|i| self.record(i))
+            .take_while(move |r| r.path().starts_with(&prefix))
+            .filter(|r| !r.path().is_empty())
+    }
 }
 
 #[cfg(test)]

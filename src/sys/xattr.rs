@@ -5,7 +5,9 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 
-fn proc_path(fd: impl AsFd) -> String {
+/// The path names the descriptor only while it is open: callers keep `fd`
+/// alive across the syscall (each function below holds it to its end).
+fn proc_path(fd: &impl AsFd) -> String {
     format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())
 }
 
@@ -16,7 +18,7 @@ fn is_absent(e: &rustix::io::Errno) -> bool {
 /// The value of `name`, or None when the object has no such attribute (or
 /// its filesystem no xattrs).
 pub fn get(fd: impl AsFd, name: &str) -> io::Result<Option<Vec<u8>>> {
-    let path = proc_path(fd);
+    let path = proc_path(&fd);
     let mut buf = Vec::with_capacity(256);
     loop {
         match rustix::fs::getxattr(path.as_str(), name, rustix::buffer::spare_capacity(&mut buf)) {
@@ -33,7 +35,7 @@ pub fn get(fd: impl AsFd, name: &str) -> io::Result<Option<Vec<u8>>> {
 
 /// The attribute names, each without its NUL.
 pub fn list(fd: impl AsFd) -> io::Result<Vec<Vec<u8>>> {
-    let path = proc_path(fd);
+    let path = proc_path(&fd);
     let mut buf = Vec::with_capacity(1024);
     loop {
         match rustix::fs::listxattr(path.as_str(), rustix::buffer::spare_capacity(&mut buf)) {
@@ -54,9 +56,11 @@ pub fn list(fd: impl AsFd) -> io::Result<Vec<Vec<u8>>> {
 }
 
 pub fn set(fd: impl AsFd, name: &str, value: &[u8], flags: rustix::fs::XattrFlags) -> io::Result<()> {
-    Ok(rustix::fs::setxattr(proc_path(fd).as_str(), name, value, flags)?)
+    let path = proc_path(&fd);
+    Ok(rustix::fs::setxattr(path.as_str(), name, value, flags)?)
 }
 
 pub fn remove(fd: impl AsFd, name: &str) -> io::Result<()> {
-    Ok(rustix::fs::removexattr(proc_path(fd).as_str(), name)?)
+    let path = proc_path(&fd);
+    Ok(rustix::fs::removexattr(path.as_str(), name)?)
 }
