@@ -791,3 +791,33 @@ fn posix_acls_are_kept_and_enforced() {
         "stored in the upper layer"
     );
 }
+
+#[test]
+fn a_real_zero_zero_device_stays_a_device_through_copy_up() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    let dev = m.lowers[0].join("null0");
+    mknod_whiteout(&dev);
+    setfattr(&dev, "trusted.strata.device", "y");
+    mknod_whiteout(&m.lowers[0].join("gone"));
+    m.mount();
+    assert_eq!(
+        names(&m.mnt),
+        ["null0"],
+        "a marked 0/0 device shows; an unmarked one is a whiteout"
+    );
+    fs::set_permissions(m.m("null0"), fs::Permissions::from_mode(0o640)).unwrap();
+    let md = fs::symlink_metadata(m.m("null0")).unwrap();
+    assert!(md.file_type().is_char_device() && md.rdev() == 0);
+    assert_eq!(md.mode() & 0o777, 0o640);
+    // Made through the mount, too.
+    let out = Command::new("mknod")
+        .arg(m.m("made"))
+        .args(["c", "0", "0"])
+        .status()
+        .unwrap();
+    assert!(out.success());
+    m.unmount();
+    m.mount();
+    assert_eq!(names(&m.mnt), ["made", "null0"], "both survive a remount");
+}
