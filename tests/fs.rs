@@ -821,3 +821,20 @@ fn a_real_zero_zero_device_stays_a_device_through_copy_up() {
     m.mount();
     assert_eq!(names(&m.mnt), ["made", "null0"], "both survive a remount");
 }
+
+#[test]
+fn the_ro_option_refuses_writes_even_with_an_upper_layer() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    fs::write(m.lowers[0].join("f"), "lower").unwrap();
+    m.options = "ro,noacl,fsync=0,some_unknown_option".into();
+    m.mount();
+    assert_eq!(fs::read_to_string(m.m("f")).unwrap(), "lower");
+    let err = fs::write(m.m("f"), "x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc_erofs()));
+    assert_eq!(
+        fs::read_dir(&m.upper).unwrap().count(),
+        0,
+        "nothing reached the upper layer"
+    );
+}
