@@ -20,10 +20,12 @@ if [ ! -x "$bb" ] || ! "$bb" --list-full >/dev/null 2>&1; then
     echo "busybox-image: $bb is missing or not busybox: apt-get install busybox-static" >&2
     exit 1
 fi
-if file -b "$bb" 2>/dev/null | grep -q dynamically; then
+case "$(file -b "$bb" 2>/dev/null || true)" in
+*dynamically*)
     echo "busybox-image: $bb is dynamically linked; the image needs busybox-static" >&2
     exit 1
-fi
+    ;;
+esac
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -67,5 +69,7 @@ if [ -n "$out" ]; then
     echo "$out"
     exit 0
 fi
-version=$("$bb" 2>&1 | head -n1 | awk '{print $2}')
+# awk reads to the end: `head` would make busybox die of SIGPIPE, which
+# pipefail turns into a failure.
+version=$("$bb" 2>&1 | awk 'NR == 1 { print $2 }')
 "$strata" import -c 'CMD ["sh"]' -m "busybox $version from Debian's busybox-static" "$tarball" "$name"
