@@ -327,11 +327,40 @@ fn is_whiteout(dir: &std::path::Path, name: &str) -> bool {
     dev || dir.join(format!(".wh.{name}")).is_file()
 }
 
-/// Prepares a mount whose directories belong to `nobody`, with /dev/fuse
-/// opened up as standard distributions have it.
-fn nobody_mount() -> Mount {
+/// An unprivileged user made for these tests (once per run): its uid and gid.
+fn test_user() -> (u32, u32) {
+    static USER: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *USER.get_or_init(|| {
+        let id = |flag: &str| {
+            let out = Command::new("id").arg(flag).arg(TEST_USER).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().ok()
+        };
+        if id("-u").is_none() {
+            let made = Command::new("useradd")
+                .args([
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    TEST_USER,
+                ])
+                .status()
+                .unwrap();
+            assert!(made.success() || id("-u").is_some(), "useradd {TEST_USER} failed");
+        }
+        (id("-u").unwrap(), id("-g").unwrap())
+    })
+}
+
+const TEST_USER: &str = "strata-rootless";
+
+/// Prepares a mount whose directories belong to the test user, with
+/// /dev/fuse opened up as standard distributions have it.
+fn user_mount() -> Mount {
     // These machines keep /dev/fuse at 0600; distributions ship 0666.
     fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(0o666)).unwrap();
+    let (uid, gid) = test_user();
     let m = Mount::prepare(1);
     fs::set_permissions(m.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(m.lowers[0].join("f"), "lower").unwrap();
@@ -339,7 +368,7 @@ fn nobody_mount() -> Mount {
     fs::write(m.lowers[0].join("d/old"), "old").unwrap();
     for p in [&m.lowers[0], &m.upper, &m.work, &m.mnt] {
         Command::new("chown")
-            .args(["-R", "65534:65534"])
+            .args(["-R", &format!("{uid}:{gid}")])
             .arg(p)
             .status()
             .unwrap();
@@ -359,11 +388,12 @@ fn stratafs_command(m: &Mount) -> String {
     )
 }
 
-fn as_nobody(script: &str) -> std::process::Output {
+fn as_user(script: &str) -> std::process::Output {
+    let (uid, gid) = test_user();
     Command::new("setpriv")
         .args([
-            "--reuid=65534",
-            "--regid=65534",
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
             "--clear-groups",
             "--",
             "sh",
@@ -375,20 +405,20 @@ fn as_nobody(script: &str) -> std::process::Output {
 }
 
 #[test]
-fn a_user_without_privileges_mounts_through_fusermount3() {
+fn a_user_created_by_the_test_mounts_through_fusermount3() {
     need_fuse!();
     assert!(
         crate::util::which("fusermount3").is_some(),
         "fusermount3 is needed (package fuse3; .ci/run installs it)"
     );
-    let m = nobody_mount();
+    let m = user_mount();
     let mnt = m.mnt.display();
     let script = format!(
         "set -e; {}; echo hi > {mnt}/new; rm {mnt}/f; rm -r {mnt}/d; mkdir {mnt}/d; touch {mnt}/d/fresh; \
          ls {mnt}/d; cat {mnt}/new; fusermount3 -u {mnt}",
         stratafs_command(&m)
     );
-    let out = as_nobody(&script);
+    let out = as_user(&script);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "fresh\nhi\n");
     // Unprivileged formats: a whiteout device (Linux lets anyone make 0/0
@@ -396,21 +426,21 @@ fn a_user_without_privileges_mounts_through_fusermount3() {
     assert!(is_whiteout(&m.upper, "f"));
     assert!(m.upper.join("d/.wh..wh..opq").exists());
     assert!(xattr_names(&m.upper.join("d")).contains(&"user.fuseoverlayfs.opaque".to_string()));
-    assert_eq!(fs::metadata(m.upper.join("new")).unwrap().uid(), 65534);
+    assert_eq!(fs::metadata(m.upper.join("new")).unwrap().uid(), test_user().0);
     assert_eq!(fs::read_to_string(m.lowers[0].join("f")).unwrap(), "lower");
 }
 
 #[test]
 fn root_of_a_user_namespace_mounts_too() {
     need_fuse!();
-    let m = nobody_mount();
+    let m = user_mount();
     let mnt = m.mnt.display();
     let script = format!(
         "set -e; unshare -Urm sh -c '{} && echo hi > {mnt}/new && rm {mnt}/f && cat {mnt}/d/old && \
          chmod 600 {mnt}/d/old && umount {mnt}'",
         stratafs_command(&m)
     );
-    let out = as_nobody(&script);
+    let out = as_user(&script);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "old");
     assert_eq!(fs::read_to_string(m.upper.join("new")).unwrap(), "hi\n");
@@ -766,10 +796,10 @@ fn posix_acls_are_kept_and_enforced() {
     fs::set_permissions(m.lowers[0].join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
     fs::set_permissions(m.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     m.mount();
-    let cat = || as_nobody(&format!("cat {}", m.m("secret").display()));
-    assert!(!cat().status.success(), "0600 root file: nobody may not read");
+    let cat = || as_user(&format!("cat {}", m.m("secret").display()));
+    assert!(!cat().status.success(), "0600 root file: the test user may not read it");
     let set = Command::new("setfacl")
-        .args(["-m", "u:nobody:r"])
+        .args(["-m", &format!("u:{TEST_USER}:r")])
         .arg(m.m("secret"))
         .status()
         .unwrap();
@@ -787,7 +817,7 @@ fn posix_acls_are_kept_and_enforced() {
         .output()
         .unwrap();
     assert!(
-        String::from_utf8_lossy(&acl.stdout).contains("user:nobody:r--"),
+        String::from_utf8_lossy(&acl.stdout).contains(&format!("user:{TEST_USER}:r--")),
         "stored in the upper layer"
     );
 }
