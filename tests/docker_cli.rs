@@ -71,6 +71,27 @@ fn docker_cli_manages_images_through_stratad() {
     let images = ok(d.docker(&["images", "-q"]), "images -q").unwrap();
     assert!(images.trim().is_empty(), "{images}");
 
+    // The default image, built by its script through stratad, as docker sees it.
+    let script = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/busybox-image.sh"))
+        .env("STRATA", crate::util::STRATA)
+        .env("STRATA_HOST", d.host())
+        .output()
+        .unwrap();
+    assert!(script.status.success(), "{}", String::from_utf8_lossy(&script.stderr));
+    let busybox = ok(d.docker(&["inspect", "busybox"]), "inspect busybox").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&busybox).unwrap();
+    assert_eq!(v[0]["RepoTags"], serde_json::json!(["busybox:latest"]));
+    assert_eq!(v[0]["Config"]["Cmd"], serde_json::json!(["sh"]));
+    let images = ok(d.docker(&["images", "busybox"]), "images busybox").unwrap();
+    assert!(
+        images
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("busybox ") && l.contains("latest")),
+        "{images}"
+    );
+
     let missing = d.docker(&["inspect", "nope"]).unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("No such object: nope"));
