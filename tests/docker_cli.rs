@@ -72,13 +72,7 @@ fn docker_cli_manages_images_through_stratad() {
     assert!(images.trim().is_empty(), "{images}");
 
     // The default image, built by its script through stratad, as docker sees it.
-    let script = std::process::Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/busybox-image.sh"))
-        .env("STRATA", crate::util::STRATA)
-        .env("STRATA_HOST", d.host())
-        .output()
-        .unwrap();
-    assert!(script.status.success(), "{}", String::from_utf8_lossy(&script.stderr));
+    d.import_busybox();
     let busybox = ok(d.docker(&["inspect", "busybox"]), "inspect busybox").unwrap();
     let v: serde_json::Value = serde_json::from_str(&busybox).unwrap();
     assert_eq!(v[0]["RepoTags"], serde_json::json!(["busybox:latest"]));

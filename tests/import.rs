@@ -153,13 +153,7 @@ fn busybox_image_script_imports_the_default_image() {
     let d = Daemon::start();
     let tar = busybox_tar(d.dir.path())
         .expect("busybox-static is needed (apt-get install busybox-static; .ci/run installs it)");
-    let out = std::process::Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/busybox-image.sh"))
-        .env("STRATA", crate::util::STRATA)
-        .env("STRATA_HOST", d.host())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    d.import_busybox();
     let images = d.ok(&["images"]);
     assert!(
         images

@@ -137,6 +137,18 @@ impl Daemon {
             .to_string()
     }
 
+    /// Builds and imports the default image with scripts/busybox-image.sh,
+    /// as the README's main flow does.
+    pub fn import_busybox(&self) {
+        let out = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/busybox-image.sh"))
+            .env("STRATA", STRATA)
+            .env("STRATA_HOST", self.host())
+            .output()
+            .expect("run busybox-image.sh");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
     pub fn inspect(&self, name: &str) -> serde_json::Value {
         let out = self.ok(&["inspect", name]);
         let v: serde_json::Value = serde_json::from_str(&out).expect("inspect JSON");
