@@ -14,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod fs;
 pub mod layers;
+pub mod run;
 pub mod sys;
 pub mod time;
 
@@ -26,6 +27,8 @@ pub enum Error {
     Api(#[from] api::Error),
     #[error(transparent)]
     Cli(#[from] cli::Error),
+    #[error(transparent)]
+    Run(#[from] run::Error),
 }
 
 /// The version every component reports.

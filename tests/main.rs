@@ -10,3 +10,4 @@ mod docker_cli;
 mod fs;
 mod hostile;
 mod import;
+mod run;

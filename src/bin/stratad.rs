@@ -79,6 +79,9 @@ async fn shutdown_signal() {
 }
 
 fn main() {
+    // The container helpers re-run this binary: they must start here,
+    // single-threaded, before anything else.
+    strata::run::dispatch_helper();
     let args = Args::parse();
     let level = if args.debug {
         "debug".to_string()

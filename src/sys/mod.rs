@@ -8,15 +8,22 @@
 //! that type can only be made that way. Operations on a single entry take a
 //! [`Name`], which cannot contain a `/`, and never follow a final symlink.
 //!
-//! This is the only module allowed `unsafe`; it currently needs none, because
-//! `rustix` wraps each syscall safely.
+//! This is the only module allowed `unsafe`. Most of it needs none, because
+//! `rustix` wraps each syscall safely; `process` holds the few wrappers the
+//! container runner needs (spawning with kept descriptors, `unshare`,
+//! inherited descriptors, the loopback `ioctl`), each with why it is sound.
 
 mod beneath;
 mod lock;
+#[allow(unsafe_code)]
+mod process;
 pub mod xattr;
 
 pub use beneath::{BeneathDir, Name, NameError};
 pub use lock::LockFile;
+pub use process::{
+    cloexec_from, loopback_up, signal_from_raw, spawn_keeping_fds, take_inherited_fd, unshare_namespaces,
+};
 
 use std::io;
 use std::os::fd::AsFd;

@@ -1,0 +1,445 @@
+//! The helper processes: the shim (makes or joins the namespaces, spawns
+//! the init, relays its outcome, waits) and the init (mounts, pivot, user,
+//! capabilities, exec). Both run single-threaded, started by
+//! [`super::dispatch_helper`] before anything else in `main`.
+
+use super::linux::LinuxSyscalls;
+use super::lookup::{Failure, errno_text, exec_error_code, look_path};
+use super::{ENV_FD, ENV_SPEC, INIT_ARG, ProcessSpec, ShimSpec, docker_code, plan, user};
+use crate::run::{ContainerSpec, NetworkMode};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, Signal};
+use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+/// What the init is asked to do.
+#[derive(Debug, Serialize, Deserialize)]
+enum InitSpec {
+    Start {
+        spec: ContainerSpec,
+        rootless: bool,
+    },
+    /// Join these namespaces (kind, inherited descriptor), then run.
+    Exec {
+        process: ProcessSpec,
+        namespaces: Vec<(String, i32)>,
+    },
+}
+
+/// Docker's default capabilities.
+pub const DOCKER_CAPS: CapabilitySet = CapabilitySet::CHOWN
+    .union(CapabilitySet::DAC_OVERRIDE)
+    .union(CapabilitySet::FSETID)
+    .union(CapabilitySet::FOWNER)
+    .union(CapabilitySet::MKNOD)
+    .union(CapabilitySet::NET_RAW)
+    .union(CapabilitySet::SETGID)
+    .union(CapabilitySet::SETUID)
+    .union(CapabilitySet::SETFCAP)
+    .union(CapabilitySet::SETPCAP)
+    .union(CapabilitySet::NET_BIND_SERVICE)
+    .union(CapabilitySet::SYS_CHROOT)
+    .union(CapabilitySet::KILL)
+    .union(CapabilitySet::AUDIT_WRITE);
+
+fn fail(what: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
+    move |e| Failure::new(1, format!("{what}: {}", errno_text(&e)))
+}
+
+fn fail_errno(what: &str) -> impl FnOnce(rustix::io::Errno) -> Failure + '_ {
+    move |e| Failure::new(1, format!("{what}: {}", errno_text(&e.into())))
+}
+
+fn env_fd() -> Result<OwnedFd, Failure> {
+    let raw: i32 = std::env::var(ENV_FD).ok().and_then(|v| v.parse().ok()).ok_or_else(|| {
+        Failure::new(
+            1,
+            format!("{ENV_FD} is not set: this entry point is internal to stratad"),
+        )
+    })?;
+    crate::sys::take_inherited_fd(raw).map_err(fail("the inherited descriptor"))
+}
+
+fn env_spec<T: for<'de> Deserialize<'de>>() -> Result<T, Failure> {
+    let json = std::env::var(ENV_SPEC).map_err(|_| Failure::new(1, format!("{ENV_SPEC} is not set")))?;
+    serde_json::from_str(&json).map_err(|e| Failure::new(1, format!("decoding the spec: {e}")))
+}
+
+fn send(sock: &UnixStream, line: &str) -> std::io::Result<()> {
+    let line = line.replace('\n', " ");
+    (&*sock).write_all(format!("{line}\n").as_bytes())
+}
+
+// ---------------------------------------------------------------- the shim
+
+pub fn shim_main() -> ! {
+    let inherited = env_fd();
+    let _ = crate::sys::cloexec_from(3);
+    let sock = match inherited {
+        Ok(fd) => UnixStream::from(fd),
+        Err(f) => {
+            eprintln!("strata shim: {}", f.message);
+            std::process::exit(1)
+        }
+    };
+    let code = match shim(&sock) {
+        Ok(code) => code,
+        Err(f) => {
+            let _ = send(&sock, &format!("err {} {}", f.code, f.message));
+            f.code
+        }
+    };
+    std::process::exit(code)
+}
+
+fn write_id_maps(uid: u32, gid: u32) -> Result<(), Failure> {
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1\n")).map_err(fail("writing uid_map"))?;
+    std::fs::write("/proc/self/setgroups", "deny").map_err(fail("writing setgroups"))?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1\n")).map_err(fail("writing gid_map"))?;
+    Ok(())
+}
+
+const NAMESPACES: &[(&str, LinkNameSpaceType)] = &[
+    ("user", LinkNameSpaceType::User),
+    ("mnt", LinkNameSpaceType::Mount),
+    ("uts", LinkNameSpaceType::HostNameAndNISDomainName),
+    ("ipc", LinkNameSpaceType::InterProcessCommunication),
+    ("net", LinkNameSpaceType::Network),
+    ("pid", LinkNameSpaceType::ProcessID),
+];
+
+fn ns_type(kind: &str) -> Option<LinkNameSpaceType> {
+    NAMESPACES.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t)
+}
+
+/// The namespaces of `pid` that differ from ours, opened.
+fn open_namespaces(pid: u32) -> Result<Vec<(String, OwnedFd)>, Failure> {
+    let mut out = Vec::new();
+    for (kind, _) in NAMESPACES {
+        let path = format!("/proc/{pid}/ns/{kind}");
+        let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+            if e == rustix::io::Errno::NOENT || e == rustix::io::Errno::SRCH {
+                Failure::new(1, format!("container process {pid} is not running"))
+            } else {
+                fail_errno(&path)(e)
+            }
+        })?;
+        let theirs = rustix::fs::fstat(&fd).map_err(fail_errno(&path))?;
+        let ours = std::fs::metadata(format!("/proc/self/ns/{kind}")).map_err(fail("reading our namespaces"))?;
+        if (theirs.st_dev, theirs.st_ino) != (ours.dev(), ours.ino()) {
+            out.push((kind.to_string(), fd));
+        }
+    }
+    Ok(out)
+}
+
+fn setns(kind: &str, fd: BorrowedFd<'_>) -> Result<(), Failure> {
+    let t = ns_type(kind).ok_or_else(|| Failure::new(1, format!("unknown namespace {kind}")))?;
+    rustix::thread::move_into_link_name_space(fd, Some(t)).map_err(|e| {
+        Failure::new(
+            1,
+            format!("joining the container's {kind} namespace: {}", errno_text(&e.into())),
+        )
+    })
+}
+
+fn shim(sock: &UnixStream) -> Result<i32, Failure> {
+    let spec: ShimSpec = env_spec()?;
+    let mut keep: Vec<(String, OwnedFd)> = Vec::new();
+    let init_spec = match spec {
+        ShimSpec::Start { spec, rootless } => {
+            if rootless {
+                let (uid, gid) = crate::sys::ids();
+                crate::sys::unshare_namespaces(UnshareFlags::NEWUSER).map_err(fail("creating a user namespace"))?;
+                write_id_maps(uid, gid)?;
+            }
+            let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
+            if spec.network == NetworkMode::None {
+                flags |= UnshareFlags::NEWNET;
+            }
+            crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;
+            InitSpec::Start { spec, rootless }
+        }
+        ShimSpec::Exec { target_pid, process } => {
+            for (kind, fd) in open_namespaces(target_pid)? {
+                // The user namespace first (it grants the rights to join
+                // the others); the pid namespace applies to our children.
+                if kind == "user" || kind == "pid" {
+                    setns(&kind, fd.as_fd())?;
+                } else {
+                    keep.push((kind, fd));
+                }
+            }
+            if let Some(pos) = keep.iter().position(|(k, _)| k == "user") {
+                keep.remove(pos);
+            }
+            let namespaces = keep.iter().map(|(k, fd)| (k.clone(), fd.as_raw_fd())).collect();
+            InitSpec::Exec { process, namespaces }
+        }
+    };
+    let json = serde_json::to_string(&init_spec).map_err(|e| Failure::new(1, format!("encoding the spec: {e}")))?;
+    let (mut reader, writer) = std::io::pipe().map_err(fail("creating the sync pipe"))?;
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg(INIT_ARG)
+        .env_clear()
+        .env(ENV_SPEC, json)
+        .env(ENV_FD, writer.as_raw_fd().to_string());
+    let mut fds: Vec<BorrowedFd<'_>> = keep.iter().map(|(_, fd)| fd.as_fd()).collect();
+    fds.push(writer.as_fd());
+    let mut child = crate::sys::spawn_keeping_fds(cmd, &fds).map_err(fail("starting the container's init"))?;
+    drop(fds);
+    drop(writer);
+    drop(keep);
+    let pid = child.id();
+    let pidfd = Pid::from_raw(pid as i32)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    let kill = |pidfd: &Option<OwnedFd>| {
+        if let Some(fd) = pidfd {
+            let _ = rustix::process::pidfd_send_signal(fd, Signal::KILL);
+        }
+    };
+    let acknowledged = send(sock, &format!("pid {pid}")).is_ok() && {
+        let mut ack = [0u8; 1];
+        matches!((&*sock).read(&mut ack), Ok(1))
+    };
+    if !acknowledged {
+        // stratad is gone: so goes the container.
+        kill(&pidfd);
+        let status = child.wait().map_err(fail("waiting for the init"))?;
+        return Ok(docker_code(status));
+    }
+    let mut report = String::new();
+    let _ = reader.read_to_string(&mut report);
+    if !report.is_empty() {
+        let _ = child.wait();
+        let (code, message) = report.split_once('\t').unwrap_or(("1", &report));
+        return Err(Failure::new(code.parse().unwrap_or(1), message));
+    }
+    send(sock, "ok").map_err(fail("writing to stratad"))?;
+    // No thread can be made after unsharing a PID namespace: one poll
+    // watches both the container's end and stratad's (EOF: it is gone).
+    if let Some(fd) = &pidfd {
+        watch(sock, fd);
+    }
+    let status = child.wait().map_err(fail("waiting for the container"))?;
+    Ok(docker_code(status))
+}
+
+/// Returns when the process of `pidfd` has ended; kills it first if the
+/// socket to stratad reaches EOF.
+fn watch(sock: &UnixStream, pidfd: &OwnedFd) {
+    use rustix::event::{PollFd, PollFlags};
+    let mut killed = false;
+    loop {
+        let sock_events = if killed { PollFlags::empty() } else { PollFlags::IN };
+        let mut fds = [PollFd::new(sock, sock_events), PollFd::new(pidfd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+        if !fds[1].revents().is_empty() {
+            return;
+        }
+        if !killed && !fds[0].revents().is_empty() {
+            let mut buf = [0u8; 64];
+            if !matches!((&*sock).read(&mut buf), Ok(n) if n > 0) {
+                let _ = rustix::process::pidfd_send_signal(pidfd, Signal::KILL);
+                killed = true;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the init
+
+pub fn init_main() -> ! {
+    let inherited = env_fd();
+    // Whatever else stratad leaked without close-on-exec stays out.
+    let _ = crate::sys::cloexec_from(3);
+    let failure = match inherited {
+        Err(f) => {
+            eprintln!("strata init: {}", f.message);
+            f
+        }
+        Ok(fd) => {
+            let mut sync = File::from(fd);
+            // Closed by the exec: EOF tells the shim the exec happened.
+            let _ = rustix::io::fcntl_setfd(&sync, rustix::io::FdFlags::CLOEXEC);
+            let failure = match init() {
+                Ok(never) => match never {},
+                Err(f) => f,
+            };
+            let _ = write!(sync, "{}\t{}", failure.code, failure.message);
+            failure
+        }
+    };
+    std::process::exit(failure.code)
+}
+
+fn init() -> Result<Infallible, Failure> {
+    rustix::process::umask(Mode::from_raw_mode(0o022));
+    match env_spec::<InitSpec>()? {
+        InitSpec::Start { spec, rootless } => {
+            let steps = plan::plan(&spec, rootless);
+            plan::execute(&mut LinuxSyscalls::new(), &steps).map_err(|m| Failure::new(1, m))?;
+            finish(&spec.process)
+        }
+        InitSpec::Exec { process, namespaces } => {
+            for (kind, raw) in namespaces {
+                let fd = crate::sys::take_inherited_fd(raw).map_err(fail("the inherited namespace"))?;
+                setns(&kind, fd.as_fd())?;
+            }
+            finish(&process)
+        }
+    }
+}
+
+fn id_failure(what: &str, id: u32, e: rustix::io::Errno) -> Failure {
+    let hint = if e == rustix::io::Errno::INVAL {
+        " (not mapped in the container's user namespace)"
+    } else {
+        ""
+    };
+    Failure::new(1, format!("setting {what} {id}: {}{hint}", errno_text(&e.into())))
+}
+
+/// `mkdir -p` of the working directory; new directories belong to the user.
+fn make_cwd(cwd: &str, uid: u32, gid: u32) -> Result<(), Failure> {
+    let mut path = std::path::PathBuf::from("/");
+    for part in Path::new(cwd).components().skip(1) {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let what = format!("mkdir {}", path.display());
+                match std::fs::create_dir(&path) {
+                    Ok(()) => std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(fail(&what))?,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(fail(&what)(e)),
+                }
+            }
+            Err(e) => return Err(fail(&format!("stat {}", path.display()))(e)),
+        }
+    }
+    Ok(())
+}
+
+fn drop_bounding_set() -> Result<(), Failure> {
+    for bit in 0..64 {
+        let cap = CapabilitySet::from_bits_retain(1 << bit);
+        if DOCKER_CAPS.contains(cap) {
+            continue;
+        }
+        match rustix::thread::remove_capability_from_bounding_set(cap) {
+            Ok(()) => {}
+            // Past the kernel's last capability.
+            Err(rustix::io::Errno::INVAL) => break,
+            Err(e) => return Err(fail_errno("dropping capabilities")(e)),
+        }
+    }
+    Ok(())
+}
+
+/// After the namespaces and mounts: the user, the environment, the working
+/// directory, the terminal, the capabilities, then exec.
+fn finish(process: &ProcessSpec) -> Result<Infallible, Failure> {
+    let Some(arg0) = process.args.first() else {
+        return Err(Failure::new(1, "no command specified"));
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let user = user::resolve(&process.user, &passwd, &group).map_err(|m| Failure::new(1, m))?;
+    let env = user::final_env(&process.env, &user.home);
+    let cwd = if process.cwd.is_empty() {
+        "/"
+    } else {
+        process.cwd.as_str()
+    };
+    if !cwd.starts_with('/') {
+        return Err(Failure::new(
+            1,
+            format!("the working directory {cwd:?} is not absolute"),
+        ));
+    }
+    make_cwd(cwd, user.uid, user.gid)?;
+
+    rustix::process::setsid().map_err(fail_errno("setsid"))?;
+    if process.tty {
+        rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(fail_errno("setting the controlling terminal"))?;
+    }
+
+    drop_bounding_set()?;
+    // A user namespace with one mapped id refuses setgroups (`deny`).
+    let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    if setgroups_allowed {
+        // The primary group first, as containerd sets them for Docker.
+        let mut groups = vec![rustix::process::Gid::from_raw(user.gid)];
+        for &g in &user.sgids {
+            let g = rustix::process::Gid::from_raw(g);
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        rustix::thread::set_thread_groups(&groups).map_err(fail_errno("setgroups"))?;
+    }
+    let gid = rustix::process::Gid::from_raw(user.gid);
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| id_failure("gid", user.gid, e))?;
+    let uid = rustix::process::Uid::from_raw(user.uid);
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| id_failure("uid", user.uid, e))?;
+    // Root keeps Docker's set; any other user gets none (the uid change
+    // cleared them already; this makes inheritable empty too).
+    let caps = if user.uid == 0 {
+        DOCKER_CAPS
+    } else {
+        CapabilitySet::empty()
+    };
+    rustix::thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: caps,
+            permitted: caps,
+            inheritable: caps,
+        },
+    )
+    .map_err(fail_errno("setting capabilities"))?;
+
+    if let Err(e) = rustix::process::chdir(cwd) {
+        return Err(Failure::new(
+            1,
+            format!(
+                "chdir to cwd ({cwd:?}) set in config.json failed: {}",
+                errno_text(&e.into())
+            ),
+        ));
+    }
+    let path_env = user::env_value(&env, "PATH").unwrap_or("");
+    let program = look_path(arg0, path_env)?;
+    rustix::thread::set_no_new_privs(true).map_err(fail_errno("no_new_privs"))?;
+    // Set after the uid change, which clears it.
+    let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
+    let mut cmd = Command::new(&program);
+    cmd.arg0(arg0).args(&process.args[1..]).env_clear();
+    for var in &env {
+        match var.split_once('=') {
+            Some((k, v)) => cmd.env(k, v),
+            None => cmd.env(var, ""),
+        };
+    }
+    // `exec` also restores the default SIGPIPE disposition and an empty
+    // signal mask, which Rust's runtime changed in this process.
+    let err = cmd.exec();
+    Err(Failure::new(
+        exec_error_code(&err),
+        format!("exec {}: {}", program.display(), errno_text(&err)),
+    ))
+}

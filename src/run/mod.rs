@@ -1,0 +1,416 @@
+//! The container runner: starts a process in new namespaces on a prepared
+//! root filesystem, runs more processes inside a running container, and
+//! lists a container's processes.
+//!
+//! How a container starts: [`start`] runs the helper binary (stratad) as a
+//! hidden `__strata-shim` subcommand with the spec as JSON in its
+//! environment and one end of a socket pair. The shim, single-threaded,
+//! unshares the namespaces (a user namespace first when not root) and
+//! spawns the helper again as `__strata-init`, which is PID 1 of the new PID
+//! namespace: it builds the mounts (see [`plan`]), pivots into the root,
+//! sets the hostname, switches to the user, drops capabilities and execs
+//! the command. The init reports a failure before exec over a close-on-exec
+//! pipe; EOF means the exec happened. The shim relays the init's host pid
+//! and that outcome over the socket, then keeps reading it: EOF there means
+//! stratad is gone, and the shim kills the container. The shim exits with
+//! the container's exit code (Docker's: the code, or 128+N after signal N).
+//!
+//! [`exec`] is the same with `__strata-shim` joining the namespaces of a
+//! running container instead of making new ones.
+
+mod helper;
+mod linux;
+mod lookup;
+pub mod plan;
+mod ps;
+pub mod user;
+
+pub use ps::{ProcessInfo, processes};
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::Mutex;
+
+/// The hidden subcommand of the helper that becomes the shim.
+const SHIM_ARG: &str = "__strata-shim";
+/// The hidden subcommand of the helper that becomes the container's init.
+const INIT_ARG: &str = "__strata-init";
+/// The environment variable carrying a helper's JSON spec.
+const ENV_SPEC: &str = "_STRATA_RUN_SPEC";
+/// The environment variable carrying a helper's inherited descriptor.
+const ENV_FD: &str = "_STRATA_RUN_FD";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub enum NetworkMode {
+    /// The host's network namespace.
+    Host,
+    /// A new network namespace with only `lo`, up.
+    None,
+}
+
+/// The process to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// argv; `args[0]` without a `/` is searched in `PATH` (of `env`, inside
+    /// the container).
+    pub args: Vec<String>,
+    /// `KEY=VALUE`; `PATH` and `HOME` are added when absent.
+    pub env: Vec<String>,
+    /// Absolute path inside the container, created if missing; "" is "/".
+    pub cwd: String,
+    /// "" (root), "uid", "uid:gid", "name", "name:group"…, resolved from the
+    /// container's `/etc/passwd` and `/etc/group`.
+    pub user: String,
+    /// stdin is a terminal: it becomes the controlling terminal.
+    pub tty: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub id: String,
+    /// Host path of the mounted root filesystem.
+    pub rootfs: PathBuf,
+    pub hostname: String,
+    pub network: NetworkMode,
+    /// (container path, host file): bound over the container path, which is
+    /// created (empty) if missing.
+    pub etc_files: Vec<(String, PathBuf)>,
+    pub process: ProcessSpec,
+}
+
+/// The container process's standard streams.
+pub struct Stdio {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The process could not be started; the message is Docker's (`exec:
+    /// "x": executable file not found in $PATH`, `unable to find user …`).
+    #[error("{message}")]
+    Start { message: String, code: Option<i32> },
+    #[error("starting the container helper {}: {source}", helper.display())]
+    Helper { helper: PathBuf, source: io::Error },
+    #[error("container helper: {0}")]
+    Protocol(String),
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("invalid signal {0}")]
+    InvalidSignal(i32),
+    #[error("no such process: {0}")]
+    NoSuchProcess(u32),
+    #[error("encoding the container spec: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// Docker's exit code for a failed start: 127 when the command was not
+    /// found, 126 when it cannot be executed; `None` otherwise.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            Error::Start { code: Some(c), .. } if *c == 126 || *c == 127 => Some(*c),
+            _ => None,
+        }
+    }
+
+    fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+}
+
+/// What the shim is asked to do.
+#[derive(Debug, Serialize, Deserialize)]
+enum ShimSpec {
+    Start { spec: ContainerSpec, rootless: bool },
+    Exec { target_pid: u32, process: ProcessSpec },
+}
+
+/// Docker's exit code for a finished process.
+fn docker_code(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 255,
+    }
+}
+
+/// Sends a signal to a process through a pidfd, so a recycled pid is never
+/// hit. Cheap to keep next to a [`Running`] that is being waited for.
+#[derive(Debug)]
+pub struct Signaller {
+    pidfd: Option<OwnedFd>,
+}
+
+impl Signaller {
+    /// Sends `sig`; a process that is already gone is not an error.
+    pub fn signal(&self, sig: i32) -> Result<(), Error> {
+        let signal = crate::sys::signal_from_raw(sig).ok_or(Error::InvalidSignal(sig))?;
+        let Some(pidfd) = &self.pidfd else { return Ok(()) };
+        match rustix::process::pidfd_send_signal(pidfd, signal) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(e) => Err(Error::Io {
+                what: format!("sending signal {sig}"),
+                source: e.into(),
+            }),
+        }
+    }
+}
+
+/// A started container (or exec'd process). Share it (`Arc`) to signal it
+/// from one thread while another waits. Dropping it kills the process (the
+/// shim sees its socket close).
+#[derive(Debug)]
+pub struct Running {
+    pid: u32,
+    shim: Mutex<Child>,
+    signaller: Signaller,
+    /// Held until the process is waited for: its closing kills the process.
+    _lifeline: UnixStream,
+}
+
+impl Running {
+    /// Host pid of the process (the container's PID 1, or the exec'd one).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `sig` to the process; already gone is `Ok`.
+    pub fn signal(&self, sig: i32) -> Result<(), Error> {
+        self.signaller.signal(sig)
+    }
+
+    /// A second handle that can signal the process while another thread is
+    /// blocked in [`Running::wait`].
+    pub fn signaller(&self) -> Result<Signaller, Error> {
+        let pidfd = match &self.signaller.pidfd {
+            Some(fd) => Some(fd.try_clone().map_err(Error::io("duplicating a pidfd"))?),
+            None => None,
+        };
+        Ok(Signaller { pidfd })
+    }
+
+    /// Blocks until the process ends; Docker's exit code (128+N for signal
+    /// N). Takes `&self` so that an `Arc<Running>` can be waited for in one
+    /// thread and signalled from others; waiting again gives the same code.
+    pub fn wait(&self) -> Result<i32, Error> {
+        let mut shim = self
+            .shim
+            .lock()
+            .map_err(|_| Error::Protocol("a waiter panicked".into()))?;
+        let status = shim.wait().map_err(Error::io("waiting for the container"))?;
+        Ok(docker_code(status))
+    }
+}
+
+/// Starts a container: returns once its command has been exec'd, or with
+/// the reason it could not be. Blocking. `helper` is the stratad binary
+/// (whose `main` calls [`dispatch_helper`] first).
+pub fn start(helper: &Path, spec: &ContainerSpec, stdio: Stdio) -> Result<Running, Error> {
+    if spec.process.args.is_empty() {
+        return Err(Error::Start {
+            message: "no command specified".into(),
+            code: None,
+        });
+    }
+    let shim = ShimSpec::Start {
+        spec: spec.clone(),
+        rootless: !crate::sys::is_root(),
+    };
+    launch(helper, &shim, stdio)
+}
+
+/// Runs another process in the running container whose PID 1 has host pid
+/// `target_pid`, joining all its namespaces. Blocking, like [`start`].
+pub fn exec(helper: &Path, target_pid: u32, process: &ProcessSpec, stdio: Stdio) -> Result<Running, Error> {
+    if process.args.is_empty() {
+        return Err(Error::Start {
+            message: "no command specified".into(),
+            code: None,
+        });
+    }
+    let shim = ShimSpec::Exec {
+        target_pid,
+        process: process.clone(),
+    };
+    launch(helper, &shim, stdio)
+}
+
+fn launch(helper: &Path, spec: &ShimSpec, stdio: Stdio) -> Result<Running, Error> {
+    let json = serde_json::to_string(spec)?;
+    let (ours, theirs) = UnixStream::pair().map_err(Error::io("creating the helper's socket"))?;
+    // Above the standard streams, which the child's stdio set-up overwrites.
+    let theirs: OwnedFd = rustix::io::fcntl_dupfd_cloexec(&theirs, 3)
+        .map_err(|e| Error::io("duplicating the helper's socket")(e.into()))?;
+    let mut cmd = Command::new(helper);
+    cmd.arg(SHIM_ARG)
+        .env_clear()
+        .env(ENV_SPEC, json)
+        .env(ENV_FD, theirs.as_raw_fd().to_string())
+        .stdin(stdio.stdin)
+        .stdout(stdio.stdout)
+        .stderr(stdio.stderr);
+    let mut shim = crate::sys::spawn_keeping_fds(cmd, &[theirs.as_fd()]).map_err(|source| Error::Helper {
+        helper: helper.to_path_buf(),
+        source,
+    })?;
+    drop(theirs);
+    match handshake(&ours) {
+        Ok((pid, pidfd)) => Ok(Running {
+            pid,
+            shim: Mutex::new(shim),
+            signaller: Signaller { pidfd },
+            _lifeline: ours,
+        }),
+        Err(e) => {
+            let _ = shim.kill();
+            let status = shim.wait();
+            match e {
+                Error::Protocol(m) => Err(Error::Protocol(match status {
+                    Ok(s) => format!("{m} (helper {s})"),
+                    Err(_) => m,
+                })),
+                e => Err(e),
+            }
+        }
+    }
+}
+
+/// One line from the shim: "pid N", "ok" or "err CODE MESSAGE".
+fn read_message(reader: &mut impl BufRead) -> Result<String, Error> {
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(Error::io("reading from the container helper"))?;
+    if line.is_empty() {
+        return Err(Error::Protocol("the helper exited before the container started".into()));
+    }
+    let line = line.trim_end_matches('\n').to_string();
+    if let Some(rest) = line.strip_prefix("err ") {
+        let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+        return Err(Error::Start {
+            message: message.to_string(),
+            code: code.parse().ok(),
+        });
+    }
+    Ok(line)
+}
+
+fn handshake(sock: &UnixStream) -> Result<(u32, Option<OwnedFd>), Error> {
+    let mut reader = BufReader::new(sock);
+    let line = read_message(&mut reader)?;
+    let pid: u32 = line
+        .strip_prefix("pid ")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| Error::Protocol(format!("unexpected message {line:?}")))?;
+    // The shim does not reap the init before our acknowledgement, so the pid
+    // still names it (at worst as a zombie).
+    let pidfd = rustix::process::Pid::from_raw(pid as i32)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    (&*sock)
+        .write_all(b"a")
+        .map_err(Error::io("writing to the container helper"))?;
+    let line = read_message(&mut reader)?;
+    if line != "ok" {
+        return Err(Error::Protocol(format!("unexpected message {line:?}")));
+    }
+    Ok((pid, pidfd))
+}
+
+/// A new pseudo-terminal pair on the host: (master, slave), both
+/// close-on-exec and `O_NOCTTY`.
+pub fn open_pty() -> Result<(OwnedFd, OwnedFd), Error> {
+    use rustix::pty::OpenptFlags;
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    let err = |what: &'static str| {
+        move |e: rustix::io::Errno| Error::Io {
+            what: what.into(),
+            source: e.into(),
+        }
+    };
+    let master = rustix::pty::openpt(flags).map_err(err("opening /dev/ptmx"))?;
+    rustix::pty::grantpt(&master).map_err(err("grantpt"))?;
+    rustix::pty::unlockpt(&master).map_err(err("unlockpt"))?;
+    let slave = rustix::pty::ioctl_tiocgptpeer(&master, flags).map_err(err("opening the pty slave"))?;
+    Ok((master, slave))
+}
+
+/// Sets the window size of a pty (through its master).
+pub fn resize_pty(master: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<(), Error> {
+    let size = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(master, size).map_err(|e| Error::Io {
+        what: "resizing the pty".into(),
+        source: e.into(),
+    })
+}
+
+/// If this process was started as one of the runner's helpers (argv\[1\] is
+/// a hidden subcommand), runs it and exits; otherwise returns at once.
+/// stratad's `main` calls it first: the helpers must be single-threaded.
+pub fn dispatch_helper() {
+    let Some(arg) = std::env::args_os().nth(1) else {
+        return;
+    };
+    if arg == SHIM_ARG {
+        helper::shim_main()
+    } else if arg == INIT_ARG {
+        helper::init_main()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        let e = Error::Start {
+            message: "x".into(),
+            code: Some(127),
+        };
+        assert_eq!(e.exit_code(), Some(127));
+        let e = Error::Start {
+            message: "x".into(),
+            code: Some(1),
+        };
+        assert_eq!(e.exit_code(), None);
+        assert_eq!(Error::Protocol("x".into()).exit_code(), None);
+        assert_eq!(docker_code(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(docker_code(ExitStatus::from_raw(9)), 137);
+    }
+
+    #[test]
+    fn messages_parse() {
+        let mut r = io::Cursor::new(b"pid 42\nerr 127 exec: \"x\": executable file not found in $PATH\n".to_vec());
+        assert_eq!(read_message(&mut r).unwrap(), "pid 42");
+        match read_message(&mut r).unwrap_err() {
+            Error::Start { message, code } => {
+                assert_eq!(code, Some(127));
+                assert_eq!(message, "exec: \"x\": executable file not found in $PATH");
+            }
+            e => panic!("{e}"),
+        }
+        assert!(matches!(read_message(&mut r), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn pty_pair_and_resize() {
+        let (master, slave) = open_pty().unwrap();
+        resize_pty(master.as_fd(), 40, 100).unwrap();
+        let size = rustix::termios::tcgetwinsize(&slave).unwrap();
+        assert_eq!((size.ws_row, size.ws_col), (40, 100));
+        assert!(rustix::termios::isatty(&slave));
+    }
+}

@@ -1,0 +1,607 @@
+//! The container's filesystem set-up as data: [`plan`] turns a spec into a
+//! list of [`Step`]s, [`execute`] runs them through a [`Syscalls`]
+//! implementation (the real one in `linux.rs`, a recording fake in tests).
+//!
+//! Paths in steps are container paths ("/dev/null"): the real implementation
+//! resolves them beneath the new root (`RESOLVE_IN_ROOT`), so a symlink in
+//! the image cannot steer a mount onto the host.
+
+use super::{ContainerSpec, NetworkMode};
+use rustix::mount::MountFlags;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What a container path is, for the steps that depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    Other,
+}
+
+/// Where a mount comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A new filesystem instance; the name is only the mount's source label.
+    Fresh(&'static str),
+    /// A host path (a device node, a file the caller made, host `/sys`).
+    Host(PathBuf),
+    /// A path inside the new root (to bind something onto itself).
+    Root(String),
+}
+
+/// One step of the set-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Every mount private, recursively: nothing propagates to the host.
+    MakeMountsPrivate,
+    /// Bind the root filesystem onto itself (pivot_root needs a mount).
+    BindRootfs(PathBuf),
+    /// `mkdir -p` inside the new root.
+    MakeDir {
+        path: String,
+        mode: u32,
+    },
+    /// An empty file (and its parents) if the path does not exist.
+    MakeFile {
+        path: String,
+    },
+    Mount {
+        source: Source,
+        target: String,
+        fstype: Option<&'static str>,
+        flags: MountFlags,
+        data: String,
+    },
+    /// Remount a mount read-only, keeping its other flags.
+    RemountReadOnly {
+        target: String,
+    },
+    /// A fresh read-only sysfs, or where that is refused (a user namespace
+    /// that does not own the network namespace) a recursive bind of the
+    /// host's `/sys`, remounted read-only.
+    Sysfs {
+        target: String,
+    },
+    Symlink {
+        link: String,
+        target: String,
+    },
+    /// Hide a path: `/dev/null` over a file, a read-only tmpfs over a
+    /// directory; nothing if it does not exist.
+    Mask {
+        path: String,
+    },
+    /// Bind a path onto itself read-only; nothing if it does not exist.
+    ReadOnly {
+        path: String,
+    },
+    LoopbackUp,
+    /// `pivot_root` into the new root and detach the old one.
+    PivotRoot,
+    SetHostname(String),
+}
+
+/// The system calls the steps need.
+pub trait Syscalls {
+    fn make_mounts_private(&mut self) -> io::Result<()>;
+    fn bind_rootfs(&mut self, rootfs: &Path) -> io::Result<()>;
+    /// What `path` (inside the new root, symlinks followed there) is; `None`
+    /// if it does not exist.
+    fn kind(&mut self, path: &str) -> io::Result<Option<Kind>>;
+    /// One directory whose parent exists.
+    fn mkdir(&mut self, path: &str, mode: u32) -> io::Result<()>;
+    fn create_file(&mut self, path: &str) -> io::Result<()>;
+    fn mount(
+        &mut self,
+        source: &Source,
+        target: &str,
+        fstype: Option<&str>,
+        flags: MountFlags,
+        data: &str,
+    ) -> io::Result<()>;
+    fn remount_read_only(&mut self, target: &str) -> io::Result<()>;
+    fn symlink(&mut self, link: &str, target: &str) -> io::Result<()>;
+    fn loopback_up(&mut self) -> io::Result<()>;
+    fn pivot_root(&mut self) -> io::Result<()>;
+    fn sethostname(&mut self, name: &str) -> io::Result<()>;
+}
+
+/// The host device nodes bound into the container's `/dev`.
+pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Docker's masked paths.
+pub const MASKED: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READ_ONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+fn mount(source: Source, target: &str, fstype: Option<&'static str>, flags: MountFlags, data: &str) -> Step {
+    Step::Mount {
+        source,
+        target: target.to_string(),
+        fstype,
+        flags,
+        data: data.to_string(),
+    }
+}
+
+fn dir(path: &str, mode: u32) -> Step {
+    Step::MakeDir {
+        path: path.to_string(),
+        mode,
+    }
+}
+
+/// The set-up of a new container. `rootless`: running as root of a user
+/// namespace this process made (no `gid=5` for devpts, whose group is not
+/// mapped).
+pub fn plan(spec: &ContainerSpec, rootless: bool) -> Vec<Step> {
+    let (nosuid, nodev, noexec) = (MountFlags::NOSUID, MountFlags::NODEV, MountFlags::NOEXEC);
+    let mut steps = vec![
+        Step::MakeMountsPrivate,
+        Step::BindRootfs(spec.rootfs.clone()),
+        dir("/proc", 0o755),
+        mount(
+            Source::Fresh("proc"),
+            "/proc",
+            Some("proc"),
+            nosuid | nodev | noexec,
+            "",
+        ),
+        dir("/dev", 0o755),
+        mount(
+            Source::Fresh("tmpfs"),
+            "/dev",
+            Some("tmpfs"),
+            nosuid | MountFlags::STRICTATIME,
+            "mode=755,size=65536k",
+        ),
+    ];
+    for dev in DEVICES {
+        let path = format!("/dev/{dev}");
+        steps.push(Step::MakeFile { path: path.clone() });
+        steps.push(mount(
+            Source::Host(PathBuf::from(&path)),
+            &path,
+            None,
+            MountFlags::BIND,
+            "",
+        ));
+    }
+    let pts_data = if rootless {
+        "newinstance,ptmxmode=0666,mode=0620".to_string()
+    } else {
+        "newinstance,ptmxmode=0666,mode=0620,gid=5".to_string()
+    };
+    steps.push(dir("/dev/pts", 0o755));
+    steps.push(mount(
+        Source::Fresh("devpts"),
+        "/dev/pts",
+        Some("devpts"),
+        nosuid | noexec,
+        &pts_data,
+    ));
+    steps.push(Step::Symlink {
+        link: "/dev/ptmx".into(),
+        target: "pts/ptmx".into(),
+    });
+    steps.push(dir("/dev/shm", 0o1777));
+    steps.push(mount(
+        Source::Fresh("shm"),
+        "/dev/shm",
+        Some("tmpfs"),
+        nosuid | nodev | noexec,
+        "mode=1777,size=65536k",
+    ));
+    for (link, target) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+        ("/dev/core", "/proc/kcore"),
+    ] {
+        steps.push(Step::Symlink {
+            link: link.into(),
+            target: target.into(),
+        });
+    }
+    steps.push(dir("/sys", 0o755));
+    steps.push(Step::Sysfs { target: "/sys".into() });
+    for (target, source) in &spec.etc_files {
+        steps.push(Step::MakeFile { path: target.clone() });
+        steps.push(mount(Source::Host(source.clone()), target, None, MountFlags::BIND, ""));
+    }
+    for path in MASKED {
+        steps.push(Step::Mask { path: path.to_string() });
+    }
+    for path in READ_ONLY {
+        steps.push(Step::ReadOnly { path: path.to_string() });
+    }
+    if spec.network == NetworkMode::None {
+        steps.push(Step::LoopbackUp);
+    }
+    steps.push(Step::PivotRoot);
+    steps.push(Step::SetHostname(spec.hostname.clone()));
+    steps
+}
+
+fn parent(path: &str) -> &str {
+    match path.trim_end_matches('/').rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+fn mkdir_all(sys: &mut dyn Syscalls, path: &str, mode: u32) -> io::Result<()> {
+    let mut prefix = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        if part == ".." {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "`..` in a container path"));
+        }
+        prefix.push('/');
+        prefix.push_str(part);
+        match sys.kind(&prefix)? {
+            Some(Kind::Dir) => {}
+            Some(Kind::Other) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{prefix} is not a directory"),
+                ));
+            }
+            None => match sys.mkdir(&prefix, mode) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                other => other?,
+            },
+        }
+    }
+    Ok(())
+}
+
+fn not_permitted(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(n) if n == rustix::io::Errno::PERM.raw_os_error() || n == rustix::io::Errno::ACCESS.raw_os_error())
+}
+
+/// Runs one step.
+pub fn run_step(sys: &mut dyn Syscalls, step: &Step) -> io::Result<()> {
+    match step {
+        Step::MakeMountsPrivate => sys.make_mounts_private(),
+        Step::BindRootfs(rootfs) => sys.bind_rootfs(rootfs),
+        Step::MakeDir { path, mode } => mkdir_all(sys, path, *mode),
+        Step::MakeFile { path } => {
+            mkdir_all(sys, parent(path), 0o755)?;
+            match sys.kind(path)? {
+                None => sys.create_file(path),
+                Some(Kind::Other) => Ok(()),
+                Some(Kind::Dir) => Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    format!("{path} is a directory"),
+                )),
+            }
+        }
+        Step::Mount {
+            source,
+            target,
+            fstype,
+            flags,
+            data,
+        } => sys.mount(source, target, *fstype, *flags, data),
+        Step::RemountReadOnly { target } => sys.remount_read_only(target),
+        Step::Sysfs { target } => {
+            let flags = MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+            match sys.mount(&Source::Fresh("sysfs"), target, Some("sysfs"), flags, "") {
+                Err(e) if not_permitted(&e) => {
+                    let flags = MountFlags::BIND | MountFlags::REC;
+                    sys.mount(&Source::Host(PathBuf::from("/sys")), target, None, flags, "")?;
+                    sys.remount_read_only(target)
+                }
+                other => other,
+            }
+        }
+        Step::Symlink { link, target } => sys.symlink(link, target),
+        Step::Mask { path } => match sys.kind(path)? {
+            None => Ok(()),
+            Some(Kind::Dir) => sys.mount(&Source::Fresh("tmpfs"), path, Some("tmpfs"), MountFlags::RDONLY, ""),
+            Some(Kind::Other) => {
+                let null = Source::Host(PathBuf::from("/dev/null"));
+                sys.mount(&null, path, None, MountFlags::BIND, "")
+            }
+        },
+        Step::ReadOnly { path } => match sys.kind(path)? {
+            None => Ok(()),
+            Some(_) => {
+                let flags = MountFlags::BIND | MountFlags::REC;
+                sys.mount(&Source::Root(path.clone()), path, None, flags, "")?;
+                sys.remount_read_only(path)
+            }
+        },
+        Step::LoopbackUp => sys.loopback_up(),
+        Step::PivotRoot => sys.pivot_root(),
+        Step::SetHostname(name) => sys.sethostname(name),
+    }
+}
+
+/// Runs every step in order; the error names the step that failed.
+pub fn execute(sys: &mut dyn Syscalls, steps: &[Step]) -> Result<(), String> {
+    for step in steps {
+        run_step(sys, step).map_err(|e| format!("{}: {}", describe(step), super::lookup::errno_text(&e)))?;
+    }
+    Ok(())
+}
+
+/// A step in words, for error messages.
+pub fn describe(step: &Step) -> String {
+    match step {
+        Step::MakeMountsPrivate => "making mounts private".into(),
+        Step::BindRootfs(p) => format!("binding the root filesystem {}", p.display()),
+        Step::MakeDir { path, .. } => format!("creating directory {path}"),
+        Step::MakeFile { path } => format!("creating mount point {path}"),
+        Step::Mount {
+            source, target, fstype, ..
+        } => match (source, fstype) {
+            (Source::Host(p), _) => format!("bind-mounting {} on {target}", p.display()),
+            (Source::Root(p), _) => format!("bind-mounting {p} on {target}"),
+            (Source::Fresh(_), Some(t)) => format!("mounting {t} on {target}"),
+            (Source::Fresh(s), None) => format!("mounting {s} on {target}"),
+        },
+        Step::RemountReadOnly { target } => format!("remounting {target} read-only"),
+        Step::Sysfs { target } => format!("mounting sysfs on {target}"),
+        Step::Symlink { link, target } => format!("creating symlink {link} -> {target}"),
+        Step::Mask { path } => format!("masking {path}"),
+        Step::ReadOnly { path } => format!("making {path} read-only"),
+        Step::LoopbackUp => "bringing up the loopback interface".into(),
+        Step::PivotRoot => "pivot_root".into(),
+        Step::SetHostname(h) => format!("setting hostname {h:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::ProcessSpec;
+    use std::collections::HashMap;
+
+    fn spec(network: NetworkMode) -> ContainerSpec {
+        ContainerSpec {
+            id: "abc".into(),
+            rootfs: PathBuf::from("/var/lib/strata/c/abc/merged"),
+            hostname: "abc123".into(),
+            network,
+            etc_files: vec![
+                ("/etc/hostname".into(), PathBuf::from("/var/lib/strata/c/abc/hostname")),
+                (
+                    "/etc/resolv.conf".into(),
+                    PathBuf::from("/var/lib/strata/c/abc/resolv.conf"),
+                ),
+            ],
+            process: ProcessSpec {
+                args: vec!["sh".into()],
+                env: vec![],
+                cwd: String::new(),
+                user: String::new(),
+                tty: false,
+            },
+        }
+    }
+
+    fn index(steps: &[Step], f: impl Fn(&Step) -> bool) -> usize {
+        steps.iter().position(f).expect("step present")
+    }
+
+    fn mount_at(target: &str) -> impl Fn(&Step) -> bool + '_ {
+        move |s| matches!(s, Step::Mount { target: t, .. } if t == target)
+    }
+
+    #[test]
+    fn order_is_private_bind_proc_dev_then_pivot() {
+        let steps = plan(&spec(NetworkMode::Host), false);
+        assert_eq!(steps[0], Step::MakeMountsPrivate);
+        assert!(matches!(&steps[1], Step::BindRootfs(p) if p.ends_with("merged")));
+        let proc_ = index(&steps, mount_at("/proc"));
+        let dev = index(&steps, mount_at("/dev"));
+        let null = index(&steps, mount_at("/dev/null"));
+        let pts = index(&steps, mount_at("/dev/pts"));
+        let pivot = index(&steps, |s| *s == Step::PivotRoot);
+        let kcore = index(&steps, |s| matches!(s, Step::Mask { path } if path == "/proc/kcore"));
+        assert!(proc_ < dev && dev < null && null < pts && pts < pivot);
+        assert!(
+            proc_ < kcore && kcore < pivot,
+            "masks need the new /proc and come before pivot"
+        );
+        assert_eq!(steps.last(), Some(&Step::SetHostname("abc123".into())));
+        assert!(!steps.contains(&Step::LoopbackUp));
+        // Everything that mounts happens before the pivot.
+        assert!(steps[pivot..].iter().all(|s| !matches!(s, Step::Mount { .. })));
+    }
+
+    #[test]
+    fn only_devices_sys_and_etc_files_come_from_the_host() {
+        let steps = plan(&spec(NetworkMode::None), false);
+        let mut host: Vec<String> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Mount {
+                    source: Source::Host(p),
+                    flags,
+                    ..
+                } => {
+                    assert!(flags.contains(MountFlags::BIND));
+                    Some(p.display().to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        host.sort();
+        let mut want: Vec<String> = DEVICES.iter().map(|d| format!("/dev/{d}")).collect();
+        want.push("/var/lib/strata/c/abc/hostname".into());
+        want.push("/var/lib/strata/c/abc/resolv.conf".into());
+        want.sort();
+        assert_eq!(host, want);
+        assert!(steps.contains(&Step::LoopbackUp));
+        // Every mount target exists first: devices and etc files as files.
+        for d in DEVICES {
+            let path = format!("/dev/{d}");
+            let make = index(&steps, |s| matches!(s, Step::MakeFile { path: p } if *p == path));
+            assert!(make < index(&steps, mount_at(&path)));
+        }
+    }
+
+    #[test]
+    fn devpts_has_no_gid_when_rootless() {
+        let data = |rootless| {
+            plan(&spec(NetworkMode::Host), rootless)
+                .into_iter()
+                .find_map(|s| match s {
+                    Step::Mount { target, data, .. } if target == "/dev/pts" => Some(data),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        assert!(data(false).contains("gid=5"));
+        assert!(!data(true).contains("gid="));
+    }
+
+    /// A fake file system: the set of existing container paths.
+    #[derive(Default)]
+    struct Fake {
+        calls: Vec<String>,
+        exists: HashMap<String, Kind>,
+        refuse_sysfs: bool,
+    }
+
+    impl Syscalls for Fake {
+        fn make_mounts_private(&mut self) -> io::Result<()> {
+            self.calls.push("private /".into());
+            Ok(())
+        }
+        fn bind_rootfs(&mut self, rootfs: &Path) -> io::Result<()> {
+            self.calls.push(format!("rbind {}", rootfs.display()));
+            self.exists.insert("/".into(), Kind::Dir);
+            Ok(())
+        }
+        fn kind(&mut self, path: &str) -> io::Result<Option<Kind>> {
+            Ok(self.exists.get(path).copied())
+        }
+        fn mkdir(&mut self, path: &str, mode: u32) -> io::Result<()> {
+            self.calls.push(format!("mkdir {path} {mode:o}"));
+            self.exists.insert(path.into(), Kind::Dir);
+            Ok(())
+        }
+        fn create_file(&mut self, path: &str) -> io::Result<()> {
+            self.calls.push(format!("touch {path}"));
+            self.exists.insert(path.into(), Kind::Other);
+            Ok(())
+        }
+        fn mount(
+            &mut self,
+            source: &Source,
+            target: &str,
+            fstype: Option<&str>,
+            _flags: MountFlags,
+            _data: &str,
+        ) -> io::Result<()> {
+            if fstype == Some("sysfs") && self.refuse_sysfs {
+                return Err(rustix::io::Errno::PERM.into());
+            }
+            if fstype == Some("proc") {
+                self.exists.insert("/proc/kcore".into(), Kind::Other);
+                self.exists.insert("/proc/sys".into(), Kind::Dir);
+            }
+            let src = match source {
+                Source::Fresh(_) => fstype.unwrap_or("?").to_string(),
+                Source::Host(p) => format!("host:{}", p.display()),
+                Source::Root(p) => p.clone(),
+            };
+            self.calls.push(format!("mount {src} {target}"));
+            Ok(())
+        }
+        fn remount_read_only(&mut self, target: &str) -> io::Result<()> {
+            self.calls.push(format!("ro {target}"));
+            Ok(())
+        }
+        fn symlink(&mut self, link: &str, target: &str) -> io::Result<()> {
+            self.calls.push(format!("ln {link} {target}"));
+            Ok(())
+        }
+        fn loopback_up(&mut self) -> io::Result<()> {
+            self.calls.push("lo up".into());
+            Ok(())
+        }
+        fn pivot_root(&mut self) -> io::Result<()> {
+            self.calls.push("pivot".into());
+            Ok(())
+        }
+        fn sethostname(&mut self, name: &str) -> io::Result<()> {
+            self.calls.push(format!("hostname {name}"));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn executor_creates_missing_targets_and_falls_back_for_sysfs() {
+        let mut fake = Fake {
+            refuse_sysfs: true,
+            ..Fake::default()
+        };
+        fake.exists.insert("/etc".into(), Kind::Dir);
+        fake.exists.insert("/etc/hostname".into(), Kind::Other);
+        let steps = plan(&spec(NetworkMode::None), true);
+        execute(&mut fake, &steps).unwrap();
+        let calls = fake.calls;
+        let pos = |c: &str| {
+            calls
+                .iter()
+                .position(|x| x == c)
+                .unwrap_or_else(|| panic!("{c} in {calls:?}"))
+        };
+        assert!(pos("mkdir /proc 755") < pos("mount proc /proc"));
+        assert!(pos("mount tmpfs /dev") < pos("touch /dev/null"));
+        assert!(pos("touch /dev/null") < pos("mount host:/dev/null /dev/null"));
+        assert!(pos("mkdir /dev/shm 1777") < pos("mount tmpfs /dev/shm"));
+        assert!(pos("mount host:/sys /sys") < pos("ro /sys"));
+        // An existing file is not recreated; a missing one is.
+        assert!(!calls.iter().any(|c| c == "touch /etc/hostname"));
+        assert!(pos("touch /etc/resolv.conf") < pos("mount host:/var/lib/strata/c/abc/resolv.conf /etc/resolv.conf"));
+        // Masks: files get /dev/null, absent paths nothing.
+        assert!(calls.iter().any(|c| c == "mount host:/dev/null /proc/kcore"));
+        assert!(!calls.iter().any(|c| c.ends_with("/proc/keys")));
+        assert!(pos("mount /proc/sys /proc/sys") < pos("ro /proc/sys"));
+        assert!(pos("lo up") < pos("pivot"));
+        assert_eq!(calls.last().map(String::as_str), Some("hostname abc123"));
+    }
+
+    #[test]
+    fn mount_target_through_a_file_is_an_error() {
+        let mut fake = Fake::default();
+        fake.exists.insert("/etc".into(), Kind::Other);
+        let step = Step::MakeFile {
+            path: "/etc/hosts".into(),
+        };
+        let err = execute(&mut fake, &[step]).unwrap_err();
+        assert!(err.contains("/etc is not a directory"), "{err}");
+        let step = Step::MakeDir {
+            path: "/a/../b".into(),
+            mode: 0o755,
+        };
+        assert!(execute(&mut Fake::default(), &[step]).is_err());
+    }
+
+    #[test]
+    fn parent_of_paths() {
+        assert_eq!(parent("/etc/hosts"), "/etc");
+        assert_eq!(parent("/hosts"), "/");
+        assert_eq!(parent("/a/b/c"), "/a/b");
+    }
+}
