@@ -72,6 +72,7 @@ impl Daemon {
             .arg(&self.root)
             .arg("-H")
             .arg(self.host())
+            .args(["--shutdown-timeout", "2"])
             .args(&self.extra_args)
             .env("STRATA_LOG", "strata=debug")
             .stdout(log.try_clone().expect("log"))
@@ -164,16 +165,21 @@ impl Daemon {
     pub fn docker(&self, args: &[&str]) -> Option<Output> {
         which("docker")?;
         let config = self.dir.path().join("docker-config");
-        Some(
-            Command::new("docker")
-                .arg("-H")
-                .arg(self.host())
-                .args(args)
-                .env("DOCKER_CONFIG", &config)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run docker"),
-        )
+        let child = Command::new("docker")
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .env("DOCKER_CONFIG", &config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run docker");
+        Some(output_within(
+            child,
+            Duration::from_secs(120),
+            &format!("docker {}", args.join(" ")),
+        ))
     }
 
     /// A listing of every path under the store with type, size and mode:
@@ -202,7 +208,50 @@ pub fn strata_at(host: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
             let _ = pipe.write_all(&data);
         });
     }
-    child.wait_with_output().expect("strata output")
+    output_within(child, Duration::from_secs(120), &format!("strata {}", args.join(" ")))
+}
+
+/// The output of `child`, which must finish within `limit`: a hung client
+/// (a stream that never ends) fails the test instead of hanging the suite.
+pub fn output_within(mut child: std::process::Child, limit: Duration, what: &str) -> Output {
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let err = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
 }
 
 pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {

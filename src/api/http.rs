@@ -98,6 +98,29 @@ impl Query {
     }
 }
 
+/// A body sent as its chunks arrive on `rx`, ending when every sender is
+/// dropped. The response head goes out at once (a `/wait` client sends its
+/// start only after the head of the wait arrives).
+pub fn channel(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
+    ChannelBody(rx).boxed()
+}
+
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,7 +236,16 @@ pub async fn tag(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
 pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
     let name = name.to_string();
     let force = query.flag("force");
-    let removals = blocking(&daemon.store, move |s| s.remove_image(&name, force)).await?;
+    let held_by = daemon
+        .store
+        .resolve(&name)
+        .ok()
+        .and_then(|id| daemon.engine.image_users(&id).into_iter().next())
+        .map(|(c, running)| (c[..12].to_string(), running));
+    let removals = blocking(&daemon.store, move |s| {
+        s.remove_image(&name, force, held_by.as_ref().map(|(c, r)| (c.as_str(), *r)))
+    })
+    .await?;
     let items: Vec<DeleteItem> = removals
         .into_iter()
         .map(|r| match r {

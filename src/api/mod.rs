@@ -2,7 +2,10 @@
 //! with TLS and client certificates, over TCP. It orchestrates the store
 //! (`layers`); the wire shapes live in [`types`], which is all the client sees.
 
+mod containers;
+pub mod engine;
 mod error;
+mod hijack;
 mod http;
 mod images;
 mod routes;

@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::http::{Body, Query, percent_decode};
 use super::server::Daemon;
 use super::types::{API_VERSION, MIN_API_VERSION};
-use super::{images, system};
+use super::{containers, images, system};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -62,7 +62,7 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-async fn route(daemon: Arc<Daemon>, req: Request<Incoming>) -> Reply {
+async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
     let raw_path = req.uri().path().to_string();
     let path = percent_decode(strip_version(&raw_path)?, false);
     let query = Query::parse(req.uri().query());
@@ -75,10 +75,30 @@ async fn route(daemon: Arc<Daemon>, req: Request<Incoming>) -> Reply {
         (&Method::GET, ["images", "json"]) => images::list(&daemon, &query).await,
         (&Method::POST, ["images", "create"]) => images::create(&daemon, &query, req.into_body()).await,
         (_, ["images", rest @ ..]) if !rest.is_empty() => image_route(&daemon, &method, rest, &query).await,
-        // Containers, networks, volumes and plugins are not there yet: answer
-        // as Docker does for objects that do not exist, so clients move on.
-        (&Method::GET, ["containers", "json"]) => Ok(super::http::json(StatusCode::OK, &Vec::<()>::new())),
-        (_, ["containers", id, ..]) => Err(ApiError::not_found(format!("No such container: {id}"))),
+        (&Method::POST, ["containers", "create"]) => containers::create(&daemon, &query, req).await,
+        (&Method::GET, ["containers", "json"]) => containers::list(&daemon, &query),
+        (&Method::POST, ["containers", "prune"]) => containers::not_implemented("container prune"),
+        (_, ["containers", id, rest @ ..]) => {
+            let c = daemon.engine.get(id)?;
+            match (&method, rest) {
+                (&Method::GET, ["json"]) => containers::inspect(&daemon, &c),
+                (&Method::POST, ["start"]) => containers::start(&daemon, &c).await,
+                (&Method::POST, ["stop"]) => containers::stop(&daemon, &c, &query).await,
+                (&Method::POST, ["kill"]) => containers::kill(&daemon, &c, &query),
+                (&Method::POST, ["restart"]) => containers::restart(&daemon, &c, &query).await,
+                (&Method::POST, ["wait"]) => containers::wait(&c, &query),
+                (&Method::POST, ["attach"]) => containers::attach(&daemon, &c, &query, &mut req),
+                (&Method::POST, ["resize"]) => containers::resize(&daemon, &c, &query),
+                (&Method::GET, ["logs"]) => containers::logs(&c, &query).await,
+                (&Method::GET, ["top"]) => containers::top(&c),
+                (&Method::POST, ["exec"]) => containers::exec_create(&daemon, &c, req).await,
+                (&Method::DELETE, []) => containers::remove(&daemon, &c, &query).await,
+                _ => Err(ApiError::not_found("page not found")),
+            }
+        }
+        (&Method::POST, ["exec", id, "start"]) => containers::exec_start(&daemon, id, req).await,
+        (&Method::POST, ["exec", id, "resize"]) => containers::exec_resize(&daemon, id, &query),
+        (&Method::GET, ["exec", id, "json"]) => containers::exec_inspect(&daemon, id),
         (&Method::GET, ["networks"]) => Ok(super::http::json(StatusCode::OK, &Vec::<()>::new())),
         (_, ["networks", id, ..]) => Err(ApiError::not_found(format!("network {id} not found"))),
         (&Method::GET, ["volumes"]) => Ok(super::http::json(

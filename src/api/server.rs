@@ -36,6 +36,10 @@ pub struct DaemonConfig {
     pub tls: Option<TlsFiles>,
     /// Plain TCP, allowed on loopback addresses only.
     pub insecure: bool,
+    /// The program run as each container's shim and init (`stratad` itself).
+    pub helper: PathBuf,
+    /// How long running containers get to stop at shutdown, at most.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// `/var/lib/strata` for root, `$XDG_DATA_HOME/strata` (or
@@ -56,6 +60,7 @@ pub fn default_root() -> PathBuf {
 /// Everything a request handler may reach.
 pub struct Daemon {
     pub store: Arc<Store>,
+    pub engine: Arc<super::engine::Engine>,
     pub config: DaemonConfig,
     pub started: Instant,
 }
@@ -109,8 +114,17 @@ impl Daemon {
         for host in &config.hosts {
             bound.push(bind(host, acceptor.clone()).await?);
         }
+        let store = Arc::new(store);
+        let helper = config.helper.clone();
+        let engine_store = store.clone();
+        let engine = tokio::task::spawn_blocking(move || super::engine::Engine::open(engine_store, helper))
+            .await
+            .map_err(|e| Error::Config(format!("loading containers: {e}")))?
+            .map_err(|e| Error::Config(format!("loading containers: {e}")))?;
+        let _ = super::engine::RUNTIME.set(tokio::runtime::Handle::current());
         let daemon = Arc::new(Daemon {
-            store: Arc::new(store),
+            engine: Arc::new(engine),
+            store,
             config,
             started: Instant::now(),
         });
@@ -165,6 +179,7 @@ impl Listeners {
         }
         shutdown.await;
         tasks.shutdown().await;
+        daemon.engine.shutdown(daemon.config.shutdown_timeout).await;
         for path in sockets {
             let _ = std::fs::remove_file(path);
         }

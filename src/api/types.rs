@@ -191,6 +191,232 @@ pub struct StreamMessage {
     pub error_detail: Option<ErrorResponse>,
 }
 
+/// A container's settings that come with the image (`Config` of create
+/// and inspect). Unknown fields are kept, so inspect shows what was sent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub image: String,
+    pub working_dir: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+/// The host side of a container's settings (`HostConfig`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    pub network_mode: String,
+    pub auto_remove: bool,
+    pub console_size: Option<[u32; 2]>,
+    pub restart_policy: RestartPolicy,
+    pub privileged: bool,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// The body of `POST /containers/create`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerCreateRequest {
+    #[serde(flatten)]
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IdResponse {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+/// An entry of `GET /containers/json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub names: Vec<String>,
+    pub image: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    pub command: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub state: String,
+    pub status: String,
+    pub ports: Vec<Value>,
+    pub labels: BTreeMap<String, String>,
+    pub mounts: Vec<Value>,
+    pub host_config: SummaryHostConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SummaryHostConfig {
+    pub network_mode: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerState {
+    /// created, running, paused, restarting, removing, exited or dead.
+    pub status: String,
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub dead: bool,
+    pub pid: u32,
+    pub exit_code: i32,
+    pub error: String,
+    /// RFC 3339; `0001-01-01T00:00:00Z` when never.
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// `GET /containers/{id}/json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerInspect {
+    pub id: String,
+    /// RFC 3339.
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub state: ContainerState,
+    pub image: String,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    pub log_path: String,
+    pub name: String,
+    pub restart_count: i64,
+    pub driver: String,
+    pub platform: String,
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    pub host_config: HostConfig,
+    pub graph_driver: GraphDriver,
+    pub mounts: Vec<Value>,
+    pub config: ContainerConfig,
+    pub network_settings: Value,
+}
+
+/// The body of `POST /containers/{id}/wait`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WaitResponse {
+    pub status_code: i64,
+    pub error: Option<ErrorResponse>,
+}
+
+/// The body of `POST /containers/{id}/exec`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecConfig {
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub tty: bool,
+    pub cmd: Vec<String>,
+    pub env: Option<Vec<String>>,
+    pub user: String,
+    pub working_dir: String,
+    pub privileged: bool,
+    pub detach_keys: String,
+    pub console_size: Option<[u32; 2]>,
+}
+
+/// The body of `POST /exec/{id}/start`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecStartConfig {
+    pub detach: bool,
+    pub tty: bool,
+    pub console_size: Option<[u32; 2]>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExecProcessConfig {
+    pub entrypoint: String,
+    pub arguments: Vec<String>,
+    pub tty: bool,
+    pub user: String,
+    pub privileged: bool,
+}
+
+/// `GET /exec/{id}/json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecInspect {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub running: bool,
+    pub exit_code: Option<i32>,
+    pub process_config: ExecProcessConfig,
+    pub open_stdin: bool,
+    pub open_stdout: bool,
+    pub open_stderr: bool,
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    pub pid: u32,
+}
+
+/// `GET /containers/{id}/top`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TopResponse {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
+}
+
+/// An entry of `GET /containers/{id}/changes`: Kind 0 = C, 1 = A, 2 = D.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ChangeItem {
+    pub path: String,
+    pub kind: u8,
+}
+
+/// The 8-byte header of each frame of a multiplexed (non-TTY) stream:
+/// stream (0 stdin, 1 stdout, 2 stderr, 3 error), three zeros, and the
+/// payload length as a big-endian u32.
+pub fn frame_header(stream: u8, len: usize) -> [u8; 8] {
+    let n = (len as u32).to_be_bytes();
+    [stream, 0, 0, 0, n[0], n[1], n[2], n[3]]
+}
+
+/// The zero time of Go, which Docker prints for times that never happened.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
 /// Where a daemon listens and a client connects: `unix:///path` or
 /// `tcp://host:port`.
 #[derive(Clone, Debug, PartialEq, Eq)]

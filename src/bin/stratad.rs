@@ -32,6 +32,9 @@ struct Args {
     /// Allow plain TCP without TLS, on loopback addresses only
     #[arg(long)]
     insecure: bool,
+    /// Seconds running containers get to stop when the daemon shuts down
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    shutdown_timeout: u64,
     /// Log level: error, warn, info, debug, trace
     #[arg(short = 'l', long, default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -63,6 +66,8 @@ impl Args {
             hosts,
             tls,
             insecure: self.insecure,
+            shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout),
+            helper: std::env::current_exe().context("finding stratad's own executable")?,
         })
     }
 }

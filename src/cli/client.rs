@@ -28,6 +28,7 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+#[derive(Clone)]
 pub struct Client {
     host: Host,
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -85,25 +86,64 @@ impl Client {
         path: &str,
         body: Option<ReqBody>,
     ) -> Result<Response<Incoming>, Error> {
+        self.send(method, path, body, false).await
+    }
+
+    /// Sends a request that takes over the connection (attach, exec start)
+    /// and returns the raw stream once the daemon answers `101`.
+    pub async fn hijack(&self, path: &str, body: Option<Vec<u8>>) -> Result<TokioIo<hyper::upgrade::Upgraded>, Error> {
+        let body = body.map(|b| {
+            http_body_util::Full::new(Bytes::from(b))
+                .map_err(|never| match never {})
+                .boxed()
+        });
+        let resp = self.send(Method::POST, path, body, true).await?;
+        let status = resp.status();
+        if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| Error::Protocol(e.to_string()))?
+                .to_bytes();
+            return Err(daemon_error(status, &bytes));
+        }
+        let upgraded = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| Error::Protocol(format!("taking over the connection: {e}")))?;
+        Ok(TokioIo::new(upgraded))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<ReqBody>,
+        upgrade: bool,
+    ) -> Result<Response<Incoming>, Error> {
         let stream = self.connect().await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| Error::Protocol(e.to_string()))?;
         tokio::spawn(async move {
-            let _ = conn.await;
+            let _ = conn.with_upgrades().await;
         });
         let authority = match &self.host {
             Host::Unix(_) => "localhost".to_string(),
             Host::Tcp { host, port } => format!("{host}:{port}"),
         };
         let body = body.unwrap_or_else(|| Empty::new().map_err(|never| match never {}).boxed());
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(format!("/v{API_VERSION}{path}"))
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::USER_AGENT, concat!("strata/", env!("CARGO_PKG_VERSION")))
-            .body(body)
-            .map_err(|e| Error::Protocol(e.to_string()))?;
+            .header(hyper::header::USER_AGENT, concat!("strata/", env!("CARGO_PKG_VERSION")));
+        if upgrade {
+            req = req
+                .header(hyper::header::CONNECTION, "Upgrade")
+                .header(hyper::header::UPGRADE, "tcp");
+        }
+        let req = req.body(body).map_err(|e| Error::Protocol(e.to_string()))?;
         sender
             .send_request(req)
             .await
@@ -122,20 +162,33 @@ impl Client {
             .map_err(|e| Error::Protocol(e.to_string()))?
             .to_bytes();
         if status.is_client_error() || status.is_server_error() {
-            let message = serde_json::from_slice::<ErrorResponse>(&bytes)
-                .map(|e| e.message)
-                .unwrap_or_else(|_| format!("{status}: {}", String::from_utf8_lossy(&bytes).trim()));
-            return Err(Error::Daemon {
-                status: status.as_u16(),
-                message,
-            });
+            return Err(daemon_error(status, &bytes));
         }
         Ok(bytes)
+    }
+
+    /// POSTs a JSON body and returns the reply's body.
+    pub async fn post_json<T: serde::Serialize>(&self, path: &str, body: &T) -> Result<Bytes, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Protocol(e.to_string()))?;
+        let body = http_body_util::Full::new(Bytes::from(bytes))
+            .map_err(|never| match never {})
+            .boxed();
+        self.call(Method::POST, path, Some(body)).await
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         let bytes = self.call(Method::GET, path, None).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("bad reply to GET {path}: {e}")))
+    }
+}
+
+fn daemon_error(status: hyper::StatusCode, bytes: &[u8]) -> Error {
+    let message = serde_json::from_slice::<ErrorResponse>(bytes)
+        .map(|e| e.message)
+        .unwrap_or_else(|_| format!("{status}: {}", String::from_utf8_lossy(bytes).trim()));
+    Error::Daemon {
+        status: status.as_u16(),
+        message,
     }
 }
 

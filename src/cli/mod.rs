@@ -6,6 +6,7 @@
 mod client;
 mod commands;
 mod format;
+mod session;
 
 pub use client::{Client, TlsFiles};
 
@@ -30,6 +31,10 @@ pub enum Error {
     /// Failures already printed one by one (as `rmi` does); exit 1 quietly.
     #[error("")]
     Reported,
+    /// Exit with this code, quietly (a container's exit code, or Docker's
+    /// 125/126/127 after the error was printed).
+    #[error("")]
+    Exit(i32),
 }
 
 /// Raw flags, as typed.
@@ -73,6 +78,32 @@ pub enum Command {
     Rmi(commands::rmi::Args),
     /// Show an image's history
     History(commands::history::Args),
+    /// Create and run a container
+    Run(commands::run::Args),
+    /// Create a container
+    Create(commands::create::Args),
+    /// Start containers
+    Start(commands::start::Args),
+    /// Attach to a running container
+    Attach(commands::attach::Args),
+    /// List containers
+    Ps(commands::ps::Args),
+    /// Stop running containers
+    Stop(commands::lifecycle::StopArgs),
+    /// Kill running containers
+    Kill(commands::lifecycle::KillArgs),
+    /// Restart containers
+    Restart(commands::lifecycle::RestartArgs),
+    /// Remove containers
+    Rm(commands::lifecycle::RmArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(commands::lifecycle::WaitArgs),
+    /// Fetch the logs of a container
+    Logs(commands::logs::Args),
+    /// Run a command in a running container
+    Exec(commands::exec::Args),
+    /// Show the running processes of a container
+    Top(commands::top::Args),
 }
 
 /// Validated configuration.
@@ -127,9 +158,13 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(run(config)) {
+    let result = runtime.block_on(run(config));
+    // A read of stdin may still be blocked in a thread: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => 0,
         Err(Error::Reported) => 1,
+        Err(Error::Exit(code)) => code,
         Err(e) => {
             eprintln!("{e}");
             1
@@ -149,6 +184,19 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Tag(a) => commands::tag::run(&client, a).await,
         Command::Rmi(a) => commands::rmi::run(&client, a, &mut out).await,
         Command::History(a) => commands::history::run(&client, a, &mut out).await,
+        Command::Run(a) => commands::run::run(&client, a, &mut out).await,
+        Command::Create(a) => commands::create::run(&client, a, &mut out).await,
+        Command::Start(a) => commands::start::run(&client, a, &mut out).await,
+        Command::Attach(a) => commands::attach::run(&client, a).await,
+        Command::Ps(a) => commands::ps::run(&client, a, &mut out).await,
+        Command::Stop(a) => commands::lifecycle::stop(&client, a, &mut out).await,
+        Command::Kill(a) => commands::lifecycle::kill(&client, a, &mut out).await,
+        Command::Restart(a) => commands::lifecycle::restart(&client, a, &mut out).await,
+        Command::Rm(a) => commands::lifecycle::rm(&client, a, &mut out).await,
+        Command::Wait(a) => commands::lifecycle::wait(&client, a, &mut out).await,
+        Command::Logs(a) => commands::logs::run(&client, a).await,
+        Command::Exec(a) => commands::exec::run(&client, a).await,
+        Command::Top(a) => commands::top::run(&client, a, &mut out).await,
     }
 }
 

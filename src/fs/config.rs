@@ -42,6 +42,38 @@ pub struct MountConfig {
     pub ignored: Vec<String>,
 }
 
+impl MountConfig {
+    /// A mount of `lowers` (topmost first) under `upper`, with every option
+    /// at its default.
+    pub fn new(lowers: Vec<PathBuf>, upper: Option<PathBuf>, work: Option<PathBuf>, mountpoint: PathBuf) -> Self {
+        MountConfig {
+            lowers,
+            upper,
+            work,
+            mountpoint,
+            foreground: false,
+            debug: false,
+            // Every change goes through the mount and lower layers never change,
+            // so the kernel may keep entries and attributes long (as it does for
+            // kernel overlayfs); `timeout=` shortens it for layers changed out of band.
+            timeout: Duration::from_secs(3600),
+            read_only: false,
+            allow_other: false,
+            allow_root: false,
+            no_fsync: false,
+            fsname: None,
+            uid_map: Vec::new(),
+            gid_map: Vec::new(),
+            squash_uid: None,
+            squash_gid: None,
+            static_nlink: false,
+            acl: true,
+            passthrough: true,
+            ignored: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OptionsError {
     #[error("no lowerdir= given")]
@@ -130,31 +162,9 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
             _ => positional.push(a),
         }
     }
-    let mut cfg = MountConfig {
-        lowers: Vec::new(),
-        upper: None,
-        work: None,
-        mountpoint: PathBuf::new(),
-        foreground,
-        debug,
-        // Every change goes through the mount and lower layers never change,
-        // so the kernel may keep entries and attributes long (as it does for
-        // kernel overlayfs); `timeout=` shortens it for layers changed out of band.
-        timeout: Duration::from_secs(3600),
-        read_only: false,
-        allow_other: false,
-        allow_root: false,
-        no_fsync: false,
-        fsname: None,
-        uid_map: Vec::new(),
-        gid_map: Vec::new(),
-        squash_uid: None,
-        squash_gid: None,
-        static_nlink: false,
-        acl: true,
-        passthrough: true,
-        ignored: Vec::new(),
-    };
+    let mut cfg = MountConfig::new(Vec::new(), None, None, PathBuf::new());
+    cfg.foreground = foreground;
+    cfg.debug = debug;
     for opt in options {
         let (key, value) = match opt.split_once('=') {
             Some((k, v)) => (k, Some(v)),

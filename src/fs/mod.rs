@@ -96,3 +96,10 @@ pub fn session_config(cfg: &MountConfig) -> fuser::Config {
     config.clone_fd = true;
     config
 }
+
+/// Mounts a union served by threads of this process (as `stratad` does for
+/// container roots). Dropping the session unmounts it.
+pub fn mount_background(cfg: &MountConfig) -> io::Result<fuser::BackgroundSession> {
+    let fs = UnionFs::new(cfg)?;
+    fuser::Session::new(fs, &cfg.mountpoint, &session_config(cfg))?.spawn()
+}

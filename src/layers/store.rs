@@ -531,7 +531,9 @@ impl Store {
     /// Removes a tag, or an image, with Docker's rules: a tag is untagged and
     /// the image deleted only when nothing else names it; an ID naming an
     /// image with several tags needs `force`; an image with children cannot go.
-    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<Removal>> {
+    /// `held_by`: a container (short ID, running) standing on the image,
+    /// which then cannot be deleted, only untagged (with `force`).
+    pub fn remove_image(&self, name: &str, force: bool, held_by: Option<(&str, bool)>) -> Result<Vec<Removal>> {
         let mut state = self.state();
         let id = resolve_in(&state, name)?;
         let tags: Vec<Reference> = state
@@ -543,10 +545,10 @@ impl Store {
         let by_tag = Reference::parse(name).ok().filter(|r| state.tags.get(r) == Some(&id));
         let mut next = state.clone();
         let mut removals = Vec::new();
-        match by_tag {
+        match &by_tag {
             Some(r) => {
-                next.tags.remove(&r);
-                removals.push(Removal::Untagged(r));
+                next.tags.remove(r);
+                removals.push(Removal::Untagged(r.clone()));
                 if tags.len() > 1 {
                     self.save_state(&next)?;
                     *state = next;
@@ -565,6 +567,24 @@ impl Store {
                     removals.push(Removal::Untagged(r));
                 }
             }
+        }
+        if let Some((container, running)) = held_by {
+            return match (&by_tag, force) {
+                (Some(_), true) => {
+                    self.save_state(&next)?;
+                    *state = next;
+                    Ok(removals)
+                }
+                (Some(r), false) => Err(Error::Conflict(format!(
+                    "unable to remove repository reference \"{r}\" (must force) - container {container} is using its referenced image {}",
+                    id.short()
+                ))),
+                (None, _) => Err(Error::Conflict(format!(
+                    "unable to delete {} (cannot be forced) - image is being used by {} container {container}",
+                    id.short(),
+                    if running { "running" } else { "stopped" }
+                ))),
+            };
         }
         if next.images.values().any(|rec| rec.parent == Some(id)) {
             if removals.is_empty() {

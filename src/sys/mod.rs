@@ -66,3 +66,9 @@ pub fn kernel_release() -> String {
 pub fn hostname() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
+
+/// Detaches the mount at `path` (`umount2(MNT_DETACH)`): it goes from the
+/// tree now and away once nothing uses it. Not mounted: `EINVAL`.
+pub fn unmount_lazy(path: &std::path::Path) -> io::Result<()> {
+    Ok(rustix::mount::unmount(path, rustix::mount::UnmountFlags::DETACH)?)
+}

@@ -8,8 +8,11 @@ pub struct Args {
     /// Print the image's config exactly as stored: its sha256 is the image ID
     #[arg(long)]
     config_raw: bool,
-    /// Images to inspect
-    #[arg(required = true, value_name = "IMAGE")]
+    /// Only this kind of object: container or image
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
+    /// Containers or images to inspect (containers first, as docker)
+    #[arg(required = true, value_name = "NAME")]
     names: Vec<String>,
 }
 
@@ -26,17 +29,29 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
             source,
         });
     }
+    let kinds: &[&str] = match args.kind.as_deref() {
+        None => &["containers", "images"],
+        Some("container") => &["containers"],
+        Some("image") => &["images"],
+        Some(other) => return Err(Error::Usage(format!("\"{other}\" is not a valid value for --type"))),
+    };
     let mut objects = Vec::new();
     let mut missing = None;
-    for name in &args.names {
-        match client
-            .call(Method::GET, &format!("/images/{}/json", encode(name)), None)
-            .await
-        {
-            Ok(raw) => objects.push(String::from_utf8_lossy(&raw).trim().to_string()),
-            Err(Error::Daemon { status: 404, .. }) => missing = Some(name.clone()),
-            Err(e) => return Err(e),
+    'names: for name in &args.names {
+        for kind in kinds {
+            match client
+                .call(Method::GET, &format!("/{kind}/{}/json", encode(name)), None)
+                .await
+            {
+                Ok(raw) => {
+                    objects.push(String::from_utf8_lossy(&raw).trim().to_string());
+                    continue 'names;
+                }
+                Err(Error::Daemon { status: 404, .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
+        missing = Some(name.clone());
     }
     let joined = format!("[{}]", objects.join(","));
     write_out(out, &(indent_json(joined.as_bytes()) + "\n"))?;

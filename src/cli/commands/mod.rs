@@ -1,10 +1,19 @@
 //! One file per verb.
 
+pub mod attach;
+pub mod create;
+pub mod exec;
 pub mod history;
 pub mod images;
 pub mod import;
 pub mod info;
 pub mod inspect;
+pub mod lifecycle;
+pub mod logs;
+pub mod ps;
 pub mod rmi;
+pub mod run;
+pub mod start;
 pub mod tag;
+pub mod top;
 pub mod version;

@@ -1,0 +1,587 @@
+//! `/containers/…` and `/exec/…`: the lifecycle, streams and execs, over
+//! the engine.
+
+use super::engine::output::{self, Chunk, read_log};
+use super::engine::{Container, Engine, parse_signal, record::Record};
+use super::error::ApiError;
+use super::hijack::{self, Session};
+use super::http::{Query, channel, empty, json};
+use super::routes::Reply;
+use super::server::Daemon;
+use super::types::{
+    ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver, IdResponse,
+    SummaryHostConfig, TopResponse, WaitResponse, now_unix,
+};
+use crate::time;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+async fn read_json<T: serde::de::DeserializeOwned + Default>(req: Request<Incoming>) -> Result<T, ApiError> {
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?
+        .to_bytes();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+fn engine(daemon: &Daemon) -> &Arc<Engine> {
+    &daemon.engine
+}
+
+pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>) -> Reply {
+    let body: ContainerCreateRequest = read_json(req).await?;
+    let engine = engine(daemon).clone();
+    let name = query.get("name").map(str::to_string);
+    let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), body))
+        .await
+        .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
+    Ok(json(
+        StatusCode::CREATED,
+        &IdResponse {
+            id: c.id.clone(),
+            warnings: Some(Vec::new()),
+        },
+    ))
+}
+
+/// `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`, as `docker ps`.
+fn status_text(r: &Record) -> String {
+    let since = |t: &str| now_unix() - time::parse_rfc3339(t).unwrap_or_else(now_unix);
+    match r.state.status.as_str() {
+        "running" => format!("Up {}", time::human_duration(since(&r.state.started_at))),
+        "exited" => format!(
+            "Exited ({}) {} ago",
+            r.state.exit_code,
+            time::human_duration(since(&r.state.finished_at))
+        ),
+        "created" => "Created".into(),
+        other => {
+            let mut s = other.to_string();
+            if let Some(f) = s.get_mut(0..1) {
+                f.make_ascii_uppercase();
+            }
+            s
+        }
+    }
+}
+
+fn command_text(r: &Record) -> String {
+    r.argv().join(" ")
+}
+
+pub fn list(daemon: &Daemon, query: &Query) -> Reply {
+    let all = query.flag("all");
+    let mut rows: Vec<(String, ContainerSummary)> = engine(daemon)
+        .all()
+        .into_iter()
+        .map(|c| c.record())
+        .filter(|r| all || r.state.running)
+        .map(|r| {
+            let image_name = if r.config.image.is_empty() {
+                r.image.to_string()
+            } else {
+                r.config.image.clone()
+            };
+            (
+                r.created.clone(),
+                ContainerSummary {
+                    id: r.id.clone(),
+                    names: vec![format!("/{}", r.name)],
+                    image: image_name,
+                    image_id: r.image.to_string(),
+                    command: command_text(&r),
+                    created: time::parse_rfc3339(&r.created).unwrap_or(0),
+                    state: r.state.status.clone(),
+                    status: status_text(&r),
+                    labels: r.config.labels.clone().unwrap_or_default(),
+                    host_config: SummaryHostConfig {
+                        network_mode: r.host_config.network_mode.clone(),
+                    },
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    // Newest first; RFC 3339 strings of one format sort as times.
+    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut list: Vec<ContainerSummary> = rows.into_iter().map(|(_, s)| s).collect();
+    if let Some(n) = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        list.truncate(n);
+    }
+    Ok(json(StatusCode::OK, &list))
+}
+
+pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
+    let r = c.record();
+    let dir = c.dir().display().to_string();
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("UpperDir".to_string(), format!("{dir}/upper"));
+    data.insert("WorkDir".to_string(), format!("{dir}/work"));
+    data.insert("MergedDir".to_string(), format!("{dir}/merged"));
+    data.insert(
+        "LowerDir".to_string(),
+        daemon
+            .store
+            .image(&r.image.to_string())
+            .map(|img| {
+                img.config
+                    .rootfs
+                    .diff_ids
+                    .iter()
+                    .rev()
+                    .map(|d| daemon.store.layer_dir(d).join("root").display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":")
+            })
+            .unwrap_or_default(),
+    );
+    let exec_ids = engine(daemon).exec_ids(&r.id);
+    let inspect = ContainerInspect {
+        id: r.id.clone(),
+        created: r.created.clone(),
+        path: r.path.clone(),
+        args: r.args.clone(),
+        state: r.state.clone(),
+        image: r.image.to_string(),
+        resolv_conf_path: format!("{dir}/resolv.conf"),
+        hostname_path: format!("{dir}/hostname"),
+        hosts_path: format!("{dir}/hosts"),
+        log_path: c.output.log_path().map(|p| p.display().to_string()).unwrap_or_default(),
+        name: format!("/{}", r.name),
+        restart_count: r.restart_count,
+        driver: "stratafs".into(),
+        platform: "linux".into(),
+        exec_ids: (!exec_ids.is_empty()).then_some(exec_ids),
+        host_config: r.host_config.clone(),
+        graph_driver: GraphDriver {
+            name: "stratafs".into(),
+            data,
+        },
+        mounts: Vec::new(),
+        config: r.config.clone(),
+        network_settings: serde_json::json!({
+            "Networks": { (if r.host_config.network_mode == "none" { "none" } else { "host" }): {} },
+            "Ports": {},
+        }),
+    };
+    Ok(json(StatusCode::OK, &inspect))
+}
+
+pub async fn start(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
+    if engine(daemon).start(c).await? {
+        Ok(empty(StatusCode::NO_CONTENT))
+    } else {
+        Ok(empty(StatusCode::NOT_MODIFIED))
+    }
+}
+
+fn timeout_param(query: &Query) -> Result<Option<i64>, ApiError> {
+    match query
+        .get("t")
+        .or_else(|| query.get("timeout"))
+        .filter(|t| !t.is_empty())
+    {
+        None => Ok(None),
+        Some(t) => t
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid timeout {t:?}"))),
+    }
+}
+
+pub async fn stop(daemon: &Arc<Daemon>, c: &Arc<Container>, query: &Query) -> Reply {
+    let t = timeout_param(query)?;
+    if engine(daemon).stop(c, t, query.get("signal")).await? {
+        Ok(empty(StatusCode::NO_CONTENT))
+    } else {
+        Ok(empty(StatusCode::NOT_MODIFIED))
+    }
+}
+
+pub fn kill(daemon: &Daemon, c: &Container, query: &Query) -> Reply {
+    let sig = match query.get("signal").filter(|s| !s.is_empty()) {
+        None => 9,
+        Some(s) => parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}")))?,
+    };
+    engine(daemon).signal(c, sig)?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn restart(daemon: &Arc<Daemon>, c: &Arc<Container>, query: &Query) -> Reply {
+    let t = timeout_param(query)?;
+    engine(daemon).restart(c, t).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn remove(daemon: &Arc<Daemon>, c: &Arc<Container>, query: &Query) -> Reply {
+    engine(daemon).remove(c, query.flag("force")).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `/wait`: the head goes out at once; the body when the condition holds.
+pub fn wait(c: &Arc<Container>, query: &Query) -> Reply {
+    let condition = query
+        .get("condition")
+        .filter(|s| !s.is_empty())
+        .unwrap_or("not-running");
+    if !matches!(condition, "not-running" | "next-exit" | "removed") {
+        return Err(ApiError::bad_request(format!("invalid condition: {condition:?}")));
+    }
+    let mut progress = c.progress();
+    let start = *progress.borrow();
+    let running = c.is_running();
+    let last_code = c.state().exit_code;
+    let condition = condition.to_string();
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let code = match condition.as_str() {
+            "not-running" if !running => Some(last_code),
+            "removed" => progress
+                .wait_for(|p| p.removed)
+                .await
+                .ok()
+                .map(|p| if p.exits > start.exits { p.exit_code } else { last_code }),
+            _ => progress
+                .wait_for(|p| p.exits > start.exits || p.removed)
+                .await
+                .ok()
+                .map(|p| if p.exits > start.exits { p.exit_code } else { last_code }),
+        };
+        let reply = WaitResponse {
+            status_code: code.unwrap_or(last_code) as i64,
+            error: None,
+        };
+        let mut body = serde_json::to_vec(&reply).unwrap_or_default();
+        body.push(b'\n');
+        let _ = tx.send(Bytes::from(body)).await;
+    });
+    let mut resp = Response::new(channel(rx));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+pub fn attach(daemon: &Daemon, c: &Arc<Container>, query: &Query, req: &mut Request<Incoming>) -> Reply {
+    let r = c.record();
+    let tty = r.config.tty;
+    let want_stdin = query.flag("stdin") && r.config.open_stdin;
+    // Subscribe before the upgrade so no output between now and the
+    // session is lost (run attaches, then starts).
+    let (rx, log_len) = c.output.subscribe();
+    let replay = if query.flag("logs") {
+        c.output
+            .log_path()
+            .and_then(|p| read_log(p, log_len).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| {
+                let stream = if l.stream == "stderr" {
+                    output::STDERR
+                } else {
+                    output::STDOUT
+                };
+                (stream, Bytes::from(l.log.into_bytes()))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let stdin = if want_stdin {
+        // The run's stdin exists only once started: resolve it lazily.
+        Some(LazyStdin {
+            engine: engine(daemon).clone(),
+            container: c.clone(),
+            // A TTY's input is not closed when a client goes: that is how
+            // clients detach (Ctrl-P Ctrl-Q), and a pty has no end of input.
+            once: r.config.stdin_once && !tty,
+        })
+    } else {
+        None
+    };
+    let stream = query.flag("stream") || !query.flag("logs");
+    let session_stdout = query.flag("stdout");
+    let session_stderr = query.flag("stderr");
+    hijack::upgrade(req, tty, move |conn| async move {
+        let stdin = match stdin {
+            Some(l) => l.resolve().await,
+            None => None,
+        };
+        hijack::run(
+            conn,
+            Session {
+                replay,
+                output: stream.then_some(rx),
+                stdout: session_stdout,
+                stderr: session_stderr,
+                stdin,
+                tty,
+                before_close: None,
+            },
+        )
+        .await
+    })
+}
+
+/// The stdin of a container that an attach made before its start will
+/// write to: waits (briefly) for the start.
+struct LazyStdin {
+    engine: Arc<Engine>,
+    container: Arc<Container>,
+    once: bool,
+}
+
+impl LazyStdin {
+    async fn resolve(self) -> Option<(Arc<super::engine::Stdin>, bool)> {
+        for _ in 0..600 {
+            if let Some(s) = self.engine.streams(&self.container) {
+                return Some((s.stdin, self.once));
+            }
+            if self.container.progress().borrow().removed {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+pub fn resize(daemon: &Daemon, c: &Container, query: &Query) -> Reply {
+    let (h, w) = size_params(query)?;
+    engine(daemon).resize(c, h, w)?;
+    Ok(empty(StatusCode::OK))
+}
+
+fn size_params(query: &Query) -> Result<(u16, u16), ApiError> {
+    let get = |k: &str| {
+        query
+            .get(k)
+            .unwrap_or("0")
+            .parse::<u16>()
+            .map_err(|_| ApiError::bad_request(format!("invalid {k}: {:?}", query.get(k).unwrap_or(""))))
+    };
+    Ok((get("h")?, get("w")?))
+}
+
+pub async fn logs(c: &Arc<Container>, query: &Query) -> Reply {
+    let (stdout, stderr) = (query.flag("stdout"), query.flag("stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let tty = c.record().config.tty;
+    let follow = query.flag("follow") && c.is_running();
+    let timestamps = query.flag("timestamps");
+    let tail: Option<usize> = match query.get("tail").filter(|t| !t.is_empty() && *t != "all") {
+        Some(t) => Some(
+            t.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid tail {t:?}")))?,
+        ),
+        None => None,
+    };
+    let since = query.get("since").and_then(parse_time_param);
+    let until = query.get("until").and_then(parse_time_param);
+    let (rx, log_len) = c.output.subscribe();
+    let path = c.output.log_path().map(|p| p.to_path_buf());
+    let lines = match path {
+        Some(p) => tokio::task::spawn_blocking(move || read_log(&p, log_len))
+            .await
+            .map_err(|e| ApiError::internal(format!("log task failed: {e}")))?
+            .map_err(|e| ApiError::internal(format!("reading the log: {e}")))?,
+        None => Vec::new(),
+    };
+    let wanted = move |stream: u8| (stream == output::STDOUT && stdout) || (stream == output::STDERR && stderr);
+    let mut chunks: Vec<(i64, Chunk, String)> = lines
+        .into_iter()
+        .map(|l| {
+            let t = time::parse_rfc3339(&l.time).unwrap_or(0);
+            let stream = if l.stream == "stderr" {
+                output::STDERR
+            } else {
+                output::STDOUT
+            };
+            (t, (stream, Bytes::from(l.log.into_bytes())), l.time)
+        })
+        .filter(|(t, (s, _), _)| wanted(*s) && since.is_none_or(|x| *t >= x) && until.is_none_or(|x| *t <= x))
+        .collect();
+    if let Some(n) = tail {
+        let skip = chunks.len().saturating_sub(n);
+        chunks.drain(..skip);
+    }
+    let stamp = move |t: &str, (s, b): Chunk| -> Chunk {
+        if timestamps {
+            let mut v = format!("{t} ").into_bytes();
+            v.extend_from_slice(&b);
+            (s, Bytes::from(v))
+        } else {
+            (s, b)
+        }
+    };
+    let (tx, body_rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        for (_, chunk, t) in chunks {
+            if tx.send(hijack::encode(tty, &stamp(&t, chunk))).await.is_err() {
+                return;
+            }
+        }
+        if follow {
+            let mut rx = rx;
+            while let Some(chunk) = rx.recv().await {
+                if !wanted(chunk.0) {
+                    continue;
+                }
+                let (s, n) = time::now();
+                let t = time::format_rfc3339(s, n);
+                if tx.send(hijack::encode(tty, &stamp(&t, chunk))).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut resp = Response::new(channel(body_rx));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(if tty {
+            "application/vnd.docker.raw-stream"
+        } else {
+            "application/vnd.docker.multiplexed-stream"
+        }),
+    );
+    Ok(resp)
+}
+
+/// Unix seconds (possibly fractional) or RFC 3339.
+fn parse_time_param(s: &str) -> Option<i64> {
+    if s.is_empty() || s == "0" {
+        return None;
+    }
+    s.split('.')
+        .next()
+        .and_then(|x| x.parse().ok())
+        .or_else(|| time::parse_rfc3339(s))
+}
+
+pub fn top(c: &Container) -> Reply {
+    let Some(pid) = c.pid() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("container {} is not running", c.id),
+        ));
+    };
+    let procs = crate::run::processes(pid).map_err(|e| ApiError::internal(format!("listing processes: {e}")))?;
+    Ok(json(
+        StatusCode::OK,
+        &TopResponse {
+            titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            processes: procs
+                .into_iter()
+                .map(|p| {
+                    vec![
+                        p.uid,
+                        p.pid.to_string(),
+                        p.ppid.to_string(),
+                        "0".into(),
+                        p.stime,
+                        p.tty,
+                        p.time,
+                        p.cmd,
+                    ]
+                })
+                .collect(),
+        },
+    ))
+}
+
+pub async fn exec_create(daemon: &Arc<Daemon>, c: &Arc<Container>, req: Request<Incoming>) -> Reply {
+    let config: ExecConfig = read_json(req).await?;
+    let exec = engine(daemon).create_exec(c, config)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &IdResponse {
+            id: exec.id.clone(),
+            warnings: None,
+        },
+    ))
+}
+
+pub async fn exec_start(daemon: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Reply {
+    let exec = engine(daemon).get_exec(id)?;
+    let body = req
+        .body_mut()
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?
+        .to_bytes();
+    let start: ExecStartConfig = if body.iter().all(u8::is_ascii_whitespace) {
+        ExecStartConfig::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+    };
+    let (rx, _) = exec.output.subscribe();
+    let helper = engine(daemon).helper().to_path_buf();
+    let e2 = exec.clone();
+    let streams = tokio::task::spawn_blocking(move || e2.start(&helper))
+        .await
+        .map_err(|e| ApiError::internal(format!("exec task failed: {e}")))??;
+    if start.detach {
+        return Ok(empty(StatusCode::OK));
+    }
+    let tty = exec.config.tty;
+    let stdin = exec.config.attach_stdin.then(|| (streams.stdin.clone(), !tty));
+    let (stdout, stderr) = (exec.config.attach_stdout, exec.config.attach_stderr);
+    hijack::upgrade(&mut req, tty, move |conn| async move {
+        hijack::run(
+            conn,
+            Session {
+                replay: Vec::new(),
+                output: Some(rx),
+                stdout,
+                stderr,
+                stdin,
+                tty,
+                // The client reads the exit code once the stream ends: let it be there.
+                before_close: Some(Box::pin(async move {
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), exec.finished()).await;
+                })),
+            },
+        )
+        .await
+    })
+}
+
+pub fn exec_resize(daemon: &Daemon, id: &str, query: &Query) -> Reply {
+    let exec = engine(daemon).get_exec(id)?;
+    let (h, w) = size_params(query)?;
+    exec.resize(h, w)?;
+    Ok(empty(StatusCode::CREATED))
+}
+
+pub fn exec_inspect(daemon: &Daemon, id: &str) -> Reply {
+    let exec = engine(daemon).get_exec(id)?;
+    Ok(json(StatusCode::OK, &exec.inspect()))
+}
+
+pub fn not_implemented(what: &str) -> Reply {
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("{what} is not supported by this daemon yet"),
+    ))
+}

@@ -1,0 +1,181 @@
+//! Execs: a second process run inside a running container's namespaces
+//! and root, with its own streams (not logged, as Docker).
+
+use super::output::Output;
+use super::record::Record;
+use super::{Streams, Wiring, make_stdio};
+use crate::api::error::ApiError;
+use crate::api::types::{ExecConfig, ExecInspect, ExecProcessConfig};
+use crate::run;
+use hyper::StatusCode;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+pub struct Exec {
+    pub id: String,
+    pub container_id: String,
+    target_pid: u32,
+    pub config: ExecConfig,
+    process: run::ProcessSpec,
+    state: Mutex<ExecState>,
+    pub output: Arc<Output>,
+    done: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct ExecState {
+    started: bool,
+    process: Option<Arc<run::Running>>,
+    pid: u32,
+    exit_code: Option<i32>,
+    pty: Option<Arc<std::os::fd::OwnedFd>>,
+}
+
+impl Exec {
+    pub(super) fn new(id: String, container_id: String, target_pid: u32, record: &Record, config: ExecConfig) -> Exec {
+        let mut env = record.config.env.clone().unwrap_or_default();
+        for e in config.env.clone().unwrap_or_default() {
+            let key = e.split('=').next().unwrap_or_default().to_string();
+            env.retain(|x| x.split('=').next() != Some(key.as_str()));
+            env.push(e);
+        }
+        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+            env.insert(0, format!("HOSTNAME={}", record.config.hostname));
+        }
+        if config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        let process = run::ProcessSpec {
+            args: config.cmd.clone(),
+            env,
+            cwd: if config.working_dir.is_empty() {
+                record.config.working_dir.clone()
+            } else {
+                config.working_dir.clone()
+            },
+            user: if config.user.is_empty() {
+                record.config.user.clone()
+            } else {
+                config.user.clone()
+            },
+            tty: config.tty,
+        };
+        Exec {
+            id,
+            container_id,
+            target_pid,
+            config,
+            process,
+            state: Mutex::new(ExecState::default()),
+            output: Arc::new(Output::new(None)),
+            done: watch::channel(false).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExecState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the process (blocking). Output flows to `self.output`.
+    pub fn start(self: &Arc<Self>, helper: &Path) -> Result<Streams, ApiError> {
+        {
+            let mut st = self.lock();
+            if st.started {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("Error: Exec command {} has already run", self.id),
+                ));
+            }
+            st.started = true;
+        }
+        let Wiring {
+            stdio,
+            sources,
+            streams,
+        } = make_stdio(self.config.tty, self.config.attach_stdin)
+            .map_err(|e| ApiError::internal(format!("making the exec's streams: {e}")))?;
+        self.output.start_run(sources);
+        let process = match run::exec(helper, self.target_pid, &self.process, stdio) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                let code = e.exit_code().unwrap_or(126);
+                self.lock().exit_code = Some(code);
+                self.done.send_replace(true);
+                let status = if e.exit_code().is_some() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                return Err(ApiError::new(status, format!("exec failed: {e}")));
+            }
+        };
+        if let (Some(size), Some(pty)) = (self.config.console_size, &streams.pty) {
+            let _ = run::resize_pty(std::os::fd::AsFd::as_fd(&**pty), size[0] as u16, size[1] as u16);
+        }
+        {
+            let mut st = self.lock();
+            st.pid = process.pid();
+            st.process = Some(process.clone());
+            st.pty = streams.pty.clone();
+        }
+        let me = self.clone();
+        let stdin = streams.stdin.clone();
+        let spawned = std::thread::Builder::new().name("exec-wait".into()).spawn(move || {
+            let code = process.wait().unwrap_or(126);
+            stdin.close();
+            let mut st = me.lock();
+            st.exit_code = Some(code);
+            st.process = None;
+            st.pty = None;
+            drop(st);
+            me.done.send_replace(true);
+        });
+        if let Err(e) = spawned {
+            tracing::error!("starting the exec waiter: {e}");
+        }
+        Ok(streams)
+    }
+
+    pub fn resize(&self, h: u16, w: u16) -> Result<(), ApiError> {
+        let st = self.lock();
+        match &st.pty {
+            Some(pty) => run::resize_pty(std::os::fd::AsFd::as_fd(&**pty), h, w)
+                .map_err(|e| ApiError::internal(format!("resizing: {e}"))),
+            None if st.process.is_none() => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Exec {} is not running", self.id),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Resolves once the process has ended (or failed to start).
+    pub async fn finished(&self) {
+        let mut rx = self.done.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+    }
+
+    pub fn inspect(&self) -> ExecInspect {
+        let st = self.lock();
+        let mut args = self.config.cmd.clone();
+        let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };
+        ExecInspect {
+            id: self.id.clone(),
+            running: st.process.is_some(),
+            exit_code: st.exit_code,
+            process_config: ExecProcessConfig {
+                entrypoint,
+                arguments: args,
+                tty: self.config.tty,
+                user: self.config.user.clone(),
+                privileged: self.config.privileged,
+            },
+            open_stdin: self.config.attach_stdin,
+            open_stdout: self.config.attach_stdout,
+            open_stderr: self.config.attach_stderr,
+            container_id: self.container_id.clone(),
+            pid: st.pid,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! What the store keeps of a container (`containers/<id>/container.json`),
+//! and the Docker rules that turn a create request and an image into it.
+
+use crate::api::error::ApiError;
+use crate::api::types::{ContainerConfig, ContainerState, HostConfig, ZERO_TIME};
+use crate::layers::{Digest, ImageConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    /// Without the leading `/`.
+    pub name: String,
+    /// RFC 3339.
+    pub created: String,
+    pub image: Digest,
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub state: ContainerState,
+    #[serde(default)]
+    pub restart_count: i64,
+}
+
+impl Record {
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.path.clone())
+            .chain(self.args.iter().cloned())
+            .collect()
+    }
+}
+
+pub fn created_state() -> ContainerState {
+    ContainerState {
+        status: "created".into(),
+        started_at: ZERO_TIME.into(),
+        finished_at: ZERO_TIME.into(),
+        ..Default::default()
+    }
+}
+
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, with an optional leading `/`. Docker wants
+/// two characters at least; one-letter names (`--name t`) are allowed here.
+pub fn validate_name(name: &str) -> Result<&str, ApiError> {
+    let n = name.strip_prefix('/').unwrap_or(name);
+    let mut chars = n.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        return Err(ApiError::bad_request(format!(
+            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )));
+    }
+    Ok(n)
+}
+
+/// `user`, `uid`, `user:group`, `uid:gid`: resolved later inside the
+/// container, but the shape is checked now.
+pub fn validate_user(user: &str) -> Result<(), ApiError> {
+    if user.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<&str> = user.split(':').collect();
+    if parts.len() > 2 || parts.iter().any(|p| p.is_empty() || p.chars().any(char::is_whitespace)) {
+        return Err(ApiError::bad_request(format!(
+            "invalid user {user:?}: expected NAME|UID[:GROUP|GID]"
+        )));
+    }
+    Ok(())
+}
+
+/// The container's configuration as Docker completes it from the image:
+/// environment merged (the request wins per key), the entrypoint and the
+/// command (an entrypoint given with the request drops the image's
+/// command), working directory, user, labels. Returns the config and the
+/// process's path and arguments.
+pub fn merge_image(
+    mut config: ContainerConfig,
+    image: &ImageConfig,
+) -> Result<(ContainerConfig, String, Vec<String>), ApiError> {
+    let defaults = &image.config;
+    let mut env: Vec<String> = defaults.env.clone().unwrap_or_default();
+    for e in config.env.take().unwrap_or_default() {
+        let key = e.split('=').next().unwrap_or_default().to_string();
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(e);
+    }
+    config.env = Some(env);
+    let entrypoint_given = config.entrypoint.is_some();
+    if !entrypoint_given {
+        config.entrypoint = defaults.entrypoint.clone();
+    }
+    // `--entrypoint ""` clears the image's entrypoint.
+    if config
+        .entrypoint
+        .as_ref()
+        .is_some_and(|e| e.len() == 1 && e[0].is_empty())
+    {
+        config.entrypoint = None;
+    }
+    if config.cmd.as_ref().is_none_or(Vec::is_empty) && !entrypoint_given {
+        config.cmd = defaults.cmd.clone();
+    }
+    if config.working_dir.is_empty() {
+        config.working_dir = defaults.working_dir.clone().unwrap_or_default();
+    }
+    if config.user.is_empty() {
+        config.user = defaults.user.clone().unwrap_or_default();
+    }
+    if let Some(image_labels) = &defaults.labels {
+        let labels = config.labels.get_or_insert_with(Default::default);
+        for (k, v) in image_labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    if config.stop_signal.is_none() {
+        config.stop_signal = defaults.stop_signal.clone();
+    }
+    let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+    argv.extend(config.cmd.clone().unwrap_or_default());
+    if argv.is_empty() {
+        return Err(ApiError::bad_request("no command specified"));
+    }
+    let path = argv.remove(0);
+    Ok((config, path, argv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::image::RunConfig;
+
+    fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> ImageConfig {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        ImageConfig {
+            config: RunConfig {
+                env: Some(vec!["PATH=/bin".into(), "A=image".into()]),
+                entrypoint: entrypoint.map(v),
+                cmd: cmd.map(v),
+                working_dir: Some("/srv".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_follow_docker() {
+        let req = |ep: Option<Vec<&str>>, cmd: Option<Vec<&str>>| ContainerConfig {
+            entrypoint: ep.map(|e| e.into_iter().map(String::from).collect()),
+            cmd: cmd.map(|e| e.into_iter().map(String::from).collect()),
+            env: Some(vec!["A=req".into(), "B=1".into()]),
+            ..Default::default()
+        };
+        // Image CMD only; request command replaces it.
+        let (c, p, a) = merge_image(req(None, None), &image(None, Some(&["sh"]))).unwrap();
+        assert_eq!((p.as_str(), a.len()), ("sh", 0));
+        assert_eq!(c.env.unwrap(), vec!["PATH=/bin", "A=req", "B=1"]);
+        assert_eq!(c.working_dir, "/srv");
+        let (_, p, a) = merge_image(req(None, Some(vec!["echo", "hi"])), &image(None, Some(&["sh"]))).unwrap();
+        assert_eq!((p.as_str(), a), ("echo", vec!["hi".to_string()]));
+        // Image ENTRYPOINT + CMD; request CMD replaces only CMD.
+        let img = image(Some(&["/init"]), Some(&["--default"]));
+        let (_, p, a) = merge_image(req(None, None), &img).unwrap();
+        assert_eq!((p.as_str(), a), ("/init", vec!["--default".to_string()]));
+        let (_, p, a) = merge_image(req(None, Some(vec!["x"])), &img).unwrap();
+        assert_eq!((p.as_str(), a), ("/init", vec!["x".to_string()]));
+        // A request entrypoint drops the image's CMD.
+        let (_, p, a) = merge_image(req(Some(vec!["ls"]), None), &img).unwrap();
+        assert_eq!((p.as_str(), a.len()), ("ls", 0));
+        // Nothing to run.
+        assert!(merge_image(req(None, None), &image(None, None)).is_err());
+    }
+
+    #[test]
+    fn names_and_users_are_checked() {
+        assert_eq!(validate_name("/git").unwrap(), "git");
+        assert_eq!(validate_name("t").unwrap(), "t");
+        assert!(validate_name("").is_err());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("a/b").is_err());
+        for ok in ["", "root", "1000", "1000:1000", "nobody:nogroup"] {
+            validate_user(ok).unwrap();
+        }
+        for bad in ["a:b:c", ":1", "1:", "a b"] {
+            assert!(validate_user(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,136 @@
+use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig, IdResponse};
+use crate::cli::{Client, Error, encode, write_out};
+use std::io::Write;
+
+/// The flags `create` and `run` share, as Docker spells them.
+#[derive(clap::Args, Debug)]
+pub struct ContainerArgs {
+    /// Keep STDIN open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Name the container
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to pass this one's)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User: NAME|UID[:GROUP|GID]
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Container host name
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Network: host (the default) or none
+    #[arg(long, alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Override the image's entrypoint
+    #[arg(long, value_name = "CMD")]
+    pub entrypoint: Option<String>,
+    /// Set a label (KEY=VALUE)
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Seconds to wait for the stop signal before killing
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<i64>,
+    /// Signal that stops the container
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// The image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+impl ContainerArgs {
+    /// The create request; `attached` when the client will attach (run
+    /// without -d).
+    pub fn request(&self, attached: bool) -> ContainerCreateRequest {
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .filter_map(|e| {
+                if e.contains('=') {
+                    Some(e.clone())
+                } else {
+                    // Docker: `-e KEY` passes the client's value, if any.
+                    std::env::var(e).ok().map(|v| format!("{e}={v}"))
+                }
+            })
+            .collect();
+        let labels = self
+            .labels
+            .iter()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        ContainerCreateRequest {
+            config: ContainerConfig {
+                hostname: self.hostname.clone().unwrap_or_default(),
+                user: self.user.clone().unwrap_or_default(),
+                attach_stdin: attached && self.interactive,
+                attach_stdout: attached,
+                attach_stderr: attached,
+                tty: self.tty,
+                open_stdin: self.interactive,
+                stdin_once: attached && self.interactive,
+                env: Some(env),
+                cmd: (!self.command.is_empty()).then(|| self.command.clone()),
+                image: self.image.clone(),
+                working_dir: self.workdir.clone().unwrap_or_default(),
+                entrypoint: self.entrypoint.as_ref().map(|e| vec![e.clone()]),
+                labels: Some(labels),
+                stop_signal: self.stop_signal.clone(),
+                stop_timeout: self.stop_timeout,
+                ..Default::default()
+            },
+            host_config: HostConfig {
+                network_mode: self.network.clone().unwrap_or_else(|| "default".into()),
+                auto_remove: self.rm,
+                console_size: if self.tty {
+                    crate::cli::session::terminal_size().map(|(h, w)| [h as u32, w as u32])
+                } else {
+                    None
+                },
+                ..Default::default()
+            },
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    container: ContainerArgs,
+}
+
+/// Creates the container and returns its ID.
+pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Result<String, Error> {
+    let path = match &args.name {
+        Some(n) => format!("/containers/create?name={}", encode(n)),
+        None => "/containers/create".to_string(),
+    };
+    let reply = client.post_json(&path, &args.request(attached)).await?;
+    let id: IdResponse = serde_json::from_slice(&reply).map_err(|e| Error::Protocol(e.to_string()))?;
+    for w in id.warnings.unwrap_or_default() {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(id.id)
+}
+
+pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
+    let id = create(client, &args.container, false).await?;
+    write_out(out, &format!("{id}\n"))
+}

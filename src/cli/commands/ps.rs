@@ -1,0 +1,72 @@
+use crate::api::types::ContainerSummary;
+use crate::cli::format::{ago, ellipsis, table};
+use crate::cli::{Client, Error, write_out};
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+}
+
+pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
+    let path = if args.all {
+        "/containers/json?all=1"
+    } else {
+        "/containers/json"
+    };
+    let list: Vec<ContainerSummary> = client.get_json(path).await?;
+    let id = |s: &str| {
+        if args.no_trunc {
+            s.to_string()
+        } else {
+            s.chars().take(12).collect()
+        }
+    };
+    if args.quiet {
+        let s: String = list.iter().map(|c| id(&c.id) + "\n").collect();
+        return write_out(out, &s);
+    }
+    let mut rows = vec![
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>(),
+    ];
+    for c in &list {
+        let command = if args.no_trunc {
+            c.command.clone()
+        } else {
+            ellipsis(&c.command, 20)
+        };
+        rows.push(vec![
+            id(&c.id),
+            c.image.clone(),
+            format!("\"{command}\""),
+            ago(c.created),
+            c.status.clone(),
+            String::new(),
+            c.names
+                .iter()
+                .map(|n| n.trim_start_matches('/').to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ]);
+    }
+    write_out(out, &table(&rows))
+}

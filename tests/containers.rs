@@ -1,0 +1,517 @@
+//! Containers through stratad: run, attach, exec, the lifecycle, exit
+//! codes, the host's protection, bad input, and state across restarts —
+//! with `strata` and, where installed, the real `docker` CLI.
+
+use crate::util::{Daemon, fuse_unavailable, output_within, which};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// A daemon with the default busybox image, or None (with the reason
+/// printed) where containers cannot run.
+fn daemon() -> Option<Daemon> {
+    if let Some(why) = fuse_unavailable() {
+        eprintln!("SKIP: {why}");
+        return None;
+    }
+    let d = Daemon::start();
+    d.import_busybox();
+    Some(d)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `strata ARGS`, which must succeed; its stdout.
+fn ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.strata(args);
+    assert!(out.status.success(), "strata {args:?}: {}", text(&out));
+    stdout(&out)
+}
+
+fn container_dir(d: &Daemon, id: &str) -> std::path::PathBuf {
+    d.root.join("containers").join(id)
+}
+
+#[test]
+fn run_prints_output_and_rm_leaves_nothing() {
+    let Some(d) = daemon() else { return };
+    let out = d.strata(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout(&out), "hi\n");
+    // --rm: no container and no writable layer left.
+    crate::util::wait_for(|| ok(&d, &["ps", "-aq"]).is_empty(), "the --rm container to go");
+    let left: Vec<_> = std::fs::read_dir(d.root.join("containers")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_container_is_pid_1_in_its_own_namespaces_on_the_image_root() {
+    let Some(d) = daemon() else { return };
+    let out = d.strata(&[
+        "run",
+        "--name",
+        "t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$; hostname; tr '\\0' ' ' < /proc/1/cmdline; echo; ls /; ls /proc | grep -c '^[0-9]'",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = stdout(&out);
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines[0], "1", "{s}");
+    let inspect: serde_json::Value = serde_json::from_str(&ok(&d, &["inspect", "t"])).unwrap();
+    let c = &inspect[0];
+    let id = c["Id"].as_str().unwrap();
+    assert_eq!(lines[1], &id[..12], "hostname: {s}");
+    assert_eq!(c["Config"]["Hostname"], &id[..12]);
+    assert!(lines[2].starts_with("sh -c echo $$;"), "{s}");
+    // The image's root, plus what the runtime mounts.
+    for entry in ["bin", "etc", "proc", "dev", "sys"] {
+        assert!(lines.contains(&entry), "{entry} missing from / in {s}");
+    }
+    // Only the container's own processes are visible (sh, ls/grep).
+    let pids: usize = lines.last().unwrap().trim().parse().unwrap();
+    assert!(pids <= 4, "{pids} processes visible: {s}");
+    assert_eq!(c["State"]["Status"], "exited");
+    assert_eq!(c["State"]["ExitCode"], 0);
+    assert_eq!(c["Name"], "/t");
+    assert!(
+        c["GraphDriver"]["Data"]["UpperDir"]
+            .as_str()
+            .unwrap()
+            .ends_with("/upper")
+    );
+}
+
+#[test]
+fn exit_codes_propagate_and_ps_shows_them() {
+    let Some(d) = daemon() else { return };
+    let out = d.strata(&["run", "--name", "three", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let ps = ok(&d, &["ps", "-a"]);
+    let line = ps
+        .lines()
+        .find(|l| l.ends_with("three"))
+        .unwrap_or_else(|| panic!("{ps}"));
+    assert!(line.contains("Exited (3) ") && line.contains(" ago"), "{ps}");
+    assert!(ps.starts_with("CONTAINER ID"), "{ps}");
+    // Not running: `ps` without -a leaves it out.
+    assert!(!ok(&d, &["ps"]).contains("three"));
+
+    // Killed by SIGKILL: 128 + 9, through kill and through stop's timeout.
+    let id = ok(&d, &["run", "-d", "--name", "k", "busybox", "sleep", "100"]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    assert!(ok(&d, &["ps"]).contains("Up "), "running");
+    assert_eq!(ok(&d, &["kill", "k"]).trim(), "k");
+    assert_eq!(ok(&d, &["wait", "k"]).trim(), "137");
+    // sleep as PID 1 ignores SIGTERM: stop kills it after the timeout.
+    ok(&d, &["start", "k"]);
+    let started = std::time::Instant::now();
+    ok(&d, &["stop", "-t", "1", "k"]);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(ok(&d, &["inspect", "k"]).contains("\"ExitCode\": 137"));
+    // A process that handles SIGTERM stops at once with its own code.
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "g",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; while true; do sleep 0.1; done",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    ok(&d, &["stop", "-t", "20", "g"]);
+    assert_eq!(ok(&d, &["wait", "g"]).trim(), "7");
+    // rm of a running container: 409 without -f.
+    ok(&d, &["start", "g"]);
+    let out = d.strata(&["rm", "g"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("container is running: stop the container before removing or force remove"),
+        "{}",
+        text(&out)
+    );
+    ok(&d, &["rm", "-f", "g", "k", "three"]);
+    assert!(!container_dir(&d, id).exists(), "the writable layer of k is gone");
+    assert!(ok(&d, &["ps", "-a"]).lines().count() == 1);
+}
+
+#[test]
+fn exec_runs_a_second_process_in_the_container() {
+    let Some(d) = daemon() else { return };
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "e",
+            "busybox",
+            "sh",
+            "-c",
+            "echo started > /state; sleep 100",
+        ],
+    );
+    crate::util::wait_for(
+        || d.strata(&["exec", "e", "cat", "/state"]).stdout == b"started\n",
+        "the container to write /state",
+    );
+    let out = ok(
+        &d,
+        &[
+            "exec",
+            "e",
+            "sh",
+            "-c",
+            "echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], "1", "{out}");
+    let inspect = ok(&d, &["inspect", "e"]);
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(lines[1], v[0]["Config"]["Hostname"].as_str().unwrap());
+    // busybox sh execs its last command: PID 1 is now the sleep.
+    assert_eq!(lines[2], "sleep 100 ", "{out}");
+    let out = d.strata(&["exec", "e", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    // stdin reaches an exec with -i.
+    let out = d.strata_stdin(
+        &["exec", "-i", "e", "sh", "-c", "cat > /from-stdin; wc -c < /from-stdin"],
+        b"12345",
+    );
+    assert_eq!(stdout(&out).trim(), "5", "{}", text(&out));
+    let top = ok(&d, &["top", "e"]);
+    assert!(top.starts_with("UID") && top.contains("sleep 100"), "{top}");
+    let out = d.strata(&["exec", "e", "nosuchcmd"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out));
+    ok(&d, &["rm", "-f", "e"]);
+    let out = d.strata(&["exec", "e", "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such container: e"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_host_is_protected() {
+    let Some(d) = daemon() else { return };
+    let marker = d.dir.path().join("host-only-marker");
+    std::fs::write(&marker, "x").unwrap();
+    let script = format!(
+        "ls /proc/1/root/; echo ---; cd /../../..; pwd; ls; echo ---; ls {}; echo ---; echo inside > /written; ls /proc | grep -c '^[0-9]'",
+        marker.display()
+    );
+    let out = d.strata(&["run", "--name", "p", "busybox", "sh", "-c", &script]);
+    let s = stdout(&out);
+    let parts: Vec<&str> = s.split("---\n").collect();
+    assert_eq!(parts.len(), 4, "{}", text(&out));
+    assert!(parts[0].contains("bin") && parts[0].contains("proc"), "{s}");
+    assert!(parts[1].starts_with("/\n") && parts[1].contains("bin"), "{s}");
+    assert!(parts[2].trim().is_empty(), "a host path is visible: {s}");
+    let v: serde_json::Value = serde_json::from_str(&ok(&d, &["inspect", "p"])).unwrap();
+    let id = v[0]["Id"].as_str().unwrap().to_string();
+    // The file landed in this container's upper only.
+    let upper = container_dir(&d, &id).join("upper");
+    assert_eq!(std::fs::read_to_string(upper.join("written")).unwrap(), "inside\n");
+    assert!(!std::path::Path::new("/written").exists());
+    for layer in std::fs::read_dir(d.root.join("layers")).unwrap() {
+        assert!(!layer.unwrap().path().join("root/written").exists());
+    }
+    // --network none: loopback only.
+    let out = ok(
+        &d,
+        &["run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"],
+    );
+    let ifaces: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .map(|l| l.trim().split(':').next().unwrap())
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{out}");
+}
+
+#[test]
+fn bad_input_gets_docker_errors_and_leaves_nothing() {
+    let Some(d) = daemon() else { return };
+    let before = std::fs::read_dir(d.root.join("containers")).unwrap().count();
+    let out = d.strata(&["run", "--rm", "nosuchimage", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such image: nosuchimage"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read_dir(d.root.join("containers")).unwrap().count(), before);
+
+    let out = d.strata(&["run", "--name", "nocmd", "busybox", "nosuchcmd"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("exec: \"nosuchcmd\": executable file not found in $PATH"),
+        "{}",
+        text(&out)
+    );
+    let out = d.strata(&["run", "--rm", "busybox", "/etc"]);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out));
+
+    ok(&d, &["create", "--name", "dup", "busybox", "true"]);
+    let out = d.strata(&["create", "--name", "dup", "busybox", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("The container name \"/dup\" is already in use"),
+        "{}",
+        text(&out)
+    );
+    let (status, _) = d.http(
+        "POST",
+        "/containers/create?name=dup",
+        br#"{"Image":"busybox","Cmd":["true"]}"#,
+    );
+    assert_eq!(status, 409);
+
+    let out = d.strata(&["run", "--rm", "-u", "nosuchuser", "busybox", "id"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unable to find user nosuchuser"),
+        "{}",
+        text(&out)
+    );
+    let out = d.strata(&["run", "--rm", "-u", "a:b:c", "busybox", "id"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid user"),
+        "{}",
+        text(&out)
+    );
+    let out = ok(
+        &d,
+        &["run", "--rm", "-u", "1234:5678", "busybox", "sh", "-c", "id -u; id -g"],
+    );
+    assert_eq!(out, "1234\n5678\n");
+
+    ok(&d, &["rm", "dup", "nocmd"]);
+    let out = d.strata(&["start", "dup"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such container: dup"),
+        "{}",
+        text(&out)
+    );
+    let (status, body) = d.http("POST", "/containers/dup/start", b"");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = d.http("POST", "/containers/create", b"{not json");
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = d.http("POST", "/containers/create?name=a/b", br#"{"Image":"busybox"}"#);
+    assert_eq!(status, 400, "{body}");
+    // Images in use are not deleted.
+    ok(&d, &["create", "--name", "holder", "busybox", "true"]);
+    let out = d.strata(&["rmi", "busybox"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is using its referenced image"),
+        "{}",
+        text(&out)
+    );
+    assert!(ok(&d, &["images"]).contains("busybox"));
+}
+
+#[test]
+fn logs_keep_both_streams() {
+    let Some(d) = daemon() else { return };
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "l",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; sleep 0.2; echo out2",
+        ],
+    );
+    assert_eq!(ok(&d, &["wait", "l"]).trim(), "0");
+    let out = d.strata(&["logs", "l"]);
+    assert_eq!(stdout(&out), "out\nout2\n", "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    let out = ok(&d, &["logs", "--tail", "1", "l"]);
+    assert_eq!(out, "out2\n");
+    // Follow a running container's output to its end.
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "f",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo $i; sleep 0.2; done",
+        ],
+    );
+    let out = ok(&d, &["logs", "-f", "f"]);
+    assert_eq!(out, "1\n2\n3\n");
+}
+
+/// Runs `strata ARGS` on a pseudo-terminal (via `script`), typing `input`
+/// once the command has had time to start.
+fn on_terminal(d: &Daemon, args: &str, input: &str) -> Output {
+    let cmd = format!("{} -H {} {args}", env!("CARGO_BIN_EXE_strata"), d.host());
+    let feeder = format!("sleep 1; printf '{input}'; sleep 10");
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("({feeder}) | script -qefc \"{cmd}\" /dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    output_within(child, Duration::from_secs(60), &format!("script {args}"))
+}
+
+#[test]
+fn interactive_shell_on_a_terminal_then_start_ai_again() {
+    let Some(d) = daemon() else { return };
+    if which("script").is_none() {
+        eprintln!("SKIP: script(1) is not installed");
+        return;
+    }
+    let out = on_terminal(
+        &d,
+        "run -it --name git busybox sh",
+        "echo made > /marker; test -t 0 && echo IS-$((1+1))TTY; exit\\r",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = stdout(&out);
+    assert!(s.contains("IS-2TTY"), "stdin is a terminal: {s}");
+    let out = on_terminal(&d, "start -ai git", "cat /marker; exit 5\\r");
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(stdout(&out).contains("made"), "{}", text(&out));
+    // Detach with Ctrl-P Ctrl-Q leaves it running; attach again.
+    let out = on_terminal(&d, "start -ai git", "\\020\\021");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(ok(&d, &["ps"]).contains("git"));
+    let out = on_terminal(&d, "attach git", "exit 6\\r");
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+}
+
+#[test]
+fn containers_survive_a_daemon_restart() {
+    let Some(mut d) = daemon() else { return };
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "keep",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /file 2>/dev/null; echo kept > /file",
+        ],
+    );
+    ok(&d, &["run", "-d", "--name", "crash", "busybox", "sleep", "100"]);
+    let crash_pid: u32 = {
+        let v: serde_json::Value = serde_json::from_str(&ok(&d, &["inspect", "crash"])).unwrap();
+        v[0]["State"]["Pid"].as_u64().unwrap() as u32
+    };
+    assert!(crash_pid > 0);
+    d.kill();
+    // The container's processes die with the daemon.
+    crate::util::wait_for(
+        || !std::path::Path::new(&format!("/proc/{crash_pid}")).exists(),
+        "the container to die with the daemon",
+    );
+    d.spawn();
+    let ps = ok(&d, &["ps", "-a"]);
+    assert!(
+        ps.lines().any(|l| l.ends_with("keep") && l.contains("Exited (0)")),
+        "{ps}"
+    );
+    assert!(
+        ps.lines().any(|l| l.ends_with("crash") && l.contains("Exited (255)")),
+        "{ps}"
+    );
+    // The same container, started again, still has its file.
+    let out = ok(&d, &["start", "-a", "keep"]);
+    assert_eq!(out, "kept\n");
+    let out = d.strata(&["run", "--rm", "busybox", "cat", "/file"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a new container does not see another's file: {}",
+        text(&out)
+    );
+    // One that died with the daemon starts again.
+    let out = d.strata(&["restart", "crash"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = ok(&d, &["exec", "crash", "true"]);
+    assert_eq!(out, "");
+    ok(&d, &["rm", "-f", "crash"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&d, &["inspect", "keep"])).unwrap();
+    let upper = std::path::PathBuf::from(v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(upper.join("file")).unwrap(), "kept\n");
+}
+
+#[test]
+fn docker_cli_runs_containers_on_stratad() {
+    let Some(d) = daemon() else { return };
+    if d.docker(&["version"]).is_none() {
+        eprintln!("SKIP: the docker CLI is not installed");
+        return;
+    }
+    let docker = |args: &[&str]| d.docker(args).unwrap();
+    let out = docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout(&out), "hi\n");
+    let out = docker(&["run", "--name", "t", "busybox", "sh", "-c", "echo $$; hostname"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = stdout(&out);
+    assert!(s.starts_with("1\n"), "{s}");
+    let out = docker(&["run", "--name", "three", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let out = docker(&["ps", "-a"]);
+    let ps = stdout(&out);
+    assert!(
+        ps.lines().any(|l| l.ends_with("three") && l.contains("Exited (3)")),
+        "{ps}"
+    );
+    let out = docker(&["run", "-d", "--name", "bg", "busybox", "sleep", "100"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = docker(&["exec", "bg", "sh", "-c", "echo $$"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(stdout(&out).trim(), "1");
+    let out = docker(&["exec", "bg", "sh", "-c", "exit 9"]);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let out = docker(&["kill", "bg"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = docker(&["wait", "bg"]);
+    assert_eq!(stdout(&out).trim(), "137", "{}", text(&out));
+    let out = docker(&["logs", "t"]);
+    assert!(stdout(&out).starts_with("1\n"), "{}", text(&out));
+    let out = docker(&["run", "--rm", "busybox", "nosuchcmd"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out));
+    let out = docker(&["run", "--rm", "nosuchimage"]);
+    assert!(!out.status.success());
+    let out = docker(&["rm", "t", "three", "bg"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ok(&d, &["ps", "-aq"]), "");
+}
