@@ -375,6 +375,18 @@ fn logs_keep_both_streams() {
 /// once the command has had time to start.
 fn on_terminal(d: &Daemon, args: &str, input: &str) -> Output {
     let cmd = format!("{} -H {} {args}", env!("CARGO_BIN_EXE_strata"), d.host());
+    terminal(&cmd, input)
+}
+
+/// The docker CLI on a pseudo-terminal, pointed at `d`.
+fn docker_on_terminal(d: &Daemon, args: &str, input: &str) -> Output {
+    let config = d.dir.path().join("docker-config");
+    let cmd = format!("env DOCKER_CONFIG={} docker -H {} {args}", config.display(), d.host());
+    terminal(&cmd, input)
+}
+
+fn terminal(cmd: &str, input: &str) -> Output {
+    let args = cmd;
     let feeder = format!("sleep 1; printf '{input}'; sleep 10");
     let child = Command::new("sh")
         .arg("-c")
@@ -501,16 +513,41 @@ fn docker_cli_runs_containers_on_stratad() {
     assert_ne!(stdout(&out).trim(), "1");
     let out = docker(&["exec", "bg", "sh", "-c", "exit 9"]);
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
-    let out = docker(&["kill", "bg"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = docker(&["wait", "bg"]);
-    assert_eq!(stdout(&out).trim(), "137", "{}", text(&out));
     let out = docker(&["logs", "t"]);
     assert!(stdout(&out).starts_with("1\n"), "{}", text(&out));
     let out = docker(&["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(out.status.code(), Some(127), "{}", text(&out));
     let out = docker(&["run", "--rm", "nosuchimage"]);
     assert!(!out.status.success());
+    // The tutorial's interactive flow, through a pseudo-terminal.
+    if which("script").is_some() {
+        let out = docker_on_terminal(
+            &d,
+            "run -it --name git busybox sh",
+            "echo made > /marker; test -t 0 && echo IS-$((1+1))TTY; exit\\r",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(stdout(&out).contains("IS-2TTY"), "{}", text(&out));
+        let out = docker_on_terminal(&d, "start -ai git", "cat /marker; exit 5\\r");
+        assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+        assert!(stdout(&out).contains("made"), "{}", text(&out));
+        let out = docker_on_terminal(&d, "exec -it bg sh", "echo $((2+3))X; exit 2\\r");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(stdout(&out).contains("5X"), "{}", text(&out));
+        let out = docker(&["rm", "git"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = docker(&["create", "--name", "t", "busybox"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is already in use"),
+        "{}",
+        text(&out)
+    );
+    let out = docker(&["kill", "bg"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = docker(&["wait", "bg"]);
+    assert_eq!(stdout(&out).trim(), "137", "{}", text(&out));
     let out = docker(&["rm", "t", "three", "bg"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(ok(&d, &["ps", "-aq"]), "");
