@@ -552,3 +552,33 @@ fn docker_cli_runs_containers_on_stratad() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(ok(&d, &["ps", "-aq"]), "");
 }
+
+#[test]
+fn diff_lists_a_containers_changes_as_docker_does() {
+    let Some(d) = daemon() else { return };
+    // busybox's image: /bin/* applets, /etc/{passwd,group}, /root, /tmp, /home …
+    let script = "mkdir -p /srv/new/deep && echo x > /srv/new/deep/file && echo more >> /etc/passwd \
+        && chmod 700 /home && rm /etc/group && rm -r /var && mv /root /moved && echo y > /tmp/t";
+    ok(&d, &["run", "--name", "ch", "busybox", "sh", "-c", script]);
+    let expected = "\
+C /etc
+D /etc/group
+C /etc/passwd
+C /home
+A /moved
+D /root
+A /srv
+A /srv/new
+A /srv/new/deep
+A /srv/new/deep/file
+C /tmp
+A /tmp/t
+D /var
+";
+    assert_eq!(ok(&d, &["diff", "ch"]), expected);
+    if let Some(out) = d.docker(&["diff", "ch"]) {
+        assert_eq!(stdout(&out), expected, "{}", text(&out));
+    }
+    let out = d.strata(&["diff", "nosuch"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"));
+}

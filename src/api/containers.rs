@@ -9,8 +9,8 @@ use super::http::{Query, channel, empty, json};
 use super::routes::Reply;
 use super::server::Daemon;
 use super::types::{
-    ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver, IdResponse,
-    SummaryHostConfig, TopResponse, WaitResponse, now_unix,
+    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
+    IdResponse, SummaryHostConfig, TopResponse, WaitResponse, now_unix,
 };
 use crate::time;
 use bytes::Bytes;
@@ -474,6 +474,22 @@ fn parse_time_param(s: &str) -> Option<i64> {
         .next()
         .and_then(|x| x.parse().ok())
         .or_else(|| time::parse_rfc3339(s))
+}
+
+/// `GET /containers/{id}/changes`: `[{"Path":"/etc","Kind":0}, …]`.
+pub async fn changes(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
+    let (engine, c) = (engine(daemon).clone(), c.clone());
+    let list = tokio::task::spawn_blocking(move || engine.changes(&c))
+        .await
+        .map_err(|e| ApiError::internal(format!("changes task failed: {e}")))??;
+    let items: Vec<ChangeItem> = list
+        .into_iter()
+        .map(|ch| ChangeItem {
+            path: String::from_utf8_lossy(&ch.path).into_owned(),
+            kind: ch.kind as u8,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &items))
 }
 
 pub fn top(c: &Container) -> Reply {

@@ -104,6 +104,8 @@ pub enum Command {
     Exec(commands::exec::Args),
     /// Show the running processes of a container
     Top(commands::top::Args),
+    /// List the changes to files and directories of a container's filesystem
+    Diff(commands::diff::Args),
 }
 
 /// Validated configuration.
@@ -197,6 +199,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Logs(a) => commands::logs::run(&client, a).await,
         Command::Exec(a) => commands::exec::run(&client, a).await,
         Command::Top(a) => commands::top::run(&client, a, &mut out).await,
+        Command::Diff(a) => commands::diff::run(&client, a, &mut out).await,
     }
 }
 

@@ -808,6 +808,24 @@ impl Engine {
             .collect()
     }
 
+    /// The container's changes to its image, as `docker diff` lists them:
+    /// from its writable layer and the image's chain index only.
+    pub fn changes(&self, c: &Container) -> Result<Vec<crate::fs::changes::Change>, ApiError> {
+        let image = c.lock().record.image;
+        let index_path = self
+            .store
+            .image_chain(&image)
+            .map(|chain| self.store.chain_index_path(&chain));
+        let index = match index_path {
+            Some(p) => std::fs::read(&p).map_err(internal("reading the image's index"))?,
+            None => Vec::new(),
+        };
+        let index = crate::layers::index::LayerIndex::from_bytes(index)
+            .map_err(|e| ApiError::internal(format!("the image's index: {e}")))?;
+        let upper = sys::BeneathDir::open(&c.dir.join("upper")).map_err(internal("opening the writable layer"))?;
+        crate::fs::changes::changes(&upper, &index).map_err(internal("listing changes"))
+    }
+
     pub fn helper(&self) -> &Path {
         &self.helper
     }

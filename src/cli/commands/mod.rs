@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod create;
+pub mod diff;
 pub mod exec;
 pub mod history;
 pub mod images;

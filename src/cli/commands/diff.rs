@@ -1,0 +1,29 @@
+use crate::api::types::ChangeItem;
+use crate::cli::{Client, Error, encode, write_out};
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    name: String,
+}
+
+/// `A`, `C` and `D` lines in the daemon's order, as `docker diff` prints.
+pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
+    let items: Vec<ChangeItem> = client
+        .get_json(&format!("/containers/{}/changes", encode(&args.name)))
+        .await?;
+    let text: String = items
+        .iter()
+        .map(|c| {
+            let kind = match c.kind {
+                1 => 'A',
+                2 => 'D',
+                _ => 'C',
+            };
+            format!("{kind} {}\n", c.path)
+        })
+        .collect();
+    write_out(out, &text)
+}
