@@ -582,3 +582,31 @@ D /var
     let out = d.strata(&["diff", "nosuch"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"));
 }
+
+#[test]
+fn an_attached_client_forwards_its_signals() {
+    let Some(d) = daemon() else { return };
+    let child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["-H", &d.host(), "run", "--name", "sig", "busybox", "sh", "-c"])
+        .arg("trap 'echo got-int; exit 42' INT; echo ready; while true; do sleep 0.1; done")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strata run");
+    let pid = child.id();
+    crate::util::wait_for(
+        || stdout(&d.strata(&["logs", "sig"])).contains("ready"),
+        "the container to trap INT",
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = output_within(child, Duration::from_secs(30), "strata run (signalled)");
+    assert_eq!(out.status.code(), Some(42), "{}", text(&out));
+    assert!(stdout(&out).contains("got-int"), "{}", text(&out));
+}

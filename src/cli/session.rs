@@ -81,6 +81,29 @@ pub fn follow_terminal_size(client: &Client, path: String) {
     });
 }
 
+/// Forwards the signals this client receives to the container (`kill`
+/// requests to `path`), as docker's sig-proxy does for a non-TTY session:
+/// Ctrl-C stops the container's process, not just the client.
+pub fn proxy_signals(client: &Client, path: String) {
+    use tokio::signal::unix::{SignalKind, signal};
+    for (kind, name) in [
+        (SignalKind::interrupt(), "INT"),
+        (SignalKind::terminate(), "TERM"),
+        (SignalKind::hangup(), "HUP"),
+        (SignalKind::quit(), "QUIT"),
+        (SignalKind::user_defined1(), "USR1"),
+        (SignalKind::user_defined2(), "USR2"),
+    ] {
+        let Ok(mut stream) = signal(kind) else { continue };
+        let (client, path) = (client.clone(), path.clone());
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                let _ = client.call(Method::POST, &format!("{path}?signal={name}"), None).await;
+            }
+        });
+    }
+}
+
 const CTRL_P: u8 = 0x10;
 const CTRL_Q: u8 = 0x11;
 

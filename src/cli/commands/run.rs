@@ -74,6 +74,8 @@ pub async fn attach_and_start(client: &Client, id: &str, tty: bool, stdin: bool,
     let raw = if tty && stdin { RawTerminal::enable() } else { None };
     if tty {
         session::follow_terminal_size(client, format!("/containers/{id}/resize"));
+    } else {
+        session::proxy_signals(client, format!("/containers/{id}/kill"));
     }
     let ended = session::run(stream, tty, stdin).await;
     drop(raw);
