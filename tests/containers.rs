@@ -610,3 +610,67 @@ fn an_attached_client_forwards_its_signals() {
     assert_eq!(out.status.code(), Some(42), "{}", text(&out));
     assert!(stdout(&out).contains("got-int"), "{}", text(&out));
 }
+
+/// A rootless daemon (the test's unprivileged user, /dev/fuse opened up as
+/// distributions ship it) runs containers in a user namespace: root inside
+/// is that user outside, and the image's files show as root's.
+#[test]
+fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(why) = fuse_unavailable() {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    if which("setpriv").is_none() || which("fusermount3").is_none() {
+        eprintln!("SKIP: needs setpriv and fusermount3");
+        return;
+    }
+    std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (uid, gid) = crate::fs::test_user();
+    let mut d = Daemon::prepare();
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = d.dir.path().join("run");
+    for dir in [&d.root, &run] {
+        std::fs::create_dir(dir).unwrap();
+        rustix::fs::chown(
+            dir,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .unwrap();
+    }
+    d.socket = run.join("s.sock");
+    d.run_as = Some(uid);
+    d.spawn();
+    d.import_busybox();
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; stat -c %u /etc/passwd; echo $$; echo w > /etc/new && cat /etc/new",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    let map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(map, ["0", &uid.to_string(), "1"], "{out}");
+    assert_eq!(&lines[2..], ["0", "1", "w"], "{out}");
+    let id = ok(&d, &["run", "-d", "busybox", "sleep", "100"]);
+    let id = id.trim();
+    let pid: u32 = {
+        let v: serde_json::Value = serde_json::from_str(&ok(&d, &["inspect", id])).unwrap();
+        v[0]["State"]["Pid"].as_u64().unwrap() as u32
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let host_uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        host_uid.split_whitespace().nth(1) == Some(&uid.to_string()),
+        "{host_uid}"
+    );
+    assert_eq!(ok(&d, &["exec", id, "id", "-u"]).trim(), "0");
+    ok(&d, &["rm", "-f", id]);
+}

@@ -328,7 +328,7 @@ fn is_whiteout(dir: &std::path::Path, name: &str) -> bool {
 }
 
 /// An unprivileged user made for these tests (once per run): its uid and gid.
-fn test_user() -> (u32, u32) {
+pub(crate) fn test_user() -> (u32, u32) {
     static USER: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     *USER.get_or_init(|| {
         let id = |flag: &str| {

@@ -451,12 +451,19 @@ impl Engine {
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
         let merged = c.dir.join("merged");
         let _ = sys::unmount_lazy(&merged);
-        let mount_cfg = MountConfig::new(
+        let mut mount_cfg = MountConfig::new(
             lowers,
             Some(c.dir.join("upper")),
             Some(c.dir.join("work")),
             merged.clone(),
         );
+        if !sys::is_root() {
+            // Rootless: the container's user namespace maps its root to this
+            // user alone, so every file shows as this user's (its root's).
+            let (uid, gid) = sys::ids();
+            mount_cfg.squash_uid = Some(uid);
+            mount_cfg.squash_gid = Some(gid);
+        }
         let mount =
             crate::fs::mount_background(&mount_cfg).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         let tty = record.config.tty;
