@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main flow on a fresh machine, as root: install what is needed, build,
 # start stratad in the background, build the default busybox image offline
-# and import it through the API, then list and inspect it with the client.
+# and import it through the API, list and inspect it, then the tutorial's
+# container steps: run, exec, ps, logs, diff, rm.
 #
 # stratad keeps running afterwards (log: $STRATA_DEMO_LOG); stop it with
 # `kill $(cat /run/strata/stratad.pid)`.
@@ -37,3 +38,21 @@ echo "== strata inspect busybox"
 strata inspect busybox
 echo "== strata history busybox"
 strata history busybox
+
+echo "== strata run --rm busybox echo hello from a container"
+strata run --rm busybox echo hello from a container
+strata rm -f tutorial >/dev/null 2>&1 || true
+echo "== strata run -d --name tutorial busybox sh -c '...'"
+strata run -d --name tutorial busybox sh -c 'echo hi > /hello; rm /etc/group; echo ready; sleep 300'
+for _ in $(seq 50); do strata logs tutorial | grep -q ready && break; sleep 0.1; done
+echo "== strata exec tutorial sh -c 'echo \$\$; hostname; cat /hello'"
+strata exec tutorial sh -c 'echo $$; hostname; cat /hello'
+echo "== strata ps"
+strata ps
+echo "== strata diff tutorial"
+strata diff tutorial
+echo "== strata top tutorial"
+strata top tutorial
+echo "== strata rm -f tutorial"
+strata rm -f tutorial
+echo "== done: try 'strata run -it busybox sh' (Ctrl-P Ctrl-Q detaches, 'strata attach' comes back)"
