@@ -674,3 +674,40 @@ fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
     assert_eq!(ok(&d, &["exec", id, "id", "-u"]).trim(), "0");
     ok(&d, &["rm", "-f", id]);
 }
+
+#[test]
+fn run_flags_set_the_environment_directory_user_and_host_name() {
+    let Some(d) = daemon() else { return };
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/tmp/work",
+            "--hostname",
+            "box",
+            "-u",
+            "nobody",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $FOO; pwd; hostname; id -un; echo $HOME; echo $PATH",
+        ],
+    );
+    assert_eq!(
+        out,
+        "bar\n/tmp/work\nbox\nnobody\n/nonexistent\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+    );
+    let out = ok(
+        &d,
+        &["run", "--rm", "--entrypoint", "echo", "busybox", "from", "entrypoint"],
+    );
+    assert_eq!(out, "from entrypoint\n");
+    // The image's CMD (sh) with stdin kept open: a script on stdin runs.
+    let out = d.strata_stdin(&["run", "--rm", "-i", "busybox"], b"echo piped; exit 9\n");
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    assert_eq!(stdout(&out), "piped\n");
+}
