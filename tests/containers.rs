@@ -711,3 +711,179 @@ fn run_flags_set_the_environment_directory_user_and_host_name() {
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
     assert_eq!(stdout(&out), "piped\n");
 }
+
+/// The tutorial's point: a container's changes become a layer on top of
+/// its image's layers, shared, not copied.
+#[test]
+fn commit_freezes_the_changes_into_a_new_layer_and_image() {
+    let Some(d) = daemon() else { return };
+    let script = "mkdir -p /srv/app && echo hello > /srv/app/greeting && echo extra >> /etc/passwd \
+        && chmod 700 /home && rm /etc/group && rm -r /var && mv /root /moved";
+    ok(&d, &["run", "--name", "git", "busybox", "sh", "-c", script]);
+    let expected = "\
+C /etc
+D /etc/group
+C /etc/passwd
+C /home
+A /moved
+D /root
+A /srv
+A /srv/app
+A /srv/app/greeting
+D /var
+";
+    assert_eq!(ok(&d, &["diff", "git"]), expected);
+
+    // The layer commit will write: its entries and whiteouts, OCI style.
+    let out = d.strata(&["diff", "--tar", "git"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let tar = out.stdout;
+    let tar_path = d.dir.path().join("layer.tar");
+    std::fs::write(&tar_path, &tar).unwrap();
+    let listing = Command::new("tar").arg("-tf").arg(&tar_path).output().unwrap();
+    assert_eq!(
+        stdout(&listing),
+        "etc/\netc/.wh.group\netc/passwd\nhome/\nmoved/\n.wh.root\nsrv/\nsrv/app/\nsrv/app/greeting\n.wh.var\n"
+    );
+
+    let parent = d.inspect("busybox");
+    let id = ok(
+        &d,
+        &["commit", "-m", "the tutorial", "-a", "Tutor", "git", "busybox:git"],
+    );
+    let id = id.trim();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    let images = ok(&d, &["images"]);
+    assert!(
+        images.lines().any(|l| l.starts_with("busybox ") && l.contains(" git ")),
+        "{images}"
+    );
+    assert!(
+        images
+            .lines()
+            .any(|l| l.starts_with("busybox ") && l.contains(" latest ")),
+        "{images}"
+    );
+    let image = d.inspect("busybox:git");
+    assert_eq!(image["Id"], id);
+    let parent_layers = parent["RootFS"]["Layers"].as_array().unwrap().clone();
+    let layers = image["RootFS"]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), parent_layers.len() + 1);
+    assert_eq!(
+        layers[..parent_layers.len()],
+        parent_layers[..],
+        "the parent's layers, unchanged"
+    );
+    // The committed layer is exactly the tar above: its sha256 is the diff_id.
+    assert_eq!(
+        layers.last().unwrap().as_str().unwrap(),
+        format!("sha256:{}", crate::util::sha256_hex(&tar))
+    );
+    assert_eq!(image["Author"], "Tutor");
+    assert_eq!(image["Comment"], "the tutorial");
+    assert_eq!(image["Config"]["Cmd"], serde_json::json!(["sh", "-c", script]));
+    let history = ok(&d, &["history", "busybox:git"]);
+    let first = history.lines().nth(1).unwrap();
+    assert!(
+        first.starts_with(&id[7..19]) && first.contains("the tutorial"),
+        "{history}"
+    );
+    // Shared, not copied: one directory per distinct layer.
+    let stored = std::fs::read_dir(d.root.join("layers")).unwrap().count();
+    assert_eq!(stored, layers.len());
+
+    // A new container from the new image sees the changes.
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "busybox:git",
+            "sh",
+            "-c",
+            "cat /srv/app/greeting; tail -n1 /etc/passwd; stat -c %a /home; ls /etc/group /var /root 2>&1 | wc -l; ls -d /moved",
+        ],
+    );
+    assert_eq!(out, "hello\nextra\n700\n3\n/moved\n");
+
+    // The same changes again: the same layer, stored once.
+    ok(&d, &["commit", "git", "busybox:again"]);
+    let again = d.inspect("busybox:again");
+    assert_eq!(again["RootFS"]["Layers"], image["RootFS"]["Layers"]);
+    assert_eq!(std::fs::read_dir(d.root.join("layers")).unwrap().count(), layers.len());
+
+    // No changes: no layer, an empty_layer history entry.
+    ok(&d, &["create", "--name", "clean", "busybox", "true"]);
+    ok(
+        &d,
+        &[
+            "commit",
+            "-c",
+            "CMD [\"echo\",\"from-cmd\"]",
+            "-c",
+            "ENV A=1",
+            "-c",
+            "WORKDIR /srv",
+            "-c",
+            "USER nobody",
+            "-c",
+            "LABEL k=v",
+            "-c",
+            "EXPOSE 80",
+            "clean",
+            "busybox:changed",
+        ],
+    );
+    let changed = d.inspect("busybox:changed");
+    assert_eq!(changed["RootFS"]["Layers"], parent["RootFS"]["Layers"]);
+    let config = &changed["Config"];
+    assert_eq!(config["Cmd"], serde_json::json!(["echo", "from-cmd"]));
+    assert!(
+        config["Env"].as_array().unwrap().contains(&serde_json::json!("A=1")),
+        "{config}"
+    );
+    assert_eq!(config["WorkingDir"], "/srv");
+    assert_eq!(config["User"], "nobody");
+    assert_eq!(config["Labels"]["k"], "v");
+    assert!(config["ExposedPorts"].get("80/tcp").is_some(), "{config}");
+    let raw = ok(&d, &["inspect", "--config-raw", "busybox:changed"]);
+    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(raw["history"].as_array().unwrap().last().unwrap()["empty_layer"], true);
+    assert_eq!(ok(&d, &["run", "--rm", "busybox:changed"]), "from-cmd\n");
+
+    // Bad input: clear errors, nothing written.
+    let before = d.store_snapshot();
+    for (args, status_text) in [
+        (vec!["commit", "nosuch", "x:y"], "No such container: nosuch"),
+        (vec!["commit", "git", "UPPER:case"], "invalid"),
+        (vec!["commit", "-c", "BOGUS x", "git", "x:y"], "BOGUS"),
+    ] {
+        let out = d.strata(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(status_text),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let (status, _) = d.http("POST", "/commit?container=nosuch", b"");
+    assert_eq!(status, 404);
+    let (status, _) = d.http("POST", "/commit?container=git&repo=UPPER", b"");
+    assert_eq!(status, 400);
+    let after = d.store_snapshot();
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|x| !before.contains(x))
+        .chain(before.iter().filter(|x| !after.contains(x)))
+        .collect();
+    assert!(changed.is_empty(), "the bad commits wrote: {changed:?}");
+
+    // The docker CLI commits too.
+    if let Some(out) = d.docker(&["commit", "git", "busybox:docker"]) {
+        assert!(out.status.success(), "{}", text(&out));
+        let image = d.inspect("busybox:docker");
+        assert_eq!(image["RootFS"]["Layers"], d.inspect("busybox:git")["RootFS"]["Layers"]);
+        let out = d.docker(&["history", "busybox:docker"]).unwrap();
+        assert!(stdout(&out).lines().count() >= 3, "{}", text(&out));
+    }
+}

@@ -2,7 +2,7 @@
 //! the engine.
 
 use super::engine::output::{self, Chunk, read_log};
-use super::engine::{Container, Engine, parse_signal, record::Record};
+use super::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
 use super::error::ApiError;
 use super::hijack::{self, Session};
 use super::http::{Query, channel, empty, json};
@@ -12,6 +12,7 @@ use super::types::{
     ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
     IdResponse, SummaryHostConfig, TopResponse, WaitResponse, now_unix,
 };
+use crate::layers::Reference;
 use crate::time;
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -490,6 +491,48 @@ pub async fn changes(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
         })
         .collect();
     Ok(json(StatusCode::OK, &items))
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`.
+pub async fn commit(daemon: &Arc<Daemon>, query: &Query) -> Reply {
+    let name = query
+        .get("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("no container given"))?;
+    let c = engine(daemon).get(name)?;
+    let repo = query.get("repo").unwrap_or("");
+    let tag = query.get("tag").unwrap_or("");
+    let reference = match (repo, tag) {
+        ("", "") => None,
+        ("", _) => return Err(ApiError::bad_request("a tag needs a repository")),
+        (r, "") => Some(Reference::parse(r)),
+        (r, t) => Some(Reference::parse(&format!("{r}:{t}"))),
+    }
+    .transpose()
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let opts = CommitOptions {
+        tag: reference,
+        comment: query.get("comment").unwrap_or("").to_string(),
+        author: query.get("author").unwrap_or("").to_string(),
+        changes: query.get_all("changes").into_iter().filter(|c| !c.is_empty()).collect(),
+        // Docker pauses unless told not to.
+        pause: query.get("pause").is_none_or(|_| query.flag("pause")),
+    };
+    let id = engine(daemon).commit(&c, opts).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &IdResponse {
+            id: id.to_string(),
+            warnings: None,
+        },
+    ))
+}
+
+/// `GET /containers/{id}/layer` (Strata's own): the OCI layer tar that
+/// `commit` would store now; its sha256 is that layer's diff_id.
+pub async fn layer(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
+    let tar = engine(daemon).layer_tar(c).await?;
+    Ok(super::http::bytes(StatusCode::OK, "application/x-tar", tar))
 }
 
 pub fn top(c: &Container) -> Reply {

@@ -92,11 +92,13 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::GET, ["logs"]) => containers::logs(&c, &query).await,
                 (&Method::GET, ["top"]) => containers::top(&c),
                 (&Method::GET, ["changes"]) => containers::changes(&daemon, &c).await,
+                (&Method::GET, ["layer"]) => containers::layer(&daemon, &c).await,
                 (&Method::POST, ["exec"]) => containers::exec_create(&daemon, &c, req).await,
                 (&Method::DELETE, []) => containers::remove(&daemon, &c, &query).await,
                 _ => Err(ApiError::not_found("page not found")),
             }
         }
+        (&Method::POST, ["commit"]) => containers::commit(&daemon, &query).await,
         (&Method::POST, ["exec", id, "start"]) => containers::exec_start(&daemon, id, req).await,
         (&Method::POST, ["exec", id, "resize"]) => containers::exec_resize(&daemon, id, &query),
         (&Method::GET, ["exec", id, "json"]) => containers::exec_inspect(&daemon, id),

@@ -106,6 +106,8 @@ pub enum Command {
     Top(commands::top::Args),
     /// List the changes to files and directories of a container's filesystem
     Diff(commands::diff::Args),
+    /// Create a new image from a container's changes
+    Commit(commands::commit::Args),
 }
 
 /// Validated configuration.
@@ -200,6 +202,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Exec(a) => commands::exec::run(&client, a).await,
         Command::Top(a) => commands::top::run(&client, a, &mut out).await,
         Command::Diff(a) => commands::diff::run(&client, a, &mut out).await,
+        Command::Commit(a) => commands::commit::run(&client, a, &mut out).await,
     }
 }
 

@@ -88,7 +88,7 @@ fn absolute(path: &[u8]) -> Vec<u8> {
     p
 }
 
-fn is_opaque(dir: &BeneathDir) -> io::Result<bool> {
+pub(super) fn is_opaque(dir: &BeneathDir) -> io::Result<bool> {
     for name in OPAQUES {
         if sys::xattr::get(dir.as_fd(), name)?.is_some_and(|v| v == b"y") {
             return Ok(true);

@@ -10,6 +10,7 @@
 
 pub mod changes;
 mod config;
+pub mod export;
 mod layer;
 mod nodes;
 mod union;

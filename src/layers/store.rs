@@ -448,6 +448,54 @@ impl Store {
         })
     }
 
+    /// Commits a new image on top of `parent`: `config` is the new image's
+    /// config with the parent's layers and history, plus the new history
+    /// entry last; `layer`, when there are changes, is the new layer's tar
+    /// (stored like any other, so an identical layer is stored once), whose
+    /// diff_id is appended to the layer list. Without a layer the history
+    /// entry is marked `empty_layer`. Returns the image ID and the new
+    /// layer's diff_id.
+    pub fn commit(
+        &self,
+        parent: &Digest,
+        mut config: ImageConfig,
+        layer: Option<&mut dyn Read>,
+        tag: Option<Reference>,
+    ) -> Result<(Digest, Option<Digest>)> {
+        if !self.state().images.contains_key(parent) {
+            return Err(Error::ImageNotFound(parent.to_string()));
+        }
+        let stored = match layer {
+            Some(reader) => Some(self.store_layer(reader)?),
+            None => None,
+        };
+        let mut new_layers = Vec::new();
+        match &stored {
+            Some((extracted, diff_id)) => {
+                config.rootfs.diff_ids.push(*diff_id);
+                new_layers.push(LayerRecord {
+                    diff_id: *diff_id,
+                    size: extracted.index.content_size(),
+                    entries: extracted.index.len(),
+                });
+            }
+            None => {
+                if let Some(h) = config.history.last_mut() {
+                    h.empty_layer = true;
+                }
+            }
+        }
+        match self.add_image(config, Some(*parent), tag, new_layers) {
+            Ok(id) => Ok((id, stored.map(|(_, d)| d))),
+            Err(e) => {
+                if let Some((_, d)) = &stored {
+                    self.discard_if_unreferenced(d);
+                }
+                Err(e)
+            }
+        }
+    }
+
     fn discard_if_unreferenced(&self, diff_id: &Digest) {
         let state = self.state();
         if state.layers.contains_key(diff_id) {

@@ -25,7 +25,7 @@ pub mod plan;
 mod ps;
 pub mod user;
 
-pub use ps::{ProcessInfo, processes};
+pub use ps::{Paused, ProcessInfo, pause, processes};
 
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, BufReader, Write};

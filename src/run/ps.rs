@@ -127,6 +127,43 @@ fn parse(pid: u32, stat: &str, status: &str, cmdline: &[u8], passwd: &str, boot:
     })
 }
 
+/// A container whose processes are stopped (SIGSTOP, which they cannot
+/// catch) until this is dropped (SIGCONT): a consistent moment for a
+/// commit. Processes that start meanwhile are rare (every process is
+/// stopped), and stopped again on a second sweep.
+pub struct Paused {
+    pids: Vec<u32>,
+}
+
+/// Stops every process in the PID namespace of `pid`.
+pub fn pause(pid: u32) -> Result<Paused, Error> {
+    let mut stopped: Vec<u32> = Vec::new();
+    for _ in 0..2 {
+        for p in processes(pid)? {
+            if !stopped.contains(&p.pid) {
+                send(p.pid, rustix::process::Signal::STOP);
+                stopped.push(p.pid);
+            }
+        }
+    }
+    Ok(Paused { pids: stopped })
+}
+
+fn send(pid: u32, sig: rustix::process::Signal) {
+    if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+        // Gone already: nothing to stop or resume.
+        let _ = rustix::process::kill_process(p, sig);
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        for &p in &self.pids {
+            send(p, rustix::process::Signal::CONT);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

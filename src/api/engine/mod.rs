@@ -83,6 +83,17 @@ struct RunHandles {
     pty: Option<Arc<OwnedFd>>,
 }
 
+/// What `commit` takes besides the container.
+#[derive(Clone, Debug, Default)]
+pub struct CommitOptions {
+    pub tag: Option<crate::layers::Reference>,
+    pub comment: String,
+    pub author: String,
+    /// Dockerfile-style instructions (`CMD ["sh"]`) applied to the config.
+    pub changes: Vec<String>,
+    pub pause: bool,
+}
+
 /// A process's standard input as attached clients write it: closed (taken)
 /// when a `StdinOnce` client ends its input.
 #[derive(Default)]
@@ -382,14 +393,7 @@ impl Engine {
             .store
             .image(&record.image.to_string())
             .map_err(|_| ApiError::internal(format!("the image {} of this container is gone", record.image.short())))?;
-        let lowers: Vec<PathBuf> = image
-            .config
-            .rootfs
-            .diff_ids
-            .iter()
-            .rev()
-            .map(|d| self.store.layer_dir(d))
-            .collect();
+        let lowers = self.lowers(&image.config);
         let engine = self.clone();
         let c2 = c.clone();
         let started = tokio::task::spawn_blocking(move || engine.launch(&c2, &record, lowers))
@@ -450,22 +454,7 @@ impl Engine {
         let fail = |e: ApiError| (e, 128);
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
         let merged = c.dir.join("merged");
-        let _ = sys::unmount_lazy(&merged);
-        let mut mount_cfg = MountConfig::new(
-            lowers,
-            Some(c.dir.join("upper")),
-            Some(c.dir.join("work")),
-            merged.clone(),
-        );
-        if !sys::is_root() {
-            // Rootless: the container's user namespace maps its root to this
-            // user alone, so every file shows as this user's (its root's).
-            let (uid, gid) = sys::ids();
-            mount_cfg.squash_uid = Some(uid);
-            mount_cfg.squash_gid = Some(gid);
-        }
-        let mount =
-            crate::fs::mount_background(&mount_cfg).map_err(|e| fail(internal("mounting the container's root")(e)))?;
+        let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         let tty = record.config.tty;
         let Wiring {
             stdio,
@@ -713,13 +702,16 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, e| e.container_id != c.id);
         c.output.close();
-        c.progress.send_modify(|p| p.removed = true);
         let _ = sys::fsync_dir(&self.dir);
-        tokio::task::spawn_blocking(move || {
+        // Done before the reply: `rm` returns once the writable layer is gone
+        // (a failure here leaves `.gone-<id>`, swept at the next start).
+        let removed = tokio::task::spawn_blocking(move || {
             if let Err(e) = std::fs::remove_dir_all(&gone) {
                 tracing::warn!("removing {}: {e}", gone.display());
             }
         });
+        let _ = removed.await;
+        c.progress.send_modify(|p| p.removed = true);
         Ok(())
     }
 
@@ -833,9 +825,174 @@ impl Engine {
         crate::fs::changes::changes(&upper, &index).map_err(internal("listing changes"))
     }
 
+    /// The layer directories of an image, topmost first.
+    fn lowers(&self, image: &crate::layers::ImageConfig) -> Vec<PathBuf> {
+        image
+            .rootfs
+            .diff_ids
+            .iter()
+            .rev()
+            .map(|d| self.store.layer_dir(d))
+            .collect()
+    }
+
+    /// `docker commit`: the container's changes as a new layer on top of its
+    /// image's layers (shared, not copied), and a new image whose config is
+    /// the container's, with `changes` applied and a history entry. The
+    /// container is paused meanwhile (when `pause` and running); a stopped
+    /// one is mounted for the time of the export. Nothing is written before
+    /// every argument is validated.
+    pub async fn commit(self: &Arc<Self>, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
+        let _op = c.ops.lock().await;
+        if c.lock().removed {
+            return Err(ApiError::not_found(format!("No such container: {}", c.id)));
+        }
+        let (engine, c) = (self.clone(), c.clone());
+        tokio::task::spawn_blocking(move || engine.commit_blocking(&c, opts))
+            .await
+            .map_err(|e| ApiError::internal(format!("commit task failed: {e}")))?
+    }
+
+    fn commit_blocking(&self, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
+        let record = c.record();
+        let parent = self.store.image(&record.image.to_string())?;
+        let mut config = parent.config.clone();
+        let (secs, nanos) = time::now();
+        let created = time::format_rfc3339(secs, nanos);
+        {
+            let rc = &mut config.config;
+            let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            rc.user = nonempty(&record.config.user);
+            rc.env = record.config.env.clone().filter(|e| !e.is_empty());
+            rc.cmd = record.config.cmd.clone();
+            rc.entrypoint = record.config.entrypoint.clone();
+            rc.working_dir = nonempty(&record.config.working_dir);
+            rc.labels = record.config.labels.clone().filter(|l| !l.is_empty());
+            rc.stop_signal = record.config.stop_signal.clone();
+        }
+        for change in &opts.changes {
+            config
+                .apply_change(change)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        }
+        let author = (!opts.author.is_empty()).then(|| opts.author.clone());
+        let comment = (!opts.comment.is_empty()).then(|| opts.comment.clone());
+        config.created = Some(created.clone());
+        config.author = author.clone();
+        config.comment = comment.clone();
+        config.history.push(crate::layers::image::History {
+            created: Some(created),
+            created_by: Some(record.argv().join(" ")),
+            author,
+            comment,
+            empty_layer: false,
+        });
+        // A consistent moment: the processes stopped, then the changes read.
+        let _paused = match (opts.pause, c.pid()) {
+            (true, Some(pid)) => Some(run::pause(pid).map_err(|e| ApiError::internal(format!("pausing: {e}")))?),
+            _ => None,
+        };
+        let changes = self.changes(c)?;
+        if changes.is_empty() {
+            let (id, _) = self.store.commit(&parent.id, config, None, opts.tag)?;
+            return Ok(id);
+        }
+        let (stored, written) = self.with_root(c, &parent.config, |merged, upper, ids| {
+            let (mut reader, writer) = io::pipe().map_err(internal("making a pipe"))?;
+            Ok(std::thread::scope(|s| {
+                let export = s.spawn(|| {
+                    crate::fs::export::write_layer(&changes, merged, crate::fs::export::opaque_in(upper), ids, writer)
+                        .map(|(w, _)| w)
+                });
+                let stored = self.store.commit(&parent.id, config, Some(&mut reader), opts.tag);
+                // A store that stopped early must not leave the writer blocked.
+                drop(reader);
+                (stored, export.join())
+            }))
+        })?;
+        let written = match written {
+            Ok(Ok(w)) => w,
+            Ok(Err(e)) => return Err(internal("writing the layer")(e)),
+            Err(_) => return Err(ApiError::internal("the layer writer panicked")),
+        };
+        let (id, layer) = stored?;
+        let hex: String = written.sha256.iter().map(|b| format!("{b:02x}")).collect();
+        if layer.map(|d| d.hex()) != Some(hex.clone()) {
+            return Err(ApiError::internal(format!(
+                "the stored layer's digest differs from the written one (sha256:{hex})"
+            )));
+        }
+        tracing::info!(container = %&c.id[..12], image = %id, bytes = written.bytes, "committed");
+        Ok(id)
+    }
+
+    /// Runs `f` on the container's root as it is now (the live mount, or one
+    /// made for the time of `f`), its writable layer, and how ids seen
+    /// through the mount map to ids in a layer (a rootless daemon sees the
+    /// container's root as itself).
+    fn with_root<T>(
+        &self,
+        c: &Container,
+        image: &crate::layers::ImageConfig,
+        f: impl FnOnce(&sys::BeneathDir, &sys::BeneathDir, crate::fs::export::IdShift) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let _mount = if c.is_running() {
+            None
+        } else {
+            Some(mount_root(c, self.lowers(image)).map_err(internal("mounting the container's root"))?)
+        };
+        let merged = sys::BeneathDir::open(&c.dir.join("merged")).map_err(internal("opening the container's root"))?;
+        let upper = sys::BeneathDir::open(&c.dir.join("upper")).map_err(internal("opening the writable layer"))?;
+        let ids = if sys::is_root() {
+            crate::fs::export::IdShift::default()
+        } else {
+            let (uid, gid) = sys::ids();
+            crate::fs::export::IdShift {
+                uid: Some((uid, 0)),
+                gid: Some((gid, 0)),
+            }
+        };
+        f(&merged, &upper, ids)
+    }
+
+    /// The layer `commit` would store now, as tar bytes (Strata's own:
+    /// `GET /containers/{id}/layer`).
+    pub async fn layer_tar(self: &Arc<Self>, c: &Arc<Container>) -> Result<Vec<u8>, ApiError> {
+        let _op = c.ops.lock().await;
+        let (engine, c) = (self.clone(), c.clone());
+        tokio::task::spawn_blocking(move || {
+            let record = c.record();
+            let parent = engine.store.image(&record.image.to_string())?;
+            let changes = engine.changes(&c)?;
+            engine.with_root(&c, &parent.config, |merged, upper, ids| {
+                crate::fs::export::write_layer(&changes, merged, crate::fs::export::opaque_in(upper), ids, Vec::new())
+                    .map(|(_, bytes)| bytes)
+                    .map_err(internal("writing the layer"))
+            })
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("layer task failed: {e}")))?
+    }
+
     pub fn helper(&self) -> &Path {
         &self.helper
     }
+}
+
+/// Mounts the container's root (its image's layers, `lowers` topmost
+/// first, under its writable layer) at `merged/`, served by this process.
+fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuser::BackgroundSession> {
+    let merged = c.dir.join("merged");
+    let _ = sys::unmount_lazy(&merged);
+    let mut cfg = MountConfig::new(lowers, Some(c.dir.join("upper")), Some(c.dir.join("work")), merged);
+    if !sys::is_root() {
+        // Rootless: the container's user namespace maps its root to this
+        // user alone, so every file shows as this user's (its root's).
+        let (uid, gid) = sys::ids();
+        cfg.squash_uid = Some(uid);
+        cfg.squash_gid = Some(gid);
+    }
+    crate::fs::mount_background(&cfg)
 }
 
 /// SIGTERM, then SIGKILL after `timeout` seconds, without the engine.

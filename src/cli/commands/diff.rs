@@ -4,6 +4,9 @@ use std::io::Write;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Write the changes as the OCI layer tar `commit` would store (to stdout)
+    #[arg(long)]
+    tar: bool,
     /// The container
     #[arg(value_name = "CONTAINER")]
     name: String,
@@ -11,6 +14,19 @@ pub struct Args {
 
 /// `A`, `C` and `D` lines in the daemon's order, as `docker diff` prints.
 pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
+    if args.tar {
+        let tar = client
+            .call(
+                hyper::Method::GET,
+                &format!("/containers/{}/layer", encode(&args.name)),
+                None,
+            )
+            .await?;
+        return out.write_all(&tar).map_err(|source| Error::Io {
+            context: "writing output".into(),
+            source,
+        });
+    }
     let items: Vec<ChangeItem> = client
         .get_json(&format!("/containers/{}/changes", encode(&args.name)))
         .await?;

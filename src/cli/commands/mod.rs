@@ -1,6 +1,7 @@
 //! One file per verb.
 
 pub mod attach;
+pub mod commit;
 pub mod create;
 pub mod diff;
 pub mod exec;

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Container run latency: wall-clock time to start a container running `true`
+# and see it finish, for Strata and its peers, on the same root filesystem,
+# side by side in the same run:
+#
+#   strata   strata run --rm busybox true          (a private release stratad)
+#   docker   docker -H unix://SOCK run --rm busybox true   (same stratad; skipped without docker)
+#   bwrap    bwrap over the busybox tar extracted into a directory
+#   crun     crun run with an OCI bundle over that directory (crun spec, edited)
+#   runc     runc run with the same bundle (skipped without runc)
+#
+# Run as root, not in CI (it is a benchmark):
+#
+#   bash benches/run-latency.sh [RUNS]     (default 20)
+#
+# Same namespaces everywhere: mount, pid, uts and ipc, which is what stratad
+# gives a container by default; the network is the host's (bwrap without
+# --unshare-net; the bundle's network and cgroup namespaces are dropped).
+# Rounds are interleaved round-robin, one run of every target per round, the
+# starting target rotating each round, so machine noise hits all alike. One
+# untimed warm-up run of each target comes first. Times come from bash's
+# $EPOCHREALTIME (microseconds, no fork) around each single run.
+#
+# crun 1.8 refuses hybrid cgroups (v1 controllers plus /sys/fs/cgroup/unified)
+# unless cgroup2 is unmounted from its mount namespace. Then crun runs under
+# `nsenter --mount=NS` into a persistent private mount namespace without it,
+# and the row `nsenter` (nsenter running `true` on the host) shows what that
+# wrapper costs by itself.
+#
+# bwrap and crun are installed with apt-get if missing. Release binaries are
+# built with `cargo build --release --locked --bins` (a no-op when current).
+# Everything temporary lives under one directory in $STRATA_BENCH_WORK
+# (default /var/tmp), removed on exit with stratad (SIGTERM).
+set -euo pipefail
+
+runs=${1:-20}
+case $runs in '' | *[!0-9]* | 0) echo "usage: $0 [RUNS>0]" >&2; exit 2 ;; esac
+cd "$(dirname "$0")/.."
+repo=$PWD
+bin=$repo/target/release
+
+[ "$(id -u)" = 0 ] || { echo "run-latency: run as root (bwrap, crun and runc here run rootful)" >&2; exit 1; }
+[ -n "${EPOCHREALTIME:-}" ] || { echo "run-latency: needs bash 5 (\$EPOCHREALTIME)" >&2; exit 1; }
+
+# --- 1. tools and binaries ------------------------------------------------------
+missing=()
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+command -v crun >/dev/null || missing+=(crun)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}..." >&2
+    apt-get install -y "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null 2>&1 && apt-get install -y "${missing[@]}" >/dev/null 2>&1; } \
+        || echo "warning: apt-get install ${missing[*]} failed" >&2
+fi
+echo "building release binaries (cargo build --release --locked --bins)..." >&2
+cargo build --release --locked --bins -q
+
+# --- 2. temporary state, cleaned on exit whatever happens ------------------------
+daemon=""
+work=""
+mntns=""
+cleanup() {
+    if [ -n "$daemon" ]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
+    [ -z "$mntns" ] || umount "$mntns" 2>/dev/null || true
+    [ -z "$work" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+work=$(mktemp -d "${STRATA_BENCH_WORK:-/var/tmp}/strata-run-latency.XXXXXX")
+
+# --- 3. stratad and the busybox image; the same tar extracted for the peers ---
+"$bin/stratad" --root "$work/root" -H "unix://$work/s.sock" 2>"$work/stratad.log" &
+daemon=$!
+export STRATA_HOST="unix://$work/s.sock"
+for _ in $(seq 200); do
+    "$bin/strata" version >/dev/null 2>&1 && break
+    kill -0 "$daemon" 2>/dev/null || { echo "stratad exited:" >&2; cat "$work/stratad.log" >&2; exit 1; }
+    sleep 0.05
+done
+"$bin/strata" version >/dev/null || { echo "stratad did not answer in 10 s" >&2; exit 1; }
+
+STRATA=$bin/strata STRATA_HOST=$STRATA_HOST bash scripts/busybox-image.sh busybox >/dev/null
+bash scripts/busybox-image.sh -o "$work/busybox.tar" >/dev/null
+# The tar is deterministic: check that the peers get exactly the image's layer.
+layer=$("$bin/strata" inspect busybox | awk -F'"' '/"sha256:/ && prev ~ /Layers/ { print $2; exit } { prev = $0 }')
+tarsum=sha256:$(sha256sum "$work/busybox.tar" | cut -d' ' -f1)
+if [ "$layer" != "$tarsum" ]; then
+    echo "warning: the extracted tar ($tarsum) is not the image's layer (${layer:-?})" >&2
+fi
+bundle=$work/bundle
+rootfs=$bundle/rootfs
+mkdir -p "$rootfs"
+tar --numeric-owner -xf "$work/busybox.tar" -C "$rootfs"
+
+# --- 4. targets -------------------------------------------------------------------
+# Each is a function running one container; a non-zero status aborts the bench.
+targets=(strata)
+notes=()
+run_strata() { "$bin/strata" run --rm busybox true; }
+
+if command -v docker >/dev/null; then
+    export DOCKER_CONFIG=$work/docker-config
+    mkdir -p "$DOCKER_CONFIG"
+    run_docker() { docker -H "$STRATA_HOST" run --rm busybox true; }
+    targets+=(docker)
+else
+    notes+=("docker: skipped: not installed")
+fi
+
+if command -v bwrap >/dev/null; then
+    # A new mount namespace is implied; no --unshare-net: the host's network,
+    # as strata's default.
+    run_bwrap() { bwrap --unshare-pid --unshare-ipc --unshare-uts --bind "$rootfs" / --proc /proc --dev /dev -- /bin/true; }
+    targets+=(bwrap)
+else
+    notes+=("bwrap: skipped: not installed (apt-get install bubblewrap failed)")
+fi
+
+json_edit() { # FILE: terminal false, args [true], rootfs by absolute path, writable, no net/cgroup ns
+    if command -v jq >/dev/null; then
+        jq --arg root "$rootfs" '.process.terminal = false | .process.args = ["true"]
+            | .root.path = $root | .root.readonly = false
+            | .linux.namespaces |= map(select(.type != "network" and .type != "cgroup"))' "$1" >"$1.new"
+    else
+        python3 - "$1" "$rootfs" >"$1.new" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["true"]
+c["root"] = {"path": sys.argv[2], "readonly": False}
+c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] not in ("network", "cgroup")]
+json.dump(c, sys.stdout, indent=2)
+PY
+    fi
+    mv "$1.new" "$1"
+}
+if command -v crun >/dev/null || command -v runc >/dev/null; then
+    spec=$(command -v crun >/dev/null && echo crun || echo runc)
+    (cd "$bundle" && "$spec" spec)
+    json_edit "$bundle/config.json"
+fi
+seq_id=0
+if command -v crun >/dev/null; then
+    crun_pre=()
+    if ! crun --root "$work/crun-state" run -b "$bundle" "bench-probe" >"$work/crun-probe.log" 2>&1; then
+        if grep -q "hybrid" "$work/crun-probe.log" && [ -d /sys/fs/cgroup/unified ]; then
+            # A persistent private mount namespace without cgroup2, entered per run.
+            mntns=$work/mntns
+            touch "$mntns"
+            unshare --mount="$mntns" --propagation private sh -c 'umount /sys/fs/cgroup/unified'
+            crun_pre=(nsenter --mount="$mntns")
+            notes+=("crun: run as \`nsenter --mount=NS crun ...\` (NS: a private mount namespace without /sys/fs/cgroup/unified, which crun 1.8 refuses in hybrid mode); the nsenter row is that wrapper alone")
+        fi
+    fi
+    if "${crun_pre[@]}" crun --root "$work/crun-state" run -b "$bundle" "bench-probe2" >"$work/crun-probe.log" 2>&1; then
+        run_crun() { seq_id=$((seq_id + 1)); "${crun_pre[@]}" crun --root "$work/crun-state" run -b "$bundle" "bench-$seq_id"; }
+        targets+=(crun)
+        if [ -n "$mntns" ]; then
+            run_nsenter() { nsenter --mount="$mntns" true; }
+            targets+=(nsenter)
+        fi
+    else
+        notes+=("crun: skipped: $(tail -n 1 "$work/crun-probe.log")")
+    fi
+else
+    notes+=("crun: skipped: not installed (apt-get install crun failed)")
+fi
+
+if command -v runc >/dev/null; then
+    run_runc() { seq_id=$((seq_id + 1)); runc --root "$work/runc-state" run -b "$bundle" "bench-$seq_id"; }
+    targets+=(runc)
+else
+    notes+=("runc: skipped: not installed")
+fi
+
+# --- 5. timed rounds ---------------------------------------------------------------
+ms() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }   # microseconds -> ms, 1 decimal
+once() { # TARGET: runs it once, sets $us; aborts with its output on failure
+    local t0 t1
+    t0=$EPOCHREALTIME
+    if ! "run_$1" >"$work/out" 2>&1; then
+        echo "$1 failed:" >&2
+        cat "$work/out" >&2
+        exit 1
+    fi
+    t1=$EPOCHREALTIME
+    us=$((${t1/./} - ${t0/./}))
+}
+
+n=${#targets[@]}
+declare -A times
+for t in "${targets[@]}"; do once "$t"; done   # warm-up, untimed
+
+echo "kernel: $(uname -r); nproc: $(nproc); filesystem of the store and rootfs: $(findmnt -n -o FSTYPE -T "$work")"
+echo "versions: strata $("$bin/strata" version 2>/dev/null | awk '/Version:/ { print $2; exit }')$(
+    command -v docker >/dev/null && echo "; docker CLI $(docker version -f '{{.Client.Version}}' 2>/dev/null)")$(
+    command -v bwrap >/dev/null && echo "; $(bwrap --version)")$(
+    command -v crun >/dev/null && echo "; $(crun --version | head -n 1)")$(
+    command -v runc >/dev/null && echo "; $(runc --version | head -n 1)")"
+echo "loadavg before: $(cat /proc/loadavg)"
+echo "$runs rounds, each running every target once (round-robin, rotating start); ms per run:"
+printf '%5s' round
+for t in "${targets[@]}"; do printf ' %8s' "$t"; done
+echo
+for ((r = 0; r < runs; r++)); do
+    declare -A row=()
+    for ((k = 0; k < n; k++)); do
+        t=${targets[$(((r + k) % n))]}
+        once "$t"
+        row[$t]=$us
+        times[$t]+="$us "
+    done
+    printf '%5d' $((r + 1))
+    for t in "${targets[@]}"; do printf ' %8s' "$(ms "${row[$t]}")"; done
+    echo
+done
+echo "loadavg after:  $(cat /proc/loadavg)"
+
+# --- 6. the table -------------------------------------------------------------------
+stats() { # microseconds... -> "median min max" in microseconds
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%d %d %d\n", m, v[1], v[NR] }'
+}
+read -r base _ _ <<<"$(stats ${times[strata]})"
+echo
+printf '%-8s %9s %8s %8s %10s\n' target "median ms" "min" "max" "vs strata"
+printf '%-8s %9s %8s %8s %10s\n' -------- --------- -------- -------- ----------
+for t in "${targets[@]}"; do
+    read -r med lo hi <<<"$(stats ${times[$t]})"
+    printf '%-8s %9s %8s %8s %10s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
+        "$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
+done
+for note in "${notes[@]}"; do echo "$note"; done
+echo "Wall-clock time of one run of \`true\` in a container, start to finish, as seen by the caller;"
+echo "'vs strata' = median / strata's median. Namespaces: mount, pid, uts, ipc everywhere; host network."
