@@ -579,6 +579,10 @@ D /var
     if let Some(out) = d.docker(&["diff", "ch"]) {
         assert_eq!(stdout(&out), expected, "{}", text(&out));
     }
+    // What the runtime makes (/etc/hostname and friends, /dev, /proc) is no
+    // change, not even to /etc.
+    ok(&d, &["run", "--name", "nothing", "busybox", "true"]);
+    assert_eq!(ok(&d, &["diff", "nothing"]), "");
     let out = d.strata(&["diff", "nosuch"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"));
 }
@@ -886,4 +890,55 @@ D /var
         let out = d.docker(&["history", "busybox:docker"]).unwrap();
         assert!(stdout(&out).lines().count() >= 3, "{}", text(&out));
     }
+}
+
+/// The tutorial with the docker CLI, typed into a terminal.
+#[test]
+fn docker_cli_tutorial_run_it_diff_commit() {
+    let Some(d) = daemon() else { return };
+    if d.docker(&["version"]).is_none() || which("script").is_none() {
+        eprintln!("SKIP: needs the docker CLI and script(1)");
+        return;
+    }
+    let docker = |args: &[&str]| {
+        let out = d.docker(args).unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", text(&out));
+        stdout(&out)
+    };
+    let out = docker_on_terminal(
+        &d,
+        "run -it --name git busybox sh",
+        "mkdir /srv && echo hi > /srv/f && chmod 600 /etc/passwd && rm -r /var && mv /root /moved; exit\\r",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        docker(&["diff", "git"]),
+        "C /etc\nC /etc/passwd\nA /moved\nD /root\nA /srv\nA /srv/f\nD /var\n"
+    );
+    let id = docker(&["commit", "-m", "tutorial", "git", "busybox:git"]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let images = docker(&["images"]);
+    assert!(
+        images.lines().filter(|l| l.starts_with("busybox ")).count() == 2,
+        "{images}"
+    );
+    let parent: serde_json::Value = serde_json::from_str(&docker(&["inspect", "busybox"])).unwrap();
+    let child: serde_json::Value = serde_json::from_str(&docker(&["inspect", "busybox:git"])).unwrap();
+    let (p, c) = (
+        parent[0]["RootFS"]["Layers"].as_array().unwrap(),
+        child[0]["RootFS"]["Layers"].as_array().unwrap(),
+    );
+    assert_eq!(c.len(), p.len() + 1);
+    assert_eq!(c[..p.len()], p[..]);
+    let history = docker(&["history", "busybox:git"]);
+    assert!(history.lines().nth(1).unwrap().contains("tutorial"), "{history}");
+    let out = docker(&[
+        "run",
+        "--rm",
+        "busybox:git",
+        "sh",
+        "-c",
+        "cat /srv/f; stat -c %a /etc/passwd; ls /var /root 2>&1 | wc -l; ls -d /moved",
+    ]);
+    assert_eq!(out, "hi\n600\n2\n/moved\n");
 }

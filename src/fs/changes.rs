@@ -178,6 +178,13 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
             } else {
                 None
             };
+            // What the runtime makes itself is no change, not even to the
+            // directories holding it (Docker keeps it in a separate init layer).
+            let target = hidden.as_deref().unwrap_or(&name);
+            if is_runtime_path(&absolute(&join(path, target))) {
+                present.insert(target.to_vec());
+                continue;
+            }
             if let Some(h) = hidden {
                 present.insert(h.clone());
                 let below = lower_dir.as_ref().filter(|_| !added && !opaque);
