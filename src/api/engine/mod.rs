@@ -12,11 +12,13 @@
 //! half-made or half-removed container behind: both prefixes are swept at
 //! start.
 
+mod commit;
 mod exec;
 mod names;
 pub mod output;
 pub mod record;
 
+pub use commit::CommitOptions;
 pub use exec::Exec;
 
 use crate::api::error::ApiError;
@@ -81,17 +83,6 @@ struct RunHandles {
     mount: Option<fuser::BackgroundSession>,
     stdin: Arc<Stdin>,
     pty: Option<Arc<OwnedFd>>,
-}
-
-/// What `commit` takes besides the container.
-#[derive(Clone, Debug, Default)]
-pub struct CommitOptions {
-    pub tag: Option<crate::layers::Reference>,
-    pub comment: String,
-    pub author: String,
-    /// Dockerfile-style instructions (`CMD ["sh"]`) applied to the config.
-    pub changes: Vec<String>,
-    pub pause: bool,
 }
 
 /// A process's standard input as attached clients write it: closed (taken)
@@ -826,7 +817,7 @@ impl Engine {
     }
 
     /// The layer directories of an image, topmost first.
-    fn lowers(&self, image: &crate::layers::ImageConfig) -> Vec<PathBuf> {
+    pub(super) fn lowers(&self, image: &crate::layers::ImageConfig) -> Vec<PathBuf> {
         image
             .rootfs
             .diff_ids
@@ -836,144 +827,6 @@ impl Engine {
             .collect()
     }
 
-    /// `docker commit`: the container's changes as a new layer on top of its
-    /// image's layers (shared, not copied), and a new image whose config is
-    /// the container's, with `changes` applied and a history entry. The
-    /// container is paused meanwhile (when `pause` and running); a stopped
-    /// one is mounted for the time of the export. Nothing is written before
-    /// every argument is validated.
-    pub async fn commit(self: &Arc<Self>, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
-        let _op = c.ops.lock().await;
-        if c.lock().removed {
-            return Err(ApiError::not_found(format!("No such container: {}", c.id)));
-        }
-        let (engine, c) = (self.clone(), c.clone());
-        tokio::task::spawn_blocking(move || engine.commit_blocking(&c, opts))
-            .await
-            .map_err(|e| ApiError::internal(format!("commit task failed: {e}")))?
-    }
-
-    fn commit_blocking(&self, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
-        let record = c.record();
-        let parent = self.store.image(&record.image.to_string())?;
-        let mut config = parent.config.clone();
-        let (secs, nanos) = time::now();
-        let created = time::format_rfc3339(secs, nanos);
-        {
-            let rc = &mut config.config;
-            let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-            rc.user = nonempty(&record.config.user);
-            rc.env = record.config.env.clone().filter(|e| !e.is_empty());
-            rc.cmd = record.config.cmd.clone();
-            rc.entrypoint = record.config.entrypoint.clone();
-            rc.working_dir = nonempty(&record.config.working_dir);
-            rc.labels = record.config.labels.clone().filter(|l| !l.is_empty());
-            rc.stop_signal = record.config.stop_signal.clone();
-        }
-        for change in &opts.changes {
-            config
-                .apply_change(change)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        }
-        let author = (!opts.author.is_empty()).then(|| opts.author.clone());
-        let comment = (!opts.comment.is_empty()).then(|| opts.comment.clone());
-        config.created = Some(created.clone());
-        config.author = author.clone();
-        config.comment = comment.clone();
-        config.history.push(crate::layers::image::History {
-            created: Some(created),
-            created_by: Some(record.argv().join(" ")),
-            author,
-            comment,
-            empty_layer: false,
-        });
-        // A consistent moment: the processes stopped, then the changes read.
-        let _paused = match (opts.pause, c.pid()) {
-            (true, Some(pid)) => Some(run::pause(pid).map_err(|e| ApiError::internal(format!("pausing: {e}")))?),
-            _ => None,
-        };
-        let changes = self.changes(c)?;
-        if changes.is_empty() {
-            let (id, _) = self.store.commit(&parent.id, config, None, opts.tag)?;
-            return Ok(id);
-        }
-        let (stored, written) = self.with_root(c, &parent.config, |merged, upper, ids| {
-            let (mut reader, writer) = io::pipe().map_err(internal("making a pipe"))?;
-            Ok(std::thread::scope(|s| {
-                let export = s.spawn(|| {
-                    crate::fs::export::write_layer(&changes, merged, crate::fs::export::opaque_in(upper), ids, writer)
-                        .map(|(w, _)| w)
-                });
-                let stored = self.store.commit(&parent.id, config, Some(&mut reader), opts.tag);
-                // A store that stopped early must not leave the writer blocked.
-                drop(reader);
-                (stored, export.join())
-            }))
-        })?;
-        let written = match written {
-            Ok(Ok(w)) => w,
-            Ok(Err(e)) => return Err(internal("writing the layer")(e)),
-            Err(_) => return Err(ApiError::internal("the layer writer panicked")),
-        };
-        let (id, layer) = stored?;
-        let hex: String = written.sha256.iter().map(|b| format!("{b:02x}")).collect();
-        if layer.map(|d| d.hex()) != Some(hex.clone()) {
-            return Err(ApiError::internal(format!(
-                "the stored layer's digest differs from the written one (sha256:{hex})"
-            )));
-        }
-        tracing::info!(container = %&c.id[..12], image = %id, bytes = written.bytes, "committed");
-        Ok(id)
-    }
-
-    /// Runs `f` on the container's root as it is now (the live mount, or one
-    /// made for the time of `f`), its writable layer, and how ids seen
-    /// through the mount map to ids in a layer (a rootless daemon sees the
-    /// container's root as itself).
-    fn with_root<T>(
-        &self,
-        c: &Container,
-        image: &crate::layers::ImageConfig,
-        f: impl FnOnce(&sys::BeneathDir, &sys::BeneathDir, crate::fs::export::IdShift) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        let _mount = if c.is_running() {
-            None
-        } else {
-            Some(mount_root(c, self.lowers(image)).map_err(internal("mounting the container's root"))?)
-        };
-        let merged = sys::BeneathDir::open(&c.dir.join("merged")).map_err(internal("opening the container's root"))?;
-        let upper = sys::BeneathDir::open(&c.dir.join("upper")).map_err(internal("opening the writable layer"))?;
-        let ids = if sys::is_root() {
-            crate::fs::export::IdShift::default()
-        } else {
-            let (uid, gid) = sys::ids();
-            crate::fs::export::IdShift {
-                uid: Some((uid, 0)),
-                gid: Some((gid, 0)),
-            }
-        };
-        f(&merged, &upper, ids)
-    }
-
-    /// The layer `commit` would store now, as tar bytes (Strata's own:
-    /// `GET /containers/{id}/layer`).
-    pub async fn layer_tar(self: &Arc<Self>, c: &Arc<Container>) -> Result<Vec<u8>, ApiError> {
-        let _op = c.ops.lock().await;
-        let (engine, c) = (self.clone(), c.clone());
-        tokio::task::spawn_blocking(move || {
-            let record = c.record();
-            let parent = engine.store.image(&record.image.to_string())?;
-            let changes = engine.changes(&c)?;
-            engine.with_root(&c, &parent.config, |merged, upper, ids| {
-                crate::fs::export::write_layer(&changes, merged, crate::fs::export::opaque_in(upper), ids, Vec::new())
-                    .map(|(_, bytes)| bytes)
-                    .map_err(internal("writing the layer"))
-            })
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("layer task failed: {e}")))?
-    }
-
     pub fn helper(&self) -> &Path {
         &self.helper
     }
@@ -981,7 +834,7 @@ impl Engine {
 
 /// Mounts the container's root (its image's layers, `lowers` topmost
 /// first, under its writable layer) at `merged/`, served by this process.
-fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuser::BackgroundSession> {
+pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuser::BackgroundSession> {
     let merged = c.dir.join("merged");
     let _ = sys::unmount_lazy(&merged);
     let mut cfg = MountConfig::new(lowers, Some(c.dir.join("upper")), Some(c.dir.join("work")), merged);
