@@ -98,15 +98,8 @@ impl Client {
                 .boxed()
         });
         let resp = self.send(Method::POST, path, body, true).await?;
-        let status = resp.status();
-        if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| Error::Protocol(e.to_string()))?
-                .to_bytes();
-            return Err(daemon_error(status, &bytes));
+        if resp.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(error_of(resp).await);
         }
         let upgraded = hyper::upgrade::on(resp)
             .await
@@ -153,18 +146,22 @@ impl Client {
     /// Sends a request and returns the whole body of a successful reply, or
     /// the daemon's error message.
     pub async fn call(&self, method: Method, path: &str, body: Option<ReqBody>) -> Result<Bytes, Error> {
-        let resp = self.request(method, path, body).await?;
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
+        let body = self.stream(method, path, body).await?;
+        Ok(body
             .collect()
             .await
             .map_err(|e| Error::Protocol(e.to_string()))?
-            .to_bytes();
-        if status.is_client_error() || status.is_server_error() {
-            return Err(daemon_error(status, &bytes));
+            .to_bytes())
+    }
+
+    /// Sends a request and returns the body of a successful reply to read
+    /// as it arrives (logs, waits), or the daemon's error message.
+    pub async fn stream(&self, method: Method, path: &str, body: Option<ReqBody>) -> Result<Incoming, Error> {
+        let resp = self.request(method, path, body).await?;
+        if resp.status().is_client_error() || resp.status().is_server_error() {
+            return Err(error_of(resp).await);
         }
-        Ok(bytes)
+        Ok(resp.into_body())
     }
 
     /// POSTs a JSON body and returns the reply's body.
@@ -179,6 +176,15 @@ impl Client {
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         let bytes = self.call(Method::GET, path, None).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("bad reply to GET {path}: {e}")))
+    }
+}
+
+/// The daemon's error in a reply with an error status.
+async fn error_of(resp: Response<Incoming>) -> Error {
+    let status = resp.status();
+    match resp.into_body().collect().await {
+        Ok(body) => daemon_error(status, &body.to_bytes()),
+        Err(e) => Error::Protocol(e.to_string()),
     }
 }
 

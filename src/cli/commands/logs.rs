@@ -45,24 +45,7 @@ pub async fn run(client: &Client, args: Args) -> Result<(), Error> {
             path += &format!("&{k}={}", encode(v));
         }
     }
-    let resp = client.request(Method::GET, &path, None).await?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| Error::Protocol(e.to_string()))?
-            .to_bytes();
-        let message = serde_json::from_slice::<crate::api::types::ErrorResponse>(&bytes)
-            .map(|e| e.message)
-            .unwrap_or_else(|_| status.to_string());
-        return Err(Error::Daemon {
-            status: status.as_u16(),
-            message,
-        });
-    }
-    let mut body = resp.into_body();
+    let mut body = client.stream(Method::GET, &path, None).await?;
     let mut pending: Vec<u8> = Vec::new();
     let io_err = |source| Error::Io {
         context: "writing output".into(),

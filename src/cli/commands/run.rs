@@ -83,7 +83,6 @@ pub async fn attach_and_start(client: &Client, id: &str, tty: bool, stdin: bool,
         return Ok(());
     }
     let body = wait
-        .into_body()
         .collect()
         .await
         .map_err(|e| Error::Protocol(e.to_string()))?
