@@ -406,14 +406,16 @@ fn interactive_shell_on_a_terminal_then_start_ai_again() {
         eprintln!("SKIP: script(1) is not installed");
         return;
     }
+    // `tty | tr / X`: the terminal echoes the typed command, not its output.
     let out = on_terminal(
         &d,
         "run -it --name git busybox sh",
-        "echo made > /marker; test -t 0 && echo IS-$((1+1))TTY; exit\\r",
+        "echo made > /marker; test -t 0 && echo IS-$((1+1))TTY; tty | tr / X; exit\\r",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let s = stdout(&out);
     assert!(s.contains("IS-2TTY"), "stdin is a terminal: {s}");
+    assert!(s.contains("XdevXptsX0"), "the container's own terminal: {s}");
     let out = on_terminal(&d, "start -ai git", "cat /marker; exit 5\\r");
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(stdout(&out).contains("made"), "{}", text(&out));
@@ -421,6 +423,11 @@ fn interactive_shell_on_a_terminal_then_start_ai_again() {
     let out = on_terminal(&d, "start -ai git", "\\020\\021");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(ok(&d, &["ps"]).contains("git"));
+    // exec -it: a terminal of the container's devpts too (pts/0 is the
+    // container's).
+    let out = on_terminal(&d, "exec -it git sh", "tty | tr / X; exit 3\\r");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(stdout(&out).contains("XdevXptsX1"), "{}", text(&out));
     let out = on_terminal(&d, "attach git", "exit 6\\r");
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
 }
@@ -524,16 +531,18 @@ fn docker_cli_runs_containers_on_stratad() {
         let out = docker_on_terminal(
             &d,
             "run -it --name git busybox sh",
-            "echo made > /marker; test -t 0 && echo IS-$((1+1))TTY; exit\\r",
+            "echo made > /marker; test -t 0 && echo IS-$((1+1))TTY; tty | tr / X; exit\\r",
         );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         assert!(stdout(&out).contains("IS-2TTY"), "{}", text(&out));
+        assert!(stdout(&out).contains("XdevXptsX0"), "{}", text(&out));
         let out = docker_on_terminal(&d, "start -ai git", "cat /marker; exit 5\\r");
         assert_eq!(out.status.code(), Some(5), "{}", text(&out));
         assert!(stdout(&out).contains("made"), "{}", text(&out));
-        let out = docker_on_terminal(&d, "exec -it bg sh", "echo $((2+3))X; exit 2\\r");
+        let out = docker_on_terminal(&d, "exec -it bg sh", "echo $((2+3))X; tty | tr / X; exit 2\\r");
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         assert!(stdout(&out).contains("5X"), "{}", text(&out));
+        assert!(stdout(&out).contains("XdevXptsX0"), "{}", text(&out));
         let out = docker(&["rm", "git"]);
         assert!(out.status.success(), "{}", text(&out));
     }
@@ -676,6 +685,15 @@ fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
         "{host_uid}"
     );
     assert_eq!(ok(&d, &["exec", id, "id", "-u"]).trim(), "0");
+    // Terminals are made in the container's devpts, in the user namespace.
+    if which("script").is_some() {
+        let out = on_terminal(&d, "run -it --rm busybox sh", "tty | tr / X; exit 4\\r");
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+        assert!(stdout(&out).contains("XdevXptsX0"), "{}", text(&out));
+        let out = on_terminal(&d, &format!("exec -it {id} sh"), "tty | tr / X; exit 3\\r");
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert!(stdout(&out).contains("XdevXptsX0"), "{}", text(&out));
+    }
     ok(&d, &["rm", "-f", id]);
 }
 

@@ -72,6 +72,7 @@ fn process(args: &[&str]) -> ProcessSpec {
         cwd: String::new(),
         user: String::new(),
         tty: false,
+        console_size: None,
     }
 }
 
@@ -108,7 +109,7 @@ fn capture() -> Captured {
     let (err_r, err_w) = std::io::pipe().expect("pipe");
     let null = std::fs::File::open("/dev/null").expect("/dev/null");
     Captured {
-        stdio: Stdio {
+        stdio: Stdio::Fds {
             stdin: OwnedFd::from(null),
             stdout: OwnedFd::from(out_w),
             stderr: OwnedFd::from(err_w),
@@ -339,24 +340,112 @@ fn runner_exec_joins_the_container() {
     assert_eq!(finish(running, c.out, c.err).code, 137);
 }
 
+/// Starts a TTY process (in a new container, or with `exec` in the one of
+/// `target`) and reads its terminal to the end.
+fn run_on_terminal(root: &Rootfs, target: Option<u32>, p: ProcessSpec) -> (i32, String) {
+    let running = match target {
+        None => {
+            let mut s = spec(root, &[]);
+            s.process = p;
+            run::start(helper(), &s, Stdio::Terminal)
+        }
+        Some(pid) => run::exec(helper(), pid, &p, Stdio::Terminal),
+    }
+    .unwrap_or_else(|e| panic!("start: {e}"));
+    let master = running.take_pty_master().expect("the terminal's master");
+    assert!(running.take_pty_master().is_none(), "the master is taken once");
+    let out = reader(std::io::PipeReader::from(master));
+    let code = running.wait().expect("wait");
+    (code, out.join().expect("reader"))
+}
+
+fn tty_process(script: &str) -> ProcessSpec {
+    let mut p = process(&["sh", "-c", script]);
+    p.tty = true;
+    p
+}
+
 #[test]
 fn runner_tty() {
     let Some(root) = rootfs() else { return };
-    let (master, slave) = run::open_pty().expect("pty");
-    run::resize_pty(std::os::fd::AsFd::as_fd(&master), 30, 90).expect("resize");
-    let mut s = spec(&root, &["sh", "-c", "test -t 0 && echo is-a-tty; stty size; exit 4"]);
-    s.process.tty = true;
-    let stdio = Stdio {
-        stdin: slave.try_clone().expect("dup"),
-        stdout: slave.try_clone().expect("dup"),
-        stderr: slave,
-    };
-    let running = run::start(helper(), &s, stdio).expect("start");
-    let out = reader(std::io::PipeReader::from(master));
-    assert_eq!(running.wait().expect("wait"), 4);
-    let out = out.join().expect("reader");
+    // The terminal is the container's own: /dev/pts/0 of its devpts.
+    let mut p = tty_process(
+        "test -t 0 && echo is-a-tty; stty size; tty; ls -l /proc/self/fd/0 /proc/self/fd/2; \
+         ls -1 /dev/pts; echo; (: </dev/tty) && echo has-ctty; exit 4",
+    );
+    p.console_size = Some((30, 90));
+    let (code, out) = run_on_terminal(&root, None, p);
+    assert_eq!(code, 4, "{out}");
     assert!(out.contains("is-a-tty"), "{out:?}");
     assert!(out.contains("30 90"), "{out:?}");
+    assert!(out.lines().any(|l| l.trim_end() == "/dev/pts/0"), "{out:?}");
+    assert!(out.contains("/proc/self/fd/2 -> /dev/pts/0"), "{out:?}");
+    // Only the container's terminal is in its devpts.
+    let pts: Vec<&str> = out
+        .lines()
+        .map(str::trim_end)
+        .skip_while(|l| !l.contains("/proc/self/fd/2"))
+        .skip(1)
+        .take_while(|l| *l == "0" || *l == "ptmx")
+        .collect();
+    assert_eq!(pts, ["0", "ptmx"], "{out:?}");
+    // The controlling terminal: /dev/tty opens.
+    assert!(out.contains("has-ctty"), "{out:?}");
+
+    // The user owns its terminal (as with runc).
+    let mut p = tty_process("tty; stat -c %u $(tty)");
+    p.user = "nobody".into();
+    let (code, out) = run_on_terminal(&root, None, p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("/dev/pts/0\r\n65534"), "{out:?}");
+
+    // A TTY process takes Stdio::Terminal, and only it.
+    let mut s = spec(&root, &["true"]);
+    s.process.tty = true;
+    let err = run::start(helper(), &s, capture().stdio).expect_err("fds for a tty");
+    assert!(matches!(err, run::Error::Usage(_)), "{err}");
+    s.process.tty = false;
+    let err = run::start(helper(), &s, Stdio::Terminal).expect_err("a terminal without tty");
+    assert!(matches!(err, run::Error::Usage(_)), "{err}");
+    // A start that fails brings no terminal.
+    let err = run::start(
+        helper(),
+        &{
+            let mut s = spec(&root, &[]);
+            s.process = tty_process("");
+            s.process.args = vec!["nosuchcmd".into()];
+            s
+        },
+        Stdio::Terminal,
+    )
+    .expect_err("not found");
+    assert_eq!(err.exit_code(), Some(127));
+}
+
+#[test]
+fn runner_exec_tty() {
+    let Some(root) = rootfs() else { return };
+    let c = capture();
+    let running = run::start(helper(), &spec(&root, &["sleep", "100"]), c.stdio).expect("start");
+    // The container has no terminal: the exec's is the first of its devpts.
+    let mut p = tty_process("tty; stty size; test -t 1 && echo is-a-tty");
+    p.console_size = Some((12, 34));
+    let (code, out) = run_on_terminal(&root, Some(running.pid()), p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.lines().any(|l| l.trim_end() == "/dev/pts/0"), "{out:?}");
+    assert!(out.contains("12 34"), "{out:?}");
+    assert!(out.contains("is-a-tty"), "{out:?}");
+    // Two at once get two terminals.
+    let first = run::exec(helper(), running.pid(), &tty_process("sleep 100"), Stdio::Terminal).expect("exec");
+    let master = first.take_pty_master().expect("master");
+    let (code, out) = run_on_terminal(&root, Some(running.pid()), tty_process("tty"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("/dev/pts/1"), "{out:?}");
+    first.signal(9).expect("kill");
+    assert_eq!(first.wait().expect("wait"), 137);
+    drop(master);
+    running.signal(9).expect("kill");
+    assert_eq!(finish(running, c.out, c.err).code, 137);
 }
 
 #[test]
@@ -495,9 +584,27 @@ fn rootless_inner() {
     p.user = "nobody".into();
     let err = run::exec(helper(), running.pid(), &p, e.stdio).expect_err("unmapped user");
     eprintln!("unmapped user: {err}");
+    // exec -t: a terminal of the container's devpts, made in the user
+    // namespace.
+    let mut p = process(&["sh", "-c", "tty; stty size"]);
+    p.tty = true;
+    p.console_size = Some((5, 6));
+    let exec = run::exec(helper(), running.pid(), &p, Stdio::Terminal).expect("exec -t");
+    let out = reader(std::io::PipeReader::from(exec.take_pty_master().expect("master")));
+    assert_eq!(exec.wait().expect("wait"), 0);
+    let out = out.join().expect("reader");
+    assert!(out.contains("/dev/pts/0\r\n5 6"), "{out:?}");
     running.signal(9).expect("kill");
     let o = finish(running, c.out, c.err);
     assert_eq!(o.code, 137);
     assert!(o.out.contains("sys-ro"), "{}", o.out);
+    // run -t
+    s.process = process(&["sh", "-c", "tty; id -u"]);
+    s.process.tty = true;
+    let running = run::start(helper(), &s, Stdio::Terminal).expect("run -t");
+    let out = reader(std::io::PipeReader::from(running.take_pty_master().expect("master")));
+    assert_eq!(running.wait().expect("wait"), 0);
+    let out = out.join().expect("reader");
+    assert!(out.contains("/dev/pts/0\r\n0"), "{out:?}");
     println!("rootless-ok");
 }

@@ -12,7 +12,6 @@ use rustix::process::{Pid, Signal};
 use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -187,7 +186,9 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
         }
     };
     let json = serde_json::to_string(&init_spec).map_err(|e| Failure::new(1, format!("encoding the spec: {e}")))?;
-    let (mut reader, writer) = std::io::pipe().map_err(fail("creating the sync pipe"))?;
+    // A socket rather than a pipe: a TTY process's init sends its terminal's
+    // master over it.
+    let (reader, writer) = UnixStream::pair().map_err(fail("creating the sync socket"))?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg(INIT_ARG)
         .env_clear()
@@ -217,14 +218,20 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
         let status = child.wait().map_err(fail("waiting for the init"))?;
         return Ok(docker_code(status));
     }
-    let mut report = String::new();
-    let _ = reader.read_to_string(&mut report);
+    let (report, master) = read_report(&reader);
     if !report.is_empty() {
+        drop(master);
         let _ = child.wait();
         let (code, message) = report.split_once('\t').unwrap_or(("1", &report));
         return Err(Failure::new(code.parse().unwrap_or(1), message));
     }
-    send(sock, "ok").map_err(fail("writing to stratad"))?;
+    match master {
+        // Passed on, and closed here: only stratad holds it.
+        Some(master) => {
+            crate::sys::send_with_fds(sock, b"ok\n", &[master.as_fd()]).map_err(fail("writing to stratad"))?
+        }
+        None => send(sock, "ok").map_err(fail("writing to stratad"))?,
+    }
     // No thread can be made after unsharing a PID namespace: one poll
     // watches both the container's end and stratad's (EOF: it is gone).
     if let Some(fd) = &pidfd {
@@ -232,6 +239,23 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     }
     let status = child.wait().map_err(fail("waiting for the container"))?;
     Ok(docker_code(status))
+}
+
+/// What the init said before its exec (nothing: the exec happened; else
+/// "CODE\tMESSAGE"), and the terminal's master it sent first (the byte
+/// [`TERMINAL`] with the descriptor) when it made one.
+fn read_report(sync: &UnixStream) -> (String, Option<OwnedFd>) {
+    let mut data = Vec::new();
+    let mut fds = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = crate::sys::recv_with_fds(sync, &mut chunk, &mut fds) {
+        data.extend_from_slice(&chunk[..n]);
+    }
+    if !fds.is_empty() && data.first() == Some(&TERMINAL) {
+        data.remove(0);
+    }
+    let master = if fds.len() == 1 { fds.pop() } else { None };
+    (String::from_utf8_lossy(&data).into_owned(), master)
 }
 
 /// Returns when the process of `pidfd` has ended; kills it first if the
@@ -272,34 +296,34 @@ pub fn init_main() -> ! {
             f
         }
         Ok(fd) => {
-            let mut sync = File::from(fd);
+            let sync = UnixStream::from(fd);
             // Closed by the exec: EOF tells the shim the exec happened.
             let _ = rustix::io::fcntl_setfd(&sync, rustix::io::FdFlags::CLOEXEC);
-            let failure = match init() {
+            let failure = match init(&sync) {
                 Ok(never) => match never {},
                 Err(f) => f,
             };
-            let _ = write!(sync, "{}\t{}", failure.code, failure.message);
+            let _ = write!(&sync, "{}\t{}", failure.code, failure.message);
             failure
         }
     };
     std::process::exit(failure.code)
 }
 
-fn init() -> Result<Infallible, Failure> {
+fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
     rustix::process::umask(Mode::from_raw_mode(0o022));
     match env_spec::<InitSpec>()? {
         InitSpec::Start { spec, rootless } => {
             let steps = plan::plan(&spec, rootless);
             plan::execute(&mut LinuxSyscalls::new(), &steps).map_err(|m| Failure::new(1, m))?;
-            finish(&spec.process)
+            finish(&spec.process, sync)
         }
         InitSpec::Exec { process, namespaces } => {
             for (kind, raw) in namespaces {
                 let fd = crate::sys::take_inherited_fd(raw).map_err(fail("the inherited namespace"))?;
                 setns(&kind, fd.as_fd())?;
             }
-            finish(&process)
+            finish(&process, sync)
         }
     }
 }
@@ -350,9 +374,45 @@ fn drop_bounding_set() -> Result<(), Failure> {
     Ok(())
 }
 
+/// The byte that carries the terminal's master from the init to the shim.
+const TERMINAL: u8 = b'T';
+
+/// A TTY process's terminal, made in the container's own devpts (this
+/// process is in the container's mounts): `/dev/ptmx` is `pts/ptmx`, so the
+/// slave is `/dev/pts/N` inside. The master, sized, goes to the shim over
+/// `sync`; the slave, owned by the process's user (as runc does), becomes
+/// stdin, stdout and stderr.
+fn make_terminal(process: &ProcessSpec, uid: u32, sync: &UnixStream) -> Result<(), Failure> {
+    use rustix::pty::OpenptFlags;
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    let master = rustix::pty::openpt(flags).map_err(fail_errno("opening /dev/ptmx"))?;
+    rustix::pty::unlockpt(&master).map_err(fail_errno("unlocking the pty"))?;
+    // Opened through the master: the peer of this very master, named after
+    // the devpts mount the master was opened on.
+    let slave = rustix::pty::ioctl_tiocgptpeer(&master, flags).map_err(fail_errno("opening the pty slave"))?;
+    if let Some((rows, cols)) = process.console_size {
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&master, size).map_err(fail_errno("sizing the pty"))?;
+    }
+    // Best effort: in a user namespace the user may not be mapped (and the
+    // switch to it fails clearly later).
+    let _ = rustix::fs::fchown(&slave, Some(rustix::process::Uid::from_raw(uid)), None);
+    crate::sys::send_with_fds(sync, &[TERMINAL], &[master.as_fd()]).map_err(fail("sending the pty"))?;
+    drop(master);
+    rustix::stdio::dup2_stdin(&slave).map_err(fail_errno("dup2 of the pty"))?;
+    rustix::stdio::dup2_stdout(&slave).map_err(fail_errno("dup2 of the pty"))?;
+    rustix::stdio::dup2_stderr(&slave).map_err(fail_errno("dup2 of the pty"))?;
+    Ok(())
+}
+
 /// After the namespaces and mounts: the user, the environment, the working
 /// directory, the terminal, the capabilities, then exec.
-fn finish(process: &ProcessSpec) -> Result<Infallible, Failure> {
+fn finish(process: &ProcessSpec, sync: &UnixStream) -> Result<Infallible, Failure> {
     let Some(arg0) = process.args.first() else {
         return Err(Failure::new(1, "no command specified"));
     };
@@ -373,6 +433,9 @@ fn finish(process: &ProcessSpec) -> Result<Infallible, Failure> {
     }
     make_cwd(cwd, user.uid, user.gid)?;
 
+    if process.tty {
+        make_terminal(process, user.uid, sync)?;
+    }
     rustix::process::setsid().map_err(fail_errno("setsid"))?;
     if process.tty {
         rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(fail_errno("setting the controlling terminal"))?;

@@ -10,10 +10,18 @@
 //! namespace: it builds the mounts (see [`plan`]), pivots into the root,
 //! sets the hostname, switches to the user, drops capabilities and execs
 //! the command. The init reports a failure before exec over a close-on-exec
-//! pipe; EOF means the exec happened. The shim relays the init's host pid
+//! socket; EOF means the exec happened. The shim relays the init's host pid
 //! and that outcome over the socket, then keeps reading it: EOF there means
 //! stratad is gone, and the shim kills the container. The shim exits with
 //! the container's exit code (Docker's: the code, or 128+N after signal N).
+//!
+//! A TTY process ([`Stdio::Terminal`]) gets a pseudo-terminal made inside
+//! the container, as runc does: the init, once in the container's mounts,
+//! opens `/dev/ptmx` (the container's own devpts instance), makes the slave
+//! its stdin, stdout, stderr and controlling terminal (so `ttyname` gives
+//! `/dev/pts/N` inside), and sends the master over its sync socket with
+//! `SCM_RIGHTS`; the shim passes it on with its "ok", and
+//! [`Running::take_pty_master`] hands it to the caller.
 //!
 //! [`exec`] is the same with `__strata-shim` joining the namespaces of a
 //! running container instead of making new ones.
@@ -28,7 +36,7 @@ pub mod user;
 pub use ps::{Paused, ProcessInfo, pause, processes};
 
 use serde::{Deserialize, Serialize};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
@@ -66,8 +74,13 @@ pub struct ProcessSpec {
     /// "" (root), "uid", "uid:gid", "name", "name:group"…, resolved from the
     /// container's `/etc/passwd` and `/etc/group`.
     pub user: String,
-    /// stdin is a terminal: it becomes the controlling terminal.
+    /// The process gets a pseudo-terminal made inside the container (start
+    /// it with [`Stdio::Terminal`]): the controlling terminal, and its
+    /// stdin, stdout and stderr.
     pub tty: bool,
+    /// The terminal's initial size, (rows, columns); only with `tty`.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -83,11 +96,19 @@ pub struct ContainerSpec {
     pub process: ProcessSpec,
 }
 
-/// The container process's standard streams.
-pub struct Stdio {
-    pub stdin: OwnedFd,
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
+/// The process's standard streams.
+pub enum Stdio {
+    /// These descriptors become its stdin, stdout and stderr (the process
+    /// spec's `tty` must be false).
+    Fds {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    /// A pseudo-terminal the process makes inside the container (the spec's
+    /// `tty` must be true); its master comes from
+    /// [`Running::take_pty_master`].
+    Terminal,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +129,10 @@ pub enum Error {
     NoSuchProcess(u32),
     #[error("encoding the container spec: {0}")]
     Json(#[from] serde_json::Error),
+    /// The arguments do not fit together (a TTY process without
+    /// [`Stdio::Terminal`], or the other way round).
+    #[error("{0}")]
+    Usage(&'static str),
 }
 
 impl Error {
@@ -172,6 +197,8 @@ pub struct Running {
     pid: u32,
     shim: Mutex<Child>,
     signaller: Signaller,
+    /// The master of a TTY process's terminal, until taken.
+    pty_master: Mutex<Option<OwnedFd>>,
     /// Held until the process is waited for: its closing kills the process.
     _lifeline: UnixStream,
 }
@@ -180,6 +207,15 @@ impl Running {
     /// Host pid of the process (the container's PID 1, or the exec'd one).
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// The master of the terminal a TTY process made inside the container
+    /// (close-on-exec), once: later calls, and a process without a
+    /// terminal, give `None`. The caller reads the process's output from it,
+    /// writes its input to it, and resizes it ([`resize_pty`]); the kernel
+    /// keeps the output until it is read.
+    pub fn take_pty_master(&self) -> Option<OwnedFd> {
+        self.pty_master.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Sends `sig` to the process; already gone is `Ok`.
@@ -212,7 +248,8 @@ impl Running {
 
 /// Starts a container: returns once its command has been exec'd, or with
 /// the reason it could not be. Blocking. `helper` is the stratad binary
-/// (whose `main` calls [`dispatch_helper`] first).
+/// (whose `main` calls [`dispatch_helper`] first). A TTY process (spec
+/// `tty`) takes [`Stdio::Terminal`], any other [`Stdio::Fds`].
 pub fn start(helper: &Path, spec: &ContainerSpec, stdio: Stdio) -> Result<Running, Error> {
     if spec.process.args.is_empty() {
         return Err(Error::Start {
@@ -224,7 +261,7 @@ pub fn start(helper: &Path, spec: &ContainerSpec, stdio: Stdio) -> Result<Runnin
         spec: spec.clone(),
         rootless: !crate::sys::is_root(),
     };
-    launch(helper, &shim, stdio)
+    launch(helper, &shim, spec.process.tty, stdio)
 }
 
 /// Runs another process in the running container whose PID 1 has host pid
@@ -240,10 +277,18 @@ pub fn exec(helper: &Path, target_pid: u32, process: &ProcessSpec, stdio: Stdio)
         target_pid,
         process: process.clone(),
     };
-    launch(helper, &shim, stdio)
+    launch(helper, &shim, process.tty, stdio)
 }
 
-fn launch(helper: &Path, spec: &ShimSpec, stdio: Stdio) -> Result<Running, Error> {
+fn launch(helper: &Path, spec: &ShimSpec, tty: bool, stdio: Stdio) -> Result<Running, Error> {
+    use std::process::Stdio as Std;
+    let (stdin, stdout, stderr) = match (stdio, tty) {
+        (Stdio::Fds { stdin, stdout, stderr }, false) => (Std::from(stdin), Std::from(stdout), Std::from(stderr)),
+        // The init replaces them with the terminal's slave.
+        (Stdio::Terminal, true) => (Std::null(), Std::null(), Std::null()),
+        (Stdio::Fds { .. }, true) => return Err(Error::Usage("a TTY process takes Stdio::Terminal")),
+        (Stdio::Terminal, false) => return Err(Error::Usage("Stdio::Terminal is for a TTY process")),
+    };
     let json = serde_json::to_string(spec)?;
     let (ours, theirs) = UnixStream::pair().map_err(Error::io("creating the helper's socket"))?;
     // Above the standard streams, which the child's stdio set-up overwrites.
@@ -254,19 +299,25 @@ fn launch(helper: &Path, spec: &ShimSpec, stdio: Stdio) -> Result<Running, Error
         .env_clear()
         .env(ENV_SPEC, json)
         .env(ENV_FD, theirs.as_raw_fd().to_string())
-        .stdin(stdio.stdin)
-        .stdout(stdio.stdout)
-        .stderr(stdio.stderr);
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr);
     let mut shim = crate::sys::spawn_keeping_fds(cmd, &[theirs.as_fd()]).map_err(|source| Error::Helper {
         helper: helper.to_path_buf(),
         source,
     })?;
     drop(theirs);
-    match handshake(&ours) {
-        Ok((pid, pidfd)) => Ok(Running {
+    let outcome = handshake(&ours).and_then(|(pid, pidfd, master)| match (master, tty) {
+        (master @ Some(_), true) | (master @ None, false) => Ok((pid, pidfd, master)),
+        (Some(_), false) => Err(Error::Protocol("a terminal came for a process without one".into())),
+        (None, true) => Err(Error::Protocol("the container's terminal did not come".into())),
+    });
+    match outcome {
+        Ok((pid, pidfd, pty_master)) => Ok(Running {
             pid,
             shim: Mutex::new(shim),
             signaller: Signaller { pidfd },
+            pty_master: Mutex::new(pty_master),
             _lifeline: ours,
         }),
         Err(e) => {
@@ -283,12 +334,45 @@ fn launch(helper: &Path, spec: &ShimSpec, stdio: Stdio) -> Result<Running, Error
     }
 }
 
-/// One line from the shim: "pid N", "ok" or "err CODE MESSAGE".
-fn read_message(reader: &mut impl BufRead) -> Result<String, Error> {
-    let mut line = String::new();
-    reader
-        .read_line(&mut line)
-        .map_err(Error::io("reading from the container helper"))?;
+/// The shim's messages, read with `recvmsg` so that a descriptor sent with
+/// one (the terminal's master, with "ok") is kept.
+struct Messages<'a> {
+    sock: &'a UnixStream,
+    buf: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+impl<'a> Messages<'a> {
+    fn new(sock: &'a UnixStream) -> Messages<'a> {
+        Messages {
+            sock,
+            buf: Vec::new(),
+            fds: Vec::new(),
+        }
+    }
+
+    /// The next message (see [`parse_message`]).
+    fn next(&mut self) -> Result<String, Error> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                return parse_message(&String::from_utf8_lossy(&line));
+            }
+            let mut chunk = [0u8; 4096];
+            let n = crate::sys::recv_with_fds(self.sock, &mut chunk, &mut self.fds)
+                .map_err(Error::io("reading from the container helper"))?;
+            if n == 0 {
+                let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
+                return parse_message(&rest);
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// One line from the shim: "pid N", "ok" or "err CODE MESSAGE"; an empty
+/// one is the shim's end.
+fn parse_message(line: &str) -> Result<String, Error> {
     if line.is_empty() {
         return Err(Error::Protocol("the helper exited before the container started".into()));
     }
@@ -303,9 +387,10 @@ fn read_message(reader: &mut impl BufRead) -> Result<String, Error> {
     Ok(line)
 }
 
-fn handshake(sock: &UnixStream) -> Result<(u32, Option<OwnedFd>), Error> {
-    let mut reader = BufReader::new(sock);
-    let line = read_message(&mut reader)?;
+/// The init's host pid, a pidfd on it, and the master of its terminal.
+fn handshake(sock: &UnixStream) -> Result<(u32, Option<OwnedFd>, Option<OwnedFd>), Error> {
+    let mut messages = Messages::new(sock);
+    let line = messages.next()?;
     let pid: u32 = line
         .strip_prefix("pid ")
         .and_then(|p| p.parse().ok())
@@ -317,15 +402,21 @@ fn handshake(sock: &UnixStream) -> Result<(u32, Option<OwnedFd>), Error> {
     (&*sock)
         .write_all(b"a")
         .map_err(Error::io("writing to the container helper"))?;
-    let line = read_message(&mut reader)?;
+    let line = messages.next()?;
     if line != "ok" {
         return Err(Error::Protocol(format!("unexpected message {line:?}")));
     }
-    Ok((pid, pidfd))
+    // Only "ok" may carry a descriptor: the terminal's master.
+    let mut fds = std::mem::take(&mut messages.fds);
+    if fds.len() > 1 {
+        return Err(Error::Protocol(format!("{} descriptors from the helper", fds.len())));
+    }
+    Ok((pid, pidfd, fds.pop()))
 }
 
-/// A new pseudo-terminal pair on the host: (master, slave), both
-/// close-on-exec and `O_NOCTTY`.
+/// A new pseudo-terminal pair on the host's devpts: (master, slave), both
+/// close-on-exec and `O_NOCTTY`. Containers do not use it (their terminal
+/// is made inside, see [`Stdio::Terminal`]).
 pub fn open_pty() -> Result<(OwnedFd, OwnedFd), Error> {
     use rustix::pty::OpenptFlags;
     let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
@@ -393,16 +484,29 @@ mod tests {
 
     #[test]
     fn messages_parse() {
-        let mut r = io::Cursor::new(b"pid 42\nerr 127 exec: \"x\": executable file not found in $PATH\n".to_vec());
-        assert_eq!(read_message(&mut r).unwrap(), "pid 42");
-        match read_message(&mut r).unwrap_err() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, _w) = io::pipe().unwrap();
+        (&a).write_all(b"pid 42\n").unwrap();
+        crate::sys::send_with_fds(
+            &a,
+            b"ok\nerr 127 exec: \"x\": executable file not found in $PATH\n",
+            &[r.as_fd()],
+        )
+        .unwrap();
+        drop(a);
+        let mut m = Messages::new(&b);
+        assert_eq!(m.next().unwrap(), "pid 42");
+        assert_eq!(m.next().unwrap(), "ok");
+        assert_eq!(m.fds.len(), 1);
+        match m.next().unwrap_err() {
             Error::Start { message, code } => {
                 assert_eq!(code, Some(127));
                 assert_eq!(message, "exec: \"x\": executable file not found in $PATH");
             }
             e => panic!("{e}"),
         }
-        assert!(matches!(read_message(&mut r), Err(Error::Protocol(_))));
+        assert!(matches!(m.next(), Err(Error::Protocol(_))));
+        assert!(matches!(parse_message("ok"), Ok(s) if s == "ok"));
     }
 
     #[test]

@@ -392,6 +392,7 @@ mod tests {
                 cwd: String::new(),
                 user: String::new(),
                 tty: false,
+                console_size: None,
             },
         }
     }

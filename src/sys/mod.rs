@@ -11,15 +11,18 @@
 //! This is the only module allowed `unsafe`. Most of it needs none, because
 //! `rustix` wraps each syscall safely; `process` holds the few wrappers the
 //! container runner needs (spawning with kept descriptors, `unshare`,
-//! inherited descriptors, the loopback `ioctl`), each with why it is sound.
+//! inherited descriptors, the loopback `ioctl`), each with why it is sound;
+//! `fdpass` passes descriptors over unix sockets (`SCM_RIGHTS`).
 
 mod beneath;
+mod fdpass;
 mod lock;
 #[allow(unsafe_code)]
 mod process;
 pub mod xattr;
 
 pub use beneath::{BeneathDir, Name, NameError};
+pub use fdpass::{recv_with_fds, send_with_fds};
 pub use lock::LockFile;
 pub use process::{
     cloexec_from, loopback_up, signal_from_raw, spawn_keeping_fds, take_inherited_fd, unshare_namespaces,

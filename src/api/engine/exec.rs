@@ -3,7 +3,7 @@
 
 use super::output::Output;
 use super::record::Record;
-use super::{Streams, Wiring, make_stdio};
+use super::{Streams, Wiring, connect_terminal, console_size, make_stdio};
 use crate::api::error::ApiError;
 use crate::api::types::{ExecConfig, ExecInspect, ExecProcessConfig};
 use crate::run;
@@ -60,6 +60,7 @@ impl Exec {
                 config.user.clone()
             },
             tty: config.tty,
+            console_size: console_size(config.tty, config.console_size),
         };
         Exec {
             id,
@@ -95,10 +96,17 @@ impl Exec {
             streams,
         } = make_stdio(self.config.tty, self.config.attach_stdin)
             .map_err(|e| ApiError::internal(format!("making the exec's streams: {e}")))?;
-        self.output.start_run(sources);
+        // Pipes' readers first; a terminal's once the process has made it.
+        if !sources.is_empty() {
+            self.output.start_run(sources);
+        }
         let process = match run::exec(helper, self.target_pid, &self.process, stdio) {
             Ok(p) => Arc::new(p),
             Err(e) => {
+                if self.config.tty {
+                    // No reader ends the output: attached clients are done.
+                    self.output.close();
+                }
                 let code = e.exit_code().unwrap_or(126);
                 self.lock().exit_code = Some(code);
                 self.done.send_replace(true);
@@ -110,9 +118,20 @@ impl Exec {
                 return Err(ApiError::new(status, format!("exec failed: {e}")));
             }
         };
-        if let (Some(size), Some(pty)) = (self.config.console_size, &streams.pty) {
-            let _ = run::resize_pty(std::os::fd::AsFd::as_fd(&**pty), size[0] as u16, size[1] as u16);
-        }
+        let streams = match connect_terminal(&process, streams, self.config.attach_stdin) {
+            Ok((sources, streams)) => {
+                self.output.start_run(sources);
+                streams
+            }
+            Err(e) => {
+                let _ = process.signal(9);
+                let code = process.wait().unwrap_or(126);
+                self.output.close();
+                self.lock().exit_code = Some(code);
+                self.done.send_replace(true);
+                return Err(ApiError::internal(format!("wiring the exec's terminal: {e}")));
+            }
+        };
         {
             let mut st = self.lock();
             st.pid = process.pid();

@@ -447,12 +447,12 @@ impl Engine {
         let merged = c.dir.join("merged");
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         let tty = record.config.tty;
+        let open_stdin = record.config.open_stdin;
         let Wiring {
             stdio,
             sources,
             streams,
-        } = make_stdio(tty, record.config.open_stdin)
-            .map_err(|e| fail(internal("making the container's streams")(e)))?;
+        } = make_stdio(tty, open_stdin).map_err(|e| fail(internal("making the container's streams")(e)))?;
         let mut env = record.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
             env.insert(0, format!("HOSTNAME={}", record.config.hostname));
@@ -472,15 +472,23 @@ impl Engine {
                 cwd: record.config.working_dir.clone(),
                 user: record.config.user.clone(),
                 tty,
+                console_size: console_size(tty, record.host_config.console_size),
             },
         };
-        // Output readers start first: a process that writes and exits at
-        // once must still be heard.
-        c.output.start_run(sources);
+        // Pipes' readers start first: a process that writes and exits at
+        // once must still be heard. (A terminal's come after the start.)
+        if !sources.is_empty() {
+            c.output.start_run(sources);
+        }
         let process = match run::start(&self.helper, &spec, stdio) {
             Ok(p) => Arc::new(p),
             Err(e) => {
                 drop(mount);
+                if tty {
+                    // No reader ends the run's output: clients attached
+                    // for it are done.
+                    c.output.close();
+                }
                 let code = e.exit_code().unwrap_or(128);
                 let status = if e.exit_code().is_some() {
                     StatusCode::BAD_REQUEST
@@ -493,11 +501,19 @@ impl Engine {
                 ));
             }
         };
-        if let Some(size) = record.host_config.console_size
-            && let Some(pty) = &streams.pty
-        {
-            let _ = run::resize_pty(std::os::fd::AsFd::as_fd(&**pty), size[0] as u16, size[1] as u16);
-        }
+        let streams = match connect_terminal(&process, streams, open_stdin) {
+            Ok((sources, streams)) => {
+                c.output.start_run(sources);
+                streams
+            }
+            Err(e) => {
+                let _ = process.signal(9);
+                let _ = process.wait();
+                drop(mount);
+                c.output.close();
+                return Err(fail(internal("wiring the container's terminal")(e)));
+            }
+        };
         {
             let mut live = c.lock();
             let state = &mut live.record.state;
@@ -912,24 +928,26 @@ pub struct Wiring {
     pub streams: Streams,
 }
 
-/// A process's standard streams: a pty (whose master the daemon reads and
-/// writes) or pipes; stdin is /dev/null unless it is kept open.
+/// Docker's `ConsoleSize` (height, width) as the process's initial terminal
+/// size; 0 is unset.
+fn console_size(tty: bool, size: Option<[u32; 2]>) -> Option<(u16, u16)> {
+    let [h, w] = size.filter(|_| tty)?;
+    let clamp = |n: u32| n.min(u16::MAX as u32) as u16;
+    (h > 0 && w > 0).then(|| (clamp(h), clamp(w)))
+}
+
+/// A process's standard streams before its start: pipes (stdin /dev/null
+/// unless it is kept open), or for a TTY nothing yet: the process makes its
+/// terminal inside the container, and [`connect_terminal`] wires it after
+/// the start.
 pub fn make_stdio(tty: bool, open_stdin: bool) -> io::Result<Wiring> {
     if tty {
-        let (master, slave) = run::open_pty().map_err(io::Error::other)?;
-        let reader = File::from(master.try_clone()?);
-        let writer = File::from(master.try_clone()?);
-        let stdio = run::Stdio {
-            stdin: slave.try_clone()?,
-            stdout: slave.try_clone()?,
-            stderr: slave,
-        };
         return Ok(Wiring {
-            stdio,
-            sources: vec![(output::STDOUT, reader)],
+            stdio: run::Stdio::Terminal,
+            sources: Vec::new(),
             streams: Streams {
-                stdin: Stdin::new(open_stdin.then_some(writer)),
-                pty: Some(Arc::new(master)),
+                stdin: Stdin::new(None),
+                pty: None,
             },
         });
     }
@@ -942,7 +960,7 @@ pub fn make_stdio(tty: bool, open_stdin: bool) -> io::Result<Wiring> {
         (OwnedFd::from(File::open("/dev/null")?), None)
     };
     Ok(Wiring {
-        stdio: run::Stdio {
+        stdio: run::Stdio::Fds {
             stdin,
             stdout: out_w.into(),
             stderr: err_w.into(),
@@ -956,6 +974,33 @@ pub fn make_stdio(tty: bool, open_stdin: bool) -> io::Result<Wiring> {
             pty: None,
         },
     })
+}
+
+/// After the start: a TTY process's terminal, whose master the daemon reads
+/// (one output source, `STDOUT`; the kernel kept what came before), writes
+/// (stdin, if `open_stdin`) and resizes. The sources to start and the
+/// streams; for pipes, no sources (theirs started before) and `streams`.
+pub fn connect_terminal(
+    process: &run::Running,
+    streams: Streams,
+    open_stdin: bool,
+) -> io::Result<(Vec<(u8, File)>, Streams)> {
+    let Some(master) = process.take_pty_master() else {
+        return Ok((Vec::new(), streams));
+    };
+    let reader = File::from(master.try_clone()?);
+    let writer = if open_stdin {
+        Some(File::from(master.try_clone()?))
+    } else {
+        None
+    };
+    Ok((
+        vec![(output::STDOUT, reader)],
+        Streams {
+            stdin: Stdin::new(writer),
+            pty: Some(Arc::new(master)),
+        },
+    ))
 }
 
 impl Container {
