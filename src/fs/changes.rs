@@ -243,19 +243,14 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
             }
         }
         // Image content this directory no longer shows (opaque), or shows
-        // at a new place (a renamed directory: added here).
-        if let Some(ld) = lower_dir.as_ref() {
+        // at a new place (a renamed directory: added here). Otherwise the
+        // image's entries are not looked at: they are unchanged.
+        if let Some(ld) = lower_dir.as_ref().filter(|_| added || opaque) {
             let children: Vec<(Vec<u8>, bool)> = self
                 .lower
-                .below(ld)
-                .filter(|r| !r.path()[ld.len() + usize::from(!ld.is_empty())..].contains(&b'/'))
-                .map(|r| {
-                    (
-                        r.path()[ld.len() + usize::from(!ld.is_empty())..].to_vec(),
-                        r.kind() == EntryKind::Dir,
-                    )
-                })
-                .filter(|(n, _)| !present.contains(n))
+                .children(ld)
+                .filter(|(n, _)| !present.contains(*n))
+                .map(|(n, r)| (n.to_vec(), r.kind() == EntryKind::Dir))
                 .collect();
             for (name, is_dir) in children {
                 let child = join(path, &name);
@@ -264,11 +259,10 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
                     if is_dir {
                         self.added_tree(&child, &join(ld, &name));
                     }
-                    changed = true;
-                } else if opaque {
+                } else {
                     self.add(&child, ChangeKind::Deleted);
-                    changed = true;
                 }
+                changed = true;
             }
         }
         Ok(changed)
@@ -287,12 +281,7 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
     }
 
     fn deleted_children(&mut self, path: &[u8], lower: &[u8]) {
-        let names: Vec<Vec<u8>> = self
-            .lower
-            .below(lower)
-            .map(|r| r.path()[lower.len() + 1..].to_vec())
-            .filter(|rel| !rel.contains(&b'/'))
-            .collect();
+        let names: Vec<Vec<u8>> = self.lower.children(lower).map(|(n, _)| n.to_vec()).collect();
         for n in names {
             self.add(&join(path, &n), ChangeKind::Deleted);
         }

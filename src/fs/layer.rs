@@ -54,7 +54,7 @@ pub struct Layer {
     /// For a layer of Strata's store: its index, which holds the whiteouts
     /// and opaque markers (never on disk there) and the true owner, mode and
     /// device numbers (a rootless store could not set them on disk).
-    index: Option<LayerIndex>,
+    index: Option<LayerIndex<crate::sys::ImmutableMap>>,
     /// For a lower layer of plain directories: each directory's entries,
     /// read once (lower layers never change), so that a lookup that misses
     /// this layer costs no syscall, however many layers there are.
@@ -134,8 +134,7 @@ impl Layer {
     pub fn open(path: PathBuf, lower: bool) -> io::Result<Layer> {
         let index_path = path.join("index");
         if index_path.is_file() && path.join("root").is_dir() {
-            let index = LayerIndex::from_bytes(std::fs::read(&index_path)?)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", index_path.display())))?;
+            let index = LayerIndex::open(&index_path)?;
             return Ok(Layer {
                 root: BeneathDir::open(&path.join("root"))?,
                 index: Some(index),

@@ -224,8 +224,13 @@ impl IndexBuilder {
 #[error("corrupt layer index: {0}")]
 pub struct CorruptIndex(&'static str);
 
-/// A validated, read-only index over its encoded bytes. Validation happens
-/// once at open, so lookups need no bounds errors.
+/// A read-only index over its encoded bytes (a `Vec`, or a memory map of
+/// the immutable index file). Opening checks the header and the lengths
+/// only, so it costs the same for ten entries as for a million: the store
+/// writes index files once (temporary name, flush, rename) and never again,
+/// and `verify` checks every record where bytes come from elsewhere. Reading
+/// a damaged record never panics: out-of-range strings read as empty and an
+/// unknown kind as a file.
 pub struct LayerIndex<B: AsRef<[u8]> = Vec<u8>> {
     bytes: B,
     count: usize,
@@ -245,7 +250,7 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
 }
 
-/// A borrowed view of one record.
+/// A borrowed view of one record (always `RECORD_LEN` bytes long).
 #[derive(Clone, Copy)]
 pub struct Record<'a> {
     rec: &'a [u8],
@@ -253,10 +258,14 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn str(&self, field: usize) -> &'a [u8] {
+    fn str_range(&self, field: usize) -> Option<std::ops::Range<usize>> {
         let off = u32_at(self.rec, field * 8) as usize;
         let len = u32_at(self.rec, field * 8 + 4) as usize;
-        &self.strings[off..off + len]
+        let end = off.checked_add(len).filter(|&end| end <= self.strings.len())?;
+        Some(off..end)
+    }
+    fn str(&self, field: usize) -> &'a [u8] {
+        self.str_range(field).map_or(&[], |r| &self.strings[r])
     }
     pub fn path(&self) -> &'a [u8] {
         self.str(0)
@@ -287,7 +296,18 @@ impl<'a> Record<'a> {
     }
 }
 
+impl LayerIndex<crate::sys::ImmutableMap> {
+    /// Maps the index file at `path` (which must be immutable: see
+    /// `sys::ImmutableMap`). O(1): no record is read until it is looked up.
+    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let map = crate::sys::ImmutableMap::open(path)?;
+        LayerIndex::from_bytes(map)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))
+    }
+}
+
 impl<B: AsRef<[u8]>> LayerIndex<B> {
+    /// Checks the header and that the lengths add up; O(1).
     pub fn from_bytes(bytes: B) -> Result<Self, CorruptIndex> {
         let b = bytes.as_ref();
         if b.len() < HEADER_LEN || &b[..8] != MAGIC {
@@ -300,35 +320,37 @@ impl<B: AsRef<[u8]>> LayerIndex<B> {
         let strings_len = usize::try_from(u64_at(b, 24)).map_err(|_| CorruptIndex("strings"))?;
         let content_size = u64_at(b, 32);
         let records_len = count.checked_mul(RECORD_LEN).ok_or(CorruptIndex("count"))?;
-        if HEADER_LEN + records_len + strings_len != b.len() {
+        let total = records_len
+            .checked_add(strings_len)
+            .and_then(|n| n.checked_add(HEADER_LEN));
+        if total != Some(b.len()) {
             return Err(CorruptIndex("length mismatch"));
         }
-        let index = LayerIndex {
+        Ok(LayerIndex {
             bytes,
             count,
             content_size,
-        };
+        })
+    }
+
+    /// Checks every record: strings in range, known kinds, paths strictly
+    /// sorted (what binary search needs to find everything). O(n).
+    pub fn verify(&self) -> Result<(), CorruptIndex> {
         let mut prev: Option<&[u8]> = None;
-        let strings = index.strings();
-        for i in 0..count {
-            let rec = index.raw_record(i);
-            for field in 0..3 {
-                let off = u32_at(rec, field * 8) as usize;
-                let len = u32_at(rec, field * 8 + 4) as usize;
-                if off.checked_add(len).is_none_or(|end| end > strings.len()) {
-                    return Err(CorruptIndex("string out of range"));
-                }
+        for rec in self.iter() {
+            if (0..3).any(|field| rec.str_range(field).is_none()) {
+                return Err(CorruptIndex("string out of range"));
             }
-            if EntryKind::from_u8(rec[24]).is_none() {
+            if EntryKind::from_u8(rec.rec[24]).is_none() {
                 return Err(CorruptIndex("unknown entry kind"));
             }
-            let path = index.record(i).path();
+            let path = rec.path();
             if prev.is_some_and(|p| p >= path) {
                 return Err(CorruptIndex("paths not sorted"));
             }
             prev = Some(path);
         }
-        Ok(index)
+        Ok(())
     }
 
     fn strings(&self) -> &[u8] {
@@ -379,27 +401,75 @@ impl<B: AsRef<[u8]>> LayerIndex<B> {
         (0..self.count).map(|i| self.record(i))
     }
 
-    /// Every entry below the directory `dir` (children, grandchildren, …),
-    /// in path order: one binary search, then a contiguous run.
-    pub fn below(&self, dir: &[u8]) -> impl Iterator<Item = Record<'_>> {
-        let mut prefix = dir.to_vec();
-        if !prefix.is_empty() {
-            prefix.push(b'/');
-        }
+    /// The position of the first record whose path is not less than `key`.
+    fn lower_bound(&self, key: &[u8]) -> usize {
         let (mut lo, mut hi) = (0, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.record(mid).path() < prefix.as_slice() {
+            if self.record(mid).path() < key {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
+        lo
+    }
+
+    /// Every entry below the directory `dir` (children, grandchildren, …),
+    /// in path order: one binary search, then a contiguous run (the paths
+    /// with a given prefix are contiguous in byte order).
+    pub fn below(&self, dir: &[u8]) -> impl Iterator<Item = Record<'_>> {
+        let prefix = dir_prefix(dir);
+        let lo = self.lower_bound(&prefix);
         (lo..self.count)
             .map(|i| self.record(i))
             .take_while(move |r| r.path().starts_with(&prefix))
             .filter(|r| !r.path().is_empty())
     }
+
+    /// The entries directly in the directory `dir`, in path order, each with
+    /// its name. A child directory's subtree is skipped with one binary
+    /// search, so this costs O(children × log n) however deep the tree.
+    pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = (&'a [u8], Record<'a>)> + 'a {
+        let prefix = dir_prefix(dir);
+        let mut at = self.lower_bound(&prefix);
+        std::iter::from_fn(move || {
+            loop {
+                if at >= self.count {
+                    return None;
+                }
+                let rec = self.record(at);
+                let rest = rec.path().strip_prefix(prefix.as_slice())?;
+                if rest.is_empty() {
+                    at += 1; // the root itself, listed under ""
+                    continue;
+                }
+                match rest.iter().position(|&c| c == b'/') {
+                    None => {
+                        at += 1;
+                        return Some((rest, rec));
+                    }
+                    // A grandchild whose parent is not itself listed (a
+                    // malformed index): skip its subtree all the same.
+                    Some(cut) => {
+                        let mut past = prefix.clone();
+                        past.extend_from_slice(&rest[..cut]);
+                        past.push(b'/' + 1);
+                        at = self.lower_bound(&past).max(at + 1);
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// `dir` as the prefix its descendants' paths start with.
+fn dir_prefix(dir: &[u8]) -> Vec<u8> {
+    let mut prefix = dir.to_vec();
+    if !prefix.is_empty() {
+        prefix.push(b'/');
+    }
+    prefix
 }
 
 #[cfg(test)]
@@ -445,6 +515,51 @@ mod tests {
     }
 
     #[test]
+    fn opens_a_mapped_file_without_reading_records() {
+        let mut b = IndexBuilder::new();
+        for i in 0..1000 {
+            b.insert(format!("d/f{i:04}").into_bytes(), file(i));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        std::fs::write(&path, b.encode()).unwrap();
+        let idx = LayerIndex::open(&path).unwrap();
+        assert_eq!(idx.len(), 1000);
+        assert_eq!(idx.get(b"d/f0999").unwrap().to_entry().size, 999);
+        assert!(idx.get(b"d/f1000").is_none());
+        assert_eq!(idx.below(b"d").count(), 1000);
+        idx.verify().unwrap();
+        drop(idx); // never rewrite a mapped file
+        std::fs::write(&path, b"STRATAIX").unwrap();
+        assert!(LayerIndex::open(&path).is_err(), "a short file is refused at open");
+    }
+
+    #[test]
+    fn children_skip_subtrees() {
+        let mut b = IndexBuilder::new();
+        b.insert(Vec::new(), Entry::dir(0o755, 0, 0, 0));
+        for p in ["a", "a-b", "a/b", "a/b/c", "a/b/c/d", "a/d", "ab", "b/x", "b/x/y", "c"] {
+            b.insert(p.as_bytes().to_vec(), file(1));
+        }
+        let idx = LayerIndex::from_bytes(b.encode()).unwrap();
+        let names = |dir: &[u8]| -> Vec<String> {
+            idx.children(dir)
+                .map(|(n, r)| {
+                    assert!(r.path().ends_with(n));
+                    String::from_utf8(n.to_vec()).unwrap()
+                })
+                .collect()
+        };
+        // "b" is not listed (a malformed index): its subtree is still skipped.
+        assert_eq!(names(b""), ["a", "a-b", "ab", "c"]);
+        assert_eq!(names(b"a"), ["b", "d"]);
+        assert_eq!(names(b"a/b"), ["c"]);
+        assert_eq!(names(b"b"), ["x"]);
+        assert!(names(b"c").is_empty());
+        assert!(names(b"zz").is_empty());
+    }
+
+    #[test]
     fn remove_tree_takes_descendants_only() {
         let mut b = IndexBuilder::new();
         for p in ["a", "a/b", "a/b/c", "a-b", "ab"] {
@@ -465,11 +580,18 @@ mod tests {
         let mut bad = good.clone();
         bad[0] = b'X';
         assert!(LayerIndex::from_bytes(bad).is_err());
+        // Record damage is found by `verify`, and reading it never panics.
         let mut bad = good.clone();
         bad[HEADER_LEN] = 200; // path offset far out of range
-        assert!(LayerIndex::from_bytes(bad).is_err());
-        let mut bad = good;
+        let idx = LayerIndex::from_bytes(bad).unwrap();
+        assert!(idx.verify().is_err());
+        assert_eq!(idx.iter().next().unwrap().path(), b"");
+        assert!(idx.get(b"x").is_none());
+        let mut bad = good.clone();
         bad[HEADER_LEN + 24] = 99; // unknown kind
-        assert!(LayerIndex::from_bytes(bad).is_err());
+        let idx = LayerIndex::from_bytes(bad).unwrap();
+        assert!(idx.verify().is_err());
+        assert_eq!(idx.get(b"x").unwrap().kind(), EntryKind::File);
+        assert!(LayerIndex::from_bytes(good).unwrap().verify().is_ok());
     }
 }

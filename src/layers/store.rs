@@ -234,11 +234,7 @@ impl Store {
 
     fn read_layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
         let path = self.layer_dir(diff_id).join("index");
-        let bytes = fs::read(&path).map_err(io_ctx(format!("reading the index of layer {diff_id}")))?;
-        let index = LayerIndex::from_bytes(bytes).map_err(|e| Error::Io {
-            context: format!("layer {diff_id}"),
-            source: io::Error::new(io::ErrorKind::InvalidData, e),
-        })?;
+        let index = LayerIndex::open(&path).map_err(io_ctx(format!("reading the index of layer {diff_id}")))?;
         Ok(LayerRecord {
             diff_id: *diff_id,
             size: index.content_size(),
@@ -315,12 +311,14 @@ impl Store {
         }
         let mut indexes = Vec::with_capacity(diff_ids.len());
         for d in diff_ids {
-            let bytes =
-                fs::read(self.layer_dir(d).join("index")).map_err(io_ctx(format!("reading the index of {d}")))?;
-            indexes.push(LayerIndex::from_bytes(bytes).map_err(|e| Error::Io {
+            let index = LayerIndex::open(&self.layer_dir(d).join("index"))
+                .map_err(io_ctx(format!("reading the index of {d}")))?;
+            // The chain index is built once and trusted from then on.
+            index.verify().map_err(|e| Error::Io {
                 context: format!("layer {d}"),
                 source: io::Error::new(io::ErrorKind::InvalidData, e),
-            })?);
+            })?;
+            indexes.push(index);
         }
         let merged = chain::merge(&indexes);
         write_atomic(&path, &merged.encode()).map_err(io_ctx("writing the chain index"))
@@ -351,7 +349,8 @@ impl Store {
     /// Stores a layer from a tar stream (plain or gzip). The layer is
     /// extracted under `tmp/`, flushed with one `syncfs`, and renamed into
     /// `layers/<diff_id>`; an identical layer already stored is kept and the
-    /// new copy dropped. The returned layer is not yet referenced: the caller
+    /// new copy dropped before it is flushed (its digest is known only once
+    /// the stream ends). The returned layer is not yet referenced: the caller
     /// must reference it from an image before the next start, or it is
     /// collected.
     fn store_layer(&self, reader: impl Read) -> Result<(untar::Extracted, Digest)> {
@@ -368,14 +367,17 @@ impl Store {
                     privileged: self.privileged,
                 },
             )?;
+            if self.layer_dir(&extracted.diff_id).exists() {
+                return Ok((extracted, false));
+            }
             let mut f = fs::File::create(work.join("index")).map_err(io_ctx("writing the layer index"))?;
             f.write_all(&extracted.index.encode())
                 .map_err(io_ctx("writing the layer index"))?;
             drop(f);
             sys::syncfs(dir.as_fd()).map_err(io_ctx("flushing the layer"))?;
-            Ok(extracted)
+            Ok((extracted, true))
         })();
-        let extracted = match result {
+        let (extracted, new) = match result {
             Ok(x) => x,
             Err(e) => {
                 if let Err(clean) = self.discard(&work) {
@@ -386,9 +388,14 @@ impl Store {
         };
         let diff_id = extracted.diff_id;
         let dest = self.layer_dir(&diff_id);
+        if !new {
+            tracing::debug!("layer {diff_id} already stored; dropping the new copy unflushed");
+            self.discard(&work)?;
+            return Ok((extracted, diff_id));
+        }
         match fs::rename(&work, &dest) {
             Ok(()) => sys::fsync_dir(&self.root.join("layers")).map_err(io_ctx("syncing layers/"))?,
-            // Already stored (renaming a directory onto a non-empty one fails).
+            // Stored meanwhile (renaming a directory onto a non-empty one fails).
             Err(e) if dest.exists() => {
                 tracing::debug!("layer {diff_id} already stored ({e}); dropping the new copy");
                 self.discard(&work)?;

@@ -818,18 +818,23 @@ impl Engine {
     /// from its writable layer and the image's chain index only.
     pub fn changes(&self, c: &Container) -> Result<Vec<crate::fs::changes::Change>, ApiError> {
         let image = c.lock().record.image;
-        let index_path = self
-            .store
-            .image_chain(&image)
-            .map(|chain| self.store.chain_index_path(&chain));
-        let index = match index_path {
-            Some(p) => std::fs::read(&p).map_err(internal("reading the image's index"))?,
-            None => Vec::new(),
-        };
-        let index = crate::layers::index::LayerIndex::from_bytes(index)
-            .map_err(|e| ApiError::internal(format!("the image's index: {e}")))?;
         let upper = sys::BeneathDir::open(&c.dir.join("upper")).map_err(internal("opening the writable layer"))?;
-        crate::fs::changes::changes(&upper, &index).map_err(internal("listing changes"))
+        // Mapped, not read: a diff probes the index once per changed path,
+        // so its cost follows the changes, not the image's size.
+        let listed = match self.store.image_chain(&image) {
+            Some(chain) => {
+                let index = crate::layers::index::LayerIndex::open(&self.store.chain_index_path(&chain))
+                    .map_err(internal("opening the image's index"))?;
+                crate::fs::changes::changes(&upper, &index)
+            }
+            None => {
+                let empty = crate::layers::index::IndexBuilder::new().encode();
+                let index = crate::layers::index::LayerIndex::from_bytes(empty)
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                crate::fs::changes::changes(&upper, &index)
+            }
+        };
+        listed.map_err(internal("listing changes"))
     }
 
     /// The layer directories of an image, topmost first.
