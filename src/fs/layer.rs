@@ -237,16 +237,10 @@ impl Layer {
     /// from its directory listing).
     pub fn indexed_whiteouts(&self, dir: &[u8]) -> Vec<Vec<u8>> {
         let Some(index) = &self.index else { return Vec::new() };
-        let prefix = if dir.is_empty() { Vec::new() } else { join(dir, b"") };
         index
-            .iter()
-            .filter(|r| r.kind() == EntryKind::Whiteout)
-            .filter_map(|r| {
-                r.path()
-                    .strip_prefix(prefix.as_slice())
-                    .filter(|rest| !rest.contains(&b'/'))
-                    .map(<[u8]>::to_vec)
-            })
+            .children(dir)
+            .filter(|(_, r)| r.kind() == EntryKind::Whiteout)
+            .map(|(name, _)| name.to_vec())
             .collect()
     }
 
