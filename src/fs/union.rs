@@ -18,7 +18,7 @@ use super::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
 use fuser::{
     FileAttr, FileHandle, FileType as FuseType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, OpenFlags,
-    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
     ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use rustix::fs::{FileType, Mode, OFlags, Stat, Timespec, Timestamps, XattrFlags};
@@ -1193,6 +1193,10 @@ impl Filesystem for UnionFs {
         // we make invalidates its copy.
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_CACHE_SYMLINKS);
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
+        // A listing brings its entries' attributes along (one request for a
+        // directory instead of one lookup per entry); the kernel asks for
+        // them when it sees lookups following a listing.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO);
         if *self.passthrough.get_mut() {
             let offered = config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH).is_ok()
                 && config.set_max_stack_depth(2).is_ok();
@@ -1443,7 +1447,10 @@ impl Filesystem for UnionFs {
     }
 
     fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lo: fuser::LockOwner, reply: ReplyEmpty) {
-        reply.ok();
+        // Nothing to do on close (writes are not buffered here, and locks
+        // are the kernel's): ENOSYS tells the kernel to stop sending FLUSH,
+        // saving a round trip on every close.
+        reply.error(fuser::Errno::ENOSYS);
     }
 
     fn release(
@@ -1525,6 +1532,69 @@ impl Filesystem for UnionFs {
             i += 1;
         }
         reply.ok();
+    }
+
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let entries = match self.handles().get(&fh.0) {
+            Some(Handle::Dir(e)) => e.clone(),
+            _ => return reply.error(fuser::Errno::EBADF),
+        };
+        let res = (|| -> FsResult<()> {
+            let (dir, dir_path) = self.node(ino.0)?;
+            let parent = dir.parent().unwrap_or(ROOT);
+            let dir_attr = self.attr(ino.0, &self.stat_node(ino.0)?);
+            // Every entry but `.` and `..` counts as a lookup in the kernel,
+            // so each one sent is remembered, and only those sent.
+            let mut found: Vec<(u64, Node)> = Vec::new();
+            let mut i = offset;
+            loop {
+                let full = match i {
+                    0 => reply.add(ino, 1, ".", &self.ttl, &dir_attr, Generation(0)),
+                    1 => {
+                        let attr = FileAttr {
+                            ino: INodeNo(parent),
+                            ..dir_attr
+                        };
+                        reply.add(INodeNo(parent), 2, "..", &self.ttl, &attr, Generation(0))
+                    }
+                    _ => {
+                        let Some(e) = entries.get((i - 2) as usize) else { break };
+                        // An entry gone since the listing was made is skipped.
+                        let Some((child, mut node, st)) = self.find(&dir, &dir_path, &e.name)? else {
+                            i += 1;
+                            continue;
+                        };
+                        let attr = self.attr(child, &st);
+                        let full = reply.add(
+                            INodeNo(child),
+                            i + 1,
+                            OsStr::from_bytes(&e.name),
+                            &self.ttl,
+                            &attr,
+                            Generation(0),
+                        );
+                        if !full {
+                            node.links.push((ino.0, e.name.clone()));
+                            found.push((child, node));
+                        }
+                        full
+                    }
+                };
+                if full {
+                    break;
+                }
+                i += 1;
+            }
+            let mut nodes = self.nodes_write();
+            for (child, node) in found {
+                nodes.remember(child, node);
+            }
+            Ok(())
+        })();
+        match res {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
     }
 
     fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
