@@ -61,7 +61,26 @@ pub struct Layer {
     listings: Option<Mutex<Listings>>,
     /// For the same lower layers: each directory's markers, read once.
     markers: Option<Mutex<HashMap<Vec<u8>, DirMarkers>>>,
+    /// Directories held open by path, so that the stat or an xattr of an
+    /// entry is one syscall on its parent rather than a walk from the root.
+    /// At most `dir_budget` entries (then it starts afresh). In the upper
+    /// layer a path may come to name another directory: `forget_dirs` must
+    /// be called whenever a directory there is renamed or removed.
+    dirs: Mutex<HeldDirs>,
+    dir_budget: usize,
 }
+
+#[derive(Default)]
+struct HeldDirs {
+    /// Bumped by every `forget_dirs`: a directory opened before it is not
+    /// kept (it may be the one that moved).
+    generation: u64,
+    by_path: HashMap<Vec<u8>, Arc<BeneathDir>>,
+}
+
+/// Descriptors all layers of a mount may hold open in `Layer::dirs`
+/// together (the soft limit here is 20,000, and may be 1,024).
+const DIR_FDS_PER_MOUNT: usize = 512;
 
 /// Directory path → its listing, or None where the layer has no directory.
 type Listings = HashMap<Vec<u8>, Option<Arc<Listing>>>;
@@ -131,7 +150,8 @@ impl Layer {
     /// Opens a plain directory layer, or a layer of Strata's store (a
     /// directory holding `root/` and `index`). `lower` layers never change
     /// while mounted, so what is read of them may be kept.
-    pub fn open(path: PathBuf, lower: bool) -> io::Result<Layer> {
+    pub fn open(path: PathBuf, lower: bool, layers: usize) -> io::Result<Layer> {
+        let dir_budget = (DIR_FDS_PER_MOUNT / layers.max(1)).max(8);
         let index_path = path.join("index");
         if index_path.is_file() && path.join("root").is_dir() {
             let index = LayerIndex::open(&index_path)?;
@@ -140,6 +160,8 @@ impl Layer {
                 index: Some(index),
                 listings: None,
                 markers: None,
+                dirs: Mutex::default(),
+                dir_budget,
             });
         }
         Ok(Layer {
@@ -147,6 +169,8 @@ impl Layer {
             index: None,
             listings: lower.then(|| Mutex::new(HashMap::new())),
             markers: lower.then(|| Mutex::new(HashMap::new())),
+            dirs: Mutex::default(),
+            dir_budget,
         })
     }
 
@@ -213,8 +237,52 @@ impl Layer {
         })))
     }
 
+    /// The directory at `dir`, from `dirs` or opened (beneath the root).
+    pub fn held_dir(&self, dir: &[u8]) -> io::Result<Arc<BeneathDir>> {
+        if dir.is_empty() {
+            return Ok(Arc::new(self.root.try_clone()?));
+        }
+        let generation = {
+            let held = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(d) = held.by_path.get(dir) {
+                return Ok(d.clone());
+            }
+            held.generation
+        };
+        let d = Arc::new(self.root.open_dir(dir)?);
+        let mut held = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if held.generation == generation {
+            if held.by_path.len() >= self.dir_budget {
+                held.by_path.clear();
+            }
+            held.by_path.insert(dir.to_vec(), d.clone());
+        }
+        Ok(d)
+    }
+
+    /// Drops the held directories (a directory of this layer was renamed
+    /// or removed, so a path may now name another one).
+    pub fn forget_dirs(&self) {
+        let mut held = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        held.generation += 1;
+        held.by_path.clear();
+    }
+
+    /// `lstat` of `path`: one `statat` on its held parent directory.
+    fn stat_entry(&self, path: &[u8]) -> io::Result<Stat> {
+        if path.is_empty() {
+            return self.root.stat_self();
+        }
+        let (dir, name) = split(path);
+        let name = Name::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if dir.is_empty() {
+            return self.root.stat(name);
+        }
+        self.held_dir(dir)?.stat(name)
+    }
+
     pub fn stat(&self, path: &[u8]) -> io::Result<Stat> {
-        let mut st = self.root.stat_path(path)?;
+        let mut st = self.stat_entry(path)?;
         if let Some(e) = self.index.as_ref().and_then(|i| i.get(path)) {
             let e = e.to_entry();
             let kind = match e.kind {
@@ -270,7 +338,7 @@ impl Layer {
                 None => Probe::Absent,
             });
         }
-        match self.root.stat_path(&path) {
+        match self.stat_entry(&path) {
             Ok(st) if self.is_whiteout(&path, &st) => Ok(Probe::Whiteout),
             Ok(st) => Ok(Probe::Present(st)),
             // `.wh.` + a 252-255 byte name cannot exist.
@@ -278,7 +346,7 @@ impl Layer {
             Err(e) if absent(&e) => {
                 let mut wh = WHITEOUT_PREFIX.to_vec();
                 wh.extend_from_slice(name);
-                match self.root.stat_path(&join(dir, &wh)) {
+                match self.stat_entry(&join(dir, &wh)) {
                     Ok(_) => Ok(Probe::Whiteout),
                     Err(e) if absent(&e) => Ok(Probe::Absent),
                     Err(e) => Err(e.into()),
@@ -379,9 +447,11 @@ impl Layer {
 
     /// The origin inode number a copied-up object carries, if any.
     pub fn origin(&self, path: &[u8]) -> Option<u64> {
-        let fd = self.root.open_path(path).ok()?;
-        for name in [ORIGIN_XATTR_PRIVILEGED, ORIGIN_XATTR] {
-            if let Ok(Some(v)) = sys::xattr::get(&fd, name) {
+        let (dir, name) = split(path);
+        let name = Name::new(name).ok()?;
+        let dir = self.held_dir(dir).ok()?;
+        for attr in [ORIGIN_XATTR_PRIVILEGED, ORIGIN_XATTR] {
+            if let Ok(Some(v)) = sys::xattr::get_at(dir.as_fd(), name, attr) {
                 return v.try_into().ok().map(u64::from_le_bytes);
             }
         }

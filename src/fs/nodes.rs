@@ -28,6 +28,9 @@ pub struct Node {
     /// object (in the upper layer the path is always the merged path).
     pub lower_path: Vec<u8>,
     pub is_dir: bool,
+    /// The object's size when it was found: exact for an object in a lower
+    /// layer (they never change), a hint in the upper one.
+    pub size: u64,
     /// For a directory: the layers whose entries merge into it, topmost
     /// first, each with the directory's path in that layer (it differs from
     /// the merged path below a renamed directory).

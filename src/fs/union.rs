@@ -18,8 +18,8 @@ use super::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
 use fuser::{
     FileAttr, FileHandle, FileType as FuseType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, OpenFlags,
-    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
+    ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use rustix::fs::{FileType, Mode, OFlags, Stat, Timespec, Timestamps, XattrFlags};
 use std::collections::{HashMap, HashSet};
@@ -147,8 +147,24 @@ enum Handle {
     /// An open file, the node it was opened on, and whether the file is in
     /// the upper layer (and so may be changed through the handle).
     File(u64, Arc<File>, bool),
+    /// A read-only open of a small file of a lower layer, served through
+    /// the kernel's page cache: the file is opened at the first read the
+    /// cache misses (a warm open costs no syscall here). Lower layers never
+    /// change, so the node's layer and path are fixed.
+    Lazy(u64, Arc<LazyFile>),
     Dir(Arc<Vec<DirEntry>>),
 }
+
+struct LazyFile {
+    layer: usize,
+    path: Vec<u8>,
+    file: std::sync::OnceLock<Arc<File>>,
+}
+
+/// Read-only opens of lower files up to this size are served from the
+/// kernel's page cache (`Handle::Lazy`); larger ones, and every open of the
+/// upper layer, go through FUSE passthrough when the kernel allows it.
+const CACHED_OPEN_MAX: u64 = 1 << 20;
 
 pub struct UnionFs {
     layers: Vec<Layer>,
@@ -173,6 +189,9 @@ pub struct UnionFs {
     backings: Mutex<HashMap<(u64, usize), std::sync::Weak<fuser::BackingId>>>,
     /// Passthrough handles: the open file beside its backing.
     backing_handles: Mutex<HashMap<u64, Arc<fuser::BackingId>>>,
+    /// Inodes with page-cache (non-passthrough) opens, and their handles:
+    /// the kernel refuses passthrough and cached opens of one inode at once.
+    cached_opens: Mutex<HashMap<u64, HashSet<u64>>>,
 }
 
 fn name_of(name: &OsStr) -> FsResult<Name<'_>> {
@@ -242,6 +261,7 @@ impl UnionFs {
             paths.push(u.clone());
         }
         paths.extend(cfg.lowers.iter().cloned());
+        let count = paths.len();
         let mut layers = Vec::new();
         for p in paths {
             let canon =
@@ -257,7 +277,7 @@ impl UnionFs {
                 ));
             }
             let lower = !(cfg.upper.is_some() && layers.is_empty());
-            layers.push(Layer::open(canon, lower)?);
+            layers.push(Layer::open(canon, lower, count)?);
         }
         let work = match &cfg.work {
             Some(w) => {
@@ -288,6 +308,7 @@ impl UnionFs {
             layer: 0,
             lower_path: Vec::new(),
             is_dir: true,
+            size: 0,
             merge,
             lookups: 1,
         };
@@ -315,6 +336,7 @@ impl UnionFs {
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             backings: Mutex::new(HashMap::new()),
             backing_handles: Mutex::new(HashMap::new()),
+            cached_opens: Mutex::new(HashMap::new()),
         })
     }
 
@@ -464,6 +486,7 @@ impl UnionFs {
             layer,
             lower_path,
             is_dir: is_dir(&st),
+            size: st.st_size as u64,
             merge,
             lookups: 0,
         };
@@ -498,10 +521,12 @@ impl UnionFs {
             if !unlinked {
                 return None;
             }
-            self.handles().values().find_map(|h| match h {
-                Handle::File(i, f, _) if *i == ino => Some(f.clone()),
+            let lazy = self.handles().values().find_map(|h| match h {
+                Handle::File(i, f, _) if *i == ino => Some(Ok(f.clone())),
+                Handle::Lazy(i, lazy) if *i == ino => Some(Err(lazy.clone())),
                 _ => None,
-            })
+            })?;
+            lazy.or_else(|lazy| self.open_lazy(&lazy)).ok()
         });
         if let Some(f) = open {
             let st = rustix::fs::fstat(f.as_fd())?;
@@ -654,13 +679,13 @@ impl UnionFs {
     }
 
     /// The upper-layer directory for a directory node, copied up if needed.
-    fn upper_dir(&self, ino: u64) -> FsResult<(BeneathDir, Vec<u8>)> {
+    fn upper_dir(&self, ino: u64) -> FsResult<(Arc<BeneathDir>, Vec<u8>)> {
         self.copy_up(ino)?;
         let (node, path) = self.node(ino)?;
         if !node.is_dir {
             return Err(FsError::NOTDIR);
         }
-        Ok((self.upper()?.dir(&path)?, path))
+        Ok((self.upper()?.held_dir(&path)?, path))
     }
 
     /// Whether any layer below the upper shows `name` in `parent`.
@@ -678,7 +703,7 @@ impl UnionFs {
     /// Makes way for a new entry `name` in the upper directory: no object
     /// may be visible there; any whiteout is removed. Returns whether the
     /// name hid something below (a new directory must then be opaque).
-    fn prepare_new(&self, parent: u64, name: &[u8]) -> FsResult<(BeneathDir, bool)> {
+    fn prepare_new(&self, parent: u64, name: &[u8]) -> FsResult<(Arc<BeneathDir>, bool)> {
         let (pnode, ppath) = self.node(parent)?;
         if !pnode.is_dir {
             return Err(FsError::NOTDIR);
@@ -732,6 +757,7 @@ impl UnionFs {
                 // Only whiteouts and markers can be left in it.
                 udir.child_dir(n)?.clear()?;
                 udir.rmdir(n)?;
+                self.layers[UPPER].forget_dirs();
             } else {
                 udir.unlink(n)?;
             }
@@ -776,10 +802,84 @@ impl UnionFs {
     }
 
     fn file(&self, fh: FileHandle) -> FsResult<Arc<File>> {
-        match self.handles().get(&fh.0) {
-            Some(Handle::File(_, f, _)) => Ok(f.clone()),
-            _ => Err(FsError::BADF),
+        let lazy = match self.handles().get(&fh.0) {
+            Some(Handle::File(_, f, _)) => return Ok(f.clone()),
+            Some(Handle::Lazy(_, lazy)) => lazy.clone(),
+            _ => return Err(FsError::BADF),
+        };
+        self.open_lazy(&lazy)
+    }
+
+    fn open_lazy(&self, lazy: &LazyFile) -> FsResult<Arc<File>> {
+        if let Some(f) = lazy.file.get() {
+            return Ok(f.clone());
         }
+        let file = self.layers[lazy.layer].open_file(&lazy.path, OFlags::RDONLY)?;
+        // Two first reads may race: one file wins, the other is dropped.
+        Ok(lazy.file.get_or_init(|| Arc::new(file)).clone())
+    }
+
+    /// Counts a page-cache open of `ino` by the handle `fh`, unless `ino`
+    /// has a passthrough backing alive (then the open must be passthrough
+    /// too) and `force` is not given.
+    fn start_cached_open(&self, ino: u64, fh: u64, force: bool) -> bool {
+        let backings = self.backings.lock().unwrap_or_else(|p| p.into_inner());
+        if !force && backings.iter().any(|((i, _), w)| *i == ino && w.strong_count() > 0) {
+            return false;
+        }
+        self.cached_opens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(ino)
+            .or_default()
+            .insert(fh);
+        true
+    }
+
+    fn end_cached_open(&self, ino: u64, fh: u64) {
+        let mut map = self.cached_opens.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = map.get_mut(&ino) {
+            set.remove(&fh);
+            if set.is_empty() {
+                map.remove(&ino);
+            }
+        }
+    }
+
+    fn has_cached_opens(&self, ino: u64) -> bool {
+        self.cached_opens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&ino)
+    }
+
+    /// A page-cache open (`Handle::Lazy`) when `flags` only read a small
+    /// regular file of a lower layer; None when the open needs more.
+    fn open_cached(&self, ino: u64, flags: i32) -> Option<u64> {
+        let oflags = OFlags::from_bits_retain(flags as u32);
+        let only_reads = !oflags
+            .intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND | OFlags::DIRECT | OFlags::SYNC);
+        if !only_reads {
+            return None;
+        }
+        let lazy = {
+            let nodes = self.nodes_read();
+            let node = nodes.get(ino)?;
+            if node.is_dir || self.in_upper(node.layer) || node.size > CACHED_OPEN_MAX {
+                return None;
+            }
+            LazyFile {
+                layer: node.layer,
+                path: node.lower_path.clone(),
+                file: std::sync::OnceLock::new(),
+            }
+        };
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        if !self.start_cached_open(ino, fh, false) {
+            return None;
+        }
+        self.handles().insert(fh, Handle::Lazy(ino, Arc::new(lazy)));
+        Some(fh)
     }
 
     fn open_inner(&self, ino: u64, flags: i32) -> FsResult<(u64, Arc<File>, usize)> {
@@ -814,6 +914,10 @@ impl UnionFs {
         let mut map = self.backings.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(b) = map.get(&(ino, layer)).and_then(std::sync::Weak::upgrade) {
             return Some(b);
+        }
+        // Checked under the backings lock, which page-cache opens take too.
+        if self.has_cached_opens(ino) {
+            return None;
         }
         match make(file) {
             Ok(id) => {
@@ -1001,6 +1105,7 @@ impl UnionFs {
             let (src_dir, _) = self.upper_dir(parent)?;
             let (dst_dir, _) = self.upper_dir(newparent)?;
             src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::EXCHANGE)?;
+            self.layers[UPPER].forget_dirs();
             let mut nodes = self.nodes_write();
             nodes.rename(src_ino, (parent, name), (newparent, newname));
             nodes.rename(dst_ino, (newparent, newname), (parent, name));
@@ -1054,6 +1159,9 @@ impl UnionFs {
             dst_below = self.exists_below(&npnode, newname)?;
         }
         src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::empty())?;
+        if src.is_dir || dst.as_ref().is_some_and(|(_, _, st)| is_dir(st)) {
+            self.layers[UPPER].forget_dirs();
+        }
         if src.is_dir && dst_below && redirect_to.is_none() {
             upper.set_opaque(&dst_dir.child_dir(dst_name)?)?;
         }
@@ -1196,7 +1304,8 @@ impl Filesystem for UnionFs {
         // A listing brings its entries' attributes along (one request for a
         // directory instead of one lookup per entry); the kernel asks for
         // them when it sees lookups following a listing.
-        let _ = config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO);
+        let _ =
+            config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO);
         if *self.passthrough.get_mut() {
             let offered = config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH).is_ok()
                 && config.set_max_stack_depth(2).is_ok();
@@ -1385,6 +1494,9 @@ impl Filesystem for UnionFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if let Some(fh) = self.open_cached(ino.0, flags.0) {
+            return reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
+        }
         match self.open_inner(ino.0, flags.0) {
             Ok((fh, file, layer)) => match self.backing(ino.0, layer, &file, |f| reply.open_backing(f)) {
                 Some(b) => {
@@ -1392,7 +1504,10 @@ impl Filesystem for UnionFs {
                     self.keep_backing(fh, b);
                 }
                 // File data, too, changes only through this mount.
-                None => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+                None => {
+                    self.start_cached_open(ino.0, fh, true);
+                    reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE)
+                }
             },
             Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
         }
@@ -1463,7 +1578,10 @@ impl Filesystem for UnionFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.handles().remove(&fh.0);
+        let removed = self.handles().remove(&fh.0);
+        if let Some(Handle::Lazy(ino, _) | Handle::File(ino, _, _)) = removed {
+            self.end_cached_open(ino, fh.0);
+        }
         let had_backing = self
             .backing_handles
             .lock()

@@ -64,3 +64,27 @@ pub fn remove(fd: impl AsFd, name: &str) -> io::Result<()> {
     let path = proc_path(&fd);
     Ok(rustix::fs::removexattr(path.as_str(), name)?)
 }
+
+/// The value of `attr` on the entry `name` of the directory `dir`, without
+/// opening the entry: `/proc/self/fd/N/NAME` resolves exactly one component
+/// (a `Name` has no `/` and is not `.` or `..`) and `lgetxattr` does not
+/// follow a final symlink, so nothing outside `dir` can be reached.
+pub fn get_at(dir: impl AsFd, name: crate::sys::Name<'_>, attr: &str) -> io::Result<Option<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut path = proc_path(&dir).into_bytes();
+    path.push(b'/');
+    path.extend_from_slice(name.as_bytes());
+    let path = std::ffi::OsStr::from_bytes(&path);
+    let mut buf = Vec::with_capacity(64);
+    loop {
+        match rustix::fs::lgetxattr(path, attr, rustix::buffer::spare_capacity(&mut buf)) {
+            Ok(_) => return Ok(Some(buf)),
+            Err(rustix::io::Errno::RANGE) => {
+                let size = rustix::fs::lgetxattr_query(path, attr)?;
+                buf = Vec::with_capacity(size.max(buf.capacity() * 2));
+            }
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
