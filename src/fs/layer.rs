@@ -89,8 +89,20 @@ type Listings = HashMap<Vec<u8>, Option<Arc<Listing>>>;
 /// the names it whites out for the layers below.
 pub struct Listing {
     pub entries: Vec<ListEntry>,
-    by_name: HashMap<Vec<u8>, usize>,
+    /// Indices into `entries`, sorted by name (names are not stored twice).
+    by_name: Vec<u32>,
     pub whiteouts: HashSet<Vec<u8>>,
+}
+
+impl Listing {
+    /// The entry named `name`: one binary search.
+    pub fn find(&self, name: &[u8]) -> Option<&ListEntry> {
+        let i = self
+            .by_name
+            .binary_search_by(|&i| self.entries[i as usize].name.as_slice().cmp(name))
+            .ok()?;
+        Some(&self.entries[self.by_name[i] as usize])
+    }
 }
 
 pub struct ListEntry {
@@ -229,7 +241,8 @@ impl Layer {
             });
         }
         whiteouts.extend(self.indexed_whiteouts(dir));
-        let by_name = entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| entries[a as usize].name.cmp(&entries[b as usize].name));
         Ok(Some(Arc::new(Listing {
             entries,
             by_name,
@@ -239,9 +252,6 @@ impl Layer {
 
     /// The directory at `dir`, from `dirs` or opened (beneath the root).
     pub fn held_dir(&self, dir: &[u8]) -> io::Result<Arc<BeneathDir>> {
-        if dir.is_empty() {
-            return Ok(Arc::new(self.root.try_clone()?));
-        }
         let generation = {
             let held = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(d) = held.by_path.get(dir) {
@@ -333,7 +343,7 @@ impl Layer {
             if listing.whiteouts.contains(name) {
                 return Ok(Probe::Whiteout);
             }
-            return Ok(match listing.by_name.get(name) {
+            return Ok(match listing.find(name) {
                 Some(_) => Probe::Present(self.stat(&path)?),
                 None => Probe::Absent,
             });
@@ -443,6 +453,17 @@ impl Layer {
 
     pub fn dir(&self, path: &[u8]) -> FsResult<BeneathDir> {
         Ok(self.root.open_dir(path)?)
+    }
+
+    /// The extended attribute `attr` of the object at `path`: one syscall
+    /// on its held parent directory.
+    pub fn xattr(&self, path: &[u8], attr: &str) -> io::Result<Option<Vec<u8>>> {
+        if path.is_empty() {
+            return sys::xattr::get(self.root.as_fd(), attr);
+        }
+        let (dir, name) = split(path);
+        let name = Name::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        sys::xattr::get_at(self.held_dir(dir)?.as_fd(), name, attr)
     }
 
     /// The origin inode number a copied-up object carries, if any.

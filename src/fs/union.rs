@@ -192,7 +192,15 @@ pub struct UnionFs {
     /// Inodes with page-cache (non-passthrough) opens, and their handles:
     /// the kernel refuses passthrough and cached opens of one inode at once.
     cached_opens: Mutex<HashMap<u64, HashSet<u64>>>,
+    /// The kernel opens directories without asking (zero-message opendir):
+    /// listings are then made at offset 0 of a `readdir` and kept here, by
+    /// inode, for the calls that continue them. Bounded: cleared when full.
+    no_opendir: std::sync::atomic::AtomicBool,
+    dir_listings: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
 }
+
+/// Listings kept in `dir_listings` at most.
+const KEPT_LISTINGS: usize = 256;
 
 fn name_of(name: &OsStr) -> FsResult<Name<'_>> {
     Name::new(name.as_bytes()).map_err(|e| match e {
@@ -337,6 +345,8 @@ impl UnionFs {
             backings: Mutex::new(HashMap::new()),
             backing_handles: Mutex::new(HashMap::new()),
             cached_opens: Mutex::new(HashMap::new()),
+            no_opendir: std::sync::atomic::AtomicBool::new(false),
+            dir_listings: Mutex::new(HashMap::new()),
         })
     }
 
@@ -425,6 +435,18 @@ impl UnionFs {
     /// layer redirects (a renamed directory), the lower layers are searched
     /// at the redirect's target instead.
     fn find(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<(u64, Node, Stat)>> {
+        self.find_with(parent, parent_path, name, false)
+    }
+
+    /// `find`, told whether the upper object was just made by this mount
+    /// (`fresh`: it carries no origin, so none is read).
+    fn find_with(
+        &self,
+        parent: &Node,
+        parent_path: &[u8],
+        name: &[u8],
+        fresh: bool,
+    ) -> FsResult<Option<(u64, Node, Stat)>> {
         if name.starts_with(WHITEOUT_PREFIX) {
             return Ok(None);
         }
@@ -480,7 +502,8 @@ impl UnionFs {
         let Some((layer, st, lower_path)) = found else {
             return Ok(None);
         };
-        let ino = ino_of(layer, st.st_ino, self.origin(layer, &lower_path));
+        let origin = if fresh { None } else { self.origin(layer, &lower_path) };
+        let ino = ino_of(layer, st.st_ino, origin);
         let node = Node {
             links: Vec::new(),
             layer,
@@ -494,6 +517,10 @@ impl UnionFs {
     }
 
     fn lookup_inner(&self, parent: u64, name: &[u8]) -> FsResult<FileAttr> {
+        self.lookup_with(parent, name, false)
+    }
+
+    fn lookup_with(&self, parent: u64, name: &[u8], fresh: bool) -> FsResult<FileAttr> {
         Name::new(name).map_err(|e| match e {
             sys::NameError::TooLong => FsError::NAMETOOLONG,
             _ => FsError::NOENT,
@@ -502,7 +529,7 @@ impl UnionFs {
         if !pnode.is_dir {
             return Err(FsError::NOTDIR);
         }
-        let (ino, mut node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
+        let (ino, mut node, st) = self.find_with(&pnode, &ppath, name, fresh)?.ok_or(FsError::NOENT)?;
         node.links.push((parent, name.to_vec()));
         self.nodes_write().remember(ino, node);
         Ok(self.attr(ino, &st))
@@ -730,8 +757,9 @@ impl UnionFs {
         Ok((self.ids.on_disk_uid(req.uid()), gid, setgid))
     }
 
+    /// The entry of an object this mount has just made in the upper layer.
     fn finish_new(&self, parent: u64, name: &[u8]) -> FsResult<FileAttr> {
-        self.lookup_inner(parent, name)
+        self.lookup_with(parent, name, true)
     }
 
     fn remove(&self, parent: u64, name: &[u8], dir: bool) -> FsResult<()> {
@@ -793,6 +821,33 @@ impl UnionFs {
             hidden.extend(listing.whiteouts.iter().cloned());
         }
         Ok(out)
+    }
+
+    /// The listing a `readdir` at `offset` reads: the handle's, or without
+    /// one (zero-message opendir) a listing made at offset 0 and kept.
+    fn dir_entries(&self, ino: u64, fh: u64, offset: u64) -> FsResult<Arc<Vec<DirEntry>>> {
+        if fh != 0 || !self.no_opendir.load(Ordering::Relaxed) {
+            return match self.handles().get(&fh) {
+                Some(Handle::Dir(e)) => Ok(e.clone()),
+                _ => Err(FsError::BADF),
+            };
+        }
+        if offset != 0
+            && let Some(e) = self.dir_listings.lock().unwrap_or_else(|p| p.into_inner()).get(&ino)
+        {
+            return Ok(e.clone());
+        }
+        let (node, path) = self.node(ino)?;
+        if !node.is_dir {
+            return Err(FsError::NOTDIR);
+        }
+        let entries = Arc::new(self.list(&node, &path)?);
+        let mut kept = self.dir_listings.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= KEPT_LISTINGS {
+            kept.clear();
+        }
+        kept.insert(ino, entries.clone());
+        Ok(entries)
     }
 
     fn new_handle(&self, h: Handle) -> u64 {
@@ -993,7 +1048,14 @@ impl UnionFs {
         let (node, path) = self.node(ino)?;
         let upper = self.upper()?;
         let (ppath, name) = split(&path);
-        let dir = if path.is_empty() { None } else { Some(upper.dir(ppath)?) };
+        // The parent held open: each change below is one syscall on it, by
+        // name, never following a symlink.
+        let dir = if path.is_empty() {
+            None
+        } else {
+            Some(upper.held_dir(ppath)?)
+        };
+        let entry = Name::new(name).map_err(|_| FsError::INVAL);
         if let Some(size) = size {
             match fh.map(|f| self.file(f)) {
                 Some(Ok(f)) => rustix::fs::ftruncate(f.as_fd(), size)?,
@@ -1004,14 +1066,18 @@ impl UnionFs {
             }
         }
         if uid.is_some() || gid.is_some() {
-            let fd = upper.root.open_path(&path)?;
-            rustix::fs::chownat(
-                fd.as_fd(),
-                "",
-                uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
-                gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
-                rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            )?;
+            let uid = uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u)));
+            let gid = gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g)));
+            match &dir {
+                Some(d) => rustix::fs::chownat(
+                    d.as_fd(),
+                    OsStr::from_bytes(entry?.as_bytes()),
+                    uid,
+                    gid,
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                )?,
+                None => rustix::fs::chownat(upper.root.as_fd(), "", uid, gid, rustix::fs::AtFlags::EMPTY_PATH)?,
+            }
         }
         if let Some(mut mode) = mode {
             // A non-root caller outside the file's group cannot keep its
@@ -1023,9 +1089,9 @@ impl UnionFs {
                 }
             }
             if node.is_dir || path.is_empty() {
-                rustix::fs::fchmod(upper.dir(&path)?.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
+                rustix::fs::fchmod(upper.held_dir(&path)?.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
             } else if let Some(d) = &dir {
-                d.chmod(Name::new(name).map_err(|_| FsError::INVAL)?, mode & 0o7777)?;
+                d.chmod(entry?, mode & 0o7777)?;
             }
         }
         if atime.is_some() || mtime.is_some() {
@@ -1033,13 +1099,10 @@ impl UnionFs {
                 last_access: to_timespec(atime),
                 last_modification: to_timespec(mtime),
             };
-            let fd = upper.root.open_path(&path)?;
-            rustix::fs::utimensat(
-                fd.as_fd(),
-                "",
-                &times,
-                rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            )?;
+            match &dir {
+                Some(d) => d.set_times(entry?, &times)?,
+                None => rustix::fs::utimensat(upper.root.as_fd(), "", &times, rustix::fs::AtFlags::EMPTY_PATH)?,
+            }
         }
         let st = upper.stat(&path)?;
         Ok(self.attr(ino, &st))
@@ -1306,6 +1369,15 @@ impl Filesystem for UnionFs {
         // them when it sees lookups following a listing.
         let _ =
             config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO);
+        // Opening a directory needs nothing from us (listings are made when
+        // read), so the kernel may skip OPENDIR and RELEASEDIR altogether;
+        // it then caches listings as if asked to (KEEP_CACHE | CACHE_DIR).
+        if config
+            .add_capabilities(fuser::InitFlags::FUSE_NO_OPENDIR_SUPPORT)
+            .is_ok()
+        {
+            *self.no_opendir.get_mut() = true;
+        }
         if *self.passthrough.get_mut() {
             let offered = config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH).is_ok()
                 && config.set_max_stack_depth(2).is_ok();
@@ -1488,7 +1560,7 @@ impl Filesystem for UnionFs {
             let (sp, sn) = split(&path);
             let sdir = self.upper()?.dir(sp)?;
             dir.link_from(&sdir, Name::new(sn).map_err(|_| FsError::INVAL)?, n)?;
-            self.finish_new(newparent.0, newname.as_bytes())
+            self.lookup_inner(newparent.0, newname.as_bytes())
         })();
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
@@ -1614,6 +1686,9 @@ impl Filesystem for UnionFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.no_opendir.load(Ordering::Relaxed) {
+            return reply.error(fuser::Errno::ENOSYS);
+        }
         let res = (|| -> FsResult<u64> {
             let (node, path) = self.node(ino.0)?;
             if !node.is_dir {
@@ -1629,9 +1704,9 @@ impl Filesystem for UnionFs {
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let entries = match self.handles().get(&fh.0) {
-            Some(Handle::Dir(e)) => e.clone(),
-            _ => return reply.error(fuser::Errno::EBADF),
+        let entries = match self.dir_entries(ino.0, fh.0, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
         };
         let parent = self.nodes_read().get(ino.0).and_then(|n| n.parent()).unwrap_or(ROOT);
         let mut i = offset;
@@ -1653,9 +1728,9 @@ impl Filesystem for UnionFs {
     }
 
     fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
-        let entries = match self.handles().get(&fh.0) {
-            Some(Handle::Dir(e)) => e.clone(),
-            _ => return reply.error(fuser::Errno::EBADF),
+        let entries = match self.dir_entries(ino.0, fh.0, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
         };
         let res = (|| -> FsResult<()> {
             let (dir, dir_path) = self.node(ino.0)?;
@@ -1768,8 +1843,11 @@ impl Filesystem for UnionFs {
             if is_internal_xattr(name.as_bytes()) {
                 return Err(FsError::NODATA);
             }
-            let fd = self.xattr_fd(ino.0, false)?;
-            sys::xattr::get(&fd, name.to_str().ok_or(FsError::INVAL)?)?.ok_or(FsError::NODATA)
+            let attr = name.to_str().ok_or(FsError::INVAL)?;
+            let (node, path) = self.node(ino.0)?;
+            self.layers[node.layer]
+                .xattr(&self.layer_path(&node, &path), attr)?
+                .ok_or(FsError::NODATA)
         })();
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
