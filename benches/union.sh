@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Union filesystem benchmark (issue 6): stratafs beside kernel overlayfs,
+# fuse-overlayfs 1.x and fuse-overlayfs 2.x, over one seeded, distro-like
+# fixture (about 30,000 entries over 4 lower layers with whiteouts and opaque
+# directories, a 1 GiB file, a 3,000-file git repository, a 4,200-file tree
+# to remove, a 10,000-file tar, a 64-layer stack). As root:
+#
+#   bash benches/union.sh [RUNS]        (default 5; medians in milliseconds)
+#
+# Every measurement is a fresh mount with an empty upper and work directory;
+# targets are interleaved (for run: for workload: for target); cold means
+# sync + drop_caches after mounting, before the timed part; warm means run
+# once untimed first. The 1 GiB workloads (seq_read, rand_read, seq_write,
+# append_copyup, chmod_copyup) run min(RUNS, STRATA_BENCH_BIG_RUNS=3) times.
+# A correctness pass first compares every target's merged view with the
+# overlay rules applied to the layers, and each workload checks its result;
+# wrong results, errors and hangs are listed under PROBLEMS.
+#
+# Environment:
+#   STRATA_BENCH_WORKLOADS=find_warm,git_status   only these (names in benches/union.py)
+#   STRATA_BENCH_TARGETS=stratafs,overlay         only these (overlay, stratafs, fo1, fo2)
+#   STRATA_BENCH_WORK=/var/tmp/strata-union-bench fixture and mounts (the fixture is kept)
+#   STRATA_BENCH_REBUILD=1                        rebuild the fixture
+#   STRATA_BENCH_OUT=benches/out                  CSVs, SVG chart, report
+#   STRATA_BENCH_BIG_RUNS=3                       runs of the 1 GiB workloads
+#   STRATA_BENCH_VERIFY=0                         skip the correctness pass
+#   STRATA_BENCH_TIMEOUT=300                      seconds before a measurement counts as hung
+#   FUSE_OVERLAYFS1=/usr/bin/fuse-overlayfs       fuse-overlayfs 1.x (apt-get install -y fuse-overlayfs)
+#   FUSE_OVERLAYFS2=/work/peers/fuse-overlayfs2/bin/fuse-overlayfs
+#                                                 fuse-overlayfs 2.x, used only if present
+#   CARGO_TARGET_DIR                              where stratafs is built (default target/)
+set -euo pipefail
+runs=${1:-5}
+cd "$(dirname "$0")/.."
+repo=$PWD
+[ "$(id -u)" -eq 0 ] || { echo "union.sh: run as root (mounts, mknod, drop_caches)" >&2; exit 1; }
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "usage: bash benches/union.sh [RUNS]" >&2; exit 2; }
+command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git >/dev/null; }
+command -v python3 >/dev/null || { echo "union.sh: python3 is needed" >&2; exit 1; }
+modprobe overlay 2>/dev/null || true
+modprobe fuse 2>/dev/null || true
+
+cargo build --release --locked --bins -q
+target_dir=${CARGO_TARGET_DIR:-target}
+case $target_dir in /*) ;; *) target_dir=$repo/$target_dir ;; esac
+stratafs=$target_dir/release/stratafs
+[ -x "$stratafs" ] || { echo "union.sh: $stratafs was not built" >&2; exit 1; }
+
+work=${STRATA_BENCH_WORK:-/var/tmp/strata-union-bench}
+out=${STRATA_BENCH_OUT:-$repo/benches/out}
+mkdir -p "$work"
+work=$(cd "$work" && pwd -P)
+
+# Never leave a mount behind, whatever happens to the Python side.
+cleanup() {
+    local m
+    for m in $(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "union.sh: could not unmount $m" >&2
+    done
+    rm -rf --one-file-system "$work/scratch"
+}
+trap cleanup EXIT
+
+version="strata $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built $(date -r "$stratafs" '+%F %T')"
+python3 "$repo/benches/union.py" --runs "$runs" --work "$work" --out "$out" \
+    --stratafs "$stratafs" --stratafs-version "$version" &
+py=$!
+# Ctrl-C or a TERM stops the measurements; the Python side still prints
+# and writes what it measured, and unmounts.
+trap 'kill -TERM "$py" 2>/dev/null || true' INT TERM
+rc=0
+wait "$py" || rc=$?
+while kill -0 "$py" 2>/dev/null; do wait "$py" || rc=$?; done
+exit "$rc"
