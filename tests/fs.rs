@@ -868,3 +868,57 @@ fn the_ro_option_refuses_writes_even_with_an_upper_layer() {
         "nothing reached the upper layer"
     );
 }
+
+/// The caches that make the mount fast (page-cache opens of small lower
+/// files, listings made without OPENDIR, negative entries, held parent
+/// directories) never show a stale view of changes made through the mount.
+#[test]
+fn caches_follow_changes_made_through_the_mount() {
+    need_fuse!();
+    let mut m = Mount::prepare(2);
+    fs::create_dir(m.lowers[1].join("d")).unwrap();
+    fs::write(m.lowers[1].join("d/small"), "lower").unwrap();
+    fs::write(m.lowers[1].join("d/big"), vec![7u8; 3 << 20]).unwrap();
+    m.mount();
+    // A small lower file read twice (the second from the page cache), then
+    // written: every later open reads what was written.
+    assert_eq!(fs::read_to_string(m.m("d/small")).unwrap(), "lower");
+    assert_eq!(fs::read_to_string(m.m("d/small")).unwrap(), "lower");
+    let reader = fs::File::open(m.m("d/small")).unwrap();
+    fs::write(m.m("d/small"), "upper!").unwrap();
+    assert_eq!(fs::read_to_string(m.m("d/small")).unwrap(), "upper!");
+    drop(reader);
+    assert_eq!(fs::read_to_string(m.m("d/small")).unwrap(), "upper!");
+    assert_eq!(fs::read(m.m("d/big")).unwrap(), vec![7u8; 3 << 20]);
+    // A name looked up in vain, then made: it is there at once.
+    assert!(fs::symlink_metadata(m.m("d/later")).is_err());
+    fs::write(m.m("d/later"), "x").unwrap();
+    assert_eq!(fs::read_to_string(m.m("d/later")).unwrap(), "x");
+    // Listings follow creates, removals and renames of directories.
+    assert_eq!(names(&m.m("d")), ["big", "later", "small"]);
+    fs::remove_file(m.m("d/big")).unwrap();
+    fs::create_dir(m.m("d/sub")).unwrap();
+    fs::write(m.m("d/sub/inner"), "i").unwrap();
+    assert_eq!(names(&m.m("d")), ["later", "small", "sub"]);
+    fs::rename(m.m("d/sub"), m.m("moved")).unwrap();
+    fs::create_dir(m.m("d/sub")).unwrap();
+    fs::write(m.m("d/sub/other"), "o").unwrap();
+    assert_eq!(
+        names(&m.m("d/sub")),
+        ["other"],
+        "the old directory's handle is not reused"
+    );
+    assert_eq!(names(&m.m("moved")), ["inner"]);
+    fs::remove_file(m.m("d/sub/other")).unwrap();
+    fs::remove_dir(m.m("d/sub")).unwrap();
+    fs::create_dir(m.m("d/sub")).unwrap();
+    assert!(names(&m.m("d/sub")).is_empty());
+    fs::write(m.m("d/sub/again"), "a").unwrap();
+    assert_eq!(fs::read_to_string(m.m("d/sub/again")).unwrap(), "a");
+    // And the same view after a remount: it is all on disk.
+    m.unmount();
+    m.mount();
+    assert_eq!(names(&m.m("d")), ["later", "small", "sub"]);
+    assert_eq!(fs::read_to_string(m.m("d/small")).unwrap(), "upper!");
+    assert_eq!(names(&m.m("moved")), ["inner"]);
+}

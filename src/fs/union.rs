@@ -199,6 +199,25 @@ pub struct UnionFs {
     dir_listings: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
 }
 
+/// The attributes of a negative entry: only its node id (0) matters.
+const NEGATIVE_ENTRY: FileAttr = FileAttr {
+    ino: INodeNo(0),
+    size: 0,
+    blocks: 0,
+    atime: UNIX_EPOCH,
+    mtime: UNIX_EPOCH,
+    ctime: UNIX_EPOCH,
+    crtime: UNIX_EPOCH,
+    kind: FuseType::RegularFile,
+    perm: 0,
+    nlink: 0,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    blksize: 0,
+    flags: 0,
+};
+
 /// Listings kept in `dir_listings` at most.
 const KEPT_LISTINGS: usize = 256;
 
@@ -1390,8 +1409,15 @@ impl Filesystem for UnionFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let res = self.lookup_inner(parent.0, name.as_bytes());
-        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+        match self.lookup_inner(parent.0, name.as_bytes()) {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            // A miss is cached by the kernel like a hit (node id 0: a
+            // negative entry) for as long: names appear only through this
+            // mount, which drops the negative entry then, or are announced
+            // by the `Invalidator`.
+            Err(e) if e == FsError::NOENT => reply.entry(&self.ttl, &NEGATIVE_ENTRY, Generation(0)),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
