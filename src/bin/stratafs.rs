@@ -89,7 +89,10 @@ fn serve(cfg: &MountConfig, report: bool) {
         }
     };
     let fs = match UnionFs::new(cfg) {
-        Ok(fs) => fs,
+        Ok(mut fs) => {
+            fs.exit_when_unmounted();
+            fs
+        }
         Err(e) => {
             say(&format!("{e}"));
             std::process::exit(1);

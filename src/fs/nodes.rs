@@ -34,7 +34,9 @@ pub struct Node {
     /// For a directory: the layers whose entries merge into it, topmost
     /// first, each with the directory's path in that layer (it differs from
     /// the merged path below a renamed directory).
-    pub merge: Vec<(usize, Vec<u8>)>,
+    /// Shared: a node is cloned on every request that names it, and a
+    /// directory of a deep stack merges many layers.
+    pub merge: std::sync::Arc<Vec<(usize, Vec<u8>)>>,
     pub lookups: u64,
 }
 

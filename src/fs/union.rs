@@ -197,6 +197,8 @@ pub struct UnionFs {
     /// inode, for the calls that continue them. Bounded: cleared when full.
     no_opendir: std::sync::atomic::AtomicBool,
     dir_listings: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    /// See `exit_when_unmounted`.
+    exit_on_destroy: bool,
 }
 
 /// The attributes of a negative entry: only its node id (0) matters.
@@ -336,7 +338,7 @@ impl UnionFs {
             lower_path: Vec::new(),
             is_dir: true,
             size: 0,
-            merge,
+            merge: Arc::new(merge),
             lookups: 1,
         };
         Ok(UnionFs {
@@ -366,7 +368,18 @@ impl UnionFs {
             cached_opens: Mutex::new(HashMap::new()),
             no_opendir: std::sync::atomic::AtomicBool::new(false),
             dir_listings: Mutex::new(HashMap::new()),
+            exit_on_destroy: false,
         })
+    }
+
+    /// Ends the process as soon as the session ends (for `stratafs`, a
+    /// process per mount). fuser 0.18 then unmounts the mountpoint *by path*
+    /// when its device reports an error (which it reads as "still mounted"),
+    /// and so unmounts whatever was mounted there since: a quick remount's
+    /// new mount. Exiting first leaves nothing to unmount (the kernel has
+    /// already ended the mount, or the session would not have ended).
+    pub fn exit_when_unmounted(&mut self) {
+        self.exit_on_destroy = true;
     }
 
     /// A handle for telling the kernel about changes made beside the mount.
@@ -529,7 +542,7 @@ impl UnionFs {
             lower_path,
             is_dir: is_dir(&st),
             size: st.st_size as u64,
-            merge,
+            merge: Arc::new(merge),
             lookups: 0,
         };
         Ok(Some((ino, node, st)))
@@ -718,7 +731,7 @@ impl UnionFs {
         if let Some(n) = nodes.get_mut(ino) {
             n.layer = UPPER;
             if n.is_dir && n.merge.first().map(|m| m.0) != Some(UPPER) {
-                n.merge.insert(0, (UPPER, Vec::new()));
+                Arc::make_mut(&mut n.merge).insert(0, (UPPER, Vec::new()));
             }
         }
         Ok(())
@@ -822,7 +835,7 @@ impl UnionFs {
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut hidden: HashSet<Vec<u8>> = HashSet::new();
         let mut out = Vec::new();
-        for (l, lower_dir) in &node.merge {
+        for (l, lower_dir) in node.merge.iter() {
             let (l, dir_path) = (*l, if self.in_upper(*l) { path } else { lower_dir.as_slice() });
             let Some(listing) = self.layers[l].listing(dir_path)? else {
                 continue;
@@ -1406,6 +1419,12 @@ impl Filesystem for UnionFs {
             }
         }
         Ok(())
+    }
+
+    fn destroy(&mut self) {
+        if self.exit_on_destroy {
+            std::process::exit(0);
+        }
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
