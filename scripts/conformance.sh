@@ -5,6 +5,8 @@
 # exits non-zero if any case fails.
 #
 #   scripts/conformance.sh [STRATAFS_BINARY] [conformance.sh options…]
+#
+# STRATA_CONFORMANCE_OPTIONS adds mount options (e.g. metacopy=on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stratafs=${1:-target/debug/stratafs}
@@ -27,7 +29,7 @@ mkdir -p "$work/lower2/etc" "$work/lower1/etc" "$work/lower2/usr/share"
 echo "from the bottom layer" > "$work/lower2/etc/motd"
 echo "from the top layer" > "$work/lower1/etc/issue"
 chmod 1777 "$work/lower1" "$work/lower2"
-"$stratafs" -o "lowerdir=$work/lower1:$work/lower2,upperdir=$work/upper,workdir=$work/work" "$work/mnt"
+"$stratafs" -o "lowerdir=$work/lower1:$work/lower2,upperdir=$work/upper,workdir=$work/work${STRATA_CONFORMANCE_OPTIONS:+,$STRATA_CONFORMANCE_OPTIONS}" "$work/mnt"
 chmod 1777 "$work/mnt"
 logs=${STRATA_CONFORMANCE_LOGS:-$work/logs}
 bash "$suite" -o "$logs" "$@" "$work/mnt"

@@ -37,6 +37,13 @@ pub struct MountConfig {
     /// FUSE passthrough of file data when the kernel allows it
     /// (`passthrough=0` turns it off).
     pub passthrough: bool,
+    /// `metacopy=on`: a change of metadata only (chmod, chown, utimes,
+    /// xattrs, a link or rename) copies up a lower file without its data,
+    /// which stays below until the file is first opened for writing, as
+    /// kernel overlayfs's option of that name does. Off by default, as
+    /// there: a tool reading the upper directory itself (not through the
+    /// mount) would see such a file as a hole of the right size.
+    pub metacopy: bool,
     /// Options accepted for compatibility but not acted on (yet), and
     /// unknown ones: both are warned about, as fuse-overlayfs does.
     pub ignored: Vec<String>,
@@ -69,6 +76,7 @@ impl MountConfig {
             static_nlink: false,
             acl: true,
             passthrough: true,
+            metacopy: false,
             ignored: Vec::new(),
         }
     }
@@ -216,6 +224,13 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
             }
             "static_nlink" => cfg.static_nlink = true,
             "passthrough" => cfg.passthrough = need(key, value)? != "0",
+            "metacopy" => {
+                cfg.metacopy = match need(key, value)? {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(OptionsError::BadValue(opt.clone())),
+                }
+            }
             _ => cfg.ignored.push(opt.clone()),
         }
     }
@@ -262,6 +277,10 @@ mod tests {
         assert!(parse_mount_args(args("-o lowerdir=/a,uidmapping=0:1 /m")).is_err());
         let c = parse_mount_args(args("-f -olowerdir=/a,ro,volatile /m")).unwrap();
         assert!(c.foreground && c.read_only && c.no_fsync && c.upper.is_none());
+        assert!(!c.metacopy);
+        let c = parse_mount_args(args("-o lowerdir=/a,metacopy=on /m")).unwrap();
+        assert!(c.metacopy);
+        assert!(parse_mount_args(args("-o lowerdir=/a,metacopy=yes /m")).is_err());
     }
 
     #[test]

@@ -32,6 +32,36 @@ const OPAQUE_XATTRS: [&str; 3] = [
 /// `st_ino` survives copy-up and remount.
 pub const ORIGIN_XATTR_PRIVILEGED: &str = "trusted.strata.origin";
 pub const ORIGIN_XATTR: &str = "user.strata.origin";
+
+/// What the origin xattr of a copied-up object says: the inode number it
+/// had below and, for a file copied up without its data (metacopy), the
+/// path of that data in its lower layer. One xattr for both, so a lookup
+/// reads one value; the data's layer and `st_ino` are those of `ino`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub ino: u64,
+    pub data_path: Option<Vec<u8>>,
+}
+
+impl Origin {
+    /// Eight bytes of `ino` (little-endian), then the data path if any.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = self.ino.to_le_bytes().to_vec();
+        if let Some(p) = &self.data_path {
+            v.extend_from_slice(p);
+        }
+        v
+    }
+
+    pub fn decode(v: &[u8]) -> Option<Origin> {
+        let (ino, rest) = v.split_first_chunk::<8>()?;
+        Some(Origin {
+            ino: u64::from_le_bytes(*ino),
+            data_path: (!rest.is_empty()).then(|| rest.to_vec()),
+        })
+    }
+}
+
 /// Marks a 0/0 character device a user made on purpose, which is then a
 /// device and not a whiteout (kernel overlayfs and fuse-overlayfs cannot
 /// tell the two apart).
@@ -468,12 +498,17 @@ impl Layer {
 
     /// The origin inode number a copied-up object carries, if any.
     pub fn origin(&self, path: &[u8]) -> Option<u64> {
+        self.origin_record(path).map(|o| o.ino)
+    }
+
+    /// The whole origin record a copied-up object carries, if any.
+    pub fn origin_record(&self, path: &[u8]) -> Option<Origin> {
         let (dir, name) = split(path);
         let name = Name::new(name).ok()?;
         let dir = self.held_dir(dir).ok()?;
         for attr in [ORIGIN_XATTR_PRIVILEGED, ORIGIN_XATTR] {
             if let Ok(Some(v)) = sys::xattr::get_at(dir.as_fd(), name, attr) {
-                return v.try_into().ok().map(u64::from_le_bytes);
+                return Origin::decode(&v);
             }
         }
         None
@@ -553,5 +588,35 @@ impl Layer {
     /// Opens a regular file of this layer.
     pub fn open_file(&self, path: &[u8], flags: OFlags) -> FsResult<std::fs::File> {
         Ok(self.root.open_file(path, flags)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origin;
+
+    #[test]
+    fn origin_records_round_trip_with_and_without_a_data_path() {
+        for o in [
+            Origin {
+                ino: 7 << 48 | 9,
+                data_path: None,
+            },
+            Origin {
+                ino: u64::MAX,
+                data_path: Some(b"usr/lib/big file".to_vec()),
+            },
+        ] {
+            assert_eq!(Origin::decode(&o.encode()), Some(o));
+        }
+        // The eight-byte records of earlier versions read as plain origins.
+        assert_eq!(
+            Origin::decode(&5u64.to_le_bytes()),
+            Some(Origin {
+                ino: 5,
+                data_path: None
+            })
+        );
+        assert_eq!(Origin::decode(b"short"), None);
     }
 }

@@ -15,6 +15,35 @@ pub fn ino_of(layer: usize, st_ino: u64, origin: Option<u64>) -> u64 {
     origin.unwrap_or(((layer as u64 + 1) << LAYER_SHIFT) | (st_ino & ((1 << LAYER_SHIFT) - 1)))
 }
 
+/// The layer and `st_ino` an object number stands for, when it is not the
+/// root: the inverse of `ino_of` without an origin.
+pub fn layer_and_st_ino(ino: u64) -> Option<(usize, u64)> {
+    let layer = (ino >> LAYER_SHIFT).checked_sub(1)?;
+    Some((layer as usize, ino & ((1 << LAYER_SHIFT) - 1)))
+}
+
+/// Where an upper file copied up without its data (metacopy) still has
+/// it: a lower layer, the file's path there and its `st_ino` there (checked
+/// when the data is opened, so a changed stack of layers is an error, not
+/// another file's data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LowerData {
+    pub layer: usize,
+    pub path: Vec<u8>,
+    pub st_ino: u64,
+}
+
+impl LowerData {
+    /// Whether `st_ino` (of the file opened for the data) is the one meant.
+    pub fn is(&self, st_ino: u64) -> bool {
+        st_ino & ((1 << LAYER_SHIFT) - 1) == self.st_ino & ((1 << LAYER_SHIFT) - 1)
+    }
+}
+
+/// A directory's merged layers, topmost first, each with the directory's
+/// path in that layer.
+pub type MergeList = std::sync::Arc<Vec<(usize, Vec<u8>)>>;
+
 #[derive(Clone, Debug)]
 pub struct Node {
     /// The names it is known by, (parent, name), the first used for paths;
@@ -23,10 +52,6 @@ pub struct Node {
     pub links: Vec<(u64, Vec<u8>)>,
     /// The layer holding the visible object (0 is the upper, when there is one).
     pub layer: usize,
-    /// The object's path in `layer` when that is a lower layer. Lower
-    /// layers never change, so this is fixed even when a rename moves the
-    /// object (in the upper layer the path is always the merged path).
-    pub lower_path: Vec<u8>,
     pub is_dir: bool,
     /// The object's size when it was found: exact for an object in a lower
     /// layer (they never change), a hint in the upper one.
@@ -36,8 +61,10 @@ pub struct Node {
     /// the merged path below a renamed directory).
     /// Shared: a node is cloned on every request that names it, and a
     /// directory of a deep stack merges many layers.
-    pub merge: std::sync::Arc<Vec<(usize, Vec<u8>)>>,
+    pub merge: MergeList,
     pub lookups: u64,
+    /// For an upper file copied up without its data: where the data is.
+    pub lower_data: Option<std::sync::Arc<LowerData>>,
 }
 
 impl Node {
@@ -50,24 +77,47 @@ impl Node {
     }
 }
 
+/// Nodes are boxed: the table of a walked image has tens of thousands,
+/// and an open-addressed table keeps empty slots the size of its values.
 #[derive(Default)]
 pub struct Nodes {
-    map: HashMap<u64, Node>,
+    map: HashMap<u64, Box<Node>>,
 }
 
 impl Nodes {
     pub fn new(root: Node) -> Nodes {
         let mut map = HashMap::new();
-        map.insert(ROOT, root);
+        map.insert(ROOT, Box::new(root));
         Nodes { map }
     }
 
     pub fn get(&self, ino: u64) -> Option<&Node> {
-        self.map.get(&ino)
+        self.map.get(&ino).map(|n| &**n)
     }
 
     pub fn get_mut(&mut self, ino: u64) -> Option<&mut Node> {
-        self.map.get_mut(&ino)
+        self.map.get_mut(&ino).map(|n| &mut **n)
+    }
+
+    /// Where a node of a lower layer is in that layer: its parent's path
+    /// there, and its name. It is not stored: a lower object is only ever
+    /// found through a parent that merges its layer (anything renamed or
+    /// linked has been copied up first), and a directory's merge list
+    /// keeps its lower paths when the directory is renamed, as lower
+    /// layers never change.
+    pub fn lower_path(&self, ino: u64) -> Option<Vec<u8>> {
+        if ino == ROOT {
+            return Some(Vec::new());
+        }
+        let node = self.map.get(&ino)?;
+        let (parent, name) = node.links.first()?;
+        let (_, dir) = self.map.get(parent)?.merge.iter().find(|(l, _)| *l == node.layer)?;
+        let mut path = dir.clone();
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        Some(path)
     }
 
     /// The path of a node from the root (`a/b/c`; empty for the root), or
@@ -107,14 +157,14 @@ impl Nodes {
                         links.push(l.clone());
                     }
                 }
-                *n = Node {
+                **n = Node {
                     links,
                     lookups: n.lookups + 1,
                     ..node
                 };
             }
             None => {
-                self.map.insert(ino, Node { lookups: 1, ..node });
+                self.map.insert(ino, Box::new(Node { lookups: 1, ..node }));
             }
         }
     }
@@ -156,5 +206,25 @@ impl Nodes {
             .iter()
             .find(|(_, n)| n.links.iter().any(|(p, nm)| *p == parent && nm == name))
             .map(|(ino, _)| *ino)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_number_names_its_layer_and_inode() {
+        let ino = ino_of(3, 0xdead_beef, None);
+        assert_eq!(layer_and_st_ino(ino), Some((3, 0xdead_beef)));
+        assert_eq!(layer_and_st_ino(ROOT), None, "the root stands for no layer");
+        // st_ino beyond 48 bits is compared as the number keeps it.
+        let wide = (1 << 50) | 42;
+        let data = LowerData {
+            layer: 1,
+            path: b"a".to_vec(),
+            st_ino: layer_and_st_ino(ino_of(1, wide, None)).unwrap().1,
+        };
+        assert!(data.is(wide) && data.is(42) && !data.is(43));
     }
 }

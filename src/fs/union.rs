@@ -10,10 +10,10 @@
 
 use super::config::MountConfig;
 use super::layer::{
-    self, Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Probe, WHITEOUT_PREFIX, file_type, is_dir, is_internal_xattr,
-    is_whiteout_device, join, split,
+    self, Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Origin, Probe, WHITEOUT_PREFIX, file_type, is_dir,
+    is_internal_xattr, is_whiteout_device, join, split,
 };
-use super::nodes::{Node, Nodes, ROOT, ino_of};
+use super::nodes::{LowerData, MergeList, Node, Nodes, ROOT, ino_of, layer_and_st_ino};
 use super::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
 use fuser::{
@@ -182,6 +182,8 @@ pub struct UnionFs {
     acl: bool,
     ids: IdMapping,
     static_nlink: bool,
+    /// `metacopy=on`: see `copy_up_metadata`.
+    metacopy: bool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
     passthrough: std::sync::atomic::AtomicBool,
     /// One kernel backing per (inode, layer), shared by all passthrough
@@ -219,6 +221,13 @@ const NEGATIVE_ENTRY: FileAttr = FileAttr {
     blksize: 0,
     flags: 0,
 };
+
+/// The merge list of every node that is not a directory: one shared
+/// allocation instead of one per file.
+fn no_merge() -> MergeList {
+    static EMPTY: std::sync::LazyLock<MergeList> = std::sync::LazyLock::new(|| Arc::new(Vec::new()));
+    EMPTY.clone()
+}
 
 /// Listings kept in `dir_listings` at most.
 const KEPT_LISTINGS: usize = 256;
@@ -335,11 +344,11 @@ impl UnionFs {
         let root = Node {
             links: Vec::new(),
             layer: 0,
-            lower_path: Vec::new(),
             is_dir: true,
             size: 0,
             merge: Arc::new(merge),
             lookups: 1,
+            lower_data: None,
         };
         Ok(UnionFs {
             layers,
@@ -362,6 +371,7 @@ impl UnionFs {
                 squash_gid: cfg.squash_gid,
             },
             static_nlink: cfg.static_nlink,
+            metacopy: cfg.metacopy,
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             backings: Mutex::new(HashMap::new()),
             backing_handles: Mutex::new(HashMap::new()),
@@ -442,24 +452,89 @@ impl UnionFs {
     }
 
     fn origin(&self, layer: usize, path: &[u8]) -> Option<u64> {
-        if self.has_upper && layer == UPPER {
+        if self.in_upper(layer) {
             self.layers[UPPER].origin(path)
         } else {
             None
         }
     }
 
+    fn origin_record(&self, layer: usize, path: &[u8]) -> Option<Origin> {
+        if self.in_upper(layer) {
+            self.layers[UPPER].origin_record(path)
+        } else {
+            None
+        }
+    }
+
+    /// Where the data of an upper regular file copied up without it is.
+    fn lower_data_of(&self, origin: Origin, st: &Stat) -> Option<Arc<LowerData>> {
+        let path = origin.data_path?;
+        if file_type(st) != FileType::RegularFile {
+            return None;
+        }
+        // A record naming no lower layer is kept as one: opening its data
+        // is then an error rather than a read of the (empty) upper file.
+        let (layer, st_ino) = layer_and_st_ino(origin.ino).unwrap_or((usize::MAX, 0));
+        Some(Arc::new(LowerData { layer, path, st_ino }))
+    }
+
+    /// Opens the lower data of a metacopy file, checking that it is the
+    /// file it was copied from (the stack of layers may have changed since).
+    fn open_lower_data(&self, data: &LowerData) -> FsResult<File> {
+        if data.layer >= self.layers.len() || self.in_upper(data.layer) {
+            tracing::warn!("a metacopy file names layer {}, which this mount has not", data.layer);
+            return Err(FsError::IO);
+        }
+        let file = self.layers[data.layer].open_file(&data.path, OFlags::RDONLY)?;
+        if !data.is(rustix::fs::fstat(&file)?.st_ino) {
+            tracing::warn!(
+                "the data of a metacopy file is no longer at {} in layer {}",
+                String::from_utf8_lossy(&data.path),
+                data.layer
+            );
+            return Err(FsError::IO);
+        }
+        Ok(file)
+    }
+
+    /// A metacopy file's blocks are its lower data's (as `du` expects).
+    fn show_data_blocks(&self, st: &mut Stat, data: &LowerData) {
+        if let Some(layer) = self.layers.get(data.layer).filter(|_| !self.in_upper(data.layer))
+            && let Ok(lower) = layer.stat(&data.path)
+            && data.is(lower.st_ino)
+        {
+            st.st_blocks = lower.st_blocks;
+        }
+    }
+
+    /// Writes the origin record on a copy being made; false when neither
+    /// xattr namespace takes it (then there is no origin and no metacopy).
+    fn record_origin(&self, fd: impl AsFd, origin: &Origin) -> bool {
+        // The trusted namespace where we may (root, not in a user
+        // namespace), the user namespace otherwise.
+        let value = origin.encode();
+        [ORIGIN_XATTR_PRIVILEGED, ORIGIN_XATTR]
+            .iter()
+            .skip(usize::from(!self.privileged))
+            .any(|name| sys::xattr::set(&fd, name, &value, XattrFlags::empty()).is_ok())
+    }
+
     fn in_upper(&self, layer: usize) -> bool {
         self.has_upper && layer == UPPER
     }
 
-    /// Where a node's object is in its own layer.
-    fn layer_path(&self, node: &Node, merged: &[u8]) -> Vec<u8> {
-        if self.in_upper(node.layer) {
-            merged.to_vec()
+    /// A node and where its object is in its own layer (the merged path
+    /// in the upper layer).
+    fn node_at(&self, ino: u64) -> FsResult<(Node, Vec<u8>)> {
+        let nodes = self.nodes_read();
+        let node = nodes.get(ino).ok_or(FsError::NOENT)?.clone();
+        let path = if self.in_upper(node.layer) {
+            nodes.path(ino)
         } else {
-            node.lower_path.clone()
-        }
+            nodes.lower_path(ino)
+        };
+        Ok((node, path.ok_or(FsError::NOENT)?))
     }
 
     /// Finds `name` in the directory `parent` (at `parent_path`), across the
@@ -531,19 +606,28 @@ impl UnionFs {
                 }
             }
         }
-        let Some((layer, st, lower_path)) = found else {
+        let Some((layer, st, layer_path)) = found else {
             return Ok(None);
         };
-        let origin = if fresh { None } else { self.origin(layer, &lower_path) };
-        let ino = ino_of(layer, st.st_ino, origin);
+        let record = if fresh {
+            None
+        } else {
+            self.origin_record(layer, &layer_path)
+        };
+        let ino = ino_of(layer, st.st_ino, record.as_ref().map(|o| o.ino));
+        let lower_data = record.and_then(|o| self.lower_data_of(o, &st));
+        let mut st = st;
+        if let Some(d) = &lower_data {
+            self.show_data_blocks(&mut st, d);
+        }
         let node = Node {
             links: Vec::new(),
             layer,
-            lower_path,
             is_dir: is_dir(&st),
             size: st.st_size as u64,
-            merge: Arc::new(merge),
+            merge: if merge.is_empty() { no_merge() } else { Arc::new(merge) },
             lookups: 0,
+            lower_data,
         };
         Ok(Some((ino, node, st)))
     }
@@ -562,20 +646,31 @@ impl UnionFs {
             return Err(FsError::NOTDIR);
         }
         let (ino, mut node, st) = self.find_with(&pnode, &ppath, name, fresh)?.ok_or(FsError::NOENT)?;
-        node.links.push((parent, name.to_vec()));
+        // Exactly one name (a push would reserve room for four).
+        node.links = vec![(parent, name.to_vec())];
         self.nodes_write().remember(ino, node);
         Ok(self.attr(ino, &st))
     }
 
     fn stat_node(&self, ino: u64) -> FsResult<Stat> {
-        let (node, path) = self.node(ino)?;
-        Ok(self.layers[node.layer].stat(&self.layer_path(&node, &path))?)
+        let (node, path) = self.node_at(ino)?;
+        let mut st = self.layers[node.layer].stat(&path)?;
+        if let Some(d) = &node.lower_data {
+            self.show_data_blocks(&mut st, d);
+        }
+        Ok(st)
     }
 
     fn getattr_inner(&self, ino: u64, fh: Option<FileHandle>) -> FsResult<FileAttr> {
         // fstat comes without a handle; an unlinked node can only be
         // reached through one of its open files.
-        let unlinked = ino != ROOT && self.nodes_read().get(ino).is_some_and(|n| n.unlinked());
+        let (unlinked, metacopy) = match self.nodes_read().get(ino) {
+            Some(n) => (ino != ROOT && n.unlinked(), n.lower_data.is_some()),
+            None => (false, false),
+        };
+        // A metacopy file's open handles hold its lower data, whose
+        // metadata is not the file's.
+        let fh = fh.filter(|_| !metacopy || unlinked);
         let open = fh.and_then(|fh| self.file(fh).ok()).or_else(|| {
             if !unlinked {
                 return None;
@@ -616,12 +711,28 @@ impl UnionFs {
         format!("#{}", self.tmp_counter.fetch_add(1, Ordering::Relaxed)).into_bytes()
     }
 
-    /// Copies a node (and its missing parents) into the upper layer.
-    /// Callers hold the write lock.
+    /// Copies a node (and its missing parents) into the upper layer, with
+    /// its data. Callers hold the write lock.
     fn copy_up(&self, ino: u64) -> FsResult<()> {
+        self.copy_up_with(ino, true)
+    }
+
+    /// Copies a node up for a change of its metadata only. With
+    /// `metacopy=on` a regular file's data then stays in its lower layer
+    /// (the upper file is a hole of the right size whose origin record
+    /// names the data) until it is first opened for writing or truncated:
+    /// a chmod of a large file costs no copy.
+    fn copy_up_metadata(&self, ino: u64) -> FsResult<()> {
+        self.copy_up_with(ino, !self.metacopy)
+    }
+
+    fn copy_up_with(&self, ino: u64, with_data: bool) -> FsResult<()> {
         let (node, path) = self.node(ino)?;
         if node.layer == UPPER {
-            return Ok(());
+            return match &node.lower_data {
+                Some(data) if with_data => self.copy_up_data(ino, &path, data),
+                _ => Ok(()),
+            };
         }
         if ino != ROOT {
             self.copy_up(node.parent().ok_or(FsError::NOENT)?)?;
@@ -629,7 +740,7 @@ impl UnionFs {
         let upper = self.upper()?;
         let lower = &self.layers[node.layer];
         // From where it is in its lower layer to where it shows.
-        let source = node.lower_path.clone();
+        let source = self.nodes_read().lower_path(ino).ok_or(FsError::NOENT)?;
         let (source_dir, source_name) = split(&source);
         let st = lower.stat(&source)?;
         let (parent_path, name) = split(&path);
@@ -637,14 +748,22 @@ impl UnionFs {
         let work = self.work()?;
         let tmp_bytes = self.temp_name();
         let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+        let mut data_left_below = false;
         let result = (|| -> FsResult<()> {
             let kind = file_type(&st);
+            let size = st.st_size as u64;
+            let mut copy = None;
             match kind {
                 FileType::Directory => work.mkdir(tmp, 0o700)?,
                 FileType::RegularFile => {
-                    let src = lower.open_file(&source, OFlags::RDONLY)?;
                     let dst = work.create_file(tmp, 0o600)?;
-                    copy_data(&src, &dst, st.st_size as u64)?;
+                    if with_data || size == 0 {
+                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
+                    } else {
+                        rustix::fs::ftruncate(&dst, size)?;
+                        data_left_below = true;
+                        copy = Some(dst);
+                    }
                 }
                 FileType::Symlink => {
                     let target = lower
@@ -684,14 +803,17 @@ impl UnionFs {
                         );
                     }
                 }
-                // The trusted namespace where we may (root, not in a user
-                // namespace), the user namespace otherwise.
-                let recorded = [ORIGIN_XATTR_PRIVILEGED, ORIGIN_XATTR]
-                    .iter()
-                    .skip(usize::from(!self.privileged))
-                    .any(|name| sys::xattr::set(&dst_fd, name, &ino.to_le_bytes(), XattrFlags::empty()).is_ok());
-                if !recorded {
+                let origin = Origin {
+                    ino,
+                    data_path: data_left_below.then(|| source.clone()),
+                };
+                if !self.record_origin(&dst_fd, &origin) {
                     tracing::debug!("copy-up of {}: origin not recorded", String::from_utf8_lossy(&path));
+                    // Nothing would say where the data is: copy it now.
+                    if let Some(dst) = copy.take() {
+                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
+                        data_left_below = false;
+                    }
                 }
             }
             if self.privileged {
@@ -730,9 +852,70 @@ impl UnionFs {
         let mut nodes = self.nodes_write();
         if let Some(n) = nodes.get_mut(ino) {
             n.layer = UPPER;
+            n.lower_data = data_left_below.then(|| {
+                Arc::new(LowerData {
+                    layer: node.layer,
+                    path: source,
+                    st_ino: st.st_ino,
+                })
+            });
             if n.is_dir && n.merge.first().map(|m| m.0) != Some(UPPER) {
                 Arc::make_mut(&mut n.merge).insert(0, (UPPER, Vec::new()));
             }
+        }
+        Ok(())
+    }
+
+    /// Brings a metacopy file's data up from its lower layer, into the
+    /// upper file itself (so its other links see it too), keeping its
+    /// times; the data is on disk before the record stops naming the lower
+    /// copy, so a crash in between leaves a file that still reads right.
+    fn copy_up_data(&self, ino: u64, path: &[u8], data: &LowerData) -> FsResult<()> {
+        let upper = self.upper()?;
+        let src = self.open_lower_data(data)?;
+        let before = upper.stat(path)?;
+        let dst = match upper.open_file(path, OFlags::WRONLY) {
+            Ok(f) => f,
+            // A file its owner may not write (0444): the daemon without
+            // privileges lends itself write permission for the copy.
+            Err(e) if e == FsError(rustix::io::Errno::ACCESS.raw_os_error()) => {
+                let (dir, name) = split(path);
+                let (dir, name) = (upper.held_dir(dir)?, Name::new(name).map_err(|_| FsError::INVAL)?);
+                dir.chmod(name, (before.st_mode & 0o7777) | 0o200)?;
+                let opened = upper.open_file(path, OFlags::WRONLY);
+                dir.chmod(name, before.st_mode & 0o7777)?;
+                opened?
+            }
+            Err(e) => return Err(e),
+        };
+        copy_data(&src, &dst, before.st_size as u64)?;
+        if !self.no_fsync {
+            rustix::fs::fdatasync(&dst)?;
+        }
+        rustix::fs::futimens(
+            &dst,
+            &Timestamps {
+                last_access: Timespec {
+                    tv_sec: before.st_atime,
+                    tv_nsec: before.st_atime_nsec as _,
+                },
+                last_modification: Timespec {
+                    tv_sec: before.st_mtime,
+                    tv_nsec: before.st_mtime_nsec as _,
+                },
+            },
+        )?;
+        self.forget_lower_data(ino, &dst)
+    }
+
+    /// A metacopy file's upper copy now holds all its data (copied, or
+    /// truncated to nothing): its record stops naming the lower data.
+    fn forget_lower_data(&self, ino: u64, upper_file: &File) -> FsResult<()> {
+        if !self.record_origin(upper_file, &Origin { ino, data_path: None }) {
+            return Err(FsError::IO);
+        }
+        if let Some(n) = self.nodes_write().get_mut(ino) {
+            n.lower_data = None;
         }
         Ok(())
     }
@@ -882,6 +1065,15 @@ impl UnionFs {
         Ok(entries)
     }
 
+    /// A `readdir` at `offset` that reads past the end of a kept listing
+    /// (the kernel's last call, which finds nothing): the listing is
+    /// dropped, as the kernel has it all now.
+    fn end_of_listing(&self, ino: u64, fh: u64, offset: u64, entries: &[DirEntry]) {
+        if fh == 0 && offset >= 2 && offset - 2 >= entries.len() as u64 {
+            self.dir_listings.lock().unwrap_or_else(|p| p.into_inner()).remove(&ino);
+        }
+    }
+
     fn new_handle(&self, h: Handle) -> u64 {
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         self.handles().insert(fh, h);
@@ -957,7 +1149,7 @@ impl UnionFs {
             }
             LazyFile {
                 layer: node.layer,
-                path: node.lower_path.clone(),
+                path: nodes.lower_path(ino)?,
                 file: std::sync::OnceLock::new(),
             }
         };
@@ -972,13 +1164,31 @@ impl UnionFs {
     fn open_inner(&self, ino: u64, flags: i32) -> FsResult<(u64, Arc<File>, usize)> {
         let oflags = OFlags::from_bits_retain(flags as u32);
         let writes = oflags.intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND);
-        if writes {
-            let _w = self.lock_writes()?;
-            self.copy_up(ino)?;
-        }
-        let (node, path) = self.node(ino)?;
+        let truncates = oflags.contains(OFlags::TRUNC);
+        let _w = if writes {
+            let w = self.lock_writes()?;
+            // Data about to be truncated away need not be copied.
+            if truncates {
+                self.copy_up_metadata(ino)?;
+            } else {
+                self.copy_up(ino)?;
+            }
+            Some(w)
+        } else {
+            None
+        };
+        let (node, path) = self.node_at(ino)?;
         let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
-        let file = Arc::new(self.layers[node.layer].open_file(&self.layer_path(&node, &path), oflags & keep)?);
+        if let Some(data) = node.lower_data.as_ref().filter(|_| !writes) {
+            let file = Arc::new(self.open_lower_data(data)?);
+            let fh = self.new_handle(Handle::File(ino, file.clone(), false));
+            return Ok((fh, file, data.layer));
+        }
+        let file = Arc::new(self.layers[node.layer].open_file(&path, oflags & keep)?);
+        if node.lower_data.is_some() {
+            // Only a truncating open gets here with the data still below.
+            self.forget_lower_data(ino, &file)?;
+        }
         let in_upper = node.layer == UPPER && self.has_upper;
         let fh = self.new_handle(Handle::File(ino, file.clone(), in_upper));
         Ok((fh, file, node.layer))
@@ -1076,7 +1286,11 @@ impl UnionFs {
             attr.nlink = 0;
             return Ok(attr);
         }
-        self.copy_up(ino)?;
+        match size {
+            // Truncating to a length that keeps data needs the data.
+            Some(n) if n > 0 => self.copy_up(ino)?,
+            _ => self.copy_up_metadata(ino)?,
+        }
         let (node, path) = self.node(ino)?;
         let upper = self.upper()?;
         let (ppath, name) = split(&path);
@@ -1089,12 +1303,13 @@ impl UnionFs {
         };
         let entry = Name::new(name).map_err(|_| FsError::INVAL);
         if let Some(size) = size {
-            match fh.map(|f| self.file(f)) {
-                Some(Ok(f)) => rustix::fs::ftruncate(f.as_fd(), size)?,
-                _ => {
-                    let f = upper.open_file(&path, OFlags::WRONLY)?;
-                    rustix::fs::ftruncate(&f, size)?;
-                }
+            let f = match fh.map(|f| self.file(f)) {
+                Some(Ok(f)) if node.lower_data.is_none() => f,
+                _ => Arc::new(upper.open_file(&path, OFlags::WRONLY)?),
+            };
+            rustix::fs::ftruncate(f.as_fd(), size)?;
+            if node.lower_data.is_some() {
+                self.forget_lower_data(ino, &f)?;
             }
         }
         if uid.is_some() || gid.is_some() {
@@ -1192,7 +1407,7 @@ impl UnionFs {
                             .map(|(_, p)| p.clone())
                     })
                     .flatten();
-                self.copy_up(ino)?;
+                self.copy_up_metadata(ino)?;
                 if let Some(target) = target {
                     self.upper()?.set_redirect(&self.upper()?.dir(&merged)?, &target)?;
                 }
@@ -1235,7 +1450,7 @@ impl UnionFs {
         } else {
             None
         };
-        self.copy_up(src_ino)?;
+        self.copy_up_metadata(src_ino)?;
         if let Some(target) = &redirect_to {
             self.upper()?
                 .set_redirect(&self.upper()?.dir(&join(&ppath, name))?, target)?;
@@ -1274,10 +1489,10 @@ impl UnionFs {
 
     fn xattr_fd(&self, ino: u64, for_write: bool) -> FsResult<std::os::fd::OwnedFd> {
         if for_write {
-            self.copy_up(ino)?;
+            self.copy_up_metadata(ino)?;
         }
-        let (node, path) = self.node(ino)?;
-        Ok(self.layers[node.layer].root.open_path(&self.layer_path(&node, &path))?)
+        let (node, path) = self.node_at(ino)?;
+        Ok(self.layers[node.layer].root.open_path(&path)?)
     }
 }
 
@@ -1484,8 +1699,7 @@ impl Filesystem for UnionFs {
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let res = (|| -> FsResult<Vec<u8>> {
-            let (node, path) = self.node(ino.0)?;
-            let path = self.layer_path(&node, &path);
+            let (node, path) = self.node_at(ino.0)?;
             let (ppath, name) = split(&path);
             let dir = self.layers[node.layer].dir(ppath)?;
             Ok(dir.read_link(Name::new(name).map_err(|_| FsError::INVAL)?)?)
@@ -1599,7 +1813,7 @@ impl Filesystem for UnionFs {
         let res = (|| -> FsResult<FileAttr> {
             let n = name_of(newname)?;
             let _w = self.lock_writes()?;
-            self.copy_up(ino.0)?;
+            self.copy_up_metadata(ino.0)?;
             let (dir, _) = self.prepare_new(newparent.0, newname.as_bytes())?;
             let (_, path) = self.node(ino.0)?;
             let (sp, sn) = split(&path);
@@ -1769,6 +1983,7 @@ impl Filesystem for UnionFs {
             }
             i += 1;
         }
+        self.end_of_listing(ino.0, fh.0, offset, &entries);
         reply.ok();
     }
 
@@ -1812,7 +2027,7 @@ impl Filesystem for UnionFs {
                             Generation(0),
                         );
                         if !full {
-                            node.links.push((ino.0, e.name.clone()));
+                            node.links = vec![(ino.0, e.name.clone())];
                             found.push((child, node));
                         }
                         full
@@ -1829,6 +2044,7 @@ impl Filesystem for UnionFs {
             }
             Ok(())
         })();
+        self.end_of_listing(ino.0, fh.0, offset, &entries);
         match res {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
@@ -1889,10 +2105,8 @@ impl Filesystem for UnionFs {
                 return Err(FsError::NODATA);
             }
             let attr = name.to_str().ok_or(FsError::INVAL)?;
-            let (node, path) = self.node(ino.0)?;
-            self.layers[node.layer]
-                .xattr(&self.layer_path(&node, &path), attr)?
-                .ok_or(FsError::NODATA)
+            let (node, path) = self.node_at(ino.0)?;
+            self.layers[node.layer].xattr(&path, attr)?.ok_or(FsError::NODATA)
         })();
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),

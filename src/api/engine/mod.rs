@@ -859,6 +859,10 @@ pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuse
     let merged = c.dir.join("merged");
     let _ = sys::unmount_lazy(&merged);
     let mut cfg = MountConfig::new(lowers, Some(c.dir.join("upper")), Some(c.dir.join("work")), merged);
+    // Every reader of a container's writable layer goes through its mount
+    // (commit and export read the merged tree), so a file whose data is
+    // still below is never mistaken for its hole.
+    cfg.metacopy = true;
     if !sys::is_root() {
         // Rootless: the container's user namespace maps its root to this
         // user alone, so every file shows as this user's (its root's).
