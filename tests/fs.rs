@@ -172,15 +172,21 @@ fn deleting_lower_objects_writes_whiteouts_only() {
     let mut m = Mount::prepare(1);
     let low = m.lowers[0].clone();
     fs::write(low.join("big"), vec![1u8; 1 << 20]).unwrap();
+    fs::write(low.join("small"), "s").unwrap();
     fs::create_dir_all(low.join("tree/sub")).unwrap();
     fs::write(low.join("tree/sub/f"), "f").unwrap();
     m.mount();
     fs::remove_file(m.m("big")).unwrap();
+    fs::remove_file(m.m("small")).unwrap();
     let wh = fs::symlink_metadata(m.upper.join("big")).unwrap();
     assert!(
         wh.file_type().is_char_device() && wh.rdev() == 0,
         "a 0/0 whiteout, no copy of the data"
     );
+    // Whiteouts are links to one device, as kernel overlayfs makes them.
+    let other = fs::symlink_metadata(m.upper.join("small")).unwrap();
+    assert_eq!((other.ino(), other.dev()), (wh.ino(), wh.dev()));
+    assert!(wh.nlink() >= 2);
     assert!(!m.m("big").exists());
     fs::remove_dir_all(m.m("tree")).unwrap();
     assert!(!m.m("tree").exists());
@@ -950,6 +956,8 @@ fn metacopy_changes_metadata_without_copying_data_until_written() {
     // Metadata changes copy up a hole of the right size, not the data.
     let lower_blocks = fs::metadata(m.lowers[1].join("chmod")).unwrap().blocks();
     fs::set_permissions(m.m("chmod"), fs::Permissions::from_mode(0o600)).unwrap();
+    // What chmod answered, before anything else asks again.
+    assert_eq!(fs::metadata(m.m("chmod")).unwrap().blocks(), lower_blocks);
     setfattr(&m.m("xattr"), "user.note", "kept");
     fs::rename(m.m("moved"), m.m("moved-to")).unwrap();
     fs::hard_link(m.m("linked"), m.m("linked-too")).unwrap();

@@ -184,6 +184,8 @@ pub struct UnionFs {
     static_nlink: bool,
     /// `metacopy=on`: see `copy_up_metadata`.
     metacopy: bool,
+    /// Whether whiteouts are links to one shared device (`write_whiteout`).
+    share_whiteouts: std::sync::atomic::AtomicBool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
     passthrough: std::sync::atomic::AtomicBool,
     /// One kernel backing per (inode, layer), shared by all passthrough
@@ -372,6 +374,7 @@ impl UnionFs {
             },
             static_nlink: cfg.static_nlink,
             metacopy: cfg.metacopy,
+            share_whiteouts: std::sync::atomic::AtomicBool::new(true),
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             backings: Mutex::new(HashMap::new()),
             backing_handles: Mutex::new(HashMap::new()),
@@ -930,6 +933,47 @@ impl UnionFs {
         Ok((self.upper()?.held_dir(&path)?, path))
     }
 
+    /// Writes a whiteout for `name` in the upper directory `dir`: a link to
+    /// one 0/0 device kept in the work directory, as kernel overlayfs
+    /// shares its whiteouts (a link costs a directory entry where a mknod
+    /// costs an inode too); a whiteout of its own where linking fails.
+    /// Callers hold the write lock.
+    fn write_whiteout(&self, dir: &BeneathDir, name: Name<'_>) -> FsResult<()> {
+        const SHARED: &[u8] = b"whiteout";
+        let shared = Name::new(SHARED).map_err(|_| FsError::INVAL)?;
+        if let Some(work) = self
+            .work
+            .as_ref()
+            .filter(|_| self.share_whiteouts.load(Ordering::Relaxed))
+        {
+            for _ in 0..2 {
+                let errno = match dir.link_from(work, shared, name) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e.raw_os_error(),
+                };
+                let made = if errno == Some(rustix::io::Errno::NOENT.raw_os_error())
+                    || errno == Some(rustix::io::Errno::MLINK.raw_os_error())
+                {
+                    // None yet, or this one has all the links it may:
+                    // a new one replaces it (older links keep the old).
+                    let tmp_bytes = self.temp_name();
+                    let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+                    work.mknod(tmp, FileType::CharacterDevice, 0, 0)
+                        .and_then(|()| work.rename(tmp, work, shared, rustix::fs::RenameFlags::empty()))
+                        .is_ok()
+                } else {
+                    false
+                };
+                if !made {
+                    // Not here (another filesystem, no mknod): never again.
+                    self.share_whiteouts.store(false, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        self.upper()?.write_whiteout(dir, name)
+    }
+
     /// Whether any layer below the upper shows `name` in `parent`.
     fn exists_below(&self, parent: &Node, name: &[u8]) -> FsResult<bool> {
         for (l, dir) in parent.merge.iter().filter(|(l, _)| !self.in_upper(*l)) {
@@ -993,8 +1037,11 @@ impl UnionFs {
             return Err(FsError::NOTEMPTY);
         }
         let (udir, _) = self.upper_dir(parent)?;
-        let (pnode, _) = self.node(parent)?;
-        let below = self.exists_below(&pnode, name)?;
+        // Found below: no need to look again.
+        let below = !self.in_upper(node.layer) || {
+            let (pnode, _) = self.node(parent)?;
+            self.exists_below(&pnode, name)?
+        };
         if node.layer == UPPER && self.has_upper {
             if dir {
                 // Only whiteouts and markers can be left in it.
@@ -1006,7 +1053,7 @@ impl UnionFs {
             }
         }
         if below {
-            self.upper()?.write_whiteout(&udir, n)?;
+            self.write_whiteout(&udir, n)?;
         }
         self.nodes_write().unlink(ino, parent, name);
         Ok(())
@@ -1351,8 +1398,7 @@ impl UnionFs {
                 None => rustix::fs::utimensat(upper.root.as_fd(), "", &times, rustix::fs::AtFlags::EMPTY_PATH)?,
             }
         }
-        let st = upper.stat(&path)?;
-        Ok(self.attr(ino, &st))
+        Ok(self.attr(ino, &self.stat_node(ino)?))
     }
 
     fn rename_inner(
@@ -1476,8 +1522,8 @@ impl UnionFs {
             upper.set_opaque(&dst_dir.child_dir(dst_name)?)?;
         }
         let (pnode, _) = self.node(parent)?;
-        if self.exists_below(&pnode, name)? {
-            upper.write_whiteout(&src_dir, src_name)?;
+        if !self.in_upper(src.layer) || self.exists_below(&pnode, name)? {
+            self.write_whiteout(&src_dir, src_name)?;
         }
         let mut nodes = self.nodes_write();
         if let Some((dst_ino, _, _)) = dst {
