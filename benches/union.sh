@@ -3,7 +3,10 @@
 # fuse-overlayfs 1.x and fuse-overlayfs 2.x, over one seeded, distro-like
 # fixture (about 30,000 entries over 4 lower layers with whiteouts and opaque
 # directories, a 1 GiB file, a 3,000-file git repository, a 4,200-file tree
-# to remove, a 10,000-file tar, a 64-layer stack). As root:
+# to remove, a 10,000-file tar, a 64-layer stack), plus, for the
+# append_copyup_reflink workload, an XFS image made with reflink=1 for the
+# run (loop-mounted; a lower layer with a 1 GiB file, and the upper and work
+# directories; removed afterwards). As root:
 #
 #   bash benches/union.sh [RUNS]        (default 5; medians in milliseconds)
 #
@@ -11,7 +14,8 @@
 # targets are interleaved (for run: for workload: for target); cold means
 # sync + drop_caches after mounting, before the timed part; warm means run
 # once untimed first. The 1 GiB workloads (seq_read, rand_read, seq_write,
-# append_copyup, chmod_copyup) run min(RUNS, STRATA_BENCH_BIG_RUNS=3) times.
+# append_copyup, chmod_copyup, append_copyup_reflink) run
+# min(RUNS, STRATA_BENCH_BIG_RUNS=3) times.
 # A correctness pass first compares every target's merged view with the
 # overlay rules applied to the layers, and each workload checks its result;
 # wrong results, errors and hangs are listed under PROBLEMS.
@@ -25,6 +29,7 @@
 #   STRATA_BENCH_BIG_RUNS=3                       runs of the 1 GiB workloads
 #   STRATA_BENCH_VERIFY=0                         skip the correctness pass
 #   STRATA_BENCH_TIMEOUT=300                      seconds before a measurement counts as hung
+#   STRATA_BENCH_STRATAFS_OPTS=metacopy=on        appended to stratafs's -o (stratafs only; empty: none)
 #   FUSE_OVERLAYFS1=/usr/bin/fuse-overlayfs       fuse-overlayfs 1.x (apt-get install -y fuse-overlayfs)
 #   FUSE_OVERLAYFS2=/work/peers/fuse-overlayfs2/bin/fuse-overlayfs
 #                                                 fuse-overlayfs 2.x, used only if present
@@ -36,6 +41,8 @@ repo=$PWD
 [ "$(id -u)" -eq 0 ] || { echo "union.sh: run as root (mounts, mknod, drop_caches)" >&2; exit 1; }
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "usage: bash benches/union.sh [RUNS]" >&2; exit 2; }
 command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git >/dev/null; }
+# mkfs.xfs for the reflink store; without it append_copyup_reflink is skipped.
+command -v mkfs.xfs >/dev/null || { apt-get update -qq && apt-get install -y -qq xfsprogs >/dev/null; } || true
 command -v python3 >/dev/null || { echo "union.sh: python3 is needed" >&2; exit 1; }
 modprobe overlay 2>/dev/null || true
 modprobe fuse 2>/dev/null || true
@@ -54,10 +61,14 @@ work=$(cd "$work" && pwd -P)
 # Never leave a mount behind, whatever happens to the Python side.
 cleanup() {
     local m
-    for m in $(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    for m in $(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | tac); do
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "union.sh: could not unmount $m" >&2
     done
     rm -rf --one-file-system "$work/scratch"
+    # The reflink store's image, once unmounted (its loop device goes with it).
+    if ! mountpoint -q "$work/reflink" 2>/dev/null; then
+        rm -f "$work/fixture/reflink.img"
+    fi
 }
 trap cleanup EXIT
 

@@ -8,8 +8,9 @@
 #   procps, attr    pgrep and getfattr in the filesystem tests
 #   acl             setfacl and getfacl in the ACL test
 #   podman, runc    the test that runs Podman with stratafs as mount_program
+#   xfsprogs        mkfs.xfs, for the copy-up tests on loop-mounted XFS images
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc)
+packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,6 +1,6 @@
 //! `stratafs`: real FUSE mounts (root only; CI runs as root).
 
-use crate::util::{Mount, fuse_unavailable};
+use crate::util::{LoopFs, Mount, fuse_unavailable};
 use std::fs;
 use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::process::Command;
@@ -1049,4 +1049,187 @@ fn without_metacopy_a_chmod_copies_the_data() {
     fs::set_permissions(m.m("f"), fs::Permissions::from_mode(0o600)).unwrap();
     assert!(allocated(&m.upper.join("f")) >= 1 << 20);
     assert_eq!(fs::read(m.upper.join("f")).unwrap(), data);
+}
+
+// Copy-up on a store that can share extents (XFS with reflink), and on one
+// that cannot. Lower, upper and work directories live on a loop-mounted XFS
+// image of their own; the mountpoint stays in the test's tempdir.
+
+const MIB: usize = 1 << 20;
+
+/// Megabyte `i` of the test files: non-zero bytes, different per megabyte.
+fn pattern_mib(i: usize) -> Vec<u8> {
+    (0..MIB)
+        .map(|j| ((i * 37 + j / 4096 * 7 + j) % 251 + 1) as u8)
+        .collect()
+}
+
+/// Writes the pattern's megabytes `which` (holes elsewhere), `len` MiB in all.
+fn write_pattern(path: &std::path::Path, len: usize, which: impl Iterator<Item = usize>) {
+    use std::os::unix::fs::FileExt;
+    let f = fs::File::create(path).unwrap();
+    f.set_len((len * MIB) as u64).unwrap();
+    for i in which {
+        f.write_all_at(&pattern_mib(i), (i * MIB) as u64).unwrap();
+    }
+    f.sync_all().unwrap();
+}
+
+/// Reads `path` whole and compares it, megabyte by megabyte, with the
+/// pattern (zeros where `is_data` says a hole), then the bytes after them.
+fn check_pattern(path: &std::path::Path, len: usize, is_data: impl Fn(usize) -> bool, tail: &[u8]) {
+    use std::io::Read;
+    let meta = fs::metadata(path).unwrap();
+    assert_eq!(
+        meta.len(),
+        (len * MIB + tail.len()) as u64,
+        "size of {}",
+        path.display()
+    );
+    let mut f = fs::File::open(path).unwrap();
+    let mut buf = vec![0u8; MIB];
+    for i in 0..len {
+        f.read_exact(&mut buf).unwrap();
+        let ok = if is_data(i) {
+            buf == pattern_mib(i)
+        } else {
+            buf.iter().all(|&b| b == 0)
+        };
+        assert!(ok, "{}: megabyte {i} differs (data: {})", path.display(), is_data(i));
+    }
+    let mut rest = Vec::new();
+    f.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, tail, "{}: the bytes after the lower file's end", path.display());
+}
+
+/// `filefrag -v` of a file (its FIEMAP extents and their flags), or None
+/// when filefrag (e2fsprogs) is not installed.
+fn filefrag(path: &std::path::Path) -> Option<String> {
+    let out = Command::new("filefrag").arg("-v").arg(path).output().ok()?;
+    assert!(
+        out.status.success(),
+        "filefrag: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A stratafs mount whose lower, upper and work directories are on `store`.
+fn mount_on(store: &LoopFs) -> Mount {
+    let mut m = Mount::prepare(1);
+    m.lowers = vec![store.path("lower")];
+    m.upper = store.path("upper");
+    m.work = store.path("work");
+    for d in [&m.lowers[0], &m.upper, &m.work] {
+        fs::create_dir(d).unwrap();
+    }
+    m
+}
+
+fn append(path: &std::path::Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+macro_rules! need_xfs {
+    ($reflink:expr, $options:expr) => {
+        match LoopFs::xfs(512 << 20, $reflink, $options) {
+            Ok(store) => store,
+            Err(why) => {
+                eprintln!("SKIP: {why}");
+                return;
+            }
+        }
+    };
+}
+
+/// The upper copy must share the lower file's extents. Either call of
+/// copy_data gets there on XFS: FICLONE, or copy_file_range (which the
+/// kernel serves by a clone within one filesystem); the read/write fallback
+/// does not, and fails this test.
+#[test]
+fn append_copy_up_on_a_reflink_store_shares_the_lower_extents() {
+    need_fuse!();
+    const LEN: usize = 64;
+    // Declared first, dropped last: stratafs is unmounted before the store.
+    // allocsize: no speculative preallocation past EOF after the append
+    // (XFS keeps it for a while after the last close), so that the space
+    // the store uses is the data's.
+    let store = need_xfs!(true, "allocsize=4k");
+    let mut m = mount_on(&store);
+    write_pattern(&m.lowers[0].join("big"), LEN, 0..LEN);
+    let used_before = store.used_bytes();
+    m.mount();
+
+    append(&m.m("big"), b"!");
+    check_pattern(&m.m("big"), LEN, |_| true, b"!");
+    // Unmounted, so that every file is closed: XFS's speculative
+    // preallocation past EOF after an append goes at the last close.
+    m.unmount();
+
+    let grown = store.used_bytes().saturating_sub(used_before);
+    eprintln!("the store grew by {} KiB", grown >> 10);
+    check_pattern(&m.upper.join("big"), LEN, |_| true, b"!");
+    check_pattern(&m.lowers[0].join("big"), LEN, |_| true, b"");
+    // A copy of 64 MiB would take 64 MiB more; a clone takes a block for the
+    // appended byte (and some metadata).
+    assert!(
+        grown < 4 << 20,
+        "copy-up used {} KiB of the store for a {LEN} MiB file: its extents were copied, not shared\n{}",
+        grown >> 10,
+        filefrag(&m.upper.join("big")).unwrap_or_default()
+    );
+    match filefrag(&m.upper.join("big")) {
+        Some(extents) => assert!(
+            extents.lines().any(|l| l.contains("shared")),
+            "FIEMAP shows no shared extent in the upper copy:\n{extents}"
+        ),
+        None => eprintln!("note: filefrag (e2fsprogs) missing; FIEMAP not checked"),
+    }
+}
+
+#[test]
+fn append_copy_up_without_reflink_copies_the_data_and_keeps_holes() {
+    need_fuse!();
+    const LEN: usize = 64;
+    let data = |i: usize| i < 8 || (40..48).contains(&i) || i == LEN - 1;
+    // Default mount options, as a store has them: XFS preallocates past
+    // EOF while a file grows, which copy-up must not let fill the holes.
+    let store = need_xfs!(false, "");
+    let mut m = mount_on(&store);
+    write_pattern(&m.lowers[0].join("sparse"), LEN, (0..LEN).filter(|&i| data(i)));
+    let used_before = store.used_bytes();
+    m.mount();
+
+    append(&m.m("sparse"), b"tail");
+    check_pattern(&m.m("sparse"), LEN, data, b"tail");
+    m.unmount();
+
+    let grown = store.used_bytes().saturating_sub(used_before);
+    eprintln!("the store grew by {} KiB", grown >> 10);
+    check_pattern(&m.upper.join("sparse"), LEN, data, b"tail");
+    check_pattern(&m.lowers[0].join("sparse"), LEN, data, b"");
+    // 17 MiB of data, copied (nothing can be shared here), the holes kept
+    // (allowing for preallocation past EOF after the append; holes that
+    // became unwritten extents would add 16 MiB).
+    let up = fs::metadata(m.upper.join("sparse")).unwrap();
+    let allocated = up.blocks() * 512;
+    assert!(
+        (17 << 20..24 << 20).contains(&allocated),
+        "the upper copy has {} KiB allocated for 17 MiB of data in 64 MiB:\n{}",
+        allocated >> 10,
+        filefrag(&m.upper.join("sparse")).unwrap_or_default()
+    );
+    assert!(
+        grown >= 17 << 20,
+        "the store grew by only {} KiB for a copy of 17 MiB",
+        grown >> 10
+    );
+    if let Some(extents) = filefrag(&m.upper.join("sparse")) {
+        assert!(
+            !extents.contains("shared"),
+            "shared extents without reflink:\n{extents}"
+        );
+    }
 }

@@ -1599,6 +1599,10 @@ fn copy_data(src: &File, dst: &File, size: u64) -> FsResult<()> {
     if size > 0 && rustix::fs::ioctl_ficlone(dst, src).is_ok() {
         return Ok(());
     }
+    // Sized first, so that the data segments are written inside the file:
+    // writes past EOF make XFS preallocate speculatively past them, and the
+    // holes of a sparse file would end up as allocated, unwritten extents.
+    rustix::fs::ftruncate(dst, size)?;
     let mut off = 0u64;
     while off < size {
         let data = match rustix::fs::seek(src, rustix::fs::SeekFrom::Data(off)) {
@@ -1634,7 +1638,6 @@ fn copy_data(src: &File, dst: &File, size: u64) -> FsResult<()> {
         }
         off = hole;
     }
-    rustix::fs::ftruncate(dst, size)?;
     Ok(())
 }
 
