@@ -739,10 +739,17 @@ fn run_flags_set_the_environment_directory_user_and_host_name() {
 #[test]
 fn commit_freezes_the_changes_into_a_new_layer_and_image() {
     let Some(d) = daemon() else { return };
+    // The chmod of /bin/busybox copies up its metadata only (stratad mounts
+    // with metacopy): the commit must still store its data, read through
+    // the mount, or nothing would run from the new image (every command is
+    // a symlink to it).
     let script = "mkdir -p /srv/app && echo hello > /srv/app/greeting && echo extra >> /etc/passwd \
-        && chmod 700 /home && rm /etc/group && rm -r /var && mv /root /moved";
+        && chmod 700 /home && rm /etc/group && rm -r /var && mv /root /moved && chmod 700 /bin/busybox";
+    let busybox_sum = ok(&d, &["run", "--rm", "busybox", "sha256sum", "/bin/busybox"]);
     ok(&d, &["run", "--name", "git", "busybox", "sh", "-c", script]);
     let expected = "\
+C /bin
+C /bin/busybox
 C /etc
 D /etc/group
 C /etc/passwd
@@ -755,6 +762,16 @@ A /srv/app/greeting
 D /var
 ";
     assert_eq!(ok(&d, &["diff", "git"]), expected);
+    let upper = d.inspect("git")["GraphDriver"]["Data"]["UpperDir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let copied = std::fs::metadata(std::path::Path::new(&upper).join("bin/busybox")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        copied.len() > 100_000 && copied.blocks() == 0,
+        "no data copied up for a chmod"
+    );
 
     // The layer commit will write: its entries and whiteouts, OCI style.
     let out = d.strata(&["diff", "--tar", "git"]);
@@ -765,7 +782,7 @@ D /var
     let listing = Command::new("tar").arg("-tf").arg(&tar_path).output().unwrap();
     assert_eq!(
         stdout(&listing),
-        "etc/\netc/.wh.group\netc/passwd\nhome/\nmoved/\n.wh.root\nsrv/\nsrv/app/\nsrv/app/greeting\n.wh.var\n"
+        "bin/\nbin/busybox\netc/\netc/.wh.group\netc/passwd\nhome/\nmoved/\n.wh.root\nsrv/\nsrv/app/\nsrv/app/greeting\n.wh.var\n"
     );
 
     let parent = d.inspect("busybox");
@@ -823,10 +840,15 @@ D /var
             "busybox:git",
             "sh",
             "-c",
-            "cat /srv/app/greeting; tail -n1 /etc/passwd; stat -c %a /home; ls /etc/group /var /root 2>&1 | wc -l; ls -d /moved",
+            "cat /srv/app/greeting; tail -n1 /etc/passwd; stat -c %a /home; ls /etc/group /var /root 2>&1 | wc -l; ls -d /moved; stat -c %a /bin/busybox",
         ],
     );
-    assert_eq!(out, "hello\nextra\n700\n3\n/moved\n");
+    assert_eq!(out, "hello\nextra\n700\n3\n/moved\n700\n");
+    assert_eq!(
+        ok(&d, &["run", "--rm", "busybox:git", "sha256sum", "/bin/busybox"]),
+        busybox_sum,
+        "the committed busybox has its data"
+    );
 
     // The same changes again: the same layer, stored once.
     ok(&d, &["commit", "git", "busybox:again"]);
