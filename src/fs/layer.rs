@@ -212,7 +212,7 @@ impl Layer {
         };
         let mut entries = Vec::new();
         let mut whiteouts = HashSet::new();
-        let mut rd = rustix::fs::Dir::read_from(d.as_fd())?;
+        let mut rd = d.into_entries()?;
         while let Some(entry) = rd.read() {
             let entry = entry?;
             let name = entry.file_name().to_bytes();
@@ -227,7 +227,8 @@ impl Layer {
             }
             let mut kind = entry.file_type();
             if kind == FileType::CharacterDevice || kind == FileType::Unknown {
-                let st = d.stat(Name::new(name).map_err(|_| FsError::IO)?)?;
+                // An entry's own name: one component, nothing to resolve.
+                let st = rustix::fs::statat(rd.fd()?, entry.file_name(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
                 if self.is_whiteout(&join(dir, name), &st) {
                     whiteouts.insert(name.to_vec());
                     continue;
