@@ -186,6 +186,12 @@ impl Layer {
         })
     }
 
+    /// Whether `probe` answers from `listing` alone: a plain lower layer,
+    /// whose listings are read once and kept.
+    pub fn lists_ahead(&self) -> bool {
+        self.listings.is_some()
+    }
+
     /// The entries of the directory `dir` (None where this layer has no
     /// directory there): kept for lower layers, read afresh otherwise.
     pub fn listing(&self, dir: &[u8]) -> FsResult<Option<Arc<Listing>>> {

@@ -13,7 +13,7 @@ use super::layer::{
     self, Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Probe, WHITEOUT_PREFIX, file_type, is_dir, is_internal_xattr,
     is_whiteout_device, join, split,
 };
-use super::nodes::{Node, Nodes, ROOT, ino_of};
+use super::nodes::{Merge, NameIndex, Node, Nodes, ROOT, ino_of};
 use super::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
 use fuser::{
@@ -338,7 +338,7 @@ impl UnionFs {
             lower_path: Vec::new(),
             is_dir: true,
             size: 0,
-            merge: Arc::new(merge),
+            merge: Arc::new(Merge::new(merge)),
             lookups: 1,
         };
         Ok(UnionFs {
@@ -483,24 +483,30 @@ impl UnionFs {
             return Ok(None);
         }
         let merged = join(parent_path, name);
+        // The upper layer first; the lower layers once it is passed, only
+        // those the parent's index says may hold the name.
         let mut candidates: Vec<(usize, Vec<u8>)> = parent
             .merge
             .iter()
-            .map(|(l, p)| {
-                (
-                    *l,
-                    if self.in_upper(*l) {
-                        merged.clone()
-                    } else {
-                        join(p, name)
-                    },
-                )
-            })
+            .take_while(|(l, _)| self.in_upper(*l))
+            .map(|(l, _)| (*l, merged.clone()))
             .collect();
+        let mut lower_pending = true;
         let mut found: Option<(usize, Stat, Vec<u8>)> = None;
         let mut merge = Vec::new();
         let mut i = 0;
-        while i < candidates.len() {
+        loop {
+            if i == candidates.len() {
+                if !lower_pending {
+                    break;
+                }
+                lower_pending = false;
+                for p in self.lower_candidates(&parent.merge, name)? {
+                    let (l, dir) = &parent.merge[p];
+                    candidates.push((*l, join(dir, name)));
+                }
+                continue;
+            }
             let (l, path) = candidates[i].clone();
             i += 1;
             let (dir, leaf) = split(&path);
@@ -527,6 +533,7 @@ impl UnionFs {
                     if let Some(target) = markers.redirect.filter(|_| self.in_upper(l)) {
                         candidates = (l + 1..self.layers.len()).map(|x| (x, target.clone())).collect();
                         i = 0;
+                        lower_pending = false;
                     }
                 }
             }
@@ -542,7 +549,7 @@ impl UnionFs {
             lower_path,
             is_dir: is_dir(&st),
             size: st.st_size as u64,
-            merge: Arc::new(merge),
+            merge: Arc::new(Merge::new(merge)),
             lookups: 0,
         };
         Ok(Some((ino, node, st)))
@@ -731,7 +738,8 @@ impl UnionFs {
         if let Some(n) = nodes.get_mut(ino) {
             n.layer = UPPER;
             if n.is_dir && n.merge.first().map(|m| m.0) != Some(UPPER) {
-                Arc::make_mut(&mut n.merge).insert(0, (UPPER, Vec::new()));
+                // The lower part, and so its index, stays as it was.
+                Arc::make_mut(&mut n.merge).layers.insert(0, (UPPER, Vec::new()));
             }
         }
         Ok(())
@@ -747,9 +755,49 @@ impl UnionFs {
         Ok((self.upper()?.held_dir(&path)?, path))
     }
 
+    /// The positions in `merge` of the lower layers that may hold `name`
+    /// (an entry or a whiteout), in order: every other lower layer would
+    /// answer `Probe::Absent`. Made from the merge's index of names, built
+    /// from the layers' listings (read once and kept: lower layers never
+    /// change) the first time it is needed, so that a lookup costs the
+    /// same through 2 layers or 64.
+    fn lower_candidates(&self, merge: &Merge, name: &[u8]) -> FsResult<Vec<usize>> {
+        let start = merge.iter().take_while(|(l, _)| self.in_upper(*l)).count();
+        let lower = &merge[start..];
+        if lower.len() <= 1 {
+            return Ok((start..merge.len()).collect());
+        }
+        let index = match merge.lower_index.get() {
+            Some(index) => index.clone(),
+            None => {
+                let mut index = NameIndex::default();
+                for (pos, (l, dir)) in (0u32..).zip(lower.iter()) {
+                    let layer = &self.layers[*l];
+                    if !layer.lists_ahead() {
+                        index.add_unlisted(pos);
+                    } else if let Some(listing) = layer.listing(dir)? {
+                        index.add(pos, listing.entries.iter().map(|e| e.name.as_slice()));
+                        index.add(pos, listing.whiteouts.iter().map(Vec::as_slice));
+                    }
+                }
+                let index = Arc::new(index.finish());
+                // Another thread may have made it meanwhile: either serves.
+                let _ = merge.lower_index.set(index.clone());
+                index
+            }
+        };
+        Ok(index
+            .positions(name)
+            .into_iter()
+            .map(|p| start + p as usize)
+            .filter(|&p| p < merge.len())
+            .collect())
+    }
+
     /// Whether any layer below the upper shows `name` in `parent`.
     fn exists_below(&self, parent: &Node, name: &[u8]) -> FsResult<bool> {
-        for (l, dir) in parent.merge.iter().filter(|(l, _)| !self.in_upper(*l)) {
+        for p in self.lower_candidates(&parent.merge, name)? {
+            let (l, dir) = &parent.merge[p];
             match self.layers[*l].probe(dir, name)? {
                 Probe::Absent => continue,
                 Probe::Whiteout => return Ok(false),
