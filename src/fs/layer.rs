@@ -192,6 +192,13 @@ impl Layer {
         self.listings.is_some()
     }
 
+    /// Whether the listing of `dir` is kept (read already).
+    pub fn has_listing(&self, dir: &[u8]) -> bool {
+        self.listings
+            .as_ref()
+            .is_some_and(|c| c.lock().unwrap_or_else(|p| p.into_inner()).contains_key(dir))
+    }
+
     /// The entries of the directory `dir` (None where this layer has no
     /// directory there): kept for lower layers, read afresh otherwise.
     pub fn listing(&self, dir: &[u8]) -> FsResult<Option<Arc<Listing>>> {

@@ -492,6 +492,7 @@ impl UnionFs {
             .map(|(l, _)| (*l, merged.clone()))
             .collect();
         let mut lower_pending = true;
+        let mut read_ahead = false;
         let mut found: Option<(usize, Stat, Vec<u8>)> = None;
         let mut merge = Vec::new();
         let mut i = 0;
@@ -524,6 +525,12 @@ impl UnionFs {
                         break;
                     }
                     merge.push((l, path.clone()));
+                    if !read_ahead && candidates.len() - i >= READ_AHEAD_MIN {
+                        // A directory that goes on through many layers:
+                        // what this loop reads of them, read ahead at once.
+                        read_ahead = true;
+                        self.read_ahead_dirs(&candidates[i..], parent_path);
+                    }
                     let markers = self.layers[l].dir_markers(&path, parent_path)?;
                     if markers.opaque {
                         break;
@@ -755,6 +762,39 @@ impl UnionFs {
         Ok((self.upper()?.held_dir(&path)?, path))
     }
 
+    /// Reads ahead, in parallel, what `find` goes on to read of the lower
+    /// layers among `candidates` (paths of a name in each): the entry's
+    /// `lstat` and, for a directory, its markers (kept by the layer). Cold,
+    /// each waits on the disk, which serves several reads at once. Errors
+    /// are left for `find` to meet.
+    fn read_ahead_dirs(&self, candidates: &[(usize, Vec<u8>)], parent_path: &[u8]) {
+        in_parallel(candidates, |(l, path)| {
+            let layer = &self.layers[*l];
+            if !layer.lists_ahead() {
+                return;
+            }
+            let (dir, leaf) = split(path);
+            if let Ok(Probe::Present(st)) = layer.probe(dir, leaf)
+                && is_dir(&st)
+            {
+                let _ = layer.dir_markers(path, parent_path);
+            }
+        });
+    }
+
+    /// Reads ahead, in parallel, the listings (kept by their layers) of the
+    /// lower layers among `dirs` that are not read yet: cold, each waits
+    /// on the disk. Errors are left for the caller's own pass to meet.
+    fn read_ahead_listings(&self, dirs: &[(usize, Vec<u8>)]) {
+        let unread: Vec<&(usize, Vec<u8>)> = dirs
+            .iter()
+            .filter(|(l, dir)| self.layers[*l].lists_ahead() && !self.layers[*l].has_listing(dir))
+            .collect();
+        in_parallel(&unread, |(l, dir)| {
+            let _ = self.layers[*l].listing(dir);
+        });
+    }
+
     /// The positions in `merge` of the lower layers that may hold `name`
     /// (an entry or a whiteout), in order: every other lower layer would
     /// answer `Probe::Absent`. Made from the merge's index of names, built
@@ -770,6 +810,7 @@ impl UnionFs {
         let index = match merge.lower_index.get() {
             Some(index) => index.clone(),
             None => {
+                self.read_ahead_listings(lower);
                 let mut index = NameIndex::default();
                 for (pos, (l, dir)) in (0u32..).zip(lower.iter()) {
                     let layer = &self.layers[*l];
@@ -883,6 +924,7 @@ impl UnionFs {
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut hidden: HashSet<Vec<u8>> = HashSet::new();
         let mut out = Vec::new();
+        self.read_ahead_listings(&node.merge);
         for (l, lower_dir) in node.merge.iter() {
             let (l, dir_path) = (*l, if self.in_upper(*l) { path } else { lower_dir.as_slice() });
             let Some(listing) = self.layers[l].listing(dir_path)? else {
@@ -1378,6 +1420,37 @@ impl Invalidator {
         }
         Ok(())
     }
+}
+
+/// `find` reads ahead when a directory goes on through this many more layers.
+const READ_AHEAD_MIN: usize = 8;
+/// Threads (the caller's included) reading layers ahead: a cold read of a
+/// small directory waits on the disk, and a virtual disk serves 4 at once
+/// about twice as fast as one after another (8 do no better).
+const READ_AHEAD_THREADS: usize = 4;
+
+/// Runs `job` on every item, over `READ_AHEAD_THREADS` scoped threads when
+/// there are `READ_AHEAD_MIN` items or more (else not at all: the caller's
+/// own pass does them, as quick). A thread that cannot be started leaves
+/// its share to the others.
+fn in_parallel<T: Sync>(items: &[T], job: impl Fn(&T) + Sync) {
+    if items.len() < READ_AHEAD_MIN {
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+            job(item);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..READ_AHEAD_THREADS {
+            if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+                break;
+            }
+        }
+        work();
+    });
 }
 
 /// Copies file data keeping holes: a reflink when the filesystem can,
