@@ -8,7 +8,7 @@ set -euo pipefail
 runs=${1:-5}
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bins -q
-stratafs=$PWD/target/release/stratafs
+stratafs=${CARGO_TARGET_DIR:-$PWD/target}/release/stratafs
 work=$(mktemp -d /var/tmp/strata-depth.XXXXXX)
 trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 for depth in 2 64; do

@@ -302,6 +302,116 @@ fn sixty_four_layers_stack() {
     assert_eq!(fs::read_to_string(m.m("shared/f63")).unwrap(), "63");
 }
 
+/// Whiteouts of each format, opaque directories and a directory replaced
+/// by a file, deep in a stack of many layers (where lookups skip the layers
+/// a name is not in, and layers are read ahead in parallel): the same view
+/// as layer by layer, through a read-only mount and with an upper layer.
+#[test]
+fn deep_stacks_keep_whiteouts_opaque_directories_and_redirects() {
+    need_fuse!();
+    const N: usize = 16;
+    let mut m = Mount::prepare(N);
+    let l = m.lowers.clone();
+    for (i, layer) in l.iter().enumerate() {
+        for d in ["d", "opq-file", "opq-xattr", "opq-fo", "cut", "src"] {
+            fs::create_dir_all(layer.join(d).join("sub")).unwrap();
+            fs::write(layer.join(d).join(format!("f{i}")), i.to_string()).unwrap();
+            fs::write(layer.join(d).join("sub").join(format!("g{i}")), i.to_string()).unwrap();
+        }
+        fs::write(layer.join("d").join("all"), i.to_string()).unwrap();
+    }
+    // Names whited out in layer 5, each shown above it (layer 3) and
+    // hidden below it (layer 9).
+    for (name, kind) in [("dev", 0), ("whfile", 1)] {
+        fs::write(l[3].join("d").join(name), "above").unwrap();
+        fs::write(l[9].join("d").join(name), "below").unwrap();
+        if kind == 0 {
+            mknod_whiteout(&l[5].join("d").join(name));
+        } else {
+            fs::write(l[5].join("d").join(format!(".wh.{name}")), "").unwrap();
+        }
+    }
+    // Whiteouts with nothing above: the name is gone.
+    mknod_whiteout(&l[6].join("d").join("f12"));
+    fs::write(l[6].join("d").join(".wh.f13"), "").unwrap();
+    fs::remove_dir_all(l[7].join("d").join("sub")).unwrap();
+    mknod_whiteout(&l[7].join("d").join("sub"));
+    // Opaque in layer 4: layers 5.. do not show.
+    fs::write(l[4].join("opq-file").join(".wh..wh..opq"), "").unwrap();
+    setfattr(&l[4].join("opq-xattr"), "trusted.overlay.opaque", "y");
+    setfattr(&l[4].join("opq-fo"), "user.fuseoverlayfs.opaque", "y");
+    // A file in layer 8 ends the directory `cut` there.
+    fs::remove_dir_all(l[8].join("cut")).unwrap();
+    fs::write(l[8].join("cut"), "file").unwrap();
+    // Redirects in lower layers are not followed (only the upper's are).
+    setfattr(&l[2].join("src"), "trusted.overlay.redirect", "/d");
+
+    let expect = |m: &Mount| {
+        let mut d: Vec<String> = (0..N)
+            .filter(|i| ![12, 13].contains(i))
+            .map(|i| format!("f{i}"))
+            .collect();
+        d.extend(["all", "dev", "sub", "whfile"].map(String::from));
+        d.sort();
+        assert_eq!(names(&m.m("d")), d);
+        assert_eq!(fs::read_to_string(m.m("d/all")).unwrap(), "0");
+        assert_eq!(fs::read_to_string(m.m("d/dev")).unwrap(), "above");
+        assert_eq!(fs::read_to_string(m.m("d/whfile")).unwrap(), "above");
+        assert_eq!(fs::read_to_string(m.m("d/f15")).unwrap(), "15");
+        for gone in ["f12", "f13", ".wh.f13", "nowhere", "sub/g7", "sub/g15"] {
+            assert!(fs::symlink_metadata(m.m(&format!("d/{gone}"))).is_err(), "d/{gone}");
+        }
+        let mut sub: Vec<String> = (0..7).map(|i| format!("g{i}")).collect();
+        sub.sort();
+        assert_eq!(names(&m.m("d/sub")), sub, "layer 7 whites out the directory");
+        for d in ["opq-file", "opq-xattr", "opq-fo"] {
+            assert_eq!(
+                names(&m.m(d)),
+                ["f0", "f1", "f2", "f3", "f4", "sub"],
+                "{d} is opaque in layer 4"
+            );
+            assert_eq!(
+                names(&m.m(&format!("{d}/sub"))),
+                ["g0", "g1", "g2", "g3", "g4"],
+                "{d}/sub"
+            );
+            assert!(!m.m(&format!("{d}/f5")).exists());
+        }
+        let cut: Vec<String> = ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "sub"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(names(&m.m("cut")), cut, "a file in layer 8 ends the directory");
+        assert!(!m.m("cut/f9").exists());
+        assert_eq!(fs::read_to_string(m.m("src/f15")).unwrap(), "15");
+        assert!(!m.m("src/all").exists(), "a lower layer's redirect is not followed");
+    };
+    m.mount_read_only();
+    expect(&m);
+    m.unmount();
+    m.mount();
+    expect(&m);
+    // Through the upper layer: removing, re-creating and renaming names
+    // that are in many layers below.
+    fs::remove_file(m.m("d/all")).unwrap();
+    assert!(!m.m("d/all").exists());
+    fs::remove_file(m.m("d/f15")).unwrap();
+    fs::write(m.m("d/f15"), "new").unwrap();
+    fs::rename(m.m("opq-file"), m.m("moved")).unwrap();
+    fs::remove_dir_all(m.m("cut")).unwrap();
+    let check = |m: &Mount| {
+        assert!(!m.m("d/all").exists());
+        assert_eq!(fs::read_to_string(m.m("d/f15")).unwrap(), "new");
+        assert!(!m.m("opq-file").exists() && !m.m("cut").exists());
+        assert_eq!(names(&m.m("moved")), ["f0", "f1", "f2", "f3", "f4", "sub"]);
+        assert_eq!(fs::read_to_string(m.m("moved/f4")).unwrap(), "4");
+        assert_eq!(names(&m.m("moved/sub")), ["g0", "g1", "g2", "g3", "g4"]);
+    };
+    check(&m);
+    m.unmount();
+    m.mount();
+    check(&m);
+}
+
 #[test]
 fn sigkill_of_stratafs_keeps_the_upper_and_a_remount_works() {
     need_fuse!();

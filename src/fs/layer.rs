@@ -216,6 +216,19 @@ impl Layer {
         })
     }
 
+    /// Whether `probe` answers from `listing` alone: a plain lower layer,
+    /// whose listings are read once and kept.
+    pub fn lists_ahead(&self) -> bool {
+        self.listings.is_some()
+    }
+
+    /// Whether the listing of `dir` is kept (read already).
+    pub fn has_listing(&self, dir: &[u8]) -> bool {
+        self.listings
+            .as_ref()
+            .is_some_and(|c| c.lock().unwrap_or_else(|p| p.into_inner()).contains_key(dir))
+    }
+
     /// The entries of the directory `dir` (None where this layer has no
     /// directory there): kept for lower layers, read afresh otherwise.
     pub fn listing(&self, dir: &[u8]) -> FsResult<Option<Arc<Listing>>> {
@@ -242,7 +255,7 @@ impl Layer {
         };
         let mut entries = Vec::new();
         let mut whiteouts = HashSet::new();
-        let mut rd = rustix::fs::Dir::read_from(d.as_fd())?;
+        let mut rd = d.into_entries()?;
         while let Some(entry) = rd.read() {
             let entry = entry?;
             let name = entry.file_name().to_bytes();
@@ -257,7 +270,8 @@ impl Layer {
             }
             let mut kind = entry.file_type();
             if kind == FileType::CharacterDevice || kind == FileType::Unknown {
-                let st = d.stat(Name::new(name).map_err(|_| FsError::IO)?)?;
+                // An entry's own name: one component, nothing to resolve.
+                let st = rustix::fs::statat(rd.fd()?, entry.file_name(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
                 if self.is_whiteout(&join(dir, name), &st) {
                     whiteouts.insert(name.to_vec());
                     continue;

@@ -5,6 +5,8 @@
 //! and `readdir`'s `d_ino` is computed by the same rule as `lookup`'s.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, OnceLock};
 
 pub const ROOT: u64 = 1;
 const LAYER_SHIFT: u32 = 48;
@@ -40,9 +42,9 @@ impl LowerData {
     }
 }
 
-/// A directory's merged layers, topmost first, each with the directory's
-/// path in that layer.
-pub type MergeList = std::sync::Arc<Vec<(usize, Vec<u8>)>>;
+/// A directory's merged layers (see `Merge`), shared between the clones of
+/// its node.
+pub type MergeList = Arc<Merge>;
 
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -65,6 +67,100 @@ pub struct Node {
     pub lookups: u64,
     /// For an upper file copied up without its data: where the data is.
     pub lower_data: Option<std::sync::Arc<LowerData>>,
+}
+
+/// The layers of a merged directory, topmost first, with the index of the
+/// names its lower layers hold (made at the first lookup that needs it).
+#[derive(Clone, Default)]
+pub struct Merge {
+    pub layers: Vec<(usize, Vec<u8>)>,
+    /// Kept as long as the lower part of `layers` is unchanged (only an
+    /// upper layer is ever added in front).
+    pub lower_index: OnceLock<Arc<NameIndex>>,
+}
+
+impl Merge {
+    pub fn new(layers: Vec<(usize, Vec<u8>)>) -> Merge {
+        Merge {
+            layers,
+            lower_index: OnceLock::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Merge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.layers.iter().map(|(l, _)| l)).finish()
+    }
+}
+
+impl std::ops::Deref for Merge {
+    type Target = [(usize, Vec<u8>)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.layers
+    }
+}
+
+/// Which of the lower layers of a merged directory may hold a name, as an
+/// entry or a whiteout, found with one hash and one binary search however
+/// many layers there are. Names are kept as hashes: a collision only adds a
+/// layer to probe, and a name no layer holds has no layer to probe.
+/// Positions count from the first lower layer of the merge.
+pub struct NameIndex {
+    hasher: RandomState,
+    /// (hash of a name, position), sorted.
+    names: Vec<(u64, u32)>,
+    /// Positions whose layer was not listed ahead: always probed.
+    always: Vec<u32>,
+}
+
+impl Default for NameIndex {
+    fn default() -> Self {
+        NameIndex {
+            hasher: RandomState::new(),
+            names: Vec::new(),
+            always: Vec::new(),
+        }
+    }
+}
+
+impl NameIndex {
+    /// Records the names the layer at `pos` holds.
+    pub fn add<'a>(&mut self, pos: u32, names: impl IntoIterator<Item = &'a [u8]>) {
+        let hasher = &self.hasher;
+        self.names.extend(names.into_iter().map(|n| (hasher.hash_one(n), pos)));
+    }
+
+    /// The layer at `pos` may hold any name.
+    pub fn add_unlisted(&mut self, pos: u32) {
+        self.always.push(pos);
+    }
+
+    /// Ready for `positions` (sorted).
+    pub fn finish(mut self) -> NameIndex {
+        self.names.sort_unstable();
+        self.names.dedup();
+        self.names.shrink_to_fit();
+        self
+    }
+
+    /// The positions of the layers that may hold `name`, in order.
+    pub fn positions(&self, name: &[u8]) -> Vec<u32> {
+        let h = self.hasher.hash_one(name);
+        let start = self.names.partition_point(|&(x, _)| x < h);
+        let mut out: Vec<u32> = self.names[start..]
+            .iter()
+            .take_while(|&&(x, _)| x == h)
+            .map(|&(_, p)| p)
+            .collect();
+        if !self.always.is_empty() {
+            out.extend_from_slice(&self.always);
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
 }
 
 impl Node {
@@ -157,9 +253,16 @@ impl Nodes {
                         links.push(l.clone());
                     }
                 }
+                // The same layers: keep the merge, and the index made of it.
+                let merge = if n.merge.layers == node.merge.layers {
+                    n.merge.clone()
+                } else {
+                    node.merge.clone()
+                };
                 **n = Node {
                     links,
                     lookups: n.lookups + 1,
+                    merge,
                     ..node
                 };
             }
@@ -226,5 +329,24 @@ mod tests {
             st_ino: layer_and_st_ino(ino_of(1, wide, None)).unwrap().1,
         };
         assert!(data.is(wide) && data.is(42) && !data.is(43));
+    }
+
+    #[test]
+    fn name_index_names_the_layers_holding_a_name_in_order() {
+        let mut index = NameIndex::default();
+        index.add(3, [b"a".as_slice(), b"b".as_slice()]);
+        index.add(0, [b"b".as_slice()]);
+        index.add(5, [b"b".as_slice(), b"b".as_slice()]);
+        let index = index.finish();
+        assert_eq!(index.positions(b"a"), vec![3]);
+        assert_eq!(index.positions(b"b"), vec![0, 3, 5]);
+        assert!(index.positions(b"c").is_empty());
+        let mut index = NameIndex::default();
+        index.add(2, [b"a".as_slice()]);
+        index.add_unlisted(1);
+        index.add_unlisted(4);
+        let index = index.finish();
+        assert_eq!(index.positions(b"a"), vec![1, 2, 4]);
+        assert_eq!(index.positions(b"z"), vec![1, 4]);
     }
 }
