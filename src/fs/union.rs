@@ -1319,6 +1319,9 @@ impl UnionFs {
             None
         };
         let (node, path) = self.node_at(ino)?;
+        // Held on only while a truncating open must still drop the record
+        // naming the data below.
+        let _w = _w.filter(|_| node.lower_data.is_some());
         let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
         if let Some(data) = node.lower_data.as_ref().filter(|_| !writes) {
             let file = Arc::new(self.open_lower_data(data)?);
