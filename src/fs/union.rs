@@ -261,6 +261,18 @@ fn time(sec: i64, nsec: i64) -> SystemTime {
     }
 }
 
+/// The access and modification times of `st`, to set them on a copy.
+fn times_of(st: &Stat) -> Timestamps {
+    let t = |sec: i64, nsec| Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec as _,
+    };
+    Timestamps {
+        last_access: t(st.st_atime, st.st_atime_nsec),
+        last_modification: t(st.st_mtime, st.st_mtime_nsec),
+    }
+}
+
 fn to_timespec(t: Option<TimeOrNow>) -> Timespec {
     match t {
         None => Timespec {
@@ -596,9 +608,8 @@ impl UnionFs {
                     let is_directory = is_dir(&st);
                     if found.is_none() {
                         found = Some((l, st, path.clone()));
-                    } else if !is_directory {
-                        break;
                     }
+                    // Only directories merge with what is below them.
                     if !is_directory {
                         break;
                     }
@@ -851,17 +862,7 @@ impl UnionFs {
             if kind != FileType::Symlink {
                 work.chmod(tmp, st.st_mode & 0o7777)?;
             }
-            let t = |s: i64, n: u64| Timespec {
-                tv_sec: s,
-                tv_nsec: n as _,
-            };
-            work.set_times(
-                tmp,
-                &Timestamps {
-                    last_access: t(st.st_atime, st.st_atime_nsec),
-                    last_modification: t(st.st_mtime, st.st_mtime_nsec),
-                },
-            )?;
+            work.set_times(tmp, &times_of(&st))?;
             let pdir = upper.dir(parent_path)?;
             work.rename(tmp, &pdir, name, rustix::fs::RenameFlags::empty())?;
             Ok(())
@@ -914,19 +915,7 @@ impl UnionFs {
         if !self.no_fsync {
             rustix::fs::fdatasync(&dst)?;
         }
-        rustix::fs::futimens(
-            &dst,
-            &Timestamps {
-                last_access: Timespec {
-                    tv_sec: before.st_atime,
-                    tv_nsec: before.st_atime_nsec as _,
-                },
-                last_modification: Timespec {
-                    tv_sec: before.st_mtime,
-                    tv_nsec: before.st_mtime_nsec as _,
-                },
-            },
-        )?;
+        rustix::fs::futimens(&dst, &times_of(&before))?;
         self.forget_lower_data(ino, &dst)
     }
 
