@@ -196,8 +196,22 @@ fn deleting_lower_objects_writes_whiteouts_only() {
     fs::write(m.m("tree/new"), "n").unwrap();
     assert_eq!(names(&m.m("tree")), ["new"]);
     assert!(m.upper.join("tree/.wh..wh..opq").exists() || xattr_names(&m.upper.join("tree")).is_empty());
-    // Names whiteouts use are not for users.
-    assert!(fs::write(m.m(".wh.sneaky"), "x").is_err() || !m.m(".wh.sneaky").exists());
+    // Names whiteouts use are not for users: refused, and nothing is left
+    // in the upper layer that would hide a name.
+    fs::write(m.m("sneaky"), "s").unwrap();
+    for made in [
+        fs::write(m.m(".wh.sneaky"), "x"),
+        fs::create_dir(m.m(".wh.sneaky")),
+        std::os::unix::fs::symlink("x", m.m(".wh.sneaky")),
+        fs::rename(m.m("sneaky"), m.m(".wh.sneaky")),
+    ] {
+        assert_eq!(
+            made.unwrap_err().raw_os_error(),
+            Some(rustix::io::Errno::PERM.raw_os_error())
+        );
+    }
+    assert!(!m.upper.join(".wh.sneaky").exists());
+    assert_eq!(fs::read(m.m("sneaky")).unwrap(), b"s");
     m.unmount();
     assert_eq!(
         fs::read(low.join("big")).unwrap().len(),

@@ -1076,6 +1076,28 @@ impl UnionFs {
         if !pnode.is_dir {
             return Err(FsError::NOTDIR);
         }
+        if name.starts_with(WHITEOUT_PREFIX) {
+            // Such a name in the upper layer would read as a whiteout.
+            return Err(FsError::PERM);
+        }
+        if self.in_upper(pnode.layer) {
+            // The common case (untar, a build): the parent is already in the
+            // upper layer, where one probe tells what the name holds, and the
+            // lower layers matter only if the upper one holds nothing.
+            let (_, upper_path) = self.node_at(parent)?;
+            let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
+            let hides_below = match self.layers[UPPER].probe(&upper_path, name)? {
+                Probe::Present(_) => return Err(FsError::EXIST),
+                Probe::Whiteout => true,
+                Probe::Absent if self.exists_below(&pnode, name)? => return Err(FsError::EXIST),
+                Probe::Absent => false,
+            };
+            let (dir, _) = self.upper_dir(parent)?;
+            if hides_below {
+                self.upper()?.clear_whiteout(&dir, n)?;
+            }
+            return Ok((dir, hides_below));
+        }
         if self.find(&pnode, &ppath, name)?.is_some() {
             return Err(FsError::EXIST);
         }
@@ -1101,6 +1123,24 @@ impl UnionFs {
     /// The entry of an object this mount has just made in the upper layer.
     fn finish_new(&self, parent: u64, name: &[u8]) -> FsResult<FileAttr> {
         self.lookup_with(parent, name, true)
+    }
+
+    /// `finish_new` for a file just created whose status is at hand: what a
+    /// lookup would find (a fresh upper file merges with nothing and has no
+    /// origin) without looking again.
+    fn finish_new_file(&self, parent: u64, name: &[u8], st: &Stat) -> FileAttr {
+        let ino = ino_of(UPPER, st.st_ino, None);
+        let node = Node {
+            links: vec![(parent, name.to_vec())],
+            layer: UPPER,
+            is_dir: false,
+            size: st.st_size as u64,
+            merge: no_merge(),
+            lookups: 0,
+            lower_data: None,
+        };
+        self.nodes_write().remember(ino, node);
+        self.attr(ino, st)
     }
 
     fn remove(&self, parent: u64, name: &[u8], dir: bool) -> FsResult<()> {
@@ -1499,6 +1539,9 @@ impl UnionFs {
         let _w = self.lock_writes()?;
         let src_name = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
         let dst_name = Name::new(newname).map_err(|_| FsError::NAMETOOLONG)?;
+        if newname.starts_with(WHITEOUT_PREFIX) {
+            return Err(FsError::PERM);
+        }
         let (pnode, ppath) = self.node(parent)?;
         let (src_ino, src, src_st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
         let (npnode, nppath) = self.node(newparent)?;
@@ -2341,13 +2384,23 @@ impl Filesystem for UnionFs {
             // handle for its page cache.
             let file = dir.create_with(n, oflags, perm)?;
             let (uid, gid, _) = self.new_owner(req, &dir)?;
-            rustix::fs::fchown(
-                &file,
-                Some(rustix::fs::Uid::from_raw(uid)),
-                Some(rustix::fs::Gid::from_raw(gid)),
-            )?;
-            rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
-            let attr = self.finish_new(parent.0, name.as_bytes())?;
+            // Owner and mode are usually right as made (the caller is the
+            // daemon's user, the umask agrees): each fix is a syscall.
+            let mut st = rustix::fs::fstat(&file)?;
+            if (st.st_uid, st.st_gid) != (uid, gid) {
+                rustix::fs::fchown(
+                    &file,
+                    Some(rustix::fs::Uid::from_raw(uid)),
+                    Some(rustix::fs::Gid::from_raw(gid)),
+                )?;
+                // A chown clears set-id bits, so the mode is set after it.
+                rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
+                st = rustix::fs::fstat(&file)?;
+            } else if st.st_mode & 0o7777 != perm {
+                rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
+                st = rustix::fs::fstat(&file)?;
+            }
+            let attr = self.finish_new_file(parent.0, name.as_bytes(), &st);
             let ino = attr.ino.0;
             let file = Arc::new(file);
             Ok((attr, self.new_handle(Handle::File(ino, file.clone(), true)), file))

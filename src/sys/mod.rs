@@ -12,7 +12,8 @@
 //! `rustix` wraps each syscall safely; `process` holds the few wrappers the
 //! container runner needs (spawning with kept descriptors, `unshare`,
 //! inherited descriptors, the loopback `ioctl`), each with why it is sound;
-//! `fdpass` passes descriptors over unix sockets (`SCM_RIGHTS`).
+//! `fdpass` passes descriptors over unix sockets (`SCM_RIGHTS`); `xattr` calls
+//! `getxattrat`, which `rustix` does not wrap yet.
 
 mod beneath;
 mod fdpass;
@@ -21,6 +22,7 @@ mod lock;
 mod map;
 #[allow(unsafe_code)]
 mod process;
+#[allow(unsafe_code)]
 pub mod xattr;
 
 pub use beneath::{BeneathDir, Name, NameError};
