@@ -81,6 +81,10 @@ pub fn get_at(dir: impl AsFd, name: crate::sys::Name<'_>, attr: &str) -> io::Res
     if !NO_GETXATTRAT.load(Ordering::Relaxed) {
         match get_at_syscall(dir.as_fd(), name, attr) {
             Err(rustix::io::Errno::NOSYS) => NO_GETXATTRAT.store(true, Ordering::Relaxed),
+            // Seccomp filters written before the syscall existed may refuse
+            // it with EPERM rather than ENOSYS: ask the old way, which gives
+            // the real answer (an xattr read has no EPERM of its own here).
+            Err(rustix::io::Errno::PERM) => {}
             Err(e) if is_absent(&e) => return Ok(None),
             res => return Ok(Some(res?)),
         }
