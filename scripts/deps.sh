@@ -9,8 +9,10 @@
 #   acl             setfacl and getfacl in the ACL test
 #   podman, runc    the test that runs Podman with stratafs as mount_program
 #   xfsprogs        mkfs.xfs, for the copy-up tests on loop-mounted XFS images
+#   libseccomp-dev, pkg-config  building against libseccomp (containers' seccomp filter)
+#   bubblewrap, crun  peers of benches/run-latency.sh
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs)
+packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
