@@ -10,7 +10,7 @@ use std::time::Duration;
 /// printed) where containers cannot run.
 fn daemon() -> Option<Daemon> {
     if let Some(why) = fuse_unavailable() {
-        eprintln!("SKIP: {why}");
+        crate::util::skip(why);
         return None;
     }
     let d = Daemon::start();
@@ -403,7 +403,7 @@ fn terminal(cmd: &str, input: &str) -> Output {
 fn interactive_shell_on_a_terminal_then_start_ai_again() {
     let Some(d) = daemon() else { return };
     if which("script").is_none() {
-        eprintln!("SKIP: script(1) is not installed");
+        crate::util::skip("script(1) is not installed");
         return;
     }
     // `tty | tr / X`: the terminal echoes the typed command, not its output.
@@ -494,7 +494,7 @@ fn containers_survive_a_daemon_restart() {
 fn docker_cli_runs_containers_on_stratad() {
     let Some(d) = daemon() else { return };
     if d.docker(&["version"]).is_none() {
-        eprintln!("SKIP: the docker CLI is not installed");
+        crate::util::skip("the docker CLI is not installed");
         return;
     }
     let docker = |args: &[&str]| d.docker(args).unwrap();
@@ -631,11 +631,11 @@ fn an_attached_client_forwards_its_signals() {
 fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
     use std::os::unix::fs::PermissionsExt;
     if let Some(why) = fuse_unavailable() {
-        eprintln!("SKIP: {why}");
+        crate::util::skip(why);
         return;
     }
     if which("setpriv").is_none() || which("fusermount3").is_none() {
-        eprintln!("SKIP: needs setpriv and fusermount3");
+        crate::util::skip("needs setpriv and fusermount3");
         return;
     }
     std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
@@ -937,7 +937,7 @@ D /var
 fn docker_cli_tutorial_run_it_diff_commit() {
     let Some(d) = daemon() else { return };
     if d.docker(&["version"]).is_none() || which("script").is_none() {
-        eprintln!("SKIP: needs the docker CLI and script(1)");
+        crate::util::skip("needs the docker CLI and script(1)");
         return;
     }
     let docker = |args: &[&str]| {

@@ -172,7 +172,7 @@ fn plain_tcp_needs_insecure_and_loopback() {
 /// with openssl; returns None (with the reason printed) if it is missing.
 fn make_certs(dir: &std::path::Path, ca_name: &str) -> bool {
     if which("openssl").is_none() {
-        eprintln!("SKIP: openssl is not installed");
+        crate::util::skip("openssl is not installed");
         return false;
     }
     let sh = format!(
@@ -271,7 +271,7 @@ fn is_root() -> bool {
 #[test]
 fn a_full_disk_fails_the_import_cleanly() {
     if !is_root() {
-        eprintln!("SKIP: mounting a small tmpfs needs root");
+        crate::util::skip("mounting a small tmpfs needs root");
         return;
     }
     let mut d = Daemon::prepare();
@@ -311,7 +311,7 @@ fn an_unprivileged_daemon_keeps_ownership_in_the_index() {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     use strata::layers::index::{EntryKind, LayerIndex};
     if !is_root() || which("setpriv").is_none() {
-        eprintln!("SKIP: needs root (to drop to an unprivileged uid) and setpriv");
+        crate::util::skip("needs root (to drop to an unprivileged uid) and setpriv");
         return;
     }
     const NOBODY: u32 = 65534;

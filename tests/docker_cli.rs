@@ -18,7 +18,7 @@ fn ok(out: Option<Output>, what: &str) -> Option<String> {
 fn docker_cli_manages_images_through_stratad() {
     let d = Daemon::start();
     let Some(version) = ok(d.docker(&["version"]), "version") else {
-        eprintln!("SKIP: the docker CLI is not installed");
+        crate::util::skip("the docker CLI is not installed");
         return;
     };
     assert!(

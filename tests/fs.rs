@@ -8,7 +8,7 @@ use std::process::Command;
 macro_rules! need_fuse {
     () => {
         if let Some(why) = fuse_unavailable() {
-            eprintln!("SKIP: {why}");
+            crate::util::skip(why);
             return;
         }
     };
@@ -695,7 +695,7 @@ fn directories_with_lower_content_rename_by_redirect() {
 fn podman_runs_a_container_with_stratafs_as_its_mount_program() {
     need_fuse!();
     if crate::util::which("podman").is_none() {
-        eprintln!("SKIP: podman is not installed (scripts/deps.sh installs it)");
+        crate::util::skip("podman is not installed (scripts/deps.sh installs it)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1261,7 +1261,7 @@ macro_rules! need_xfs {
         match LoopFs::xfs(512 << 20, $reflink, $options) {
             Ok(store) => store,
             Err(why) => {
-                eprintln!("SKIP: {why}");
+                crate::util::skip(&why);
                 return;
             }
         }
