@@ -12,3 +12,4 @@ mod fs;
 mod hostile;
 mod import;
 mod run;
+mod store;

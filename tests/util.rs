@@ -399,6 +399,15 @@ impl TarBuilder {
         self
     }
 
+    /// A regular file with the given permission bits (set-id bits too).
+    pub fn file_mode(mut self, name: &str, data: &[u8], mode: u32) -> Self {
+        self.header(name, tar::EntryType::Regular, mode, data.len() as u64, None);
+        self.buf.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        self.buf.extend(std::iter::repeat_n(0u8, pad));
+        self
+    }
+
     pub fn symlink(mut self, name: &str, target: &str) -> Self {
         self.header(name, tar::EntryType::Symlink, 0o777, 0, Some(target));
         self
@@ -500,6 +509,46 @@ pub fn skip(why: &str) {
         panic!("CI is set, so this test must run, but: {why}");
     }
     eprintln!("SKIP: {why}");
+}
+
+/// The uid and gid of `strata-other`, an unprivileged local user made for
+/// the tests that play a host user other than the daemon's (made with
+/// `useradd` on first use), or None (with the reason) where it cannot be.
+pub fn other_user() -> Result<(u32, u32), String> {
+    const NAME: &str = "strata-other";
+    let ids = || -> Option<(u32, u32)> {
+        let id = |flag: &str| {
+            let out = Command::new("id").arg(flag).arg(NAME).output().ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        };
+        Some((id("-u")?, id("-g")?))
+    };
+    if let Some(ids) = ids() {
+        return Ok(ids);
+    }
+    if !rustix::process::geteuid().is_root() {
+        return Err(format!("making the user {NAME} needs root"));
+    }
+    // Tests run in parallel: another may make it first.
+    let _ = Command::new("useradd")
+        .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NAME])
+        .status();
+    ids().ok_or_else(|| format!("useradd {NAME} failed (is useradd installed?)"))
+}
+
+/// Runs `args` as `uid:gid` with no supplementary groups and no
+/// capabilities. setpriv keeps root's capabilities until its own exec, so
+/// it execs a shell first, which then execs `args` as the plain user would.
+pub fn run_as(uid: u32, gid: u32, args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .args(["--", "/bin/sh", "-c", "exec \"$@\"", "sh"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setpriv")
 }
 
 /// Why FUSE tests cannot run here, if they cannot.

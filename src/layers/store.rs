@@ -124,25 +124,22 @@ fn io_ctx(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
 }
 
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new
-/// one: a temporary beside it, fsync, rename, fsync of the directory.
+/// one (see [`sys::write_atomic`]), readable by the daemon's user only.
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().expect("store paths have parents");
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().expect("named").to_string_lossy()));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    sys::fsync_dir(dir)
+    sys::write_atomic(path, bytes, 0o600)
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `root`, takes its lock,
     /// empties `tmp/` and removes whatever `state.json` does not reference.
     pub fn open(root: &Path) -> Result<Store> {
+        // Private to the daemon's user, whatever an older version or the
+        // umask made: layers keep files of any owner and mode, and records
+        // keep what containers were given (environment, secrets).
         for sub in ["", "images", "layers", "chains", "tmp"] {
-            fs::create_dir_all(root.join(sub)).map_err(io_ctx(format!("creating {}", root.join(sub).display())))?;
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir).map_err(io_ctx(format!("creating {}", dir.display())))?;
+            sys::make_private(&dir).map_err(io_ctx(format!("making {} private", dir.display())))?;
         }
         let lock = LockFile::try_lock(&root.join("lock")).map_err(|e| {
             if e.raw_os_error() == Some(rustix::io::Errno::WOULDBLOCK.raw_os_error()) {

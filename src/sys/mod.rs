@@ -59,6 +59,48 @@ pub fn fsync_dir(path: &std::path::Path) -> io::Result<()> {
     dir.sync_all()
 }
 
+/// Writes `bytes` to `path` so that a crash leaves the old file or the new
+/// one: a temporary beside it (`.NAME.tmp`), fsync, rename, fsync of the
+/// directory. The file is made with `mode` (the umask may only remove bits):
+/// the store's records are its user's alone (`0o600`).
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // An older temporary may have been made with a wider mode.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    fsync_dir(dir)
+}
+
+/// Makes `path` reachable by its owner only: `0o700` for a directory,
+/// `0o600` for anything else (never following a symlink). The store and
+/// what it keeps are the daemon's user's alone, as Docker keeps its root.
+pub fn make_private(path: &std::path::Path) -> io::Result<()> {
+    let st = rustix::fs::lstat(path)?;
+    let mode = match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+        rustix::fs::FileType::Directory => 0o700,
+        rustix::fs::FileType::Symlink => return Ok(()),
+        _ => 0o600,
+    };
+    if st.st_mode & 0o7777 != mode {
+        rustix::fs::chmod(path, rustix::fs::Mode::from_raw_mode(mode))?;
+    }
+    Ok(())
+}
+
 /// Points standard output at `file` (`dup2`), so a detached server's later
 /// writes cannot hit a closed pipe.
 pub fn redirect_stdout(file: &std::fs::File) -> io::Result<()> {

@@ -126,16 +126,10 @@ fn internal(context: &str) -> impl FnOnce(io::Error) -> ApiError + '_ {
     }
 }
 
+/// A container's record, written whole and readable by the daemon's user
+/// only (it holds the environment the container was given).
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(".container.json.tmp");
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    sys::fsync_dir(dir)
+    sys::write_atomic(path, bytes, 0o600)
 }
 
 fn random_id() -> io::Result<String> {
@@ -199,6 +193,7 @@ impl Engine {
     pub fn open(store: Arc<Store>, helper: PathBuf) -> io::Result<Engine> {
         let dir = store.root().join("containers");
         std::fs::create_dir_all(&dir)?;
+        sys::make_private(&dir)?;
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -224,6 +219,18 @@ impl Engine {
                 }
             };
             let _ = sys::unmount_lazy(&path.join("merged"));
+            // Made by an older version with the umask's modes.
+            for p in [
+                path.clone(),
+                path.join("container.json"),
+                path.join(format!("{name}-json.log")),
+            ] {
+                match sys::make_private(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
             let c = Container::new(path, record);
             {
                 let mut live = c.lock();
@@ -347,6 +354,7 @@ impl Engine {
         let staging = self.dir.join(format!(".new-{id}"));
         let made = (|| -> io::Result<()> {
             std::fs::create_dir(&staging)?;
+            sys::make_private(&staging)?;
             for sub in ["upper", "work", "merged"] {
                 std::fs::create_dir(staging.join(sub))?;
             }

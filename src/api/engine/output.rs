@@ -73,7 +73,16 @@ impl Output {
             if inner.log.is_none()
                 && let Some(p) = &self.log_path
             {
-                match std::fs::OpenOptions::new().create(true).append(true).open(p) {
+                // The log is what the container printed: its user's alone.
+                let opened = {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .mode(0o600)
+                        .open(p)
+                };
+                match opened {
                     Ok(f) => inner.log = Some(f),
                     Err(e) => tracing::warn!("opening the log {}: {e}", p.display()),
                 }
