@@ -11,5 +11,6 @@ mod docker_cli;
 mod fs;
 mod hostile;
 mod import;
+mod options;
 mod run;
 mod store;

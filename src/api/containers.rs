@@ -1,6 +1,7 @@
 //! `/containers/…` and `/exec/…`: the lifecycle, streams and execs, over
 //! the engine.
 
+use super::engine::filter::ContainerFilter;
 use super::engine::output::{self, Chunk, read_log};
 use super::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
 use super::error::ApiError;
@@ -80,12 +81,23 @@ fn command_text(r: &Record) -> String {
 }
 
 pub fn list(daemon: &Daemon, query: &Query) -> Reply {
-    let all = query.flag("all");
+    let filters = super::http::parse_filters(query.get("filters"))?;
+    let filter = ContainerFilter::parse(&filters, &daemon.store, |name| {
+        engine(daemon).get(name).ok().map(|c| c.record())
+    })?;
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .filter(|n| *n > 0);
+    // As Docker: a limit, or a status filter, includes stopped containers.
+    let all = query.flag("all") || limit.is_some() || filter.wants_all;
+    let parent_of = |id: &crate::layers::Digest| daemon.store.image(&id.to_string()).ok().and_then(|i| i.parent);
     let mut rows: Vec<(String, ContainerSummary)> = engine(daemon)
         .all()
         .into_iter()
         .map(|c| c.record())
         .filter(|r| all || r.state.running)
+        .filter(|r| filter.matches(r, parent_of))
         .map(|r| {
             let image_name = if r.config.image.is_empty() {
                 r.image.to_string()
@@ -115,12 +127,8 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
     // Newest first; RFC 3339 strings of one format sort as times.
     rows.sort_by(|a, b| b.0.cmp(&a.0));
     let mut list: Vec<ContainerSummary> = rows.into_iter().map(|(_, s)| s).collect();
-    if let Some(n) = query
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-    {
-        list.truncate(n);
+    if let Some(n) = limit {
+        list.truncate(n as usize);
     }
     Ok(json(StatusCode::OK, &list))
 }

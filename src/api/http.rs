@@ -121,6 +121,32 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
+/// Docker's `filters` query: `{"key":{"value":true}}` or `{"key":["value"]}`.
+pub fn parse_filters(
+    raw: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, crate::api::error::ApiError> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(out);
+    };
+    let bad = || {
+        crate::api::error::ApiError::bad_request(format!(
+            "invalid filters: {}",
+            crate::api::engine::unsupported::excerpt(raw, 128)
+        ))
+    };
+    let v: serde_json::Value = serde_json::from_str(raw).map_err(|_| bad())?;
+    for (key, values) in v.as_object().ok_or_else(bad)? {
+        let list: Vec<String> = match values {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => return Err(bad()),
+        };
+        out.insert(key.clone(), list);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,25 +29,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// Docker's `filters` query: `{"key":{"value":true}}` or `{"key":["value"]}`.
-fn parse_filters(raw: Option<&str>) -> Result<std::collections::BTreeMap<String, Vec<String>>, ApiError> {
-    let mut out = std::collections::BTreeMap::new();
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(out);
-    };
-    let bad = || ApiError::bad_request(format!("invalid filters: {raw}"));
-    let v: serde_json::Value = serde_json::from_str(raw).map_err(|_| bad())?;
-    for (key, values) in v.as_object().ok_or_else(bad)? {
-        let list: Vec<String> = match values {
-            serde_json::Value::Object(m) => m.keys().cloned().collect(),
-            serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-            _ => return Err(bad()),
-        };
-        out.insert(key.clone(), list);
-    }
-    Ok(out)
-}
-
 /// `*` and `?` globbing, as Go's `path.Match` does for reference filters.
 fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
@@ -72,7 +53,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 pub async fn list(daemon: &Arc<Daemon>, query: &Query) -> Reply {
-    let filters = parse_filters(query.get("filters"))?;
+    let filters = super::http::parse_filters(query.get("filters"))?;
     for key in filters.keys() {
         if !matches!(key.as_str(), "dangling" | "reference" | "label") {
             return Err(ApiError::bad_request(format!("invalid filter '{key}'")));
@@ -405,6 +386,7 @@ impl Read for ChannelReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::http::parse_filters;
 
     #[test]
     fn globs_and_filters() {

@@ -14,9 +14,11 @@
 
 mod commit;
 mod exec;
+pub mod filter;
 mod names;
 pub mod output;
 pub mod record;
+pub mod unsupported;
 
 pub use commit::CommitOptions;
 pub use exec::Exec;
@@ -306,6 +308,7 @@ impl Engine {
 
     pub fn create(&self, name: Option<&str>, req: ContainerCreateRequest) -> Result<Arc<Container>, ApiError> {
         let name = name.filter(|n| !n.is_empty()).map(record::validate_name).transpose()?;
+        unsupported::check_create(&req, !sys::is_root())?;
         let mut config = req.config;
         let host_config = req.host_config;
         record::validate_user(&config.user)?;
@@ -793,6 +796,7 @@ impl Engine {
         if config.cmd.is_empty() {
             return Err(ApiError::bad_request("No exec command specified"));
         }
+        unsupported::check_exec(&config)?;
         record::validate_user(&config.user)?;
         let id = random_id().map_err(internal("making an ID"))?;
         let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, &record, config));
