@@ -14,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod fs;
 pub mod layers;
+pub mod quote;
 pub mod run;
 pub mod sys;
 pub mod time;

@@ -12,5 +12,6 @@ mod fs;
 mod hostile;
 mod import;
 mod options;
+mod requests;
 mod run;
 mod store;

@@ -16,19 +16,13 @@ use super::types::{
 use crate::layers::Reference;
 use crate::time;
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 async fn read_json<T: serde::de::DeserializeOwned + Default>(req: Request<Incoming>) -> Result<T, ApiError> {
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?
-        .to_bytes();
+    let body = super::http::read_body(req.into_body(), super::http::JSON_BODY_LIMIT).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -591,12 +585,7 @@ pub async fn exec_create(daemon: &Arc<Daemon>, c: &Arc<Container>, req: Request<
 
 pub async fn exec_start(daemon: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Reply {
     let exec = engine(daemon).get_exec(id)?;
-    let body = req
-        .body_mut()
-        .collect()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?
-        .to_bytes();
+    let body = super::http::read_body(req.body_mut(), super::http::JSON_BODY_LIMIT).await?;
     let start: ExecStartConfig = if body.iter().all(u8::is_ascii_whitespace) {
         ExecStartConfig::default()
     } else {

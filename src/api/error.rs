@@ -12,10 +12,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        let message = message.into();
+        let message = if message.len() > crate::quote::MESSAGE_MAX {
+            crate::quote::excerpt(&message, crate::quote::MESSAGE_MAX / 4 - 16)
+        } else {
+            message
+        };
+        ApiError { status, message }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)

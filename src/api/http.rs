@@ -9,6 +9,28 @@ use std::io;
 
 pub type Body = BoxBody<Bytes, io::Error>;
 
+/// The largest JSON request body read (a create request with its
+/// environment, a seccomp profile, an exec): larger ones get a 413 before
+/// they are buffered.
+pub const JSON_BODY_LIMIT: usize = 1 << 20;
+
+/// Reads a whole request body of at most `limit` bytes.
+pub async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, crate::api::error::ApiError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use crate::api::error::ApiError;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {limit} bytes"),
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("reading the request: {e}"))),
+    }
+}
+
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }

@@ -286,6 +286,7 @@ fn stream_reply(body: Vec<u8>) -> Response<Body> {
 
 fn import_options(query: &Query) -> Result<ImportOptions, ApiError> {
     if let Some(image) = query.get("fromImage") {
+        let image = crate::quote::excerpt(image, 128);
         return Err(ApiError::not_found(format!(
             "pull access denied for {image}: stratad has no registry access; import a root filesystem tar instead"
         )));
@@ -293,6 +294,7 @@ fn import_options(query: &Query) -> Result<ImportOptions, ApiError> {
     match query.get("fromSrc") {
         Some("-") => {}
         Some(src) => {
+            let src = crate::quote::excerpt(src, 128);
             return Err(ApiError::bad_request(format!(
                 "importing from {src:?} is not supported: send the archive as the request body (fromSrc=-)"
             )));

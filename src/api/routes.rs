@@ -103,13 +103,22 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::POST, ["exec", id, "resize"]) => containers::exec_resize(&daemon, id, &query),
         (&Method::GET, ["exec", id, "json"]) => containers::exec_inspect(&daemon, id),
         (&Method::GET, ["networks"]) => Ok(super::http::json(StatusCode::OK, &Vec::<()>::new())),
-        (_, ["networks", id, ..]) => Err(ApiError::not_found(format!("network {id} not found"))),
+        (_, ["networks", id, ..]) => Err(ApiError::not_found(format!(
+            "network {} not found",
+            crate::quote::excerpt(id, 128)
+        ))),
         (&Method::GET, ["volumes"]) => Ok(super::http::json(
             StatusCode::OK,
             &serde_json::json!({"Volumes": [], "Warnings": null}),
         )),
-        (_, ["volumes", name, ..]) => Err(ApiError::not_found(format!("get {name}: no such volume"))),
-        (_, ["plugins", name, ..]) => Err(ApiError::not_found(format!("plugin \"{name}\" not found"))),
+        (_, ["volumes", name, ..]) => Err(ApiError::not_found(format!(
+            "get {}: no such volume",
+            crate::quote::excerpt(name, 128)
+        ))),
+        (_, ["plugins", name, ..]) => Err(ApiError::not_found(format!(
+            "plugin \"{}\" not found",
+            crate::quote::excerpt(name, 128)
+        ))),
         _ => Err(ApiError::not_found("page not found")),
     }
 }

@@ -757,7 +757,7 @@ fn summary(state: &State, id: Digest) -> ImageSummary {
 }
 
 fn resolve_in(state: &State, name: &str) -> Result<Digest> {
-    let not_found = || Error::ImageNotFound(name.to_string());
+    let not_found = || Error::ImageNotFound(crate::quote::excerpt(name, 128));
     if let Ok(d) = name.parse::<Digest>() {
         return state.images.contains_key(&d).then_some(d).ok_or_else(not_found);
     }

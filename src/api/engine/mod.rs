@@ -273,7 +273,7 @@ impl Engine {
 
     /// By name (with or without `/`), full ID, or unique ID prefix.
     pub fn get(&self, name: &str) -> Result<Arc<Container>, ApiError> {
-        let not_found = || ApiError::not_found(format!("No such container: {name}"));
+        let not_found = || ApiError::not_found(format!("No such container: {}", crate::quote::excerpt(name, 128)));
         let map = self.map();
         let bare = name.strip_prefix('/').unwrap_or(name);
         if let Some(c) = map.values().find(|c| c.lock().record.name == bare) {
@@ -813,7 +813,7 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {}", crate::quote::excerpt(id, 128))))
     }
 
     pub fn exec_ids(&self, container: &str) -> Vec<String> {

@@ -49,7 +49,8 @@ pub fn validate_name(name: &str) -> Result<&str, ApiError> {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !ok {
         return Err(ApiError::bad_request(format!(
-            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+            crate::quote::excerpt(name, 128)
         )));
     }
     Ok(n)

@@ -190,13 +190,7 @@ fn not_yet(flag: &str, section: &str, name: &str) -> ApiError {
     ))
 }
 
-/// At most `max` characters of a value from a request, for a message.
-pub fn excerpt(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_string(),
-        Some((i, _)) => format!("{}… ({} bytes)", &s[..i], s.len()),
-    }
-}
+pub use crate::quote::excerpt;
 
 /// Whether a `Partly` field's value is one this daemon honours.
 fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
