@@ -201,8 +201,16 @@ fn exec_runs_a_second_process_in_the_container() {
     assert_eq!(stdout(&out).trim(), "5", "{}", text(&out));
     let top = ok(&d, &["top", "e"]);
     assert!(top.starts_with("UID") && top.contains("sleep 100"), "{top}");
+    // Docker's exit code and words for an exec that cannot start.
     let out = d.strata(&["exec", "e", "nosuchcmd"]);
-    assert_eq!(out.status.code(), Some(127), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out));
+    assert!(
+        stdout(&out).contains(
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuchcmd\": executable file not found in $PATH"
+        ),
+        "{}",
+        text(&out)
+    );
     ok(&d, &["rm", "-f", "e"]);
     let out = d.strata(&["exec", "e", "true"]);
     assert!(
@@ -520,6 +528,22 @@ fn docker_cli_runs_containers_on_stratad() {
     assert_ne!(stdout(&out).trim(), "1");
     let out = docker(&["exec", "bg", "sh", "-c", "exit 9"]);
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    // An attached exec that cannot start prints why, as with Docker (not
+    // "unable to upgrade to tcp, received 400").
+    let out = docker(&["exec", "bg", "nosuchcmd"]);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("exec: \"nosuchcmd\": executable file not found in $PATH"),
+        "{}",
+        text(&out)
+    );
+    let out = docker(&["exec", "-d", "bg", "nosuchcmd"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("executable file not found"),
+        "{}",
+        text(&out)
+    );
     let out = docker(&["logs", "t"]);
     assert!(stdout(&out).starts_with("1\n"), "{}", text(&out));
     let out = docker(&["run", "--rm", "busybox", "nosuchcmd"]);
@@ -981,4 +1005,52 @@ fn docker_cli_tutorial_run_it_diff_commit() {
         "cat /srv/f; stat -c %a /etc/passwd; ls /var /root 2>&1 | wc -l; ls -d /moved",
     ]);
     assert_eq!(out, "hi\n600\n2\n/moved\n");
+}
+
+#[test]
+fn a_commit_on_a_full_disk_says_so_and_leaves_nothing() {
+    if let Some(why) = fuse_unavailable() {
+        return crate::util::skip(why);
+    }
+    let mut d = Daemon::prepare();
+    std::fs::create_dir(&d.root).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=20m", "tmpfs"])
+        .arg(&d.root)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount tmpfs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(d.root.clone());
+    d.spawn();
+    d.import_busybox();
+    // 12 MB in the writable layer; its commit needs as much again.
+    let out = d.strata(&[
+        "run",
+        "--name",
+        "big",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 12000000 /dev/urandom > /big",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let images = ok(&d, &["images", "-q"]);
+    let out = d.strata(&["commit", "big", "big:1"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No space left on device"), "{}", text(&out));
+    assert!(!err.contains("Broken pipe"), "{}", text(&out));
+    assert_eq!(ok(&d, &["images", "-q"]), images, "no image was made");
+    assert_eq!(
+        std::fs::read_dir(d.root.join("tmp")).unwrap().count(),
+        0,
+        "nothing half-written"
+    );
+    ok(&d, &["rm", "big"]);
 }

@@ -593,33 +593,50 @@ pub async fn exec_start(daemon: &Arc<Daemon>, id: &str, mut req: Request<Incomin
     };
     let (rx, _) = exec.output.subscribe();
     let helper = engine(daemon).helper().to_path_buf();
-    let e2 = exec.clone();
-    let streams = tokio::task::spawn_blocking(move || e2.start(&helper))
-        .await
-        .map_err(|e| ApiError::internal(format!("exec task failed: {e}")))??;
+    let start_exec = {
+        let exec = exec.clone();
+        move || async move {
+            tokio::task::spawn_blocking(move || exec.start(&helper))
+                .await
+                .map_err(|e| ApiError::internal(format!("exec task failed: {e}")))?
+        }
+    };
     if start.detach {
+        start_exec().await?;
         return Ok(empty(StatusCode::OK));
     }
+    // As Docker: the stream is taken over first, and a process that cannot
+    // start says why on it (its exit code, 126, comes from the exec's
+    // inspect), so the client prints the reason rather than an upgrade
+    // failure.
     let tty = exec.config.tty;
-    let stdin = exec.config.attach_stdin.then(|| (streams.stdin.clone(), !tty));
     let (stdout, stderr) = (exec.config.attach_stdout, exec.config.attach_stderr);
+    let attach_stdin = exec.config.attach_stdin;
     hijack::upgrade(&mut req, tty, move |conn| async move {
-        hijack::run(
-            conn,
-            Session {
+        let session = match start_exec().await {
+            Ok(streams) => Session {
                 replay: Vec::new(),
                 output: Some(rx),
                 stdout,
                 stderr,
-                stdin,
+                stdin: attach_stdin.then(|| (streams.stdin.clone(), !tty)),
                 tty,
                 // The client reads the exit code once the stream ends: let it be there.
                 before_close: Some(Box::pin(async move {
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), exec.finished()).await;
                 })),
             },
-        )
-        .await
+            Err(e) => Session {
+                replay: vec![(output::STDOUT, Bytes::from(format!("{}\r\n", e.message)))],
+                output: None,
+                stdout: true,
+                stderr: false,
+                stdin: None,
+                tty,
+                before_close: None,
+            },
+        };
+        hijack::run(conn, session).await
     })
 }
 

@@ -103,12 +103,15 @@ impl Engine {
                 (stored, export.join())
             }))
         })?;
-        let written = match written {
-            Ok(Ok(w)) => w,
-            Ok(Err(e)) => return Err(internal("writing the layer")(e)),
-            Err(_) => return Err(ApiError::internal("the layer writer panicked")),
+        // When the store stops reading (a full disk), the writer sees a
+        // closed pipe: the store's error is then the cause to report.
+        let (id, layer, written) = match (stored, written) {
+            (Ok((id, layer)), Ok(Ok(w))) => (id, layer, w),
+            (Err(e), Ok(Err(w))) if w.kind() == io::ErrorKind::BrokenPipe => return Err(e.into()),
+            (_, Ok(Err(e))) => return Err(internal("writing the layer")(e)),
+            (_, Err(_)) => return Err(ApiError::internal("the layer writer panicked")),
+            (Err(e), Ok(Ok(_))) => return Err(e.into()),
         };
-        let (id, layer) = stored?;
         let layer = layer.map(|d| d.to_string()).unwrap_or_default();
         tracing::info!(container = %&c.id[..12], image = %id, %layer, bytes = written.bytes, "committed");
         Ok(id)

@@ -107,15 +107,19 @@ impl Exec {
                     // No reader ends the output: attached clients are done.
                     self.output.close();
                 }
-                let code = e.exit_code().unwrap_or(126);
-                self.lock().exit_code = Some(code);
+                // Docker's exit code for any exec that could not start
+                // (not found or not executable alike), and its words.
+                self.lock().exit_code = Some(126);
                 self.done.send_replace(true);
-                let status = if e.exit_code().is_some() {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
-                return Err(ApiError::new(status, format!("exec failed: {e}")));
+                return Err(match e {
+                    run::Error::Start { message, .. } => ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
+                        ),
+                    ),
+                    e => ApiError::internal(format!("exec failed: {e}")),
+                });
             }
         };
         let streams = match connect_terminal(&process, streams, self.config.attach_stdin) {

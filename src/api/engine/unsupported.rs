@@ -158,6 +158,7 @@ pub const EXEC_FIELDS: &[Field] = &[
     f("Env", "--env", Honoured),
     f("User", "--user", Honoured),
     f("WorkingDir", "--workdir", Honoured),
+    f("Detach", "--detach", Honoured),
     f("Privileged", "--privileged", Refused),
     f("DetachKeys", "--detach-keys", Refused),
 ];
