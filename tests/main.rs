@@ -11,6 +11,7 @@ mod docker_cli;
 mod fs;
 mod hostile;
 mod import;
+mod memory;
 mod options;
 mod requests;
 mod run;

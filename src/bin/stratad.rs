@@ -87,6 +87,9 @@ fn main() {
     // The container helpers re-run this binary: they must start here,
     // single-threaded, before anything else.
     strata::run::dispatch_helper();
+    // Before any thread: each container mount's buffers must go back to
+    // the kernel when the mount ends (see sys::keep_large_blocks_mapped).
+    strata::sys::keep_large_blocks_mapped();
     let args = Args::parse();
     let level = if args.debug {
         "debug".to_string()

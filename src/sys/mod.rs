@@ -19,6 +19,8 @@ mod beneath;
 mod fdpass;
 mod lock;
 #[allow(unsafe_code)]
+mod malloc;
+#[allow(unsafe_code)]
 mod map;
 #[allow(unsafe_code)]
 mod process;
@@ -28,6 +30,7 @@ pub mod xattr;
 pub use beneath::{BeneathDir, Name, NameError};
 pub use fdpass::{recv_with_fds, send_with_fds};
 pub use lock::LockFile;
+pub use malloc::keep_large_blocks_mapped;
 pub use map::ImmutableMap;
 pub use process::{
     cloexec_from, loopback_up, signal_from_raw, spawn_keeping_fds, take_inherited_fd, unshare_namespaces,
