@@ -63,8 +63,10 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
+                // Two hex digits exactly (from_str_radix alone takes "+1").
+                let hex = Some(&b[i + 1..i + 3])
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) => {
@@ -186,5 +188,35 @@ mod tests {
         assert!(!q.flag("missing"));
         assert_eq!(q.get("bad"), Some("%zz"));
         assert_eq!(q.get("end"), Some("%4"));
+        assert_eq!(percent_decode("%+1%-1", false), "%+1%-1");
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any query string parses; what was escaped decodes back.
+        #[test]
+        fn any_query_parses_and_escapes_round_trip(raw in ".{0,200}", key in "[a-z]{1,8}", value in ".{0,40}") {
+            let _ = Query::parse(Some(&raw));
+            let escaped: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
+            let q = Query::parse(Some(&format!("{key}={escaped}&other=1")));
+            prop_assert_eq!(q.get(&key), Some(value.as_str()));
+        }
+
+        /// Filters never panic, and a parsed filter set is what was sent.
+        #[test]
+        fn any_filters_parse_or_fail_cleanly(raw in ".{0,200}", key in "[a-z-]{1,10}", values in proptest::collection::vec("[ -~]{0,12}", 0..4)) {
+            let _ = parse_filters(Some(&raw));
+            let map: serde_json::Map<String, serde_json::Value> =
+                values.iter().map(|v| (v.clone(), serde_json::Value::Bool(true))).collect();
+            let json = serde_json::json!({ key.clone(): map }).to_string();
+            let parsed = parse_filters(Some(&json)).unwrap();
+            let mut want = values.clone();
+            want.sort();
+            want.dedup();
+            prop_assert_eq!(parsed.get(&key).cloned().unwrap_or_default(), want);
+        }
     }
 }

@@ -232,30 +232,40 @@ impl Pattern {
     /// Whether the pattern matches anywhere in `text` (as Go's
     /// `regexp.MatchString`), honouring the anchors.
     pub fn is_match(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
-        let starts: Vec<usize> = if self.anchored_start {
-            vec![0]
-        } else {
-            (0..=t.len()).collect()
-        };
-        starts.into_iter().any(|s| self.match_at(&t, s, 0))
+        // A set of positions in the pattern, moved along the text: time is
+        // linear in the text times the pattern, and no recursion, whatever
+        // the input (`.*.*.*…` cannot make a request take exponential time).
+        let n = self.atoms.len();
+        let mut live = vec![false; n + 1];
+        live[0] = true;
+        self.skip_optional(&mut live);
+        for c in text.chars() {
+            if live[n] && !self.anchored_end {
+                return true;
+            }
+            let mut next = vec![false; n + 1];
+            for (i, &(atom, rep)) in self.atoms.iter().enumerate() {
+                if live[i] && (atom == Atom::Any || atom == Atom::Char(c)) {
+                    next[i + 1] = true;
+                    if matches!(rep, Repeat::ZeroOrMore | Repeat::OneOrMore) {
+                        next[i] = true;
+                    }
+                }
+            }
+            if !self.anchored_start {
+                next[0] = true;
+            }
+            self.skip_optional(&mut next);
+            live = next;
+        }
+        live[n]
     }
 
-    fn match_at(&self, t: &[char], pos: usize, atom: usize) -> bool {
-        let Some(&(a, rep)) = self.atoms.get(atom) else {
-            return !self.anchored_end || pos == t.len();
-        };
-        let fits = |p: usize| p < t.len() && (a == Atom::Any || a == Atom::Char(t[p]));
-        match rep {
-            Repeat::One => fits(pos) && self.match_at(t, pos + 1, atom + 1),
-            Repeat::ZeroOrOne => (fits(pos) && self.match_at(t, pos + 1, atom + 1)) || self.match_at(t, pos, atom + 1),
-            Repeat::ZeroOrMore | Repeat::OneOrMore => {
-                let mut end = pos;
-                while fits(end) {
-                    end += 1;
-                }
-                let min = if rep == Repeat::OneOrMore { pos + 1 } else { pos };
-                (min..=end).rev().any(|p| self.match_at(t, p, atom + 1))
+    /// Adds the positions reached by skipping atoms that may match nothing.
+    fn skip_optional(&self, live: &mut [bool]) {
+        for (i, &(_, rep)) in self.atoms.iter().enumerate() {
+            if live[i] && matches!(rep, Repeat::ZeroOrMore | Repeat::ZeroOrOne) {
+                live[i + 1] = true;
             }
         }
     }
@@ -284,8 +294,28 @@ mod tests {
         assert!(m("a\\.b", "/a.b"));
         assert!(!m("a\\.b", "/axb"));
         assert!(m("", "/anything"));
+        // Memoised: this would take ~100^20 steps by plain backtracking.
+        let many = format!("{}x", ".*".repeat(20));
+        assert!(!m(&many, &"a".repeat(100)));
         for bad in ["[ab]", "(a)", "a|b", "a{2}", "*a", "a\\"] {
             assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any pattern parses or is refused; a literal one matches exactly
+        /// where it is a substring, as Go's regexp would.
+        #[test]
+        fn literal_patterns_are_substrings(any in ".{0,20}", text in "[a-c/-]{0,12}", lit in "[a-c-]{0,4}") {
+            if let Ok(p) = Pattern::parse(&any) {
+                let _ = p.is_match(&text);
+            }
+            prop_assert_eq!(m(&lit, &text), text.contains(&lit));
+            prop_assert_eq!(m(&format!("^{lit}$"), &text), text == lit);
         }
     }
 }

@@ -456,6 +456,65 @@ mod tests {
         assert!(exec(r#"{"Cmd":["ls"],"DetachKeys":"ctrl-x"}"#).is_err());
     }
 
+    use proptest::prelude::*;
+
+    /// JSON values whose keys are often the fields of the tables.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let names: Vec<&'static str> = CONFIG_FIELDS
+            .iter()
+            .chain(HOST_CONFIG_FIELDS)
+            .map(|f| f.name)
+            .chain(["Name", "Type", "Config", "Test", "EndpointsConfig", "x"])
+            .collect();
+        let key = prop_oneof![
+            proptest::sample::select(names).prop_map(str::to_string),
+            "[A-Za-z]{0,6}"
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever decodes as a request is checked without a panic, and a
+        /// request that passes sets no refused field.
+        #[test]
+        fn any_request_is_checked_cleanly(body in json_value(), host in json_value(), rootless in any::<bool>()) {
+            let mut body = body;
+            if let Value::Object(m) = &mut body {
+                m.insert("HostConfig".into(), host);
+            }
+            if let Ok(req) = serde_json::from_value::<ContainerCreateRequest>(body)
+                && check_create(&req, rootless).is_ok()
+            {
+                let v = serde_json::to_value(&req).unwrap();
+                for f in HOST_CONFIG_FIELDS.iter().filter(|f| f.rule == Refused) {
+                    prop_assert!(v["HostConfig"].get(f.name).is_none_or(is_unset), "{} passed", f.name);
+                }
+            }
+        }
+
+        #[test]
+        fn any_exec_is_checked_cleanly(body in json_value()) {
+            if let Ok(config) = serde_json::from_value::<ExecConfig>(body) {
+                let _ = check_exec(&config);
+            }
+        }
+    }
+
     #[test]
     fn the_readme_lists_every_field() {
         let readme = include_str!("../../../README.md");
