@@ -17,6 +17,7 @@ mod exec;
 mod names;
 pub mod output;
 pub mod record;
+mod security;
 
 pub use commit::CommitOptions;
 pub use exec::Exec;
@@ -49,6 +50,8 @@ pub struct Engine {
     store: Arc<Store>,
     containers: Mutex<BTreeMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, Arc<Exec>>>,
+    /// How containers are kept off the host's devices.
+    devices: run::cgroup::DevicePolicy,
 }
 
 /// Where a container's lifecycle stands, for waiters: bumped on every exit
@@ -83,6 +86,10 @@ struct RunHandles {
     mount: Option<fuser::BackgroundSession>,
     stdin: Arc<Stdin>,
     pty: Option<Arc<OwnedFd>>,
+    /// What every exec'd process gets too.
+    confinement: run::Confinement,
+    /// Removed (dropped) once the container's process has ended.
+    cgroup: Option<run::cgroup::Cgroup>,
 }
 
 /// A process's standard input as attached clients write it: closed (taken)
@@ -195,10 +202,21 @@ pub fn parse_signal(s: &str) -> Option<i32> {
 impl Engine {
     /// Loads every container of the store. Containers recorded as running
     /// died with the previous daemon: they are marked exited, and a mount
-    /// their root may have left is detached.
-    pub fn open(store: Arc<Store>, helper: PathBuf) -> io::Result<Engine> {
+    /// their root may have left is detached, as is any cgroup of this
+    /// store's.
+    pub fn open(store: Arc<Store>, helper: PathBuf, devices: run::cgroup::DevicePolicy) -> io::Result<Engine> {
         let dir = store.root().join("containers");
         std::fs::create_dir_all(&dir)?;
+        if let Some(m) = devices.manager() {
+            tracing::info!(
+                "containers' cgroups under {} ({:?})",
+                m.parent().display(),
+                m.hierarchy()
+            );
+            for (name, e) in m.sweep() {
+                tracing::warn!("removing the stale cgroup {name}: {e}");
+            }
+        }
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -251,6 +269,7 @@ impl Engine {
             store,
             containers: Mutex::new(containers),
             execs: Mutex::new(HashMap::new()),
+            devices,
         })
     }
 
@@ -303,6 +322,7 @@ impl Engine {
         let host_config = req.host_config;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
+        security::seccomp_program(&host_config)?;
         if config.image.is_empty() {
             return Err(ApiError::bad_request("no image given"));
         }
@@ -443,6 +463,16 @@ impl Engine {
         lowers: Vec<PathBuf>,
     ) -> Result<(), (ApiError, i32)> {
         let fail = |e: ApiError| (e, 128);
+        // Compiled once per start; execs reuse it.
+        let seccomp = security::seccomp_program(&record.host_config).map_err(fail)?;
+        let cgroup = self
+            .devices
+            .create(&record.id)
+            .map_err(|e| fail(ApiError::internal(format!("the container's cgroup: {e}"))))?;
+        let confinement = run::Confinement {
+            seccomp,
+            cgroups: cgroup.iter().map(|c| c.dir().to_path_buf()).collect(),
+        };
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
         let merged = c.dir.join("merged");
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
@@ -474,6 +504,7 @@ impl Engine {
                 tty,
                 console_size: console_size(tty, record.host_config.console_size),
             },
+            confinement: confinement.clone(),
         };
         // Pipes' readers start first: a process that writes and exits at
         // once must still be heard. (A terminal's come after the start.)
@@ -529,6 +560,8 @@ impl Engine {
                 mount: Some(mount),
                 stdin: streams.stdin,
                 pty: streams.pty,
+                confinement,
+                cgroup,
             });
             let rec = live.record.clone();
             drop(live);
@@ -580,6 +613,9 @@ impl Engine {
             // died yet must not make the unmount fail.
             let _ = sys::unmount_lazy(&c.dir.join("merged"));
             drop(h.mount.take());
+            // Before waiters hear of the exit: the process is gone, so is
+            // its cgroup.
+            drop(h.cgroup.take());
         }
         c.progress.send_modify(|p| {
             p.exits += 1;
@@ -739,6 +775,9 @@ impl Engine {
             }
         }
         while tasks.join_next().await.is_some() {}
+        if let Some(m) = self.devices.manager() {
+            m.remove_parent();
+        }
     }
 
     pub fn streams(&self, c: &Container) -> Option<Streams> {
@@ -770,10 +809,10 @@ impl Engine {
         c: &Arc<Container>,
         config: crate::api::types::ExecConfig,
     ) -> Result<Arc<Exec>, ApiError> {
-        let (pid, record) = {
+        let (pid, record, confinement) = {
             let live = c.lock();
             match &live.run {
-                Some(r) => (r.process.pid(), live.record.clone()),
+                Some(r) => (r.process.pid(), live.record.clone(), r.confinement.clone()),
                 None => {
                     return Err(ApiError::new(
                         StatusCode::CONFLICT,
@@ -787,7 +826,7 @@ impl Engine {
         }
         record::validate_user(&config.user)?;
         let id = random_id().map_err(internal("making an ID"))?;
-        let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, &record, config));
+        let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, confinement, &record, config));
         self.execs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
