@@ -207,6 +207,10 @@ impl Engine {
     pub fn open(store: Arc<Store>, helper: PathBuf, devices: run::cgroup::DevicePolicy) -> io::Result<Engine> {
         let dir = store.root().join("containers");
         std::fs::create_dir_all(&dir)?;
+        // Compiled now rather than by the first container's start.
+        if let Err(e) = run::seccomp::default_program() {
+            tracing::error!("Docker's seccomp profile: {e}");
+        }
         if let Some(m) = devices.manager() {
             tracing::info!(
                 "containers' cgroups under {} ({:?})",
@@ -463,7 +467,8 @@ impl Engine {
         lowers: Vec<PathBuf>,
     ) -> Result<(), (ApiError, i32)> {
         let fail = |e: ApiError| (e, 128);
-        // Compiled once per start; execs reuse it.
+        // Once per start at most (Docker's default: once per daemon);
+        // execs reuse it.
         let seccomp = security::seccomp_program(&record.host_config).map_err(fail)?;
         let cgroup = self
             .devices

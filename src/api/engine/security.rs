@@ -55,13 +55,14 @@ pub fn seccomp_choice(host: &HostConfig) -> Result<Seccomp, ApiError> {
     Ok(choice)
 }
 
-/// The compiled filter for a container's processes (`None`: unconfined).
-/// An invalid profile is the client's error (400), with the parser's or
-/// libseccomp's reason.
+/// The compiled filter for a container's processes (`None`: unconfined):
+/// Docker's default compiled once per daemon, another profile at each
+/// call. An invalid profile is the client's error (400), with the
+/// parser's or libseccomp's reason.
 pub fn seccomp_program(host: &HostConfig) -> Result<Option<Program>, ApiError> {
     let compiled = match seccomp_choice(host)? {
         Seccomp::Unconfined => return Ok(None),
-        Seccomp::Default => seccomp::compile_default().map(Some),
+        Seccomp::Default => seccomp::default_program().map(Some),
         Seccomp::Profile(json) => seccomp::compile_json(&json),
     };
     compiled.map_err(|e| ApiError::bad_request(e.to_string()))
