@@ -58,8 +58,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         || { apt-get update >/dev/null 2>&1 && apt-get install -y "${missing[@]}" >/dev/null 2>&1; } \
         || echo "warning: apt-get install ${missing[*]} failed" >&2
 fi
-echo "building release binaries (cargo build --release --locked --bins)..." >&2
+echo "building release binaries (cargo build --release --locked --bins) and the micro bench..." >&2
 cargo build --release --locked --bins -q
+cargo bench --locked --no-run -q --bench micro 2>/dev/null
 
 # --- 2. temporary state, cleaned on exit whatever happens ------------------------
 daemon=""
@@ -244,4 +245,4 @@ echo "'vs strata' = median / strata's median. Namespaces: mount, pid, uts, ipc e
 echo "stratad's device rules: $(grep -o "containers' cgroups under .*" "$work/stratad.log" | head -n 1)"
 echo
 echo "compiling Docker's seccomp profile (once per daemon for the default, once per start for another):"
-cargo bench --locked -q --bench micro -- seccomp 2>/dev/null | tail -n 1
+cargo bench --locked -q --bench micro -- seccomp | tail -n 1
