@@ -418,6 +418,8 @@ fn cgroups_follow_containers(h: Hierarchy) {
     let theirs = other.join("0123456789abcdef");
     std::fs::create_dir_all(&theirs).unwrap();
     d.spawn();
+    // Answered once the daemon has started (the socket listens earlier).
+    ok(&d, &["ps", "-aq"]);
     let swept = !stale.exists();
     let kept = theirs.exists();
     let _ = std::fs::remove_dir(&theirs);
