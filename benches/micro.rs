@@ -257,6 +257,17 @@ fn bench_digest(bench: &Bench) {
     });
 }
 
+/// What a container start pays for its seccomp filter: Docker's profile
+/// parsed, resolved and compiled by libseccomp (x86_64, x86 and x32).
+fn bench_seccomp(bench: &Bench) {
+    if !bench.wants("seccomp:", &["compile Docker's profile"]) {
+        return;
+    }
+    bench.run("seccomp: compile Docker's profile", 1, None, || {
+        strata::run::seccomp::compile_default().expect("the default profile")
+    });
+}
+
 fn bench_tar(bench: &Bench) -> io::Result<()> {
     // A tree of 2,000 small files (0-16 KiB) in 40 directories, written as a
     // layer tar by what `commit` uses, then extracted as `import` does.
@@ -337,6 +348,7 @@ fn main() {
     bench_index(&bench);
     bench_chain(&bench);
     bench_digest(&bench);
+    bench_seccomp(&bench);
     if let Err(e) = bench_tar(&bench) {
         eprintln!("tar cases skipped: {e}");
     }

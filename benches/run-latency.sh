@@ -3,8 +3,10 @@
 # and see it finish, for Strata and its peers, on the same root filesystem,
 # side by side in the same run:
 #
-#   strata   strata run --rm busybox true          (a private release stratad)
-#   docker   docker -H unix://SOCK run --rm busybox true   (same stratad; skipped without docker)
+#   strata      strata run --rm busybox true          (a private release stratad; Docker's
+#               seccomp filter and device rules on, as by default)
+#   docker      docker -H unix://SOCK run --rm busybox true   (same stratad; skipped without docker)
+#   unconfined  the same with --security-opt seccomp=unconfined (no filter; device rules on)
 #   bwrap    bwrap over the busybox tar extracted into a directory
 #   crun     crun run with an OCI bundle over that directory (crun spec, edited)
 #   runc     runc run with the same bundle (skipped without runc)
@@ -20,6 +22,10 @@
 # starting target rotating each round, so machine noise hits all alike. One
 # untimed warm-up run of each target comes first. Times come from bash's
 # $EPOCHREALTIME (microseconds, no fork) around each single run.
+#
+# After the table: what compiling Docker's seccomp profile costs (libseccomp,
+# `cargo bench --bench micro seccomp`), which stratad pays once per daemon
+# for the default profile and once per start for a profile of one's own.
 #
 # crun 1.8 refuses hybrid cgroups (v1 controllers plus /sys/fs/cgroup/unified)
 # unless cgroup2 is unmounted from its mount namespace. Then crun runs under
@@ -52,8 +58,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         || { apt-get update >/dev/null 2>&1 && apt-get install -y "${missing[@]}" >/dev/null 2>&1; } \
         || echo "warning: apt-get install ${missing[*]} failed" >&2
 fi
-echo "building release binaries (cargo build --release --locked --bins)..." >&2
+echo "building release binaries (cargo build --release --locked --bins) and the micro bench..." >&2
 cargo build --release --locked --bins -q
+cargo bench --locked --no-run -q --bench micro 2>/dev/null
 
 # --- 2. temporary state, cleaned on exit whatever happens ------------------------
 daemon=""
@@ -102,7 +109,8 @@ if command -v docker >/dev/null; then
     export DOCKER_CONFIG=$work/docker-config
     mkdir -p "$DOCKER_CONFIG"
     run_docker() { docker -H "$STRATA_HOST" run --rm busybox true; }
-    targets+=(docker)
+    run_unconfined() { docker -H "$STRATA_HOST" run --rm --security-opt seccomp=unconfined busybox true; }
+    targets+=(docker unconfined)
 else
     notes+=("docker: skipped: not installed")
 fi
@@ -200,7 +208,7 @@ echo "versions: strata $("$bin/strata" version 2>/dev/null | awk '/Version:/ { p
 echo "loadavg before: $(cat /proc/loadavg)"
 echo "$runs rounds, each running every target once (round-robin, rotating start); ms per run:"
 printf '%5s' round
-for t in "${targets[@]}"; do printf ' %8s' "$t"; done
+for t in "${targets[@]}"; do printf ' %10s' "$t"; done
 echo
 for ((r = 0; r < runs; r++)); do
     declare -A row=()
@@ -211,7 +219,7 @@ for ((r = 0; r < runs; r++)); do
         times[$t]+="$us "
     done
     printf '%5d' $((r + 1))
-    for t in "${targets[@]}"; do printf ' %8s' "$(ms "${row[$t]}")"; done
+    for t in "${targets[@]}"; do printf ' %10s' "$(ms "${row[$t]}")"; done
     echo
 done
 echo "loadavg after:  $(cat /proc/loadavg)"
@@ -224,13 +232,17 @@ stats() { # microseconds... -> "median min max" in microseconds
 }
 read -r base _ _ <<<"$(stats ${times[strata]})"
 echo
-printf '%-8s %9s %8s %8s %10s\n' target "median ms" "min" "max" "vs strata"
-printf '%-8s %9s %8s %8s %10s\n' -------- --------- -------- -------- ----------
+printf '%-10s %9s %8s %8s %10s\n' target "median ms" "min" "max" "vs strata"
+printf '%-10s %9s %8s %8s %10s\n' ---------- --------- -------- -------- ----------
 for t in "${targets[@]}"; do
     read -r med lo hi <<<"$(stats ${times[$t]})"
-    printf '%-8s %9s %8s %8s %10s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
+    printf '%-10s %9s %8s %8s %10s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
         "$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
 done
 for note in "${notes[@]}"; do echo "$note"; done
 echo "Wall-clock time of one run of \`true\` in a container, start to finish, as seen by the caller;"
 echo "'vs strata' = median / strata's median. Namespaces: mount, pid, uts, ipc everywhere; host network."
+echo "stratad's device rules: $(grep -o "containers' cgroups under .*" "$work/stratad.log" | head -n 1)"
+echo
+echo "compiling Docker's seccomp profile (once per daemon for the default, once per start for another):"
+cargo bench --locked -q --bench micro -- seccomp | tail -n 1

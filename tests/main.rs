@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod confinement;
 mod containers;
 mod daemon;
 mod docker_cli;

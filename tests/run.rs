@@ -86,6 +86,18 @@ fn spec(root: &Rootfs, args: &[&str]) -> ContainerSpec {
         network: NetworkMode::Host,
         etc_files: vec![("/etc/hostname".into(), hostname)],
         process: process(args),
+        confinement: confinement(),
+    }
+}
+
+/// Docker's seccomp filter, as stratad gives every container (compiled
+/// once); no cgroup (the runner tests are not about devices).
+fn confinement() -> run::Confinement {
+    static PROGRAM: OnceLock<run::seccomp::Program> = OnceLock::new();
+    let program = PROGRAM.get_or_init(|| run::seccomp::compile_default().expect("the default profile"));
+    run::Confinement {
+        seccomp: Some(program.clone()),
+        cgroups: Vec::new(),
     }
 }
 
@@ -314,6 +326,7 @@ fn runner_exec_joins_the_container() {
             "-c",
             "echo $$; hostname; cat /marker; ls /proc | grep -c '^[0-9]'",
         ]),
+        &confinement(),
         e.stdio,
     )
     .expect("exec");
@@ -325,10 +338,24 @@ fn runner_exec_joins_the_container() {
     assert_eq!(&lines[1..3], ["box1", "inside"]);
     // Exec errors are start errors with Docker's codes.
     let e = capture();
-    let err = run::exec(helper(), running.pid(), &process(&["nosuchcmd"]), e.stdio).expect_err("must fail");
+    let err = run::exec(
+        helper(),
+        running.pid(),
+        &process(&["nosuchcmd"]),
+        &confinement(),
+        e.stdio,
+    )
+    .expect_err("must fail");
     assert_eq!(err.exit_code(), Some(127));
     let e = capture();
-    let exec = run::exec(helper(), running.pid(), &process(&["sh", "-c", "exit 5"]), e.stdio).expect("exec");
+    let exec = run::exec(
+        helper(),
+        running.pid(),
+        &process(&["sh", "-c", "exit 5"]),
+        &confinement(),
+        e.stdio,
+    )
+    .expect("exec");
     assert_eq!(finish(exec, e.out, e.err).code, 5);
     // docker top
     let procs = run::processes(running.pid()).expect("processes");
@@ -349,7 +376,7 @@ fn run_on_terminal(root: &Rootfs, target: Option<u32>, p: ProcessSpec) -> (i32, 
             s.process = p;
             run::start(helper(), &s, Stdio::Terminal)
         }
-        Some(pid) => run::exec(helper(), pid, &p, Stdio::Terminal),
+        Some(pid) => run::exec(helper(), pid, &p, &confinement(), Stdio::Terminal),
     }
     .unwrap_or_else(|e| panic!("start: {e}"));
     let master = running.take_pty_master().expect("the terminal's master");
@@ -436,7 +463,14 @@ fn runner_exec_tty() {
     assert!(out.contains("12 34"), "{out:?}");
     assert!(out.contains("is-a-tty"), "{out:?}");
     // Two at once get two terminals.
-    let first = run::exec(helper(), running.pid(), &tty_process("sleep 100"), Stdio::Terminal).expect("exec");
+    let first = run::exec(
+        helper(),
+        running.pid(),
+        &tty_process("sleep 100"),
+        &confinement(),
+        Stdio::Terminal,
+    )
+    .expect("exec");
     let master = first.take_pty_master().expect("master");
     let (code, out) = run_on_terminal(&root, Some(running.pid()), tty_process("tty"));
     assert_eq!(code, 0, "{out}");
@@ -553,6 +587,7 @@ fn rootless_inner() {
             "id -u; echo $$; hostname; cat /etc/hostname; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; \
              ls /dev/null /dev/pts/ptmx >/dev/null && echo devs; cat /proc/self/uid_map",
         ]),
+        confinement: confinement(),
     };
     let o = run_spec(&s);
     assert_eq!(o.code, 0, "{}", o.err);
@@ -570,6 +605,7 @@ fn rootless_inner() {
         helper(),
         running.pid(),
         &process(&["sh", "-c", "id -u; hostname; echo $$"]),
+        &confinement(),
         e.stdio,
     )
     .expect("exec");
@@ -582,14 +618,14 @@ fn rootless_inner() {
     let e = capture();
     let mut p = process(&["id"]);
     p.user = "nobody".into();
-    let err = run::exec(helper(), running.pid(), &p, e.stdio).expect_err("unmapped user");
+    let err = run::exec(helper(), running.pid(), &p, &confinement(), e.stdio).expect_err("unmapped user");
     eprintln!("unmapped user: {err}");
     // exec -t: a terminal of the container's devpts, made in the user
     // namespace.
     let mut p = process(&["sh", "-c", "tty; stty size"]);
     p.tty = true;
     p.console_size = Some((5, 6));
-    let exec = run::exec(helper(), running.pid(), &p, Stdio::Terminal).expect("exec -t");
+    let exec = run::exec(helper(), running.pid(), &p, &confinement(), Stdio::Terminal).expect("exec -t");
     let out = reader(std::io::PipeReader::from(exec.take_pty_master().expect("master")));
     assert_eq!(exec.wait().expect("wait"), 0);
     let out = out.join().expect("reader");

@@ -20,6 +20,9 @@ pub struct Daemon {
     pub extra_args: Vec<String>,
     /// Run the daemon as this uid and gid (via setpriv), unprivileged.
     pub run_as: Option<u32>,
+    /// A command the daemon is run under (it gets stratad and its
+    /// arguments after its own), e.g. to change its mount namespace.
+    pub wrap: Vec<String>,
 }
 
 impl Daemon {
@@ -41,6 +44,7 @@ impl Daemon {
             child: None,
             extra_args: Vec::new(),
             run_as: None,
+            wrap: Vec::new(),
         }
     }
 
@@ -56,6 +60,11 @@ impl Daemon {
             .open(self.dir.path().join("stratad.log"))
             .expect("log");
         let mut cmd = match self.run_as {
+            None if !self.wrap.is_empty() => {
+                let mut c = Command::new(&self.wrap[0]);
+                c.args(&self.wrap[1..]).arg(STRATAD);
+                c
+            }
             Some(id) => {
                 let mut c = Command::new("setpriv");
                 c.arg(format!("--reuid={id}"))
@@ -433,10 +442,18 @@ impl TarBuilder {
         self
     }
 
-    pub fn char_device(mut self, name: &str, major: u32, minor: u32) -> Self {
+    pub fn char_device(self, name: &str, major: u32, minor: u32) -> Self {
+        self.device(name, tar::EntryType::Char, major, minor)
+    }
+
+    pub fn block_device(self, name: &str, major: u32, minor: u32) -> Self {
+        self.device(name, tar::EntryType::Block, major, minor)
+    }
+
+    fn device(mut self, name: &str, kind: tar::EntryType, major: u32, minor: u32) -> Self {
         let mut h = tar::Header::new_gnu();
         h.set_path(name).expect("path");
-        h.set_entry_type(tar::EntryType::Char);
+        h.set_entry_type(kind);
         h.set_mode(0o666);
         h.set_size(0);
         h.set_device_major(major).expect("major");

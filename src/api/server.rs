@@ -40,6 +40,8 @@ pub struct DaemonConfig {
     pub helper: PathBuf,
     /// How long running containers get to stop at shutdown, at most.
     pub shutdown_timeout: std::time::Duration,
+    /// Which cgroup mechanism enforces the containers' device rules (root).
+    pub device_cgroup: crate::run::cgroup::Choice,
 }
 
 /// `/var/lib/strata` for root, `$XDG_DATA_HOME/strata` (or
@@ -117,7 +119,12 @@ impl Daemon {
         let store = Arc::new(store);
         let helper = config.helper.clone();
         let engine_store = store.clone();
-        let engine = tokio::task::spawn_blocking(move || super::engine::Engine::open(engine_store, helper))
+        let devices = crate::run::cgroup::DevicePolicy::new(config.device_cgroup, store.root())
+            .map_err(|e| Error::Config(format!("--device-cgroup: {e}")))?;
+        if let crate::run::cgroup::DevicePolicy::Unavailable(why) = &devices {
+            tracing::warn!("{why}");
+        }
+        let engine = tokio::task::spawn_blocking(move || super::engine::Engine::open(engine_store, helper, devices))
             .await
             .map_err(|e| Error::Config(format!("loading containers: {e}")))?
             .map_err(|e| Error::Config(format!("loading containers: {e}")))?;

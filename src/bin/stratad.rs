@@ -32,6 +32,11 @@ struct Args {
     /// Allow plain TCP without TLS, on loopback addresses only
     #[arg(long)]
     insecure: bool,
+    /// What keeps containers off the host's devices (as root): v1, the cgroup v1
+    /// devices controller; v2, a cgroup2 device program (BPF); auto, v1 where it is
+    /// mounted, else v2. Without either, containers are refused.
+    #[arg(long, default_value = "auto", value_name = "auto|v1|v2")]
+    device_cgroup: strata::run::cgroup::Choice,
     /// Seconds running containers get to stop when the daemon shuts down
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
     shutdown_timeout: u64,
@@ -67,6 +72,7 @@ impl Args {
             tls,
             insecure: self.insecure,
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout),
+            device_cgroup: self.device_cgroup,
             helper: std::env::current_exe().context("finding stratad's own executable")?,
         })
     }

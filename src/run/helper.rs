@@ -3,10 +3,11 @@
 //! capabilities, exec). Both run single-threaded, started by
 //! [`super::dispatch_helper`] before anything else in `main`.
 
+use super::caps::DOCKER_CAPS;
 use super::linux::LinuxSyscalls;
 use super::lookup::{Failure, errno_text, exec_error_code, look_path};
 use super::{ENV_FD, ENV_SPEC, INIT_ARG, ProcessSpec, ShimSpec, docker_code, plan, user};
-use crate::run::{ContainerSpec, NetworkMode};
+use crate::run::{Confinement, ContainerSpec, NetworkMode, cgroup};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
 use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
@@ -31,24 +32,9 @@ enum InitSpec {
     Exec {
         process: ProcessSpec,
         namespaces: Vec<(String, i32)>,
+        confinement: Confinement,
     },
 }
-
-/// Docker's default capabilities.
-pub const DOCKER_CAPS: CapabilitySet = CapabilitySet::CHOWN
-    .union(CapabilitySet::DAC_OVERRIDE)
-    .union(CapabilitySet::FSETID)
-    .union(CapabilitySet::FOWNER)
-    .union(CapabilitySet::MKNOD)
-    .union(CapabilitySet::NET_RAW)
-    .union(CapabilitySet::SETGID)
-    .union(CapabilitySet::SETUID)
-    .union(CapabilitySet::SETFCAP)
-    .union(CapabilitySet::SETPCAP)
-    .union(CapabilitySet::NET_BIND_SERVICE)
-    .union(CapabilitySet::SYS_CHROOT)
-    .union(CapabilitySet::KILL)
-    .union(CapabilitySet::AUDIT_WRITE);
 
 fn fail(what: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |e| Failure::new(1, format!("{what}: {}", errno_text(&e)))
@@ -168,7 +154,11 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
             crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;
             InitSpec::Start { spec, rootless }
         }
-        ShimSpec::Exec { target_pid, process } => {
+        ShimSpec::Exec {
+            target_pid,
+            process,
+            confinement,
+        } => {
             for (kind, fd) in open_namespaces(target_pid)? {
                 // The user namespace first (it grants the rights to join
                 // the others); the pid namespace applies to our children.
@@ -182,7 +172,11 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
                 keep.remove(pos);
             }
             let namespaces = keep.iter().map(|(k, fd)| (k.clone(), fd.as_raw_fd())).collect();
-            InitSpec::Exec { process, namespaces }
+            InitSpec::Exec {
+                process,
+                namespaces,
+                confinement,
+            }
         }
     };
     let json = serde_json::to_string(&init_spec).map_err(|e| Failure::new(1, format!("encoding the spec: {e}")))?;
@@ -314,16 +308,27 @@ fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
     rustix::process::umask(Mode::from_raw_mode(0o022));
     match env_spec::<InitSpec>()? {
         InitSpec::Start { spec, rootless } => {
+            // Still on the host's mounts, and before anything else: from
+            // here on the device rules hold for this process and its
+            // children.
+            cgroup::join(&spec.confinement.cgroups).map_err(fail("confining the container"))?;
             let steps = plan::plan(&spec, rootless);
             plan::execute(&mut LinuxSyscalls::new(), &steps).map_err(|m| Failure::new(1, m))?;
-            finish(&spec.process, sync)
+            finish(&spec.process, &spec.confinement, sync)
         }
-        InitSpec::Exec { process, namespaces } => {
+        InitSpec::Exec {
+            process,
+            namespaces,
+            confinement,
+        } => {
+            // Before joining the container's mounts, which hide the host's
+            // cgroup filesystem.
+            cgroup::join(&confinement.cgroups).map_err(fail("confining the process"))?;
             for (kind, raw) in namespaces {
                 let fd = crate::sys::take_inherited_fd(raw).map_err(fail("the inherited namespace"))?;
                 setns(&kind, fd.as_fd())?;
             }
-            finish(&process, sync)
+            finish(&process, &confinement, sync)
         }
     }
 }
@@ -410,37 +415,9 @@ fn make_terminal(process: &ProcessSpec, uid: u32, sync: &UnixStream) -> Result<(
     Ok(())
 }
 
-/// After the namespaces and mounts: the user, the environment, the working
-/// directory, the terminal, the capabilities, then exec.
-fn finish(process: &ProcessSpec, sync: &UnixStream) -> Result<Infallible, Failure> {
-    let Some(arg0) = process.args.first() else {
-        return Err(Failure::new(1, "no command specified"));
-    };
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let user = user::resolve(&process.user, &passwd, &group).map_err(|m| Failure::new(1, m))?;
-    let env = user::final_env(&process.env, &user.home);
-    let cwd = if process.cwd.is_empty() {
-        "/"
-    } else {
-        process.cwd.as_str()
-    };
-    if !cwd.starts_with('/') {
-        return Err(Failure::new(
-            1,
-            format!("the working directory {cwd:?} is not absolute"),
-        ));
-    }
-    make_cwd(cwd, user.uid, user.gid)?;
-
-    if process.tty {
-        make_terminal(process, user.uid, sync)?;
-    }
-    rustix::process::setsid().map_err(fail_errno("setsid"))?;
-    if process.tty {
-        rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(fail_errno("setting the controlling terminal"))?;
-    }
-
+/// The process's identity: the bounding set, the groups, the ids, and
+/// the capabilities (Docker's set for root, none for another user).
+fn become_user(user: &user::ExecUser) -> Result<(), Failure> {
     drop_bounding_set()?;
     // A user namespace with one mapped id refuses setgroups (`deny`).
     let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
@@ -475,6 +452,42 @@ fn finish(process: &ProcessSpec, sync: &UnixStream) -> Result<Infallible, Failur
         },
     )
     .map_err(fail_errno("setting capabilities"))?;
+    Ok(())
+}
+
+/// After the namespaces and mounts: the user, the environment, the working
+/// directory, the terminal, the capabilities, `no_new_privs`, the seccomp
+/// filter, then exec.
+fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -> Result<Infallible, Failure> {
+    let Some(arg0) = process.args.first() else {
+        return Err(Failure::new(1, "no command specified"));
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let user = user::resolve(&process.user, &passwd, &group).map_err(|m| Failure::new(1, m))?;
+    let env = user::final_env(&process.env, &user.home);
+    let cwd = if process.cwd.is_empty() {
+        "/"
+    } else {
+        process.cwd.as_str()
+    };
+    if !cwd.starts_with('/') {
+        return Err(Failure::new(
+            1,
+            format!("the working directory {cwd:?} is not absolute"),
+        ));
+    }
+    make_cwd(cwd, user.uid, user.gid)?;
+
+    if process.tty {
+        make_terminal(process, user.uid, sync)?;
+    }
+    rustix::process::setsid().map_err(fail_errno("setsid"))?;
+    if process.tty {
+        rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(fail_errno("setting the controlling terminal"))?;
+    }
+
+    become_user(&user)?;
 
     if let Err(e) = rustix::process::chdir(cwd) {
         return Err(Failure::new(
@@ -497,6 +510,12 @@ fn finish(process: &ProcessSpec, sync: &UnixStream) -> Result<Infallible, Failur
             Some((k, v)) => cmd.env(k, v),
             None => cmd.env(var, ""),
         };
+    }
+    // Last: from here the filter judges every call, `execve` included
+    // (the profile allows it, and what `exec` does before it: signal
+    // dispositions and mask).
+    if let Some(program) = &confinement.seccomp {
+        program.install().map_err(fail("installing the seccomp filter"))?;
     }
     // `exec` also restores the default SIGPIPE disposition and an empty
     // signal mask, which Rust's runtime changed in this process.

@@ -25,12 +25,24 @@
 //!
 //! [`exec`] is the same with `__strata-shim` joining the namespaces of a
 //! running container instead of making new ones.
+//!
+//! Every process of a container, its init and each exec'd one, is
+//! confined alike ([`Confinement`]): it joins the container's cgroups
+//! first thing, before anything of the image can run (the device rules,
+//! [`cgroup`]), and installs the container's seccomp program ([`seccomp`])
+//! as its very last step before `execve`, after its capabilities and
+//! `no_new_privs`.
 
+pub mod caps;
+pub mod cgroup;
+pub mod devices;
+pub mod ebpf;
 mod helper;
 mod linux;
 mod lookup;
 pub mod plan;
 mod ps;
+pub mod seccomp;
 pub mod user;
 
 pub use ps::{Paused, ProcessInfo, pause, processes};
@@ -83,6 +95,28 @@ pub struct ProcessSpec {
     pub console_size: Option<(u16, u16)>,
 }
 
+/// What confines every process of a container besides its namespaces and
+/// capabilities. There is no default: a caller states what it wants.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Confinement {
+    /// Installed as the last step before `execve`; `None` is unconfined
+    /// (`--security-opt seccomp=unconfined`).
+    pub seccomp: Option<seccomp::Program>,
+    /// cgroup directories the process moves itself into first thing
+    /// ([`cgroup::join`]); none for a rootless daemon (see [`cgroup`]).
+    pub cgroups: Vec<PathBuf>,
+}
+
+impl Confinement {
+    /// No seccomp filter and no cgroup.
+    pub fn none() -> Confinement {
+        Confinement {
+            seccomp: None,
+            cgroups: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ContainerSpec {
     pub id: String,
@@ -94,6 +128,8 @@ pub struct ContainerSpec {
     /// created (empty) if missing.
     pub etc_files: Vec<(String, PathBuf)>,
     pub process: ProcessSpec,
+    /// Applies to the init; pass the same to [`exec`] for its processes.
+    pub confinement: Confinement,
 }
 
 /// The process's standard streams.
@@ -154,8 +190,15 @@ impl Error {
 /// What the shim is asked to do.
 #[derive(Debug, Serialize, Deserialize)]
 enum ShimSpec {
-    Start { spec: ContainerSpec, rootless: bool },
-    Exec { target_pid: u32, process: ProcessSpec },
+    Start {
+        spec: ContainerSpec,
+        rootless: bool,
+    },
+    Exec {
+        target_pid: u32,
+        process: ProcessSpec,
+        confinement: Confinement,
+    },
 }
 
 /// Docker's exit code for a finished process.
@@ -265,8 +308,15 @@ pub fn start(helper: &Path, spec: &ContainerSpec, stdio: Stdio) -> Result<Runnin
 }
 
 /// Runs another process in the running container whose PID 1 has host pid
-/// `target_pid`, joining all its namespaces. Blocking, like [`start`].
-pub fn exec(helper: &Path, target_pid: u32, process: &ProcessSpec, stdio: Stdio) -> Result<Running, Error> {
+/// `target_pid`, joining all its namespaces, confined as `confinement`
+/// says (the container's own). Blocking, like [`start`].
+pub fn exec(
+    helper: &Path,
+    target_pid: u32,
+    process: &ProcessSpec,
+    confinement: &Confinement,
+    stdio: Stdio,
+) -> Result<Running, Error> {
     if process.args.is_empty() {
         return Err(Error::Start {
             message: "no command specified".into(),
@@ -276,6 +326,7 @@ pub fn exec(helper: &Path, target_pid: u32, process: &ProcessSpec, stdio: Stdio)
     let shim = ShimSpec::Exec {
         target_pid,
         process: process.clone(),
+        confinement: confinement.clone(),
     };
     launch(helper, &shim, process.tty, stdio)
 }

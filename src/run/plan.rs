@@ -394,6 +394,7 @@ mod tests {
                 tty: false,
                 console_size: None,
             },
+            confinement: crate::run::Confinement::none(),
         }
     }
 

@@ -13,9 +13,13 @@
 //! container runner needs (spawning with kept descriptors, `unshare`,
 //! inherited descriptors, the loopback `ioctl`), each with why it is sound;
 //! `fdpass` passes descriptors over unix sockets (`SCM_RIGHTS`); `xattr` calls
-//! `getxattrat`, which `rustix` does not wrap yet.
+//! `getxattrat`, which `rustix` does not wrap yet; `seccomp` installs a
+//! compiled seccomp program and `bpf` loads and attaches a cgroup device
+//! program (the containers' confinement).
 
 mod beneath;
+#[allow(unsafe_code)]
+pub mod bpf;
 mod fdpass;
 mod lock;
 #[allow(unsafe_code)]
@@ -24,6 +28,8 @@ mod malloc;
 mod map;
 #[allow(unsafe_code)]
 mod process;
+#[allow(unsafe_code)]
+pub mod seccomp;
 #[allow(unsafe_code)]
 pub mod xattr;
 

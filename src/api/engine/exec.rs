@@ -16,6 +16,8 @@ pub struct Exec {
     pub id: String,
     pub container_id: String,
     target_pid: u32,
+    /// The container's: every process in it is confined alike.
+    confinement: run::Confinement,
     pub config: ExecConfig,
     process: run::ProcessSpec,
     state: Mutex<ExecState>,
@@ -33,7 +35,14 @@ struct ExecState {
 }
 
 impl Exec {
-    pub(super) fn new(id: String, container_id: String, target_pid: u32, record: &Record, config: ExecConfig) -> Exec {
+    pub(super) fn new(
+        id: String,
+        container_id: String,
+        target_pid: u32,
+        confinement: run::Confinement,
+        record: &Record,
+        config: ExecConfig,
+    ) -> Exec {
         let mut env = record.config.env.clone().unwrap_or_default();
         for e in config.env.clone().unwrap_or_default() {
             let key = e.split('=').next().unwrap_or_default().to_string();
@@ -66,6 +75,7 @@ impl Exec {
             id,
             container_id,
             target_pid,
+            confinement,
             config,
             process,
             state: Mutex::new(ExecState::default()),
@@ -100,7 +110,7 @@ impl Exec {
         if !sources.is_empty() {
             self.output.start_run(sources);
         }
-        let process = match run::exec(helper, self.target_pid, &self.process, stdio) {
+        let process = match run::exec(helper, self.target_pid, &self.process, &self.confinement, stdio) {
             Ok(p) => Arc::new(p),
             Err(e) => {
                 if self.config.tty {

@@ -18,6 +18,7 @@ pub mod filter;
 mod names;
 pub mod output;
 pub mod record;
+mod security;
 pub mod unsupported;
 
 pub use commit::CommitOptions;
@@ -51,6 +52,8 @@ pub struct Engine {
     store: Arc<Store>,
     containers: Mutex<BTreeMap<String, Arc<Container>>>,
     execs: Mutex<HashMap<String, Arc<Exec>>>,
+    /// How containers are kept off the host's devices.
+    devices: run::cgroup::DevicePolicy,
 }
 
 /// Where a container's lifecycle stands, for waiters: bumped on every exit
@@ -85,6 +88,10 @@ struct RunHandles {
     mount: Option<fuser::BackgroundSession>,
     stdin: Arc<Stdin>,
     pty: Option<Arc<OwnedFd>>,
+    /// What every exec'd process gets too.
+    confinement: run::Confinement,
+    /// Removed (dropped) once the container's process has ended.
+    cgroup: Option<run::cgroup::Cgroup>,
 }
 
 /// A process's standard input as attached clients write it: closed (taken)
@@ -191,11 +198,26 @@ pub fn parse_signal(s: &str) -> Option<i32> {
 impl Engine {
     /// Loads every container of the store. Containers recorded as running
     /// died with the previous daemon: they are marked exited, and a mount
-    /// their root may have left is detached.
-    pub fn open(store: Arc<Store>, helper: PathBuf) -> io::Result<Engine> {
+    /// their root may have left is detached, as is any cgroup of this
+    /// store's.
+    pub fn open(store: Arc<Store>, helper: PathBuf, devices: run::cgroup::DevicePolicy) -> io::Result<Engine> {
         let dir = store.root().join("containers");
         std::fs::create_dir_all(&dir)?;
         sys::make_private(&dir)?;
+        // Compiled now rather than by the first container's start.
+        if let Err(e) = run::seccomp::default_program() {
+            tracing::error!("Docker's seccomp profile: {e}");
+        }
+        if let Some(m) = devices.manager() {
+            tracing::info!(
+                "containers' cgroups under {} ({:?})",
+                m.parent().display(),
+                m.hierarchy()
+            );
+            for (name, e) in m.sweep() {
+                tracing::warn!("removing the stale cgroup {name}: {e}");
+            }
+        }
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -260,6 +282,7 @@ impl Engine {
             store,
             containers: Mutex::new(containers),
             execs: Mutex::new(HashMap::new()),
+            devices,
         })
     }
 
@@ -313,6 +336,7 @@ impl Engine {
         let host_config = req.host_config;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
+        security::seccomp_program(&host_config)?;
         if config.image.is_empty() {
             return Err(ApiError::bad_request("no image given"));
         }
@@ -454,6 +478,17 @@ impl Engine {
         lowers: Vec<PathBuf>,
     ) -> Result<(), (ApiError, i32)> {
         let fail = |e: ApiError| (e, 128);
+        // Once per start at most (Docker's default: once per daemon);
+        // execs reuse it.
+        let seccomp = security::seccomp_program(&record.host_config).map_err(fail)?;
+        let cgroup = self
+            .devices
+            .create(&record.id)
+            .map_err(|e| fail(ApiError::internal(format!("the container's cgroup: {e}"))))?;
+        let confinement = run::Confinement {
+            seccomp,
+            cgroups: cgroup.iter().map(|c| c.dir().to_path_buf()).collect(),
+        };
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
         let merged = c.dir.join("merged");
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
@@ -485,6 +520,7 @@ impl Engine {
                 tty,
                 console_size: console_size(tty, record.host_config.console_size),
             },
+            confinement: confinement.clone(),
         };
         // Pipes' readers start first: a process that writes and exits at
         // once must still be heard. (A terminal's come after the start.)
@@ -540,6 +576,8 @@ impl Engine {
                 mount: Some(mount),
                 stdin: streams.stdin,
                 pty: streams.pty,
+                confinement,
+                cgroup,
             });
             let rec = live.record.clone();
             drop(live);
@@ -591,6 +629,9 @@ impl Engine {
             // died yet must not make the unmount fail.
             let _ = sys::unmount_lazy(&c.dir.join("merged"));
             drop(h.mount.take());
+            // Before waiters hear of the exit: the process is gone, so is
+            // its cgroup.
+            drop(h.cgroup.take());
         }
         c.progress.send_modify(|p| {
             p.exits += 1;
@@ -750,6 +791,9 @@ impl Engine {
             }
         }
         while tasks.join_next().await.is_some() {}
+        if let Some(m) = self.devices.manager() {
+            m.remove_parent();
+        }
     }
 
     pub fn streams(&self, c: &Container) -> Option<Streams> {
@@ -781,10 +825,10 @@ impl Engine {
         c: &Arc<Container>,
         config: crate::api::types::ExecConfig,
     ) -> Result<Arc<Exec>, ApiError> {
-        let (pid, record) = {
+        let (pid, record, confinement) = {
             let live = c.lock();
             match &live.run {
-                Some(r) => (r.process.pid(), live.record.clone()),
+                Some(r) => (r.process.pid(), live.record.clone(), r.confinement.clone()),
                 None => {
                     return Err(ApiError::new(
                         StatusCode::CONFLICT,
@@ -799,7 +843,7 @@ impl Engine {
         unsupported::check_exec(&config)?;
         record::validate_user(&config.user)?;
         let id = random_id().map_err(internal("making an ID"))?;
-        let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, &record, config));
+        let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, confinement, &record, config));
         self.execs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
