@@ -32,6 +32,8 @@ const MAGIC: &[u8; 8] = b"STRATAIX";
 const VERSION: u32 = 1;
 const HEADER_LEN: usize = 40;
 const RECORD_LEN: usize = 72;
+/// The largest content size reported (Docker's API carries sizes as i64).
+pub const MAX_CONTENT_SIZE: u64 = i64::MAX as u64;
 
 /// What an index entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,13 +175,15 @@ impl IndexBuilder {
         self.entries.is_empty()
     }
 
-    /// Bytes of regular-file content (each hard-linked inode once).
+    /// Bytes of regular-file content (each hard-linked inode once), at
+    /// most `i64::MAX`: sparse files claim sizes that add up past any
+    /// integer without costing the archive anything.
     pub fn content_size(&self) -> u64 {
         self.entries
             .values()
             .filter(|e| e.kind == EntryKind::File && e.flags & FLAG_HARDLINK == 0)
-            .map(|e| e.size)
-            .sum()
+            .fold(0u64, |sum, e| sum.saturating_add(e.size))
+            .min(MAX_CONTENT_SIZE)
     }
 
     /// Serialises the index in the on-disk format.
@@ -593,5 +597,118 @@ mod tests {
         assert!(idx.verify().is_err());
         assert_eq!(idx.get(b"x").unwrap().kind(), EntryKind::File);
         assert!(LayerIndex::from_bytes(good).unwrap().verify().is_ok());
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn kind() -> impl Strategy<Value = EntryKind> {
+            (0u8..7).prop_map(|k| EntryKind::from_u8(k).expect("0..7 are kinds"))
+        }
+
+        fn entry() -> impl Strategy<Value = Entry> {
+            let bytes = || proptest::collection::vec(any::<u8>(), 0..24);
+            (
+                kind(),
+                any::<u8>(),
+                any::<[u32; 5]>(),
+                any::<u64>(),
+                any::<i64>(),
+                any::<u32>(),
+                bytes(),
+                bytes(),
+                any::<u32>(),
+            )
+                .prop_map(
+                    |(
+                        kind,
+                        flags,
+                        [mode, uid, gid, rdev_major, rdev_minor],
+                        size,
+                        mtime_sec,
+                        mtime_nsec,
+                        target,
+                        capability,
+                        layer,
+                    )| Entry {
+                        kind,
+                        flags,
+                        mode,
+                        uid,
+                        gid,
+                        rdev_major,
+                        rdev_minor,
+                        size,
+                        mtime_sec,
+                        mtime_nsec,
+                        target,
+                        capability,
+                        layer,
+                    },
+                )
+        }
+
+        fn builder() -> impl Strategy<Value = IndexBuilder> {
+            let path = proptest::collection::vec(prop_oneof![Just(b'/'), Just(b'a'), Just(b'b'), any::<u8>()], 0..12);
+            proptest::collection::btree_map(path, entry(), 0..40).prop_map(|entries| IndexBuilder { entries })
+        }
+
+        /// Every read an index offers, on whatever it holds.
+        fn read_everything<B: AsRef<[u8]>>(idx: &LayerIndex<B>, probe: &[u8]) {
+            let _ = idx.verify();
+            for rec in idx.iter() {
+                let e = rec.to_entry();
+                let _ = idx.get(rec.path());
+                let _ = idx.children(rec.path()).count();
+                let _ = idx.below(rec.path()).count();
+                let _ = (e.kind, rec.layer());
+            }
+            let _ = idx.get(probe);
+            let _ = idx.children(probe).count();
+            let _ = idx.below(probe).count();
+            let _ = (idx.len(), idx.content_size());
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), probe in proptest::collection::vec(any::<u8>(), 0..8)) {
+                if let Ok(idx) = LayerIndex::from_bytes(bytes) {
+                    read_everything(&idx, &probe);
+                }
+            }
+
+            #[test]
+            fn mutated_indexes_never_panic(
+                b in builder(),
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12),
+                probe in proptest::collection::vec(any::<u8>(), 0..8),
+            ) {
+                let mut bytes = b.encode();
+                for (at, v) in edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = v;
+                }
+                if let Ok(idx) = LayerIndex::from_bytes(bytes) {
+                    read_everything(&idx, &probe);
+                }
+            }
+
+            #[test]
+            fn encode_then_decode_round_trips(b in builder()) {
+                let idx = LayerIndex::from_bytes(b.encode()).expect("a fresh encoding opens");
+                prop_assert!(idx.verify().is_ok());
+                prop_assert_eq!(idx.len(), b.len());
+                prop_assert_eq!(idx.content_size(), b.content_size());
+                let decoded: Vec<(Vec<u8>, Entry)> = idx.iter().map(|r| (r.path().to_vec(), r.to_entry())).collect();
+                let built: Vec<(Vec<u8>, Entry)> = b.iter().map(|(p, e)| (p.clone(), e.clone())).collect();
+                prop_assert_eq!(decoded, built);
+                for (path, e) in b.iter() {
+                    prop_assert_eq!(&idx.get(path).expect("found").to_entry(), e);
+                }
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod image;
 pub mod index;
 pub mod reference;
 mod store;
+pub mod tarread;
 
 pub mod untar;
 

@@ -222,4 +222,45 @@ mod tests {
         assert!(Reference::parse(&"a".repeat(300)).is_err());
         assert!(Reference::from_parts("x", "bad tag").is_err());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Strings made of what references are made of, so that many parse.
+        fn referenceish() -> impl Strategy<Value = String> {
+            "(([a-zA-Z0-9-]{1,8}\\.)?[a-z0-9]{1,6}(:[0-9]{1,5})?/)?([a-z0-9]{1,6}([._-]{1,2}[a-z0-9]{1,4})?/){0,3}[a-zA-Z0-9._-]{1,10}(:[a-zA-Z0-9_.-]{1,12})?(@sha256:[0-9a-f]{4})?"
+        }
+
+        fn check_stable(s: &str) -> Result<(), TestCaseError> {
+            if let Ok(r) = Reference::parse(s) {
+                let shown = r.to_string();
+                let again = Reference::parse(&shown);
+                prop_assert_eq!(again.as_ref(), Ok(&r), "{:?} -> {:?}", s, shown);
+                prop_assert_eq!(again.expect("parsed").to_string(), shown);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn parsing_never_panics_and_is_stable(s in any::<String>()) {
+                check_stable(&s)?;
+                let half = s.char_indices().nth(s.chars().count() / 2).map_or(s.len(), |(i, _)| i);
+                let (repo, tag) = s.split_at(half);
+                let _ = Reference::from_parts(repo, tag);
+            }
+
+            #[test]
+            fn reference_like_strings_are_stable(s in referenceish(), tag in "[a-zA-Z0-9_.-]{0,12}") {
+                check_stable(&s)?;
+                if let Ok(r) = Reference::from_parts(&s, &tag) {
+                    let shown = r.to_string();
+                    prop_assert_eq!(Reference::parse(&shown), Ok(r));
+                }
+            }
+        }
+    }
 }

@@ -739,8 +739,8 @@ fn summary(state: &State, id: Digest) -> ImageSummary {
         .diff_ids
         .iter()
         .filter_map(|d| state.layers.get(d))
-        .map(|l| l.size)
-        .sum();
+        .fold(0u64, |sum, l| sum.saturating_add(l.size))
+        .min(super::index::MAX_CONTENT_SIZE);
     ImageSummary {
         id,
         parent: rec.parent,

@@ -10,9 +10,11 @@
 
 use super::digest::{Digest, HashingReader};
 use super::index::{Entry, EntryKind, FLAG_HARDLINK, FLAG_OPAQUE, IndexBuilder};
+use super::tarread::{Header, Reader, Segment, TarError, quote, typeflag};
 use crate::sys::{BeneathDir, Name};
 use rustix::fs::{FileType, Mode, Timespec, Timestamps, XattrFlags};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 
 /// Why an archive was refused. Always the client's fault, never the store's.
 #[derive(Debug, thiserror::Error)]
@@ -27,14 +29,31 @@ pub enum ArchiveError {
     Compressed(&'static str),
     #[error("truncated tar archive: the stream ended before the end-of-archive marker")]
     Truncated,
-    #[error("{path:?}: {reason}")]
+    #[error("malformed tar archive at {0}")]
+    Malformed(String),
+    #[error("the archive could not be read: {0}")]
+    Unreadable(String),
+    /// `path` is already quoted (and cut short: see [`quote`]).
+    #[error("{path}: {reason}")]
     BadEntry { path: String, reason: String },
 }
 
 fn bad(path: &[u8], reason: impl Into<String>) -> ArchiveError {
     ArchiveError::BadEntry {
-        path: String::from_utf8_lossy(path).into_owned(),
+        path: quote(path),
         reason: reason.into(),
+    }
+}
+
+impl From<TarError> for ArchiveError {
+    fn from(e: TarError) -> Self {
+        match e {
+            TarError::NotTar(why) => ArchiveError::NotTar(why.to_string()),
+            TarError::Truncated => ArchiveError::Truncated,
+            TarError::Read(e) => ArchiveError::Unreadable(e.to_string()),
+            TarError::Malformed { .. } => ArchiveError::Malformed(e.to_string()),
+            TarError::Sparse { name, reason } => bad(&name, reason),
+        }
     }
 }
 
@@ -50,6 +69,12 @@ pub enum ExtractError {
 impl From<rustix::io::Errno> for ExtractError {
     fn from(e: rustix::io::Errno) -> Self {
         ExtractError::Io(e.into())
+    }
+}
+
+impl From<TarError> for ExtractError {
+    fn from(e: TarError) -> Self {
+        ExtractError::Archive(e.into())
     }
 }
 
@@ -136,6 +161,35 @@ struct Meta {
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
+impl Meta {
+    /// A regular file's index entry with this metadata.
+    fn entry(&self) -> Entry {
+        Entry {
+            kind: EntryKind::File,
+            flags: 0,
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+            rdev_major: 0,
+            rdev_minor: 0,
+            size: 0,
+            mtime_sec: self.mtime_sec,
+            mtime_nsec: self.mtime_nsec,
+            target: Vec::new(),
+            capability: self
+                .xattrs
+                .iter()
+                .find(|(k, _)| k == CAPABILITY_XATTR)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+            layer: 0,
+        }
+    }
+}
+
+/// Set-uid and set-gid: never on disk in the store (see `disk_mode`).
+const SET_ID_BITS: u32 = 0o6000;
+
 /// Extracts `reader` (an uncompressed tar stream) into the empty directory
 /// `root`, returning its diff_id (the digest of every byte of the stream) and
 /// its index.
@@ -149,39 +203,20 @@ pub fn extract(reader: impl Read, root: &BeneathDir, opts: ExtractOptions) -> Re
         buf: vec![0u8; 256 * 1024],
     };
     ex.index.insert(Vec::new(), Entry::dir(0o755, 0, 0, 0));
-    let mut parse_error = None;
-    {
-        let mut archive = tar::Archive::new(&mut hashing);
-        let entries = archive.entries().map_err(|e| ArchiveError::NotTar(e.to_string()))?;
-        for (n, entry) in entries.enumerate() {
-            match entry {
-                Ok(entry) => ex.entry(entry)?,
-                Err(e) => {
-                    parse_error = Some(if n == 0 {
-                        e.to_string()
-                    } else {
-                        format!("entry {}: {e}", n + 1)
-                    });
-                    break;
-                }
-            }
+    let result = {
+        // Buffered so that a header block is not a read of its own; every
+        // byte the buffer takes has been hashed, and `finish` hashes the rest.
+        let mut tar = Reader::new(io::BufReader::with_capacity(64 * 1024, &mut hashing));
+        ex.entries(&mut tar)
+    };
+    match result {
+        Err(ExtractError::Archive(ArchiveError::Truncated)) if hashing.bytes_read() == 0 => {
+            return Err(ArchiveError::Empty.into());
         }
-    }
-    // A stream that ended while the tar reader still wanted data is
-    // truncated, whatever the reader made of the partial block.
-    if hashing.hit_eof() {
-        return Err(if hashing.bytes_read() == 0 {
-            ArchiveError::Empty
-        } else {
-            ArchiveError::Truncated
-        }
-        .into());
-    }
-    if let Some(e) = parse_error {
-        return Err(ArchiveError::NotTar(e).into());
+        other => other?,
     }
     ex.finish_dirs()?;
-    let (diff_id, tar_bytes) = hashing.finish()?;
+    let (diff_id, tar_bytes) = hashing.finish().map_err(|e| ArchiveError::Unreadable(e.to_string()))?;
     Ok(Extracted {
         diff_id,
         tar_bytes,
@@ -200,188 +235,167 @@ fn io_to_archive(path: &[u8], e: io::Error) -> ExtractError {
     }
 }
 
+/// A file the archive sizes beyond what the store's filesystem can hold
+/// (EFBIG) is the archive's fault; other write errors are the store's.
+fn data_error(path: &[u8], size: u64, e: io::Error) -> ExtractError {
+    if e.raw_os_error() == Some(libc_errno::EFBIG) {
+        return bad(
+            path,
+            format!("a file of {size} bytes is larger than the store's filesystem can hold"),
+        )
+        .into();
+    }
+    ExtractError::Io(e)
+}
+
 mod libc_errno {
     use rustix::io::Errno;
     pub const ELOOP: i32 = Errno::LOOP.raw_os_error();
     pub const EXDEV: i32 = Errno::XDEV.raw_os_error();
     pub const ENOTDIR: i32 = Errno::NOTDIR.raw_os_error();
+    pub const EFBIG: i32 = Errno::FBIG.raw_os_error();
+}
+
+/// The header's metadata, checked for range.
+fn meta(h: &Header) -> Result<Meta, ArchiveError> {
+    let id = |v: i64, what: &str| u32::try_from(v).map_err(|_| bad(&h.name, format!("{what} out of range")));
+    Ok(Meta {
+        mode: (h.mode & 0o7777) as u32,
+        uid: id(h.uid, "uid")?,
+        gid: id(h.gid, "gid")?,
+        mtime_sec: h.mtime,
+        mtime_nsec: h.mtime_nsec,
+        xattrs: h
+            .xattrs
+            .iter()
+            .filter(|(k, _)| !INTERNAL_XATTR_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .cloned()
+            .collect(),
+    })
 }
 
 impl Extractor<'_> {
-    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), ExtractError> {
-        let raw_path = entry.path_bytes().into_owned();
-        let etype = entry.header().entry_type();
-        if etype.is_pax_global_extensions() {
-            return Ok(());
+    fn entries<R: Read>(&mut self, tar: &mut Reader<R>) -> Result<(), ExtractError> {
+        while let Some(header) = tar.next_entry()? {
+            self.entry(tar, &header)?;
         }
-        let path = clean_path(&raw_path)?;
-        let meta = self.meta(&mut entry, &raw_path)?;
+        Ok(())
+    }
+
+    fn entry<R: Read>(&mut self, tar: &mut Reader<R>, h: &Header) -> Result<(), ExtractError> {
+        let raw_path = h.name.as_slice();
+        let path = clean_path(raw_path)?;
+        let meta = meta(h)?;
         let (parent, name) = split_parent(&path);
 
         if name.starts_with(WHITEOUT_PREFIX) {
-            return self.whiteout(&raw_path, parent, name);
+            return self.whiteout(raw_path, parent, name);
         }
+        let is_dir = h.typeflag == typeflag::DIR;
         if path.is_empty() {
             // The archive's `./`: metadata for the layer root.
-            if !etype.is_dir() {
-                return Err(bad(&raw_path, "the archive root must be a directory").into());
+            if !is_dir {
+                return Err(bad(raw_path, "the archive root must be a directory").into());
             }
             let root = Entry::dir(meta.mode, meta.uid, meta.gid, meta.mtime_sec);
             self.index.insert(Vec::new(), root);
             return Ok(());
         }
-        let dir = self.parent_dir(&raw_path, parent)?;
-        let name_ref = Name::new(name).map_err(|e| bad(&raw_path, e.to_string()))?;
+        let dir = self.parent_dir(raw_path, parent)?;
+        let name_ref = Name::new(name).map_err(|e| bad(raw_path, e.to_string()))?;
 
         // A later entry for an existing path replaces it, except that a
         // directory over a directory only updates its metadata.
         if let Some(existing) = self.index.get(&path) {
-            let keep_dir = existing.kind == EntryKind::Dir && etype.is_dir();
+            let keep_dir = existing.kind == EntryKind::Dir && is_dir;
             if !keep_dir {
                 if existing.kind != EntryKind::Whiteout {
-                    dir.remove_all(name_ref).map_err(|e| io_to_archive(&raw_path, e))?;
+                    dir.remove_all(name_ref).map_err(|e| io_to_archive(raw_path, e))?;
                 }
                 self.index.remove_tree(&path);
             }
         }
 
-        let mut e = Entry {
-            kind: EntryKind::File,
-            flags: 0,
-            mode: meta.mode,
-            uid: meta.uid,
-            gid: meta.gid,
-            rdev_major: 0,
-            rdev_minor: 0,
-            size: 0,
-            mtime_sec: meta.mtime_sec,
-            mtime_nsec: meta.mtime_nsec,
-            target: Vec::new(),
-            capability: meta
-                .xattrs
-                .iter()
-                .find(|(k, _)| k == CAPABILITY_XATTR)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default(),
-            layer: 0,
-        };
-        use tar::EntryType as T;
-        match etype {
-            T::Regular | T::Continuous | T::GNUSparse => {
-                e.size = entry.size();
-                self.write_file(&mut entry, &raw_path, &dir, name_ref, &meta)?;
+        let mut e = meta.entry();
+        match h.typeflag {
+            typeflag::REG | typeflag::CONT | typeflag::GNU_SPARSE => {
+                e.size = h.size;
+                self.write_file(tar, h, &dir, name_ref, &meta)?;
             }
-            T::Directory => {
+            typeflag::DIR => {
                 e.kind = EntryKind::Dir;
                 if let Some(old) = self.index.get(&path) {
                     e.flags = old.flags & FLAG_OPAQUE;
                 } else {
-                    match dir.mkdir(name_ref, 0o700) {
-                        Ok(()) => {}
-                        Err(err) => return Err(io_to_archive(&raw_path, err)),
-                    }
+                    dir.mkdir(name_ref, 0o700).map_err(|err| io_to_archive(raw_path, err))?;
                 }
             }
-            T::Symlink => {
+            typeflag::SYMLINK => {
                 e.kind = EntryKind::Symlink;
-                e.target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| bad(&raw_path, "symlink without a target"))?
-                    .into_owned();
-                if e.target.is_empty() {
-                    return Err(bad(&raw_path, "symlink with an empty target").into());
+                if h.linkname.is_empty() {
+                    return Err(bad(raw_path, "symlink with an empty target").into());
                 }
+                e.target = h.linkname.clone();
                 e.size = e.target.len() as u64;
                 dir.symlink(&e.target, name_ref)
-                    .map_err(|err| io_to_archive(&raw_path, err))?;
-                self.set_owner_and_times(&dir, name_ref, &meta, &raw_path)?;
+                    .map_err(|err| io_to_archive(raw_path, err))?;
+                self.set_owner_and_times(&dir, name_ref, &meta, raw_path)?;
             }
-            T::Link => {
-                let target_raw = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| bad(&raw_path, "hard link without a target"))?
-                    .into_owned();
-                e = self.hard_link(&raw_path, &target_raw, &dir, name_ref)?;
+            typeflag::LINK => {
+                e = self.hard_link(raw_path, &h.linkname, &dir, name_ref)?;
             }
-            T::Char | T::Block | T::Fifo => {
-                let (kind, ftype) = match etype {
-                    T::Char => (EntryKind::CharDevice, FileType::CharacterDevice),
-                    T::Block => (EntryKind::BlockDevice, FileType::BlockDevice),
-                    _ => (EntryKind::Fifo, FileType::Fifo),
-                };
-                e.kind = kind;
-                let header = entry.header();
-                e.rdev_major = header.device_major().ok().flatten().unwrap_or(0);
-                e.rdev_minor = header.device_minor().ok().flatten().unwrap_or(0);
-                let dev = rustix::fs::makedev(e.rdev_major, e.rdev_minor);
-                match dir.mknod(name_ref, ftype, 0o600, dev) {
+            typeflag::CHAR | typeflag::BLOCK => self.device(h, &dir, name_ref, &meta, &mut e)?,
+            typeflag::FIFO => {
+                e.kind = EntryKind::Fifo;
+                match dir.mknod(name_ref, FileType::Fifo, 0o600, 0) {
                     Ok(()) => {}
-                    // Unprivileged: an empty placeholder on disk, the truth in the index.
                     Err(err) if err.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
                         dir.create_file(name_ref, 0o600)
-                            .map_err(|err| io_to_archive(&raw_path, err))?;
+                            .map_err(|err| io_to_archive(raw_path, err))?;
                     }
-                    Err(err) => return Err(io_to_archive(&raw_path, err)),
+                    Err(err) => return Err(io_to_archive(raw_path, err)),
                 }
-                self.set_owner_and_times(&dir, name_ref, &meta, &raw_path)?;
+                self.set_owner_and_times(&dir, name_ref, &meta, raw_path)?;
                 self.chmod_entry(&dir, name_ref, meta.mode)?;
             }
             other => {
-                return Err(bad(
-                    &raw_path,
-                    format!("unsupported tar entry type {:?}", other.as_byte() as char),
-                )
-                .into());
+                return Err(bad(raw_path, format!("unsupported tar entry type {:?}", other as char)).into());
             }
         }
         self.index.insert(path, e);
         Ok(())
     }
 
-    fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, raw_path: &[u8]) -> Result<Meta, ArchiveError> {
-        let header = entry.header();
-        let old = header.as_old();
-        // A blank numeric field (all NUL or spaces) reads as 0, as Go's
-        // archive/tar (and so Docker) reads it.
-        let num = |field: &[u8], r: io::Result<u64>, what: &str| -> Result<u64, ArchiveError> {
-            if field.iter().all(|&c| c == 0 || c == b' ') {
-                return Ok(0);
-            }
-            r.map_err(|e| bad(raw_path, format!("bad {what} field: {e}")))
+    /// A character or block device: recorded in the index (which the union
+    /// filesystem presents), and on disk only an empty placeholder, 0600 and
+    /// the daemon's: a real device node in the store would let any host
+    /// user who can reach the layer open the host's device.
+    fn device(
+        &self,
+        h: &Header,
+        dir: &BeneathDir,
+        name: Name<'_>,
+        meta: &Meta,
+        e: &mut Entry,
+    ) -> Result<(), ExtractError> {
+        let raw_path = h.name.as_slice();
+        let number = |v: Option<i64>, what: &str| {
+            v.and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| bad(raw_path, format!("bad device {what} number")))
         };
-        let mode = num(&old.mode, header.mode().map(u64::from), "mode")? as u32 & 0o7777;
-        let uid = u32::try_from(num(&old.uid, header.uid(), "uid")?).map_err(|_| bad(raw_path, "uid out of range"))?;
-        let gid = u32::try_from(num(&old.gid, header.gid(), "gid")?).map_err(|_| bad(raw_path, "gid out of range"))?;
-        let mut mtime_sec = i64::try_from(num(&old.mtime, header.mtime(), "mtime")?).unwrap_or(i64::MAX);
-        let mut mtime_nsec = 0;
-        let mut xattrs = Vec::new();
-        if let Some(pax) = entry
-            .pax_extensions()
-            .map_err(|e| bad(raw_path, format!("bad PAX header: {e}")))?
-        {
-            for ext in pax {
-                let ext = ext.map_err(|e| bad(raw_path, format!("bad PAX record: {e}")))?;
-                let Ok(key) = ext.key() else { continue };
-                if key == "mtime" {
-                    if let Some((s, ns)) = parse_pax_time(ext.value_bytes()) {
-                        mtime_sec = s;
-                        mtime_nsec = ns;
-                    }
-                } else if let Some(name) = key.strip_prefix("SCHILY.xattr.")
-                    && !INTERNAL_XATTR_PREFIXES.iter().any(|p| name.starts_with(p))
-                {
-                    xattrs.push((name.to_string(), ext.value_bytes().to_vec()));
-                }
-            }
-        }
-        Ok(Meta {
-            mode,
-            uid,
-            gid,
-            mtime_sec,
-            mtime_nsec,
-            xattrs,
-        })
+        e.kind = if h.typeflag == typeflag::CHAR {
+            EntryKind::CharDevice
+        } else {
+            EntryKind::BlockDevice
+        };
+        e.rdev_major = number(h.devmajor, "major")?;
+        e.rdev_minor = number(h.devminor, "minor")?;
+        let file = dir
+            .create_file(name, 0o600)
+            .map_err(|err| io_to_archive(raw_path, err))?;
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(0o600))?;
+        rustix::fs::futimens(&file, &times(meta.mtime_sec, meta.mtime_nsec))?;
+        Ok(())
     }
 
     /// Records a whiteout or an opaque marker; nothing goes on disk but the
@@ -437,10 +451,7 @@ impl Extractor<'_> {
                 Some(EntryKind::Symlink) => {
                     return Err(bad(
                         raw_path,
-                        format!(
-                            "refusing to write through symlink {:?}",
-                            String::from_utf8_lossy(&prefix)
-                        ),
+                        format!("refusing to write through symlink {}", quote(&prefix)),
                     )
                     .into());
                 }
@@ -452,11 +463,7 @@ impl Extractor<'_> {
                     self.index.insert(prefix.clone(), Entry::dir(0o755, 0, 0, 0));
                 }
                 Some(_) => {
-                    return Err(bad(
-                        raw_path,
-                        format!("parent {:?} is not a directory", String::from_utf8_lossy(&prefix)),
-                    )
-                    .into());
+                    return Err(bad(raw_path, format!("parent {} is not a directory", quote(&prefix))).into());
                 }
             }
         }
@@ -467,27 +474,17 @@ impl Extractor<'_> {
 
     fn write_file<R: Read>(
         &mut self,
-        entry: &mut tar::Entry<'_, R>,
-        raw_path: &[u8],
+        tar: &mut Reader<R>,
+        h: &Header,
         dir: &BeneathDir,
         name: Name<'_>,
         meta: &Meta,
     ) -> Result<(), ExtractError> {
-        let mut file = dir.create_file(name, 0o600).map_err(|e| io_to_archive(raw_path, e))?;
-        let want = entry.size();
-        let mut written = 0u64;
-        loop {
-            let n = entry
-                .read(&mut self.buf)
-                .map_err(|e| bad(raw_path, format!("reading data: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            file.write_all(&self.buf[..n])?;
-            written += n as u64;
-        }
-        if written != want {
-            return Err(ArchiveError::Truncated.into());
+        let raw_path = h.name.as_slice();
+        let file = dir.create_file(name, 0o600).map_err(|e| io_to_archive(raw_path, e))?;
+        match &h.sparse {
+            None => self.copy_data(tar, &file, raw_path, h.size)?,
+            Some(segments) => self.write_sparse(tar, &file, segments, raw_path, h.size)?,
         }
         if self.opts.privileged {
             rustix::fs::fchown(
@@ -496,10 +493,56 @@ impl Extractor<'_> {
                 Some(rustix::fs::Gid::from_raw(meta.gid)),
             )?;
         }
-        // After chown, which clears set-id bits.
         rustix::fs::fchmod(&file, Mode::from_raw_mode(self.disk_mode(meta.mode, 0o600)))?;
         self.set_xattrs(&file, &meta.xattrs, raw_path);
         rustix::fs::futimens(&file, &times(meta.mtime_sec, meta.mtime_nsec))?;
+        Ok(())
+    }
+
+    fn copy_data<R: Read>(
+        &mut self,
+        tar: &mut Reader<R>,
+        mut file: &std::fs::File,
+        raw_path: &[u8],
+        size: u64,
+    ) -> Result<(), ExtractError> {
+        loop {
+            let n = tar.read(&mut self.buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            file.write_all(&self.buf[..n])
+                .map_err(|e| data_error(raw_path, size, e))?;
+        }
+    }
+
+    /// Writes each data segment at its offset and gives the file its real
+    /// size: holes are never written, so a file costs the disk its data,
+    /// whatever size it claims. (The reader checked that the segments are
+    /// in order, within the size, and hold exactly the entry's data.)
+    fn write_sparse<R: Read>(
+        &mut self,
+        tar: &mut Reader<R>,
+        file: &std::fs::File,
+        segments: &[Segment],
+        raw_path: &[u8],
+        size: u64,
+    ) -> Result<(), ExtractError> {
+        file.set_len(size).map_err(|e| data_error(raw_path, size, e))?;
+        for seg in segments {
+            let end = seg.offset + seg.len;
+            let mut at = seg.offset;
+            while at < end {
+                let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(self.buf.len());
+                let n = tar.read(&mut self.buf[..want])?;
+                if n == 0 {
+                    return Err(ArchiveError::Truncated.into());
+                }
+                file.write_all_at(&self.buf[..n], at)
+                    .map_err(|e| data_error(raw_path, size, e))?;
+                at += n as u64;
+            }
+        }
         Ok(())
     }
 
@@ -510,15 +553,8 @@ impl Extractor<'_> {
         dir: &BeneathDir,
         name: Name<'_>,
     ) -> Result<Entry, ExtractError> {
-        let target = clean_path(target_raw).map_err(|_| {
-            bad(
-                raw_path,
-                format!(
-                    "hard link to {:?} leaves the layer",
-                    String::from_utf8_lossy(target_raw)
-                ),
-            )
-        })?;
+        let target = clean_path(target_raw)
+            .map_err(|_| bad(raw_path, format!("hard link to {} leaves the layer", quote(target_raw))))?;
         let mut linked = match self.index.get(&target) {
             Some(e) if !matches!(e.kind, EntryKind::Dir | EntryKind::Whiteout) => e.clone(),
             Some(_) => return Err(bad(raw_path, "hard link to a directory or a deleted path").into()),
@@ -526,8 +562,8 @@ impl Extractor<'_> {
                 return Err(bad(
                     raw_path,
                     format!(
-                        "hard link to {:?}, which is not earlier in this archive",
-                        String::from_utf8_lossy(target_raw)
+                        "hard link to {}, which is not earlier in this archive",
+                        quote(target_raw)
                     ),
                 )
                 .into());
@@ -564,7 +600,13 @@ impl Extractor<'_> {
         Ok(dir.chmod(name, self.disk_mode(mode, 0o600))?)
     }
 
+    /// The mode an object gets on disk: never set-uid or set-gid, since an
+    /// unprivileged host user who can reach the layer could run it (the
+    /// index keeps the real mode, and the union filesystem shows that);
+    /// and, where the daemon cannot chown, what its owner needs for the
+    /// filesystem to serve it.
     fn disk_mode(&self, mode: u32, owner_needs: u32) -> u32 {
+        let mode = mode & !SET_ID_BITS;
         if self.opts.privileged { mode } else { mode | owner_needs }
     }
 
@@ -573,7 +615,7 @@ impl Extractor<'_> {
             if let Err(e) = rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty()) {
                 // The index keeps security.capability whatever the store's
                 // filesystem supports; other xattrs are best effort, as in Docker.
-                tracing::debug!(path = %String::from_utf8_lossy(raw_path), xattr = %k, "xattr not kept: {e}");
+                tracing::debug!(path = %quote(raw_path), xattr = %k, "xattr not kept: {e}");
             }
         }
     }
@@ -616,46 +658,7 @@ fn times(sec: i64, nsec: u32) -> Timestamps {
     }
 }
 
-/// Parses a PAX time (`1700000000.123456789`, possibly negative).
-fn parse_pax_time(v: &[u8]) -> Option<(i64, u32)> {
-    let s = std::str::from_utf8(v).ok()?;
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let sec: i64 = int.parse().ok()?;
-    let mut digits: String = frac.chars().take(9).collect();
-    if !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    while digits.len() < 9 {
-        digits.push('0');
-    }
-    let nsec: u32 = digits.parse().ok()?;
-    if sec < 0 && nsec > 0 {
-        // -1.5 means 1.5 s before the epoch.
-        return Some((sec - 1, 1_000_000_000 - nsec));
-    }
-    Some((sec, nsec))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clean_path_normalises_and_refuses() {
-        assert_eq!(clean_path(b"./a//b/./c/").unwrap(), b"a/b/c");
-        assert_eq!(clean_path(b"./").unwrap(), b"");
-        assert!(clean_path(b"/etc/passwd").is_err());
-        assert!(clean_path(b"a/../../etc").is_err());
-        assert!(clean_path(b"..").is_err());
-        let long = vec![b'x'; 256];
-        assert!(clean_path(&long).is_err());
-    }
-
-    #[test]
-    fn pax_times_parse() {
-        assert_eq!(parse_pax_time(b"1700000000.5"), Some((1700000000, 500_000_000)));
-        assert_eq!(parse_pax_time(b"12"), Some((12, 0)));
-        assert_eq!(parse_pax_time(b"-1.5"), Some((-2, 500_000_000)));
-        assert_eq!(parse_pax_time(b"x"), None);
-    }
-}
+mod roundtrip;
+#[cfg(test)]
+mod tests;
