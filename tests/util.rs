@@ -443,14 +443,14 @@ impl TarBuilder {
     }
 
     pub fn char_device(self, name: &str, major: u32, minor: u32) -> Self {
-        self.device(name, tar::EntryType::Char, major, minor)
+        self.device_node(name, tar::EntryType::Char, major, minor)
     }
 
     pub fn block_device(self, name: &str, major: u32, minor: u32) -> Self {
-        self.device(name, tar::EntryType::Block, major, minor)
+        self.device_node(name, tar::EntryType::Block, major, minor)
     }
 
-    fn device(mut self, name: &str, kind: tar::EntryType, major: u32, minor: u32) -> Self {
+    fn device_node(mut self, name: &str, kind: tar::EntryType, major: u32, minor: u32) -> Self {
         let mut h = tar::Header::new_gnu();
         h.set_path(name).expect("path");
         h.set_entry_type(kind);
