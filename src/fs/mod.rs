@@ -10,6 +10,7 @@
 
 pub mod changes;
 mod config;
+mod copy_up;
 pub mod export;
 mod layer;
 mod nodes;

@@ -10,8 +10,8 @@
 
 use super::config::MountConfig;
 use super::layer::{
-    self, Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Origin, Probe, WHITEOUT_PREFIX, file_type, is_dir,
-    is_internal_xattr, is_whiteout_device, join, split,
+    Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Origin, Probe, WHITEOUT_PREFIX, file_type, is_dir, is_internal_xattr,
+    join, split,
 };
 use super::nodes::{LowerData, Merge, MergeList, NameIndex, Node, Nodes, ROOT, ino_of, layer_and_st_ino};
 use super::{FsError, FsResult};
@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const UPPER: usize = 0;
+pub(super) const UPPER: usize = 0;
 
 /// How ids on disk are shown and how requested ids are stored, as
 /// fuse-overlayfs's `uidmapping=`/`gidmapping=`/`squash_to_*` do. Ranges are
@@ -167,7 +167,7 @@ struct LazyFile {
 const CACHED_OPEN_MAX: u64 = 1 << 20;
 
 pub struct UnionFs {
-    layers: Vec<Layer>,
+    pub(super) layers: Vec<Layer>,
     has_upper: bool,
     read_only: bool,
     work: Option<BeneathDir>,
@@ -177,13 +177,13 @@ pub struct UnionFs {
     next_fh: AtomicU64,
     tmp_counter: AtomicU64,
     ttl: Duration,
-    no_fsync: bool,
-    privileged: bool,
+    pub(super) no_fsync: bool,
+    pub(super) privileged: bool,
     acl: bool,
     ids: IdMapping,
     static_nlink: bool,
     /// `metacopy=on`: see `copy_up_metadata`.
-    metacopy: bool,
+    pub(super) metacopy: bool,
     /// Whether whiteouts are links to one shared device (`write_whiteout`).
     share_whiteouts: std::sync::atomic::AtomicBool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
@@ -262,7 +262,7 @@ fn time(sec: i64, nsec: i64) -> SystemTime {
 }
 
 /// The access and modification times of `st`, to set them on a copy.
-fn times_of(st: &Stat) -> Timestamps {
+pub(super) fn times_of(st: &Stat) -> Timestamps {
     let t = |sec: i64, nsec| Timespec {
         tv_sec: sec,
         tv_nsec: nsec as _,
@@ -415,11 +415,11 @@ impl UnionFs {
         }
     }
 
-    fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
+    pub(super) fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
         self.nodes.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn nodes_write(&self) -> std::sync::RwLockWriteGuard<'_, Nodes> {
+    pub(super) fn nodes_write(&self) -> std::sync::RwLockWriteGuard<'_, Nodes> {
         self.nodes.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -435,7 +435,7 @@ impl UnionFs {
     }
 
     /// A node and its current path.
-    fn node(&self, ino: u64) -> FsResult<(Node, Vec<u8>)> {
+    pub(super) fn node(&self, ino: u64) -> FsResult<(Node, Vec<u8>)> {
         let nodes = self.nodes_read();
         let node = nodes.get(ino).ok_or(FsError::NOENT)?.clone();
         let path = nodes.path(ino).ok_or(FsError::NOENT)?;
@@ -496,7 +496,7 @@ impl UnionFs {
 
     /// Opens the lower data of a metacopy file, checking that it is the
     /// file it was copied from (the stack of layers may have changed since).
-    fn open_lower_data(&self, data: &LowerData) -> FsResult<File> {
+    pub(super) fn open_lower_data(&self, data: &LowerData) -> FsResult<File> {
         if data.layer >= self.layers.len() || self.in_upper(data.layer) {
             tracing::warn!("a metacopy file names layer {}, which this mount has not", data.layer);
             return Err(FsError::IO);
@@ -525,7 +525,7 @@ impl UnionFs {
 
     /// Writes the origin record on a copy being made; false when neither
     /// xattr namespace takes it (then there is no origin and no metacopy).
-    fn record_origin(&self, fd: impl AsFd, origin: &Origin) -> bool {
+    pub(super) fn record_origin(&self, fd: impl AsFd, origin: &Origin) -> bool {
         // The trusted namespace where we may (root, not in a user
         // namespace), the user namespace otherwise.
         let value = origin.encode();
@@ -535,7 +535,7 @@ impl UnionFs {
             .any(|name| sys::xattr::set(&fd, name, &value, XattrFlags::empty()).is_ok())
     }
 
-    fn in_upper(&self, layer: usize) -> bool {
+    pub(super) fn in_upper(&self, layer: usize) -> bool {
         self.has_upper && layer == UPPER
     }
 
@@ -728,207 +728,19 @@ impl UnionFs {
         Ok(self.attr(ino, &st))
     }
 
-    fn upper(&self) -> FsResult<&Layer> {
+    pub(super) fn upper(&self) -> FsResult<&Layer> {
         if !self.has_upper || self.read_only {
             return Err(FsError::ROFS);
         }
         Ok(&self.layers[UPPER])
     }
 
-    fn work(&self) -> FsResult<&BeneathDir> {
+    pub(super) fn work(&self) -> FsResult<&BeneathDir> {
         self.work.as_ref().ok_or(FsError::ROFS)
     }
 
-    fn temp_name(&self) -> Vec<u8> {
+    pub(super) fn temp_name(&self) -> Vec<u8> {
         format!("#{}", self.tmp_counter.fetch_add(1, Ordering::Relaxed)).into_bytes()
-    }
-
-    /// Copies a node (and its missing parents) into the upper layer, with
-    /// its data. Callers hold the write lock.
-    fn copy_up(&self, ino: u64) -> FsResult<()> {
-        self.copy_up_with(ino, true)
-    }
-
-    /// Copies a node up for a change of its metadata only. With
-    /// `metacopy=on` a regular file's data then stays in its lower layer
-    /// (the upper file is a hole of the right size whose origin record
-    /// names the data) until it is first opened for writing or truncated:
-    /// a chmod of a large file costs no copy.
-    fn copy_up_metadata(&self, ino: u64) -> FsResult<()> {
-        self.copy_up_with(ino, !self.metacopy)
-    }
-
-    fn copy_up_with(&self, ino: u64, with_data: bool) -> FsResult<()> {
-        let (node, path) = self.node(ino)?;
-        if node.layer == UPPER {
-            return match &node.lower_data {
-                Some(data) if with_data => self.copy_up_data(ino, &path, data),
-                _ => Ok(()),
-            };
-        }
-        if ino != ROOT {
-            self.copy_up(node.parent().ok_or(FsError::NOENT)?)?;
-        }
-        let upper = self.upper()?;
-        let lower = &self.layers[node.layer];
-        // From where it is in its lower layer to where it shows.
-        let source = self.nodes_read().lower_path(ino).ok_or(FsError::NOENT)?;
-        let (source_dir, source_name) = split(&source);
-        let st = lower.stat(&source)?;
-        let (parent_path, name) = split(&path);
-        let name = Name::new(name).map_err(|_| FsError::INVAL)?;
-        let work = self.work()?;
-        let tmp_bytes = self.temp_name();
-        let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
-        let mut data_left_below = false;
-        let result = (|| -> FsResult<()> {
-            let kind = file_type(&st);
-            let size = st.st_size as u64;
-            let mut copy = None;
-            match kind {
-                FileType::Directory => work.mkdir(tmp, 0o700)?,
-                FileType::RegularFile => {
-                    let dst = work.create_file(tmp, 0o600)?;
-                    if with_data || size == 0 {
-                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
-                    } else {
-                        rustix::fs::ftruncate(&dst, size)?;
-                        data_left_below = true;
-                        copy = Some(dst);
-                    }
-                }
-                FileType::Symlink => {
-                    let target = lower
-                        .dir(source_dir)?
-                        .read_link(Name::new(source_name).map_err(|_| FsError::INVAL)?)?;
-                    work.symlink(&target, tmp)?;
-                }
-                other => {
-                    work.mknod(tmp, other, st.st_mode & 0o7777, st.st_rdev)?;
-                    if is_whiteout_device(&st) {
-                        // Visible, so a real device: keep it one.
-                        sys::xattr::set(
-                            work.open_path(tmp.as_bytes())?,
-                            layer::REAL_DEVICE_XATTR,
-                            b"y",
-                            XattrFlags::empty(),
-                        )?;
-                    }
-                }
-            }
-            let src_fd = lower.root.open_path(&source)?;
-            let dst_fd = work.open_path(tmp.as_bytes())?;
-            if kind != FileType::Symlink {
-                for xname in sys::xattr::list(&src_fd)? {
-                    if is_internal_xattr(&xname) {
-                        continue;
-                    }
-                    let Ok(xname) = std::str::from_utf8(&xname) else {
-                        continue;
-                    };
-                    if let Some(v) = sys::xattr::get(&src_fd, xname)?
-                        && let Err(e) = sys::xattr::set(&dst_fd, xname, &v, XattrFlags::empty())
-                    {
-                        tracing::debug!(
-                            "copy-up of {}: xattr {xname} not kept: {e}",
-                            String::from_utf8_lossy(&path)
-                        );
-                    }
-                }
-                let origin = Origin {
-                    ino,
-                    data_path: data_left_below.then(|| source.clone()),
-                };
-                if !self.record_origin(&dst_fd, &origin) {
-                    tracing::debug!("copy-up of {}: origin not recorded", String::from_utf8_lossy(&path));
-                    // Nothing would say where the data is: copy it now.
-                    if let Some(dst) = copy.take() {
-                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
-                        data_left_below = false;
-                    }
-                }
-            }
-            if self.privileged {
-                match work.chown(tmp, st.st_uid, st.st_gid) {
-                    Ok(()) => {}
-                    // Root of a user namespace: ids outside it cannot be set.
-                    Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::INVAL.raw_os_error() || c == rustix::io::Errno::PERM.raw_os_error()) =>
-                    {
-                        tracing::debug!("copy-up: owner not kept: {e}");
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if kind != FileType::Symlink {
-                work.chmod(tmp, st.st_mode & 0o7777)?;
-            }
-            work.set_times(tmp, &times_of(&st))?;
-            let pdir = upper.dir(parent_path)?;
-            work.rename(tmp, &pdir, name, rustix::fs::RenameFlags::empty())?;
-            Ok(())
-        })();
-        if let Err(e) = result {
-            let _ = work.remove_all(tmp);
-            return Err(e);
-        }
-        let mut nodes = self.nodes_write();
-        if let Some(n) = nodes.get_mut(ino) {
-            n.layer = UPPER;
-            n.lower_data = data_left_below.then(|| {
-                Arc::new(LowerData {
-                    layer: node.layer,
-                    path: source,
-                    st_ino: st.st_ino,
-                })
-            });
-            if n.is_dir && n.merge.first().map(|m| m.0) != Some(UPPER) {
-                // The lower part, and so its index, stays as it was.
-                Arc::make_mut(&mut n.merge).layers.insert(0, (UPPER, Vec::new()));
-            }
-        }
-        Ok(())
-    }
-
-    /// Brings a metacopy file's data up from its lower layer, into the
-    /// upper file itself (so its other links see it too), keeping its
-    /// times; the data is on disk before the record stops naming the lower
-    /// copy, so a crash in between leaves a file that still reads right.
-    fn copy_up_data(&self, ino: u64, path: &[u8], data: &LowerData) -> FsResult<()> {
-        let upper = self.upper()?;
-        let src = self.open_lower_data(data)?;
-        let before = upper.stat(path)?;
-        let dst = match upper.open_file(path, OFlags::WRONLY) {
-            Ok(f) => f,
-            // A file its owner may not write (0444): the daemon without
-            // privileges lends itself write permission for the copy.
-            Err(e) if e == FsError(rustix::io::Errno::ACCESS.raw_os_error()) => {
-                let (dir, name) = split(path);
-                let (dir, name) = (upper.held_dir(dir)?, Name::new(name).map_err(|_| FsError::INVAL)?);
-                dir.chmod(name, (before.st_mode & 0o7777) | 0o200)?;
-                let opened = upper.open_file(path, OFlags::WRONLY);
-                dir.chmod(name, before.st_mode & 0o7777)?;
-                opened?
-            }
-            Err(e) => return Err(e),
-        };
-        copy_data(&src, &dst, before.st_size as u64)?;
-        if !self.no_fsync {
-            rustix::fs::fdatasync(&dst)?;
-        }
-        rustix::fs::futimens(&dst, &times_of(&before))?;
-        self.forget_lower_data(ino, &dst)
-    }
-
-    /// A metacopy file's upper copy now holds all its data (copied, or
-    /// truncated to nothing): its record stops naming the lower data.
-    fn forget_lower_data(&self, ino: u64, upper_file: &File) -> FsResult<()> {
-        if !self.record_origin(upper_file, &Origin { ino, data_path: None }) {
-            return Err(FsError::IO);
-        }
-        if let Some(n) = self.nodes_write().get_mut(ino) {
-            n.lower_data = None;
-        }
-        Ok(())
     }
 
     /// The upper-layer directory for a directory node, copied up if needed.
@@ -1751,54 +1563,6 @@ fn in_parallel<T: Sync>(items: &[T], job: impl Fn(&T) + Sync) {
         }
         work();
     });
-}
-
-/// Copies file data keeping holes: a reflink when the filesystem can,
-/// else `copy_file_range` over each data segment, else read and write.
-fn copy_data(src: &File, dst: &File, size: u64) -> FsResult<()> {
-    if size > 0 && rustix::fs::ioctl_ficlone(dst, src).is_ok() {
-        return Ok(());
-    }
-    // Sized first, so that the data segments are written inside the file:
-    // writes past EOF make XFS preallocate speculatively past them, and the
-    // holes of a sparse file would end up as allocated, unwritten extents.
-    rustix::fs::ftruncate(dst, size)?;
-    let mut off = 0u64;
-    while off < size {
-        let data = match rustix::fs::seek(src, rustix::fs::SeekFrom::Data(off)) {
-            Ok(d) => d,
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(_) => off,
-        };
-        let hole = rustix::fs::seek(src, rustix::fs::SeekFrom::Hole(data))
-            .unwrap_or(size)
-            .min(size);
-        let mut pos_in = data;
-        let mut pos_out = data;
-        while pos_in < hole {
-            let want = (hole - pos_in).min(1 << 30) as usize;
-            match rustix::fs::copy_file_range(src, Some(&mut pos_in), dst, Some(&mut pos_out), want) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(_) => {
-                    // Plain copy of what is left of this segment.
-                    let mut buf = vec![0u8; 128 * 1024];
-                    while pos_in < hole {
-                        let want = ((hole - pos_in) as usize).min(buf.len());
-                        let n = src.read_at(&mut buf[..want], pos_in)?;
-                        if n == 0 {
-                            break;
-                        }
-                        dst.write_all_at(&buf[..n], pos_out)?;
-                        pos_in += n as u64;
-                        pos_out += n as u64;
-                    }
-                }
-            }
-        }
-        off = hole;
-    }
-    Ok(())
 }
 
 macro_rules! reply_err {
