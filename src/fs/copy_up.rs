@@ -2,15 +2,25 @@
 //! into the upper layer atomically, built in the work directory and renamed
 //! into place; and a metacopy file's data brought up after its metadata.
 
-use super::layer::{self, Origin, file_type, is_internal_xattr, is_whiteout_device, split};
-use super::nodes::{LowerData, ROOT};
+use super::layer::{self, Layer, Origin, file_type, is_internal_xattr, is_whiteout_device, split};
+use super::nodes::{HardLink, LowerData, Node, ROOT};
+use super::override_stat::{self, Override};
 use super::union::{UPPER, UnionFs, times_of};
 use super::{FsError, FsResult};
 use crate::sys::{self, Name};
-use rustix::fs::{FileType, OFlags, XattrFlags};
+use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+
+/// What `build_copy` made.
+struct Built {
+    /// The record the copy carries.
+    origin: Origin,
+    /// A device's placeholder (its directory must say it holds one).
+    placeholder: bool,
+}
 
 impl UnionFs {
     /// Copies a node (and its missing parents) into the upper layer, with
@@ -29,7 +39,12 @@ impl UnionFs {
     }
 
     fn copy_up_with(&self, ino: u64, with_data: bool) -> FsResult<()> {
-        let (node, path) = self.node(ino)?;
+        let (mut node, mut path) = self.node(ino)?;
+        if node.layer != UPPER && node.hardlink.is_some_and(|h| h.in_index) {
+            // Its inode is copied up already: its names are linked to that.
+            self.link_from_index(ino)?;
+            (node, path) = self.node(ino)?;
+        }
         if node.layer == UPPER {
             return match &node.lower_data {
                 Some(data) if with_data => self.copy_up_data(ino, &path, data),
@@ -39,117 +54,65 @@ impl UnionFs {
         if ino != ROOT {
             self.copy_up(node.parent().ok_or(FsError::NOENT)?)?;
         }
-        let upper = self.upper()?;
-        let lower = &self.layers[node.layer];
         // From where it is in its lower layer to where it shows.
         let source = self.nodes_read().lower_path(ino).ok_or(FsError::NOENT)?;
-        let (source_dir, source_name) = split(&source);
-        let st = lower.stat(&source)?;
-        let (parent_path, name) = split(&path);
+        self.copy_up_found(ino, &node, &path, source, with_data)
+    }
+
+    /// Copies up node `ino` (its parent already up), found at the merged
+    /// `path` and at `source` in its lower layer: built in the work
+    /// directory, then renamed into place, or into the hard-link index with
+    /// every name of the inode linked to it (see `hardlinks`). The node, if
+    /// the table has it, is then the upper object.
+    pub(super) fn copy_up_found(
+        &self,
+        ino: u64,
+        node: &Node,
+        path: &[u8],
+        source: Vec<u8>,
+        with_data: bool,
+    ) -> FsResult<()> {
+        let upper = self.upper()?;
+        let st = self.layers[node.layer].stat(&source)?;
+        let (parent_path, name) = split(path);
         let name = Name::new(name).map_err(|_| FsError::INVAL)?;
         let work = self.work()?;
         let tmp_bytes = self.temp_name();
         let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
-        let mut data_left_below = false;
-        let result = (|| -> FsResult<()> {
-            let kind = file_type(&st);
-            let size = st.st_size as u64;
-            let mut copy = None;
-            match kind {
-                FileType::Directory => work.mkdir(tmp, 0o700)?,
-                FileType::RegularFile => {
-                    let dst = work.create_file(tmp, 0o600)?;
-                    if with_data || size == 0 {
-                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
-                    } else {
-                        rustix::fs::ftruncate(&dst, size)?;
-                        data_left_below = true;
-                        copy = Some(dst);
-                    }
-                }
-                FileType::Symlink => {
-                    let target = lower
-                        .dir(source_dir)?
-                        .read_link(Name::new(source_name).map_err(|_| FsError::INVAL)?)?;
-                    work.symlink(&target, tmp)?;
-                }
-                other => {
-                    work.mknod(tmp, other, st.st_mode & 0o7777, st.st_rdev)?;
-                    if is_whiteout_device(&st) {
-                        // Visible, so a real device: keep it one.
-                        sys::xattr::set(
-                            work.open_path(tmp.as_bytes())?,
-                            layer::REAL_DEVICE_XATTR,
-                            b"y",
-                            XattrFlags::empty(),
-                        )?;
-                    }
-                }
-            }
-            let src_fd = lower.root.open_path(&source)?;
-            let dst_fd = work.open_path(tmp.as_bytes())?;
-            if kind != FileType::Symlink {
-                for xname in sys::xattr::list(&src_fd)? {
-                    if is_internal_xattr(&xname) {
-                        continue;
-                    }
-                    let Ok(xname) = std::str::from_utf8(&xname) else {
-                        continue;
-                    };
-                    if let Some(v) = sys::xattr::get(&src_fd, xname)?
-                        && let Err(e) = sys::xattr::set(&dst_fd, xname, &v, XattrFlags::empty())
-                    {
-                        tracing::debug!(
-                            "copy-up of {}: xattr {xname} not kept: {e}",
-                            String::from_utf8_lossy(&path)
-                        );
-                    }
-                }
-                let origin = Origin {
-                    ino,
-                    data_path: data_left_below.then(|| source.clone()),
-                };
-                if !self.record_origin(&dst_fd, &origin) {
-                    tracing::debug!("copy-up of {}: origin not recorded", String::from_utf8_lossy(&path));
-                    // Nothing would say where the data is: copy it now.
-                    if let Some(dst) = copy.take() {
-                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
-                        data_left_below = false;
-                    }
-                }
-            }
-            if self.privileged {
-                match work.chown(tmp, st.st_uid, st.st_gid) {
-                    Ok(()) => {}
-                    // Root of a user namespace: ids outside it cannot be set.
-                    Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::INVAL.raw_os_error() || c == rustix::io::Errno::PERM.raw_os_error()) =>
-                    {
-                        tracing::debug!("copy-up: owner not kept: {e}");
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if kind != FileType::Symlink {
-                work.chmod(tmp, st.st_mode & 0o7777)?;
-            }
-            work.set_times(tmp, &times_of(&st))?;
+        let result = (|| -> FsResult<(Built, Option<u32>)> {
+            let built = self.build_copy(ino, node.layer, &source, &st, tmp, with_data)?;
             let pdir = upper.dir(parent_path)?;
+            if built.placeholder {
+                override_stat::note_devices(&pdir)?;
+            }
+            if self.copies_to_index(node, &st) {
+                let at = (node.layer, path, source.as_slice());
+                let below = self.place_in_index(tmp, ino, at, st.st_nlink, &built.origin)?;
+                return Ok((built, Some(below)));
+            }
             work.rename(tmp, &pdir, name, rustix::fs::RenameFlags::empty())?;
-            Ok(())
+            Ok((built, None))
         })();
-        if let Err(e) = result {
-            let _ = work.remove_all(tmp);
-            return Err(e);
-        }
+        let (built, below) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = work.remove_all(tmp);
+                return Err(e);
+            }
+        };
         let mut nodes = self.nodes_write();
         if let Some(n) = nodes.get_mut(ino) {
             n.layer = UPPER;
-            n.lower_data = data_left_below.then(|| {
+            n.lower_data = built.origin.data_path.map(|path| {
                 Arc::new(LowerData {
                     layer: node.layer,
-                    path: source,
+                    path,
                     st_ino: st.st_ino,
                 })
+            });
+            n.hardlink = below.map(|aliases_below| HardLink {
+                aliases_below,
+                in_index: false,
             });
             if n.is_dir && n.merge.first().map(|m| m.0) != Some(UPPER) {
                 // The lower part, and so its index, stays as it was.
@@ -157,6 +120,130 @@ impl UnionFs {
             }
         }
         Ok(())
+    }
+
+    /// Makes the copy of the object at `source` in `layer` (shown as `st`)
+    /// as `tmp` in the work directory: its content (the data only `with_data`,
+    /// else a hole of its size whose record names the data), xattrs, origin
+    /// record, owner, mode and times. Where privileges stay off the disk,
+    /// a device is a placeholder and set-id bits live in the override.
+    fn build_copy(
+        &self,
+        ino: u64,
+        layer: usize,
+        source: &[u8],
+        st: &Stat,
+        tmp: Name<'_>,
+        with_data: bool,
+    ) -> FsResult<Built> {
+        let lower = &self.layers[layer];
+        let work = self.work()?;
+        let (source_dir, source_name) = split(source);
+        let kind = file_type(st);
+        let size = st.st_size as u64;
+        let want = Override::of(st);
+        let placeholder = self.overrides && want.disk_kind() != kind;
+        let mut copy = None;
+        let mut data_left_below = false;
+        match kind {
+            FileType::Directory => work.mkdir(tmp, 0o700)?,
+            FileType::RegularFile => {
+                let dst = work.create_file(tmp, 0o600)?;
+                if with_data || size == 0 {
+                    copy_data(&lower.open_file(source, OFlags::RDONLY)?, &dst, size)?;
+                } else {
+                    rustix::fs::ftruncate(&dst, size)?;
+                    data_left_below = true;
+                    copy = Some(dst);
+                }
+            }
+            FileType::Symlink => {
+                let target = lower
+                    .dir(source_dir)?
+                    .read_link(Name::new(source_name).map_err(|_| FsError::INVAL)?)?;
+                work.symlink(&target, tmp)?;
+            }
+            _ if placeholder => drop(work.create_file(tmp, 0o600)?),
+            other => {
+                work.mknod(tmp, other, st.st_mode & 0o7777 & !0o6000, st.st_rdev)?;
+                if is_whiteout_device(st) {
+                    // Visible, so a real device: keep it one.
+                    sys::xattr::set(
+                        work.open_path(tmp.as_bytes())?,
+                        layer::REAL_DEVICE_XATTR,
+                        b"y",
+                        XattrFlags::empty(),
+                    )?;
+                }
+            }
+        }
+        let dst_fd = work.open_path(tmp.as_bytes())?;
+        let mut origin = Origin {
+            ino,
+            ..Origin::default()
+        };
+        if kind != FileType::Symlink {
+            self.copy_xattrs(lower, source, &dst_fd);
+            origin.data_path = data_left_below.then(|| source.to_vec());
+            if !self.record_origin(&dst_fd, &origin) {
+                tracing::debug!("copy-up of {}: origin not recorded", String::from_utf8_lossy(source));
+                // Nothing would say where the data is: copy it now.
+                if let Some(dst) = copy.take() {
+                    copy_data(&lower.open_file(source, OFlags::RDONLY)?, &dst, size)?;
+                    origin.data_path = None;
+                }
+            }
+        }
+        if self.privileged {
+            match work.chown(tmp, st.st_uid, st.st_gid) {
+                Ok(()) => {}
+                // Root of a user namespace: ids outside it cannot be set.
+                Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::INVAL.raw_os_error() || c == rustix::io::Errno::PERM.raw_os_error()) =>
+                {
+                    tracing::debug!("copy-up: owner not kept: {e}");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if kind != FileType::Symlink {
+            self.set_mode_fd(&dst_fd, &want)?;
+        }
+        work.set_times(tmp, &times_of(st))?;
+        Ok(Built { origin, placeholder })
+    }
+
+    /// Copies the xattrs of the object at `source` in `lower` (as the mount
+    /// shows them: a store layer's capability comes from its index) to
+    /// `dst`, but internal ones, each as best it can.
+    fn copy_xattrs(&self, lower: &Layer, source: &[u8], dst: &impl AsFd) {
+        let names = match lower.xattr_names(source) {
+            Ok(names) => names,
+            Err(e) => {
+                tracing::debug!("copy-up of {}: no xattrs listed: {e}", String::from_utf8_lossy(source));
+                return;
+            }
+        };
+        for xname in names {
+            if is_internal_xattr(&xname) {
+                continue;
+            }
+            let Ok(xname) = std::str::from_utf8(&xname) else {
+                continue;
+            };
+            let stored = if self.overrides {
+                override_stat::kept_name(xname)
+            } else {
+                xname
+            };
+            if let Ok(Some(v)) = lower.xattr(source, xname)
+                && let Err(e) = sys::xattr::set(dst, stored, &v, XattrFlags::empty())
+            {
+                tracing::debug!(
+                    "copy-up of {}: xattr {xname} not kept: {e}",
+                    String::from_utf8_lossy(source)
+                );
+            }
+        }
     }
 
     /// Brings a metacopy file's data up from its lower layer, into the
@@ -174,9 +261,11 @@ impl UnionFs {
             Err(e) if e == FsError(rustix::io::Errno::ACCESS.raw_os_error()) => {
                 let (dir, name) = split(path);
                 let (dir, name) = (upper.held_dir(dir)?, Name::new(name).map_err(|_| FsError::INVAL)?);
-                dir.chmod(name, (before.st_mode & 0o7777) | 0o200)?;
+                // The mode on disk, not as shown (which may hold set-id bits).
+                let disk = dir.stat(name)?.st_mode & 0o7777;
+                dir.chmod(name, disk | 0o200)?;
                 let opened = upper.open_file(path, OFlags::WRONLY);
-                dir.chmod(name, before.st_mode & 0o7777)?;
+                dir.chmod(name, disk)?;
                 opened?
             }
             Err(e) => return Err(e),
@@ -192,7 +281,17 @@ impl UnionFs {
     /// A metacopy file's upper copy now holds all its data (copied, or
     /// truncated to nothing): its record stops naming the lower data.
     pub(super) fn forget_lower_data(&self, ino: u64, upper_file: &File) -> FsResult<()> {
-        if !self.record_origin(upper_file, &Origin { ino, data_path: None }) {
+        let aliases_below = self
+            .nodes_read()
+            .get(ino)
+            .and_then(|n| n.hardlink)
+            .map(|h| h.aliases_below);
+        let record = Origin {
+            ino,
+            aliases_below,
+            data_path: None,
+        };
+        if !self.record_origin(upper_file, &record) {
             return Err(FsError::IO);
         }
         if let Some(n) = self.nodes_write().get_mut(ino) {

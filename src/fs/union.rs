@@ -9,11 +9,13 @@
 //! read lock.
 
 use super::config::MountConfig;
+use super::hardlinks::{LinkIndex, entry_name};
 use super::layer::{
     Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Origin, Probe, WHITEOUT_PREFIX, file_type, is_dir, is_internal_xattr,
     join, split,
 };
-use super::nodes::{LowerData, Merge, MergeList, NameIndex, Node, Nodes, ROOT, ino_of, layer_and_st_ino};
+use super::nodes::{HardLink, LowerData, Merge, MergeList, NameIndex, Node, Nodes, ROOT, ino_of, layer_and_st_ino};
+use super::override_stat::{self, Override};
 use super::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
 use fuser::{
@@ -126,6 +128,7 @@ impl Caller {
 }
 
 /// The changes one `setattr` asks for.
+#[derive(Clone, Copy)]
 struct SetAttr {
     caller: Caller,
     mode: Option<u32>,
@@ -184,6 +187,10 @@ pub struct UnionFs {
     static_nlink: bool,
     /// `metacopy=on`: see `copy_up_metadata`.
     pub(super) metacopy: bool,
+    /// `privileges_in_xattrs`: see `override_stat`.
+    pub(super) overrides: bool,
+    /// The hard-link index, with an upper layer (see `hardlinks`).
+    links: Option<LinkIndex>,
     /// Whether whiteouts are links to one shared device (`write_whiteout`).
     share_whiteouts: std::sync::atomic::AtomicBool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
@@ -329,7 +336,8 @@ impl UnionFs {
                 ));
             }
             let lower = !(cfg.upper.is_some() && layers.is_empty());
-            layers.push(Layer::open(canon, lower, count)?);
+            let overrides = !lower && cfg.privileges_in_xattrs;
+            layers.push(Layer::open(canon, lower, count)?.with_overrides(overrides));
         }
         let work = match &cfg.work {
             Some(w) => {
@@ -347,6 +355,10 @@ impl UnionFs {
             }
             None => None,
         };
+        let links = match &cfg.work {
+            Some(w) if cfg.upper.is_some() => Some(LinkIndex::open(w, cfg.privileges_in_xattrs, count)?),
+            _ => None,
+        };
         let has_upper = cfg.upper.is_some();
         let mut merge = Vec::new();
         for (i, l) in layers.iter().enumerate() {
@@ -363,6 +375,7 @@ impl UnionFs {
             merge: Arc::new(Merge::new(merge)),
             lookups: 1,
             lower_data: None,
+            hardlink: None,
         };
         Ok(UnionFs {
             layers,
@@ -386,6 +399,8 @@ impl UnionFs {
             },
             static_nlink: cfg.static_nlink,
             metacopy: cfg.metacopy,
+            overrides: cfg.privileges_in_xattrs && has_upper,
+            links,
             share_whiteouts: std::sync::atomic::AtomicBool::new(true),
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             backings: Mutex::new(HashMap::new()),
@@ -539,6 +554,33 @@ impl UnionFs {
         self.has_upper && layer == UPPER
     }
 
+    pub(super) fn links(&self) -> Option<&LinkIndex> {
+        self.links.as_ref()
+    }
+
+    pub(super) fn layer(&self, l: usize) -> &Layer {
+        &self.layers[l]
+    }
+
+    /// A node, the layer holding its object, and the object's path there:
+    /// `node_at`'s, or the hard-link index entry of a node shown from it.
+    fn object(&self, ino: u64) -> FsResult<(Node, &Layer, Vec<u8>)> {
+        let nodes = self.nodes_read();
+        let node = nodes.get(ino).ok_or(FsError::NOENT)?.clone();
+        if node.hardlink.is_some_and(|h| h.in_index)
+            && let Some(links) = &self.links
+        {
+            return Ok((node, &links.layer, entry_name(ino)));
+        }
+        let path = if self.in_upper(node.layer) {
+            nodes.path(ino)
+        } else {
+            nodes.lower_path(ino)
+        };
+        let layer = &self.layers[node.layer];
+        Ok((node, layer, path.ok_or(FsError::NOENT)?))
+    }
+
     /// A node and where its object is in its own layer (the merged path
     /// in the upper layer).
     fn node_at(&self, ino: u64) -> FsResult<(Node, Vec<u8>)> {
@@ -556,7 +598,7 @@ impl UnionFs {
     /// directory's merged layers, topmost first. Below a directory the upper
     /// layer redirects (a renamed directory), the lower layers are searched
     /// at the redirect's target instead.
-    fn find(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<(u64, Node, Stat)>> {
+    pub(super) fn find(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<(u64, Node, Stat)>> {
         self.find_with(parent, parent_path, name, false)
     }
 
@@ -643,10 +685,29 @@ impl UnionFs {
             self.origin_record(layer, &layer_path)
         };
         let ino = ino_of(layer, st.st_ino, record.as_ref().map(|o| o.ino));
-        let lower_data = record.and_then(|o| self.lower_data_of(o, &st));
+        let mut hardlink = record.as_ref().and_then(|o| o.aliases_below).map(|n| HardLink {
+            aliases_below: n,
+            in_index: false,
+        });
+        let mut lower_data = record.and_then(|o| self.lower_data_of(o, &st));
         let mut st = st;
+        if !self.in_upper(layer)
+            && let Some((copy, record)) = self.indexed_copy(ino, &st)?
+        {
+            // Another name of this inode was copied up: this one shows
+            // that copy too.
+            hardlink = Some(HardLink {
+                aliases_below: record.aliases_below.unwrap_or(0),
+                in_index: true,
+            });
+            lower_data = self.lower_data_of(record, &copy);
+            st = copy;
+        }
         if let Some(d) = &lower_data {
             self.show_data_blocks(&mut st, d);
+        }
+        if let Some(h) = hardlink {
+            st.st_nlink = h.nlink(st.st_nlink);
         }
         let node = Node {
             links: Vec::new(),
@@ -660,6 +721,7 @@ impl UnionFs {
             },
             lookups: 0,
             lower_data,
+            hardlink,
         };
         Ok(Some((ino, node, st)))
     }
@@ -685,24 +747,32 @@ impl UnionFs {
     }
 
     fn stat_node(&self, ino: u64) -> FsResult<Stat> {
-        let (node, path) = self.node_at(ino)?;
-        let mut st = self.layers[node.layer].stat(&path)?;
-        if let Some(d) = &node.lower_data {
-            self.show_data_blocks(&mut st, d);
-        }
+        let (node, layer, path) = self.object(ino)?;
+        let mut st = layer.stat(&path)?;
+        self.show_node(&node, &mut st);
         Ok(st)
+    }
+
+    /// What the disk stat of a node's object leaves to the node: a metacopy
+    /// file's blocks, a hard-linked inode's count of names.
+    fn show_node(&self, node: &Node, st: &mut Stat) {
+        if let Some(d) = &node.lower_data {
+            self.show_data_blocks(st, d);
+        }
+        if let Some(h) = node.hardlink {
+            st.st_nlink = h.nlink(st.st_nlink);
+        }
     }
 
     fn getattr_inner(&self, ino: u64, fh: Option<FileHandle>) -> FsResult<FileAttr> {
         // fstat comes without a handle; an unlinked node can only be
         // reached through one of its open files.
-        let (unlinked, metacopy) = match self.nodes_read().get(ino) {
-            Some(n) => (ino != ROOT && n.unlinked(), n.lower_data.is_some()),
-            None => (false, false),
-        };
-        // A metacopy file's open handles hold its lower data, whose
-        // metadata is not the file's.
-        let fh = fh.filter(|_| !metacopy || unlinked);
+        let unlinked = ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked());
+        // Only then: a handle's file need not be the object shown (a
+        // metacopy file's handles hold its lower data), nor is its metadata
+        // all of what is shown (an index's, an override's, a hard-linked
+        // inode's count of names).
+        let fh = fh.filter(|_| unlinked);
         let open = fh.and_then(|fh| self.file(fh).ok()).or_else(|| {
             if !unlinked {
                 return None;
@@ -715,7 +785,10 @@ impl UnionFs {
             lazy.or_else(|lazy| self.open_lazy(&lazy)).ok()
         });
         if let Some(f) = open {
-            let st = rustix::fs::fstat(f.as_fd())?;
+            let mut st = rustix::fs::fstat(f.as_fd())?;
+            if self.overrides {
+                override_stat::present_fd(&*f, &mut st)?;
+            }
             let mut attr = self.attr(ino, &st);
             if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
                 // Every name is gone (a lower file is only whited out, so
@@ -922,7 +995,11 @@ impl UnionFs {
 
     /// Owner for a new object: the caller, with the group of a set-gid parent.
     fn new_owner(&self, req: &Request, parent_dir: &BeneathDir) -> FsResult<(u32, u32, bool)> {
-        let pst = parent_dir.stat_self()?;
+        let mut pst = parent_dir.stat_self()?;
+        if self.overrides {
+            // A set-gid bit is only in the override.
+            override_stat::present_fd(parent_dir.as_fd(), &mut pst)?;
+        }
         let setgid = pst.st_mode & 0o2000 != 0;
         let gid = if setgid {
             pst.st_gid
@@ -950,6 +1027,7 @@ impl UnionFs {
             merge: no_merge(),
             lookups: 0,
             lower_data: None,
+            hardlink: None,
         };
         self.nodes_write().remember(ino, node);
         self.attr(ino, st)
@@ -959,9 +1037,15 @@ impl UnionFs {
         let _w = self.lock_writes()?;
         let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
         let (pnode, ppath) = self.node(parent)?;
-        let (ino, node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
+        let (ino, mut node, mut st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
         if dir && !is_dir(&st) {
             return Err(FsError::NOTDIR);
+        }
+        if !self.in_upper(node.layer) && self.copies_to_index(&node, &st) {
+            // A name of a hard-linked lower inode: the inode comes up first,
+            // so that its other names count one name fewer (see `hardlinks`).
+            self.copy_up_metadata(ino)?;
+            (_, node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
         }
         if !dir && is_dir(&st) {
             return Err(FsError::ISDIR);
@@ -1126,7 +1210,9 @@ impl UnionFs {
         let lazy = {
             let nodes = self.nodes_read();
             let node = nodes.get(ino)?;
-            if node.is_dir || self.in_upper(node.layer) || node.size > CACHED_OPEN_MAX {
+            // A node shown from the hard-link index is an upper file.
+            let indexed = node.hardlink.is_some_and(|h| h.in_index);
+            if node.is_dir || self.in_upper(node.layer) || indexed || node.size > CACHED_OPEN_MAX {
                 return None;
             }
             LazyFile {
@@ -1159,7 +1245,7 @@ impl UnionFs {
         } else {
             None
         };
-        let (node, path) = self.node_at(ino)?;
+        let (node, layer, path) = self.object(ino)?;
         // Held on only while a truncating open must still drop the record
         // naming the data below.
         let _w = _w.filter(|_| node.lower_data.is_some());
@@ -1169,14 +1255,20 @@ impl UnionFs {
             let fh = self.new_handle(Handle::File(ino, file.clone(), false));
             return Ok((fh, file, data.layer));
         }
-        let file = Arc::new(self.layers[node.layer].open_file(&path, oflags & keep)?);
+        let file = Arc::new(layer.open_file(&path, oflags & keep)?);
         if node.lower_data.is_some() {
             // Only a truncating open gets here with the data still below.
             self.forget_lower_data(ino, &file)?;
         }
         let in_upper = node.layer == UPPER && self.has_upper;
         let fh = self.new_handle(Handle::File(ino, file.clone(), in_upper));
-        Ok((fh, file, node.layer))
+        // An index entry is the upper copy's inode: one backing for both.
+        let backing_layer = if node.hardlink.is_some_and(|h| h.in_index) {
+            UPPER
+        } else {
+            node.layer
+        };
+        Ok((fh, file, backing_layer))
     }
 
     /// The shared kernel backing for a passthrough open of `ino` in `layer`,
@@ -1222,7 +1314,67 @@ impl UnionFs {
             .insert(fh, backing);
     }
 
+    /// A `setattr` of a node with no name left: the change goes through an
+    /// open file of it. Callers hold the write lock.
+    fn setattr_unlinked(&self, ino: u64, a: &SetAttr) -> FsResult<FileAttr> {
+        let SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+            fh,
+            ..
+        } = *a;
+        let file = self
+            .handles()
+            .iter()
+            .filter(|(fh_id, _)| fh.is_none_or(|f| f.0 == **fh_id))
+            .find_map(|(_, h)| match h {
+                Handle::File(i, f, true) if *i == ino => Some(f.clone()),
+                _ => None,
+            })
+            .ok_or(FsError::NOENT)?;
+        if let Some(size) = size {
+            rustix::fs::ftruncate(file.as_fd(), size)?;
+        }
+        let ids_changed = uid.is_some() || gid.is_some();
+        if ids_changed {
+            rustix::fs::fchown(
+                file.as_fd(),
+                uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
+                gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
+            )?;
+        }
+        if self.overrides && (ids_changed || mode.is_some()) {
+            self.owner_mode_fd(&*file, ids_changed, mode)?;
+        } else if let Some(mode) = mode {
+            rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
+        }
+        if atime.is_some() || mtime.is_some() {
+            rustix::fs::futimens(
+                file.as_fd(),
+                &Timestamps {
+                    last_access: to_timespec(atime),
+                    last_modification: to_timespec(mtime),
+                },
+            )?;
+        }
+        let mut st = rustix::fs::fstat(file.as_fd())?;
+        if self.overrides {
+            override_stat::present_fd(&*file, &mut st)?;
+        }
+        let mut attr = self.attr(ino, &st);
+        attr.nlink = 0;
+        Ok(attr)
+    }
+
     fn setattr_inner(&self, ino: u64, a: SetAttr) -> FsResult<FileAttr> {
+        let _w = self.lock_writes()?;
+        if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
+            return self.setattr_unlinked(ino, &a);
+        }
         let SetAttr {
             caller,
             mode,
@@ -1233,44 +1385,6 @@ impl UnionFs {
             mtime,
             fh,
         } = a;
-        let _w = self.lock_writes()?;
-        if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
-            // No name left: the change goes through an open file of it.
-            let file = self
-                .handles()
-                .iter()
-                .filter(|(fh_id, _)| fh.is_none_or(|f| f.0 == **fh_id))
-                .find_map(|(_, h)| match h {
-                    Handle::File(i, f, true) if *i == ino => Some(f.clone()),
-                    _ => None,
-                })
-                .ok_or(FsError::NOENT)?;
-            if let Some(size) = size {
-                rustix::fs::ftruncate(file.as_fd(), size)?;
-            }
-            if uid.is_some() || gid.is_some() {
-                rustix::fs::fchown(
-                    file.as_fd(),
-                    uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
-                    gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
-                )?;
-            }
-            if let Some(mode) = mode {
-                rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
-            }
-            if atime.is_some() || mtime.is_some() {
-                rustix::fs::futimens(
-                    file.as_fd(),
-                    &Timestamps {
-                        last_access: to_timespec(atime),
-                        last_modification: to_timespec(mtime),
-                    },
-                )?;
-            }
-            let mut attr = self.attr(ino, &rustix::fs::fstat(file.as_fd())?);
-            attr.nlink = 0;
-            return Ok(attr);
-        }
         match size {
             // Truncating to a length that keeps data needs the data.
             Some(n) if n > 0 => self.copy_up(ino)?,
@@ -1310,6 +1424,10 @@ impl UnionFs {
                 )?,
                 None => rustix::fs::chownat(upper.root.as_fd(), "", uid, gid, rustix::fs::AtFlags::EMPTY_PATH)?,
             }
+            if self.overrides && mode.is_none() {
+                // The override, if any, says who owns it.
+                self.owner_mode_fd(upper.root.open_path(&path)?, true, None)?;
+            }
         }
         if let Some(mut mode) = mode {
             // A non-root caller outside the file's group cannot keep its
@@ -1320,7 +1438,9 @@ impl UnionFs {
                     mode &= !0o2000;
                 }
             }
-            if node.is_dir || path.is_empty() {
+            if self.overrides {
+                self.owner_mode_fd(upper.root.open_path(&path)?, uid.is_some() || gid.is_some(), Some(mode))?;
+            } else if node.is_dir || path.is_empty() {
                 rustix::fs::fchmod(upper.held_dir(&path)?.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
             } else if let Some(d) = &dir {
                 d.chmod(entry?, mode & 0o7777)?;
@@ -1402,6 +1522,11 @@ impl UnionFs {
             let (src_dir, _) = self.upper_dir(parent)?;
             let (dst_dir, _) = self.upper_dir(newparent)?;
             src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::EXCHANGE)?;
+            for (st, dir) in [(&src_st, &dst_dir), (&dst_st, &src_dir)] {
+                if matches!(file_type(st), FileType::CharacterDevice | FileType::BlockDevice) {
+                    self.note_placeholder(dir)?;
+                }
+            }
             self.layers[UPPER].forget_dirs();
             let mut nodes = self.nodes_write();
             nodes.rename(src_ino, (parent, name), (newparent, newname));
@@ -1437,6 +1562,14 @@ impl UnionFs {
         } else {
             None
         };
+        if let Some((dst_ino, dnode, dst_st)) = &dst
+            && !self.in_upper(dnode.layer)
+            && self.copies_to_index(dnode, dst_st)
+        {
+            // A name of a hard-linked lower inode goes: the inode comes up
+            // first, so that its other names count one name fewer.
+            self.copy_up_metadata(*dst_ino)?;
+        }
         self.copy_up_metadata(src_ino)?;
         if let Some(target) = &redirect_to {
             self.upper()?
@@ -1456,6 +1589,9 @@ impl UnionFs {
             dst_below = self.exists_below(&npnode, newname)?;
         }
         src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::empty())?;
+        if matches!(file_type(&src_st), FileType::CharacterDevice | FileType::BlockDevice) {
+            self.note_placeholder(&dst_dir)?;
+        }
         if src.is_dir || dst.as_ref().is_some_and(|(_, _, st)| is_dir(st)) {
             self.layers[UPPER].forget_dirs();
         }
@@ -1478,8 +1614,8 @@ impl UnionFs {
         if for_write {
             self.copy_up_metadata(ino)?;
         }
-        let (node, path) = self.node_at(ino)?;
-        Ok(self.layers[node.layer].root.open_path(&path)?)
+        let (_, layer, path) = self.object(ino)?;
+        Ok(layer.root.open_path(&path)?)
     }
 }
 
@@ -1672,9 +1808,9 @@ impl Filesystem for UnionFs {
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let res = (|| -> FsResult<Vec<u8>> {
-            let (node, path) = self.node_at(ino.0)?;
+            let (_, layer, path) = self.object(ino.0)?;
             let (ppath, name) = split(&path);
-            let dir = self.layers[node.layer].dir(ppath)?;
+            let dir = layer.dir(ppath)?;
             Ok(dir.read_link(Name::new(name).map_err(|_| FsError::INVAL)?)?)
         })();
         reply_err!(reply, res, |t: Vec<u8>| reply.data(&t));
@@ -1687,10 +1823,26 @@ impl Filesystem for UnionFs {
             let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
             let kind = FileType::from_raw_mode(mode);
             let perm = mode & 0o7777 & !umask;
-            if kind == FileType::RegularFile {
-                dir.create_file(n, perm)?;
+            let (uid, gid, _) = self.new_owner(req, &dir)?;
+            let rdev = u64::from(rdev);
+            let want = Override {
+                uid,
+                gid,
+                mode: perm,
+                kind,
+                rdev: (rustix::fs::major(rdev), rustix::fs::minor(rdev)),
+            };
+            // Set-id bits come with the mode, last (and never on disk when
+            // the privileges stay off it): made without them.
+            let made = perm & !0o6000;
+            if kind == FileType::RegularFile || self.overrides && want.disk_kind() != kind {
+                dir.create_file(n, made)?;
+                if kind != FileType::RegularFile {
+                    // A device's placeholder.
+                    override_stat::note_devices(&dir)?;
+                }
             } else {
-                dir.mknod(n, kind, perm, rdev.into())?;
+                dir.mknod(n, kind, made, rdev)?;
                 if kind == FileType::CharacterDevice && rdev == 0 {
                     let (_, ppath) = self.node(parent.0)?;
                     if let Err(e) = self.upper()?.mark_real_device(&join(&ppath, name.as_bytes())) {
@@ -1700,9 +1852,12 @@ impl Filesystem for UnionFs {
                     }
                 }
             }
-            let (uid, gid, _) = self.new_owner(req, &dir)?;
             dir.chown(n, uid, gid)?;
-            dir.chmod(n, perm)?;
+            if self.overrides {
+                self.set_mode_fd(dir.open_path(n.as_bytes())?, &want)?;
+            } else {
+                dir.chmod(n, perm)?;
+            }
             self.finish_new(parent.0, name.as_bytes())
         })();
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
@@ -1725,7 +1880,14 @@ impl Filesystem for UnionFs {
                     self.upper()?.set_opaque(&d)?;
                 }
                 work.chown(tmp, uid, gid)?;
-                work.chmod(tmp, perm)?;
+                let want = Override {
+                    uid,
+                    gid,
+                    mode: perm,
+                    kind: FileType::Directory,
+                    rdev: (0, 0),
+                };
+                self.set_mode_fd(d.as_fd(), &want)?;
                 work.rename(tmp, &dir, n, rustix::fs::RenameFlags::NOREPLACE)?;
                 Ok(())
             })();
@@ -1792,7 +1954,11 @@ impl Filesystem for UnionFs {
             let (sp, sn) = split(&path);
             let sdir = self.upper()?.dir(sp)?;
             dir.link_from(&sdir, Name::new(sn).map_err(|_| FsError::INVAL)?, n)?;
-            self.lookup_inner(newparent.0, newname.as_bytes())
+            let attr = self.lookup_inner(newparent.0, newname.as_bytes())?;
+            if matches!(attr.kind, FuseType::CharDevice | FuseType::BlockDevice) {
+                self.note_placeholder(&dir)?;
+            }
+            Ok(attr)
         })();
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
@@ -2065,7 +2231,7 @@ impl Filesystem for UnionFs {
             }
             let _w = self.lock_writes()?;
             let fd = self.xattr_fd(ino.0, true)?;
-            let name = name.to_str().ok_or(FsError::INVAL)?;
+            let name = self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?);
             sys::xattr::set(&fd, name, value, XattrFlags::from_bits_retain(flags as u32))?;
             Ok(())
         })();
@@ -2078,8 +2244,8 @@ impl Filesystem for UnionFs {
                 return Err(FsError::NODATA);
             }
             let attr = name.to_str().ok_or(FsError::INVAL)?;
-            let (node, path) = self.node_at(ino.0)?;
-            self.layers[node.layer].xattr(&path, attr)?.ok_or(FsError::NODATA)
+            let (_, layer, path) = self.object(ino.0)?;
+            layer.xattr(&path, attr)?.ok_or(FsError::NODATA)
         })();
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
@@ -2091,9 +2257,9 @@ impl Filesystem for UnionFs {
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         let res = (|| -> FsResult<Vec<u8>> {
-            let fd = self.xattr_fd(ino.0, false)?;
+            let (_, layer, path) = self.object(ino.0)?;
             let mut out = Vec::new();
-            for n in sys::xattr::list(&fd)? {
+            for n in layer.xattr_names(&path)? {
                 if !is_internal_xattr(&n) {
                     out.extend_from_slice(&n);
                     out.push(0);
@@ -2116,7 +2282,7 @@ impl Filesystem for UnionFs {
             }
             let _w = self.lock_writes()?;
             let fd = self.xattr_fd(ino.0, true)?;
-            sys::xattr::remove(&fd, name.to_str().ok_or(FsError::INVAL)?)?;
+            sys::xattr::remove(&fd, self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?))?;
             Ok(())
         })();
         reply_err!(reply, res, |_| reply.ok());
@@ -2141,7 +2307,9 @@ impl Filesystem for UnionFs {
             let n = name_of(name)?;
             let _w = self.lock_writes()?;
             let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
-            let perm = mode & 0o7777 & !umask;
+            let wanted = mode & 0o7777 & !umask;
+            // Set-id bits the disk must not hold are the override's.
+            let perm = if self.overrides { wanted & !0o6000 } else { wanted };
             let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
             let oflags = OFlags::from_bits_retain(flags as u32) & keep;
             // Always readable by us: the kernel may read through a write-only
@@ -2163,6 +2331,18 @@ impl Filesystem for UnionFs {
             } else if st.st_mode & 0o7777 != perm {
                 rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
                 st = rustix::fs::fstat(&file)?;
+            }
+            if wanted != perm {
+                let want = Override {
+                    uid,
+                    gid,
+                    mode: wanted,
+                    kind: FileType::RegularFile,
+                    rdev: (0, 0),
+                };
+                self.set_mode_fd(&file, &want)?;
+                st = rustix::fs::fstat(&file)?;
+                want.apply(&mut st);
             }
             let attr = self.finish_new_file(parent.0, name.as_bytes(), &st);
             let ino = attr.ino.0;
