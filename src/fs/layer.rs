@@ -423,7 +423,7 @@ impl Layer {
     }
 
     /// `lstat` of `path`: one `statat` on its held parent directory.
-    fn stat_entry(&self, path: &[u8]) -> io::Result<Stat> {
+    pub fn stat_entry(&self, path: &[u8]) -> io::Result<Stat> {
         if path.is_empty() {
             return self.root.stat_self();
         }
@@ -444,7 +444,7 @@ impl Layer {
     }
 
     /// `st`, the disk stat of `path`, as the mount shows it (see `stat`).
-    fn shown(&self, path: &[u8], mut st: Stat) -> io::Result<Stat> {
+    pub fn shown(&self, path: &[u8], mut st: Stat) -> io::Result<Stat> {
         if self.overrides && override_stat::has_marker(&st) {
             self.present_override(path, &mut st)?;
             return Ok(st);

@@ -23,6 +23,7 @@ use crate::sys::{self, BeneathDir, Name};
 use rustix::fs::{FileType, Mode, Stat, XattrFlags};
 use std::io;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 
 /// Where a regular file or a directory keeps its true owner, mode and type.
 pub const OVERRIDE_XATTR: &str = "user.containers.override_stat";
@@ -343,6 +344,39 @@ impl UnionFs {
             want.mode = m & 0o7777;
         }
         Ok(set(&fd, &disk, &want)?)
+    }
+
+    /// chmod of the entry `name` of the upper directory `dir` (after a
+    /// chown if `ids_changed`) where privileges stay off the disk: as
+    /// cheap as a plain one (a stat, a chmod) unless the entry has or needs
+    /// an override.
+    pub(super) fn chmod_entry(&self, dir: &BeneathDir, name: Name<'_>, mode: u32, ids_changed: bool) -> FsResult<()> {
+        let disk = dir.stat(name)?;
+        if FileType::from_raw_mode(disk.st_mode) != FileType::Symlink && !has_marker(&disk) && mode & SET_ID == 0 {
+            return Ok(rustix::fs::chmodat(
+                dir.as_fd(),
+                std::ffi::OsStr::from_bytes(name.as_bytes()),
+                Mode::from_raw_mode(mode & 0o7777),
+                rustix::fs::AtFlags::empty(),
+            )?);
+        }
+        self.owner_mode_fd(dir.open_path(name.as_bytes())?, ids_changed, Some(mode))
+    }
+
+    /// The status of upper node `ino` after a chown, where privileges stay
+    /// off the disk: its override, if it has one, takes the new owner. One
+    /// stat, as for any `setattr` reply, unless it has one.
+    pub(super) fn stat_after_chown(&self, ino: u64) -> FsResult<Stat> {
+        let (node, path) = self.node(ino)?;
+        let upper = self.upper()?;
+        let disk = upper.stat_entry(&path)?;
+        if has_marker(&disk) {
+            self.owner_mode_fd(upper.root.open_path(&path)?, true, None)?;
+            return self.stat_node(ino);
+        }
+        let mut st = upper.shown(&path, disk)?;
+        self.show_node(&node, &mut st);
+        Ok(st)
     }
 
     /// Notes on the upper directory `dir` that it may now hold a device's

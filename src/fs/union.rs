@@ -746,7 +746,7 @@ impl UnionFs {
         Ok(self.attr(ino, &st))
     }
 
-    fn stat_node(&self, ino: u64) -> FsResult<Stat> {
+    pub(super) fn stat_node(&self, ino: u64) -> FsResult<Stat> {
         let (node, layer, path) = self.object(ino)?;
         let mut st = layer.stat(&path)?;
         self.show_node(&node, &mut st);
@@ -755,7 +755,7 @@ impl UnionFs {
 
     /// What the disk stat of a node's object leaves to the node: a metacopy
     /// file's blocks, a hard-linked inode's count of names.
-    fn show_node(&self, node: &Node, st: &mut Stat) {
+    pub(super) fn show_node(&self, node: &Node, st: &mut Stat) {
         if let Some(d) = &node.lower_data {
             self.show_data_blocks(st, d);
         }
@@ -1424,11 +1424,8 @@ impl UnionFs {
                 )?,
                 None => rustix::fs::chownat(upper.root.as_fd(), "", uid, gid, rustix::fs::AtFlags::EMPTY_PATH)?,
             }
-            if self.overrides && mode.is_none() {
-                // The override, if any, says who owns it.
-                self.owner_mode_fd(upper.root.open_path(&path)?, true, None)?;
-            }
         }
+        let ids_changed = uid.is_some() || gid.is_some();
         if let Some(mut mode) = mode {
             // A non-root caller outside the file's group cannot keep its
             // set-gid bit (the kernel leaves this to us).
@@ -1438,8 +1435,10 @@ impl UnionFs {
                     mode &= !0o2000;
                 }
             }
-            if self.overrides {
-                self.owner_mode_fd(upper.root.open_path(&path)?, uid.is_some() || gid.is_some(), Some(mode))?;
+            if let Some(d) = dir.as_ref().filter(|_| self.overrides && !node.is_dir) {
+                self.chmod_entry(d, entry?, mode, ids_changed)?;
+            } else if self.overrides {
+                self.owner_mode_fd(upper.held_dir(&path)?.as_fd(), ids_changed, Some(mode))?;
             } else if node.is_dir || path.is_empty() {
                 rustix::fs::fchmod(upper.held_dir(&path)?.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
             } else if let Some(d) = &dir {
@@ -1455,6 +1454,9 @@ impl UnionFs {
                 Some(d) => d.set_times(entry?, &times)?,
                 None => rustix::fs::utimensat(upper.root.as_fd(), "", &times, rustix::fs::AtFlags::EMPTY_PATH)?,
             }
+        }
+        if self.overrides && ids_changed && mode.is_none() {
+            return Ok(self.attr(ino, &self.stat_after_chown(ino)?));
         }
         Ok(self.attr(ino, &self.stat_node(ino)?))
     }

@@ -140,6 +140,30 @@ fn unlinking_one_name_keeps_the_others() {
     assert!(!m.m("b").exists());
 }
 
+#[test]
+fn a_link_or_a_rename_of_one_name_keeps_the_others() {
+    need_fuse!();
+    let mut m = Mount::prepare(1);
+    lower_aliases(&m, &["a", "b", "c"]);
+    m.mount();
+    fs::hard_link(m.m("a"), m.m("d")).unwrap();
+    one_inode(&m, &["a", "b", "c", "d"], 4, "chain\n", "after a link");
+    fs::rename(m.m("b"), m.m("e")).unwrap();
+    one_inode(&m, &["a", "c", "d", "e"], 4, "chain\n", "after a rename");
+    assert!(!m.m("b").exists());
+    remount(&mut m);
+    append(&m.m("e"), "x\n");
+    remount(&mut m);
+    one_inode(
+        &m,
+        &["c", "a", "d", "e"],
+        4,
+        "chain\nx\n",
+        "written through the renamed name",
+    );
+    assert!(!m.m("b").exists());
+}
+
 /// A store layer with data/a and its hard link data/b ("chain\n").
 fn store_layer(d: &Daemon) -> std::path::PathBuf {
     let tar = TarBuilder::new()

@@ -115,6 +115,9 @@ fn shows_privileges(m: &Mount, step: &str) {
     assert_eq!(mode(m, "chowned"), 0o755, "{step}: a chown clears the set-uid bit");
     assert_eq!(mode(m, "written"), 0o757, "{step}: a write by another user clears it");
     assert_eq!(mode(m, "cleared"), 0o755, "{step}: a chmod clears it");
+    for f in ["dev/moved", "linked"] {
+        assert_eq!(mode(m, f), 0o2711, "{step}: {f}, renamed or linked");
+    }
 }
 
 #[test]
@@ -167,6 +170,14 @@ fn privileges_show_through_the_mount_and_stay_off_the_disk() {
         ],
     );
     fs::set_permissions(m.m("cleared"), fs::Permissions::from_mode(0o755)).unwrap();
+    // A rename and a link keep the inode, and so its privileges.
+    fs::write(m.m("moved"), "").unwrap();
+    fs::set_permissions(m.m("moved"), fs::Permissions::from_mode(0o2711)).unwrap();
+    fs::rename(m.m("moved"), m.m("dev/moved")).unwrap();
+    fs::hard_link(m.m("dev/moved"), m.m("linked")).unwrap();
+    fs::rename(m.m("dev/chr"), m.m("chr-moved")).unwrap();
+    fs::hard_link(m.m("chr-moved"), m.m("dev/chr")).unwrap();
+    fs::remove_file(m.m("chr-moved")).unwrap();
     shows_privileges(&m, "as made");
     clean_on_disk(&m.upper);
     clean_on_disk(&m.work);
