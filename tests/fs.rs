@@ -1,13 +1,13 @@
 //! `stratafs`: real FUSE mounts (root only; CI runs as root).
 
-use crate::util::{LoopFs, Mount, fuse_unavailable};
+use crate::util::{LoopFs, Mount};
 use std::fs;
 use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::process::Command;
 
 macro_rules! need_fuse {
     () => {
-        if let Some(why) = fuse_unavailable() {
+        if let Some(why) = crate::util::fuse_unavailable() {
             crate::util::skip(why);
             return;
         }
@@ -1357,3 +1357,6 @@ fn append_copy_up_without_reflink_copies_the_data_and_keeps_holes() {
         );
     }
 }
+
+mod hardlinks;
+mod override_stat;

@@ -4,6 +4,7 @@
 //! the size of the image.
 
 use super::layer::{OPAQUE_MARKER, REAL_DEVICE_XATTR, WHITEOUT_PREFIX, file_type, is_whiteout_device, join};
+use super::override_stat;
 use crate::layers::index::{Entry, EntryKind, LayerIndex};
 use crate::sys::{self, BeneathDir, Name};
 use rustix::fs::{FileType, Stat};
@@ -170,7 +171,7 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
                 continue;
             }
             let n = Name::new(&name).map_err(io::Error::other)?;
-            let st = d.stat(n)?;
+            let mut st = d.stat(n)?;
             let hidden = if let Some(h) = name.strip_prefix(WHITEOUT_PREFIX) {
                 Some(h.to_vec())
             } else if is_whiteout_device(&st) && sys::xattr::get(d.open_path(&name)?, REAL_DEVICE_XATTR)?.is_none() {
@@ -195,6 +196,8 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
                 continue;
             }
             present.insert(name.clone());
+            // What it is, where the disk may not say it (privileges_in_xattrs).
+            override_stat::present_at(d, n, &mut st)?;
             let child = join(path, &name);
             let image = lower_dir
                 .as_ref()
@@ -216,7 +219,11 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
                     let capability = if is_dir || file_type(&st) == FileType::Symlink {
                         Vec::new()
                     } else {
-                        sys::xattr::get(d.open_path(&name)?, CAPABILITY)?.unwrap_or_default()
+                        let fd = d.open_path(&name)?;
+                        match sys::xattr::get(&fd, override_stat::KEPT_CAPABILITY_XATTR)? {
+                            Some(kept) => kept,
+                            None => sys::xattr::get(&fd, CAPABILITY)?.unwrap_or_default(),
+                        }
                     };
                     let mut this = differs(&st, &capability, &e);
                     if let Some(sub) = sub {

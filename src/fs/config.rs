@@ -44,6 +44,12 @@ pub struct MountConfig {
     /// there: a tool reading the upper directory itself (not through the
     /// mount) would see such a file as a hole of the right size.
     pub metacopy: bool,
+    /// `privileges_in_xattrs`: set-uid and set-gid bits, device nodes and
+    /// file capabilities are never written to the upper layer's disk, where
+    /// anyone reaching it could use them; they are kept in xattrs and shown
+    /// through the mount (see `override_stat`). For containers, whose
+    /// writable layers sit in a shared store.
+    pub privileges_in_xattrs: bool,
     /// Options accepted for compatibility but not acted on (yet), and
     /// unknown ones: both are warned about, as fuse-overlayfs does.
     pub ignored: Vec<String>,
@@ -77,6 +83,7 @@ impl MountConfig {
             acl: true,
             passthrough: true,
             metacopy: false,
+            privileges_in_xattrs: false,
             ignored: Vec::new(),
         }
     }
@@ -231,6 +238,7 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
                     _ => return Err(OptionsError::BadValue(opt.clone())),
                 }
             }
+            "privileges_in_xattrs" => cfg.privileges_in_xattrs = true,
             _ => cfg.ignored.push(opt.clone()),
         }
     }
@@ -281,6 +289,9 @@ mod tests {
         let c = parse_mount_args(args("-o lowerdir=/a,metacopy=on /m")).unwrap();
         assert!(c.metacopy);
         assert!(parse_mount_args(args("-o lowerdir=/a,metacopy=yes /m")).is_err());
+        assert!(!c.privileges_in_xattrs);
+        let c = parse_mount_args(args("-o lowerdir=/a,privileges_in_xattrs /m")).unwrap();
+        assert!(c.privileges_in_xattrs && c.ignored.is_empty());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! directory made opaque. PAX records carry long names and
 //! `security.capability`; ids are numeric, times whole seconds, the order is
 //! the change list's (parents first), so the same changes give the same
-//! bytes, and the same diff_id.
+//! bytes, and the same diff_id. A name of an inode already written is a
+//! hard link to the first name written, as Docker writes them.
 
 use super::changes::{Change, ChangeKind};
 use super::layer::{file_type, split};
@@ -75,6 +76,8 @@ pub fn write_layer<W: Write>(
     let mut tar = tar::Builder::new(Counting { inner: out, bytes: 0 });
     tar.mode(tar::HeaderMode::Complete);
     let mut opaque_dirs: Vec<Vec<u8>> = Vec::new();
+    // Inodes with several names: the first name written of each.
+    let mut linked: std::collections::HashMap<u64, Vec<u8>> = std::collections::HashMap::new();
     for change in changes {
         let rel = change.path.strip_prefix(b"/").unwrap_or(&change.path);
         if rel.is_empty() {
@@ -97,6 +100,13 @@ pub fn write_layer<W: Write>(
             }
             ChangeKind::Added | ChangeKind::Modified => {
                 let st = merged.stat_path(rel)?;
+                if file_type(&st) != FileType::Directory && st.st_nlink > 1 {
+                    if let Some(first) = linked.get(&st.st_ino) {
+                        append_hard_link(&mut tar, rel, first, &st, ids)?;
+                        continue;
+                    }
+                    linked.insert(st.st_ino, rel.to_vec());
+                }
                 append_entry(&mut tar, merged, rel, &st, ids)?;
                 if file_type(&st) == FileType::Directory && change.kind == ChangeKind::Modified && opaque(rel) {
                     let mut marker = rel.to_vec();
@@ -152,6 +162,33 @@ fn append_marker<W: Write>(tar: &mut tar::Builder<W>, path: &[u8]) -> io::Result
     h.set_uid(0);
     h.set_gid(0);
     h.set_mtime(0);
+    h.set_size(0);
+    if !pax.is_empty() {
+        tar.append_pax_extensions(pax.iter().map(|(k, v)| (*k, v.as_slice())))?;
+    }
+    h.set_cksum();
+    tar.append(&h, io::empty())
+}
+
+/// `rel` as a hard link (TypeLink) to `first`, an earlier name of its inode.
+fn append_hard_link<W: Write>(
+    tar: &mut tar::Builder<W>,
+    rel: &[u8],
+    first: &[u8],
+    st: &Stat,
+    ids: IdShift,
+) -> io::Result<()> {
+    let mut h = tar::Header::new_ustar();
+    let mut pax: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    set_name(&mut h, &mut pax, rel)?;
+    h.set_entry_type(tar::EntryType::Link);
+    if !first.is_ascii() || h.set_link_name(text(first)?).is_err() {
+        pax.push(("linkpath", first.to_vec()));
+    }
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(ids.uid(st.st_uid).into());
+    h.set_gid(ids.gid(st.st_gid).into());
+    h.set_mtime(st.st_mtime.max(0) as u64);
     h.set_size(0);
     if !pax.is_empty() {
         tar.append_pax_extensions(pax.iter().map(|(k, v)| (*k, v.as_slice())))?;
@@ -253,12 +290,14 @@ mod tests {
         std::os::unix::fs::symlink("passwd", root.join("etc/link")).unwrap();
         let long = "d".repeat(120);
         std::fs::write(root.join(&long), "long").unwrap();
+        std::fs::hard_link(root.join("etc/passwd"), root.join("etc/passwd-again")).unwrap();
         let merged = BeneathDir::open(root).unwrap();
         let list = vec![
             change("/etc", ChangeKind::Modified),
             change("/etc/group", ChangeKind::Deleted),
             change("/etc/link", ChangeKind::Added),
             change("/etc/passwd", ChangeKind::Modified),
+            change("/etc/passwd-again", ChangeKind::Modified),
             change("/opq", ChangeKind::Modified),
             change("/opq/gone", ChangeKind::Deleted),
             change("/opq/kept", ChangeKind::Added),
@@ -270,10 +309,19 @@ mod tests {
         assert!(bytes == again, "same changes, same bytes");
         assert_eq!(w1.bytes as usize, bytes.len());
         let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut links = Vec::new();
         let names: Vec<String> = archive
             .entries()
             .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .map(|e| {
+                let e = e.unwrap();
+                if e.header().entry_type() == tar::EntryType::Link {
+                    let to = e.link_name().unwrap().unwrap().to_string_lossy().into_owned();
+                    links.push((e.path().unwrap().to_string_lossy().into_owned(), to));
+                    assert_eq!(e.header().size().unwrap(), 0, "a link has no data");
+                }
+                e.path().unwrap().to_string_lossy().into_owned()
+            })
             .collect();
         assert_eq!(
             names,
@@ -282,11 +330,17 @@ mod tests {
                 "etc/.wh.group".into(),
                 "etc/link".into(),
                 "etc/passwd".into(),
+                "etc/passwd-again".into(),
                 "opq/".into(),
                 "opq/.wh..wh..opq".into(),
                 "opq/kept".into(),
                 long.clone(),
             ]
+        );
+        assert_eq!(
+            links,
+            vec![("etc/passwd-again".to_string(), "etc/passwd".to_string())],
+            "the second name of an inode is a hard link to the first"
         );
     }
 }

@@ -1,8 +1,9 @@
 //! One layer of the union: a directory reached only beneath its root, and
 //! the on-disk markers of every format the peers write.
 
+use super::override_stat;
 use super::{FsError, FsResult};
-use crate::layers::index::{EntryKind, LayerIndex};
+use crate::layers::index::{EntryKind, FLAG_HARDLINK, LayerIndex};
 use crate::sys::{self, BeneathDir, Name};
 use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
 use std::collections::{HashMap, HashSet};
@@ -34,19 +35,31 @@ pub const ORIGIN_XATTR_PRIVILEGED: &str = "trusted.strata.origin";
 pub const ORIGIN_XATTR: &str = "user.strata.origin";
 
 /// What the origin xattr of a copied-up object says: the inode number it
-/// had below and, for a file copied up without its data (metacopy), the
-/// path of that data in its lower layer. One xattr for both, so a lookup
-/// reads one value; the data's layer and `st_ino` are those of `ino`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// had below, for an inode with a copy in the hard-link index how many of
+/// its names are still only below (see `hardlinks`), and for a file copied
+/// up without its data (metacopy) the path of that data in its lower layer.
+/// One xattr for all, so a lookup reads one value; the data's layer and
+/// `st_ino` are those of `ino`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origin {
     pub ino: u64,
+    pub aliases_below: Option<u32>,
     pub data_path: Option<Vec<u8>>,
 }
 
+/// Begins the hard-link part of a record: no path begins with a NUL, so
+/// records without it (and those of earlier versions) read as before.
+const ALIASES_TAG: [u8; 2] = [0, b'H'];
+
 impl Origin {
-    /// Eight bytes of `ino` (little-endian), then the data path if any.
+    /// Eight bytes of `ino` (little-endian), then `ALIASES_TAG` and the count
+    /// (u32, little-endian) if any, then the data path if any.
     pub fn encode(&self) -> Vec<u8> {
         let mut v = self.ino.to_le_bytes().to_vec();
+        if let Some(n) = self.aliases_below {
+            v.extend_from_slice(&ALIASES_TAG);
+            v.extend_from_slice(&n.to_le_bytes());
+        }
         if let Some(p) = &self.data_path {
             v.extend_from_slice(p);
         }
@@ -54,9 +67,16 @@ impl Origin {
     }
 
     pub fn decode(v: &[u8]) -> Option<Origin> {
-        let (ino, rest) = v.split_first_chunk::<8>()?;
+        let (ino, mut rest) = v.split_first_chunk::<8>()?;
+        let mut aliases_below = None;
+        if let Some(tagged) = rest.strip_prefix(ALIASES_TAG.as_slice()) {
+            let (n, after) = tagged.split_first_chunk::<4>()?;
+            aliases_below = Some(u32::from_le_bytes(*n));
+            rest = after;
+        }
         Some(Origin {
             ino: u64::from_le_bytes(*ino),
+            aliases_below,
             data_path: (!rest.is_empty()).then(|| rest.to_vec()),
         })
     }
@@ -76,7 +96,7 @@ pub fn is_internal_xattr(name: &[u8]) -> bool {
         b"trusted.strata.",
         b"user.strata.",
     ];
-    PREFIXES.iter().any(|p| name.starts_with(p))
+    PREFIXES.iter().any(|p| name.starts_with(p)) || override_stat::is_internal(name)
 }
 
 pub struct Layer {
@@ -98,6 +118,13 @@ pub struct Layer {
     /// be called whenever a directory there is renamed or removed.
     dirs: Mutex<HeldDirs>,
     dir_budget: usize,
+    /// Objects may keep their true mode, type and owner in an override
+    /// xattr, and a capability under another name (`override_stat`): the
+    /// upper layer, and the hard-link index, of a `privileges_in_xattrs` mount.
+    overrides: bool,
+    /// For a layer of the store: its hard-linked names, by first name
+    /// (made at the first copy-up of one).
+    alias_groups: std::sync::OnceLock<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
 }
 
 #[derive(Default)]
@@ -147,6 +174,18 @@ pub enum Probe {
     Absent,
     Whiteout,
     Present(Stat),
+}
+
+/// The file type an index entry stands for.
+pub fn kind_of(kind: EntryKind) -> FileType {
+    match kind {
+        EntryKind::Dir => FileType::Directory,
+        EntryKind::Symlink => FileType::Symlink,
+        EntryKind::CharDevice => FileType::CharacterDevice,
+        EntryKind::BlockDevice => FileType::BlockDevice,
+        EntryKind::Fifo => FileType::Fifo,
+        EntryKind::File | EntryKind::Whiteout => FileType::RegularFile,
+    }
 }
 
 pub fn file_type(st: &Stat) -> FileType {
@@ -204,6 +243,8 @@ impl Layer {
                 markers: None,
                 dirs: Mutex::default(),
                 dir_budget,
+                overrides: false,
+                alias_groups: Default::default(),
             });
         }
         Ok(Layer {
@@ -213,7 +254,47 @@ impl Layer {
             markers: lower.then(|| Mutex::new(HashMap::new())),
             dirs: Mutex::default(),
             dir_budget,
+            overrides: false,
+            alias_groups: Default::default(),
         })
+    }
+
+    /// Objects of this layer may carry overrides (see `overrides`).
+    pub fn with_overrides(mut self, on: bool) -> Layer {
+        self.overrides = on;
+        self
+    }
+
+    /// For a layer of the store: its index.
+    pub fn index(&self) -> Option<&LayerIndex<crate::sys::ImmutableMap>> {
+        self.index.as_ref()
+    }
+
+    /// Every path of this store layer naming the same inode as `path` (itself
+    /// included), from the index's hard-link records; empty for a plain layer.
+    pub fn aliases(&self, path: &[u8]) -> Vec<Vec<u8>> {
+        let Some(index) = &self.index else { return Vec::new() };
+        let Some(entry) = index.get(path) else {
+            return Vec::new();
+        };
+        let first = if entry.to_entry().flags & FLAG_HARDLINK != 0 {
+            entry.to_entry().target
+        } else {
+            path.to_vec()
+        };
+        let groups = self.alias_groups.get_or_init(|| {
+            let mut groups: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+            for r in index.iter() {
+                let e = r.to_entry();
+                if e.flags & FLAG_HARDLINK != 0 && !matches!(e.kind, EntryKind::Dir | EntryKind::Whiteout) {
+                    groups.entry(e.target).or_default().push(r.path().to_vec());
+                }
+            }
+            groups
+        });
+        let mut out = vec![first.clone()];
+        out.extend(groups.get(&first).into_iter().flatten().cloned());
+        out
     }
 
     /// Whether `probe` answers from `listing` alone: a plain lower layer,
@@ -255,6 +336,13 @@ impl Layer {
         };
         let mut entries = Vec::new();
         let mut whiteouts = HashSet::new();
+        // Only a directory noted to hold device placeholders has entries
+        // whose type its listing does not tell.
+        let placeholders = if self.overrides && override_stat::holds_devices(d.as_fd()) {
+            Some(d.try_clone()?)
+        } else {
+            None
+        };
         let mut rd = d.into_entries()?;
         while let Some(entry) = rd.read() {
             let entry = entry?;
@@ -276,6 +364,18 @@ impl Layer {
                     whiteouts.insert(name.to_vec());
                     continue;
                 }
+                kind = file_type(&st);
+            }
+            if let Some(index) = &self.index {
+                // The disk of a store layer holds placeholders: the index
+                // says what each entry is.
+                if let Some(r) = index.get(&join(dir, name)) {
+                    kind = kind_of(r.kind());
+                }
+            } else if let Some(held) = placeholders.as_ref().filter(|_| kind == FileType::RegularFile) {
+                let name = Name::new(name).map_err(|_| FsError::INVAL)?;
+                let mut st = held.stat(name)?;
+                override_stat::present_at(held, name, &mut st)?;
                 kind = file_type(&st);
             }
             entries.push(ListEntry {
@@ -323,7 +423,7 @@ impl Layer {
     }
 
     /// `lstat` of `path`: one `statat` on its held parent directory.
-    fn stat_entry(&self, path: &[u8]) -> io::Result<Stat> {
+    pub fn stat_entry(&self, path: &[u8]) -> io::Result<Stat> {
         if path.is_empty() {
             return self.root.stat_self();
         }
@@ -335,24 +435,40 @@ impl Layer {
         self.held_dir(dir)?.stat(name)
     }
 
+    /// What the object at `path` is, as the mount shows it: its disk stat
+    /// with, in a store layer, the index's type, mode, owner and device
+    /// numbers, and where overrides are kept, the override's.
     pub fn stat(&self, path: &[u8]) -> io::Result<Stat> {
-        let mut st = self.stat_entry(path)?;
+        let st = self.stat_entry(path)?;
+        self.shown(path, st)
+    }
+
+    /// `st`, the disk stat of `path`, as the mount shows it (see `stat`).
+    pub fn shown(&self, path: &[u8], mut st: Stat) -> io::Result<Stat> {
+        if self.overrides && override_stat::has_marker(&st) {
+            self.present_override(path, &mut st)?;
+            return Ok(st);
+        }
         if let Some(e) = self.index.as_ref().and_then(|i| i.get(path)) {
             let e = e.to_entry();
-            let kind = match e.kind {
-                EntryKind::Dir => FileType::Directory,
-                EntryKind::Symlink => FileType::Symlink,
-                EntryKind::CharDevice => FileType::CharacterDevice,
-                EntryKind::BlockDevice => FileType::BlockDevice,
-                EntryKind::Fifo => FileType::Fifo,
-                EntryKind::File | EntryKind::Whiteout => FileType::RegularFile,
-            };
-            st.st_mode = kind.as_raw_mode() | e.mode;
+            st.st_mode = kind_of(e.kind).as_raw_mode() | e.mode;
             st.st_uid = e.uid;
             st.st_gid = e.gid;
             st.st_rdev = rustix::fs::makedev(e.rdev_major, e.rdev_minor);
         }
         Ok(st)
+    }
+
+    fn present_override(&self, path: &[u8], st: &mut Stat) -> io::Result<()> {
+        if path.is_empty() {
+            return override_stat::present_fd(self.root.as_fd(), st);
+        }
+        let (dir, name) = split(path);
+        let name = Name::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if dir.is_empty() {
+            return override_stat::present_at(&self.root, name, st);
+        }
+        override_stat::present_at(&*self.held_dir(dir)?, name, st)
     }
 
     /// The names a store layer whites out in `dir` (a plain layer's are read
@@ -394,7 +510,7 @@ impl Layer {
         }
         match self.stat_entry(&path) {
             Ok(st) if self.is_whiteout(&path, &st) => Ok(Probe::Whiteout),
-            Ok(st) => Ok(Probe::Present(st)),
+            Ok(st) => Ok(Probe::Present(self.shown(&path, st)?)),
             // `.wh.` + a 252-255 byte name cannot exist.
             Err(e) if absent(&e) && name.len() + WHITEOUT_PREFIX.len() > 255 => Ok(Probe::Absent),
             Err(e) if absent(&e) => {
@@ -502,12 +618,43 @@ impl Layer {
     /// The extended attribute `attr` of the object at `path`: one syscall
     /// on its held parent directory.
     pub fn xattr(&self, path: &[u8], attr: &str) -> io::Result<Option<Vec<u8>>> {
+        if attr == override_stat::CAPABILITY_XATTR
+            && let Some(index) = &self.index
+        {
+            // Never on the disk of a store layer: its index keeps it.
+            let cap = index.get(path).map(|r| r.to_entry().capability).unwrap_or_default();
+            return Ok((!cap.is_empty()).then_some(cap));
+        }
+        let attr = if self.overrides {
+            override_stat::kept_name(attr)
+        } else {
+            attr
+        };
         if path.is_empty() {
             return sys::xattr::get(self.root.as_fd(), attr);
         }
         let (dir, name) = split(path);
         let name = Name::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         sys::xattr::get_at(self.held_dir(dir)?.as_fd(), name, attr)
+    }
+
+    /// The names of the extended attributes of the object at `path`, as the
+    /// mount shows them (internal ones are the caller's to drop).
+    pub fn xattr_names(&self, path: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+        let mut names = sys::xattr::list(self.root.open_path(path)?)?;
+        if self.overrides {
+            for n in names.iter_mut() {
+                *n = override_stat::shown_name(n).to_vec();
+            }
+        }
+        if let Some(index) = &self.index {
+            let cap = override_stat::CAPABILITY_XATTR.as_bytes();
+            names.retain(|n| n != cap);
+            if index.get(path).is_some_and(|r| !r.to_entry().capability.is_empty()) {
+                names.push(cap.to_vec());
+            }
+        }
+        Ok(names)
     }
 
     /// The origin inode number a copied-up object carries, if any.
@@ -614,11 +761,22 @@ mod tests {
         for o in [
             Origin {
                 ino: 7 << 48 | 9,
-                data_path: None,
+                ..Origin::default()
             },
             Origin {
                 ino: u64::MAX,
                 data_path: Some(b"usr/lib/big file".to_vec()),
+                ..Origin::default()
+            },
+            Origin {
+                ino: 3,
+                aliases_below: Some(0),
+                data_path: None,
+            },
+            Origin {
+                ino: 3,
+                aliases_below: Some(u32::MAX),
+                data_path: Some(b"a".to_vec()),
             },
         ] {
             assert_eq!(Origin::decode(&o.encode()), Some(o));
@@ -628,9 +786,10 @@ mod tests {
             Origin::decode(&5u64.to_le_bytes()),
             Some(Origin {
                 ino: 5,
-                data_path: None
+                ..Origin::default()
             })
         );
         assert_eq!(Origin::decode(b"short"), None);
+        assert_eq!(Origin::decode(b"12345678\0H12"), None, "a cut count");
     }
 }

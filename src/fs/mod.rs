@@ -10,9 +10,12 @@
 
 pub mod changes;
 mod config;
+mod copy_up;
 pub mod export;
+mod hardlinks;
 mod layer;
 mod nodes;
+mod override_stat;
 mod union;
 
 pub use config::{MountConfig, OptionsError, USAGE, parse_mount_args};

@@ -67,6 +67,28 @@ pub struct Node {
     pub lookups: u64,
     /// For an upper file copied up without its data: where the data is.
     pub lower_data: Option<std::sync::Arc<LowerData>>,
+    /// For an object whose inode has a copy in the hard-link index.
+    pub hardlink: Option<HardLink>,
+}
+
+/// An inode of a lower layer with several names, copied up into the
+/// hard-link index (see `hardlinks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HardLink {
+    /// How many of its names are still only in its lower layer (not linked
+    /// into the upper one yet): they count in its link count.
+    pub aliases_below: u32,
+    /// Shown from the index entry: found by a name not linked into the
+    /// upper layer yet (the node's layer is that name's lower layer).
+    pub in_index: bool,
+}
+
+impl HardLink {
+    /// The link count to show for an inode whose disk link count is
+    /// `disk` (which counts the index entry).
+    pub fn nlink(&self, disk: u64) -> u64 {
+        disk.saturating_sub(1) + u64::from(self.aliases_below)
+    }
 }
 
 /// The layers of a merged directory, topmost first, with the index of the
@@ -243,16 +265,16 @@ impl Nodes {
 
     /// Records a lookup of `node` (which carries the one name it was found
     /// by): a new node, or a known one refreshed to where it was found, with
-    /// the name added to its links.
+    /// the name added to its links. The name comes first: paths follow the
+    /// first link, and this name is the one known to be where the node now
+    /// says (another name of a hard-linked inode may still be in a lower
+    /// layer while this one is in the upper).
     pub fn remember(&mut self, ino: u64, node: Node) {
         match self.map.get_mut(&ino) {
             Some(n) => {
-                let mut links = std::mem::take(&mut n.links);
-                for l in node.links.iter() {
-                    if !links.contains(l) {
-                        links.push(l.clone());
-                    }
-                }
+                let old = std::mem::take(&mut n.links);
+                let mut links = node.links.clone();
+                links.extend(old.into_iter().filter(|l| !node.links.contains(l)));
                 // The same layers: keep the merge, and the index made of it.
                 let merge = if n.merge.layers == node.merge.layers {
                     n.merge.clone()

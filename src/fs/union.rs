@@ -9,11 +9,13 @@
 //! read lock.
 
 use super::config::MountConfig;
+use super::hardlinks::{LinkIndex, entry_name};
 use super::layer::{
-    self, Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Origin, Probe, WHITEOUT_PREFIX, file_type, is_dir,
-    is_internal_xattr, is_whiteout_device, join, split,
+    Layer, ORIGIN_XATTR, ORIGIN_XATTR_PRIVILEGED, Origin, Probe, WHITEOUT_PREFIX, file_type, is_dir, is_internal_xattr,
+    join, split,
 };
-use super::nodes::{LowerData, Merge, MergeList, NameIndex, Node, Nodes, ROOT, ino_of, layer_and_st_ino};
+use super::nodes::{HardLink, LowerData, Merge, MergeList, NameIndex, Node, Nodes, ROOT, ino_of, layer_and_st_ino};
+use super::override_stat::{self, Override};
 use super::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
 use fuser::{
@@ -34,7 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const UPPER: usize = 0;
+pub(super) const UPPER: usize = 0;
 
 /// How ids on disk are shown and how requested ids are stored, as
 /// fuse-overlayfs's `uidmapping=`/`gidmapping=`/`squash_to_*` do. Ranges are
@@ -126,6 +128,7 @@ impl Caller {
 }
 
 /// The changes one `setattr` asks for.
+#[derive(Clone, Copy)]
 struct SetAttr {
     caller: Caller,
     mode: Option<u32>,
@@ -167,7 +170,7 @@ struct LazyFile {
 const CACHED_OPEN_MAX: u64 = 1 << 20;
 
 pub struct UnionFs {
-    layers: Vec<Layer>,
+    pub(super) layers: Vec<Layer>,
     has_upper: bool,
     read_only: bool,
     work: Option<BeneathDir>,
@@ -177,13 +180,17 @@ pub struct UnionFs {
     next_fh: AtomicU64,
     tmp_counter: AtomicU64,
     ttl: Duration,
-    no_fsync: bool,
-    privileged: bool,
+    pub(super) no_fsync: bool,
+    pub(super) privileged: bool,
     acl: bool,
     ids: IdMapping,
     static_nlink: bool,
     /// `metacopy=on`: see `copy_up_metadata`.
-    metacopy: bool,
+    pub(super) metacopy: bool,
+    /// `privileges_in_xattrs`: see `override_stat`.
+    pub(super) overrides: bool,
+    /// The hard-link index, with an upper layer (see `hardlinks`).
+    links: Option<LinkIndex>,
     /// Whether whiteouts are links to one shared device (`write_whiteout`).
     share_whiteouts: std::sync::atomic::AtomicBool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
@@ -262,7 +269,7 @@ fn time(sec: i64, nsec: i64) -> SystemTime {
 }
 
 /// The access and modification times of `st`, to set them on a copy.
-fn times_of(st: &Stat) -> Timestamps {
+pub(super) fn times_of(st: &Stat) -> Timestamps {
     let t = |sec: i64, nsec| Timespec {
         tv_sec: sec,
         tv_nsec: nsec as _,
@@ -329,7 +336,8 @@ impl UnionFs {
                 ));
             }
             let lower = !(cfg.upper.is_some() && layers.is_empty());
-            layers.push(Layer::open(canon, lower, count)?);
+            let overrides = !lower && cfg.privileges_in_xattrs;
+            layers.push(Layer::open(canon, lower, count)?.with_overrides(overrides));
         }
         let work = match &cfg.work {
             Some(w) => {
@@ -347,6 +355,10 @@ impl UnionFs {
             }
             None => None,
         };
+        let links = match &cfg.work {
+            Some(w) if cfg.upper.is_some() => Some(LinkIndex::open(w, cfg.privileges_in_xattrs, count)?),
+            _ => None,
+        };
         let has_upper = cfg.upper.is_some();
         let mut merge = Vec::new();
         for (i, l) in layers.iter().enumerate() {
@@ -363,6 +375,7 @@ impl UnionFs {
             merge: Arc::new(Merge::new(merge)),
             lookups: 1,
             lower_data: None,
+            hardlink: None,
         };
         Ok(UnionFs {
             layers,
@@ -386,6 +399,8 @@ impl UnionFs {
             },
             static_nlink: cfg.static_nlink,
             metacopy: cfg.metacopy,
+            overrides: cfg.privileges_in_xattrs && has_upper,
+            links,
             share_whiteouts: std::sync::atomic::AtomicBool::new(true),
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             backings: Mutex::new(HashMap::new()),
@@ -415,11 +430,11 @@ impl UnionFs {
         }
     }
 
-    fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
+    pub(super) fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
         self.nodes.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn nodes_write(&self) -> std::sync::RwLockWriteGuard<'_, Nodes> {
+    pub(super) fn nodes_write(&self) -> std::sync::RwLockWriteGuard<'_, Nodes> {
         self.nodes.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -435,7 +450,7 @@ impl UnionFs {
     }
 
     /// A node and its current path.
-    fn node(&self, ino: u64) -> FsResult<(Node, Vec<u8>)> {
+    pub(super) fn node(&self, ino: u64) -> FsResult<(Node, Vec<u8>)> {
         let nodes = self.nodes_read();
         let node = nodes.get(ino).ok_or(FsError::NOENT)?.clone();
         let path = nodes.path(ino).ok_or(FsError::NOENT)?;
@@ -496,7 +511,7 @@ impl UnionFs {
 
     /// Opens the lower data of a metacopy file, checking that it is the
     /// file it was copied from (the stack of layers may have changed since).
-    fn open_lower_data(&self, data: &LowerData) -> FsResult<File> {
+    pub(super) fn open_lower_data(&self, data: &LowerData) -> FsResult<File> {
         if data.layer >= self.layers.len() || self.in_upper(data.layer) {
             tracing::warn!("a metacopy file names layer {}, which this mount has not", data.layer);
             return Err(FsError::IO);
@@ -525,7 +540,7 @@ impl UnionFs {
 
     /// Writes the origin record on a copy being made; false when neither
     /// xattr namespace takes it (then there is no origin and no metacopy).
-    fn record_origin(&self, fd: impl AsFd, origin: &Origin) -> bool {
+    pub(super) fn record_origin(&self, fd: impl AsFd, origin: &Origin) -> bool {
         // The trusted namespace where we may (root, not in a user
         // namespace), the user namespace otherwise.
         let value = origin.encode();
@@ -535,8 +550,35 @@ impl UnionFs {
             .any(|name| sys::xattr::set(&fd, name, &value, XattrFlags::empty()).is_ok())
     }
 
-    fn in_upper(&self, layer: usize) -> bool {
+    pub(super) fn in_upper(&self, layer: usize) -> bool {
         self.has_upper && layer == UPPER
+    }
+
+    pub(super) fn links(&self) -> Option<&LinkIndex> {
+        self.links.as_ref()
+    }
+
+    pub(super) fn layer(&self, l: usize) -> &Layer {
+        &self.layers[l]
+    }
+
+    /// A node, the layer holding its object, and the object's path there:
+    /// `node_at`'s, or the hard-link index entry of a node shown from it.
+    fn object(&self, ino: u64) -> FsResult<(Node, &Layer, Vec<u8>)> {
+        let nodes = self.nodes_read();
+        let node = nodes.get(ino).ok_or(FsError::NOENT)?.clone();
+        if node.hardlink.is_some_and(|h| h.in_index)
+            && let Some(links) = &self.links
+        {
+            return Ok((node, &links.layer, entry_name(ino)));
+        }
+        let path = if self.in_upper(node.layer) {
+            nodes.path(ino)
+        } else {
+            nodes.lower_path(ino)
+        };
+        let layer = &self.layers[node.layer];
+        Ok((node, layer, path.ok_or(FsError::NOENT)?))
     }
 
     /// A node and where its object is in its own layer (the merged path
@@ -556,7 +598,7 @@ impl UnionFs {
     /// directory's merged layers, topmost first. Below a directory the upper
     /// layer redirects (a renamed directory), the lower layers are searched
     /// at the redirect's target instead.
-    fn find(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<(u64, Node, Stat)>> {
+    pub(super) fn find(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<(u64, Node, Stat)>> {
         self.find_with(parent, parent_path, name, false)
     }
 
@@ -643,10 +685,29 @@ impl UnionFs {
             self.origin_record(layer, &layer_path)
         };
         let ino = ino_of(layer, st.st_ino, record.as_ref().map(|o| o.ino));
-        let lower_data = record.and_then(|o| self.lower_data_of(o, &st));
+        let mut hardlink = record.as_ref().and_then(|o| o.aliases_below).map(|n| HardLink {
+            aliases_below: n,
+            in_index: false,
+        });
+        let mut lower_data = record.and_then(|o| self.lower_data_of(o, &st));
         let mut st = st;
+        if !self.in_upper(layer)
+            && let Some((copy, record)) = self.indexed_copy(ino, &st)?
+        {
+            // Another name of this inode was copied up: this one shows
+            // that copy too.
+            hardlink = Some(HardLink {
+                aliases_below: record.aliases_below.unwrap_or(0),
+                in_index: true,
+            });
+            lower_data = self.lower_data_of(record, &copy);
+            st = copy;
+        }
         if let Some(d) = &lower_data {
             self.show_data_blocks(&mut st, d);
+        }
+        if let Some(h) = hardlink {
+            st.st_nlink = h.nlink(st.st_nlink);
         }
         let node = Node {
             links: Vec::new(),
@@ -660,6 +721,7 @@ impl UnionFs {
             },
             lookups: 0,
             lower_data,
+            hardlink,
         };
         Ok(Some((ino, node, st)))
     }
@@ -684,25 +746,33 @@ impl UnionFs {
         Ok(self.attr(ino, &st))
     }
 
-    fn stat_node(&self, ino: u64) -> FsResult<Stat> {
-        let (node, path) = self.node_at(ino)?;
-        let mut st = self.layers[node.layer].stat(&path)?;
-        if let Some(d) = &node.lower_data {
-            self.show_data_blocks(&mut st, d);
-        }
+    pub(super) fn stat_node(&self, ino: u64) -> FsResult<Stat> {
+        let (node, layer, path) = self.object(ino)?;
+        let mut st = layer.stat(&path)?;
+        self.show_node(&node, &mut st);
         Ok(st)
+    }
+
+    /// What the disk stat of a node's object leaves to the node: a metacopy
+    /// file's blocks, a hard-linked inode's count of names.
+    pub(super) fn show_node(&self, node: &Node, st: &mut Stat) {
+        if let Some(d) = &node.lower_data {
+            self.show_data_blocks(st, d);
+        }
+        if let Some(h) = node.hardlink {
+            st.st_nlink = h.nlink(st.st_nlink);
+        }
     }
 
     fn getattr_inner(&self, ino: u64, fh: Option<FileHandle>) -> FsResult<FileAttr> {
         // fstat comes without a handle; an unlinked node can only be
         // reached through one of its open files.
-        let (unlinked, metacopy) = match self.nodes_read().get(ino) {
-            Some(n) => (ino != ROOT && n.unlinked(), n.lower_data.is_some()),
-            None => (false, false),
-        };
-        // A metacopy file's open handles hold its lower data, whose
-        // metadata is not the file's.
-        let fh = fh.filter(|_| !metacopy || unlinked);
+        let unlinked = ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked());
+        // Only then: a handle's file need not be the object shown (a
+        // metacopy file's handles hold its lower data), nor is its metadata
+        // all of what is shown (an index's, an override's, a hard-linked
+        // inode's count of names).
+        let fh = fh.filter(|_| unlinked);
         let open = fh.and_then(|fh| self.file(fh).ok()).or_else(|| {
             if !unlinked {
                 return None;
@@ -715,7 +785,10 @@ impl UnionFs {
             lazy.or_else(|lazy| self.open_lazy(&lazy)).ok()
         });
         if let Some(f) = open {
-            let st = rustix::fs::fstat(f.as_fd())?;
+            let mut st = rustix::fs::fstat(f.as_fd())?;
+            if self.overrides {
+                override_stat::present_fd(&*f, &mut st)?;
+            }
             let mut attr = self.attr(ino, &st);
             if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
                 // Every name is gone (a lower file is only whited out, so
@@ -728,207 +801,19 @@ impl UnionFs {
         Ok(self.attr(ino, &st))
     }
 
-    fn upper(&self) -> FsResult<&Layer> {
+    pub(super) fn upper(&self) -> FsResult<&Layer> {
         if !self.has_upper || self.read_only {
             return Err(FsError::ROFS);
         }
         Ok(&self.layers[UPPER])
     }
 
-    fn work(&self) -> FsResult<&BeneathDir> {
+    pub(super) fn work(&self) -> FsResult<&BeneathDir> {
         self.work.as_ref().ok_or(FsError::ROFS)
     }
 
-    fn temp_name(&self) -> Vec<u8> {
+    pub(super) fn temp_name(&self) -> Vec<u8> {
         format!("#{}", self.tmp_counter.fetch_add(1, Ordering::Relaxed)).into_bytes()
-    }
-
-    /// Copies a node (and its missing parents) into the upper layer, with
-    /// its data. Callers hold the write lock.
-    fn copy_up(&self, ino: u64) -> FsResult<()> {
-        self.copy_up_with(ino, true)
-    }
-
-    /// Copies a node up for a change of its metadata only. With
-    /// `metacopy=on` a regular file's data then stays in its lower layer
-    /// (the upper file is a hole of the right size whose origin record
-    /// names the data) until it is first opened for writing or truncated:
-    /// a chmod of a large file costs no copy.
-    fn copy_up_metadata(&self, ino: u64) -> FsResult<()> {
-        self.copy_up_with(ino, !self.metacopy)
-    }
-
-    fn copy_up_with(&self, ino: u64, with_data: bool) -> FsResult<()> {
-        let (node, path) = self.node(ino)?;
-        if node.layer == UPPER {
-            return match &node.lower_data {
-                Some(data) if with_data => self.copy_up_data(ino, &path, data),
-                _ => Ok(()),
-            };
-        }
-        if ino != ROOT {
-            self.copy_up(node.parent().ok_or(FsError::NOENT)?)?;
-        }
-        let upper = self.upper()?;
-        let lower = &self.layers[node.layer];
-        // From where it is in its lower layer to where it shows.
-        let source = self.nodes_read().lower_path(ino).ok_or(FsError::NOENT)?;
-        let (source_dir, source_name) = split(&source);
-        let st = lower.stat(&source)?;
-        let (parent_path, name) = split(&path);
-        let name = Name::new(name).map_err(|_| FsError::INVAL)?;
-        let work = self.work()?;
-        let tmp_bytes = self.temp_name();
-        let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
-        let mut data_left_below = false;
-        let result = (|| -> FsResult<()> {
-            let kind = file_type(&st);
-            let size = st.st_size as u64;
-            let mut copy = None;
-            match kind {
-                FileType::Directory => work.mkdir(tmp, 0o700)?,
-                FileType::RegularFile => {
-                    let dst = work.create_file(tmp, 0o600)?;
-                    if with_data || size == 0 {
-                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
-                    } else {
-                        rustix::fs::ftruncate(&dst, size)?;
-                        data_left_below = true;
-                        copy = Some(dst);
-                    }
-                }
-                FileType::Symlink => {
-                    let target = lower
-                        .dir(source_dir)?
-                        .read_link(Name::new(source_name).map_err(|_| FsError::INVAL)?)?;
-                    work.symlink(&target, tmp)?;
-                }
-                other => {
-                    work.mknod(tmp, other, st.st_mode & 0o7777, st.st_rdev)?;
-                    if is_whiteout_device(&st) {
-                        // Visible, so a real device: keep it one.
-                        sys::xattr::set(
-                            work.open_path(tmp.as_bytes())?,
-                            layer::REAL_DEVICE_XATTR,
-                            b"y",
-                            XattrFlags::empty(),
-                        )?;
-                    }
-                }
-            }
-            let src_fd = lower.root.open_path(&source)?;
-            let dst_fd = work.open_path(tmp.as_bytes())?;
-            if kind != FileType::Symlink {
-                for xname in sys::xattr::list(&src_fd)? {
-                    if is_internal_xattr(&xname) {
-                        continue;
-                    }
-                    let Ok(xname) = std::str::from_utf8(&xname) else {
-                        continue;
-                    };
-                    if let Some(v) = sys::xattr::get(&src_fd, xname)?
-                        && let Err(e) = sys::xattr::set(&dst_fd, xname, &v, XattrFlags::empty())
-                    {
-                        tracing::debug!(
-                            "copy-up of {}: xattr {xname} not kept: {e}",
-                            String::from_utf8_lossy(&path)
-                        );
-                    }
-                }
-                let origin = Origin {
-                    ino,
-                    data_path: data_left_below.then(|| source.clone()),
-                };
-                if !self.record_origin(&dst_fd, &origin) {
-                    tracing::debug!("copy-up of {}: origin not recorded", String::from_utf8_lossy(&path));
-                    // Nothing would say where the data is: copy it now.
-                    if let Some(dst) = copy.take() {
-                        copy_data(&lower.open_file(&source, OFlags::RDONLY)?, &dst, size)?;
-                        data_left_below = false;
-                    }
-                }
-            }
-            if self.privileged {
-                match work.chown(tmp, st.st_uid, st.st_gid) {
-                    Ok(()) => {}
-                    // Root of a user namespace: ids outside it cannot be set.
-                    Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::INVAL.raw_os_error() || c == rustix::io::Errno::PERM.raw_os_error()) =>
-                    {
-                        tracing::debug!("copy-up: owner not kept: {e}");
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if kind != FileType::Symlink {
-                work.chmod(tmp, st.st_mode & 0o7777)?;
-            }
-            work.set_times(tmp, &times_of(&st))?;
-            let pdir = upper.dir(parent_path)?;
-            work.rename(tmp, &pdir, name, rustix::fs::RenameFlags::empty())?;
-            Ok(())
-        })();
-        if let Err(e) = result {
-            let _ = work.remove_all(tmp);
-            return Err(e);
-        }
-        let mut nodes = self.nodes_write();
-        if let Some(n) = nodes.get_mut(ino) {
-            n.layer = UPPER;
-            n.lower_data = data_left_below.then(|| {
-                Arc::new(LowerData {
-                    layer: node.layer,
-                    path: source,
-                    st_ino: st.st_ino,
-                })
-            });
-            if n.is_dir && n.merge.first().map(|m| m.0) != Some(UPPER) {
-                // The lower part, and so its index, stays as it was.
-                Arc::make_mut(&mut n.merge).layers.insert(0, (UPPER, Vec::new()));
-            }
-        }
-        Ok(())
-    }
-
-    /// Brings a metacopy file's data up from its lower layer, into the
-    /// upper file itself (so its other links see it too), keeping its
-    /// times; the data is on disk before the record stops naming the lower
-    /// copy, so a crash in between leaves a file that still reads right.
-    fn copy_up_data(&self, ino: u64, path: &[u8], data: &LowerData) -> FsResult<()> {
-        let upper = self.upper()?;
-        let src = self.open_lower_data(data)?;
-        let before = upper.stat(path)?;
-        let dst = match upper.open_file(path, OFlags::WRONLY) {
-            Ok(f) => f,
-            // A file its owner may not write (0444): the daemon without
-            // privileges lends itself write permission for the copy.
-            Err(e) if e == FsError(rustix::io::Errno::ACCESS.raw_os_error()) => {
-                let (dir, name) = split(path);
-                let (dir, name) = (upper.held_dir(dir)?, Name::new(name).map_err(|_| FsError::INVAL)?);
-                dir.chmod(name, (before.st_mode & 0o7777) | 0o200)?;
-                let opened = upper.open_file(path, OFlags::WRONLY);
-                dir.chmod(name, before.st_mode & 0o7777)?;
-                opened?
-            }
-            Err(e) => return Err(e),
-        };
-        copy_data(&src, &dst, before.st_size as u64)?;
-        if !self.no_fsync {
-            rustix::fs::fdatasync(&dst)?;
-        }
-        rustix::fs::futimens(&dst, &times_of(&before))?;
-        self.forget_lower_data(ino, &dst)
-    }
-
-    /// A metacopy file's upper copy now holds all its data (copied, or
-    /// truncated to nothing): its record stops naming the lower data.
-    fn forget_lower_data(&self, ino: u64, upper_file: &File) -> FsResult<()> {
-        if !self.record_origin(upper_file, &Origin { ino, data_path: None }) {
-            return Err(FsError::IO);
-        }
-        if let Some(n) = self.nodes_write().get_mut(ino) {
-            n.lower_data = None;
-        }
-        Ok(())
     }
 
     /// The upper-layer directory for a directory node, copied up if needed.
@@ -1110,7 +995,11 @@ impl UnionFs {
 
     /// Owner for a new object: the caller, with the group of a set-gid parent.
     fn new_owner(&self, req: &Request, parent_dir: &BeneathDir) -> FsResult<(u32, u32, bool)> {
-        let pst = parent_dir.stat_self()?;
+        let mut pst = parent_dir.stat_self()?;
+        if self.overrides {
+            // A set-gid bit is only in the override.
+            override_stat::present_fd(parent_dir.as_fd(), &mut pst)?;
+        }
         let setgid = pst.st_mode & 0o2000 != 0;
         let gid = if setgid {
             pst.st_gid
@@ -1138,6 +1027,7 @@ impl UnionFs {
             merge: no_merge(),
             lookups: 0,
             lower_data: None,
+            hardlink: None,
         };
         self.nodes_write().remember(ino, node);
         self.attr(ino, st)
@@ -1147,9 +1037,15 @@ impl UnionFs {
         let _w = self.lock_writes()?;
         let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
         let (pnode, ppath) = self.node(parent)?;
-        let (ino, node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
+        let (ino, mut node, mut st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
         if dir && !is_dir(&st) {
             return Err(FsError::NOTDIR);
+        }
+        if !self.in_upper(node.layer) && self.copies_to_index(&node, &st) {
+            // A name of a hard-linked lower inode: the inode comes up first,
+            // so that its other names count one name fewer (see `hardlinks`).
+            self.copy_up_metadata(ino)?;
+            (_, node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
         }
         if !dir && is_dir(&st) {
             return Err(FsError::ISDIR);
@@ -1314,7 +1210,9 @@ impl UnionFs {
         let lazy = {
             let nodes = self.nodes_read();
             let node = nodes.get(ino)?;
-            if node.is_dir || self.in_upper(node.layer) || node.size > CACHED_OPEN_MAX {
+            // A node shown from the hard-link index is an upper file.
+            let indexed = node.hardlink.is_some_and(|h| h.in_index);
+            if node.is_dir || self.in_upper(node.layer) || indexed || node.size > CACHED_OPEN_MAX {
                 return None;
             }
             LazyFile {
@@ -1347,7 +1245,7 @@ impl UnionFs {
         } else {
             None
         };
-        let (node, path) = self.node_at(ino)?;
+        let (node, layer, path) = self.object(ino)?;
         // Held on only while a truncating open must still drop the record
         // naming the data below.
         let _w = _w.filter(|_| node.lower_data.is_some());
@@ -1357,14 +1255,20 @@ impl UnionFs {
             let fh = self.new_handle(Handle::File(ino, file.clone(), false));
             return Ok((fh, file, data.layer));
         }
-        let file = Arc::new(self.layers[node.layer].open_file(&path, oflags & keep)?);
+        let file = Arc::new(layer.open_file(&path, oflags & keep)?);
         if node.lower_data.is_some() {
             // Only a truncating open gets here with the data still below.
             self.forget_lower_data(ino, &file)?;
         }
         let in_upper = node.layer == UPPER && self.has_upper;
         let fh = self.new_handle(Handle::File(ino, file.clone(), in_upper));
-        Ok((fh, file, node.layer))
+        // An index entry is the upper copy's inode: one backing for both.
+        let backing_layer = if node.hardlink.is_some_and(|h| h.in_index) {
+            UPPER
+        } else {
+            node.layer
+        };
+        Ok((fh, file, backing_layer))
     }
 
     /// The shared kernel backing for a passthrough open of `ino` in `layer`,
@@ -1410,7 +1314,67 @@ impl UnionFs {
             .insert(fh, backing);
     }
 
+    /// A `setattr` of a node with no name left: the change goes through an
+    /// open file of it. Callers hold the write lock.
+    fn setattr_unlinked(&self, ino: u64, a: &SetAttr) -> FsResult<FileAttr> {
+        let SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+            fh,
+            ..
+        } = *a;
+        let file = self
+            .handles()
+            .iter()
+            .filter(|(fh_id, _)| fh.is_none_or(|f| f.0 == **fh_id))
+            .find_map(|(_, h)| match h {
+                Handle::File(i, f, true) if *i == ino => Some(f.clone()),
+                _ => None,
+            })
+            .ok_or(FsError::NOENT)?;
+        if let Some(size) = size {
+            rustix::fs::ftruncate(file.as_fd(), size)?;
+        }
+        let ids_changed = uid.is_some() || gid.is_some();
+        if ids_changed {
+            rustix::fs::fchown(
+                file.as_fd(),
+                uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
+                gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
+            )?;
+        }
+        if self.overrides && (ids_changed || mode.is_some()) {
+            self.owner_mode_fd(&*file, ids_changed, mode)?;
+        } else if let Some(mode) = mode {
+            rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
+        }
+        if atime.is_some() || mtime.is_some() {
+            rustix::fs::futimens(
+                file.as_fd(),
+                &Timestamps {
+                    last_access: to_timespec(atime),
+                    last_modification: to_timespec(mtime),
+                },
+            )?;
+        }
+        let mut st = rustix::fs::fstat(file.as_fd())?;
+        if self.overrides {
+            override_stat::present_fd(&*file, &mut st)?;
+        }
+        let mut attr = self.attr(ino, &st);
+        attr.nlink = 0;
+        Ok(attr)
+    }
+
     fn setattr_inner(&self, ino: u64, a: SetAttr) -> FsResult<FileAttr> {
+        let _w = self.lock_writes()?;
+        if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
+            return self.setattr_unlinked(ino, &a);
+        }
         let SetAttr {
             caller,
             mode,
@@ -1421,44 +1385,6 @@ impl UnionFs {
             mtime,
             fh,
         } = a;
-        let _w = self.lock_writes()?;
-        if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
-            // No name left: the change goes through an open file of it.
-            let file = self
-                .handles()
-                .iter()
-                .filter(|(fh_id, _)| fh.is_none_or(|f| f.0 == **fh_id))
-                .find_map(|(_, h)| match h {
-                    Handle::File(i, f, true) if *i == ino => Some(f.clone()),
-                    _ => None,
-                })
-                .ok_or(FsError::NOENT)?;
-            if let Some(size) = size {
-                rustix::fs::ftruncate(file.as_fd(), size)?;
-            }
-            if uid.is_some() || gid.is_some() {
-                rustix::fs::fchown(
-                    file.as_fd(),
-                    uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
-                    gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
-                )?;
-            }
-            if let Some(mode) = mode {
-                rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
-            }
-            if atime.is_some() || mtime.is_some() {
-                rustix::fs::futimens(
-                    file.as_fd(),
-                    &Timestamps {
-                        last_access: to_timespec(atime),
-                        last_modification: to_timespec(mtime),
-                    },
-                )?;
-            }
-            let mut attr = self.attr(ino, &rustix::fs::fstat(file.as_fd())?);
-            attr.nlink = 0;
-            return Ok(attr);
-        }
         match size {
             // Truncating to a length that keeps data needs the data.
             Some(n) if n > 0 => self.copy_up(ino)?,
@@ -1499,6 +1425,7 @@ impl UnionFs {
                 None => rustix::fs::chownat(upper.root.as_fd(), "", uid, gid, rustix::fs::AtFlags::EMPTY_PATH)?,
             }
         }
+        let ids_changed = uid.is_some() || gid.is_some();
         if let Some(mut mode) = mode {
             // A non-root caller outside the file's group cannot keep its
             // set-gid bit (the kernel leaves this to us).
@@ -1508,7 +1435,11 @@ impl UnionFs {
                     mode &= !0o2000;
                 }
             }
-            if node.is_dir || path.is_empty() {
+            if let Some(d) = dir.as_ref().filter(|_| self.overrides && !node.is_dir) {
+                self.chmod_entry(d, entry?, mode, ids_changed)?;
+            } else if self.overrides {
+                self.owner_mode_fd(upper.held_dir(&path)?.as_fd(), ids_changed, Some(mode))?;
+            } else if node.is_dir || path.is_empty() {
                 rustix::fs::fchmod(upper.held_dir(&path)?.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
             } else if let Some(d) = &dir {
                 d.chmod(entry?, mode & 0o7777)?;
@@ -1523,6 +1454,9 @@ impl UnionFs {
                 Some(d) => d.set_times(entry?, &times)?,
                 None => rustix::fs::utimensat(upper.root.as_fd(), "", &times, rustix::fs::AtFlags::EMPTY_PATH)?,
             }
+        }
+        if self.overrides && ids_changed && mode.is_none() {
+            return Ok(self.attr(ino, &self.stat_after_chown(ino)?));
         }
         Ok(self.attr(ino, &self.stat_node(ino)?))
     }
@@ -1590,6 +1524,11 @@ impl UnionFs {
             let (src_dir, _) = self.upper_dir(parent)?;
             let (dst_dir, _) = self.upper_dir(newparent)?;
             src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::EXCHANGE)?;
+            for (st, dir) in [(&src_st, &dst_dir), (&dst_st, &src_dir)] {
+                if matches!(file_type(st), FileType::CharacterDevice | FileType::BlockDevice) {
+                    self.note_placeholder(dir)?;
+                }
+            }
             self.layers[UPPER].forget_dirs();
             let mut nodes = self.nodes_write();
             nodes.rename(src_ino, (parent, name), (newparent, newname));
@@ -1625,6 +1564,14 @@ impl UnionFs {
         } else {
             None
         };
+        if let Some((dst_ino, dnode, dst_st)) = &dst
+            && !self.in_upper(dnode.layer)
+            && self.copies_to_index(dnode, dst_st)
+        {
+            // A name of a hard-linked lower inode goes: the inode comes up
+            // first, so that its other names count one name fewer.
+            self.copy_up_metadata(*dst_ino)?;
+        }
         self.copy_up_metadata(src_ino)?;
         if let Some(target) = &redirect_to {
             self.upper()?
@@ -1644,6 +1591,9 @@ impl UnionFs {
             dst_below = self.exists_below(&npnode, newname)?;
         }
         src_dir.rename(src_name, &dst_dir, dst_name, rustix::fs::RenameFlags::empty())?;
+        if matches!(file_type(&src_st), FileType::CharacterDevice | FileType::BlockDevice) {
+            self.note_placeholder(&dst_dir)?;
+        }
         if src.is_dir || dst.as_ref().is_some_and(|(_, _, st)| is_dir(st)) {
             self.layers[UPPER].forget_dirs();
         }
@@ -1666,8 +1616,8 @@ impl UnionFs {
         if for_write {
             self.copy_up_metadata(ino)?;
         }
-        let (node, path) = self.node_at(ino)?;
-        Ok(self.layers[node.layer].root.open_path(&path)?)
+        let (_, layer, path) = self.object(ino)?;
+        Ok(layer.root.open_path(&path)?)
     }
 }
 
@@ -1751,54 +1701,6 @@ fn in_parallel<T: Sync>(items: &[T], job: impl Fn(&T) + Sync) {
         }
         work();
     });
-}
-
-/// Copies file data keeping holes: a reflink when the filesystem can,
-/// else `copy_file_range` over each data segment, else read and write.
-fn copy_data(src: &File, dst: &File, size: u64) -> FsResult<()> {
-    if size > 0 && rustix::fs::ioctl_ficlone(dst, src).is_ok() {
-        return Ok(());
-    }
-    // Sized first, so that the data segments are written inside the file:
-    // writes past EOF make XFS preallocate speculatively past them, and the
-    // holes of a sparse file would end up as allocated, unwritten extents.
-    rustix::fs::ftruncate(dst, size)?;
-    let mut off = 0u64;
-    while off < size {
-        let data = match rustix::fs::seek(src, rustix::fs::SeekFrom::Data(off)) {
-            Ok(d) => d,
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(_) => off,
-        };
-        let hole = rustix::fs::seek(src, rustix::fs::SeekFrom::Hole(data))
-            .unwrap_or(size)
-            .min(size);
-        let mut pos_in = data;
-        let mut pos_out = data;
-        while pos_in < hole {
-            let want = (hole - pos_in).min(1 << 30) as usize;
-            match rustix::fs::copy_file_range(src, Some(&mut pos_in), dst, Some(&mut pos_out), want) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(_) => {
-                    // Plain copy of what is left of this segment.
-                    let mut buf = vec![0u8; 128 * 1024];
-                    while pos_in < hole {
-                        let want = ((hole - pos_in) as usize).min(buf.len());
-                        let n = src.read_at(&mut buf[..want], pos_in)?;
-                        if n == 0 {
-                            break;
-                        }
-                        dst.write_all_at(&buf[..n], pos_out)?;
-                        pos_in += n as u64;
-                        pos_out += n as u64;
-                    }
-                }
-            }
-        }
-        off = hole;
-    }
-    Ok(())
 }
 
 macro_rules! reply_err {
@@ -1908,9 +1810,9 @@ impl Filesystem for UnionFs {
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let res = (|| -> FsResult<Vec<u8>> {
-            let (node, path) = self.node_at(ino.0)?;
+            let (_, layer, path) = self.object(ino.0)?;
             let (ppath, name) = split(&path);
-            let dir = self.layers[node.layer].dir(ppath)?;
+            let dir = layer.dir(ppath)?;
             Ok(dir.read_link(Name::new(name).map_err(|_| FsError::INVAL)?)?)
         })();
         reply_err!(reply, res, |t: Vec<u8>| reply.data(&t));
@@ -1923,10 +1825,26 @@ impl Filesystem for UnionFs {
             let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
             let kind = FileType::from_raw_mode(mode);
             let perm = mode & 0o7777 & !umask;
-            if kind == FileType::RegularFile {
-                dir.create_file(n, perm)?;
+            let (uid, gid, _) = self.new_owner(req, &dir)?;
+            let rdev = u64::from(rdev);
+            let want = Override {
+                uid,
+                gid,
+                mode: perm,
+                kind,
+                rdev: (rustix::fs::major(rdev), rustix::fs::minor(rdev)),
+            };
+            // Set-id bits come with the mode, last (and never on disk when
+            // the privileges stay off it): made without them.
+            let made = perm & !0o6000;
+            if kind == FileType::RegularFile || self.overrides && want.disk_kind() != kind {
+                dir.create_file(n, made)?;
+                if kind != FileType::RegularFile {
+                    // A device's placeholder.
+                    override_stat::note_devices(&dir)?;
+                }
             } else {
-                dir.mknod(n, kind, perm, rdev.into())?;
+                dir.mknod(n, kind, made, rdev)?;
                 if kind == FileType::CharacterDevice && rdev == 0 {
                     let (_, ppath) = self.node(parent.0)?;
                     if let Err(e) = self.upper()?.mark_real_device(&join(&ppath, name.as_bytes())) {
@@ -1936,9 +1854,12 @@ impl Filesystem for UnionFs {
                     }
                 }
             }
-            let (uid, gid, _) = self.new_owner(req, &dir)?;
             dir.chown(n, uid, gid)?;
-            dir.chmod(n, perm)?;
+            if self.overrides {
+                self.set_mode_fd(dir.open_path(n.as_bytes())?, &want)?;
+            } else {
+                dir.chmod(n, perm)?;
+            }
             self.finish_new(parent.0, name.as_bytes())
         })();
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
@@ -1961,7 +1882,14 @@ impl Filesystem for UnionFs {
                     self.upper()?.set_opaque(&d)?;
                 }
                 work.chown(tmp, uid, gid)?;
-                work.chmod(tmp, perm)?;
+                let want = Override {
+                    uid,
+                    gid,
+                    mode: perm,
+                    kind: FileType::Directory,
+                    rdev: (0, 0),
+                };
+                self.set_mode_fd(d.as_fd(), &want)?;
                 work.rename(tmp, &dir, n, rustix::fs::RenameFlags::NOREPLACE)?;
                 Ok(())
             })();
@@ -2028,7 +1956,11 @@ impl Filesystem for UnionFs {
             let (sp, sn) = split(&path);
             let sdir = self.upper()?.dir(sp)?;
             dir.link_from(&sdir, Name::new(sn).map_err(|_| FsError::INVAL)?, n)?;
-            self.lookup_inner(newparent.0, newname.as_bytes())
+            let attr = self.lookup_inner(newparent.0, newname.as_bytes())?;
+            if matches!(attr.kind, FuseType::CharDevice | FuseType::BlockDevice) {
+                self.note_placeholder(&dir)?;
+            }
+            Ok(attr)
         })();
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
@@ -2301,7 +2233,7 @@ impl Filesystem for UnionFs {
             }
             let _w = self.lock_writes()?;
             let fd = self.xattr_fd(ino.0, true)?;
-            let name = name.to_str().ok_or(FsError::INVAL)?;
+            let name = self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?);
             sys::xattr::set(&fd, name, value, XattrFlags::from_bits_retain(flags as u32))?;
             Ok(())
         })();
@@ -2314,8 +2246,8 @@ impl Filesystem for UnionFs {
                 return Err(FsError::NODATA);
             }
             let attr = name.to_str().ok_or(FsError::INVAL)?;
-            let (node, path) = self.node_at(ino.0)?;
-            self.layers[node.layer].xattr(&path, attr)?.ok_or(FsError::NODATA)
+            let (_, layer, path) = self.object(ino.0)?;
+            layer.xattr(&path, attr)?.ok_or(FsError::NODATA)
         })();
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
@@ -2327,9 +2259,9 @@ impl Filesystem for UnionFs {
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         let res = (|| -> FsResult<Vec<u8>> {
-            let fd = self.xattr_fd(ino.0, false)?;
+            let (_, layer, path) = self.object(ino.0)?;
             let mut out = Vec::new();
-            for n in sys::xattr::list(&fd)? {
+            for n in layer.xattr_names(&path)? {
                 if !is_internal_xattr(&n) {
                     out.extend_from_slice(&n);
                     out.push(0);
@@ -2352,7 +2284,7 @@ impl Filesystem for UnionFs {
             }
             let _w = self.lock_writes()?;
             let fd = self.xattr_fd(ino.0, true)?;
-            sys::xattr::remove(&fd, name.to_str().ok_or(FsError::INVAL)?)?;
+            sys::xattr::remove(&fd, self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?))?;
             Ok(())
         })();
         reply_err!(reply, res, |_| reply.ok());
@@ -2377,7 +2309,9 @@ impl Filesystem for UnionFs {
             let n = name_of(name)?;
             let _w = self.lock_writes()?;
             let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
-            let perm = mode & 0o7777 & !umask;
+            let wanted = mode & 0o7777 & !umask;
+            // Set-id bits the disk must not hold are the override's.
+            let perm = if self.overrides { wanted & !0o6000 } else { wanted };
             let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
             let oflags = OFlags::from_bits_retain(flags as u32) & keep;
             // Always readable by us: the kernel may read through a write-only
@@ -2399,6 +2333,18 @@ impl Filesystem for UnionFs {
             } else if st.st_mode & 0o7777 != perm {
                 rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
                 st = rustix::fs::fstat(&file)?;
+            }
+            if wanted != perm {
+                let want = Override {
+                    uid,
+                    gid,
+                    mode: wanted,
+                    kind: FileType::RegularFile,
+                    rdev: (0, 0),
+                };
+                self.set_mode_fd(&file, &want)?;
+                st = rustix::fs::fstat(&file)?;
+                want.apply(&mut st);
             }
             let attr = self.finish_new_file(parent.0, name.as_bytes(), &st);
             let ino = attr.ino.0;

@@ -611,7 +611,7 @@ impl Extractor<'_> {
     }
 
     fn set_xattrs(&self, fd: &impl std::os::fd::AsFd, xattrs: &[(String, Vec<u8>)], raw_path: &[u8]) {
-        for (k, v) in xattrs {
+        for (k, v) in xattrs.iter().filter(|(k, _)| k != CAPABILITY_XATTR) {
             if let Err(e) = rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty()) {
                 // The index keeps security.capability whatever the store's
                 // filesystem supports; other xattrs are best effort, as in Docker.

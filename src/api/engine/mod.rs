@@ -919,6 +919,10 @@ pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuse
     // (commit and export read the merged tree), so a file whose data is
     // still below is never mistaken for its hole.
     cfg.metacopy = true;
+    // The writable layer sits in the store: no set-id bit, device node or
+    // file capability is ever written to its disk, where a local user
+    // could reach it; the mount shows them from xattrs.
+    cfg.privileges_in_xattrs = true;
     if !sys::is_root() {
         // Rootless: the container's user namespace maps its root to this
         // user alone, so every file shows as this user's (its root's).

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Syscalls stratafs makes per operation, and a short interleaved timing, for
+# one or more stratafs binaries side by side (a build before a change and
+# one after, say). As root:
+#
+#   bash benches/syscalls.sh [-r ROUNDS] [-o OPTIONS]... STRATAFS...
+#
+# Each -o adds a set of mount options to try (default: none); every binary
+# runs with every set. Counted with `strace -c` on all of the server's
+# threads (so slower than normal: the counts matter, not the time):
+#   create     tar -x of 3,000 small files into a fresh mount (per file)
+#   lookup up  after a remount, stat of each of those upper files by path
+#   lookup low stat of each of 3,000 lower files by path, cold (per file)
+#   readdir    find over the whole tree, cold: listings with their
+#              attributes (readdirplus) and directory lookups (per entry)
+# Timed (no strace), ROUNDS rounds (default 5), binaries and option sets
+# interleaved, medians: untar of 10,000 small files into a fresh mount
+# (with sync -f), and a cold find over 10,000 lower files on a fresh mount.
+set -euo pipefail
+rounds=5
+sets=()
+while getopts "r:o:" opt; do
+    case $opt in
+    r) rounds=$OPTARG ;;
+    o) sets+=("$OPTARG") ;;
+    *) exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || { echo "usage: $0 [-r ROUNDS] [-o OPTIONS]... STRATAFS..." >&2; exit 2; }
+[ ${#sets[@]} -gt 0 ] || sets=("")
+for b in "$@"; do [ -x "$b" ] || { echo "$b: not executable" >&2; exit 2; }; done
+command -v strace >/dev/null || { echo "strace is needed (apt-get install strace)" >&2; exit 2; }
+
+work=$(mktemp -d /var/tmp/strata-syscalls.XXXXXX)
+pid=""
+cleanup() {
+    umount "$work/mnt" 2>/dev/null || umount -l "$work/mnt" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Fixture: a lower tree of 10,000 files in 100 directories (the first 3,000
+# are the counted ones), and tars of 3,000 and 10,000 small files.
+mkdir -p "$work"/{lower,src,mnt}
+python3 - "$work" <<'PY'
+import os, sys
+w = sys.argv[1]
+# The tars' files go into the lower tree's directories, beside its files.
+for root, n, prefix in (("lower", 10000, "f"), ("src/t3", 3000, "n"), ("src/t10", 10000, "n")):
+    for i in range(n):
+        d = os.path.join(w, root, f"d{i % 100:02}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"{prefix}{i:05}"), "w") as f:
+            f.write("x" * (i % 700))
+PY
+tar -C "$work/src/t3" -cf "$work/t3.tar" .
+tar -C "$work/src/t10" -cf "$work/t10.tar" .
+(cd "$work/lower" && find . -type f | sort) | awk "NR <= 3000" > "$work/lower.list"
+(cd "$work/src/t3" && find . -type f | sort) > "$work/upper.list"
+
+mount_fs() { # BINARY OPTIONS: fresh upper and work, mounted in the foreground in the background
+    rm -rf "$work/upper" "$work/work"
+    mkdir -p "$work/upper" "$work/work"
+    remount "$@"
+}
+remount() {
+    local opts="lowerdir=$work/lower,upperdir=$work/upper,workdir=$work/work${2:+,$2}"
+    "$1" -f -o "$opts" "$work/mnt" 2>/dev/null &
+    pid=$!
+    for _ in $(seq 500); do mountpoint -q "$work/mnt" && return; sleep 0.01; done
+    echo "mount failed: $1 $opts" >&2
+    exit 1
+}
+unmount_fs() {
+    umount "$work/mnt"
+    wait "$pid" 2>/dev/null || true
+}
+cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# Syscalls of the server while CMD runs (strace -c over all its threads).
+count() {
+    local out
+    # -f with -p: every thread of the server.
+    strace -c -f -p "$pid" -o "$work/strace.out" 2>/dev/null &
+    local st=$!
+    sleep 0.5 # strace attached
+    (cd "$work/mnt" && eval "$1") >/dev/null 2>&1
+    sleep 0.2
+    kill -INT "$st"
+    wait "$st" 2>/dev/null || true
+    out=$(awk '$NF == "total" { print $(NF-2) }' "$work/strace.out")
+    echo "${out:-0}"
+}
+
+per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "syscalls per operation (strace -c on the server)"
+printf '%-40s %-24s %8s %10s %10s %8s\n' binary options create "lookup up" "lookup low" readdir
+for b in "$@"; do
+    for o in "${sets[@]}"; do
+        mount_fs "$b" "$o"
+        c=$(count "tar -xf $work/t3.tar")
+        unmount_fs
+        remount "$b" "$o"
+        cold
+        lu=$(count "xargs -a $work/upper.list stat -c %s")
+        ll=$(count "xargs -a $work/lower.list stat -c %s")
+        unmount_fs
+        remount "$b" "$o"
+        cold
+        rd=$(count "find . -printf ''")
+        entries=$(find "$work/mnt" | wc -l)
+        unmount_fs
+        printf '%-40s %-24s %8s %10s %10s %8s\n' "$b" "${o:-(none)}" "$(per "$c" 3000)" \
+            "$(per "$lu" 3000)" "$(per "$ll" 3000)" "$(per "$rd" "$entries")"
+    done
+done
+
+echo
+echo "timed: $rounds rounds, interleaved, milliseconds (median; every run)"
+declare -A untar find
+ms() { local s=$EPOCHREALTIME; eval "$1" >/dev/null 2>&1; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+for r in $(seq "$rounds"); do
+    for b in "$@"; do
+        for o in "${sets[@]}"; do
+            k="$b|$o"
+            mount_fs "$b" "$o"
+            cold
+            untar[$k]+="$(ms "tar -C $work/mnt -xf $work/t10.tar && sync -f $work/mnt") "
+            unmount_fs
+            mount_fs "$b" "$o"
+            cold
+            find[$k]+="$(ms "find $work/mnt -printf ''") "
+            unmount_fs
+        done
+    done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf '%-40s %-24s %10s %10s   %s\n' binary options untar find "runs (untar | find)"
+for b in "$@"; do
+    for o in "${sets[@]}"; do
+        k="$b|$o"
+        printf '%-40s %-24s %10s %10s   %s| %s\n' "$b" "${o:-(none)}" "$(echo "${untar[$k]}" | median)" \
+            "$(echo "${find[$k]}" | median)" "${untar[$k]}" "${find[$k]}"
+    done
+done
