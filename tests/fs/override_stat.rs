@@ -292,4 +292,6 @@ fn a_container_leaves_the_store_without_privileges_on_disk() {
     d.ok(&["commit", "priv", "busybox:priv"]);
     assert_eq!(d.ok(&["run", "--rm", "busybox:priv", "sh", "-c", inside]), seen);
     d.ok(&["rm", "-f", "priv"]);
+    // The committed layer is extracted into the store the same way.
+    clean_on_disk(&d.root);
 }
