@@ -5,7 +5,7 @@
 //! tested; the containers' cgroups' lifecycle; a root daemon without either
 //! mechanism; and a rootless daemon, where the kernel forbids devices.
 
-use crate::util::{Daemon, TarBuilder, busybox_tar, fuse_unavailable, output_within, which};
+use crate::util::{Daemon, TarBuilder, busybox_tar, fuse_unavailable, output_within, rootless_daemon, text, which};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -15,15 +15,6 @@ use std::time::Duration;
 enum Hierarchy {
     V1Devices,
     V2,
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn stdout(out: &Output) -> String {
@@ -491,38 +482,6 @@ fn a_root_daemon_without_device_cgroups_refuses_containers() {
         assert!(!out.status.success(), "{flag}: {}", text(&out));
         assert!(stderr(&out).contains(reason), "{flag}: {}", text(&out));
     }
-}
-
-/// A rootless daemon, as tests/containers.rs starts one, with busybox.
-fn rootless_daemon() -> Option<Daemon> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(why) = fuse_unavailable() {
-        crate::util::skip(why);
-        return None;
-    }
-    if which("setpriv").is_none() || which("fusermount3").is_none() {
-        crate::util::skip("needs setpriv and fusermount3");
-        return None;
-    }
-    std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
-    let (uid, gid) = crate::fs::test_user();
-    let mut d = Daemon::prepare();
-    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let run = d.dir.path().join("run");
-    for dir in [&d.root, &run] {
-        std::fs::create_dir(dir).unwrap();
-        rustix::fs::chown(
-            dir,
-            Some(rustix::fs::Uid::from_raw(uid)),
-            Some(rustix::fs::Gid::from_raw(gid)),
-        )
-        .unwrap();
-    }
-    d.socket = run.join("s.sock");
-    d.run_as = Some(uid);
-    d.spawn();
-    d.import_busybox();
-    Some(d)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! codes, the host's protection, bad input, and state across restarts —
 //! with `strata` and, where installed, the real `docker` CLI.
 
-use crate::util::{Daemon, fuse_unavailable, output_within, which};
+use crate::util::{Daemon, SmallDisk, fuse_unavailable, output_within, rootless_daemon, text, which};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -16,15 +16,6 @@ fn daemon() -> Option<Daemon> {
     let d = Daemon::start();
     d.import_busybox();
     Some(d)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn stdout(out: &Output) -> String {
@@ -653,33 +644,8 @@ fn an_attached_client_forwards_its_signals() {
 /// is that user outside, and the image's files show as root's.
 #[test]
 fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(why) = fuse_unavailable() {
-        crate::util::skip(why);
-        return;
-    }
-    if which("setpriv").is_none() || which("fusermount3").is_none() {
-        crate::util::skip("needs setpriv and fusermount3");
-        return;
-    }
-    std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
-    let (uid, gid) = crate::fs::test_user();
-    let mut d = Daemon::prepare();
-    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let run = d.dir.path().join("run");
-    for dir in [&d.root, &run] {
-        std::fs::create_dir(dir).unwrap();
-        rustix::fs::chown(
-            dir,
-            Some(rustix::fs::Uid::from_raw(uid)),
-            Some(rustix::fs::Gid::from_raw(gid)),
-        )
-        .unwrap();
-    }
-    d.socket = run.join("s.sock");
-    d.run_as = Some(uid);
-    d.spawn();
-    d.import_busybox();
+    let Some(d) = rootless_daemon() else { return };
+    let (uid, _) = crate::fs::test_user();
     let out = ok(
         &d,
         &[
@@ -1013,20 +979,7 @@ fn a_commit_on_a_full_disk_says_so_and_leaves_nothing() {
         return crate::util::skip(why);
     }
     let mut d = Daemon::prepare();
-    std::fs::create_dir(&d.root).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=20m", "tmpfs"])
-        .arg(&d.root)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount tmpfs");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(d.root.clone());
+    let _disk = SmallDisk::mount(&d, "20m");
     d.spawn();
     d.import_busybox();
     // 12 MB in the writable layer; its commit needs as much again.

@@ -275,20 +275,7 @@ fn a_full_disk_fails_the_import_cleanly() {
         return;
     }
     let mut d = Daemon::prepare();
-    std::fs::create_dir(&d.root).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&d.root)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount tmpfs");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(d.root.clone());
+    let _disk = crate::util::SmallDisk::mount(&d, "2m");
     d.spawn();
     let small = d.dir.path().join("small.tar");
     std::fs::write(&small, sample_rootfs_tar()).unwrap();

@@ -2,7 +2,7 @@
 //! (engine::unsupported), and `docker ps --filter` honoured or refused
 //! (engine::filter) — through the real docker CLI against stratad.
 
-use crate::util::{Daemon, fuse_unavailable, skip};
+use crate::util::{Daemon, fuse_unavailable, skip, text};
 use std::process::Output;
 
 fn daemon() -> Option<Daemon> {
@@ -17,15 +17,6 @@ fn daemon() -> Option<Daemon> {
     }
     d.import_busybox();
     Some(d)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn lines(out: &Output) -> Vec<String> {

@@ -823,6 +823,74 @@ pub fn run_as(uid: u32, gid: u32, args: &[&str]) -> Output {
         .expect("run setpriv")
 }
 
+/// A command's status and both streams, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A small tmpfs mounted at a daemon's (not yet made) root, lazily
+/// unmounted on drop: a store whose disk fills up.
+pub struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    pub fn mount(d: &Daemon, size: &str) -> SmallDisk {
+        std::fs::create_dir(&d.root).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&d.root)
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount tmpfs");
+        SmallDisk(d.root.clone())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A rootless daemon: run as the tests' unprivileged user, its root and
+/// socket directory that user's, `/dev/fuse` opened up as distributions
+/// ship it, with the busybox image imported; None (with the reason) where
+/// it cannot run.
+pub fn rootless_daemon() -> Option<Daemon> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(why) = fuse_unavailable() {
+        skip(why);
+        return None;
+    }
+    if which("setpriv").is_none() || which("fusermount3").is_none() {
+        skip("needs setpriv and fusermount3");
+        return None;
+    }
+    std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (uid, gid) = crate::fs::test_user();
+    let mut d = Daemon::prepare();
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = d.dir.path().join("run");
+    for dir in [&d.root, &run] {
+        std::fs::create_dir(dir).unwrap();
+        rustix::fs::chown(
+            dir,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .unwrap();
+    }
+    d.socket = run.join("s.sock");
+    d.run_as = Some(uid);
+    d.spawn();
+    d.import_busybox();
+    Some(d)
+}
+
 /// Why FUSE tests cannot run here, if they cannot.
 pub fn fuse_unavailable() -> Option<&'static str> {
     if !rustix::process::geteuid().is_root() {
