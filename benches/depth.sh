@@ -5,12 +5,13 @@
 #
 #   bash benches/depth.sh [RUNS]     (default 5; medians in milliseconds)
 set -euo pipefail
-runs=${1:-5}
-cd "$(dirname "$0")/.."
-cargo build --release --locked --bins -q
-stratafs=${CARGO_TARGET_DIR:-$PWD/target}/release/stratafs
-work=$(mktemp -d /var/tmp/strata-depth.XXXXXX)
-trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+runs=$(runs_arg "${1:-}" 5)
+require_root "mounts, drop_caches"
+build_bins
+stratafs=$bin/stratafs
+make_work strata-depth
+on_exit 'umount "$work/mnt" 2>/dev/null'
 for depth in 2 64; do
     for i in $(seq 0 $((depth - 1))); do
         mkdir -p "$work/s$depth/l$i/d"
@@ -41,7 +42,7 @@ for r in $(seq "$runs"); do
         done
     done
 done
-echo "lstat of 2,000 bottom-layer files, cold, median of $runs (ms); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "lstat of 2,000 bottom-layer files, cold, median of $runs (ms); $(load now)"
 for target in stratafs overlay; do
     python3 - "$target" ${results[$target-2]} -- ${results[$target-64]} <<'PY'
 import sys, statistics

@@ -44,50 +44,20 @@
 # with the daemon (SIGTERM).
 set -euo pipefail
 
-runs=${1:-5}
-case $runs in '' | *[!0-9]* | 0) echo "usage: $0 [RUNS>0]" >&2; exit 2 ;; esac
-cd "$(dirname "$0")/.."
-repo=$PWD
-bin=$repo/target/release
-cache=${STRATA_BENCH_CACHE:-/var/tmp/strata-bench}
-
-[ "$(id -u)" = 0 ] || { echo "diff-commit: run as root (drop_caches, debootstrap)" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "diff-commit: needs python3" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+runs=$(runs_arg "${1:-}" 5)
+require_root "drop_caches, debootstrap"
+command -v python3 >/dev/null || die "needs python3"
 
 # --- 1. binaries and tars -------------------------------------------------------
-echo "building release binaries (cargo build --release --locked --bins)..." >&2
-cargo build --release --locked --bins -q
-
-daemon=""
-work=""
-cleanup() {
-    if [ -n "$daemon" ]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
-    [ -z "$work" ] || rm -rf "$work"
-    rm -f "$cache"/*.tar.partial
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$cache"
-if [ ! -s "$cache/busybox.tar" ]; then
-    scripts/busybox-image.sh -o "$cache/busybox.tar.partial" >/dev/null
-    mv "$cache/busybox.tar.partial" "$cache/busybox.tar"
-fi
-debian_skip=""
-if [ ! -s "$cache/debian.tar" ]; then
-    echo "building the debootstrap tar (about 70 s)..." >&2
-    log=$cache/debian-image.log
-    if scripts/debian-image.sh -o "$cache/debian.tar.partial" >"$log" 2>&1; then
-        mv "$cache/debian.tar.partial" "$cache/debian.tar"
-    else
-        debian_skip="scripts/debian-image.sh failed (registry unreachable?): $(grep -v '^\s*$' "$log" | tail -n 1) [full log: $log]"
-        echo "debian: skipped: $debian_skip" >&2
-    fi
-fi
+build_bins
+cache_busybox_tar
+cache_debian_tar
 # The 100,000-file tar: busybox's entries as they are, then /data. Fixed
 # names, sizes, modes, owners and mtime (busybox.tar's), so the same bytes
 # every time; rebuilt only when busybox.tar is newer.
 big=$cache/big100k.tar
+on_exit 'rm -f "$big.partial"'
 if [ ! -s "$big" ] || [ "$cache/busybox.tar" -nt "$big" ]; then
     echo "generating the 100,000-file tar..." >&2
     python3 - "$cache/busybox.tar" "$big.partial" <<'PY'
@@ -115,18 +85,9 @@ PY
 fi
 
 # --- 2. a private daemon ----------------------------------------------------------
-work=$(mktemp -d "${STRATA_BENCH_WORK:-/var/tmp}/strata-bench-dc.XXXXXX")
-sock=$work/s.sock
-"$bin/stratad" --root "$work/root" -H "unix://$sock" 2>"$work/stratad.log" &
-daemon=$!
-export STRATA_HOST="unix://$sock"
+make_work strata-bench-dc
+start_daemon
 strata() { "$bin/strata" "$@"; }
-for _ in $(seq 200); do
-    strata version >/dev/null 2>&1 && break
-    kill -0 "$daemon" 2>/dev/null || { echo "stratad exited:" >&2; cat "$work/stratad.log" >&2; exit 1; }
-    sleep 0.05
-done
-strata version >/dev/null || { echo "stratad did not answer in 10 s" >&2; exit 1; }
 
 now() { date +%s%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
@@ -134,8 +95,8 @@ dropcaches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 have_curl=0
 command -v curl >/dev/null && have_curl=1
 
-echo "loadavg at start: $(cat /proc/loadavg)"
-echo "nproc: $(nproc); filesystem: $(df --output=source "$work" | tail -n 1) $(findmnt -n -o FSTYPE,OPTIONS -T "$work"); runs: $runs"
+load "at start"
+echo "filesystem: $(df --output=source "$work" | tail -n 1) $(findmnt -n -o FSTYPE,OPTIONS -T "$work"); runs: $runs"
 echo
 
 # --- 3. diff cost vs image size ---------------------------------------------------
@@ -288,4 +249,4 @@ row("strata commit same", [again])
 print(f"commit / tar|sha256sum (median time): cold x{a / b:.2f}, warm x{c / d:.2f}")
 PY
 echo "cold = sync; echo 3 >/proc/sys/vm/drop_caches before the timed command; warm = right after the other side read the same files."
-echo "loadavg at end: $(cat /proc/loadavg)"
+load "at end"

@@ -25,64 +25,25 @@
 # STRATA_BENCH_SETTLE=0 measures that raw, order-dependent behaviour.
 set -euo pipefail
 
-runs=${1:-5}
-case $runs in '' | *[!0-9]* | 0) echo "usage: $0 [RUNS>0]" >&2; exit 2 ;; esac
-cd "$(dirname "$0")/.."
-repo=$PWD
-bin=$repo/target/release
-cache=${STRATA_BENCH_CACHE:-/var/tmp/strata-bench}
+. "$(dirname "$0")/lib.sh"
+runs=$(runs_arg "${1:-}" 5)
 
 [ "$(id -u)" = 0 ] || echo "warning: not root: tar -x cannot keep ownership and debootstrap cannot run" >&2
 
 # --- 1. binaries and tars ---------------------------------------------------
 if [ "${STRATA_BENCH_REBUILD:-0}" = 1 ] || [ ! -x "$bin/stratad" ] || [ ! -x "$bin/strata" ]; then
-    echo "building release binaries..." >&2
-    cargo build --release --bins -q
+    build_bins
 elif [ -n "$(find src Cargo.toml Cargo.lock -newer "$bin/stratad" -print -quit)" ]; then
     echo "warning: sources are newer than $bin/stratad; STRATA_BENCH_REBUILD=1 rebuilds" >&2
 fi
-
-# Temporary state: cleaned on exit, whatever happens.
-daemon=""
-work=""
-cleanup() {
-    if [ -n "$daemon" ]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
-    [ -z "$work" ] || rm -rf "$work"
-    rm -f "$cache"/*.tar.partial
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$cache"
-if [ ! -s "$cache/busybox.tar" ]; then
-    scripts/busybox-image.sh -o "$cache/busybox.tar.partial" >/dev/null
-    mv "$cache/busybox.tar.partial" "$cache/busybox.tar"
-fi
-debian_skip=""
-if [ ! -s "$cache/debian.tar" ]; then
-    echo "building the debootstrap tar (about 70 s)..." >&2
-    log=$cache/debian-image.log
-    if scripts/debian-image.sh -o "$cache/debian.tar.partial" >"$log" 2>&1; then
-        mv "$cache/debian.tar.partial" "$cache/debian.tar"
-    else
-        debian_skip="scripts/debian-image.sh failed (registry unreachable?): $(grep -v '^\s*$' "$log" | tail -n 1) [full log: $log]"
-        echo "debian: skipped: $debian_skip" >&2
-    fi
-fi
+cache_busybox_tar
+cache_debian_tar
 
 # --- 2. a fresh daemon; store root, socket and tar -x scratch all under one
 # temporary directory, so on the same filesystem -------------------------------
-work=$(mktemp -d "${STRATA_BENCH_WORK:-/var/tmp}/strata-bench-run.XXXXXX")
-"$bin/stratad" --root "$work/root" -H "unix://$work/s.sock" 2>"$work/stratad.log" &
-daemon=$!
-export STRATA_HOST="unix://$work/s.sock"
+make_work strata-bench-run
+start_daemon
 strata() { "$bin/strata" "$@"; }
-for _ in $(seq 200); do
-    strata version >/dev/null 2>&1 && break
-    kill -0 "$daemon" 2>/dev/null || { echo "stratad exited:" >&2; cat "$work/stratad.log" >&2; exit 1; }
-    sleep 0.05
-done
-strata version >/dev/null || { echo "stratad did not answer in 10 s" >&2; exit 1; }
 
 # --- 3. timed rounds -----------------------------------------------------------
 # Wall-clock seconds with microseconds, no fork: bash's $EPOCHREALTIME.
@@ -101,7 +62,7 @@ settle() {
     cat "$1" >/dev/null
 }
 
-echo "nproc: $(nproc); uptime at start: $(uptime)"
+load "at start"
 echo "filesystem: $(df --output=source "$work" | tail -n 1) $(findmnt -n -o FSTYPE,OPTIONS -T "$work"); $runs interleaved runs per tar"
 if [ "$settle" = 1 ]; then
     echo "settling on: after each untimed rmi / rm -rf: sync -f, drop clean caches, re-read the tar"
@@ -164,4 +125,4 @@ PY
 echo "Times are medians of wall-clock seconds. Both sides flush to disk: stratad calls syncfs"
 echo "before committing a layer; tar -x (--numeric-owner) is followed by sync -f on its directory."
 echo "Ratio = import time / tar -x time (above 1: strata is slower)."
-echo "uptime at end: $(uptime)"
+load "at end"

@@ -39,14 +39,10 @@
 # (default /var/tmp), removed on exit with stratad (SIGTERM).
 set -euo pipefail
 
-runs=${1:-20}
-case $runs in '' | *[!0-9]* | 0) echo "usage: $0 [RUNS>0]" >&2; exit 2 ;; esac
-cd "$(dirname "$0")/.."
-repo=$PWD
-bin=$repo/target/release
-
-[ "$(id -u)" = 0 ] || { echo "run-latency: run as root (bwrap, crun and runc here run rootful)" >&2; exit 1; }
-[ -n "${EPOCHREALTIME:-}" ] || { echo "run-latency: needs bash 5 (\$EPOCHREALTIME)" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+runs=$(runs_arg "${1:-}" 20)
+require_root "bwrap, crun and runc here run rootful"
+[ -n "${EPOCHREALTIME:-}" ] || die "needs bash 5 (\$EPOCHREALTIME)"
 
 # --- 1. tools and binaries ------------------------------------------------------
 missing=()
@@ -58,34 +54,17 @@ if [ ${#missing[@]} -gt 0 ]; then
         || { apt-get update >/dev/null 2>&1 && apt-get install -y "${missing[@]}" >/dev/null 2>&1; } \
         || echo "warning: apt-get install ${missing[*]} failed" >&2
 fi
-echo "building release binaries (cargo build --release --locked --bins) and the micro bench..." >&2
-cargo build --release --locked --bins -q
+build_bins
+echo "building the micro bench..." >&2
 cargo bench --locked --no-run -q --bench micro 2>/dev/null
 
 # --- 2. temporary state, cleaned on exit whatever happens ------------------------
-daemon=""
-work=""
 mntns=""
-cleanup() {
-    if [ -n "$daemon" ]; then kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
-    [ -z "$mntns" ] || umount "$mntns" 2>/dev/null || true
-    [ -z "$work" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-work=$(mktemp -d "${STRATA_BENCH_WORK:-/var/tmp}/strata-run-latency.XXXXXX")
+on_exit '[ -z "$mntns" ] || umount "$mntns" 2>/dev/null'
+make_work strata-run-latency
 
 # --- 3. stratad and the busybox image; the same tar extracted for the peers ---
-"$bin/stratad" --root "$work/root" -H "unix://$work/s.sock" 2>"$work/stratad.log" &
-daemon=$!
-export STRATA_HOST="unix://$work/s.sock"
-for _ in $(seq 200); do
-    "$bin/strata" version >/dev/null 2>&1 && break
-    kill -0 "$daemon" 2>/dev/null || { echo "stratad exited:" >&2; cat "$work/stratad.log" >&2; exit 1; }
-    sleep 0.05
-done
-"$bin/strata" version >/dev/null || { echo "stratad did not answer in 10 s" >&2; exit 1; }
-
+start_daemon
 STRATA=$bin/strata STRATA_HOST=$STRATA_HOST bash scripts/busybox-image.sh busybox >/dev/null
 bash scripts/busybox-image.sh -o "$work/busybox.tar" >/dev/null
 # The tar is deterministic: check that the peers get exactly the image's layer.
@@ -205,7 +184,7 @@ echo "versions: strata $("$bin/strata" version 2>/dev/null | awk '/Version:/ { p
     command -v bwrap >/dev/null && echo "; $(bwrap --version)")$(
     command -v crun >/dev/null && echo "; $(crun --version | head -n 1)")$(
     command -v runc >/dev/null && echo "; $(runc --version | head -n 1)")"
-echo "loadavg before: $(cat /proc/loadavg)"
+load before
 echo "$runs rounds, each running every target once (round-robin, rotating start); ms per run:"
 printf '%5s' round
 for t in "${targets[@]}"; do printf ' %10s' "$t"; done
@@ -222,13 +201,13 @@ for ((r = 0; r < runs; r++)); do
     for t in "${targets[@]}"; do printf ' %10s' "$(ms "${row[$t]}")"; done
     echo
 done
-echo "loadavg after:  $(cat /proc/loadavg)"
+load after
 
 # --- 6. the table -------------------------------------------------------------------
-stats() { # microseconds... -> "median min max" in microseconds
-    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%d %d %d\n", m, v[1], v[NR] }'
+stats() { # microseconds... -> "median min max" in whole microseconds
+    local m lo hi
+    read -r m lo hi <<<"$(median_min_max "$@")"
+    echo "${m%.*} $lo $hi"
 }
 read -r base _ _ <<<"$(stats ${times[strata]})"
 echo

@@ -28,17 +28,19 @@ while getopts "r:o:" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || { echo "usage: $0 [-r ROUNDS] [-o OPTIONS]... STRATAFS..." >&2; exit 2; }
+# The binaries as given, before lib.sh moves to the repository's root.
+bins=()
+for b in "$@"; do bins+=("$(realpath -m -- "$b")"); done
+set -- "${bins[@]}"
+. "$(dirname "$0")/lib.sh"
+require_root "mounts, drop_caches, strace"
 [ ${#sets[@]} -gt 0 ] || sets=("")
 for b in "$@"; do [ -x "$b" ] || { echo "$b: not executable" >&2; exit 2; }; done
 command -v strace >/dev/null || { echo "strace is needed (apt-get install strace)" >&2; exit 2; }
 
-work=$(mktemp -d /var/tmp/strata-syscalls.XXXXXX)
+make_work strata-syscalls
 pid=""
-cleanup() {
-    umount "$work/mnt" 2>/dev/null || umount -l "$work/mnt" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit 'umount "$work/mnt" 2>/dev/null || umount -l "$work/mnt" 2>/dev/null'
 
 # Fixture: a lower tree of 10,000 files in 100 directories (the first 3,000
 # are the counted ones), and tars of 3,000 and 10,000 small files.
@@ -136,12 +138,12 @@ for r in $(seq "$rounds"); do
         done
     done
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { local m; read -r m _ < <(median_min_max $1); echo "$m"; }
 printf '%-40s %-24s %10s %10s   %s\n' binary options untar find "runs (untar | find)"
 for b in "$@"; do
     for o in "${sets[@]}"; do
         k="$b|$o"
-        printf '%-40s %-24s %10s %10s   %s| %s\n' "$b" "${o:-(none)}" "$(echo "${untar[$k]}" | median)" \
-            "$(echo "${find[$k]}" | median)" "${untar[$k]}" "${find[$k]}"
+        printf '%-40s %-24s %10s %10s   %s| %s\n' "$b" "${o:-(none)}" "$(median "${untar[$k]}")" \
+            "$(median "${find[$k]}")" "${untar[$k]}" "${find[$k]}"
     done
 done

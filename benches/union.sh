@@ -35,23 +35,19 @@
 #                                                 fuse-overlayfs 2.x, used only if present
 #   CARGO_TARGET_DIR                              where stratafs is built (default target/)
 set -euo pipefail
-runs=${1:-5}
-cd "$(dirname "$0")/.."
-repo=$PWD
-[ "$(id -u)" -eq 0 ] || { echo "union.sh: run as root (mounts, mknod, drop_caches)" >&2; exit 1; }
-[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "usage: bash benches/union.sh [RUNS]" >&2; exit 2; }
+. "$(dirname "$0")/lib.sh"
+runs=$(runs_arg "${1:-}" 5)
+require_root "mounts, mknod, drop_caches"
 command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git >/dev/null; }
 # mkfs.xfs for the reflink store; without it append_copyup_reflink is skipped.
 command -v mkfs.xfs >/dev/null || { apt-get update -qq && apt-get install -y -qq xfsprogs >/dev/null; } || true
-command -v python3 >/dev/null || { echo "union.sh: python3 is needed" >&2; exit 1; }
+command -v python3 >/dev/null || die "python3 is needed"
 modprobe overlay 2>/dev/null || true
 modprobe fuse 2>/dev/null || true
 
-cargo build --release --locked --bins -q
-target_dir=${CARGO_TARGET_DIR:-target}
-case $target_dir in /*) ;; *) target_dir=$repo/$target_dir ;; esac
-stratafs=$target_dir/release/stratafs
-[ -x "$stratafs" ] || { echo "union.sh: $stratafs was not built" >&2; exit 1; }
+build_bins
+stratafs=$bin/stratafs
+[ -x "$stratafs" ] || die "$stratafs was not built"
 
 work=${STRATA_BENCH_WORK:-/var/tmp/strata-union-bench}
 out=${STRATA_BENCH_OUT:-$repo/benches/out}
@@ -59,7 +55,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd -P)
 
 # Never leave a mount behind, whatever happens to the Python side.
-cleanup() {
+unmount_all() {
     local m
     for m in $(awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | tac); do
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "union.sh: could not unmount $m" >&2
@@ -70,7 +66,7 @@ cleanup() {
         rm -f "$work/fixture/reflink.img"
     fi
 }
-trap cleanup EXIT
+on_exit unmount_all
 
 version="strata $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built $(date -r "$stratafs" '+%F %T')"
 python3 "$repo/benches/union.py" --runs "$runs" --work "$work" --out "$out" \
