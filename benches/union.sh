@@ -21,7 +21,7 @@
 # wrong results, errors and hangs are listed under PROBLEMS.
 #
 # Environment:
-#   STRATA_BENCH_WORKLOADS=find_warm,git_status   only these (names in benches/union.py)
+#   STRATA_BENCH_WORKLOADS=find_warm,git_status   only these (names in benches/union/workloads.py)
 #   STRATA_BENCH_TARGETS=stratafs,overlay         only these (overlay, stratafs, fo1, fo2)
 #   STRATA_BENCH_WORK=/var/tmp/strata-union-bench fixture and mounts (the fixture is kept)
 #   STRATA_BENCH_REBUILD=1                        rebuild the fixture
@@ -69,7 +69,7 @@ unmount_all() {
 on_exit unmount_all
 
 version="strata $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built $(date -r "$stratafs" '+%F %T')"
-python3 "$repo/benches/union.py" --runs "$runs" --work "$work" --out "$out" \
+PYTHONPATH="$repo/benches" python3 -m union --runs "$runs" --work "$work" --out "$out" \
     --stratafs "$stratafs" --stratafs-version "$version" &
 py=$!
 # Ctrl-C or a TERM stops the measurements; the Python side still prints
