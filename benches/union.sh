@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Union filesystem benchmark (issue 6): stratafs beside kernel overlayfs,
+# Union filesystem benchmark: stratafs beside kernel overlayfs,
 # fuse-overlayfs 1.x and fuse-overlayfs 2.x, over one seeded, distro-like
 # fixture (about 30,000 entries over 4 lower layers with whiteouts and opaque
 # directories, a 1 GiB file, a 3,000-file git repository, a 4,200-file tree

@@ -25,35 +25,43 @@ def run_ratio(raw, w1, t1, w2, t2):
     return med(rs)
 
 
-def report(b, load_start, started):
-    a = b.a
-    targets = a.targets
+# The peers stratafs is compared with, when they were measured.
+PEERS = ("fo1", "fo2")
+
+
+def medians(b):
+    """{(workload, target): (median ms, runs)} of what was measured."""
     meds = {}
     for w in WORKLOADS:
-        for t in targets:
+        for t in b.a.targets:
             xs = [ms for (w2, t2, _, ms) in b.raw if w2 == w and t2 == t]
             if xs:
                 meds[w, t] = (med(xs), len(xs))
-    lines = []
-    P = lines.append
-    P("")
-    P(f"Union filesystem benchmark (issue 6), {time.strftime('%Y-%m-%d %H:%M:%S')}, kernel {os.uname().release}, "
-      f"{os.cpu_count()} cpus")
-    P(f"load at start {load_start}; at end {loadavg()}; {a.runs} runs (1 GiB workloads: "
-      f"{min(a.runs, a.big_runs)}); wall {time.time() - started:.0f} s")
-    for t in targets:
-        P(f"  {TARGET_LABEL[t]:<20} {a.versions.get(t, '')}")
-    P("medians in ms; (xN.NN) = ratio to kernel overlayfs: the median over runs of each run's ratio")
+    return meds
+
+
+def goal_verdict(spec, ms, ratio):
+    """(goal, verdict) of stratafs's median `ms` (and ratio to kernel
+    overlayfs) for the workload `spec`; empty strings without a goal."""
+    if not spec.goal:
+        return "", ""
+    kind, lim = spec.goal
+    if kind == "abs_ms":
+        return f"<{lim:g} ms", "PASS" if ms < lim else "MISS"
+    if ratio is not None:
+        return f"<=x{lim:g}", "PASS" if ratio <= lim else "MISS"
+    return "", ""
+
+
+def workload_rows(b, meds, summary, verdicts):
+    """One row per timed workload measured: each target's median (and ratio
+    to kernel overlayfs), then stratafs's goal, verdict and whether it
+    beats the peers measured."""
+    targets = b.a.targets
     has_ov = "overlay" in targets
-    hdr = f"{'workload':<16}" + "".join(f"{TARGET_LABEL[t]:>24}" for t in targets)
-    if "stratafs" in targets:
-        hdr += f"  {'goal':<10}{'stratafs':<9}{'beats peers':<12}"
-    P(hdr)
-    P("-" * len(hdr))
-    summary = []
-    verdicts = []
-    for w in WORKLOADS:
-        if WORKLOADS[w].memory or not any((w, t) in meds for t in targets):
+    rows = []
+    for w, spec in WORKLOADS.items():
+        if spec.memory or not any((w, t) in meds for t in targets):
             continue
         row = f"{w:<16}"
         for t in targets:
@@ -69,73 +77,121 @@ def report(b, load_start, started):
             row += f"{cell:>24}"
         if "stratafs" in targets and (w, "stratafs") in meds:
             s = meds[w, "stratafs"][0]
-            goal, verdict = "", ""
             sr = run_ratio(b.raw, w, "stratafs", w, "overlay") if has_ov else None
-            if WORKLOADS[w].goal:
-                kind, lim = WORKLOADS[w].goal
-                if kind == "abs_ms":
-                    goal, verdict = f"<{lim:g} ms", "PASS" if s < lim else "MISS"
-                elif sr is not None:
-                    goal, verdict = f"<=x{lim:g}", "PASS" if sr <= lim else "MISS"
-            peers = [meds[w, t][0] for t in ("fo1", "fo2") if (w, t) in meds]
+            goal, verdict = goal_verdict(spec, s, sr)
+            peers = [meds[w, t][0] for t in PEERS if (w, t) in meds]
             beats = ("yes" if all(s < p for p in peers) else "NO") if peers else "-"
             row += f"  {goal:<10}{verdict:<9}{beats:<12}"
             if verdict:
                 verdicts.append((w, goal, verdict))
-        P(row)
-    # Depth: the same lookups through 64 layers and through 1.
-    dl = []
-    for t in targets:
+        rows.append(row)
+    return rows
+
+
+def depth_row(b, summary, verdicts):
+    """The same lookups through 64 layers and through 1, per target; or None."""
+    dl = {}
+    for t in b.a.targets:
         r = run_ratio(b.raw, "depth64_cold", t, "depth1_cold", t)
         if r is not None:
-            dl.append((t, r))
+            dl[t] = r
             summary.append(("depth64/depth1", t, 0, r, None))
-    if dl:
-        row = f"{'depth 64/1':<16}" + "".join(
-            f"{('x%.2f' % dict(dl)[t]) if t in dict(dl) else '-':>24}" for t in targets)
-        if "stratafs" in dict(dl):
-            v = "PASS" if dict(dl)["stratafs"] <= 1.10 else "MISS"
-            row += f"  {'<=x1.10':<10}{v:<9}"
-            verdicts.append(("depth64/depth1", "<=x1.10", v))
-        P(row)
-    # Memory.
-    if b.mem:
-        row = f"{'VmRSS/HWM MiB':<16}"
-        memmed = {}
-        for t in targets:
-            rs = [x[2] for x in b.mem if x[0] == t and x[2] is not None]
-            hs = [x[3] for x in b.mem if x[0] == t and x[3] is not None]
-            if rs:
-                memmed[t] = (med(rs), med(hs))
-                row += f"{'%.1f / %.1f' % (memmed[t][0] / 1024, memmed[t][1] / 1024):>24}"
-                summary.append(("memory_rss_kib", t, len(rs), memmed[t][0], None))
-                summary.append(("memory_hwm_kib", t, len(hs), memmed[t][1], None))
-            else:
-                row += f"{'-':>24}"
-        if "stratafs" in memmed:
-            peers = [memmed[t][0] for t in ("fo1", "fo2") if t in memmed]
-            v = ("PASS" if all(memmed["stratafs"][0] <= p for p in peers) else "MISS") if peers else "-"
-            row += f"  {'<=peers':<10}{v:<9}"
-            verdicts.append(("memory (RSS)", "<= both peers", v))
-        P(row)
-    P("")
-    P("States: " + "; ".join(f"{w} {spec.state}" for w, spec in WORKLOADS.items() if not spec.memory))
-    P("cold = sync + drop_caches after mounting, before the timed part; every measurement on a fresh mount "
-      "with an empty upper; after each write workload the upper is removed, then sync + drop clean pages.")
+    if not dl:
+        return None
+    row = f"{'depth 64/1':<16}" + "".join(f"{('x%.2f' % dl[t]) if t in dl else '-':>24}" for t in b.a.targets)
+    if "stratafs" in dl:
+        v = "PASS" if dl["stratafs"] <= 1.10 else "MISS"
+        row += f"  {'<=x1.10':<10}{v:<9}"
+        verdicts.append(("depth64/depth1", "<=x1.10", v))
+    return row
+
+
+def memory_row(b, summary, verdicts):
+    """The FUSE servers' median VmRSS / VmHWM; or None."""
+    if not b.mem:
+        return None
+    row = f"{'VmRSS/HWM MiB':<16}"
+    memmed = {}
+    for t in b.a.targets:
+        rs = [x[2] for x in b.mem if x[0] == t and x[2] is not None]
+        hs = [x[3] for x in b.mem if x[0] == t and x[3] is not None]
+        if rs:
+            memmed[t] = (med(rs), med(hs))
+            row += f"{'%.1f / %.1f' % (memmed[t][0] / 1024, memmed[t][1] / 1024):>24}"
+            summary.append(("memory_rss_kib", t, len(rs), memmed[t][0], None))
+            summary.append(("memory_hwm_kib", t, len(hs), memmed[t][1], None))
+        else:
+            row += f"{'-':>24}"
+    if "stratafs" in memmed:
+        peers = [memmed[t][0] for t in PEERS if t in memmed]
+        v = ("PASS" if all(memmed["stratafs"][0] <= p for p in peers) else "MISS") if peers else "-"
+        row += f"  {'<=peers':<10}{v:<9}"
+        if peers:
+            verdicts.append(("memory (RSS)", "<= the peers measured", v))
+    return row
+
+
+def peer_verdicts(meds):
+    """Per peer: PASS if stratafs was faster on every workload both ran,
+    MISS if not, "not measured" if the peer ran nothing."""
+    out = []
+    for t in PEERS:
+        both = [w for w in WORKLOADS if (w, "stratafs") in meds and (w, t) in meds]
+        if not both:
+            out.append(f"{TARGET_LABEL[t]} not measured")
+            continue
+        faster = all(meds[w, "stratafs"][0] < meds[w, t][0] for w in both)
+        out.append(f"{TARGET_LABEL[t]} {'PASS' if faster else 'MISS'}")
+    return out
+
+
+def notes(meds):
+    lines = [
+        "",
+        "States: " + "; ".join(f"{w} {spec.state}" for w, spec in WORKLOADS.items() if not spec.memory),
+        "cold = sync + drop_caches after mounting, before the timed part; every measurement on a fresh mount "
+        "with an empty upper; after each write workload the upper is removed, then sync + drop clean pages.",
+    ]
     if any(WORKLOADS[w].on_reflink_store for (w, _) in meds):
-        P("append_copyup_reflink: the lower layer and the upper and work directories on a loop-mounted XFS made "
-          "with reflink=1 (a copy-up that clones shares the lower file's extents); goal for stratafs: under 50 ms.")
-    P("Note: untar's `sync -f` flushes the upper filesystem on kernel overlayfs; on the FUSE mounts it "
-      "returns in a few ms (the kernel does not pass syncfs on to a /dev/fuse server), so their untar leaves "
-      "the upper unflushed.")
+        lines.append("append_copyup_reflink: the lower layer and the upper and work directories on a loop-mounted "
+                     "XFS made with reflink=1 (a copy-up that clones shares the lower file's extents); goal for "
+                     "stratafs: under 50 ms.")
+    lines.append("Note: untar's `sync -f` flushes the upper filesystem on kernel overlayfs; on the FUSE mounts it "
+                 "returns in a few ms (the kernel does not pass syncfs on to a /dev/fuse server), so their untar "
+                 "leaves the upper unflushed.")
+    return lines
+
+
+def report(b, load_start, started):
+    """Prints the text report; returns (summary rows for the CSV, the text)."""
+    a = b.a
+    targets = a.targets
+    meds = medians(b)
+    lines = []
+    P = lines.append
+    P("")
+    P(f"Union filesystem benchmark, {time.strftime('%Y-%m-%d %H:%M:%S')}, kernel {os.uname().release}, "
+      f"{os.cpu_count()} cpus")
+    P(f"load at start {load_start}; at end {loadavg()}; {a.runs} runs (1 GiB workloads: "
+      f"{min(a.runs, a.big_runs)}); wall {time.time() - started:.0f} s")
+    for t in targets:
+        P(f"  {TARGET_LABEL[t]:<20} {a.versions.get(t, '')}")
+    P("medians in ms; (xN.NN) = ratio to kernel overlayfs: the median over runs of each run's ratio")
+    hdr = f"{'workload':<16}" + "".join(f"{TARGET_LABEL[t]:>24}" for t in targets)
+    if "stratafs" in targets:
+        hdr += f"  {'goal':<10}{'stratafs':<9}{'beats peers':<12}"
+    P(hdr)
+    P("-" * len(hdr))
+    summary = []
+    verdicts = []
+    lines += workload_rows(b, meds, summary, verdicts)
+    lines += [r for r in (depth_row(b, summary, verdicts), memory_row(b, summary, verdicts)) if r]
+    lines += notes(meds)
     if "stratafs" in targets and verdicts:
         P("")
-        P("Issue 6 goals for stratafs: " + ", ".join(f"{w} {g} {v}" for w, g, v in verdicts))
-        beats_all = all(
-            all(meds[w, "stratafs"][0] < meds[w, t][0] for t in ("fo1", "fo2") if (w, t) in meds)
-            for w in WORKLOADS if (w, "stratafs") in meds)
-        P(f"Faster than both fuse-overlayfs versions on every workload: {'PASS' if beats_all else 'MISS'}")
-    P("Issue's peer ratios (1.10 / 2.0): " + ", ".join(
+        P("Goals for stratafs: " + ", ".join(f"{w} {g} {v}" for w, g, v in verdicts))
+        P("Faster than each fuse-overlayfs version on every workload both ran: " + "; ".join(peer_verdicts(meds)))
+    P("Reference: fuse-overlayfs 1.10 / 2.0's ratios to kernel overlayfs when the goals were set: " + ", ".join(
         f"{w} {spec.reference[0]}/{spec.reference[1]}" for w, spec in WORKLOADS.items() if spec.reference))
     if b.problems:
         P("")
