@@ -22,19 +22,24 @@
 #
 # Environment:
 #   STRATA_BENCH_WORKLOADS=find_warm,git_status   only these (names in benches/union/workloads.py)
-#   STRATA_BENCH_TARGETS=stratafs,overlay         only these (overlay, stratafs, fo1, fo2)
+#   STRATA_BENCH_TARGETS=stratafs,overlay         only these (overlay, stratafs, stratafs-base, fo1, fo2)
 #   STRATA_BENCH_WORK=/var/tmp/strata-union-bench fixture and mounts (the fixture is kept)
 #   STRATA_BENCH_REBUILD=1                        rebuild the fixture
 #   STRATA_BENCH_OUT=benches/out                  CSVs, SVG chart, report
 #   STRATA_BENCH_BIG_RUNS=3                       runs of the 1 GiB workloads
 #   STRATA_BENCH_VERIFY=0                         skip the correctness pass
 #   STRATA_BENCH_TIMEOUT=300                      seconds before a measurement counts as hung
-#   STRATA_BENCH_STRATAFS_OPTS=metacopy=on        appended to stratafs's -o (stratafs only; empty: none)
+#   STRATA_BENCH_STRATAFS_OPTS=metacopy=on        appended to stratafs's -o (the stratafs targets only; empty: none)
+#   STRATAFS_BASELINE=/path/to/stratafs           another stratafs build (a baseline, e.g. before a change):
+#                                                 the target stratafs-base, mounted with the same options,
+#                                                 shown beside stratafs, with stratafs / baseline per workload
 #   FUSE_OVERLAYFS1=/usr/bin/fuse-overlayfs       fuse-overlayfs 1.x (apt-get install -y fuse-overlayfs)
 #   FUSE_OVERLAYFS2=/work/peers/fuse-overlayfs2/bin/fuse-overlayfs
 #                                                 fuse-overlayfs 2.x, used only if present
 #   CARGO_TARGET_DIR                              where stratafs is built (default target/)
 set -euo pipefail
+# As given, before lib.sh moves to the repository's root.
+baseline=${STRATAFS_BASELINE:+$(realpath -m -- "$STRATAFS_BASELINE")}
 . "$(dirname "$0")/lib.sh"
 runs=$(runs_arg "${1:-}" 5)
 require_root "mounts, mknod, drop_caches"
@@ -70,7 +75,7 @@ on_exit unmount_all
 
 version="strata $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built $(date -r "$stratafs" '+%F %T')"
 PYTHONPATH="$repo/benches" python3 -m union --runs "$runs" --work "$work" --out "$out" \
-    --stratafs "$stratafs" --stratafs-version "$version" &
+    --stratafs "$stratafs" --stratafs-version "$version" --stratafs-baseline "$baseline" &
 py=$!
 # Ctrl-C or a TERM stops the measurements; the Python side still prints
 # and writes what it measured, and unmounts.

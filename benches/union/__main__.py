@@ -11,7 +11,7 @@ import time
 
 from .fixture import build_fixture
 from .host import log, loadavg
-from .mounts import TARGET_ALIASES, TARGET_LABEL, TARGETS, unmount, wipe
+from .mounts import STRATAFS_TARGETS, TARGET_ALIASES, TARGET_LABEL, TARGETS, unmount, wipe
 from .report import report, write_outputs
 from .runner import Bench
 from .workloads import VERIFY, WORKLOADS, Site
@@ -50,6 +50,36 @@ def version_of(exe):
         return ""
 
 
+def choose_targets(a):
+    """Sets a.exes and a.versions; a target whose binary is missing leaves
+    a.targets for a.skipped, with how to get it."""
+    fo1 = os.environ.get("FUSE_OVERLAYFS1", "/usr/bin/fuse-overlayfs")
+    fo2 = os.environ.get("FUSE_OVERLAYFS2", "/work/peers/fuse-overlayfs2/bin/fuse-overlayfs")
+    a.exes = {"overlay": "mount", "stratafs": a.stratafs, "stratafs-base": a.stratafs_baseline, "fo1": fo1, "fo2": fo2}
+    a.skipped = []
+    a.versions = {"overlay": f"kernel {os.uname().release}, default options (metacopy="
+                  f"{open('/sys/module/overlay/parameters/metacopy').read().strip()})"}
+    how = {"fo1": "apt-get install -y fuse-overlayfs", "fo2": "set FUSE_OVERLAYFS2=PATH",
+           "stratafs-base": "set STRATAFS_BASELINE=PATH"}
+    for t in list(a.targets):
+        exe = a.exes[t]
+        if t == "overlay":
+            continue
+        if not exe or not os.access(exe, os.X_OK):
+            a.skipped.append(f"{TARGET_LABEL[t]}: {exe or '?'} not found ({how.get(t, '')})")
+            a.targets.remove(t)
+            continue
+        if t == "stratafs":
+            version = a.stratafs_version
+        elif t == "stratafs-base":
+            version = f"built {time.strftime('%F %T', time.localtime(os.stat(exe).st_mtime))}"
+        else:
+            version = version_of(exe)
+        a.versions[t] = f"{exe}: {version}"
+        if t in STRATAFS_TARGETS:
+            a.versions[t] += f"; extra options: {a.stratafs_opts or 'none'} (STRATA_BENCH_STRATAFS_OPTS)"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -57,6 +87,7 @@ def main():
     ap.add_argument("--out", default="benches/out")
     ap.add_argument("--stratafs")
     ap.add_argument("--stratafs-version", default="")
+    ap.add_argument("--stratafs-baseline", default="", help="a second stratafs binary, the target stratafs-base")
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--fixture-only", action="store_true")
     ap.add_argument("--worker")
@@ -74,32 +105,17 @@ def main():
     a.big_runs = int(os.environ.get("STRATA_BENCH_BIG_RUNS", "3"))
     a.timeout = int(os.environ.get("STRATA_BENCH_TIMEOUT", "300"))
     a.verify = os.environ.get("STRATA_BENCH_VERIFY", "1") != "0"
-    # Appended to -o for the stratafs target only.
+    # Appended to -o for the stratafs targets only.
     a.stratafs_opts = os.environ.get("STRATA_BENCH_STRATAFS_OPTS", "metacopy=on").strip().strip(",")
     a.workloads = select("STRATA_BENCH_WORKLOADS", list(WORKLOADS), {}, "workload")
     a.targets = select("STRATA_BENCH_TARGETS", TARGETS, TARGET_ALIASES, "target")
+    if not a.stratafs_baseline and not os.environ.get("STRATA_BENCH_TARGETS", "").strip():
+        a.targets.remove("stratafs-base")  # opt-in: only with STRATAFS_BASELINE
     rebuild = a.rebuild or os.environ.get("STRATA_BENCH_REBUILD", "0") not in ("", "0")
     build_fixture(os.path.join(a.work, "fixture"), rebuild)
     if a.fixture_only:
         return
-    fo1 = os.environ.get("FUSE_OVERLAYFS1", "/usr/bin/fuse-overlayfs")
-    fo2 = os.environ.get("FUSE_OVERLAYFS2", "/work/peers/fuse-overlayfs2/bin/fuse-overlayfs")
-    a.exes = {"overlay": "mount", "stratafs": a.stratafs, "fo1": fo1, "fo2": fo2}
-    a.skipped = []
-    a.versions = {"overlay": f"kernel {os.uname().release}, default options (metacopy="
-                  f"{open('/sys/module/overlay/parameters/metacopy').read().strip()})"}
-    for t in list(a.targets):
-        exe = a.exes[t]
-        if t == "overlay":
-            continue
-        if not exe or not os.access(exe, os.X_OK):
-            how = {"fo1": "apt-get install -y fuse-overlayfs", "fo2": "set FUSE_OVERLAYFS2=PATH"}.get(t, "")
-            a.skipped.append(f"{TARGET_LABEL[t]}: {exe or '?'} not found ({how})")
-            a.targets.remove(t)
-            continue
-        a.versions[t] = f"{exe}: {a.stratafs_version if t == 'stratafs' else version_of(exe)}"
-        if t == "stratafs":
-            a.versions[t] += f"; extra options: {a.stratafs_opts or 'none'} (STRATA_BENCH_STRATAFS_OPTS)"
+    choose_targets(a)
     for s in a.skipped:
         log(f"skipped: {s}")
     for t in a.targets:

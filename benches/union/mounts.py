@@ -11,17 +11,22 @@ import time
 from .fixture import write_big
 from .host import log
 
-TARGETS = ["overlay", "stratafs", "fo1", "fo2"]
+TARGETS = ["overlay", "stratafs", "stratafs-base", "fo1", "fo2"]
 TARGET_LABEL = {
     "overlay": "kernel overlayfs",
     "stratafs": "stratafs",
+    "stratafs-base": "stratafs baseline",
     "fo1": "fuse-overlayfs 1.x",
     "fo2": "fuse-overlayfs 2.x",
 }
 TARGET_ALIASES = {
     "kernel": "overlay", "overlayfs": "overlay", "fuse-overlayfs": "fo1",
     "fuse-overlayfs1": "fo1", "fuse-overlayfs2": "fo2", "fo-1": "fo1", "fo-2": "fo2",
+    "base": "stratafs-base", "baseline": "stratafs-base",
 }
+# The targets mounted with STRATA_BENCH_STRATAFS_OPTS: this build and the
+# baseline one (STRATAFS_BASELINE), so that they differ by the binary only.
+STRATAFS_TARGETS = ("stratafs", "stratafs-base")
 
 
 def mounted(mnt):

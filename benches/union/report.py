@@ -191,6 +191,10 @@ def report(b, load_start, started):
         P("")
         P("Goals for stratafs: " + ", ".join(f"{w} {g} {v}" for w, g, v in verdicts))
         P("Faster than each fuse-overlayfs version on every workload both ran: " + "; ".join(peer_verdicts(meds)))
+    if "stratafs" in targets and "stratafs-base" in targets:
+        P("stratafs / stratafs baseline, the median over runs of each run's ratio: " + ", ".join(
+            f"{w} x{r:.2f}" for w in WORKLOADS
+            if (r := run_ratio(b.raw, w, "stratafs", w, "stratafs-base")) is not None))
     P("Reference: fuse-overlayfs 1.10 / 2.0's ratios to kernel overlayfs when the goals were set: " + ", ".join(
         f"{w} {spec.reference[0]}/{spec.reference[1]}" for w, spec in WORKLOADS.items() if spec.reference))
     if b.problems:
@@ -253,7 +257,7 @@ def svg_chart(summary, targets):
         if ratio is not None and t in fuse:
             data.setdefault(w, {})[t] = ratio
     ws = [w for w in WORKLOADS if w in data]
-    colors = {"stratafs": "#2b7bba", "fo1": "#e8912d", "fo2": "#8c5bb5"}
+    colors = {"stratafs": "#2b7bba", "stratafs-base": "#9ecae1", "fo1": "#e8912d", "fo2": "#8c5bb5"}
     lo, hi = -6, 6  # log2 range
     W, H, left, top, bottom = max(600, 70 * len(ws) + 120), 460, 70, 40, 120
     ph = H - top - bottom

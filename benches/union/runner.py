@@ -11,7 +11,7 @@ import time
 
 from .fixture import fixture_paths
 from .host import log, loadavg, settle
-from .mounts import TARGET_LABEL, Mount, ReflinkStore, unmount, vm_status, wipe
+from .mounts import STRATAFS_TARGETS, TARGET_LABEL, Mount, ReflinkStore, unmount, vm_status, wipe
 from .workloads import REFLINK, VERIFY, WORKLOADS
 
 # The package's parent directory, for the worker's `python3 -m union`.
@@ -34,7 +34,7 @@ class Bench:
         scratch = scratch or self.scratch
         wipe(scratch)
         os.makedirs(scratch)
-        extra = self.a.stratafs_opts if target == "stratafs" else ""
+        extra = self.a.stratafs_opts if target in STRATAFS_TARGETS else ""
         return Mount(target, self.a.exes[target], lowers, scratch, self.mnt, extra)
 
     def measure(self, spec, target, run_no):
