@@ -4,12 +4,21 @@
 # dropped), stratafs beside kernel overlayfs in the same run. As root:
 #
 #   bash benches/depth.sh [RUNS]     (default 5; medians in milliseconds)
+#
+# STRATAFS_BASELINE=/path/to/stratafs adds a second stratafs build (say, the
+# one before a change) as the target stratafs-base, measured the same way.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 runs=$(runs_arg "${1:-}" 5)
 require_root "mounts, drop_caches"
 build_bins
-stratafs=$bin/stratafs
+declare -A exe=([stratafs]=$bin/stratafs)
+targets=(stratafs overlay)
+if [ -n "$baseline" ]; then
+    [ -x "$baseline" ] || die "STRATAFS_BASELINE: $baseline is not executable"
+    exe[stratafs-base]=$baseline
+    targets=(stratafs stratafs-base overlay)
+fi
 make_work strata-depth
 on_exit 'umount "$work/mnt" 2>/dev/null'
 for depth in 2 64; do
@@ -30,12 +39,12 @@ mkdir -p "$work/mnt"
 declare -A results
 for r in $(seq "$runs"); do
     for depth in 2 64; do
-        for target in stratafs overlay; do
+        for target in "${targets[@]}"; do
             sync; echo 3 > /proc/sys/vm/drop_caches
-            if [ $target = stratafs ]; then
-                "$stratafs" -o "lowerdir=$(lowers $depth)" "$work/mnt"
-            else
+            if [ $target = overlay ]; then
                 mount -t overlay overlay -o "lowerdir=$(lowers $depth)" "$work/mnt"
+            else
+                "${exe[$target]}" -o "lowerdir=$(lowers $depth)" "$work/mnt"
             fi
             results[$target-$depth]+="$(stat_all) "
             umount "$work/mnt"
@@ -43,11 +52,11 @@ for r in $(seq "$runs"); do
     done
 done
 echo "lstat of 2,000 bottom-layer files, cold, median of $runs (ms); $(load now)"
-for target in stratafs overlay; do
+for target in "${targets[@]}"; do
     python3 - "$target" ${results[$target-2]} -- ${results[$target-64]} <<'PY'
 import sys, statistics
 args = sys.argv[2:]; cut = args.index('--')
 one = statistics.median(map(float, args[:cut])); deep = statistics.median(map(float, args[cut + 1:]))
-print(f"{sys.argv[1]:<9} depth 2: {one:7.1f}   depth 64: {deep:7.1f}   64/2: {deep / one:5.2f}")
+print(f"{sys.argv[1]:<13} depth 2: {one:7.1f}   depth 64: {deep:7.1f}   64/2: {deep / one:5.2f}")
 PY
 done

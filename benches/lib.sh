@@ -9,12 +9,16 @@
 #   target_dir  cargo's target directory (CARGO_TARGET_DIR honoured, made absolute)
 #   bin         the release binaries in it (build_bins sets it for another profile)
 #   cache       tars kept between runs ($STRATA_BENCH_CACHE, default /var/tmp/strata-bench)
+#   baseline    $STRATAFS_BASELINE (a second stratafs build, for the benches
+#               that measure one beside this one) made absolute, or empty
 # and installs the exit trap: the hooks given to on_exit (last first), the
 # private daemon (start_daemon), the temporary directory (make_work). INT
 # and TERM exit with 130, so the trap runs then too.
 # shellcheck shell=bash
 
 bench=$(basename "$0" .sh)
+# Relative to where the bench was started, so resolved before moving.
+baseline=${STRATAFS_BASELINE:+$(realpath -m -- "$STRATAFS_BASELINE")}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 target_dir=${CARGO_TARGET_DIR:-target}

@@ -38,8 +38,6 @@
 #                                                 fuse-overlayfs 2.x, used only if present
 #   CARGO_TARGET_DIR                              where stratafs is built (default target/)
 set -euo pipefail
-# As given, before lib.sh moves to the repository's root.
-baseline=${STRATAFS_BASELINE:+$(realpath -m -- "$STRATAFS_BASELINE")}
 . "$(dirname "$0")/lib.sh"
 runs=$(runs_arg "${1:-}" 5)
 require_root "mounts, mknod, drop_caches"
