@@ -3,7 +3,7 @@
 //! parent, and the chain indexes they need, all before the state names them.
 
 use super::state::{ImageRecord, LayerRecord};
-use super::{Store, io_ctx, write_atomic};
+use super::{RECORD_MODE, Store, io_ctx};
 use crate::layers::chain;
 use crate::layers::digest::Digest;
 use crate::layers::image::{History, ImageConfig};
@@ -58,7 +58,7 @@ impl Store {
             indexes.push(index);
         }
         let merged = chain::merge(&indexes);
-        write_atomic(&path, &merged.encode()).map_err(io_ctx("writing the chain index"))
+        sys::write_atomic(&path, &merged.encode(), RECORD_MODE).map_err(io_ctx("writing the chain index"))
     }
 
     /// Stores a layer from a tar stream (plain or gzip). The layer is
@@ -242,7 +242,7 @@ impl Store {
         self.ensure_chain_index(&config.rootfs.diff_ids)?;
         let mut state = self.state();
         if !path.exists() {
-            write_atomic(&path, &bytes).map_err(io_ctx("writing the image config"))?;
+            sys::write_atomic(&path, &bytes, RECORD_MODE).map_err(io_ctx("writing the image config"))?;
         }
         let mut next = state.clone();
         for l in new_layers {

@@ -58,11 +58,9 @@ fn io_ctx(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
     Error::io(what)
 }
 
-/// Writes `bytes` to `path` so that a crash leaves the old file or the new
-/// one (see [`sys::write_atomic`]), readable by the daemon's user only.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    sys::write_atomic(path, bytes, 0o600)
-}
+/// The mode of every file the store writes with [`sys::write_atomic`]
+/// (state, configs, chain indexes): the daemon's user's alone.
+const RECORD_MODE: u32 = 0o600;
 
 impl Store {
     /// Opens (creating if needed) the store at `root`, takes its lock,

@@ -4,14 +4,14 @@
 //! that listings and inspection show.
 
 use super::references::resolve_in;
-use super::{Store, io_ctx, write_atomic};
+use super::{RECORD_MODE, Store, io_ctx};
 use crate::layers::chain;
 use crate::layers::digest::Digest;
 use crate::layers::image::ImageConfig;
 use crate::layers::index::LayerIndex;
 use crate::layers::reference::Reference;
 use crate::layers::{Error, Result};
-use crate::sys::{BeneathDir, Name};
+use crate::sys::{self, BeneathDir, Name};
 use crate::time;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -157,7 +157,7 @@ impl Store {
             tags: state.tags.iter().map(|(r, id)| (r.to_string(), *id)).collect(),
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("state serialises");
-        write_atomic(&self.root.join("state.json"), &bytes).map_err(io_ctx("writing state.json"))
+        sys::write_atomic(&self.root.join("state.json"), &bytes, RECORD_MODE).map_err(io_ctx("writing state.json"))
     }
 
     pub fn image(&self, name: &str) -> Result<ImageSummary> {
