@@ -25,7 +25,7 @@ mod references;
 mod state;
 
 pub use ingest::{ImportOptions, ImportResult};
-pub use references::Removal;
+pub use references::{ImageUser, Refusal, Removal};
 pub use state::{ImageSummary, LayerRecord};
 
 use super::chain;

@@ -17,6 +17,35 @@ pub enum Removal {
     Deleted(Digest),
 }
 
+/// A container standing on an image: it keeps the image from being deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageUser {
+    /// The container's short ID, as messages name it.
+    pub container: String,
+    pub running: bool,
+}
+
+/// Why the removal rules refuse to remove what was named. The store states
+/// the facts; the API words them as Docker does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Named by ID, the image has several tags and `force` was not given.
+    MultipleTags { image: Digest },
+    /// Named by its last tag, the image is used by a container and `force`
+    /// was not given (with it, the tag goes and the image stays).
+    TagInUse {
+        tag: Reference,
+        image: Digest,
+        user: ImageUser,
+    },
+    /// Named by ID, the image is used by a container: not even `force`
+    /// deletes it.
+    ImageInUse { image: Digest, user: ImageUser },
+    /// Named by ID with no tag left to remove, the image is the parent of
+    /// other images, which need it.
+    HasChildren { image: Digest },
+}
+
 impl Store {
     /// Finds an image by reference, full or `sha256:` ID, or unique ID prefix.
     pub fn resolve(&self, name: &str) -> Result<Digest> {
@@ -38,9 +67,15 @@ impl Store {
     /// Removes a tag, or an image, with Docker's rules: a tag is untagged and
     /// the image deleted only when nothing else names it; an ID naming an
     /// image with several tags needs `force`; an image with children cannot go.
-    /// `held_by`: a container (short ID, running) standing on the image,
-    /// which then cannot be deleted, only untagged (with `force`).
-    pub fn remove_image(&self, name: &str, force: bool, held_by: Option<(&str, bool)>) -> Result<Vec<Removal>> {
+    /// `held_by`: a container standing on the image, which then cannot be
+    /// deleted, only untagged (with `force`). The outer error is the store
+    /// failing; the inner one is the rules refusing, with nothing changed.
+    pub fn remove_image(
+        &self,
+        name: &str,
+        force: bool,
+        held_by: Option<&ImageUser>,
+    ) -> Result<Result<Vec<Removal>, Refusal>> {
         let mut state = self.state();
         let id = resolve_in(&state, name)?;
         let tags: Vec<Reference> = state
@@ -59,15 +94,12 @@ impl Store {
                 if tags.len() > 1 {
                     self.save_state(&next)?;
                     *state = next;
-                    return Ok(removals);
+                    return Ok(Ok(removals));
                 }
             }
             None => {
                 if tags.len() > 1 && !force {
-                    return Err(Error::Conflict(format!(
-                        "unable to delete {} (must be forced) - image is referenced in multiple repositories",
-                        id.short()
-                    )));
+                    return Ok(Err(Refusal::MultipleTags { image: id }));
                 }
                 for r in tags {
                     next.tags.remove(&r);
@@ -75,35 +107,32 @@ impl Store {
                 }
             }
         }
-        if let Some((container, running)) = held_by {
+        if let Some(user) = held_by {
             return match (&by_tag, force) {
                 (Some(_), true) => {
                     self.save_state(&next)?;
                     *state = next;
-                    Ok(removals)
+                    Ok(Ok(removals))
                 }
-                (Some(r), false) => Err(Error::Conflict(format!(
-                    "unable to remove repository reference \"{r}\" (must force) - container {container} is using its referenced image {}",
-                    id.short()
-                ))),
-                (None, _) => Err(Error::Conflict(format!(
-                    "unable to delete {} (cannot be forced) - image is being used by {} container {container}",
-                    id.short(),
-                    if running { "running" } else { "stopped" }
-                ))),
+                (Some(r), false) => Ok(Err(Refusal::TagInUse {
+                    tag: r.clone(),
+                    image: id,
+                    user: user.clone(),
+                })),
+                (None, _) => Ok(Err(Refusal::ImageInUse {
+                    image: id,
+                    user: user.clone(),
+                })),
             };
         }
         if next.images.values().any(|rec| rec.parent == Some(id)) {
             if removals.is_empty() {
-                return Err(Error::Conflict(format!(
-                    "unable to delete {} (cannot be forced) - image has dependent child images",
-                    id.short()
-                )));
+                return Ok(Err(Refusal::HasChildren { image: id }));
             }
             // Untagged only; the image stays as its children's parent.
             self.save_state(&next)?;
             *state = next;
-            return Ok(removals);
+            return Ok(Ok(removals));
         }
         let removed_chain = next
             .images
@@ -146,7 +175,7 @@ impl Store {
                 tracing::warn!("removing layer {d}: {e}");
             }
         }
-        Ok(removals)
+        Ok(Ok(removals))
     }
 }
 
