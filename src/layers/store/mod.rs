@@ -23,6 +23,8 @@
 mod ingest;
 mod references;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use ingest::{ImportOptions, ImportResult};
 pub use references::{ImageUser, Refusal, Removal};
