@@ -148,12 +148,7 @@ impl Store {
             ..Default::default()
         }];
         config.rootfs.diff_ids = vec![diff_id];
-        let layer = LayerRecord {
-            diff_id,
-            size: extracted.index.content_size(),
-            entries: extracted.index.len(),
-        };
-        let image = match self.add_image(config, None, opts.tag.clone(), vec![layer]) {
+        let image = match self.add_image(config, None, opts.tag.clone(), vec![record_of(&extracted)]) {
             Ok(id) => id,
             Err(e) => {
                 // Not committed: drop the layer now rather than at the next
@@ -195,11 +190,7 @@ impl Store {
         match &stored {
             Some((extracted, diff_id)) => {
                 config.rootfs.diff_ids.push(*diff_id);
-                new_layers.push(LayerRecord {
-                    diff_id: *diff_id,
-                    size: extracted.index.content_size(),
-                    entries: extracted.index.len(),
-                });
+                new_layers.push(record_of(extracted));
             }
             None => {
                 if let Some(h) = config.history.last_mut() {
@@ -252,9 +243,17 @@ impl Store {
         if let Some(tag) = tag {
             next.tags.insert(tag, id);
         }
-        self.save_state(&next)?;
-        *state = next;
+        self.replace_state(&mut state, next)?;
         Ok(id)
+    }
+}
+
+/// The record of a layer just extracted.
+fn record_of(extracted: &untar::Extracted) -> LayerRecord {
+    LayerRecord {
+        diff_id: extracted.diff_id,
+        size: extracted.index.content_size(),
+        entries: extracted.index.len(),
     }
 }
 

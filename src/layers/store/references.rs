@@ -59,8 +59,7 @@ impl Store {
         let id = resolve_in(&state, source)?;
         let mut next = state.clone();
         next.tags.insert(target, id);
-        self.save_state(&next)?;
-        *state = next;
+        self.replace_state(&mut state, next)?;
         Ok(id)
     }
 
@@ -81,8 +80,7 @@ impl Store {
             Err(refusal) => return Ok(Err(refusal)),
         };
         let next = state.after(&plan);
-        self.save_state(&next)?;
-        *state = next;
+        self.replace_state(&mut state, next)?;
         drop(state);
         if let Some(deletion) = &plan.delete {
             self.remove_deleted_files(deletion);
@@ -213,12 +211,7 @@ pub(super) fn plan_removal(
     force: bool,
     held_by: Option<&ImageUser>,
 ) -> Result<RemovalPlan, Refusal> {
-    let tags: Vec<Reference> = state
-        .tags
-        .iter()
-        .filter(|(_, v)| **v == image)
-        .map(|(k, _)| k.clone())
-        .collect();
+    let tags = state.tags_of(image);
     let untag = match by_tag {
         Some(tag) if tags.len() > 1 => return Ok(RemovalPlan::untag_only(vec![tag.clone()])),
         Some(tag) => vec![tag.clone()],

@@ -147,7 +147,15 @@ impl Store {
         Ok(())
     }
 
-    pub(super) fn save_state(&self, state: &State) -> Result<()> {
+    /// Saves `next` and only then makes it the state: the commit point of
+    /// every change (a failed save leaves the state as it was).
+    pub(super) fn replace_state(&self, state: &mut State, next: State) -> Result<()> {
+        self.save_state(&next)?;
+        *state = next;
+        Ok(())
+    }
+
+    fn save_state(&self, state: &State) -> Result<()> {
         let file = StateFile {
             images: state
                 .images
@@ -212,6 +220,14 @@ impl Store {
     }
 }
 
+impl State {
+    /// The tags naming `image`, in order.
+    pub(super) fn tags_of(&self, image: Digest) -> Vec<Reference> {
+        let tags = self.tags.iter().filter(|(_, v)| **v == image);
+        tags.map(|(k, _)| k.clone()).collect()
+    }
+}
+
 fn summary(state: &State, id: Digest) -> ImageSummary {
     let rec = &state.images[&id];
     let size = rec
@@ -225,12 +241,7 @@ fn summary(state: &State, id: Digest) -> ImageSummary {
     ImageSummary {
         id,
         parent: rec.parent,
-        tags: state
-            .tags
-            .iter()
-            .filter(|(_, v)| **v == id)
-            .map(|(k, _)| k.clone())
-            .collect(),
+        tags: state.tags_of(id),
         config: rec.config.clone(),
         created: rec.config.created.as_deref().and_then(time::parse_rfc3339).unwrap_or(0),
         size,
