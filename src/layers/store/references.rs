@@ -1,5 +1,7 @@
 //! Names and their rules: resolving a reference or ID, tagging, and
-//! removing a tag or an image with Docker's rules.
+//! removing a tag or an image with Docker's rules, which [`plan_removal`]
+//! decides from the state alone (or refuses, as a [`Refusal`]) before
+//! `remove_image` saves the new state and then removes the files.
 
 use super::Store;
 use super::state::{ImageRecord, State};

@@ -104,3 +104,33 @@ fn a_refused_removal_changes_nothing() {
     assert_eq!(store.image("held").unwrap().id, image.image);
     assert!(store.layer_dir(&image.layer).exists());
 }
+
+#[test]
+fn a_restart_drops_what_the_state_names_wrongly_and_refuses_a_changed_config() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let image = import(&store, &tar_of(&[(b"a", b"a")]), "kept").image;
+    drop(store);
+    let state_path = root.path().join("state.json");
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let missing = Digest::of(b"no such image");
+    state["tags"]["ghost:latest"] = serde_json::json!(missing.to_string());
+    state["images"]["not-hex"] = serde_json::json!({});
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+
+    let store = Store::open(root.path()).unwrap();
+    let images = store.images();
+    assert_eq!(images.iter().map(|i| i.id).collect::<Vec<_>>(), vec![image]);
+    assert_eq!(images[0].tags, vec![Reference::parse("kept").unwrap()]);
+    assert!(store.resolve("ghost").is_err());
+    let config_path = store.config_path(&image);
+    drop(store);
+
+    // A config that no longer hashes to its image ID is not trusted.
+    std::fs::write(&config_path, b"{}").unwrap();
+    match Store::open(root.path()) {
+        Err(Error::Io { source, .. }) => assert_eq!(source.kind(), io::ErrorKind::InvalidData),
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("opened a store whose config does not match its image ID"),
+    }
+}
