@@ -7,7 +7,8 @@ use super::server::Daemon;
 use super::types::{
     DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
 };
-use crate::layers::{self, ImageConfig, ImageUser, ImportOptions, Reference, Refusal, Removal, Store};
+use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
+use crate::layers::{ImageUser, Refusal};
 use crate::time;
 use bytes::Bytes;
 use http_body_util::BodyExt;
