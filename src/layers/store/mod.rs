@@ -41,6 +41,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The store at one root, held by this process alone (its lock). The state
+/// in memory is what `state.json` says; every change writes the file first.
 pub struct Store {
     root: PathBuf,
     privileged: bool,
@@ -49,6 +51,7 @@ pub struct Store {
     _lock: LockFile,
 }
 
+/// Counts for `docker info`.
 #[derive(Clone, Debug)]
 pub struct StoreInfo {
     pub images: usize,
