@@ -8,6 +8,7 @@ use super::types::{
     DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
 };
 use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
+use crate::layers::{ImageUser, Refusal};
 use crate::time;
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -222,11 +223,13 @@ pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
         .resolve(&name)
         .ok()
         .and_then(|id| daemon.engine.image_users(&id).into_iter().next())
-        .map(|(c, running)| (c[..12].to_string(), running));
-    let removals = blocking(&daemon.store, move |s| {
-        s.remove_image(&name, force, held_by.as_ref().map(|(c, r)| (c.as_str(), *r)))
-    })
-    .await?;
+        .map(|(c, running)| ImageUser {
+            container: c[..12].to_string(),
+            running,
+        });
+    let removals = blocking(&daemon.store, move |s| s.remove_image(&name, force, held_by.as_ref()))
+        .await?
+        .map_err(refusal_error)?;
     let items: Vec<DeleteItem> = removals
         .into_iter()
         .map(|r| match r {
@@ -241,6 +244,33 @@ pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
         })
         .collect();
     Ok(json(StatusCode::OK, &items))
+}
+
+/// A refused removal in Docker's words, which the docker CLI shows as they
+/// are (a 409, as Docker's conflicts are).
+fn refusal_error(refusal: Refusal) -> ApiError {
+    let message = match refusal {
+        Refusal::MultipleTags { image } => format!(
+            "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+            image.short()
+        ),
+        Refusal::TagInUse { tag, image, user } => format!(
+            "conflict: unable to remove repository reference \"{tag}\" (must force) - container {} is using its referenced image {}",
+            user.container,
+            image.short()
+        ),
+        Refusal::ImageInUse { image, user } => format!(
+            "conflict: unable to delete {} (cannot be forced) - image is being used by {} container {}",
+            image.short(),
+            if user.running { "running" } else { "stopped" },
+            user.container
+        ),
+        Refusal::HasChildren { image } => format!(
+            "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+            image.short()
+        ),
+    };
+    ApiError::new(StatusCode::CONFLICT, message)
 }
 
 /// `POST /images/create?fromSrc=-`: import the request body as a one-layer
@@ -403,5 +433,60 @@ mod tests {
         assert_eq!(f["dangling"], vec!["true"]);
         assert!(parse_filters(Some("[1]")).is_err());
         assert!(parse_filters(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refusals_are_worded_as_docker_words_them() {
+        let image = layers::Digest::of(b"config");
+        let short = image.short();
+        let user = |running| ImageUser {
+            container: "0123456789ab".into(),
+            running,
+        };
+        let cases = [
+            (
+                Refusal::MultipleTags { image },
+                format!(
+                    "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+                ),
+            ),
+            (
+                Refusal::TagInUse {
+                    tag: Reference::parse("busybox").unwrap(),
+                    image,
+                    user: user(false),
+                },
+                format!(
+                    "conflict: unable to remove repository reference \"busybox:latest\" (must force) - container 0123456789ab is using its referenced image {short}"
+                ),
+            ),
+            (
+                Refusal::ImageInUse {
+                    image,
+                    user: user(true),
+                },
+                format!(
+                    "conflict: unable to delete {short} (cannot be forced) - image is being used by running container 0123456789ab"
+                ),
+            ),
+            (
+                Refusal::ImageInUse {
+                    image,
+                    user: user(false),
+                },
+                format!(
+                    "conflict: unable to delete {short} (cannot be forced) - image is being used by stopped container 0123456789ab"
+                ),
+            ),
+            (
+                Refusal::HasChildren { image },
+                format!("conflict: unable to delete {short} (cannot be forced) - image has dependent child images"),
+            ),
+        ];
+        for (refusal, message) in cases {
+            let e = refusal_error(refusal);
+            assert_eq!(e.status, StatusCode::CONFLICT);
+            assert_eq!(e.message, message);
+        }
     }
 }

@@ -15,7 +15,9 @@ pub mod untar;
 pub use digest::Digest;
 pub use image::ImageConfig;
 pub use reference::Reference;
-pub use store::{ImageSummary, ImportOptions, ImportResult, LayerRecord, Removal, Store, StoreInfo};
+pub use store::{
+    ImageSummary, ImageUser, ImportOptions, ImportResult, LayerRecord, Refusal, Removal, Store, StoreInfo,
+};
 
 use std::io;
 use std::path::PathBuf;
