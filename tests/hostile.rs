@@ -2,8 +2,8 @@
 //! a clear message, and nothing changes in the store or outside it.
 
 use crate::util::{
-    Daemon, Mount, TarBuilder, disk_usage, extended_header_bomb_gz, fuse_unavailable, gnu_tar_sparse,
-    sample_rootfs_tar, sha256_hex, skip, tree_snapshot,
+    Daemon, Mount, TarBuilder, disk_usage, extended_header_bomb_gz, fuse, gnu_tar_sparse, require, sample_rootfs_tar,
+    sha256_hex, tree_snapshot,
 };
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::process::Command;
@@ -218,9 +218,10 @@ fn sparse_bombs_are_stored_with_their_holes() {
     let d = Daemon::start();
     let data_at = [1 << 20, SIZE / 2 + 12_345, SIZE - 1];
     for format in ["gnu", "0.0", "0.1", "1.0"] {
-        let Some(path) = gnu_tar_sparse(d.dir.path(), format, SIZE, &data_at) else {
-            return skip("GNU tar must be able to make sparse archives (apt-get install tar)");
-        };
+        let path = require!(
+            gnu_tar_sparse(d.dir.path(), format, SIZE, &data_at)
+                .ok_or("GNU tar must be able to make sparse archives (apt-get install tar)")
+        );
         let tar = std::fs::read(&path).unwrap();
         assert!(tar.len() < 64 * 1024, "{format}: {} bytes", tar.len());
         let tag = format!("sparse:{}", format.replace('.', "-"));
@@ -501,9 +502,7 @@ fn the_store_never_holds_set_id_files_or_device_nodes() {
     let lo = e(b"dev/loop0");
     assert_eq!((lo.kind, lo.rdev_major, lo.rdev_minor), (EntryKind::BlockDevice, 7, 0));
 
-    if let Some(why) = fuse_unavailable() {
-        return skip(why);
-    }
+    require!(fuse());
     let mut m = Mount::prepare(0);
     m.lowers = vec![layer];
     m.mount_read_only();

@@ -1,12 +1,12 @@
 //! Diff and commit: a container's changes become a shared layer of a new image.
 
 use super::{daemon, docker_on_terminal, ok, stdout};
-use crate::util::{Daemon, SmallDisk, fuse_unavailable, text, which};
+use crate::util::{Daemon, SmallDisk, fuse, require, text, tool};
 use std::process::Command;
 
 #[test]
 fn diff_lists_a_containers_changes_as_docker_does() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     // busybox's image: /bin/* applets, /etc/{passwd,group}, /root, /tmp, /home …
     let script = "mkdir -p /srv/new/deep && echo x > /srv/new/deep/file && echo more >> /etc/passwd \
         && chmod 700 /home && rm /etc/group && rm -r /var && mv /root /moved && echo y > /tmp/t";
@@ -42,7 +42,7 @@ D /var
 /// its image's layers, shared, not copied.
 #[test]
 fn commit_freezes_the_changes_into_a_new_layer_and_image() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     // The chmod of /bin/busybox copies up its metadata only (stratad mounts
     // with metacopy): the commit must still store its data, read through
     // the mount, or nothing would run from the new image (every command is
@@ -239,11 +239,9 @@ D /var
 /// The tutorial with the docker CLI, typed into a terminal.
 #[test]
 fn docker_cli_tutorial_run_it_diff_commit() {
-    let Some(d) = daemon() else { return };
-    if d.docker(&["version"]).is_none() || which("script").is_none() {
-        crate::util::skip("needs the docker CLI and script(1)");
-        return;
-    }
+    let d = require!(daemon());
+    require!(d.docker_cli());
+    require!(tool("script"));
     let docker = |args: &[&str]| {
         let out = d.docker(args).unwrap();
         assert!(out.status.success(), "docker {args:?}: {}", text(&out));
@@ -289,9 +287,7 @@ fn docker_cli_tutorial_run_it_diff_commit() {
 
 #[test]
 fn a_commit_on_a_full_disk_says_so_and_leaves_nothing() {
-    if let Some(why) = fuse_unavailable() {
-        return crate::util::skip(why);
-    }
+    require!(fuse());
     let mut d = Daemon::prepare();
     let _disk = SmallDisk::mount(&d, "20m");
     d.spawn();

@@ -1,11 +1,11 @@
 //! A container is PID 1 in its own namespaces on the image root, and the host stays protected.
 
 use super::{container_dir, daemon, ok, stdout};
-use crate::util::text;
+use crate::util::{require, text};
 
 #[test]
 fn a_container_is_pid_1_in_its_own_namespaces_on_the_image_root() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let out = d.strata(&[
         "run",
         "--name",
@@ -45,7 +45,7 @@ fn a_container_is_pid_1_in_its_own_namespaces_on_the_image_root() {
 
 #[test]
 fn the_host_is_protected() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let marker = d.dir.path().join("host-only-marker");
     std::fs::write(&marker, "x").unwrap();
     let script = format!(

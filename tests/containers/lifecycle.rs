@@ -1,12 +1,12 @@
 //! Create, start, exec, exit codes, flags, bad input and state across daemon restarts, with strata and the docker CLI.
 
 use super::{container_dir, daemon, docker_on_terminal, ok, stdout};
-use crate::util::{text, which};
+use crate::util::{require, text, which};
 use std::time::Duration;
 
 #[test]
 fn run_prints_output_and_rm_leaves_nothing() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let out = d.strata(&["run", "--rm", "busybox", "echo", "hi"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(stdout(&out), "hi\n");
@@ -18,7 +18,7 @@ fn run_prints_output_and_rm_leaves_nothing() {
 
 #[test]
 fn exit_codes_propagate_and_ps_shows_them() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let out = d.strata(&["run", "--name", "three", "busybox", "sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let ps = ok(&d, &["ps", "-a"]);
@@ -78,7 +78,7 @@ fn exit_codes_propagate_and_ps_shows_them() {
 
 #[test]
 fn exec_runs_a_second_process_in_the_container() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     ok(
         &d,
         &[
@@ -144,7 +144,7 @@ fn exec_runs_a_second_process_in_the_container() {
 
 #[test]
 fn bad_input_gets_docker_errors_and_leaves_nothing() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let before = std::fs::read_dir(d.root.join("containers")).unwrap().count();
     let out = d.strata(&["run", "--rm", "nosuchimage", "true"]);
     assert_eq!(out.status.code(), Some(125), "{}", text(&out));
@@ -225,7 +225,7 @@ fn bad_input_gets_docker_errors_and_leaves_nothing() {
 
 #[test]
 fn containers_survive_a_daemon_restart() {
-    let Some(mut d) = daemon() else { return };
+    let mut d = require!(daemon());
     ok(
         &d,
         &[
@@ -283,11 +283,8 @@ fn containers_survive_a_daemon_restart() {
 
 #[test]
 fn docker_cli_runs_containers_on_stratad() {
-    let Some(d) = daemon() else { return };
-    if d.docker(&["version"]).is_none() {
-        crate::util::skip("the docker CLI is not installed");
-        return;
-    }
+    let d = require!(daemon());
+    require!(d.docker_cli());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let out = docker(&["run", "--rm", "busybox", "echo", "hi"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -371,7 +368,7 @@ fn docker_cli_runs_containers_on_stratad() {
 
 #[test]
 fn run_flags_set_the_environment_directory_user_and_host_name() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let out = ok(
         &d,
         &[

@@ -4,20 +4,17 @@
 //!
 //! One module per part of the engine; the helpers they share.
 
-use crate::util::{Daemon, fuse_unavailable, output_within, text};
+use crate::util::{Daemon, fuse, output_within, text};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-/// A daemon with the default busybox image, or None (with the reason
-/// printed) where containers cannot run.
-fn daemon() -> Option<Daemon> {
-    if let Some(why) = fuse_unavailable() {
-        crate::util::skip(why);
-        return None;
-    }
+/// A daemon with the default busybox image, or what it lacks to run
+/// containers here.
+fn daemon() -> Result<Daemon, String> {
+    fuse()?;
     let d = Daemon::start();
     d.import_busybox();
-    Some(d)
+    Ok(d)
 }
 
 fn stdout(out: &Output) -> String {

@@ -1,14 +1,14 @@
 //! A rootless daemon runs containers in a user namespace.
 
 use super::{ok, on_terminal, stdout};
-use crate::util::{rootless_daemon, text, which};
+use crate::util::{require, rootless_daemon, text, which};
 
 /// A rootless daemon (the test's unprivileged user, /dev/fuse opened up as
 /// distributions ship it) runs containers in a user namespace: root inside
 /// is that user outside, and the image's files show as root's.
 #[test]
 fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
-    let Some(d) = rootless_daemon() else { return };
+    let d = require!(rootless_daemon());
     let (uid, _) = crate::fs::test_user();
     let out = ok(
         &d,

@@ -1,13 +1,13 @@
 //! Logs, terminals and attached clients: both output streams kept, signals forwarded.
 
 use super::{daemon, ok, on_terminal, stdout};
-use crate::util::{output_within, text, which};
+use crate::util::{output_within, require, text, tool};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
 fn logs_keep_both_streams() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     ok(
         &d,
         &[
@@ -47,11 +47,8 @@ fn logs_keep_both_streams() {
 
 #[test]
 fn interactive_shell_on_a_terminal_then_start_ai_again() {
-    let Some(d) = daemon() else { return };
-    if which("script").is_none() {
-        crate::util::skip("script(1) is not installed");
-        return;
-    }
+    let d = require!(daemon());
+    require!(tool("script"));
     // `tty | tr / X`: the terminal echoes the typed command, not its output.
     let out = on_terminal(
         &d,
@@ -80,7 +77,7 @@ fn interactive_shell_on_a_terminal_then_start_ai_again() {
 
 #[test]
 fn an_attached_client_forwards_its_signals() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["-H", &d.host(), "run", "--name", "sig", "busybox", "sh", "-c"])
         .arg("trap 'echo got-int; exit 42' INT; echo ready; while true; do sleep 0.1; done")

@@ -1,12 +1,12 @@
 //! The kernel caches stay coherent with changes made through and beside the mount.
 
 use super::names;
-use crate::util::Mount;
+use crate::util::{Mount, fuse, require};
 use std::fs;
 
 #[test]
 fn changes_made_beside_the_mount_show_once_invalidated() {
-    need_fuse!();
+    require!(fuse());
     let m = Mount::prepare(1);
     fs::write(m.lowers[0].join("lower"), "lower").unwrap();
     let args = vec![
@@ -67,7 +67,7 @@ fn changes_made_beside_the_mount_show_once_invalidated() {
 /// directories) never show a stale view of changes made through the mount.
 #[test]
 fn caches_follow_changes_made_through_the_mount() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(2);
     fs::create_dir(m.lowers[1].join("d")).unwrap();
     fs::write(m.lowers[1].join("d/small"), "lower").unwrap();

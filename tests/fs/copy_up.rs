@@ -1,14 +1,14 @@
 //! Copy-up: data, metadata, holes and inode numbers kept; reflink and plain stores; devices.
 
 use super::{mknod_whiteout, names, setfattr, xattr_names};
-use crate::util::{LoopFs, Mount};
+use crate::util::{LoopFs, Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{DirEntryExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::process::Command;
 
 #[test]
 fn copy_up_keeps_metadata_holes_and_inode_numbers() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     let low = m.lowers[0].clone();
     fs::create_dir(low.join("dir")).unwrap();
@@ -117,7 +117,7 @@ fn data_round_trip(m: &Mount) {
 
 #[test]
 fn data_round_trips_with_and_without_passthrough() {
-    need_fuse!();
+    require!(fuse());
     for options in ["", "passthrough=0"] {
         let mut m = Mount::prepare(1);
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -130,7 +130,7 @@ fn data_round_trips_with_and_without_passthrough() {
 
 #[test]
 fn a_real_zero_zero_device_stays_a_device_through_copy_up() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     let dev = m.lowers[0].join("null0");
     mknod_whiteout(&dev);
@@ -244,7 +244,7 @@ macro_rules! need_xfs {
         match LoopFs::xfs(512 << 20, $reflink, $options) {
             Ok(store) => store,
             Err(why) => {
-                crate::util::skip(&why);
+                crate::util::unmet(&why);
                 return;
             }
         }
@@ -257,7 +257,7 @@ macro_rules! need_xfs {
 /// does not, and fails this test.
 #[test]
 fn append_copy_up_on_a_reflink_store_shares_the_lower_extents() {
-    need_fuse!();
+    require!(fuse());
     const LEN: usize = 64;
     // Declared first, dropped last: stratafs is unmounted before the store.
     // allocsize: no speculative preallocation past EOF after the append
@@ -298,7 +298,7 @@ fn append_copy_up_on_a_reflink_store_shares_the_lower_extents() {
 
 #[test]
 fn append_copy_up_without_reflink_copies_the_data_and_keeps_holes() {
-    need_fuse!();
+    require!(fuse());
     const LEN: usize = 64;
     let data = |i: usize| i < 8 || (40..48).contains(&i) || i == LEN - 1;
     // Default mount options, as a store has them: XFS preallocates past

@@ -1,15 +1,13 @@
 //! Other programs using stratafs: Podman with stratafs as its mount_program.
 
+use crate::util::{busybox_tar, fuse, require, tool};
 use std::fs;
 use std::process::Command;
 
 #[test]
 fn podman_runs_a_container_with_stratafs_as_its_mount_program() {
-    need_fuse!();
-    if crate::util::which("podman").is_none() {
-        crate::util::skip("podman is not installed (scripts/deps.sh installs it)");
-        return;
-    }
+    require!(fuse());
+    require!(tool("podman"));
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     fs::write(
@@ -31,7 +29,7 @@ fn podman_runs_a_container_with_stratafs_as_its_mount_program() {
         ),
     )
     .unwrap();
-    let tar = crate::util::busybox_tar(dir.path()).expect("busybox-static is needed");
+    let tar = require!(busybox_tar(dir.path()));
     let podman = |args: &[&str]| {
         Command::new("podman")
             .args(args)

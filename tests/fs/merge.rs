@@ -1,13 +1,13 @@
 //! Merging lower layers: whiteouts of every format, opaque directories, deep stacks and the store's layers.
 
 use super::{libc_erofs, mknod_whiteout, names, setfattr, xattr_names};
-use crate::util::Mount;
+use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 #[test]
 fn lower_layers_merge_with_every_whiteout_format() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(2);
     let (top, bottom) = (&m.lowers[0].clone(), &m.lowers[1].clone());
     for d in ["opq-file", "opq-xattr", "opq-user", "opq-fo", "merged"] {
@@ -53,7 +53,7 @@ fn lower_layers_merge_with_every_whiteout_format() {
 
 #[test]
 fn deleting_lower_objects_writes_whiteouts_only() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     let low = m.lowers[0].clone();
     fs::write(low.join("big"), vec![1u8; 1 << 20]).unwrap();
@@ -107,7 +107,7 @@ fn deleting_lower_objects_writes_whiteouts_only() {
 
 #[test]
 fn sixty_four_layers_stack() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(64);
     for (i, l) in m.lowers.iter().enumerate() {
         fs::create_dir(l.join("shared")).unwrap();
@@ -126,7 +126,7 @@ fn sixty_four_layers_stack() {
 /// as layer by layer, through a read-only mount and with an upper layer.
 #[test]
 fn deep_stacks_keep_whiteouts_opaque_directories_and_redirects() {
-    need_fuse!();
+    require!(fuse());
     const N: usize = 16;
     let mut m = Mount::prepare(N);
     let l = m.lowers.clone();
@@ -232,7 +232,7 @@ fn deep_stacks_keep_whiteouts_opaque_directories_and_redirects() {
 
 #[test]
 fn layers_of_the_store_mount_with_their_indexed_whiteouts() {
-    need_fuse!();
+    require!(fuse());
     use crate::util::{Daemon, TarBuilder};
     let d = Daemon::start();
     let base = TarBuilder::new()

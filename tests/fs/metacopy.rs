@@ -1,14 +1,14 @@
 //! Metadata-only copy-up (metacopy=on): no data copied until the first write.
 
 use super::{allocated, setfattr};
-use crate::util::Mount;
+use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
 #[test]
 fn metacopy_changes_metadata_without_copying_data_until_written() {
-    need_fuse!();
+    require!(fuse());
     use std::io::Write;
     use std::os::unix::fs::FileExt;
     const SIZE: usize = 8 << 20;
@@ -113,7 +113,7 @@ fn libc_eio() -> i32 {
 
 #[test]
 fn without_metacopy_a_chmod_copies_the_data() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     let data = vec![7u8; 1 << 20];
     fs::write(m.lowers[0].join("f"), &data).unwrap();

@@ -5,15 +5,6 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-macro_rules! need_fuse {
-    () => {
-        if let Some(why) = crate::util::fuse_unavailable() {
-            crate::util::skip(why);
-            return;
-        }
-    };
-}
-
 fn mknod_whiteout(path: &std::path::Path) {
     let st = Command::new("mknod").arg(path).args(["c", "0", "0"]).status().unwrap();
     assert!(st.success());

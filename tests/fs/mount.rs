@@ -1,13 +1,13 @@
 //! Mounting and unmounting: refused mountpoints, read-only, open files, a killed stratafs.
 
 use super::{libc_erofs, names};
-use crate::util::Mount;
+use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::process::Command;
 
 #[test]
 fn a_symlink_planted_in_the_upper_is_never_followed() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     fs::create_dir(m.lowers[0].join("d")).unwrap();
     // Long cache times: the kernel keeps `d` as the directory it saw, so the
@@ -39,7 +39,7 @@ fn a_symlink_planted_in_the_upper_is_never_followed() {
 
 #[test]
 fn a_mountpoint_inside_a_layer_is_refused() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     let inside = m.lowers[0].join("mnt");
     fs::create_dir(&inside).unwrap();
@@ -55,7 +55,7 @@ fn a_mountpoint_inside_a_layer_is_refused() {
 
 #[test]
 fn sigkill_of_stratafs_keeps_the_upper_and_a_remount_works() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     fs::write(m.lowers[0].join("f"), "lower").unwrap();
     m.mount();
@@ -81,7 +81,7 @@ fn sigkill_of_stratafs_keeps_the_upper_and_a_remount_works() {
 
 #[test]
 fn unmount_while_files_are_open() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     fs::write(m.lowers[0].join("f"), "lower").unwrap();
     m.mount();
@@ -102,7 +102,7 @@ fn unmount_while_files_are_open() {
 
 #[test]
 fn the_ro_option_refuses_writes_even_with_an_upper_layer() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     fs::write(m.lowers[0].join("f"), "lower").unwrap();
     m.options = "ro,noacl,fsync=0,some_unknown_option".into();

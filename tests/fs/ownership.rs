@@ -1,14 +1,14 @@
 //! Ownership and permissions: id mappings, squashing, POSIX ACLs.
 
 use super::{TEST_USER, as_user};
-use crate::util::Mount;
+use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
 #[test]
 fn id_mappings_squashing_and_static_nlink() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     fs::write(m.lowers[0].join("owned"), "x").unwrap();
     rustix::fs::chown(
@@ -40,7 +40,7 @@ fn id_mappings_squashing_and_static_nlink() {
 
 #[test]
 fn posix_acls_are_kept_and_enforced() {
-    need_fuse!();
+    require!(fuse());
     assert!(
         crate::util::which("setfacl").is_some(),
         "setfacl is needed (package acl; .ci/run installs it)"

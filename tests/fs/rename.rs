@@ -1,14 +1,14 @@
 //! Rename, links and symlinks: redirects for lower directories, RENAME_EXCHANGE, long names.
 
 use super::names;
-use crate::util::Mount;
+use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
 #[test]
 fn rename_link_symlink_and_long_names() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     let low = m.lowers[0].clone();
     fs::write(low.join("a"), "a").unwrap();
@@ -41,7 +41,7 @@ fn rename_link_symlink_and_long_names() {
 
 #[test]
 fn directories_with_lower_content_rename_by_redirect() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(2);
     fs::create_dir_all(m.lowers[1].join("src/deep/er")).unwrap();
     fs::write(m.lowers[1].join("src/deep/er/file"), "bottom").unwrap();
@@ -85,7 +85,7 @@ fn directories_with_lower_content_rename_by_redirect() {
 
 #[test]
 fn rename_exchange_swaps_lower_and_upper_objects() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     fs::write(m.lowers[0].join("file"), "lower file").unwrap();
     fs::create_dir(m.lowers[0].join("dir")).unwrap();

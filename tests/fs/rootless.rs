@@ -1,7 +1,7 @@
 //! Mounts by users without privileges: fusermount3 and the root of a user namespace.
 
 use super::{as_user, test_user, xattr_names};
-use crate::util::Mount;
+use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::process::Command;
@@ -46,7 +46,7 @@ fn stratafs_command(m: &Mount) -> String {
 
 #[test]
 fn a_user_created_by_the_test_mounts_through_fusermount3() {
-    need_fuse!();
+    require!(fuse());
     assert!(
         crate::util::which("fusermount3").is_some(),
         "fusermount3 is needed (package fuse3; .ci/run installs it)"
@@ -72,7 +72,7 @@ fn a_user_created_by_the_test_mounts_through_fusermount3() {
 
 #[test]
 fn root_of_a_user_namespace_mounts_too() {
-    need_fuse!();
+    require!(fuse());
     let m = user_mount();
     let mnt = m.mnt.display();
     let script = format!(

@@ -1,8 +1,6 @@
 //! A real `stratad` per test on a temporary socket and store, driven by the `strata` client; the host users the tests play.
 
-use super::{
-    STRATA, STRATAD, fuse_unavailable, http_request, output_within, skip, strata_at, tree_snapshot, wait_for, which,
-};
+use super::{STRATA, STRATAD, fuse, http_request, output_within, strata_at, tools, tree_snapshot, wait_for, which};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -183,6 +181,16 @@ impl Daemon {
     }
 
     /// The docker CLI pointed at this daemon, if installed.
+    /// The docker CLI works against this daemon (`docker version`).
+    pub fn docker_cli(&self) -> Result<(), String> {
+        let out = self.docker(&["version"]).ok_or("the docker CLI is not installed")?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("docker version failed: {}", super::text(&out)))
+        }
+    }
+
     pub fn docker(&self, args: &[&str]) -> Option<Output> {
         which("docker")?;
         let config = self.dir.path().join("docker-config");
@@ -218,18 +226,11 @@ impl Drop for Daemon {
 
 /// A rootless daemon: run as the tests' unprivileged user, its root and
 /// socket directory that user's, `/dev/fuse` opened up as distributions
-/// ship it, with the busybox image imported; None (with the reason) where
-/// it cannot run.
-pub fn rootless_daemon() -> Option<Daemon> {
+/// ship it, with the busybox image imported; or what it lacks to run here.
+pub fn rootless_daemon() -> Result<Daemon, String> {
     use std::os::unix::fs::PermissionsExt;
-    if let Some(why) = fuse_unavailable() {
-        skip(why);
-        return None;
-    }
-    if which("setpriv").is_none() || which("fusermount3").is_none() {
-        skip("needs setpriv and fusermount3");
-        return None;
-    }
+    fuse()?;
+    tools(&["setpriv", "fusermount3"])?;
     std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
     let (uid, gid) = crate::fs::test_user();
     let mut d = Daemon::prepare();
@@ -248,7 +249,7 @@ pub fn rootless_daemon() -> Option<Daemon> {
     d.run_as = Some(uid);
     d.spawn();
     d.import_busybox();
-    Some(d)
+    Ok(d)
 }
 
 /// The uid and gid of `strata-other`, an unprivileged local user made for

@@ -369,17 +369,3 @@ pub fn sample_rootfs_tar() -> Vec<u8> {
     b.append_link(&mut h, "bin/tool-again", "bin/tool").expect("hardlink");
     b.into_inner().expect("finish")
 }
-
-/// The busybox image tar from scripts/busybox-image.sh, if busybox-static
-/// is installed (CI installs it).
-pub fn busybox_tar(dir: &Path) -> Option<PathBuf> {
-    let out = dir.join("busybox.tar");
-    let status = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/busybox-image.sh"))
-        .arg("-o")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .status()
-        .ok()?;
-    status.success().then_some(out)
-}
