@@ -38,19 +38,46 @@ D /var
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"));
 }
 
-/// The tutorial's point: a container's changes become a layer on top of
-/// its image's layers, shared, not copied.
+/// What the tutorial's container changes: an added tree, an appended file,
+/// a chmod of a directory, removals (a whiteout each) and a rename. The
+/// chmod of /bin/busybox copies up its metadata only (stratad mounts with
+/// metacopy): the commit must still store its data, read through the
+/// mount, or nothing would run from the new image (every command is a
+/// symlink to it).
+const CHANGES: &str = "mkdir -p /srv/app && echo hello > /srv/app/greeting && echo extra >> /etc/passwd \
+    && chmod 700 /home && rm /etc/group && rm -r /var && mv /root /moved && chmod 700 /bin/busybox";
+
+/// A daemon with the busybox image and a stopped container `git` that made
+/// [`CHANGES`].
+fn daemon_with_changes() -> Result<Daemon, String> {
+    let d = daemon()?;
+    ok(&d, &["run", "--name", "git", "busybox", "sh", "-c", CHANGES]);
+    Ok(d)
+}
+
+/// Commits the container `git` as `busybox:git`, by "Tutor": the image id.
+fn commit_git(d: &Daemon) -> String {
+    let id = ok(
+        d,
+        &["commit", "-m", "the tutorial", "-a", "Tutor", "git", "busybox:git"],
+    );
+    let id = id.trim().to_string();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    id
+}
+
+/// The layers of an image, as its inspect lists them.
+fn layers(d: &Daemon, image: &str) -> Vec<serde_json::Value> {
+    d.inspect(image)["RootFS"]["Layers"].as_array().unwrap().clone()
+}
+
+fn stored_layers(d: &Daemon) -> usize {
+    std::fs::read_dir(d.root.join("layers")).unwrap().count()
+}
+
 #[test]
-fn commit_freezes_the_changes_into_a_new_layer_and_image() {
-    let d = require!(daemon());
-    // The chmod of /bin/busybox copies up its metadata only (stratad mounts
-    // with metacopy): the commit must still store its data, read through
-    // the mount, or nothing would run from the new image (every command is
-    // a symlink to it).
-    let script = "mkdir -p /srv/app && echo hello > /srv/app/greeting && echo extra >> /etc/passwd \
-        && chmod 700 /home && rm /etc/group && rm -r /var && mv /root /moved && chmod 700 /bin/busybox";
-    let busybox_sum = ok(&d, &["run", "--rm", "busybox", "sha256sum", "/bin/busybox"]);
-    ok(&d, &["run", "--name", "git", "busybox", "sh", "-c", script]);
+fn diff_lists_the_changes_and_a_chmod_copies_up_no_data() {
+    let d = require!(daemon_with_changes());
     let expected = "\
 C /bin
 C /bin/busybox
@@ -76,7 +103,13 @@ D /var
         copied.len() > 100_000 && copied.blocks() == 0,
         "no data copied up for a chmod"
     );
+}
 
+/// The tutorial's point: a container's changes become a layer on top of
+/// its image's layers, shared, not copied.
+#[test]
+fn commit_freezes_the_changes_into_a_new_layer_and_image() {
+    let d = require!(daemon_with_changes());
     // The layer commit will write: its entries and whiteouts, OCI style.
     let out = d.strata(&["diff", "--tar", "git"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -89,13 +122,8 @@ D /var
         "bin/\nbin/busybox\netc/\netc/.wh.group\netc/passwd\nhome/\nmoved/\n.wh.root\nsrv/\nsrv/app/\nsrv/app/greeting\n.wh.var\n"
     );
 
-    let parent = d.inspect("busybox");
-    let id = ok(
-        &d,
-        &["commit", "-m", "the tutorial", "-a", "Tutor", "git", "busybox:git"],
-    );
-    let id = id.trim();
-    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    let parent_layers = layers(&d, "busybox");
+    let id = commit_git(&d);
     let images = ok(&d, &["images"]);
     assert!(
         images.lines().any(|l| l.starts_with("busybox ") && l.contains(" git ")),
@@ -109,7 +137,6 @@ D /var
     );
     let image = d.inspect("busybox:git");
     assert_eq!(image["Id"], id);
-    let parent_layers = parent["RootFS"]["Layers"].as_array().unwrap().clone();
     let layers = image["RootFS"]["Layers"].as_array().unwrap();
     assert_eq!(layers.len(), parent_layers.len() + 1);
     assert_eq!(
@@ -124,7 +151,7 @@ D /var
     );
     assert_eq!(image["Author"], "Tutor");
     assert_eq!(image["Comment"], "the tutorial");
-    assert_eq!(image["Config"]["Cmd"], serde_json::json!(["sh", "-c", script]));
+    assert_eq!(image["Config"]["Cmd"], serde_json::json!(["sh", "-c", CHANGES]));
     let history = ok(&d, &["history", "busybox:git"]);
     let first = history.lines().nth(1).unwrap();
     assert!(
@@ -132,10 +159,14 @@ D /var
         "{history}"
     );
     // Shared, not copied: one directory per distinct layer.
-    let stored = std::fs::read_dir(d.root.join("layers")).unwrap().count();
-    assert_eq!(stored, layers.len());
+    assert_eq!(stored_layers(&d), layers.len());
+}
 
-    // A new container from the new image sees the changes.
+#[test]
+fn a_container_of_the_committed_image_sees_the_changes() {
+    let d = require!(daemon_with_changes());
+    let busybox_sum = ok(&d, &["run", "--rm", "busybox", "sha256sum", "/bin/busybox"]);
+    commit_git(&d);
     let out = ok(
         &d,
         &[
@@ -153,14 +184,24 @@ D /var
         busybox_sum,
         "the committed busybox has its data"
     );
+}
 
-    // The same changes again: the same layer, stored once.
+#[test]
+fn the_same_changes_again_are_the_same_layer_stored_once() {
+    let d = require!(daemon_with_changes());
+    commit_git(&d);
+    let stored = stored_layers(&d);
+    assert_eq!(stored, layers(&d, "busybox:git").len());
     ok(&d, &["commit", "git", "busybox:again"]);
-    let again = d.inspect("busybox:again");
-    assert_eq!(again["RootFS"]["Layers"], image["RootFS"]["Layers"]);
-    assert_eq!(std::fs::read_dir(d.root.join("layers")).unwrap().count(), layers.len());
+    assert_eq!(layers(&d, "busybox:again"), layers(&d, "busybox:git"));
+    assert_eq!(stored_layers(&d), stored);
+}
 
-    // No changes: no layer, an empty_layer history entry.
+/// No changes: no layer, an empty_layer history entry; `-c` sets the
+/// image's configuration.
+#[test]
+fn a_commit_without_changes_adds_no_layer_and_applies_the_config() {
+    let d = require!(daemon());
     ok(&d, &["create", "--name", "clean", "busybox", "true"]);
     ok(
         &d,
@@ -183,7 +224,7 @@ D /var
         ],
     );
     let changed = d.inspect("busybox:changed");
-    assert_eq!(changed["RootFS"]["Layers"], parent["RootFS"]["Layers"]);
+    assert_eq!(changed["RootFS"]["Layers"], d.inspect("busybox")["RootFS"]["Layers"]);
     let config = &changed["Config"];
     assert_eq!(config["Cmd"], serde_json::json!(["echo", "from-cmd"]));
     assert!(
@@ -198,8 +239,11 @@ D /var
     let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(raw["history"].as_array().unwrap().last().unwrap()["empty_layer"], true);
     assert_eq!(ok(&d, &["run", "--rm", "busybox:changed"]), "from-cmd\n");
+}
 
-    // Bad input: clear errors, nothing written.
+#[test]
+fn bad_commits_get_clear_errors_and_write_nothing() {
+    let d = require!(daemon_with_changes());
     let before = d.store_snapshot();
     for (args, status_text) in [
         (vec!["commit", "nosuch", "x:y"], "No such container: nosuch"),
@@ -225,15 +269,18 @@ D /var
         .chain(before.iter().filter(|x| !after.contains(x)))
         .collect();
     assert!(changed.is_empty(), "the bad commits wrote: {changed:?}");
+}
 
-    // The docker CLI commits too.
-    if let Some(out) = d.docker(&["commit", "git", "busybox:docker"]) {
-        assert!(out.status.success(), "{}", text(&out));
-        let image = d.inspect("busybox:docker");
-        assert_eq!(image["RootFS"]["Layers"], d.inspect("busybox:git")["RootFS"]["Layers"]);
-        let out = d.docker(&["history", "busybox:docker"]).unwrap();
-        assert!(stdout(&out).lines().count() >= 3, "{}", text(&out));
-    }
+#[test]
+fn the_docker_cli_commits_the_same_layer() {
+    let d = require!(daemon_with_changes());
+    require!(d.docker_cli());
+    commit_git(&d);
+    let out = d.docker(&["commit", "git", "busybox:docker"]).unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(layers(&d, "busybox:docker"), layers(&d, "busybox:git"));
+    let out = d.docker(&["history", "busybox:docker"]).unwrap();
+    assert!(stdout(&out).lines().count() >= 3, "{}", text(&out));
 }
 
 /// The tutorial with the docker CLI, typed into a terminal.
