@@ -33,7 +33,9 @@ pub fn in_ci() -> bool {
 }
 
 /// Reports a requirement that is not met: a panic under CI, a `SKIP:` line
-/// otherwise. Only [`require!`] calls it, and returns right after.
+/// otherwise. [`require!`] calls it and returns right after; a test calls it
+/// alone for a part it skips. The panic names the test's line, not this one.
+#[track_caller]
 pub fn unmet(why: &str) {
     assert!(!in_ci(), "CI is set, so this test must run, but: {why}");
     eprintln!("SKIP: {why}");
