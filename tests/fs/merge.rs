@@ -120,15 +120,14 @@ fn sixty_four_layers_stack() {
     assert_eq!(fs::read_to_string(m.m("shared/f63")).unwrap(), "63");
 }
 
-/// Whiteouts of each format, opaque directories and a directory replaced
-/// by a file, deep in a stack of many layers (where lookups skip the layers
-/// a name is not in, and layers are read ahead in parallel): the same view
-/// as layer by layer, through a read-only mount and with an upper layer.
-#[test]
-fn deep_stacks_keep_whiteouts_opaque_directories_and_redirects() {
-    require!(fuse());
-    const N: usize = 16;
-    let mut m = Mount::prepare(N);
+/// Layers of the deep stack below.
+const N: usize = 16;
+
+/// `N` lower layers, each with the same directories, and in some of them
+/// whiteouts of each format, opaque directories, a directory replaced by a
+/// file and a redirect.
+fn deep_stack_of_whiteouts() -> Mount {
+    let m = Mount::prepare(N);
     let l = m.lowers.clone();
     for (i, layer) in l.iter().enumerate() {
         for d in ["d", "opq-file", "opq-xattr", "opq-fo", "cut", "src"] {
@@ -163,51 +162,63 @@ fn deep_stacks_keep_whiteouts_opaque_directories_and_redirects() {
     fs::write(l[8].join("cut"), "file").unwrap();
     // Redirects in lower layers are not followed (only the upper's are).
     setfattr(&l[2].join("src"), "trusted.overlay.redirect", "/d");
+    m
+}
 
-    let expect = |m: &Mount| {
-        let mut d: Vec<String> = (0..N)
-            .filter(|i| ![12, 13].contains(i))
-            .map(|i| format!("f{i}"))
-            .collect();
-        d.extend(["all", "dev", "sub", "whfile"].map(String::from));
-        d.sort();
-        assert_eq!(names(&m.m("d")), d);
-        assert_eq!(fs::read_to_string(m.m("d/all")).unwrap(), "0");
-        assert_eq!(fs::read_to_string(m.m("d/dev")).unwrap(), "above");
-        assert_eq!(fs::read_to_string(m.m("d/whfile")).unwrap(), "above");
-        assert_eq!(fs::read_to_string(m.m("d/f15")).unwrap(), "15");
-        for gone in ["f12", "f13", ".wh.f13", "nowhere", "sub/g7", "sub/g15"] {
-            assert!(fs::symlink_metadata(m.m(&format!("d/{gone}"))).is_err(), "d/{gone}");
-        }
-        let mut sub: Vec<String> = (0..7).map(|i| format!("g{i}")).collect();
-        sub.sort();
-        assert_eq!(names(&m.m("d/sub")), sub, "layer 7 whites out the directory");
-        for d in ["opq-file", "opq-xattr", "opq-fo"] {
-            assert_eq!(
-                names(&m.m(d)),
-                ["f0", "f1", "f2", "f3", "f4", "sub"],
-                "{d} is opaque in layer 4"
-            );
-            assert_eq!(
-                names(&m.m(&format!("{d}/sub"))),
-                ["g0", "g1", "g2", "g3", "g4"],
-                "{d}/sub"
-            );
-            assert!(!m.m(&format!("{d}/f5")).exists());
-        }
-        let cut: Vec<String> = ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "sub"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(names(&m.m("cut")), cut, "a file in layer 8 ends the directory");
-        assert!(!m.m("cut/f9").exists());
-        assert_eq!(fs::read_to_string(m.m("src/f15")).unwrap(), "15");
-        assert!(!m.m("src/all").exists(), "a lower layer's redirect is not followed");
-    };
+/// The merged view of [`deep_stack_of_whiteouts`], layer by layer.
+fn assert_deep_stack_view(m: &Mount) {
+    let mut d: Vec<String> = (0..N)
+        .filter(|i| ![12, 13].contains(i))
+        .map(|i| format!("f{i}"))
+        .collect();
+    d.extend(["all", "dev", "sub", "whfile"].map(String::from));
+    d.sort();
+    assert_eq!(names(&m.m("d")), d);
+    assert_eq!(fs::read_to_string(m.m("d/all")).unwrap(), "0");
+    assert_eq!(fs::read_to_string(m.m("d/dev")).unwrap(), "above");
+    assert_eq!(fs::read_to_string(m.m("d/whfile")).unwrap(), "above");
+    assert_eq!(fs::read_to_string(m.m("d/f15")).unwrap(), "15");
+    for gone in ["f12", "f13", ".wh.f13", "nowhere", "sub/g7", "sub/g15"] {
+        assert!(fs::symlink_metadata(m.m(&format!("d/{gone}"))).is_err(), "d/{gone}");
+    }
+    let mut sub: Vec<String> = (0..7).map(|i| format!("g{i}")).collect();
+    sub.sort();
+    assert_eq!(names(&m.m("d/sub")), sub, "layer 7 whites out the directory");
+    for d in ["opq-file", "opq-xattr", "opq-fo"] {
+        assert_eq!(
+            names(&m.m(d)),
+            ["f0", "f1", "f2", "f3", "f4", "sub"],
+            "{d} is opaque in layer 4"
+        );
+        assert_eq!(
+            names(&m.m(&format!("{d}/sub"))),
+            ["g0", "g1", "g2", "g3", "g4"],
+            "{d}/sub"
+        );
+        assert!(!m.m(&format!("{d}/f5")).exists());
+    }
+    let cut: Vec<String> = ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "sub"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(names(&m.m("cut")), cut, "a file in layer 8 ends the directory");
+    assert!(!m.m("cut/f9").exists());
+    assert_eq!(fs::read_to_string(m.m("src/f15")).unwrap(), "15");
+    assert!(!m.m("src/all").exists(), "a lower layer's redirect is not followed");
+}
+
+/// Whiteouts of each format, opaque directories and a directory replaced
+/// by a file, deep in a stack of many layers (where lookups skip the layers
+/// a name is not in, and layers are read ahead in parallel): the same view
+/// as layer by layer, through a read-only mount and with an upper layer.
+#[test]
+fn deep_stacks_keep_whiteouts_opaque_directories_and_redirects() {
+    require!(fuse());
+    let mut m = deep_stack_of_whiteouts();
     m.mount_read_only();
-    expect(&m);
+    assert_deep_stack_view(&m);
     m.unmount();
     m.mount();
-    expect(&m);
+    assert_deep_stack_view(&m);
     // Through the upper layer: removing, re-creating and renaming names
     // that are in many layers below.
     fs::remove_file(m.m("d/all")).unwrap();
