@@ -1,6 +1,6 @@
 //! The daemon's life: restarts, crashes, locking, listeners and TLS.
 
-use crate::util::{Daemon, STRATAD, TarBuilder, require, root, sample_rootfs_tar, strata_at, tool, wait_for, which};
+use crate::util::{Daemon, STRATAD, TarBuilder, part, require, root, sample_rootfs_tar, strata_at, tool, wait_for};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -241,7 +241,7 @@ fn tls_requires_a_client_certificate_from_the_ca() {
     assert!(!String::from_utf8_lossy(&plain.stderr).contains("panicked"));
 
     // The docker CLI with the same flags.
-    if which("docker").is_some() {
+    if part(tool("docker")).is_some() {
         let out = Command::new("docker")
             .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
             .args([

@@ -27,7 +27,7 @@ A /tmp/t
 D /var
 ";
     assert_eq!(ok(&d, &["diff", "ch"]), expected);
-    if let Some(out) = d.docker(&["diff", "ch"]) {
+    if let Some(out) = d.docker_part(&["diff", "ch"]) {
         assert_eq!(stdout(&out), expected, "{}", text(&out));
     }
     // What the runtime makes (/etc/hostname and friends, /dev, /proc) is no

@@ -1,7 +1,7 @@
 //! Create, start, exec, exit codes, flags, bad input and state across daemon restarts, with strata and the docker CLI.
 
 use super::{container_dir, daemon, docker_on_terminal, ok, stdout};
-use crate::util::{require, text, which};
+use crate::util::{part, require, text, tool};
 use std::time::Duration;
 
 #[test]
@@ -331,7 +331,7 @@ fn docker_cli_runs_containers_on_stratad() {
     let out = docker(&["run", "--rm", "nosuchimage"]);
     assert!(!out.status.success());
     // The tutorial's interactive flow, through a pseudo-terminal.
-    if which("script").is_some() {
+    if part(tool("script")).is_some() {
         let out = docker_on_terminal(
             &d,
             "run -it --name git busybox sh",

@@ -1,7 +1,7 @@
 //! A rootless daemon runs containers in a user namespace.
 
 use super::{ok, on_terminal, stdout};
-use crate::util::{require, rootless_daemon, text, which};
+use crate::util::{part, require, rootless_daemon, text, tool};
 
 /// A rootless daemon (the test's unprivileged user, /dev/fuse opened up as
 /// distributions ship it) runs containers in a user namespace: root inside
@@ -40,7 +40,7 @@ fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
     );
     assert_eq!(ok(&d, &["exec", id, "id", "-u"]).trim(), "0");
     // Terminals are made in the container's devpts, in the user namespace.
-    if which("script").is_some() {
+    if part(tool("script")).is_some() {
         let out = on_terminal(&d, "run -it --rm busybox sh", "tty | tr / X; exit 4\\r");
         assert_eq!(out.status.code(), Some(4), "{}", text(&out));
         assert!(stdout(&out).contains("XdevXptsX0"), "{}", text(&out));

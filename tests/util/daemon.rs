@@ -191,6 +191,14 @@ impl Daemon {
         }
     }
 
+    /// `docker ARGS` for one part of a test: None, after a `SKIP:` (a
+    /// failure under CI), when the docker CLI is not installed.
+    #[track_caller]
+    pub fn docker_part(&self, args: &[&str]) -> Option<Output> {
+        super::part(super::tool("docker"))?;
+        self.docker(args)
+    }
+
     pub fn docker(&self, args: &[&str]) -> Option<Output> {
         which("docker")?;
         let config = self.dir.path().join("docker-config");

@@ -100,3 +100,17 @@ pub fn busybox_tar(dir: &Path) -> Result<PathBuf, String> {
         ))
     }
 }
+
+/// A requirement of one part of a test: `Some(value)` when met; when not,
+/// fails the test under CI, and otherwise prints `SKIP:` and gives `None`,
+/// so that the rest of the test still runs.
+#[track_caller]
+pub fn part<T>(requirement: Result<T, String>) -> Option<T> {
+    match requirement {
+        Ok(met) => Some(met),
+        Err(why) => {
+            unmet(&format!("{why} (one part of the test)"));
+            None
+        }
+    }
+}
