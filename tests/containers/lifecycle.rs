@@ -1,4 +1,5 @@
-//! Create, start, exec, exit codes, flags, bad input and state across daemon restarts, with strata and the docker CLI.
+//! Create, start, exec, exit codes, flags, bad input and state across
+//! daemon restarts, with strata and the docker CLI.
 
 use super::{container_dir, daemon, docker_on_terminal, ok, stdout};
 use crate::util::{part, require, text, tool};

@@ -60,7 +60,7 @@ fn terminal(cmd: &str, input: &str) -> Output {
     output_within(child, Duration::from_secs(60), &format!("script {args}"))
 }
 
-// Create, start, exec, exit codes, flags, bad input and state across daemon restarts, with strata and the docker CLI.
+// Create, start, exec, exit codes, flags, bad input, daemon restarts.
 mod lifecycle;
 // Logs, terminals and attached clients: both output streams kept, signals forwarded.
 mod streams;

@@ -9,7 +9,7 @@ use crate::util::{part, require, rootless_daemon, text, tool};
 #[test]
 fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
     let d = require!(rootless_daemon());
-    let (uid, _) = crate::fs::test_user();
+    let (uid, _) = crate::util::test_user();
     let out = ok(
         &d,
         &[

@@ -1,4 +1,5 @@
-//! Merging lower layers: whiteouts of every format, opaque directories, deep stacks and the store's layers.
+//! Merging lower layers: whiteouts of every format, opaque directories,
+//! deep stacks and the store's layers.
 
 use super::{libc_erofs, mknod_whiteout, names, setfattr, xattr_names};
 use crate::util::{Mount, fuse, require};

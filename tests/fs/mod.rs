@@ -1,6 +1,7 @@
 //! `stratafs`: real FUSE mounts (root only; CI runs as root), one module per
 //! concept of the union filesystem; the helpers they share.
 
+use crate::util::test_user;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
@@ -37,34 +38,6 @@ fn xattr_names(p: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// An unprivileged user made for these tests (once per run): its uid and gid.
-pub(crate) fn test_user() -> (u32, u32) {
-    static USER: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
-    *USER.get_or_init(|| {
-        let id = |flag: &str| {
-            let out = Command::new("id").arg(flag).arg(TEST_USER).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().ok()
-        };
-        if id("-u").is_none() {
-            let made = Command::new("useradd")
-                .args([
-                    "--system",
-                    "--user-group",
-                    "--no-create-home",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    TEST_USER,
-                ])
-                .status()
-                .unwrap();
-            assert!(made.success() || id("-u").is_some(), "useradd {TEST_USER} failed");
-        }
-        (id("-u").unwrap(), id("-g").unwrap())
-    })
-}
-
-const TEST_USER: &str = "strata-rootless";
-
 fn as_user(script: &str) -> std::process::Output {
     let (uid, gid) = test_user();
     Command::new("setpriv")
@@ -86,7 +59,7 @@ fn allocated(path: &std::path::Path) -> u64 {
     fs::symlink_metadata(path).unwrap().blocks() * 512
 }
 
-// Merging lower layers: whiteouts of every format, opaque directories, deep stacks and the store's layers.
+// Merging lower layers: whiteouts, opaque directories, deep stacks, the store's layers.
 mod merge;
 // Copy-up: data, metadata, holes and inode numbers kept; reflink and plain stores; devices.
 mod copy_up;

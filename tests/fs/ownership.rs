@@ -1,6 +1,7 @@
 //! Ownership and permissions: id mappings, squashing, POSIX ACLs.
 
-use super::{TEST_USER, as_user};
+use super::as_user;
+use crate::util::TEST_USER;
 use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,6 +1,7 @@
 //! Mounts by users without privileges: fusermount3 and the root of a user namespace.
 
-use super::{as_user, test_user, xattr_names};
+use super::{as_user, xattr_names};
+use crate::util::test_user;
 use crate::util::{Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};

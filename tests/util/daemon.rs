@@ -1,4 +1,5 @@
-//! A real `stratad` per test on a temporary socket and store, driven by the `strata` client; the host users the tests play.
+//! A real `stratad` per test on a temporary socket and store, driven by
+//! the `strata` client; the host users the tests play.
 
 use super::{STRATA, STRATAD, fuse, http_request, output_within, strata_at, tools, tree_snapshot, wait_for, which};
 use std::os::unix::net::UnixStream;
@@ -240,7 +241,7 @@ pub fn rootless_daemon() -> Result<Daemon, String> {
     fuse()?;
     tools(&["setpriv", "fusermount3"])?;
     std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
-    let (uid, gid) = crate::fs::test_user();
+    let (uid, gid) = test_user();
     let mut d = Daemon::prepare();
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = d.dir.path().join("run");
@@ -259,6 +260,35 @@ pub fn rootless_daemon() -> Result<Daemon, String> {
     d.import_busybox();
     Ok(d)
 }
+
+/// An unprivileged user made for these tests (once per run): its uid and gid.
+pub fn test_user() -> (u32, u32) {
+    static USER: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *USER.get_or_init(|| {
+        let id = |flag: &str| {
+            let out = Command::new("id").arg(flag).arg(TEST_USER).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().ok()
+        };
+        if id("-u").is_none() {
+            let made = Command::new("useradd")
+                .args([
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    TEST_USER,
+                ])
+                .status()
+                .unwrap();
+            assert!(made.success() || id("-u").is_some(), "useradd {TEST_USER} failed");
+        }
+        (id("-u").unwrap(), id("-g").unwrap())
+    })
+}
+
+/// The name of [`test_user`].
+pub const TEST_USER: &str = "strata-rootless";
 
 /// The uid and gid of `strata-other`, an unprivileged local user made for
 /// the tests that play a host user other than the daemon's (made with

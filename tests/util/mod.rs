@@ -1,10 +1,12 @@
-//! The shared fixture builder: daemons, clients, raw HTTP, tar archives.
+//! The shared fixture builder: daemons, clients, raw HTTP, tar archives,
+//! mounts, and what a test requires of the machine (`require!`).
+//!
 //! One module per kind of fixture; this one re-exports them all and keeps
 //! the small helpers (binaries, processes, raw HTTP, trees).
 
 #![allow(dead_code)]
 
-// A real stratad per test and the users it runs as.
+// A real stratad per test, and the host users the tests play.
 mod daemon;
 // Mounts: stratafs, loop-mounted filesystems, a small tmpfs.
 mod mounts;
