@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
 # Runs the independent conformance suites (pjdfstest, fsx, stress-ng, via
-# ../shared/tools/conformance.sh) against a stratafs mount of two lower
-# layers and an upper layer. As root. Prints one summary line per suite;
-# exits non-zero if any case fails.
+# scripts/conformance-suites.sh, which installs them when missing) against a
+# stratafs mount of two lower layers and an upper layer. As root. Prints one
+# summary line per suite; exits non-zero if any case fails.
 #
-#   scripts/conformance.sh [STRATAFS_BINARY] [conformance.sh options…]
+#   scripts/conformance.sh [STRATAFS_BINARY] [conformance-suites.sh options…]
 #
 # STRATA_CONFORMANCE_OPTIONS adds mount options (e.g. metacopy=on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stratafs=${1:-target/debug/stratafs}
 shift || true
-suite=../shared/tools/conformance.sh
 [ -x "$stratafs" ] || { echo "conformance: build stratafs first (cargo build)" >&2; exit 2; }
-[ -f "$suite" ] || { echo "conformance: $suite is missing" >&2; exit 2; }
 
 work=$(mktemp -d /var/tmp/strata-conformance.XXXXXX)
 cleanup() {
@@ -32,4 +30,4 @@ chmod 1777 "$work/lower1" "$work/lower2"
 "$stratafs" -o "lowerdir=$work/lower1:$work/lower2,upperdir=$work/upper,workdir=$work/work${STRATA_CONFORMANCE_OPTIONS:+,$STRATA_CONFORMANCE_OPTIONS}" "$work/mnt"
 chmod 1777 "$work/mnt"
 logs=${STRATA_CONFORMANCE_LOGS:-$work/logs}
-bash "$suite" -o "$logs" "$@" "$work/mnt"
+bash scripts/conformance-suites.sh -o "$logs" "$@" "$work/mnt"

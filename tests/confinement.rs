@@ -5,7 +5,9 @@
 //! tested; the containers' cgroups' lifecycle; a root daemon without either
 //! mechanism; and a rootless daemon, where the kernel forbids devices.
 
-use crate::util::{Daemon, TarBuilder, busybox_tar, fuse_unavailable, output_within, rootless_daemon, text, which};
+use crate::util::{
+    Daemon, TarBuilder, busybox_tar, fuse, output_within, part, require, rootless_daemon, text, tool, tools,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -32,18 +34,15 @@ fn ok(d: &Daemon, args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// A root daemon started with `args`, with the busybox image; `None` (the
-/// test skips, saying why) where containers cannot run.
-fn daemon_with(args: &[&str]) -> Option<Daemon> {
-    if let Some(why) = fuse_unavailable() {
-        crate::util::skip(why);
-        return None;
-    }
+/// A root daemon started with `args`, with the busybox image; or what it
+/// lacks to run containers here.
+fn daemon_with(args: &[&str]) -> Result<Daemon, String> {
+    fuse()?;
     let mut d = Daemon::prepare();
     d.extra_args = args.iter().map(|a| a.to_string()).collect();
     d.spawn();
     d.import_busybox();
-    Some(d)
+    Ok(d)
 }
 
 /// Where this machine mounts the hierarchy (the first such mount in
@@ -77,15 +76,12 @@ fn flag(h: Hierarchy) -> &'static str {
 }
 
 /// A root daemon enforcing the device rules with `h`, and its store's
-/// parent cgroup; `None` (skipped) where `h` is not mounted.
-fn confined_daemon(h: Hierarchy) -> Option<(Daemon, PathBuf)> {
-    let Some(root) = cgroup_root(h) else {
-        crate::util::skip(&format!("no {h:?} cgroup hierarchy is mounted"));
-        return None;
-    };
+/// parent cgroup; or what is missing (`h` not mounted, no FUSE).
+fn confined_daemon(h: Hierarchy) -> Result<(Daemon, PathBuf), String> {
+    let root = cgroup_root(h).ok_or_else(|| format!("no {h:?} cgroup hierarchy is mounted"))?;
     let d = daemon_with(&[flag(h)])?;
     let parent = root.join(parent_name(&d.root));
-    Some((d, parent))
+    Ok((d, parent))
 }
 
 /// Runs `cmd` on a pseudo-terminal (`script`), with stdin held open (and
@@ -128,7 +124,7 @@ const SECCOMP_CHECK: &str =
 
 #[test]
 fn containers_get_dockers_seccomp_filter_unless_unconfined() {
-    let Some(d) = daemon_with(&[]) else { return };
+    let d = require!(daemon_with(&[]));
     // PID 1: filtered, and the finding's escape is refused.
     let out = d.strata(&["run", "--rm", "busybox", "sh", "-c", SECCOMP_CHECK]);
     assert!(out.status.success(), "{}", text(&out));
@@ -190,7 +186,7 @@ fn default_profile_without(drop: &[&str]) -> String {
 
 #[test]
 fn a_custom_profile_takes_effect_and_an_invalid_one_is_refused_at_create() {
-    let Some(d) = daemon_with(&[]) else { return };
+    let d = require!(daemon_with(&[]));
     let script = "grep Seccomp: /proc/self/status; mkdir /tmp/x && echo made; touch /tmp/f && echo touched; \
                   unshare -Ur true && echo unshared";
     // Docker's default without mkdir and mkdirat: they get the default
@@ -217,7 +213,7 @@ fn a_custom_profile_takes_effect_and_an_invalid_one_is_refused_at_create() {
     let file = d.dir.path().join("profile.json");
     std::fs::write(&file, &without_mkdir).unwrap();
     let file = file.to_str().unwrap();
-    if let Some(out) = d.docker(&[
+    if let Some(out) = d.docker_part(&[
         "run",
         "--rm",
         "--security-opt",
@@ -254,7 +250,7 @@ fn a_custom_profile_takes_effect_and_an_invalid_one_is_refused_at_create() {
     let bad = d.dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"defaultAction": "SCMP_ACT_NOPE"}"#).unwrap();
     let bad = format!("seccomp={}", bad.display());
-    if let Some(out) = d.docker(&["create", "--security-opt", &bad, "busybox", "true"]) {
+    if let Some(out) = d.docker_part(&["create", "--security-opt", &bad, "busybox", "true"]) {
         assert!(!out.status.success(), "{}", text(&out));
         assert!(stderr(&out).contains("unknown action"), "{}", text(&out));
     }
@@ -263,8 +259,8 @@ fn a_custom_profile_takes_effect_and_an_invalid_one_is_refused_at_create() {
 
 /// The tar of an image: busybox, and in `/devs` the device nodes the
 /// finding opened (kvm, fuse, loop-control, loop0).
-fn device_image(dir: &Path) -> Option<PathBuf> {
-    let busybox = std::fs::read(busybox_tar(dir)?).ok()?;
+fn device_image(dir: &Path) -> Result<PathBuf, String> {
+    let busybox = std::fs::read(busybox_tar(dir)?).map_err(|e| format!("reading the busybox tar: {e}"))?;
     let devices = TarBuilder::new()
         .dir("devs/")
         .char_device("devs/kvm", 10, 232)
@@ -275,15 +271,15 @@ fn device_image(dir: &Path) -> Option<PathBuf> {
     let mut out = tar::Builder::new(Vec::new());
     for bytes in [busybox, devices] {
         let mut archive = tar::Archive::new(&bytes[..]);
-        for entry in archive.entries().ok()? {
-            let mut entry = entry.ok()?;
+        for entry in archive.entries().expect("tar entries") {
+            let mut entry = entry.expect("tar entry");
             let header = entry.header().clone();
-            out.append(&header, &mut entry).ok()?;
+            out.append(&header, &mut entry).expect("append to the tar");
         }
     }
     let path = dir.join("devices.tar");
-    std::fs::write(&path, out.into_inner().ok()?).ok()?;
-    Some(path)
+    std::fs::write(&path, out.into_inner().expect("finish the tar")).expect("write the tar");
+    Ok(path)
 }
 
 /// Opens each of the image's device nodes for reading, then writing.
@@ -322,13 +318,13 @@ fn assert_default_devices_work(out: &Output) {
 }
 
 fn devices_are_confined(h: Hierarchy) {
-    let Some((d, _)) = confined_daemon(h) else { return };
+    let (d, _) = require!(confined_daemon(h));
     let run = |image: &str, script: &str| d.strata(&["run", "--rm", image, "sh", "-c", script]);
     // PID 1: mknod works, opening the host's device does not.
     assert_host_loop_refused(&run("busybox", HOST_LOOP));
     assert_default_devices_work(&run("busybox", DEFAULT_DEVICES));
     // Device nodes shipped in an image cannot be opened.
-    let tar = device_image(d.dir.path()).expect("the busybox image tar (busybox-static)");
+    let tar = require!(device_image(d.dir.path()));
     d.import(&tar, "devices");
     let out = run("devices", OPEN_IMAGE_DEVICES);
     assert_eq!(stdout(&out), "done\n", "{}", text(&out));
@@ -347,7 +343,7 @@ fn devices_are_confined(h: Hierarchy) {
     let out = exec(OPEN_IMAGE_DEVICES);
     assert_eq!(stdout(&out), "done\n", "{}", text(&out));
     // Terminals: /dev/tty and the container's pts, for run -t and exec -t.
-    if which("script").is_some() {
+    if part(tool("script")).is_some() {
         let tty_check = "echo x > /dev/tty && echo tty-ok; echo x > $(tty) && echo pts-ok; head -c 19 /tmp/blk 2>&1";
         let strata = format!("{} -H {}", crate::util::STRATA, d.host());
         // /tmp/blk: made by HOST_LOOP above.
@@ -360,8 +356,6 @@ fn devices_are_confined(h: Hierarchy) {
             assert!(s.contains("tty-ok") && s.contains("pts-ok"), "{cmd}: {}", text(&out));
             assert!(s.contains("Operation not permitted"), "{cmd}: {}", text(&out));
         }
-    } else {
-        crate::util::skip("script(1) is not installed");
     }
     ok(&d, &["rm", "-f", id]);
 }
@@ -377,9 +371,7 @@ fn host_devices_cannot_be_opened_with_a_cgroup2_program() {
 }
 
 fn cgroups_follow_containers(h: Hierarchy) {
-    let Some((mut d, parent)) = confined_daemon(h) else {
-        return;
-    };
+    let (mut d, parent) = require!(confined_daemon(h));
     let id = ok(&d, &["run", "-d", "busybox", "sleep", "100"]);
     let id = id.trim().to_string();
     let dir = parent.join(&id);
@@ -443,14 +435,8 @@ fn without_cgroups() -> Vec<String> {
 
 #[test]
 fn a_root_daemon_without_device_cgroups_refuses_containers() {
-    if let Some(why) = fuse_unavailable() {
-        crate::util::skip(why);
-        return;
-    }
-    if which("unshare").is_none() || which("findmnt").is_none() {
-        crate::util::skip("needs unshare and findmnt");
-        return;
-    }
+    require!(fuse());
+    require!(tools(&["unshare", "findmnt"]));
     let mut d = Daemon::prepare();
     d.wrap = without_cgroups();
     d.spawn();
@@ -486,7 +472,7 @@ fn a_root_daemon_without_device_cgroups_refuses_containers() {
 
 #[test]
 fn a_rootless_daemon_filters_syscalls_and_the_kernel_forbids_devices() {
-    let Some(d) = rootless_daemon() else { return };
+    let d = require!(rootless_daemon());
     let out = d.strata(&["run", "--rm", "busybox", "sh", "-c", SECCOMP_CHECK]);
     assert!(stdout(&out).starts_with("Seccomp:\t2\n"), "{}", text(&out));
     assert!(stdout(&out).contains("unshare=1"), "{}", text(&out));
@@ -502,7 +488,7 @@ fn a_rootless_daemon_filters_syscalls_and_the_kernel_forbids_devices() {
     assert_eq!(stdout(&out), "mknod=1\n", "{}", text(&out));
     assert!(stderr(&out).contains("Operation not permitted"), "{}", text(&out));
     // …nor one shipped in the image opened: the FUSE root is nodev.
-    let tar = device_image(d.dir.path()).expect("the busybox image tar (busybox-static)");
+    let tar = require!(device_image(d.dir.path()));
     d.import(&tar, "devices");
     let out = d.strata(&[
         "run",

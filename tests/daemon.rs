@@ -1,6 +1,6 @@
 //! The daemon's life: restarts, crashes, locking, listeners and TLS.
 
-use crate::util::{Daemon, STRATAD, TarBuilder, sample_rootfs_tar, strata_at, wait_for, which};
+use crate::util::{Daemon, STRATAD, TarBuilder, part, require, root, sample_rootfs_tar, strata_at, tool, wait_for};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -169,12 +169,9 @@ fn plain_tcp_needs_insecure_and_loopback() {
 }
 
 /// Makes a CA, a server certificate for 127.0.0.1 and a client certificate
-/// with openssl; returns None (with the reason printed) if it is missing.
-fn make_certs(dir: &std::path::Path, ca_name: &str) -> bool {
-    if which("openssl").is_none() {
-        crate::util::skip("openssl is not installed");
-        return false;
-    }
+/// with openssl, or says that openssl is missing.
+fn make_certs(dir: &std::path::Path, ca_name: &str) -> Result<(), String> {
+    tool("openssl")?;
     let sh = format!(
         r#"set -e
 cd "{dir}"
@@ -192,7 +189,7 @@ done"#,
     );
     let ok = Command::new("bash").arg("-c").arg(sh).status().unwrap().success();
     assert!(ok, "openssl failed to make certificates");
-    true
+    Ok(())
 }
 
 #[test]
@@ -200,9 +197,8 @@ fn tls_requires_a_client_certificate_from_the_ca() {
     let mut d = Daemon::start();
     let certs = d.dir.path().join("certs");
     std::fs::create_dir(&certs).unwrap();
-    if !make_certs(&certs, "ca") || !make_certs(&certs, "rogue") {
-        return;
-    }
+    require!(make_certs(&certs, "ca"));
+    require!(make_certs(&certs, "rogue"));
     let p = |name: &str| certs.join(name).display().to_string();
     let port = free_port();
     start_tcp(
@@ -245,7 +241,7 @@ fn tls_requires_a_client_certificate_from_the_ca() {
     assert!(!String::from_utf8_lossy(&plain.stderr).contains("panicked"));
 
     // The docker CLI with the same flags.
-    if which("docker").is_some() {
+    if part(tool("docker")).is_some() {
         let out = Command::new("docker")
             .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
             .args([
@@ -264,16 +260,9 @@ fn tls_requires_a_client_certificate_from_the_ca() {
     std::thread::sleep(Duration::from_millis(10));
 }
 
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
 #[test]
 fn a_full_disk_fails_the_import_cleanly() {
-    if !is_root() {
-        crate::util::skip("mounting a small tmpfs needs root");
-        return;
-    }
+    require!(root().map_err(|why| format!("mounting a small tmpfs {why}")));
     let mut d = Daemon::prepare();
     let _disk = crate::util::SmallDisk::mount(&d, "2m");
     d.spawn();
@@ -297,10 +286,8 @@ fn a_full_disk_fails_the_import_cleanly() {
 fn an_unprivileged_daemon_keeps_ownership_in_the_index() {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     use strata::layers::index::{EntryKind, LayerIndex};
-    if !is_root() || which("setpriv").is_none() {
-        crate::util::skip("needs root (to drop to an unprivileged uid) and setpriv");
-        return;
-    }
+    require!(root().map_err(|why| format!("dropping to an unprivileged uid {why}")));
+    require!(tool("setpriv"));
     const NOBODY: u32 = 65534;
     let mut d = Daemon::prepare();
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -1,6 +1,6 @@
 //! The real docker CLI (client only; no engine here) driving stratad.
 
-use crate::util::{Daemon, sample_rootfs_tar, sha256_hex};
+use crate::util::{Daemon, require, sample_rootfs_tar, sha256_hex};
 use std::process::Output;
 
 fn ok(out: Option<Output>, what: &str) -> Option<String> {
@@ -17,10 +17,8 @@ fn ok(out: Option<Output>, what: &str) -> Option<String> {
 #[test]
 fn docker_cli_manages_images_through_stratad() {
     let d = Daemon::start();
-    let Some(version) = ok(d.docker(&["version"]), "version") else {
-        crate::util::skip("the docker CLI is not installed");
-        return;
-    };
+    require!(d.docker_cli());
+    let version = ok(d.docker(&["version"]), "version").unwrap();
     assert!(
         version.contains("Server: Strata") && version.contains("API version:      1.50"),
         "{version}"

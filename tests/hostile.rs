@@ -2,8 +2,8 @@
 //! a clear message, and nothing changes in the store or outside it.
 
 use crate::util::{
-    Daemon, Mount, TarBuilder, disk_usage, extended_header_bomb_gz, fuse_unavailable, gnu_tar_sparse,
-    sample_rootfs_tar, sha256_hex, skip, tree_snapshot,
+    Daemon, Mount, TarBuilder, disk_usage, extended_header_bomb_gz, fuse, gnu_tar_sparse, require, sample_rootfs_tar,
+    sha256_hex, tree_snapshot,
 };
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::process::Command;
@@ -49,24 +49,13 @@ fn refuse_all(d: &Daemon, cases: Vec<Case>, also: impl Fn(&str)) -> Vec<String> 
     messages
 }
 
-#[test]
-fn hostile_archives_and_names_are_refused_and_change_nothing() {
-    let d = Daemon::start();
-    // A canary directory outside the store that hostile archives aim at.
-    let canary = d.dir.path().join("canary");
-    std::fs::create_dir(&canary).unwrap();
-    std::fs::write(canary.join("keep"), b"untouched").unwrap();
-    let canary_abs = canary.display().to_string();
-    let climb = format!("{}{}", "../".repeat(12), canary_abs.trim_start_matches('/'));
-
-    // One good import first, so the store has state to protect.
-    let good = d.dir.path().join("good.tar");
-    std::fs::write(&good, sample_rootfs_tar()).unwrap();
-    d.import(&good, "good:1");
-
+/// Archives and names an import must refuse: paths and links out of the
+/// layer (to `canary_abs`, or climbing to it by `climb`), broken or foreign
+/// archives, bad names and changes.
+fn hostile_cases(canary_abs: &str, climb: &str) -> Vec<Case> {
     let mut big_truncated = TarBuilder::new().file("big", &vec![1u8; 100_000]).finish();
     big_truncated.truncate(30_000);
-    let cases = vec![
+    vec![
         case(
             "dot-dot path",
             TarBuilder::new().file("../escape", b"x").finish(),
@@ -85,19 +74,19 @@ fn hostile_archives_and_names_are_refused_and_change_nothing() {
         case(
             "write through an absolute symlink",
             TarBuilder::new()
-                .symlink("link", &canary_abs)
+                .symlink("link", canary_abs)
                 .file("link/pwned", b"x")
                 .finish(),
             "symlink",
         ),
         case(
             "write through a climbing symlink",
-            TarBuilder::new().symlink("up", &climb).file("up/pwned", b"x").finish(),
+            TarBuilder::new().symlink("up", climb).file("up/pwned", b"x").finish(),
             "symlink",
         ),
         case(
             "directory through a symlink",
-            TarBuilder::new().symlink("d", &canary_abs).dir("d/sub/").finish(),
+            TarBuilder::new().symlink("d", canary_abs).dir("d/sub/").finish(),
             "symlink",
         ),
         case(
@@ -113,7 +102,7 @@ fn hostile_archives_and_names_are_refused_and_change_nothing() {
         case(
             "hard link through a symlink",
             TarBuilder::new()
-                .symlink("s", &canary_abs)
+                .symlink("s", canary_abs)
                 .hardlink("h", "s/keep")
                 .finish(),
             "hard link",
@@ -154,7 +143,25 @@ fn hostile_archives_and_names_are_refused_and_change_nothing() {
             body: sample_rootfs_tar(),
             message: "not supported",
         },
-    ];
+    ]
+}
+
+#[test]
+fn hostile_archives_and_names_are_refused_and_change_nothing() {
+    let d = Daemon::start();
+    // A canary directory outside the store that hostile archives aim at.
+    let canary = d.dir.path().join("canary");
+    std::fs::create_dir(&canary).unwrap();
+    std::fs::write(canary.join("keep"), b"untouched").unwrap();
+    let canary_abs = canary.display().to_string();
+    let climb = format!("{}{}", "../".repeat(12), canary_abs.trim_start_matches('/'));
+
+    // One good import first, so the store has state to protect.
+    let good = d.dir.path().join("good.tar");
+    std::fs::write(&good, sample_rootfs_tar()).unwrap();
+    d.import(&good, "good:1");
+
+    let cases = hostile_cases(&canary_abs, &climb);
 
     let canary_before = tree_snapshot(&canary);
     refuse_all(&d, cases, |what| {
@@ -218,9 +225,10 @@ fn sparse_bombs_are_stored_with_their_holes() {
     let d = Daemon::start();
     let data_at = [1 << 20, SIZE / 2 + 12_345, SIZE - 1];
     for format in ["gnu", "0.0", "0.1", "1.0"] {
-        let Some(path) = gnu_tar_sparse(d.dir.path(), format, SIZE, &data_at) else {
-            return skip("GNU tar must be able to make sparse archives (apt-get install tar)");
-        };
+        let path = require!(
+            gnu_tar_sparse(d.dir.path(), format, SIZE, &data_at)
+                .ok_or("GNU tar must be able to make sparse archives (apt-get install tar)")
+        );
         let tar = std::fs::read(&path).unwrap();
         assert!(tar.len() < 64 * 1024, "{format}: {} bytes", tar.len());
         let tag = format!("sparse:{}", format.replace('.', "-"));
@@ -501,9 +509,7 @@ fn the_store_never_holds_set_id_files_or_device_nodes() {
     let lo = e(b"dev/loop0");
     assert_eq!((lo.kind, lo.rdev_major, lo.rdev_minor), (EntryKind::BlockDevice, 7, 0));
 
-    if let Some(why) = fuse_unavailable() {
-        return skip(why);
-    }
+    require!(fuse());
     let mut m = Mount::prepare(0);
     m.lowers = vec![layer];
     m.mount_read_only();

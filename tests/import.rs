@@ -1,6 +1,6 @@
 //! Importing root filesystem tars: digests, the stored layer, its index.
 
-use crate::util::{Daemon, TarBuilder, busybox_tar, sample_rootfs_tar, sha256_hex};
+use crate::util::{Daemon, TarBuilder, busybox_tar, require, sample_rootfs_tar, sha256_hex};
 use std::os::unix::fs::MetadataExt;
 use strata::layers::index::{EntryKind, LayerIndex};
 
@@ -152,8 +152,7 @@ fn whiteouts_and_opaque_markers_live_in_the_index_only() {
 #[test]
 fn busybox_image_script_imports_the_default_image() {
     let d = Daemon::start();
-    let tar = busybox_tar(d.dir.path())
-        .expect("busybox-static is needed (apt-get install busybox-static; .ci/run installs it)");
+    let tar = require!(busybox_tar(d.dir.path()));
     d.import_busybox();
     let images = d.ok(&["images"]);
     assert!(

@@ -2,14 +2,12 @@
 //! container's run costs goes away with it. Measured as the daemon's
 //! resident set (VmRSS) through /proc; not timed.
 
-use crate::util::{Daemon, fuse_unavailable, skip};
+use crate::util::{Daemon, fuse, require};
 use std::process::{Command, Stdio};
 
 #[test]
 fn containers_leave_no_memory_behind_in_the_daemon() {
-    if let Some(why) = fuse_unavailable() {
-        return skip(why);
-    }
+    require!(fuse());
     let d = Daemon::start();
     d.import_busybox();
     let run = || {

@@ -2,21 +2,17 @@
 //! (engine::unsupported), and `docker ps --filter` honoured or refused
 //! (engine::filter) — through the real docker CLI against stratad.
 
-use crate::util::{Daemon, fuse_unavailable, skip, text};
+use crate::util::{Daemon, fuse, require, text};
 use std::process::Output;
 
-fn daemon() -> Option<Daemon> {
-    if let Some(why) = fuse_unavailable() {
-        skip(why);
-        return None;
-    }
+/// A daemon with the busybox image that the docker CLI drives, or what is
+/// missing for one.
+fn daemon() -> Result<Daemon, String> {
+    fuse()?;
     let d = Daemon::start();
-    if d.docker(&["version"]).is_none() {
-        skip("the docker CLI is not installed");
-        return None;
-    }
+    d.docker_cli()?;
     d.import_busybox();
-    Some(d)
+    Ok(d)
 }
 
 fn lines(out: &Output) -> Vec<String> {
@@ -29,7 +25,7 @@ fn lines(out: &Output) -> Vec<String> {
 
 #[test]
 fn options_that_are_not_honoured_are_refused_by_name() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["--read-only"], "--read-only"),
@@ -101,7 +97,7 @@ fn options_that_are_not_honoured_are_refused_by_name() {
 
 #[test]
 fn ps_filters_are_honoured_or_refused() {
-    let Some(d) = daemon() else { return };
+    let d = require!(daemon());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let id = |name: &str| lines(&docker(&["inspect", "-f", "{{.Id}}", name]))[0].clone();
     lines(&docker(&[

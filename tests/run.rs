@@ -2,7 +2,7 @@
 //! namespaces, mounts, users, exit codes, exec and terminals. They need root
 //! (mounts, namespaces) and busybox-static; otherwise they skip, saying why.
 
-use crate::util::{STRATAD, busybox_tar};
+use crate::util::{STRATAD, busybox_tar, require, root, tool};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -15,39 +15,28 @@ fn helper() -> &'static Path {
     Path::new(STRATAD)
 }
 
-/// Why these tests cannot run here, if they cannot.
-fn unavailable() -> Option<&'static str> {
-    if !rustix::process::geteuid().is_root() {
-        return Some("container runner tests need root");
-    }
-    None
-}
-
 /// An extracted busybox image, removed on drop.
 struct Rootfs {
     dir: tempfile::TempDir,
     path: PathBuf,
 }
 
-/// The busybox image tar, built once per test run (it takes seconds).
-fn busybox_image() -> Option<&'static [u8]> {
-    static TAR: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+/// The busybox image tar, built once per test run (it takes seconds), or
+/// why it could not be (the image script's own error).
+fn busybox_image() -> Result<&'static [u8], String> {
+    static TAR: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = tempfile::tempdir().ok()?;
-        std::fs::read(busybox_tar(dir.path())?).ok()
+        let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+        std::fs::read(busybox_tar(dir.path())?).map_err(|e| format!("reading the busybox tar: {e}"))
     })
     .as_deref()
+    .map_err(Clone::clone)
 }
 
-fn rootfs() -> Option<Rootfs> {
-    if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    let Some(tar) = busybox_image() else {
-        eprintln!("skipped: busybox-static is not installed");
-        return None;
-    };
+/// The busybox image extracted, as root; or what is missing for it.
+fn rootfs() -> Result<Rootfs, String> {
+    root().map_err(|why| format!("the container runner tests {why}"))?;
+    let tar = busybox_image()?;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("rootfs");
     std::fs::create_dir(&path).expect("rootfs dir");
@@ -62,7 +51,7 @@ fn rootfs() -> Option<Rootfs> {
     child.stdin.take().expect("stdin").write_all(tar).expect("feed tar");
     let ok = child.wait().expect("wait for tar").success();
     assert!(ok, "extracting busybox");
-    Some(Rootfs { dir, path })
+    Ok(Rootfs { dir, path })
 }
 
 fn process(args: &[&str]) -> ProcessSpec {
@@ -158,7 +147,7 @@ fn sh(root: &Rootfs, script: &str) -> Outcome {
 
 #[test]
 fn runner_pid1_hostname_cmdline_and_root() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let o = sh(
         &root,
         "echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /; cat /etc/hostname",
@@ -178,13 +167,13 @@ fn runner_pid1_hostname_cmdline_and_root() {
 
 #[test]
 fn runner_exit_code_propagates() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     assert_eq!(sh(&root, "exit 3").code, 3);
 }
 
 #[test]
 fn runner_sigkill_gives_137() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let c = capture();
     let running = run::start(helper(), &spec(&root, &["sleep", "100"]), c.stdio).expect("start");
     assert!(running.pid() > 1);
@@ -197,7 +186,7 @@ fn runner_sigkill_gives_137() {
 
 #[test]
 fn runner_command_not_found_is_127() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let c = capture();
     let err = run::start(helper(), &spec(&root, &["nosuchcmd"]), c.stdio).expect_err("must fail");
     assert_eq!(err.exit_code(), Some(127));
@@ -213,7 +202,7 @@ fn runner_command_not_found_is_127() {
 
 #[test]
 fn runner_user_resolution() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let mut s = spec(&root, &["sh", "-c", "id -u; id -g; echo $HOME; pwd; id -G"]);
     s.process.user = "nobody".into();
     s.process.cwd = "/work/dir".into();
@@ -255,7 +244,7 @@ fn runner_user_resolution() {
 
 #[test]
 fn runner_isolation_proc_root_and_processes() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let o = sh(&root, "ls /proc/1/root/; echo ---; ls /proc | grep -c '^[0-9]'; ps");
     assert_eq!(o.code, 0, "{}", o.err);
     let (listing, rest) = o.out.split_once("---\n").expect("marker");
@@ -290,7 +279,7 @@ fn runner_isolation_proc_root_and_processes() {
 
 #[test]
 fn runner_network_none_has_only_loopback() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let mut s = spec(
         &root,
         &[
@@ -313,7 +302,7 @@ fn runner_network_none_has_only_loopback() {
 
 #[test]
 fn runner_exec_joins_the_container() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     std::fs::write(root.path.join("marker"), "inside\n").expect("marker");
     let c = capture();
     let running = run::start(helper(), &spec(&root, &["sleep", "100"]), c.stdio).expect("start");
@@ -394,7 +383,7 @@ fn tty_process(script: &str) -> ProcessSpec {
 
 #[test]
 fn runner_tty() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     // The terminal is the container's own: /dev/pts/0 of its devpts.
     let mut p = tty_process(
         "test -t 0 && echo is-a-tty; stty size; tty; ls -l /proc/self/fd/0 /proc/self/fd/2; \
@@ -451,7 +440,7 @@ fn runner_tty() {
 
 #[test]
 fn runner_exec_tty() {
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let c = capture();
     let running = run::start(helper(), &spec(&root, &["sleep", "100"]), c.stdio).expect("start");
     // The container has no terminal: the exec's is the first of its devpts.
@@ -486,7 +475,7 @@ fn runner_exec_tty() {
 fn runner_stratad_death_kills_the_container() {
     // The lifeline: dropping Running (as stratad's death would close its
     // end) makes the shim kill the container.
-    let Some(root) = rootfs() else { return };
+    let root = require!(rootfs());
     let c = capture();
     let running = run::start(helper(), &spec(&root, &["sleep", "100"]), c.stdio).expect("start");
     let pid = running.pid();
@@ -510,11 +499,8 @@ const ROOTLESS_ENV: &str = "STRATA_TEST_ROOTLESS_ROOTFS";
 /// `rootless_inner`.
 #[test]
 fn runner_rootless() {
-    let Some(root) = rootfs() else { return };
-    if crate::util::which("setpriv").is_none() {
-        eprintln!("skipped: setpriv is missing");
-        return;
-    }
+    let root = require!(rootfs());
+    require!(tool("setpriv"));
     // The hostname file the inner test binds, and a root the user owns (as
     // a rootless FUSE mount would be).
     let _ = spec(&root, &["true"]);
@@ -539,10 +525,12 @@ fn runner_rootless() {
         ])
         .status()
         .expect("setpriv");
-    if !probe.success() {
-        eprintln!("skipped: unprivileged user namespaces are not allowed here");
-        return;
-    }
+    require!(
+        probe
+            .success()
+            .then_some(())
+            .ok_or("unprivileged user namespaces are not allowed here")
+    );
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(std::env::current_exe().expect("test binary"))
@@ -568,10 +556,7 @@ fn runner_rootless() {
 #[test]
 #[ignore = "run by runner_rootless as an unprivileged user"]
 fn rootless_inner() {
-    let Some(path) = std::env::var_os(ROOTLESS_ENV) else {
-        eprintln!("skipped: only runner_rootless runs this");
-        return;
-    };
+    let path = require!(std::env::var_os(ROOTLESS_ENV).ok_or("only runner_rootless runs this"));
     assert!(!rustix::process::geteuid().is_root());
     let rootfs = PathBuf::from(path);
     let hostname = rootfs.parent().expect("parent").join("hostname");

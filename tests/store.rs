@@ -3,7 +3,7 @@
 //! container's record (its environment) or log, or a running container's
 //! root through the host's paths.
 
-use crate::util::{Daemon, TarBuilder, fuse_unavailable, other_user, run_as, skip, which};
+use crate::util::{Daemon, TarBuilder, fuse, other_user, require, run_as, tool};
 use std::os::unix::fs::PermissionsExt;
 
 fn mode(path: &std::path::Path) -> u32 {
@@ -12,16 +12,9 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[test]
 fn other_users_reach_nothing_in_the_store() {
-    if let Some(why) = fuse_unavailable() {
-        return skip(why);
-    }
-    if which("setpriv").is_none() {
-        return skip("needs setpriv (util-linux)");
-    }
-    let (uid, gid) = match other_user() {
-        Ok(ids) => ids,
-        Err(why) => return skip(&why),
-    };
+    require!(fuse());
+    require!(tool("setpriv"));
+    let (uid, gid) = require!(other_user());
     let mut d = Daemon::prepare();
     // As /var/lib is: every user may pass through the store's parent.
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

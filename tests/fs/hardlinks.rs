@@ -1,7 +1,7 @@
 //! Hard links of lower layers through copy-up (`src/fs/hardlinks.rs`): every
 //! name of an inode stays that inode, in the mount and after a remount.
 
-use crate::util::{Daemon, Mount, TarBuilder};
+use crate::util::{Daemon, Mount, TarBuilder, busybox_tar, fuse, require};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -47,7 +47,7 @@ fn remount(m: &mut Mount) {
 
 #[test]
 fn a_write_to_one_lower_hard_link_shows_in_every_name() {
-    need_fuse!();
+    require!(fuse());
     // The report's two orders: b written first; a read, then b written.
     for read_a_first in [false, true] {
         let mut m = Mount::prepare(1);
@@ -71,7 +71,7 @@ fn a_write_to_one_lower_hard_link_shows_in_every_name() {
 
 #[test]
 fn names_never_looked_up_before_a_remount_show_the_copy() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     lower_aliases(&m, &["a", "b", "c"]);
     m.mount();
@@ -86,7 +86,7 @@ fn names_never_looked_up_before_a_remount_show_the_copy() {
 
 #[test]
 fn a_metadata_copy_up_of_one_name_then_a_write_through_another() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     lower_aliases(&m, &["a", "b"]);
     m.options = "metacopy=on".into();
@@ -105,7 +105,7 @@ fn a_metadata_copy_up_of_one_name_then_a_write_through_another() {
 
 #[test]
 fn unlinking_one_name_keeps_the_others() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     lower_aliases(&m, &["a", "b", "c"]);
     m.mount();
@@ -142,7 +142,7 @@ fn unlinking_one_name_keeps_the_others() {
 
 #[test]
 fn a_link_or_a_rename_of_one_name_keeps_the_others() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     lower_aliases(&m, &["a", "b", "c"]);
     m.mount();
@@ -181,7 +181,7 @@ fn store_layer(d: &Daemon) -> std::path::PathBuf {
 
 #[test]
 fn a_store_layer_copies_up_every_name_of_an_inode() {
-    need_fuse!();
+    require!(fuse());
     let d = Daemon::start();
     let mut m = Mount::prepare(0);
     m.lowers = vec![store_layer(&d)];
@@ -199,12 +199,9 @@ fn a_store_layer_copies_up_every_name_of_an_inode() {
 
 #[test]
 fn a_write_to_a_hard_link_in_a_container_commits_every_name() {
-    need_fuse!();
+    require!(fuse());
     let d = Daemon::start();
-    let Some(tar) = crate::util::busybox_tar(d.dir.path()) else {
-        crate::util::skip("no busybox-static to build an image from");
-        return;
-    };
+    let tar = require!(busybox_tar(d.dir.path()));
     let extra = d.dir.path().join("extra");
     fs::create_dir_all(extra.join("data")).unwrap();
     fs::write(extra.join("data/a"), "chain\n").unwrap();

@@ -2,7 +2,7 @@
 //! nodes and file capabilities show through the mount and never reach the
 //! disk of the upper layer (or the store).
 
-use crate::util::{Daemon, Mount};
+use crate::util::{Daemon, Mount, fuse, require};
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -122,7 +122,7 @@ fn shows_privileges(m: &Mount, step: &str) {
 
 #[test]
 fn privileges_show_through_the_mount_and_stay_off_the_disk() {
-    need_fuse!();
+    require!(fuse());
     let mut m = Mount::prepare(1);
     m.options = "privileges_in_xattrs".into();
     // Another user writes in it below.
@@ -241,7 +241,7 @@ fn privileged_layer(d: &Daemon) -> std::path::PathBuf {
 
 #[test]
 fn a_store_layers_privileges_copy_up_into_xattrs() {
-    need_fuse!();
+    require!(fuse());
     let d = Daemon::start();
     let layer = privileged_layer(&d);
     assert_eq!(
@@ -274,7 +274,7 @@ fn a_store_layers_privileges_copy_up_into_xattrs() {
 
 #[test]
 fn a_container_leaves_the_store_without_privileges_on_disk() {
-    need_fuse!();
+    require!(fuse());
     let d = Daemon::start();
     d.import_busybox();
     d.ok(&["run", "-d", "--name", "priv", "busybox", "sleep", "600"]);
