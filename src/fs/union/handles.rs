@@ -1,0 +1,211 @@
+//! Open file handles: lazy page-cache opens of small lower files, opens
+//! of the upper layer, and passthrough backings.
+
+use super::listing::DirEntry;
+use super::{UPPER, UnionFs};
+use crate::fs::{FsError, FsResult};
+use fuser::FileHandle;
+use rustix::fs::OFlags;
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub(super) enum Handle {
+    /// An open file, the node it was opened on, and whether the file is in
+    /// the upper layer (and so may be changed through the handle).
+    File(u64, Arc<File>, bool),
+    /// A read-only open of a small file of a lower layer, served through
+    /// the kernel's page cache: the file is opened at the first read the
+    /// cache misses (a warm open costs no syscall here). Lower layers never
+    /// change, so the node's layer and path are fixed.
+    Lazy(u64, Arc<LazyFile>),
+    Dir(Arc<Vec<DirEntry>>),
+}
+
+pub(super) struct LazyFile {
+    pub(super) layer: usize,
+    pub(super) path: Vec<u8>,
+    pub(super) file: std::sync::OnceLock<Arc<File>>,
+}
+
+/// Read-only opens of lower files up to this size are served from the
+/// kernel's page cache (`Handle::Lazy`); larger ones, and every open of the
+/// upper layer, go through FUSE passthrough when the kernel allows it.
+pub(super) const CACHED_OPEN_MAX: u64 = 1 << 20;
+
+impl UnionFs {
+    pub(super) fn new_handle(&self, h: Handle) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles().insert(fh, h);
+        fh
+    }
+
+    pub(super) fn file(&self, fh: FileHandle) -> FsResult<Arc<File>> {
+        let lazy = match self.handles().get(&fh.0) {
+            Some(Handle::File(_, f, _)) => return Ok(f.clone()),
+            Some(Handle::Lazy(_, lazy)) => lazy.clone(),
+            _ => return Err(FsError::BADF),
+        };
+        self.open_lazy(&lazy)
+    }
+
+    pub(super) fn open_lazy(&self, lazy: &LazyFile) -> FsResult<Arc<File>> {
+        if let Some(f) = lazy.file.get() {
+            return Ok(f.clone());
+        }
+        let file = self.layers[lazy.layer].open_file(&lazy.path, OFlags::RDONLY)?;
+        // Two first reads may race: one file wins, the other is dropped.
+        Ok(lazy.file.get_or_init(|| Arc::new(file)).clone())
+    }
+
+    /// Counts a page-cache open of `ino` by the handle `fh`, unless `ino`
+    /// has a passthrough backing alive (then the open must be passthrough
+    /// too) and `force` is not given.
+    pub(super) fn start_cached_open(&self, ino: u64, fh: u64, force: bool) -> bool {
+        let backings = self.backings.lock().unwrap_or_else(|p| p.into_inner());
+        if !force && backings.iter().any(|((i, _), w)| *i == ino && w.strong_count() > 0) {
+            return false;
+        }
+        self.cached_opens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(ino)
+            .or_default()
+            .insert(fh);
+        true
+    }
+
+    pub(super) fn end_cached_open(&self, ino: u64, fh: u64) {
+        let mut map = self.cached_opens.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = map.get_mut(&ino) {
+            set.remove(&fh);
+            if set.is_empty() {
+                map.remove(&ino);
+            }
+        }
+    }
+
+    pub(super) fn has_cached_opens(&self, ino: u64) -> bool {
+        self.cached_opens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&ino)
+    }
+
+    /// A page-cache open (`Handle::Lazy`) when `flags` only read a small
+    /// regular file of a lower layer; None when the open needs more.
+    pub(super) fn open_cached(&self, ino: u64, flags: i32) -> Option<u64> {
+        let oflags = OFlags::from_bits_retain(flags as u32);
+        let only_reads = !oflags
+            .intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND | OFlags::DIRECT | OFlags::SYNC);
+        if !only_reads {
+            return None;
+        }
+        let lazy = {
+            let nodes = self.nodes_read();
+            let node = nodes.get(ino)?;
+            // A node shown from the hard-link index is an upper file.
+            let indexed = node.hardlink.is_some_and(|h| h.in_index);
+            if node.is_dir || self.in_upper(node.layer) || indexed || node.size > CACHED_OPEN_MAX {
+                return None;
+            }
+            LazyFile {
+                layer: node.layer,
+                path: nodes.lower_path(ino)?,
+                file: std::sync::OnceLock::new(),
+            }
+        };
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        if !self.start_cached_open(ino, fh, false) {
+            return None;
+        }
+        self.handles().insert(fh, Handle::Lazy(ino, Arc::new(lazy)));
+        Some(fh)
+    }
+
+    pub(super) fn open_inner(&self, ino: u64, flags: i32) -> FsResult<(u64, Arc<File>, usize)> {
+        let oflags = OFlags::from_bits_retain(flags as u32);
+        let writes = oflags.intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND);
+        let truncates = oflags.contains(OFlags::TRUNC);
+        let _w = if writes {
+            let w = self.lock_writes()?;
+            // Data about to be truncated away need not be copied.
+            if truncates {
+                self.copy_up_metadata(ino)?;
+            } else {
+                self.copy_up(ino)?;
+            }
+            Some(w)
+        } else {
+            None
+        };
+        let (node, layer, path) = self.object(ino)?;
+        // Held on only while a truncating open must still drop the record
+        // naming the data below.
+        let _w = _w.filter(|_| node.lower_data.is_some());
+        let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
+        if let Some(data) = node.lower_data.as_ref().filter(|_| !writes) {
+            let file = Arc::new(self.open_lower_data(data)?);
+            let fh = self.new_handle(Handle::File(ino, file.clone(), false));
+            return Ok((fh, file, data.layer));
+        }
+        let file = Arc::new(layer.open_file(&path, oflags & keep)?);
+        if node.lower_data.is_some() {
+            // Only a truncating open gets here with the data still below.
+            self.forget_lower_data(ino, &file)?;
+        }
+        let in_upper = node.layer == UPPER && self.has_upper;
+        let fh = self.new_handle(Handle::File(ino, file.clone(), in_upper));
+        // An index entry is the upper copy's inode: one backing for both.
+        let backing_layer = if node.hardlink.is_some_and(|h| h.in_index) {
+            UPPER
+        } else {
+            node.layer
+        };
+        Ok((fh, file, backing_layer))
+    }
+
+    /// The shared kernel backing for a passthrough open of `ino` in `layer`,
+    /// made from `file` (by `make`) when none is alive. None when the kernel
+    /// offered no passthrough, or refused it (unprivileged): then data is
+    /// served by `read` and `write`, and passthrough is not tried again.
+    pub(super) fn backing(
+        &self,
+        ino: u64,
+        layer: usize,
+        file: &File,
+        make: impl FnOnce(&File) -> io::Result<fuser::BackingId>,
+    ) -> Option<Arc<fuser::BackingId>> {
+        if !self.passthrough.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut map = self.backings.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get(&(ino, layer)).and_then(std::sync::Weak::upgrade) {
+            return Some(b);
+        }
+        // Checked under the backings lock, which page-cache opens take too.
+        if self.has_cached_opens(ino) {
+            return None;
+        }
+        match make(file) {
+            Ok(id) => {
+                let id = Arc::new(id);
+                map.insert((ino, layer), Arc::downgrade(&id));
+                Some(id)
+            }
+            Err(e) => {
+                tracing::info!("FUSE passthrough refused ({e}); serving data ourselves");
+                self.passthrough.store(false, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    pub(super) fn keep_backing(&self, fh: u64, backing: Arc<fuser::BackingId>) {
+        self.backing_handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fh, backing);
+    }
+}
