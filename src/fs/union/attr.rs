@@ -132,8 +132,8 @@ impl UnionFs {
                 return None;
             }
             let lazy = self.handles().values().find_map(|h| match h {
-                Handle::File(i, f, _) if *i == ino => Some(Ok(f.clone())),
-                Handle::Lazy(i, lazy) if *i == ino => Some(Err(lazy.clone())),
+                Handle::File { ino: i, file, .. } if *i == ino => Some(Ok(file.clone())),
+                Handle::Lazy { ino: i, lazy } if *i == ino => Some(Err(lazy.clone())),
                 _ => None,
             })?;
             lazy.or_else(|lazy| self.open_lazy(&lazy)).ok()

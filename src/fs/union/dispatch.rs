@@ -393,7 +393,7 @@ impl Filesystem for UnionFs {
         reply: ReplyEmpty,
     ) {
         let removed = self.handles().remove(&fh.0);
-        if let Some(Handle::Lazy(ino, _) | Handle::File(ino, _, _)) = removed {
+        if let Some(Handle::Lazy { ino, .. } | Handle::File { ino, .. }) = removed {
             self.end_cached_open(ino, fh.0);
         }
         let had_backing = self
@@ -691,7 +691,12 @@ impl Filesystem for UnionFs {
             let attr = self.finish_new_file(parent.0, name.as_bytes(), &st);
             let ino = attr.ino.0;
             let file = Arc::new(file);
-            Ok((attr, self.new_handle(Handle::File(ino, file.clone(), true)), file))
+            let fh = self.new_handle(Handle::File {
+                ino,
+                file: file.clone(),
+                in_upper: true,
+            });
+            Ok((attr, fh, file))
         })();
         match res {
             Ok((a, fh, file)) => match self.backing(a.ino.0, UPPER, &file, |f| reply.open_backing(f)) {

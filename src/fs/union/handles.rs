@@ -12,14 +12,22 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 pub(super) enum Handle {
-    /// An open file, the node it was opened on, and whether the file is in
-    /// the upper layer (and so may be changed through the handle).
-    File(u64, Arc<File>, bool),
+    /// An open file of a node.
+    File {
+        ino: u64,
+        file: Arc<File>,
+        /// The file is in the upper layer, and so may be changed through
+        /// the handle (a metacopy file's lower data may not).
+        in_upper: bool,
+    },
     /// A read-only open of a small file of a lower layer, served through
     /// the kernel's page cache: the file is opened at the first read the
     /// cache misses (a warm open costs no syscall here). Lower layers never
     /// change, so the node's layer and path are fixed.
-    Lazy(u64, Arc<LazyFile>),
+    Lazy {
+        ino: u64,
+        lazy: Arc<LazyFile>,
+    },
     Dir(Arc<Vec<DirEntry>>),
 }
 
@@ -43,8 +51,8 @@ impl UnionFs {
 
     pub(super) fn file(&self, fh: FileHandle) -> FsResult<Arc<File>> {
         let lazy = match self.handles().get(&fh.0) {
-            Some(Handle::File(_, f, _)) => return Ok(f.clone()),
-            Some(Handle::Lazy(_, lazy)) => lazy.clone(),
+            Some(Handle::File { file, .. }) => return Ok(file.clone()),
+            Some(Handle::Lazy { lazy, .. }) => lazy.clone(),
             _ => return Err(FsError::BADF),
         };
         self.open_lazy(&lazy)
@@ -120,7 +128,13 @@ impl UnionFs {
         if !self.start_cached_open(ino, fh, false) {
             return None;
         }
-        self.handles().insert(fh, Handle::Lazy(ino, Arc::new(lazy)));
+        self.handles().insert(
+            fh,
+            Handle::Lazy {
+                ino,
+                lazy: Arc::new(lazy),
+            },
+        );
         Some(fh)
     }
 
@@ -147,7 +161,11 @@ impl UnionFs {
         let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::TRUNC | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
         if let Some(data) = node.lower_data.as_ref().filter(|_| !writes) {
             let file = Arc::new(self.open_lower_data(data)?);
-            let fh = self.new_handle(Handle::File(ino, file.clone(), false));
+            let fh = self.new_handle(Handle::File {
+                ino,
+                file: file.clone(),
+                in_upper: false,
+            });
             return Ok((fh, file, data.layer));
         }
         let file = Arc::new(layer.open_file(&path, oflags & keep)?);
@@ -156,7 +174,11 @@ impl UnionFs {
             self.forget_lower_data(ino, &file)?;
         }
         let in_upper = node.layer == UPPER && self.has_upper;
-        let fh = self.new_handle(Handle::File(ino, file.clone(), in_upper));
+        let fh = self.new_handle(Handle::File {
+            ino,
+            file: file.clone(),
+            in_upper,
+        });
         // An index entry is the upper copy's inode: one backing for both.
         let backing_layer = if node.hardlink.is_some_and(|h| h.in_index) {
             UPPER

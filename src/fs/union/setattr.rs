@@ -49,7 +49,11 @@ impl UnionFs {
             .iter()
             .filter(|(fh_id, _)| fh.is_none_or(|f| f.0 == **fh_id))
             .find_map(|(_, h)| match h {
-                Handle::File(i, f, true) if *i == ino => Some(f.clone()),
+                Handle::File {
+                    ino: i,
+                    file,
+                    in_upper: true,
+                } if *i == ino => Some(file.clone()),
                 _ => None,
             })
             .ok_or(FsError::NOENT)?;
