@@ -734,17 +734,7 @@ impl Filesystem for UnionFs {
     }
 
     fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
-        let res = (|| -> FsResult<i64> {
-            let f = self.file(fh)?;
-            let pos = match whence {
-                3 => rustix::fs::SeekFrom::Data(u64::try_from(offset).map_err(|_| FsError::INVAL)?),
-                4 => rustix::fs::SeekFrom::Hole(u64::try_from(offset).map_err(|_| FsError::INVAL)?),
-                0 => rustix::fs::SeekFrom::Start(offset as u64),
-                2 => rustix::fs::SeekFrom::End(offset),
-                _ => return Err(FsError::INVAL),
-            };
-            Ok(rustix::fs::seek(f.as_fd(), pos)? as i64)
-        })();
+        let res = self.seek(fh, offset, whence);
         reply_err!(reply, res, |o: i64| reply.offset(o));
     }
 

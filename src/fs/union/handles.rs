@@ -5,9 +5,10 @@ use super::listing::DirEntry;
 use super::{UPPER, UnionFs};
 use crate::fs::{FsError, FsResult};
 use fuser::FileHandle;
-use rustix::fs::OFlags;
+use rustix::fs::{OFlags, SeekFrom};
 use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -229,5 +230,41 @@ impl UnionFs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(fh, backing);
+    }
+
+    /// `lseek` on an open file: the new offset.
+    pub(super) fn seek(&self, fh: FileHandle, offset: i64, whence: i32) -> FsResult<i64> {
+        let f = self.file(fh)?;
+        Ok(rustix::fs::seek(f.as_fd(), seek_from(offset, whence)?)? as i64)
+    }
+}
+
+/// The position an `lseek(offset, whence)` asks for. The kernel answers
+/// `SEEK_CUR` itself (it keeps the file position): refused here as any
+/// whence this filesystem does not know.
+fn seek_from(offset: i64, whence: i32) -> FsResult<SeekFrom> {
+    let forward = || u64::try_from(offset).map_err(|_| FsError::INVAL);
+    Ok(match whence {
+        libc::SEEK_DATA => SeekFrom::Data(forward()?),
+        libc::SEEK_HOLE => SeekFrom::Hole(forward()?),
+        libc::SEEK_SET => SeekFrom::Start(offset as u64),
+        libc::SEEK_END => SeekFrom::End(offset),
+        _ => return Err(FsError::INVAL),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seek_from_names_each_whence() {
+        assert_eq!(seek_from(5, libc::SEEK_SET), Ok(SeekFrom::Start(5)));
+        assert_eq!(seek_from(-3, libc::SEEK_END), Ok(SeekFrom::End(-3)));
+        assert_eq!(seek_from(7, libc::SEEK_DATA), Ok(SeekFrom::Data(7)));
+        assert_eq!(seek_from(9, libc::SEEK_HOLE), Ok(SeekFrom::Hole(9)));
+        assert_eq!(seek_from(1, libc::SEEK_CUR), Err(FsError::INVAL));
+        assert_eq!(seek_from(-1, libc::SEEK_DATA), Err(FsError::INVAL));
+        assert_eq!(seek_from(0, 42), Err(FsError::INVAL));
     }
 }
