@@ -75,10 +75,10 @@ impl UnionFs {
         let upper = self.upper()?;
         let st = self.layers[node.layer].stat(&source)?;
         let (parent_path, name) = split(path);
-        let name = Name::new(name).map_err(|_| FsError::INVAL)?;
+        let name = Name::new(name)?;
         let work = self.work()?;
         let tmp_bytes = self.temp_name();
-        let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+        let tmp = Name::new(&tmp_bytes)?;
         let result = (|| -> FsResult<(Built, Option<u32>)> {
             let built = self.build_copy(ino, node.layer, &source, &st, tmp, with_data)?;
             let pdir = upper.dir(parent_path)?;
@@ -158,9 +158,7 @@ impl UnionFs {
                 }
             }
             FileType::Symlink => {
-                let target = lower
-                    .dir(source_dir)?
-                    .read_link(Name::new(source_name).map_err(|_| FsError::INVAL)?)?;
+                let target = lower.dir(source_dir)?.read_link(Name::new(source_name)?)?;
                 work.symlink(&target, tmp)?;
             }
             _ if placeholder => drop(work.create_file(tmp, 0o600)?),
@@ -260,7 +258,7 @@ impl UnionFs {
             // privileges lends itself write permission for the copy.
             Err(e) if e == FsError(rustix::io::Errno::ACCESS.raw_os_error()) => {
                 let (dir, name) = split(path);
-                let (dir, name) = (upper.held_dir(dir)?, Name::new(name).map_err(|_| FsError::INVAL)?);
+                let (dir, name) = (upper.held_dir(dir)?, Name::new(name)?);
                 // The mode on disk, not as shown (which may hold set-id bits).
                 let disk = dir.stat(name)?.st_mode & 0o7777;
                 dir.chmod(name, disk | 0o200)?;

@@ -147,7 +147,7 @@ impl UnionFs {
             tracing::debug!("hard-link index: the record of {ino:x} not kept");
         }
         let entry = entry_name(ino);
-        let entry_ref = Name::new(&entry).map_err(|_| FsError::INVAL)?;
+        let entry_ref = Name::new(&entry)?;
         match work.rename_noreplace(tmp, &links.layer.root, entry_ref) {
             Ok(()) => {}
             // Made by an earlier mount whose lookups this one has not
@@ -184,7 +184,7 @@ impl UnionFs {
     pub(super) fn link_from_index(&self, ino: u64) -> FsResult<()> {
         let links = self.links().ok_or(FsError::ROFS)?;
         let entry = entry_name(ino);
-        let entry_ref = Name::new(&entry).map_err(|_| FsError::INVAL)?;
+        let entry_ref = Name::new(&entry)?;
         let names = self.known_names(ino);
         let mut linked = 0u32;
         let mut kept = Vec::new();
@@ -267,7 +267,7 @@ impl UnionFs {
         let links = self.links().ok_or(FsError::ROFS)?;
         let (dir, name) = split(path);
         let udir = self.upper_dir_at(dir)?;
-        match udir.link_from(&links.layer.root, entry, Name::new(name).map_err(|_| FsError::INVAL)?) {
+        match udir.link_from(&links.layer.root, entry, Name::new(name)?) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),

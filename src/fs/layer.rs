@@ -1,8 +1,8 @@
 //! One layer of the union: a directory reached only beneath its root, and
 //! the on-disk markers of every format the peers write.
 
+use super::FsResult;
 use super::override_stat;
-use super::{FsError, FsResult};
 use crate::layers::index::{EntryKind, FLAG_HARDLINK, LayerIndex};
 use crate::sys::{self, BeneathDir, Name};
 use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
@@ -373,7 +373,7 @@ impl Layer {
                     kind = kind_of(r.kind());
                 }
             } else if let Some(held) = placeholders.as_ref().filter(|_| kind == FileType::RegularFile) {
-                let name = Name::new(name).map_err(|_| FsError::INVAL)?;
+                let name = Name::new(name)?;
                 let mut st = held.stat(name)?;
                 override_stat::present_at(held, name, &mut st)?;
                 kind = file_type(&st);
@@ -683,7 +683,7 @@ impl Layer {
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
                 let mut wh = WHITEOUT_PREFIX.to_vec();
                 wh.extend_from_slice(name.as_bytes());
-                let wh = Name::new(&wh).map_err(|_| FsError::NAMETOOLONG)?;
+                let wh = Name::new(&wh)?;
                 dir.create_file(wh, 0o000)?;
                 Ok(())
             }
@@ -721,7 +721,7 @@ impl Layer {
         {
             let _ = sys::xattr::set(fd, "user.fuseoverlayfs.opaque", b"y", XattrFlags::empty());
         }
-        let marker = Name::new(OPAQUE_MARKER).map_err(|_| FsError::INVAL)?;
+        let marker = Name::new(OPAQUE_MARKER)?;
         match dir.create_file(marker, 0o700) {
             Ok(_) => Ok(()),
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => Ok(()),

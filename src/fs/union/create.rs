@@ -20,7 +20,7 @@ impl UnionFs {
     /// Callers hold the write lock.
     pub(super) fn write_whiteout(&self, dir: &BeneathDir, name: Name<'_>) -> FsResult<()> {
         const SHARED: &[u8] = b"whiteout";
-        let shared = Name::new(SHARED).map_err(|_| FsError::INVAL)?;
+        let shared = Name::new(SHARED)?;
         if let Some(work) = self
             .work
             .as_ref()
@@ -37,7 +37,7 @@ impl UnionFs {
                     // None yet, or this one has all the links it may:
                     // a new one replaces it (older links keep the old).
                     let tmp_bytes = self.temp_name();
-                    let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+                    let tmp = Name::new(&tmp_bytes)?;
                     work.mknod(tmp, FileType::CharacterDevice, 0, 0)
                         .and_then(|()| work.rename(tmp, work, shared, rustix::fs::RenameFlags::empty()))
                         .is_ok()
@@ -71,7 +71,7 @@ impl UnionFs {
             // upper layer, where one probe tells what the name holds, and the
             // lower layers matter only if the upper one holds nothing.
             let (_, upper_path) = self.node_at(parent)?;
-            let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
+            let n = Name::new(name)?;
             let hides_below = match self.layers[UPPER].probe(&upper_path, name)? {
                 Probe::Present(_) => return Err(FsError::EXIST),
                 Probe::Whiteout => true,
@@ -88,7 +88,7 @@ impl UnionFs {
             return Err(FsError::EXIST);
         }
         let (dir, _) = self.upper_dir(parent)?;
-        let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
+        let n = Name::new(name)?;
         let had_whiteout = self.upper()?.clear_whiteout(&dir, n)?;
         let (pnode, _) = self.node(parent)?;
         Ok((dir, had_whiteout || self.exists_below(&pnode, name)?))

@@ -155,7 +155,7 @@ impl Filesystem for UnionFs {
             let (_, layer, path) = self.object(ino.0)?;
             let (ppath, name) = split(&path);
             let dir = layer.dir(ppath)?;
-            Ok(dir.read_link(Name::new(name).map_err(|_| FsError::INVAL)?)?)
+            Ok(dir.read_link(Name::new(name)?)?)
         })();
         reply_err!(reply, res, |t: Vec<u8>| reply.data(&t));
     }
@@ -214,7 +214,7 @@ impl Filesystem for UnionFs {
             let (dir, hides_below) = self.prepare_new(parent.0, name.as_bytes())?;
             let work = self.work()?;
             let tmp_bytes = self.temp_name();
-            let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+            let tmp = Name::new(&tmp_bytes)?;
             let (uid, gid, setgid) = self.new_owner(req, &dir)?;
             let perm = (mode & 0o7777 & !umask) | if setgid { 0o2000 } else { 0 };
             let built = (|| -> FsResult<()> {
@@ -297,7 +297,7 @@ impl Filesystem for UnionFs {
             let (_, path) = self.node(ino.0)?;
             let (sp, sn) = split(&path);
             let sdir = self.upper()?.dir(sp)?;
-            dir.link_from(&sdir, Name::new(sn).map_err(|_| FsError::INVAL)?, n)?;
+            dir.link_from(&sdir, Name::new(sn)?, n)?;
             let attr = self.lookup_inner(newparent.0, newname.as_bytes())?;
             if matches!(attr.kind, FuseType::CharDevice | FuseType::BlockDevice) {
                 self.note_placeholder(&dir)?;

@@ -5,7 +5,7 @@ use super::{UnionFs, no_merge};
 use crate::fs::layer::{Probe, WHITEOUT_PREFIX, is_dir, join, split};
 use crate::fs::nodes::{HardLink, Merge, NameIndex, Node, ino_of};
 use crate::fs::{FsError, FsResult};
-use crate::sys::{self, Name};
+use crate::sys::Name;
 use fuser::FileAttr;
 use rustix::fs::Stat;
 use std::sync::Arc;
@@ -185,8 +185,10 @@ impl UnionFs {
     }
 
     pub(super) fn lookup_with(&self, parent: u64, name: &[u8], fresh: bool) -> FsResult<FileAttr> {
-        Name::new(name).map_err(|e| match e {
-            sys::NameError::TooLong => FsError::NAMETOOLONG,
+        // A name no entry can have is not there (a negative entry), unless
+        // it is too long: that is the caller's error.
+        Name::new(name).map_err(|e| match FsError::from(e) {
+            FsError::NAMETOOLONG => FsError::NAMETOOLONG,
             _ => FsError::NOENT,
         })?;
         let (pnode, ppath) = self.node(parent)?;

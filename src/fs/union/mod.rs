@@ -96,10 +96,7 @@ fn no_merge() -> MergeList {
 }
 
 fn name_of(name: &OsStr) -> FsResult<Name<'_>> {
-    Name::new(name.as_bytes()).map_err(|e| match e {
-        sys::NameError::TooLong => FsError::NAMETOOLONG,
-        _ => FsError::INVAL,
-    })
+    Ok(Name::new(name.as_bytes())?)
 }
 
 impl UnionFs {

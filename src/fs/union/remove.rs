@@ -9,7 +9,7 @@ use crate::sys::Name;
 impl UnionFs {
     pub(super) fn remove(&self, parent: u64, name: &[u8], dir: bool) -> FsResult<()> {
         let _w = self.lock_writes()?;
-        let n = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
+        let n = Name::new(name)?;
         let (pnode, ppath) = self.node(parent)?;
         let (ino, mut node, mut st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
         if dir && !is_dir(&st) {

@@ -20,8 +20,8 @@ impl UnionFs {
         flags: RenameFlags,
     ) -> FsResult<()> {
         let _w = self.lock_writes()?;
-        let src_name = Name::new(name).map_err(|_| FsError::NAMETOOLONG)?;
-        let dst_name = Name::new(newname).map_err(|_| FsError::NAMETOOLONG)?;
+        let src_name = Name::new(name)?;
+        let dst_name = Name::new(newname)?;
         if newname.starts_with(WHITEOUT_PREFIX) {
             return Err(FsError::PERM);
         }

@@ -121,7 +121,7 @@ impl UnionFs {
         } else {
             Some(upper.held_dir(ppath)?)
         };
-        let entry = Name::new(name).map_err(|_| FsError::INVAL);
+        let entry = Name::new(name).map_err(FsError::from);
         if let Some(size) = size {
             let f = match fh.map(|f| self.file(f)) {
                 Some(Ok(f)) if node.lower_data.is_none() => f,
