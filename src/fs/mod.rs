@@ -14,6 +14,7 @@ mod copy_up;
 pub mod export;
 mod hardlinks;
 mod layer;
+mod locks;
 mod nodes;
 mod override_stat;
 mod union;

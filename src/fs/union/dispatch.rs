@@ -5,6 +5,7 @@ use super::ids::Caller;
 use super::setattr::SetAttr;
 use super::{UPPER, UnionFs, name_of};
 use crate::fs::layer::{is_internal_xattr, join, split};
+use crate::fs::locks;
 use crate::fs::nodes::{Node, ROOT};
 use crate::fs::override_stat::{self, Override};
 use crate::fs::{FsError, FsResult};
@@ -396,17 +397,10 @@ impl Filesystem for UnionFs {
         if let Some(Handle::Lazy { ino, .. } | Handle::File { ino, .. }) = removed {
             self.end_cached_open(ino, fh.0);
         }
-        let had_backing = self
-            .backing_handles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&fh.0);
+        let had_backing = locks::lock(&self.backing_handles).remove(&fh.0);
         if had_backing.is_some() {
             drop(had_backing);
-            self.backings
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .retain(|_, w| w.strong_count() > 0);
+            locks::lock(&self.backings).retain(|_, w| w.strong_count() > 0);
         }
         reply.ok();
     }

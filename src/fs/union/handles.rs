@@ -3,6 +3,7 @@
 
 use super::listing::DirEntry;
 use super::{UPPER, UnionFs};
+use crate::fs::locks;
 use crate::fs::{FsError, FsResult};
 use fuser::FileHandle;
 use rustix::fs::{OFlags, SeekFrom};
@@ -72,21 +73,16 @@ impl UnionFs {
     /// has a passthrough backing alive (then the open must be passthrough
     /// too) and `force` is not given.
     pub(super) fn start_cached_open(&self, ino: u64, fh: u64, force: bool) -> bool {
-        let backings = self.backings.lock().unwrap_or_else(|p| p.into_inner());
+        let backings = locks::lock(&self.backings);
         if !force && backings.iter().any(|((i, _), w)| *i == ino && w.strong_count() > 0) {
             return false;
         }
-        self.cached_opens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(ino)
-            .or_default()
-            .insert(fh);
+        locks::lock(&self.cached_opens).entry(ino).or_default().insert(fh);
         true
     }
 
     pub(super) fn end_cached_open(&self, ino: u64, fh: u64) {
-        let mut map = self.cached_opens.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = locks::lock(&self.cached_opens);
         if let Some(set) = map.get_mut(&ino) {
             set.remove(&fh);
             if set.is_empty() {
@@ -96,10 +92,7 @@ impl UnionFs {
     }
 
     pub(super) fn has_cached_opens(&self, ino: u64) -> bool {
-        self.cached_opens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(&ino)
+        locks::lock(&self.cached_opens).contains_key(&ino)
     }
 
     /// A page-cache open (`Handle::Lazy`) when `flags` only read a small
@@ -203,7 +196,7 @@ impl UnionFs {
         if !self.passthrough.load(Ordering::Relaxed) {
             return None;
         }
-        let mut map = self.backings.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = locks::lock(&self.backings);
         if let Some(b) = map.get(&(ino, layer)).and_then(std::sync::Weak::upgrade) {
             return Some(b);
         }
@@ -226,10 +219,7 @@ impl UnionFs {
     }
 
     pub(super) fn keep_backing(&self, fh: u64, backing: Arc<fuser::BackingId>) {
-        self.backing_handles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(fh, backing);
+        locks::lock(&self.backing_handles).insert(fh, backing);
     }
 
     /// `lseek` on an open file: the new offset.

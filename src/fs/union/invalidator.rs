@@ -1,6 +1,7 @@
 //! Telling the kernel about changes made beside the mount.
 
 use super::UnionFs;
+use crate::fs::locks;
 use crate::fs::nodes::{Nodes, ROOT};
 use fuser::INodeNo;
 use std::ffi::OsStr;
@@ -22,13 +23,13 @@ pub struct Invalidator {
 impl Invalidator {
     /// Connects to the mount's session (`Session::notifier`).
     pub fn attach(&self, notifier: fuser::Notifier) {
-        *self.notifier.lock().unwrap_or_else(|p| p.into_inner()) = Some(notifier);
+        *locks::lock(&self.notifier) = Some(notifier);
     }
 
     /// `path` (relative to the mount's root, `a/b`) changed.
     pub fn changed(&self, path: &[u8]) -> io::Result<()> {
         let (parent, child, name) = {
-            let nodes = self.nodes.read().unwrap_or_else(|p| p.into_inner());
+            let nodes = locks::read(&self.nodes);
             let mut parent = ROOT;
             let comps: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|c| !c.is_empty()).collect();
             let Some((last, dirs)) = comps.split_last() else {
@@ -43,7 +44,7 @@ impl Invalidator {
             }
             (parent, nodes.child(parent, last), last.to_vec())
         };
-        let notifier = self.notifier.lock().unwrap_or_else(|p| p.into_inner());
+        let notifier = locks::lock(&self.notifier);
         let Some(n) = notifier.as_ref() else { return Ok(()) };
         // ENOENT: the kernel had nothing cached; that is fine.
         let ok = |r: io::Result<()>| match r {

@@ -5,6 +5,7 @@ use super::UnionFs;
 use super::attr::fuse_type;
 use super::handles::Handle;
 use crate::fs::layer::join;
+use crate::fs::locks;
 use crate::fs::nodes::{Node, ino_of};
 use crate::fs::{FsError, FsResult};
 use fuser::FileType as FuseType;
@@ -59,7 +60,7 @@ impl UnionFs {
             };
         }
         if offset != 0
-            && let Some(e) = self.dir_listings.lock().unwrap_or_else(|p| p.into_inner()).get(&ino)
+            && let Some(e) = locks::lock(&self.dir_listings).get(&ino)
         {
             return Ok(e.clone());
         }
@@ -68,7 +69,7 @@ impl UnionFs {
             return Err(FsError::NOTDIR);
         }
         let entries = Arc::new(self.list(&node, &path)?);
-        let mut kept = self.dir_listings.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = locks::lock(&self.dir_listings);
         if kept.len() >= KEPT_LISTINGS {
             kept.clear();
         }
@@ -81,7 +82,7 @@ impl UnionFs {
     /// dropped, as the kernel has it all now.
     pub(super) fn end_of_listing(&self, ino: u64, fh: u64, offset: u64, entries: &[DirEntry]) {
         if fh == 0 && offset >= 2 && offset - 2 >= entries.len() as u64 {
-            self.dir_listings.lock().unwrap_or_else(|p| p.into_inner()).remove(&ino);
+            locks::lock(&self.dir_listings).remove(&ino);
         }
     }
 }

@@ -27,6 +27,7 @@ mod xattrs; // extended attributes
 use crate::fs::config::MountConfig;
 use crate::fs::hardlinks::{LinkIndex, entry_name};
 use crate::fs::layer::Layer;
+use crate::fs::locks;
 use crate::fs::nodes::{Merge, MergeList, Node, Nodes};
 use crate::fs::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
@@ -210,22 +211,22 @@ impl UnionFs {
     }
 
     pub(super) fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
-        self.nodes.read().unwrap_or_else(|p| p.into_inner())
+        locks::read(&self.nodes)
     }
 
     pub(super) fn nodes_write(&self) -> std::sync::RwLockWriteGuard<'_, Nodes> {
-        self.nodes.write().unwrap_or_else(|p| p.into_inner())
+        locks::write(&self.nodes)
     }
 
     fn lock_writes(&self) -> FsResult<MutexGuard<'_, ()>> {
         if self.read_only {
             return Err(FsError::ROFS);
         }
-        Ok(self.write_lock.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(locks::lock(&self.write_lock))
     }
 
     fn handles(&self) -> MutexGuard<'_, HashMap<u64, Handle>> {
-        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+        locks::lock(&self.handles)
     }
 
     /// A node and its current path.
