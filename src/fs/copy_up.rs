@@ -40,12 +40,12 @@ impl UnionFs {
 
     fn copy_up_with(&self, ino: u64, with_data: bool) -> FsResult<()> {
         let (mut node, mut path) = self.node(ino)?;
-        if node.layer != UPPER && node.hardlink.is_some_and(|h| h.in_index) {
+        if !self.in_upper(node.layer) && node.hardlink.is_some_and(|h| h.in_index) {
             // Its inode is copied up already: its names are linked to that.
             self.link_from_index(ino)?;
             (node, path) = self.node(ino)?;
         }
-        if node.layer == UPPER {
+        if self.in_upper(node.layer) {
             return match &node.lower_data {
                 Some(data) if with_data => self.copy_up_data(ino, &path, data),
                 _ => Ok(()),

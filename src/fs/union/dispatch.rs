@@ -538,7 +538,7 @@ impl Filesystem for UnionFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        match rustix::fs::fstatvfs(self.layers[0].root.as_fd()) {
+        match rustix::fs::fstatvfs(self.top_layer().root.as_fd()) {
             Ok(s) => reply.statfs(
                 s.f_blocks,
                 s.f_bfree,

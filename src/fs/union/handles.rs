@@ -167,7 +167,7 @@ impl UnionFs {
             // Only a truncating open gets here with the data still below.
             self.forget_lower_data(ino, &file)?;
         }
-        let in_upper = node.layer == UPPER && self.has_upper;
+        let in_upper = self.in_upper(node.layer);
         let fh = self.new_handle(Handle::File {
             ino,
             file: file.clone(),

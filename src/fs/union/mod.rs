@@ -44,6 +44,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
+/// The index of the upper layer in `layers`, where the mount has one:
+/// `in_upper` says whether a layer is it.
 pub(super) const UPPER: usize = 0;
 
 pub struct UnionFs {
@@ -237,8 +239,16 @@ impl UnionFs {
         Ok((node, path))
     }
 
+    /// Whether `layer` is the upper layer: the one way to ask, as layer
+    /// `UPPER` (0) is the topmost lower layer of a mount without one.
     pub(super) fn in_upper(&self, layer: usize) -> bool {
         self.has_upper && layer == UPPER
+    }
+
+    /// The topmost layer: the upper layer, or the first lower layer of a
+    /// mount without one.
+    fn top_layer(&self) -> &Layer {
+        &self.layers[0]
     }
 
     pub(super) fn links(&self) -> Option<&LinkIndex> {

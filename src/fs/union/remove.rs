@@ -34,7 +34,7 @@ impl UnionFs {
             let (pnode, _) = self.node(parent)?;
             self.exists_below(&pnode, name)?
         };
-        if node.layer == UPPER && self.has_upper {
+        if self.in_upper(node.layer) {
             if dir {
                 // Only whiteouts and markers can be left in it.
                 udir.child_dir(n)?.clear()?;
