@@ -5,7 +5,6 @@ use super::ids::Caller;
 use super::setattr::SetAttr;
 use super::{UPPER, UnionFs, name_of};
 use crate::fs::layer::{is_internal_xattr, join, split};
-use crate::fs::locks;
 use crate::fs::nodes::{Node, ROOT};
 use crate::fs::override_stat::{self, Override};
 use crate::fs::{FsError, FsResult};
@@ -313,14 +312,12 @@ impl Filesystem for UnionFs {
             return reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
         }
         match self.open_inner(ino.0, flags.0) {
-            Ok((fh, file, layer)) => match self.backing(ino.0, layer, &file, |f| reply.open_backing(f)) {
-                Some(b) => {
-                    reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b);
-                    self.keep_backing(fh, b);
-                }
+            Ok((fh, file, layer)) => match self.passthrough_backing(ino.0, layer, fh, &file, |f| reply.open_backing(f))
+            {
+                Some(b) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b),
                 // File data, too, changes only through this mount.
                 None => {
-                    self.start_cached_open(ino.0, fh, true);
+                    self.backings.start_cached(ino.0, fh, true);
                     reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE)
                 }
             },
@@ -393,15 +390,7 @@ impl Filesystem for UnionFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let removed = self.handles().remove(&fh.0);
-        if let Some(Handle::Lazy { ino, .. } | Handle::File { ino, .. }) = removed {
-            self.end_cached_open(ino, fh.0);
-        }
-        let had_backing = locks::lock(&self.backing_handles).remove(&fh.0);
-        if had_backing.is_some() {
-            drop(had_backing);
-            locks::lock(&self.backings).retain(|_, w| w.strong_count() > 0);
-        }
+        self.release_file(fh.0);
         reply.ok();
     }
 
@@ -693,10 +682,9 @@ impl Filesystem for UnionFs {
             Ok((attr, fh, file))
         })();
         match res {
-            Ok((a, fh, file)) => match self.backing(a.ino.0, UPPER, &file, |f| reply.open_backing(f)) {
+            Ok((a, fh, file)) => match self.passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f)) {
                 Some(b) => {
-                    reply.created_passthrough(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b);
-                    self.keep_backing(fh, b);
+                    reply.created_passthrough(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b)
                 }
                 None => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
             },

@@ -3,7 +3,6 @@
 
 use super::listing::DirEntry;
 use super::{UPPER, UnionFs};
-use crate::fs::locks;
 use crate::fs::{FsError, FsResult};
 use fuser::FileHandle;
 use rustix::fs::{OFlags, SeekFrom};
@@ -69,32 +68,6 @@ impl UnionFs {
         Ok(lazy.file.get_or_init(|| Arc::new(file)).clone())
     }
 
-    /// Counts a page-cache open of `ino` by the handle `fh`, unless `ino`
-    /// has a passthrough backing alive (then the open must be passthrough
-    /// too) and `force` is not given.
-    pub(super) fn start_cached_open(&self, ino: u64, fh: u64, force: bool) -> bool {
-        let backings = locks::lock(&self.backings);
-        if !force && backings.iter().any(|((i, _), w)| *i == ino && w.strong_count() > 0) {
-            return false;
-        }
-        locks::lock(&self.cached_opens).entry(ino).or_default().insert(fh);
-        true
-    }
-
-    pub(super) fn end_cached_open(&self, ino: u64, fh: u64) {
-        let mut map = locks::lock(&self.cached_opens);
-        if let Some(set) = map.get_mut(&ino) {
-            set.remove(&fh);
-            if set.is_empty() {
-                map.remove(&ino);
-            }
-        }
-    }
-
-    pub(super) fn has_cached_opens(&self, ino: u64) -> bool {
-        locks::lock(&self.cached_opens).contains_key(&ino)
-    }
-
     /// A page-cache open (`Handle::Lazy`) when `flags` only read a small
     /// regular file of a lower layer; None when the open needs more.
     pub(super) fn open_cached(&self, ino: u64, flags: i32) -> Option<u64> {
@@ -119,7 +92,7 @@ impl UnionFs {
             }
         };
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        if !self.start_cached_open(ino, fh, false) {
+        if !self.backings.start_cached(ino, fh, false) {
             return None;
         }
         self.handles().insert(
@@ -182,34 +155,24 @@ impl UnionFs {
         Ok((fh, file, backing_layer))
     }
 
-    /// The shared kernel backing for a passthrough open of `ino` in `layer`,
-    /// made from `file` (by `make`) when none is alive. None when the kernel
-    /// offered no passthrough, or refused it (unprivileged): then data is
-    /// served by `read` and `write`, and passthrough is not tried again.
-    pub(super) fn backing(
+    /// The shared kernel backing the passthrough open `fh` of `ino` in
+    /// `layer` holds, made from `file` (by `make`) when none is alive. None
+    /// when the inode has page-cache opens, or the kernel offered no
+    /// passthrough, or refused it (unprivileged): then data is served by
+    /// `read` and `write`, and passthrough is not tried again.
+    pub(super) fn passthrough_backing(
         &self,
         ino: u64,
         layer: usize,
+        fh: u64,
         file: &File,
         make: impl FnOnce(&File) -> io::Result<fuser::BackingId>,
     ) -> Option<Arc<fuser::BackingId>> {
         if !self.passthrough.load(Ordering::Relaxed) {
             return None;
         }
-        let mut map = locks::lock(&self.backings);
-        if let Some(b) = map.get(&(ino, layer)).and_then(std::sync::Weak::upgrade) {
-            return Some(b);
-        }
-        // Checked under the backings lock, which page-cache opens take too.
-        if self.has_cached_opens(ino) {
-            return None;
-        }
-        match make(file) {
-            Ok(id) => {
-                let id = Arc::new(id);
-                map.insert((ino, layer), Arc::downgrade(&id));
-                Some(id)
-            }
+        match self.backings.share(ino, layer, fh, || make(file)) {
+            Ok(backing) => backing,
             Err(e) => {
                 tracing::info!("FUSE passthrough refused ({e}); serving data ourselves");
                 self.passthrough.store(false, Ordering::Relaxed);
@@ -218,8 +181,14 @@ impl UnionFs {
         }
     }
 
-    pub(super) fn keep_backing(&self, fh: u64, backing: Arc<fuser::BackingId>) {
-        locks::lock(&self.backing_handles).insert(fh, backing);
+    /// The file handle `fh` is released: with it its page-cache open or
+    /// its hold on a passthrough backing.
+    pub(super) fn release_file(&self, fh: u64) {
+        let ino = match self.handles().remove(&fh) {
+            Some(Handle::Lazy { ino, .. } | Handle::File { ino, .. }) => Some(ino),
+            _ => None,
+        };
+        self.backings.release(ino, fh);
     }
 
     /// `lseek` on an open file: the new offset.

@@ -11,6 +11,7 @@
 //! read lock.
 
 mod attr; // stat to FileAttr, times, getattr
+mod backings; // passthrough backings shared per inode, page-cache opens
 mod create; // making way for new entries, their owner, whiteouts
 mod dispatch; // impl Filesystem: FUSE calls to the operations
 mod handles; // open files, lazy page-cache opens, passthrough backings
@@ -32,11 +33,12 @@ use crate::fs::nodes::{Merge, MergeList, Node, Nodes};
 use crate::fs::{FsError, FsResult};
 use crate::sys::{self, BeneathDir, Name};
 pub(super) use attr::times_of;
+use backings::Backings;
 use handles::Handle;
 use ids::IdMapping;
 pub use invalidator::Invalidator;
 use listing::DirEntry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -74,14 +76,8 @@ pub struct UnionFs {
     share_whiteouts: std::sync::atomic::AtomicBool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
     passthrough: std::sync::atomic::AtomicBool,
-    /// One kernel backing per (inode, layer), shared by all passthrough
-    /// opens of it: a copy-up makes a new backing for the upper copy.
-    backings: Mutex<HashMap<(u64, usize), std::sync::Weak<fuser::BackingId>>>,
-    /// Passthrough handles: the open file beside its backing.
-    backing_handles: Mutex<HashMap<u64, Arc<fuser::BackingId>>>,
-    /// Inodes with page-cache (non-passthrough) opens, and their handles:
-    /// the kernel refuses passthrough and cached opens of one inode at once.
-    cached_opens: Mutex<HashMap<u64, HashSet<u64>>>,
+    /// Passthrough backings and page-cache opens (see `backings`).
+    backings: Backings<fuser::BackingId>,
     /// The kernel opens directories without asking (zero-message opendir):
     /// listings are then made at offset 0 of a `readdir` and kept here, by
     /// inode, for the calls that continue them. Bounded: cleared when full.
@@ -193,9 +189,7 @@ impl UnionFs {
             links,
             share_whiteouts: std::sync::atomic::AtomicBool::new(true),
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
-            backings: Mutex::new(HashMap::new()),
-            backing_handles: Mutex::new(HashMap::new()),
-            cached_opens: Mutex::new(HashMap::new()),
+            backings: Backings::new(),
             no_opendir: std::sync::atomic::AtomicBool::new(false),
             dir_listings: Mutex::new(HashMap::new()),
             exit_on_destroy: false,
