@@ -42,6 +42,15 @@ pub(super) fn in_parallel<T: Sync>(items: &[T], job: impl Fn(&T) + Sync) {
     });
 }
 
+/// What `search` found of a name: the object shown (its layer, status and
+/// path there) and the directories merged under it, itself first.
+struct Found {
+    layer: usize,
+    st: Stat,
+    path: Vec<u8>,
+    merge: Vec<(usize, Vec<u8>)>,
+}
+
 impl UnionFs {
     /// Finds `name` in the directory `parent` (at `parent_path`), across the
     /// directory's merged layers, topmost first. Below a directory the upper
@@ -68,6 +77,15 @@ impl UnionFs {
         if name.starts_with(WHITEOUT_PREFIX) {
             return Ok(None);
         }
+        let Some(found) = self.search(parent, parent_path, name)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.found_node(found, fresh)?))
+    }
+
+    /// The layers' objects for `name` in `parent`: the topmost one shown,
+    /// and the directories that merge under it, topmost first (`find`).
+    fn search(&self, parent: &Node, parent_path: &[u8], name: &[u8]) -> FsResult<Option<Found>> {
         let merged = join(parent_path, name);
         // The upper layer first; the lower layers once it is passed, only
         // those the parent's index says may hold the name.
@@ -130,9 +148,20 @@ impl UnionFs {
                 }
             }
         }
-        let Some((layer, st, layer_path)) = found else {
-            return Ok(None);
-        };
+        Ok(found.map(|(layer, st, path)| Found { layer, st, path, merge }))
+    }
+
+    /// The node and status shown for what `search` found, told whether the
+    /// upper object was just made (`fresh`): its inode number, hard-link
+    /// state and metacopy data from its origin record, or from the copy in
+    /// the hard-link index of another of its names.
+    fn found_node(&self, found: Found, fresh: bool) -> FsResult<(u64, Node, Stat)> {
+        let Found {
+            layer,
+            st,
+            path: layer_path,
+            merge,
+        } = found;
         let record = if fresh {
             None
         } else {
@@ -177,7 +206,7 @@ impl UnionFs {
             lower_data,
             hardlink,
         };
-        Ok(Some((ino, node, st)))
+        Ok((ino, node, st))
     }
 
     pub(super) fn lookup_inner(&self, parent: u64, name: &[u8]) -> FsResult<FileAttr> {
