@@ -1,6 +1,7 @@
 //! Making way for new entries in the upper layer, their owner, their
 //! entry once made, and whiteouts.
 
+use super::WriteGuard;
 use super::{UPPER, UnionFs, no_merge};
 use crate::fs::layer::{Probe, WHITEOUT_PREFIX};
 use crate::fs::nodes::{Node, ino_of};
@@ -17,8 +18,7 @@ impl UnionFs {
     /// one 0/0 device kept in the work directory, as kernel overlayfs
     /// shares its whiteouts (a link costs a directory entry where a mknod
     /// costs an inode too); a whiteout of its own where linking fails.
-    /// Callers hold the write lock.
-    pub(super) fn write_whiteout(&self, dir: &BeneathDir, name: Name<'_>) -> FsResult<()> {
+    pub(super) fn write_whiteout(&self, _w: &WriteGuard<'_>, dir: &BeneathDir, name: Name<'_>) -> FsResult<()> {
         const SHARED: &[u8] = b"whiteout";
         let shared = Name::new(SHARED)?;
         if let Some(work) = self
@@ -57,7 +57,12 @@ impl UnionFs {
     /// Makes way for a new entry `name` in the upper directory: no object
     /// may be visible there; any whiteout is removed. Returns whether the
     /// name hid something below (a new directory must then be opaque).
-    pub(super) fn prepare_new(&self, parent: u64, name: &[u8]) -> FsResult<(Arc<BeneathDir>, bool)> {
+    pub(super) fn prepare_new(
+        &self,
+        w: &WriteGuard<'_>,
+        parent: u64,
+        name: &[u8],
+    ) -> FsResult<(Arc<BeneathDir>, bool)> {
         let (pnode, ppath) = self.node(parent)?;
         if !pnode.is_dir {
             return Err(FsError::NOTDIR);
@@ -78,7 +83,7 @@ impl UnionFs {
                 Probe::Absent if self.exists_below(&pnode, name)? => return Err(FsError::EXIST),
                 Probe::Absent => false,
             };
-            let (dir, _) = self.upper_dir(parent)?;
+            let (dir, _) = self.upper_dir(w, parent)?;
             if hides_below {
                 self.upper()?.clear_whiteout(&dir, n)?;
             }
@@ -87,7 +92,7 @@ impl UnionFs {
         if self.find(&pnode, &ppath, name)?.is_some() {
             return Err(FsError::EXIST);
         }
-        let (dir, _) = self.upper_dir(parent)?;
+        let (dir, _) = self.upper_dir(w, parent)?;
         let n = Name::new(name)?;
         let had_whiteout = self.upper()?.clear_whiteout(&dir, n)?;
         let (pnode, _) = self.node(parent)?;

@@ -163,8 +163,8 @@ impl Filesystem for UnionFs {
     fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
         let res = (|| -> FsResult<FileAttr> {
             let n = name_of(name)?;
-            let _w = self.lock_writes()?;
-            let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
+            let w = &self.lock_writes()?;
+            let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
             let kind = FileType::from_raw_mode(mode);
             let perm = mode & 0o7777 & !umask;
             let (uid, gid, _) = self.new_owner(req, &dir)?;
@@ -210,8 +210,8 @@ impl Filesystem for UnionFs {
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
         let res = (|| -> FsResult<FileAttr> {
             let n = name_of(name)?;
-            let _w = self.lock_writes()?;
-            let (dir, hides_below) = self.prepare_new(parent.0, name.as_bytes())?;
+            let w = &self.lock_writes()?;
+            let (dir, hides_below) = self.prepare_new(w, parent.0, name.as_bytes())?;
             let work = self.work()?;
             let tmp_bytes = self.temp_name();
             let tmp = Name::new(&tmp_bytes)?;
@@ -257,8 +257,8 @@ impl Filesystem for UnionFs {
     fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
         let res = (|| -> FsResult<FileAttr> {
             let n = name_of(link_name)?;
-            let _w = self.lock_writes()?;
-            let (dir, _) = self.prepare_new(parent.0, link_name.as_bytes())?;
+            let w = &self.lock_writes()?;
+            let (dir, _) = self.prepare_new(w, parent.0, link_name.as_bytes())?;
             dir.symlink(target.as_os_str().as_bytes(), n)?;
             let (uid, gid, _) = self.new_owner(req, &dir)?;
             dir.chown(n, uid, gid)?;
@@ -291,9 +291,9 @@ impl Filesystem for UnionFs {
     fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
         let res = (|| -> FsResult<FileAttr> {
             let n = name_of(newname)?;
-            let _w = self.lock_writes()?;
-            self.copy_up_metadata(ino.0)?;
-            let (dir, _) = self.prepare_new(newparent.0, newname.as_bytes())?;
+            let w = &self.lock_writes()?;
+            self.copy_up_metadata(w, ino.0)?;
+            let (dir, _) = self.prepare_new(w, newparent.0, newname.as_bytes())?;
             let (_, path) = self.node(ino.0)?;
             let (sp, sn) = split(&path);
             let sdir = self.upper()?.dir(sp)?;
@@ -556,8 +556,8 @@ impl Filesystem for UnionFs {
             if is_internal_xattr(name.as_bytes()) {
                 return Err(FsError::PERM);
             }
-            let _w = self.lock_writes()?;
-            let fd = self.xattr_fd(ino.0, true)?;
+            let w = &self.lock_writes()?;
+            let fd = self.xattr_fd(w, ino.0, true)?;
             let name = self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?);
             sys::xattr::set(&fd, name, value, XattrFlags::from_bits_retain(flags as u32))?;
             Ok(())
@@ -607,8 +607,8 @@ impl Filesystem for UnionFs {
             if is_internal_xattr(name.as_bytes()) {
                 return Err(FsError::NODATA);
             }
-            let _w = self.lock_writes()?;
-            let fd = self.xattr_fd(ino.0, true)?;
+            let w = &self.lock_writes()?;
+            let fd = self.xattr_fd(w, ino.0, true)?;
             sys::xattr::remove(&fd, self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?))?;
             Ok(())
         })();
@@ -632,8 +632,8 @@ impl Filesystem for UnionFs {
     ) {
         let res = (|| -> FsResult<(FileAttr, u64, Arc<File>)> {
             let n = name_of(name)?;
-            let _w = self.lock_writes()?;
-            let (dir, _) = self.prepare_new(parent.0, name.as_bytes())?;
+            let w = &self.lock_writes()?;
+            let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
             let wanted = mode & 0o7777 & !umask;
             // Set-id bits the disk must not hold are the override's.
             let perm = if self.overrides { wanted & !0o6000 } else { wanted };

@@ -113,9 +113,9 @@ impl UnionFs {
             let w = self.lock_writes()?;
             // Data about to be truncated away need not be copied.
             if truncates {
-                self.copy_up_metadata(ino)?;
+                self.copy_up_metadata(&w, ino)?;
             } else {
-                self.copy_up(ino)?;
+                self.copy_up(&w, ino)?;
             }
             Some(w)
         } else {

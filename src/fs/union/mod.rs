@@ -46,6 +46,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
+/// Proof that the caller holds the write lock (`lock_writes`): the
+/// functions that change the upper layer take one, so that none can be
+/// called without it.
+pub(super) struct WriteGuard<'a> {
+    _lock: MutexGuard<'a, ()>,
+}
+
 /// The index of the upper layer in `layers`, where the mount has one:
 /// `in_upper` says whether a layer is it.
 pub(super) const UPPER: usize = 0;
@@ -214,11 +221,16 @@ impl UnionFs {
         locks::write(&self.nodes)
     }
 
-    fn lock_writes(&self) -> FsResult<MutexGuard<'_, ()>> {
+    /// Takes the lock that serialises every change (ROFS on a read-only
+    /// mount): the guard is what the functions that change the upper layer
+    /// ask for.
+    fn lock_writes(&self) -> FsResult<WriteGuard<'_>> {
         if self.read_only {
             return Err(FsError::ROFS);
         }
-        Ok(locks::lock(&self.write_lock))
+        Ok(WriteGuard {
+            _lock: locks::lock(&self.write_lock),
+        })
     }
 
     fn handles(&self) -> MutexGuard<'_, HashMap<u64, Handle>> {
@@ -301,8 +313,8 @@ impl UnionFs {
     }
 
     /// The upper-layer directory for a directory node, copied up if needed.
-    fn upper_dir(&self, ino: u64) -> FsResult<(Arc<BeneathDir>, Vec<u8>)> {
-        self.copy_up(ino)?;
+    fn upper_dir(&self, w: &WriteGuard<'_>, ino: u64) -> FsResult<(Arc<BeneathDir>, Vec<u8>)> {
+        self.copy_up(w, ino)?;
         let (node, path) = self.node(ino)?;
         if !node.is_dir {
             return Err(FsError::NOTDIR);

@@ -8,7 +8,7 @@ use crate::sys::Name;
 
 impl UnionFs {
     pub(super) fn remove(&self, parent: u64, name: &[u8], dir: bool) -> FsResult<()> {
-        let _w = self.lock_writes()?;
+        let w = &self.lock_writes()?;
         let n = Name::new(name)?;
         let (pnode, ppath) = self.node(parent)?;
         let (ino, mut node, mut st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
@@ -18,7 +18,7 @@ impl UnionFs {
         if !self.in_upper(node.layer) && self.copies_to_index(&node, &st) {
             // A name of a hard-linked lower inode: the inode comes up first,
             // so that its other names count one name fewer (see `hardlinks`).
-            self.copy_up_metadata(ino)?;
+            self.copy_up_metadata(w, ino)?;
             (_, node, st) = self.find(&pnode, &ppath, name)?.ok_or(FsError::NOENT)?;
         }
         if !dir && is_dir(&st) {
@@ -28,7 +28,7 @@ impl UnionFs {
         if dir && !self.list(&node, &path)?.is_empty() {
             return Err(FsError::NOTEMPTY);
         }
-        let (udir, _) = self.upper_dir(parent)?;
+        let (udir, _) = self.upper_dir(w, parent)?;
         // Found below: no need to look again.
         let below = !self.in_upper(node.layer) || {
             let (pnode, _) = self.node(parent)?;
@@ -45,7 +45,7 @@ impl UnionFs {
             }
         }
         if below {
-            self.write_whiteout(&udir, n)?;
+            self.write_whiteout(w, &udir, n)?;
         }
         self.nodes_write().unlink(ino, parent, name);
         Ok(())

@@ -1,6 +1,7 @@
 //! `rename`, plain and `RENAME_EXCHANGE`, with redirects for directories
 //! whose content stays below.
 
+use super::WriteGuard;
 use super::ids::Caller;
 use super::{UPPER, UnionFs};
 use crate::fs::layer::{WHITEOUT_PREFIX, file_type, is_dir, join};
@@ -38,12 +39,12 @@ impl UnionFs {
         newname: &[u8],
         flags: RenameFlags,
     ) -> FsResult<()> {
-        let _w = self.lock_writes()?;
+        let w = &self.lock_writes()?;
         let ends = self.rename_ends(caller, (parent, name), (newparent, newname), flags)?;
         if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            self.exchange(ends)
+            self.exchange(w, ends)
         } else {
-            self.rename_over(ends)
+            self.rename_over(w, ends)
         }
     }
 
@@ -107,7 +108,7 @@ impl UnionFs {
 
     /// `RENAME_EXCHANGE`: both names stay, each now naming the other's
     /// object.
-    fn exchange(&self, e: Ends<'_>) -> FsResult<()> {
+    fn exchange(&self, w: &WriteGuard<'_>, e: Ends<'_>) -> FsResult<()> {
         let (dst_ino, dnode, dst_st) = e.dst.ok_or(FsError::NOENT)?;
         if dst_ino == e.src_ino {
             return Ok(());
@@ -124,13 +125,13 @@ impl UnionFs {
             (dst_ino, &dnode, join(&e.nppath, e.newname)),
         ] {
             let target = self.content_below(node);
-            self.copy_up_metadata(ino)?;
+            self.copy_up_metadata(w, ino)?;
             if let Some(target) = target {
                 self.upper()?.set_redirect(&self.upper()?.dir(&merged)?, &target)?;
             }
         }
-        let (src_dir, _) = self.upper_dir(e.parent)?;
-        let (dst_dir, _) = self.upper_dir(e.newparent)?;
+        let (src_dir, _) = self.upper_dir(w, e.parent)?;
+        let (dst_dir, _) = self.upper_dir(w, e.newparent)?;
         src_dir.rename(e.src_name, &dst_dir, e.dst_name, rustix::fs::RenameFlags::EXCHANGE)?;
         for (st, dir) in [(&e.src_st, &dst_dir), (&dst_st, &src_dir)] {
             if matches!(file_type(st), FileType::CharacterDevice | FileType::BlockDevice) {
@@ -146,7 +147,7 @@ impl UnionFs {
 
     /// A plain rename: the source takes the destination's name, replacing
     /// what it held; a whiteout hides what is left below the old name.
-    fn rename_over(&self, e: Ends<'_>) -> FsResult<()> {
+    fn rename_over(&self, w: &WriteGuard<'_>, e: Ends<'_>) -> FsResult<()> {
         if let Some((dst_ino, dnode, dst_st)) = &e.dst {
             if *dst_ino == e.src_ino {
                 return Ok(());
@@ -175,15 +176,15 @@ impl UnionFs {
         {
             // A name of a hard-linked lower inode goes: the inode comes up
             // first, so that its other names count one name fewer.
-            self.copy_up_metadata(*dst_ino)?;
+            self.copy_up_metadata(w, *dst_ino)?;
         }
-        self.copy_up_metadata(e.src_ino)?;
+        self.copy_up_metadata(w, e.src_ino)?;
         if let Some(target) = &redirect_to {
             self.upper()?
                 .set_redirect(&self.upper()?.dir(&join(&e.ppath, e.name))?, target)?;
         }
-        let (src_dir, _) = self.upper_dir(e.parent)?;
-        let (dst_dir, _) = self.upper_dir(e.newparent)?;
+        let (src_dir, _) = self.upper_dir(w, e.parent)?;
+        let (dst_dir, _) = self.upper_dir(w, e.newparent)?;
         let upper = self.upper()?;
         upper.clear_whiteout(&dst_dir, e.dst_name)?;
         let mut dst_below = false;
@@ -207,7 +208,7 @@ impl UnionFs {
         }
         let (pnode, _) = self.node(e.parent)?;
         if !self.in_upper(e.src.layer) || self.exists_below(&pnode, e.name)? {
-            self.write_whiteout(&src_dir, e.src_name)?;
+            self.write_whiteout(w, &src_dir, e.src_name)?;
         }
         let mut nodes = self.nodes_write();
         if let Some((dst_ino, _, _)) = e.dst {

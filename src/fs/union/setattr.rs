@@ -2,6 +2,7 @@
 //! an unlinked one.
 
 use super::UnionFs;
+use super::WriteGuard;
 use super::attr::to_timespec;
 use super::handles::Handle;
 use super::ids::Caller;
@@ -32,8 +33,8 @@ pub(super) struct SetAttr {
 
 impl UnionFs {
     /// A `setattr` of a node with no name left: the change goes through an
-    /// open file of it. Callers hold the write lock.
-    pub(super) fn setattr_unlinked(&self, ino: u64, a: &SetAttr) -> FsResult<FileAttr> {
+    /// open file of it.
+    pub(super) fn setattr_unlinked(&self, _w: &WriteGuard<'_>, ino: u64, a: &SetAttr) -> FsResult<FileAttr> {
         let SetAttr {
             mode,
             uid,
@@ -92,9 +93,9 @@ impl UnionFs {
     }
 
     pub(super) fn setattr_inner(&self, ino: u64, a: SetAttr) -> FsResult<FileAttr> {
-        let _w = self.lock_writes()?;
+        let w = &self.lock_writes()?;
         if ino != ROOT && self.nodes_read().get(ino).is_none_or(|n| n.unlinked()) {
-            return self.setattr_unlinked(ino, &a);
+            return self.setattr_unlinked(w, ino, &a);
         }
         let SetAttr {
             caller,
@@ -108,8 +109,8 @@ impl UnionFs {
         } = a;
         match size {
             // Truncating to a length that keeps data needs the data.
-            Some(n) if n > 0 => self.copy_up(ino)?,
-            _ => self.copy_up_metadata(ino)?,
+            Some(n) if n > 0 => self.copy_up(w, ino)?,
+            _ => self.copy_up_metadata(w, ino)?,
         }
         let (node, path) = self.node(ino)?;
         let upper = self.upper()?;
