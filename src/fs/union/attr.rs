@@ -4,8 +4,10 @@ use super::UnionFs;
 use super::handles::Handle;
 use crate::fs::FsResult;
 use crate::fs::layer::file_type;
+use crate::fs::layer::split;
 use crate::fs::nodes::{Node, ROOT};
 use crate::fs::override_stat;
+use crate::sys::Name;
 use fuser::{FileAttr, FileHandle, FileType as FuseType, INodeNo, TimeOrNow};
 use rustix::fs::{FileType, Stat, Timespec, Timestamps};
 use std::os::fd::AsFd;
@@ -153,5 +155,13 @@ impl UnionFs {
         }
         let st = self.stat_node(ino)?;
         Ok(self.attr(ino, &st))
+    }
+
+    /// The target of the symlink `ino`.
+    pub(super) fn read_link(&self, ino: INodeNo) -> FsResult<Vec<u8>> {
+        let (_, layer, path) = self.object(ino.0)?;
+        let (ppath, name) = split(&path);
+        let dir = layer.dir(ppath)?;
+        Ok(dir.read_link(Name::new(name)?)?)
     }
 }

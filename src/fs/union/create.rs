@@ -2,14 +2,25 @@
 //! entry once made, and whiteouts.
 
 use super::WriteGuard;
+use super::handles::Handle;
+use super::name_of;
 use super::{UPPER, UnionFs, no_merge};
 use crate::fs::layer::{Probe, WHITEOUT_PREFIX};
+use crate::fs::layer::{join, split};
 use crate::fs::nodes::{Node, ino_of};
 use crate::fs::override_stat;
+use crate::fs::override_stat::Override;
 use crate::fs::{FsError, FsResult};
 use crate::sys::{BeneathDir, Name};
+use fuser::FileType as FuseType;
+use fuser::INodeNo;
 use fuser::{FileAttr, Request};
 use rustix::fs::{FileType, Stat};
+use rustix::fs::{Mode, OFlags};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -137,5 +148,198 @@ impl UnionFs {
         };
         self.nodes_write().remember(ino, node);
         self.attr(ino, st)
+    }
+
+    /// `mknod`: a device, fifo, socket or empty file `name` in `parent`
+    /// (a device's placeholder where its privileges stay off the disk).
+    pub(super) fn make_node(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        rdev: u32,
+    ) -> FsResult<FileAttr> {
+        let n = name_of(name)?;
+        let w = &self.lock_writes()?;
+        let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
+        let kind = FileType::from_raw_mode(mode);
+        let perm = mode & 0o7777 & !umask;
+        let (uid, gid, _) = self.new_owner(req, &dir)?;
+        let rdev = u64::from(rdev);
+        let want = Override {
+            uid,
+            gid,
+            mode: perm,
+            kind,
+            rdev: (rustix::fs::major(rdev), rustix::fs::minor(rdev)),
+        };
+        // Set-id bits come with the mode, last (and never on disk when
+        // the privileges stay off it): made without them.
+        let made = perm & !0o6000;
+        if kind == FileType::RegularFile || self.overrides && want.disk_kind() != kind {
+            dir.create_file(n, made)?;
+            if kind != FileType::RegularFile {
+                // A device's placeholder.
+                override_stat::note_devices(&dir)?;
+            }
+        } else {
+            dir.mknod(n, kind, made, rdev)?;
+            if kind == FileType::CharacterDevice && rdev == 0 {
+                let (_, ppath) = self.node(parent.0)?;
+                if let Err(e) = self.upper()?.mark_real_device(&join(&ppath, name.as_bytes())) {
+                    // Unmarked, it would read as a whiteout.
+                    let _ = dir.unlink(n);
+                    return Err(e);
+                }
+            }
+        }
+        dir.chown(n, uid, gid)?;
+        if self.overrides {
+            self.set_mode_fd(dir.open_path(n.as_bytes())?, &want)?;
+        } else {
+            dir.chmod(n, perm)?;
+        }
+        self.finish_new(parent.0, name.as_bytes())
+    }
+
+    /// `mkdir`: the directory is built in the work directory (opaque when
+    /// it hides something below), then renamed into place.
+    pub(super) fn make_dir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+    ) -> FsResult<FileAttr> {
+        let n = name_of(name)?;
+        let w = &self.lock_writes()?;
+        let (dir, hides_below) = self.prepare_new(w, parent.0, name.as_bytes())?;
+        let work = self.work()?;
+        let tmp_bytes = self.temp_name();
+        let tmp = Name::new(&tmp_bytes)?;
+        let (uid, gid, setgid) = self.new_owner(req, &dir)?;
+        let perm = (mode & 0o7777 & !umask) | if setgid { 0o2000 } else { 0 };
+        let built = (|| -> FsResult<()> {
+            work.mkdir(tmp, 0o700)?;
+            let d = work.child_dir(tmp)?;
+            if hides_below {
+                self.upper()?.set_opaque(&d)?;
+            }
+            work.chown(tmp, uid, gid)?;
+            let want = Override {
+                uid,
+                gid,
+                mode: perm,
+                kind: FileType::Directory,
+                rdev: (0, 0),
+            };
+            self.set_mode_fd(d.as_fd(), &want)?;
+            work.rename(tmp, &dir, n, rustix::fs::RenameFlags::NOREPLACE)?;
+            Ok(())
+        })();
+        if let Err(e) = built {
+            let _ = work.remove_all(tmp);
+            return Err(e);
+        }
+        self.finish_new(parent.0, name.as_bytes())
+    }
+
+    /// `symlink`: `link_name` in `parent`, pointing at `target`.
+    pub(super) fn make_symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+    ) -> FsResult<FileAttr> {
+        let n = name_of(link_name)?;
+        let w = &self.lock_writes()?;
+        let (dir, _) = self.prepare_new(w, parent.0, link_name.as_bytes())?;
+        dir.symlink(target.as_os_str().as_bytes(), n)?;
+        let (uid, gid, _) = self.new_owner(req, &dir)?;
+        dir.chown(n, uid, gid)?;
+        self.finish_new(parent.0, link_name.as_bytes())
+    }
+
+    /// `link`: a new name `newname` in `newparent` for `ino`, copied up first.
+    pub(super) fn make_link(&self, ino: INodeNo, newparent: INodeNo, newname: &OsStr) -> FsResult<FileAttr> {
+        let n = name_of(newname)?;
+        let w = &self.lock_writes()?;
+        self.copy_up_metadata(w, ino.0)?;
+        let (dir, _) = self.prepare_new(w, newparent.0, newname.as_bytes())?;
+        let (_, path) = self.node(ino.0)?;
+        let (sp, sn) = split(&path);
+        let sdir = self.upper()?.dir(sp)?;
+        dir.link_from(&sdir, Name::new(sn)?, n)?;
+        let attr = self.lookup_inner(newparent.0, newname.as_bytes())?;
+        if matches!(attr.kind, FuseType::CharDevice | FuseType::BlockDevice) {
+            self.note_placeholder(&dir)?;
+        }
+        Ok(attr)
+    }
+
+    /// `create`: the new file `name` in `parent`, open: its entry, its
+    /// handle and the file (for a passthrough backing).
+    pub(super) fn create_file(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+    ) -> FsResult<(FileAttr, u64, Arc<File>)> {
+        let n = name_of(name)?;
+        let w = &self.lock_writes()?;
+        let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
+        let wanted = mode & 0o7777 & !umask;
+        // Set-id bits the disk must not hold are the override's.
+        let perm = if self.overrides { wanted & !0o6000 } else { wanted };
+        let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
+        let oflags = OFlags::from_bits_retain(flags as u32) & keep;
+        // Always readable by us: the kernel may read through a write-only
+        // handle for its page cache.
+        let file = dir.create_with(n, oflags, perm)?;
+        let (uid, gid, _) = self.new_owner(req, &dir)?;
+        // Owner and mode are usually right as made (the caller is the
+        // daemon's user, the umask agrees): each fix is a syscall.
+        let mut st = rustix::fs::fstat(&file)?;
+        if (st.st_uid, st.st_gid) != (uid, gid) {
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )?;
+            // A chown clears set-id bits, so the mode is set after it.
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
+            st = rustix::fs::fstat(&file)?;
+        } else if st.st_mode & 0o7777 != perm {
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
+            st = rustix::fs::fstat(&file)?;
+        }
+        if wanted != perm {
+            let want = Override {
+                uid,
+                gid,
+                mode: wanted,
+                kind: FileType::RegularFile,
+                rdev: (0, 0),
+            };
+            self.set_mode_fd(&file, &want)?;
+            st = rustix::fs::fstat(&file)?;
+            want.apply(&mut st);
+        }
+        let attr = self.finish_new_file(parent.0, name.as_bytes(), &st);
+        let ino = attr.ino.0;
+        let file = Arc::new(file);
+        let fh = self.new_handle(Handle::File {
+            ino,
+            file: file.clone(),
+            in_upper: true,
+        });
+        Ok((attr, fh, file))
     }
 }

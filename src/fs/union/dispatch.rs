@@ -1,28 +1,19 @@
 //! The `fuser::Filesystem` implementation: FUSE calls to the union.
 
-use super::handles::Handle;
 use super::ids::Caller;
 use super::setattr::SetAttr;
-use super::{UPPER, UnionFs, name_of};
-use crate::fs::layer::{is_internal_xattr, join, split};
+use super::{UPPER, UnionFs};
 use crate::fs::nodes::{Node, ROOT};
-use crate::fs::override_stat::{self, Override};
 use crate::fs::{FsError, FsResult};
-use crate::sys::{self, Name};
 use fuser::{
     FileAttr, FileHandle, FileType as FuseType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, OpenFlags,
     RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
     ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
-use rustix::fs::{FileType, Mode, OFlags, XattrFlags};
 use std::ffi::OsStr;
-use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -151,96 +142,17 @@ impl Filesystem for UnionFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        let res = (|| -> FsResult<Vec<u8>> {
-            let (_, layer, path) = self.object(ino.0)?;
-            let (ppath, name) = split(&path);
-            let dir = layer.dir(ppath)?;
-            Ok(dir.read_link(Name::new(name)?)?)
-        })();
+        let res = self.read_link(ino);
         reply_err!(reply, res, |t: Vec<u8>| reply.data(&t));
     }
 
     fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
-        let res = (|| -> FsResult<FileAttr> {
-            let n = name_of(name)?;
-            let w = &self.lock_writes()?;
-            let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
-            let kind = FileType::from_raw_mode(mode);
-            let perm = mode & 0o7777 & !umask;
-            let (uid, gid, _) = self.new_owner(req, &dir)?;
-            let rdev = u64::from(rdev);
-            let want = Override {
-                uid,
-                gid,
-                mode: perm,
-                kind,
-                rdev: (rustix::fs::major(rdev), rustix::fs::minor(rdev)),
-            };
-            // Set-id bits come with the mode, last (and never on disk when
-            // the privileges stay off it): made without them.
-            let made = perm & !0o6000;
-            if kind == FileType::RegularFile || self.overrides && want.disk_kind() != kind {
-                dir.create_file(n, made)?;
-                if kind != FileType::RegularFile {
-                    // A device's placeholder.
-                    override_stat::note_devices(&dir)?;
-                }
-            } else {
-                dir.mknod(n, kind, made, rdev)?;
-                if kind == FileType::CharacterDevice && rdev == 0 {
-                    let (_, ppath) = self.node(parent.0)?;
-                    if let Err(e) = self.upper()?.mark_real_device(&join(&ppath, name.as_bytes())) {
-                        // Unmarked, it would read as a whiteout.
-                        let _ = dir.unlink(n);
-                        return Err(e);
-                    }
-                }
-            }
-            dir.chown(n, uid, gid)?;
-            if self.overrides {
-                self.set_mode_fd(dir.open_path(n.as_bytes())?, &want)?;
-            } else {
-                dir.chmod(n, perm)?;
-            }
-            self.finish_new(parent.0, name.as_bytes())
-        })();
+        let res = self.make_node(req, parent, name, mode, umask, rdev);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
-        let res = (|| -> FsResult<FileAttr> {
-            let n = name_of(name)?;
-            let w = &self.lock_writes()?;
-            let (dir, hides_below) = self.prepare_new(w, parent.0, name.as_bytes())?;
-            let work = self.work()?;
-            let tmp_bytes = self.temp_name();
-            let tmp = Name::new(&tmp_bytes)?;
-            let (uid, gid, setgid) = self.new_owner(req, &dir)?;
-            let perm = (mode & 0o7777 & !umask) | if setgid { 0o2000 } else { 0 };
-            let built = (|| -> FsResult<()> {
-                work.mkdir(tmp, 0o700)?;
-                let d = work.child_dir(tmp)?;
-                if hides_below {
-                    self.upper()?.set_opaque(&d)?;
-                }
-                work.chown(tmp, uid, gid)?;
-                let want = Override {
-                    uid,
-                    gid,
-                    mode: perm,
-                    kind: FileType::Directory,
-                    rdev: (0, 0),
-                };
-                self.set_mode_fd(d.as_fd(), &want)?;
-                work.rename(tmp, &dir, n, rustix::fs::RenameFlags::NOREPLACE)?;
-                Ok(())
-            })();
-            if let Err(e) = built {
-                let _ = work.remove_all(tmp);
-                return Err(e);
-            }
-            self.finish_new(parent.0, name.as_bytes())
-        })();
+        let res = self.make_dir(req, parent, name, mode, umask);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
 
@@ -255,15 +167,7 @@ impl Filesystem for UnionFs {
     }
 
     fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
-        let res = (|| -> FsResult<FileAttr> {
-            let n = name_of(link_name)?;
-            let w = &self.lock_writes()?;
-            let (dir, _) = self.prepare_new(w, parent.0, link_name.as_bytes())?;
-            dir.symlink(target.as_os_str().as_bytes(), n)?;
-            let (uid, gid, _) = self.new_owner(req, &dir)?;
-            dir.chown(n, uid, gid)?;
-            self.finish_new(parent.0, link_name.as_bytes())
-        })();
+        let res = self.make_symlink(req, parent, link_name, target);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
 
@@ -289,21 +193,7 @@ impl Filesystem for UnionFs {
     }
 
     fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
-        let res = (|| -> FsResult<FileAttr> {
-            let n = name_of(newname)?;
-            let w = &self.lock_writes()?;
-            self.copy_up_metadata(w, ino.0)?;
-            let (dir, _) = self.prepare_new(w, newparent.0, newname.as_bytes())?;
-            let (_, path) = self.node(ino.0)?;
-            let (sp, sn) = split(&path);
-            let sdir = self.upper()?.dir(sp)?;
-            dir.link_from(&sdir, Name::new(sn)?, n)?;
-            let attr = self.lookup_inner(newparent.0, newname.as_bytes())?;
-            if matches!(attr.kind, FuseType::CharDevice | FuseType::BlockDevice) {
-                self.note_placeholder(&dir)?;
-            }
-            Ok(attr)
-        })();
+        let res = self.make_link(ino, newparent, newname);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
 
@@ -336,20 +226,7 @@ impl Filesystem for UnionFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
-        let res = (|| -> FsResult<Vec<u8>> {
-            let f = self.file(fh)?;
-            let mut buf = vec![0u8; size as usize];
-            let mut done = 0;
-            while done < buf.len() {
-                let n = f.read_at(&mut buf[done..], offset + done as u64)?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-            }
-            buf.truncate(done);
-            Ok(buf)
-        })();
+        let res = self.read_data(fh, offset, size);
         reply_err!(reply, res, |d: Vec<u8>| reply.data(&d));
     }
 
@@ -365,11 +242,7 @@ impl Filesystem for UnionFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyWrite,
     ) {
-        let res = (|| -> FsResult<u32> {
-            let f = self.file(fh)?;
-            f.write_all_at(data, offset)?;
-            Ok(data.len() as u32)
-        })();
+        let res = self.write_data(fh, offset, data);
         reply_err!(reply, res, |n: u32| reply.written(n));
     }
 
@@ -395,18 +268,7 @@ impl Filesystem for UnionFs {
     }
 
     fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
-        let res = (|| -> FsResult<()> {
-            if self.no_fsync {
-                return Ok(());
-            }
-            let f = self.file(fh)?;
-            if datasync {
-                rustix::fs::fdatasync(f.as_fd())?;
-            } else {
-                rustix::fs::fsync(f.as_fd())?;
-            }
-            Ok(())
-        })();
+        let res = self.sync_file(fh, datasync);
         reply_err!(reply, res, |_| reply.ok());
     }
 
@@ -414,14 +276,7 @@ impl Filesystem for UnionFs {
         if self.no_opendir.load(Ordering::Relaxed) {
             return reply.error(fuser::Errno::ENOSYS);
         }
-        let res = (|| -> FsResult<u64> {
-            let (node, path) = self.node(ino.0)?;
-            if !node.is_dir {
-                return Err(FsError::NOTDIR);
-            }
-            let entries = self.list(&node, &path)?;
-            Ok(self.new_handle(Handle::Dir(Arc::new(entries))))
-        })();
+        let res = self.open_dir(ino);
         reply_err!(reply, res, |fh: u64| reply.opened(
             FileHandle(fh),
             FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
@@ -552,28 +407,12 @@ impl Filesystem for UnionFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        let res = (|| -> FsResult<()> {
-            if is_internal_xattr(name.as_bytes()) {
-                return Err(FsError::PERM);
-            }
-            let w = &self.lock_writes()?;
-            let fd = self.xattr_fd(w, ino.0, true)?;
-            let name = self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?);
-            sys::xattr::set(&fd, name, value, XattrFlags::from_bits_retain(flags as u32))?;
-            Ok(())
-        })();
+        let res = self.set_xattr(ino, name, value, flags);
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        let res = (|| -> FsResult<Vec<u8>> {
-            if is_internal_xattr(name.as_bytes()) {
-                return Err(FsError::NODATA);
-            }
-            let attr = name.to_str().ok_or(FsError::INVAL)?;
-            let (_, layer, path) = self.object(ino.0)?;
-            layer.xattr(&path, attr)?.ok_or(FsError::NODATA)
-        })();
+        let res = self.get_xattr(ino, name);
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
             Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
@@ -583,17 +422,7 @@ impl Filesystem for UnionFs {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let res = (|| -> FsResult<Vec<u8>> {
-            let (_, layer, path) = self.object(ino.0)?;
-            let mut out = Vec::new();
-            for n in layer.xattr_names(&path)? {
-                if !is_internal_xattr(&n) {
-                    out.extend_from_slice(&n);
-                    out.push(0);
-                }
-            }
-            Ok(out)
-        })();
+        let res = self.list_xattrs(ino);
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
             Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
@@ -603,15 +432,7 @@ impl Filesystem for UnionFs {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let res = (|| -> FsResult<()> {
-            if is_internal_xattr(name.as_bytes()) {
-                return Err(FsError::NODATA);
-            }
-            let w = &self.lock_writes()?;
-            let fd = self.xattr_fd(w, ino.0, true)?;
-            sys::xattr::remove(&fd, self.stored_xattr(name.to_str().ok_or(FsError::INVAL)?))?;
-            Ok(())
-        })();
+        let res = self.remove_xattr(ino, name);
         reply_err!(reply, res, |_| reply.ok());
     }
 
@@ -630,57 +451,7 @@ impl Filesystem for UnionFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let res = (|| -> FsResult<(FileAttr, u64, Arc<File>)> {
-            let n = name_of(name)?;
-            let w = &self.lock_writes()?;
-            let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
-            let wanted = mode & 0o7777 & !umask;
-            // Set-id bits the disk must not hold are the override's.
-            let perm = if self.overrides { wanted & !0o6000 } else { wanted };
-            let keep = OFlags::ACCMODE | OFlags::APPEND | OFlags::NONBLOCK | OFlags::DSYNC | OFlags::SYNC;
-            let oflags = OFlags::from_bits_retain(flags as u32) & keep;
-            // Always readable by us: the kernel may read through a write-only
-            // handle for its page cache.
-            let file = dir.create_with(n, oflags, perm)?;
-            let (uid, gid, _) = self.new_owner(req, &dir)?;
-            // Owner and mode are usually right as made (the caller is the
-            // daemon's user, the umask agrees): each fix is a syscall.
-            let mut st = rustix::fs::fstat(&file)?;
-            if (st.st_uid, st.st_gid) != (uid, gid) {
-                rustix::fs::fchown(
-                    &file,
-                    Some(rustix::fs::Uid::from_raw(uid)),
-                    Some(rustix::fs::Gid::from_raw(gid)),
-                )?;
-                // A chown clears set-id bits, so the mode is set after it.
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
-                st = rustix::fs::fstat(&file)?;
-            } else if st.st_mode & 0o7777 != perm {
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(perm))?;
-                st = rustix::fs::fstat(&file)?;
-            }
-            if wanted != perm {
-                let want = Override {
-                    uid,
-                    gid,
-                    mode: wanted,
-                    kind: FileType::RegularFile,
-                    rdev: (0, 0),
-                };
-                self.set_mode_fd(&file, &want)?;
-                st = rustix::fs::fstat(&file)?;
-                want.apply(&mut st);
-            }
-            let attr = self.finish_new_file(parent.0, name.as_bytes(), &st);
-            let ino = attr.ino.0;
-            let file = Arc::new(file);
-            let fh = self.new_handle(Handle::File {
-                ino,
-                file: file.clone(),
-                in_upper: true,
-            });
-            Ok((attr, fh, file))
-        })();
+        let res = self.create_file(req, parent, name, mode, umask, flags);
         match res {
             Ok((a, fh, file)) => match self.passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f)) {
                 Some(b) => {
@@ -702,16 +473,7 @@ impl Filesystem for UnionFs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let res = (|| -> FsResult<()> {
-            let f = self.file(fh)?;
-            rustix::fs::fallocate(
-                f.as_fd(),
-                rustix::fs::FallocateFlags::from_bits_retain(mode as u32),
-                offset,
-                length,
-            )?;
-            Ok(())
-        })();
+        let res = self.allocate(fh, offset, length, mode);
         reply_err!(reply, res, |_| reply.ok());
     }
 
@@ -733,12 +495,7 @@ impl Filesystem for UnionFs {
         _flags: fuser::CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
-        let res = (|| -> FsResult<u32> {
-            let (a, b) = (self.file(fh_in)?, self.file(fh_out)?);
-            let (mut oi, mut oo) = (offset_in, offset_out);
-            let n = rustix::fs::copy_file_range(a.as_fd(), Some(&mut oi), b.as_fd(), Some(&mut oo), len as usize)?;
-            Ok(n as u32)
-        })();
+        let res = self.copy_range(fh_in, offset_in, fh_out, offset_out, len);
         reply_err!(reply, res, |n: u32| reply.written(n));
     }
 }

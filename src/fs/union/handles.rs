@@ -9,6 +9,7 @@ use rustix::fs::{OFlags, SeekFrom};
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -195,6 +196,70 @@ impl UnionFs {
     pub(super) fn seek(&self, fh: FileHandle, offset: i64, whence: i32) -> FsResult<i64> {
         let f = self.file(fh)?;
         Ok(rustix::fs::seek(f.as_fd(), seek_from(offset, whence)?)? as i64)
+    }
+
+    /// `read` (without passthrough): up to `size` bytes at `offset`.
+    pub(super) fn read_data(&self, fh: FileHandle, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+        let f = self.file(fh)?;
+        let mut buf = vec![0u8; size as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            let n = f.read_at(&mut buf[done..], offset + done as u64)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+
+    /// `write` (without passthrough): all of `data` at `offset`.
+    pub(super) fn write_data(&self, fh: FileHandle, offset: u64, data: &[u8]) -> FsResult<u32> {
+        let f = self.file(fh)?;
+        f.write_all_at(data, offset)?;
+        Ok(data.len() as u32)
+    }
+
+    /// `fsync`, unless the mount was told not to (`fsync=0`).
+    pub(super) fn sync_file(&self, fh: FileHandle, datasync: bool) -> FsResult<()> {
+        if self.no_fsync {
+            return Ok(());
+        }
+        let f = self.file(fh)?;
+        if datasync {
+            rustix::fs::fdatasync(f.as_fd())?;
+        } else {
+            rustix::fs::fsync(f.as_fd())?;
+        }
+        Ok(())
+    }
+
+    /// `fallocate` on an open file.
+    pub(super) fn allocate(&self, fh: FileHandle, offset: u64, length: u64, mode: i32) -> FsResult<()> {
+        let f = self.file(fh)?;
+        rustix::fs::fallocate(
+            f.as_fd(),
+            rustix::fs::FallocateFlags::from_bits_retain(mode as u32),
+            offset,
+            length,
+        )?;
+        Ok(())
+    }
+
+    /// `copy_file_range` between two open files: the bytes copied.
+    pub(super) fn copy_range(
+        &self,
+        fh_in: FileHandle,
+        offset_in: u64,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+    ) -> FsResult<u32> {
+        let (a, b) = (self.file(fh_in)?, self.file(fh_out)?);
+        let (mut oi, mut oo) = (offset_in, offset_out);
+        let n = rustix::fs::copy_file_range(a.as_fd(), Some(&mut oi), b.as_fd(), Some(&mut oo), len as usize)?;
+        Ok(n as u32)
     }
 }
 

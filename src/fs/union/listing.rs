@@ -9,6 +9,7 @@ use crate::fs::locks;
 use crate::fs::nodes::{Node, ino_of};
 use crate::fs::{FsError, FsResult};
 use fuser::FileType as FuseType;
+use fuser::INodeNo;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -84,5 +85,15 @@ impl UnionFs {
         if fh == 0 && offset >= 2 && offset - 2 >= entries.len() as u64 {
             locks::lock(&self.dir_listings).remove(&ino);
         }
+    }
+
+    /// `opendir`: a handle holding the directory's listing as of now.
+    pub(super) fn open_dir(&self, ino: INodeNo) -> FsResult<u64> {
+        let (node, path) = self.node(ino.0)?;
+        if !node.is_dir {
+            return Err(FsError::NOTDIR);
+        }
+        let entries = self.list(&node, &path)?;
+        Ok(self.new_handle(Handle::Dir(Arc::new(entries))))
     }
 }
