@@ -1,6 +1,7 @@
 //! Lookup and merge: finding a name across the layers (the name index,
 //! reading ahead) and remembering what was found.
 
+use super::merge::{self, Layers, Seen};
 use super::{UnionFs, no_merge};
 use crate::fs::layer::{Probe, WHITEOUT_PREFIX, is_dir, join, split};
 use crate::fs::nodes::{HardLink, Merge, NameIndex, Node, ino_of};
@@ -40,6 +41,52 @@ pub(super) fn in_parallel<T: Sync>(items: &[T], job: impl Fn(&T) + Sync) {
         }
         work();
     });
+}
+
+/// The mount's layers as the merge walk sees them, for `name` in `parent`.
+struct MountLayers<'a> {
+    fs: &'a UnionFs,
+    parent: &'a Node,
+    parent_path: &'a [u8],
+    name: &'a [u8],
+}
+
+impl Layers for MountLayers<'_> {
+    type Object = Stat;
+
+    fn probe(&self, layer: usize, dir: &[u8], leaf: &[u8]) -> FsResult<Seen<Stat>> {
+        Ok(match self.fs.layers[layer].probe(dir, leaf)? {
+            Probe::Absent => Seen::Absent,
+            Probe::Whiteout => Seen::Whiteout,
+            Probe::Present(st) if is_dir(&st) => Seen::Dir(st),
+            Probe::Present(st) => Seen::File(st),
+        })
+    }
+
+    fn markers(&self, layer: usize, path: &[u8]) -> FsResult<(bool, Option<Vec<u8>>)> {
+        let markers = self.fs.layers[layer].dir_markers(path, self.parent_path)?;
+        // Redirects are honoured in the upper layer, where this filesystem
+        // writes them.
+        Ok((markers.opaque, markers.redirect.filter(|_| self.fs.in_upper(layer))))
+    }
+
+    fn lower_candidates(&self) -> FsResult<Vec<(usize, Vec<u8>)>> {
+        let merge = &self.parent.merge;
+        Ok(self
+            .fs
+            .lower_candidates(merge, self.name)?
+            .into_iter()
+            .map(|p| (merge[p].0, join(&merge[p].1, self.name)))
+            .collect())
+    }
+
+    fn read_ahead(&self, rest: &[(usize, Vec<u8>)]) {
+        self.fs.read_ahead_dirs(rest, self.parent_path);
+    }
+
+    fn below(&self, layer: usize) -> std::ops::Range<usize> {
+        layer + 1..self.fs.layers.len()
+    }
 }
 
 /// What `search` found of a name: the object shown (its layer, status and
@@ -89,66 +136,25 @@ impl UnionFs {
         let merged = join(parent_path, name);
         // The upper layer first; the lower layers once it is passed, only
         // those the parent's index says may hold the name.
-        let mut candidates: Vec<(usize, Vec<u8>)> = parent
+        let upper: Vec<(usize, Vec<u8>)> = parent
             .merge
             .iter()
             .take_while(|(l, _)| self.in_upper(*l))
             .map(|(l, _)| (*l, merged.clone()))
             .collect();
-        let mut lower_pending = true;
-        let mut read_ahead = false;
-        let mut found: Option<(usize, Stat, Vec<u8>)> = None;
-        let mut merge = Vec::new();
-        let mut i = 0;
-        loop {
-            if i == candidates.len() {
-                if !lower_pending {
-                    break;
-                }
-                lower_pending = false;
-                for p in self.lower_candidates(&parent.merge, name)? {
-                    let (l, dir) = &parent.merge[p];
-                    candidates.push((*l, join(dir, name)));
-                }
-                continue;
-            }
-            let (l, path) = candidates[i].clone();
-            i += 1;
-            let (dir, leaf) = split(&path);
-            match self.layers[l].probe(dir, leaf)? {
-                Probe::Absent => continue,
-                Probe::Whiteout => break,
-                Probe::Present(st) => {
-                    let is_directory = is_dir(&st);
-                    if found.is_none() {
-                        found = Some((l, st, path.clone()));
-                    }
-                    // Only directories merge with what is below them.
-                    if !is_directory {
-                        break;
-                    }
-                    merge.push((l, path.clone()));
-                    if !read_ahead && candidates.len() - i >= READ_AHEAD_MIN {
-                        // A directory that goes on through many layers:
-                        // what this loop reads of them, read ahead at once.
-                        read_ahead = true;
-                        self.read_ahead_dirs(&candidates[i..], parent_path);
-                    }
-                    let markers = self.layers[l].dir_markers(&path, parent_path)?;
-                    if markers.opaque {
-                        break;
-                    }
-                    // Redirects are honoured in the upper layer, where this
-                    // filesystem writes them.
-                    if let Some(target) = markers.redirect.filter(|_| self.in_upper(l)) {
-                        candidates = (l + 1..self.layers.len()).map(|x| (x, target.clone())).collect();
-                        i = 0;
-                        lower_pending = false;
-                    }
-                }
-            }
-        }
-        Ok(found.map(|(layer, st, path)| Found { layer, st, path, merge }))
+        let layers = MountLayers {
+            fs: self,
+            parent,
+            parent_path,
+            name,
+        };
+        let walked = merge::walk(&layers, upper)?;
+        Ok(walked.shown.map(|(layer, st, path)| Found {
+            layer,
+            st,
+            path,
+            merge: walked.merge,
+        }))
     }
 
     /// The node and status shown for what `search` found, told whether the

@@ -19,6 +19,7 @@ mod ids; // id mapping and caller checks
 mod invalidator; // changes made beside the mount
 mod listing; // merged directory listings
 mod lookup; // finding a name across the layers
+mod merge; // the merge rule: what a name shows, what merges under it
 mod origin; // origin records and metacopy data
 mod remove; // unlink, rmdir
 mod rename; // rename and exchange
