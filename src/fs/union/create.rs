@@ -24,6 +24,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+/// A new entry about to be made (`begin_new`).
+struct NewEntry<'a> {
+    name: Name<'a>,
+    /// The upper directory it goes in.
+    dir: Arc<BeneathDir>,
+    /// It hides something below (a new directory must be opaque).
+    hides_below: bool,
+    /// Held until the entry is made.
+    w: WriteGuard<'a>,
+}
+
 impl UnionFs {
     /// Writes a whiteout for `name` in the upper directory `dir`: a link to
     /// one 0/0 device kept in the work directory, as kernel overlayfs
@@ -150,6 +161,21 @@ impl UnionFs {
         self.attr(ino, st)
     }
 
+    /// The start of every new entry `name` in `parent`: the name checked,
+    /// the write lock taken, and way made in the upper directory
+    /// (`prepare_new`).
+    fn begin_new<'a>(&'a self, parent: INodeNo, name: &'a OsStr) -> FsResult<NewEntry<'a>> {
+        let n = name_of(name)?;
+        let w = self.lock_writes()?;
+        let (dir, hides_below) = self.prepare_new(&w, parent.0, name.as_bytes())?;
+        Ok(NewEntry {
+            name: n,
+            dir,
+            hides_below,
+            w,
+        })
+    }
+
     /// `mknod`: a device, fifo, socket or empty file `name` in `parent`
     /// (a device's placeholder where its privileges stay off the disk).
     pub(super) fn make_node(
@@ -161,9 +187,9 @@ impl UnionFs {
         umask: u32,
         rdev: u32,
     ) -> FsResult<FileAttr> {
-        let n = name_of(name)?;
-        let w = &self.lock_writes()?;
-        let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
+        let NewEntry {
+            name: n, dir, w: _w, ..
+        } = self.begin_new(parent, name)?;
         let kind = FileType::from_raw_mode(mode);
         let perm = mode & 0o7777 & !umask;
         let (uid, gid, _) = self.new_owner(req, &dir)?;
@@ -214,9 +240,12 @@ impl UnionFs {
         mode: u32,
         umask: u32,
     ) -> FsResult<FileAttr> {
-        let n = name_of(name)?;
-        let w = &self.lock_writes()?;
-        let (dir, hides_below) = self.prepare_new(w, parent.0, name.as_bytes())?;
+        let NewEntry {
+            name: n,
+            dir,
+            hides_below,
+            w: _w,
+        } = self.begin_new(parent, name)?;
         let work = self.work()?;
         let tmp_bytes = self.temp_name();
         let tmp = Name::new(&tmp_bytes)?;
@@ -255,9 +284,9 @@ impl UnionFs {
         link_name: &OsStr,
         target: &Path,
     ) -> FsResult<FileAttr> {
-        let n = name_of(link_name)?;
-        let w = &self.lock_writes()?;
-        let (dir, _) = self.prepare_new(w, parent.0, link_name.as_bytes())?;
+        let NewEntry {
+            name: n, dir, w: _w, ..
+        } = self.begin_new(parent, link_name)?;
         dir.symlink(target.as_os_str().as_bytes(), n)?;
         let (uid, gid, _) = self.new_owner(req, &dir)?;
         dir.chown(n, uid, gid)?;
@@ -292,9 +321,9 @@ impl UnionFs {
         umask: u32,
         flags: i32,
     ) -> FsResult<(FileAttr, u64, Arc<File>)> {
-        let n = name_of(name)?;
-        let w = &self.lock_writes()?;
-        let (dir, _) = self.prepare_new(w, parent.0, name.as_bytes())?;
+        let NewEntry {
+            name: n, dir, w: _w, ..
+        } = self.begin_new(parent, name)?;
         let wanted = mode & 0o7777 & !umask;
         // Set-id bits the disk must not hold are the override's.
         let perm = if self.overrides { wanted & !0o6000 } else { wanted };
