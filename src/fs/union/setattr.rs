@@ -31,24 +31,33 @@ pub(super) struct SetAttr {
     pub(super) fh: Option<FileHandle>,
 }
 
+impl SetAttr {
+    /// The times to set, if any (an unset one is left as it is).
+    fn times(&self) -> Option<Timestamps> {
+        (self.atime.is_some() || self.mtime.is_some()).then(|| Timestamps {
+            last_access: to_timespec(self.atime),
+            last_modification: to_timespec(self.mtime),
+        })
+    }
+}
+
 impl UnionFs {
+    /// The owner to store for a `setattr` (None: unchanged), as the id
+    /// mapping puts it on disk.
+    fn on_disk_owner(&self, a: &SetAttr) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
+        (
+            a.uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
+            a.gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
+        )
+    }
+
     /// A `setattr` of a node with no name left: the change goes through an
     /// open file of it.
     pub(super) fn setattr_unlinked(&self, _w: &WriteGuard<'_>, ino: u64, a: &SetAttr) -> FsResult<FileAttr> {
-        let SetAttr {
-            mode,
-            uid,
-            gid,
-            size,
-            atime,
-            mtime,
-            fh,
-            ..
-        } = *a;
         let file = self
             .handles()
             .iter()
-            .filter(|(fh_id, _)| fh.is_none_or(|f| f.0 == **fh_id))
+            .filter(|(fh_id, _)| a.fh.is_none_or(|f| f.0 == **fh_id))
             .find_map(|(_, h)| match h {
                 Handle::File {
                     ino: i,
@@ -58,30 +67,21 @@ impl UnionFs {
                 _ => None,
             })
             .ok_or(FsError::NOENT)?;
-        if let Some(size) = size {
+        if let Some(size) = a.size {
             rustix::fs::ftruncate(file.as_fd(), size)?;
         }
-        let ids_changed = uid.is_some() || gid.is_some();
+        let ids_changed = a.uid.is_some() || a.gid.is_some();
         if ids_changed {
-            rustix::fs::fchown(
-                file.as_fd(),
-                uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u))),
-                gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g))),
-            )?;
+            let (uid, gid) = self.on_disk_owner(a);
+            rustix::fs::fchown(file.as_fd(), uid, gid)?;
         }
-        if self.overrides && (ids_changed || mode.is_some()) {
-            self.owner_mode_fd(&*file, ids_changed, mode)?;
-        } else if let Some(mode) = mode {
+        if self.overrides && (ids_changed || a.mode.is_some()) {
+            self.owner_mode_fd(&*file, ids_changed, a.mode)?;
+        } else if let Some(mode) = a.mode {
             rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(mode & 0o7777))?;
         }
-        if atime.is_some() || mtime.is_some() {
-            rustix::fs::futimens(
-                file.as_fd(),
-                &Timestamps {
-                    last_access: to_timespec(atime),
-                    last_modification: to_timespec(mtime),
-                },
-            )?;
+        if let Some(times) = a.times() {
+            rustix::fs::futimens(file.as_fd(), &times)?;
         }
         let mut st = rustix::fs::fstat(file.as_fd())?;
         if self.overrides {
@@ -103,9 +103,8 @@ impl UnionFs {
             uid,
             gid,
             size,
-            atime,
-            mtime,
             fh,
+            ..
         } = a;
         match size {
             // Truncating to a length that keeps data needs the data.
@@ -134,8 +133,7 @@ impl UnionFs {
             }
         }
         if uid.is_some() || gid.is_some() {
-            let uid = uid.map(|u| rustix::fs::Uid::from_raw(self.ids.on_disk_uid(u)));
-            let gid = gid.map(|g| rustix::fs::Gid::from_raw(self.ids.on_disk_gid(g)));
+            let (uid, gid) = self.on_disk_owner(&a);
             match &dir {
                 Some(d) => rustix::fs::chownat(
                     d.as_fd(),
@@ -167,11 +165,7 @@ impl UnionFs {
                 d.chmod(entry?, mode & 0o7777)?;
             }
         }
-        if atime.is_some() || mtime.is_some() {
-            let times = Timestamps {
-                last_access: to_timespec(atime),
-                last_modification: to_timespec(mtime),
-            };
+        if let Some(times) = a.times() {
             match &dir {
                 Some(d) => d.set_times(entry?, &times)?,
                 None => rustix::fs::utimensat(upper.root.as_fd(), "", &times, rustix::fs::AtFlags::EMPTY_PATH)?,
