@@ -142,6 +142,19 @@ fn differs(st: &Stat, capability: &[u8], e: &Entry) -> bool {
     capability != e.capability.as_slice()
 }
 
+/// The file capability Docker compares (`security.capability`, or the copy
+/// kept aside by `privileges_in_xattrs`); none for directories and symlinks.
+fn capability(d: &BeneathDir, name: &[u8], st: &Stat) -> io::Result<Vec<u8>> {
+    if matches!(file_type(st), FileType::Directory | FileType::Symlink) {
+        return Ok(Vec::new());
+    }
+    let fd = d.open_path(name)?;
+    Ok(match sys::xattr::get(&fd, override_stat::KEPT_CAPABILITY_XATTR)? {
+        Some(kept) => kept,
+        None => sys::xattr::get(&fd, CAPABILITY)?.unwrap_or_default(),
+    })
+}
+
 impl<B: AsRef<[u8]>> Walk<'_, B> {
     fn add(&mut self, path: &[u8], kind: ChangeKind) {
         self.out.insert(Change {
@@ -216,16 +229,7 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
                     }
                 }
                 Some(e) => {
-                    let capability = if is_dir || file_type(&st) == FileType::Symlink {
-                        Vec::new()
-                    } else {
-                        let fd = d.open_path(&name)?;
-                        match sys::xattr::get(&fd, override_stat::KEPT_CAPABILITY_XATTR)? {
-                            Some(kept) => kept,
-                            None => sys::xattr::get(&fd, CAPABILITY)?.unwrap_or_default(),
-                        }
-                    };
-                    let mut this = differs(&st, &capability, &e);
+                    let mut this = differs(&st, &capability(d, &name, &st)?, &e);
                     if let Some(sub) = sub {
                         let (below, new) = if e.kind == EntryKind::Dir {
                             (
@@ -249,30 +253,37 @@ impl<B: AsRef<[u8]>> Walk<'_, B> {
                 }
             }
         }
-        // Image content this directory no longer shows (opaque), or shows
-        // at a new place (a renamed directory: added here). Otherwise the
-        // image's entries are not looked at: they are unchanged.
+        // Otherwise the image's entries are not looked at: they are unchanged.
         if let Some(ld) = lower_dir.as_ref().filter(|_| added || opaque) {
-            let children: Vec<(Vec<u8>, bool)> = self
-                .lower
-                .children(ld)
-                .filter(|(n, _)| !present.contains(*n))
-                .map(|(n, r)| (n.to_vec(), r.kind() == EntryKind::Dir))
-                .collect();
-            for (name, is_dir) in children {
-                let child = join(path, &name);
-                if added {
-                    self.add(&child, ChangeKind::Added);
-                    if is_dir {
-                        self.added_tree(&child, &join(ld, &name));
-                    }
-                } else {
-                    self.add(&child, ChangeKind::Deleted);
-                }
-                changed = true;
-            }
+            changed |= self.unlisted_image(path, ld, added, &present);
         }
         Ok(changed)
+    }
+
+    /// The entries of the image directory `ld` that the upper directory at
+    /// `path` does not list (`present`): no longer shown (it is opaque), or
+    /// shown at a new place (`added`: a renamed directory, added here).
+    /// Returns whether there were any.
+    fn unlisted_image(&mut self, path: &[u8], ld: &[u8], added: bool, present: &BTreeSet<Vec<u8>>) -> bool {
+        let children: Vec<(Vec<u8>, bool)> = self
+            .lower
+            .children(ld)
+            .filter(|(n, _)| !present.contains(*n))
+            .map(|(n, r)| (n.to_vec(), r.kind() == EntryKind::Dir))
+            .collect();
+        let any = !children.is_empty();
+        for (name, is_dir) in children {
+            let child = join(path, &name);
+            if added {
+                self.add(&child, ChangeKind::Added);
+                if is_dir {
+                    self.added_tree(&child, &join(ld, &name));
+                }
+            } else {
+                self.add(&child, ChangeKind::Deleted);
+            }
+        }
+        any
     }
 
     /// Everything below the image directory `lower` shows, newly, at `path`.

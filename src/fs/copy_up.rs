@@ -5,7 +5,7 @@
 use super::layer::{self, Layer, Origin, file_type, is_internal_xattr, is_whiteout_device, split};
 use super::nodes::{HardLink, LowerData, Node, ROOT};
 use super::override_stat::{self, Override};
-use super::union::{UPPER, UnionFs, times_of};
+use super::union::{UPPER, UnionFs, WriteGuard, times_of};
 use super::{FsError, FsResult};
 use crate::sys::{self, Name};
 use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
@@ -24,9 +24,9 @@ struct Built {
 
 impl UnionFs {
     /// Copies a node (and its missing parents) into the upper layer, with
-    /// its data. Callers hold the write lock.
-    pub(super) fn copy_up(&self, ino: u64) -> FsResult<()> {
-        self.copy_up_with(ino, true)
+    /// its data.
+    pub(super) fn copy_up(&self, w: &WriteGuard<'_>, ino: u64) -> FsResult<()> {
+        self.copy_up_with(w, ino, true)
     }
 
     /// Copies a node up for a change of its metadata only. With
@@ -34,29 +34,29 @@ impl UnionFs {
     /// (the upper file is a hole of the right size whose origin record
     /// names the data) until it is first opened for writing or truncated:
     /// a chmod of a large file costs no copy.
-    pub(super) fn copy_up_metadata(&self, ino: u64) -> FsResult<()> {
-        self.copy_up_with(ino, !self.metacopy)
+    pub(super) fn copy_up_metadata(&self, w: &WriteGuard<'_>, ino: u64) -> FsResult<()> {
+        self.copy_up_with(w, ino, !self.metacopy)
     }
 
-    fn copy_up_with(&self, ino: u64, with_data: bool) -> FsResult<()> {
+    fn copy_up_with(&self, w: &WriteGuard<'_>, ino: u64, with_data: bool) -> FsResult<()> {
         let (mut node, mut path) = self.node(ino)?;
-        if node.layer != UPPER && node.hardlink.is_some_and(|h| h.in_index) {
+        if !self.in_upper(node.layer) && node.hardlink.is_some_and(|h| h.in_index) {
             // Its inode is copied up already: its names are linked to that.
-            self.link_from_index(ino)?;
+            self.link_from_index(w, ino)?;
             (node, path) = self.node(ino)?;
         }
-        if node.layer == UPPER {
+        if self.in_upper(node.layer) {
             return match &node.lower_data {
                 Some(data) if with_data => self.copy_up_data(ino, &path, data),
                 _ => Ok(()),
             };
         }
         if ino != ROOT {
-            self.copy_up(node.parent().ok_or(FsError::NOENT)?)?;
+            self.copy_up(w, node.parent().ok_or(FsError::NOENT)?)?;
         }
         // From where it is in its lower layer to where it shows.
         let source = self.nodes_read().lower_path(ino).ok_or(FsError::NOENT)?;
-        self.copy_up_found(ino, &node, &path, source, with_data)
+        self.copy_up_found(w, ino, &node, &path, source, with_data)
     }
 
     /// Copies up node `ino` (its parent already up), found at the merged
@@ -66,6 +66,7 @@ impl UnionFs {
     /// the table has it, is then the upper object.
     pub(super) fn copy_up_found(
         &self,
+        w: &WriteGuard<'_>,
         ino: u64,
         node: &Node,
         path: &[u8],
@@ -75,10 +76,10 @@ impl UnionFs {
         let upper = self.upper()?;
         let st = self.layers[node.layer].stat(&source)?;
         let (parent_path, name) = split(path);
-        let name = Name::new(name).map_err(|_| FsError::INVAL)?;
+        let name = Name::new(name)?;
         let work = self.work()?;
         let tmp_bytes = self.temp_name();
-        let tmp = Name::new(&tmp_bytes).map_err(|_| FsError::INVAL)?;
+        let tmp = Name::new(&tmp_bytes)?;
         let result = (|| -> FsResult<(Built, Option<u32>)> {
             let built = self.build_copy(ino, node.layer, &source, &st, tmp, with_data)?;
             let pdir = upper.dir(parent_path)?;
@@ -87,7 +88,7 @@ impl UnionFs {
             }
             if self.copies_to_index(node, &st) {
                 let at = (node.layer, path, source.as_slice());
-                let below = self.place_in_index(tmp, ino, at, st.st_nlink, &built.origin)?;
+                let below = self.place_in_index(w, tmp, ino, at, st.st_nlink, &built.origin)?;
                 return Ok((built, Some(below)));
             }
             work.rename(tmp, &pdir, name, rustix::fs::RenameFlags::empty())?;
@@ -158,9 +159,7 @@ impl UnionFs {
                 }
             }
             FileType::Symlink => {
-                let target = lower
-                    .dir(source_dir)?
-                    .read_link(Name::new(source_name).map_err(|_| FsError::INVAL)?)?;
+                let target = lower.dir(source_dir)?.read_link(Name::new(source_name)?)?;
                 work.symlink(&target, tmp)?;
             }
             _ if placeholder => drop(work.create_file(tmp, 0o600)?),
@@ -260,7 +259,7 @@ impl UnionFs {
             // privileges lends itself write permission for the copy.
             Err(e) if e == FsError(rustix::io::Errno::ACCESS.raw_os_error()) => {
                 let (dir, name) = split(path);
-                let (dir, name) = (upper.held_dir(dir)?, Name::new(name).map_err(|_| FsError::INVAL)?);
+                let (dir, name) = (upper.held_dir(dir)?, Name::new(name)?);
                 // The mode on disk, not as shown (which may hold set-id bits).
                 let disk = dir.stat(name)?.st_mode & 0o7777;
                 dir.chmod(name, disk | 0o200)?;

@@ -27,7 +27,7 @@
 
 use super::layer::{Layer, Origin, is_dir, join, split};
 use super::nodes::{HardLink, Node, ROOT};
-use super::union::UnionFs;
+use super::union::{UnionFs, WriteGuard};
 use super::{FsError, FsResult};
 use crate::sys::{BeneathDir, Name};
 use rustix::fs::Stat;
@@ -121,6 +121,7 @@ impl UnionFs {
     /// Returns how many names are left only below.
     pub(super) fn place_in_index(
         &self,
+        w: &WriteGuard<'_>,
         tmp: Name<'_>,
         ino: u64,
         at: (usize, &[u8], &[u8]),
@@ -147,7 +148,7 @@ impl UnionFs {
             tracing::debug!("hard-link index: the record of {ino:x} not kept");
         }
         let entry = entry_name(ino);
-        let entry_ref = Name::new(&entry).map_err(|_| FsError::INVAL)?;
+        let entry_ref = Name::new(&entry)?;
         match work.rename_noreplace(tmp, &links.layer.root, entry_ref) {
             Ok(()) => {}
             // Made by an earlier mount whose lookups this one has not
@@ -158,7 +159,7 @@ impl UnionFs {
         links.empty.store(false, Ordering::Relaxed);
         let mut failed = 0u32;
         for name in &names {
-            if let Err(e) = self.link_name(name, entry_ref) {
+            if let Err(e) = self.link_name(w, name, entry_ref) {
                 if name.as_slice() == path {
                     return Err(e);
                 }
@@ -181,17 +182,17 @@ impl UnionFs {
 
     /// Copy-up of a node shown from its index entry: each of its names not
     /// in the upper layer yet is linked to the entry.
-    pub(super) fn link_from_index(&self, ino: u64) -> FsResult<()> {
+    pub(super) fn link_from_index(&self, w: &WriteGuard<'_>, ino: u64) -> FsResult<()> {
         let links = self.links().ok_or(FsError::ROFS)?;
         let entry = entry_name(ino);
-        let entry_ref = Name::new(&entry).map_err(|_| FsError::INVAL)?;
+        let entry_ref = Name::new(&entry)?;
         let names = self.known_names(ino);
         let mut linked = 0u32;
         let mut kept = Vec::new();
         for (link, path) in names {
             match self.resolve(&path)? {
                 Some((i, n, _)) if i == ino && !self.in_upper(n.layer) => {
-                    self.link_name(&path, entry_ref)?;
+                    self.link_name(w, &path, entry_ref)?;
                     linked += 1;
                     kept.push(link);
                 }
@@ -263,11 +264,11 @@ impl UnionFs {
 
     /// Links the index entry `entry` as the merged path `path` in the upper
     /// layer, its parents copied up as needed.
-    fn link_name(&self, path: &[u8], entry: Name<'_>) -> FsResult<()> {
+    fn link_name(&self, w: &WriteGuard<'_>, path: &[u8], entry: Name<'_>) -> FsResult<()> {
         let links = self.links().ok_or(FsError::ROFS)?;
         let (dir, name) = split(path);
-        let udir = self.upper_dir_at(dir)?;
-        match udir.link_from(&links.layer.root, entry, Name::new(name).map_err(|_| FsError::INVAL)?) {
+        let udir = self.upper_dir_at(w, dir)?;
+        match udir.link_from(&links.layer.root, entry, Name::new(name)?) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
@@ -304,8 +305,8 @@ impl UnionFs {
 
     /// The upper directory at the merged path `path`, each missing part
     /// copied up on the way (by path: see `resolve`).
-    pub(super) fn upper_dir_at(&self, path: &[u8]) -> FsResult<Arc<BeneathDir>> {
-        self.copy_up(ROOT)?;
+    pub(super) fn upper_dir_at(&self, w: &WriteGuard<'_>, path: &[u8]) -> FsResult<Arc<BeneathDir>> {
+        self.copy_up(w, ROOT)?;
         let (mut dir, _) = self.node(ROOT)?;
         let mut dir_path: Vec<u8> = Vec::new();
         for comp in path.split(|&c| c == b'/').filter(|c| !c.is_empty()) {
@@ -316,7 +317,7 @@ impl UnionFs {
             let child = join(&dir_path, comp);
             if !self.in_upper(node.layer) {
                 let (_, below) = dir.merge.iter().find(|(l, _)| *l == node.layer).ok_or(FsError::NOENT)?;
-                self.copy_up_found(ino, &node, &child, join(below, comp), true)?;
+                self.copy_up_found(w, ino, &node, &child, join(below, comp), true)?;
                 // Found again, now merging the upper copy.
                 node = self.find(&dir, &dir_path, comp)?.ok_or(FsError::NOENT)?.1;
             }

@@ -1,8 +1,9 @@
 //! One layer of the union: a directory reached only beneath its root, and
 //! the on-disk markers of every format the peers write.
 
+use super::FsResult;
+use super::locks;
 use super::override_stat;
-use super::{FsError, FsResult};
 use crate::layers::index::{EntryKind, FLAG_HARDLINK, LayerIndex};
 use crate::sys::{self, BeneathDir, Name};
 use rustix::fs::{FileType, OFlags, Stat, XattrFlags};
@@ -305,25 +306,20 @@ impl Layer {
 
     /// Whether the listing of `dir` is kept (read already).
     pub fn has_listing(&self, dir: &[u8]) -> bool {
-        self.listings
-            .as_ref()
-            .is_some_and(|c| c.lock().unwrap_or_else(|p| p.into_inner()).contains_key(dir))
+        self.listings.as_ref().is_some_and(|c| locks::lock(c).contains_key(dir))
     }
 
     /// The entries of the directory `dir` (None where this layer has no
     /// directory there): kept for lower layers, read afresh otherwise.
     pub fn listing(&self, dir: &[u8]) -> FsResult<Option<Arc<Listing>>> {
         if let Some(cache) = &self.listings
-            && let Some(l) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(dir)
+            && let Some(l) = locks::lock(cache).get(dir)
         {
             return Ok(l.clone());
         }
         let listing = self.read_listing(dir)?;
         if let Some(cache) = &self.listings {
-            cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(dir.to_vec(), listing.clone());
+            locks::lock(cache).insert(dir.to_vec(), listing.clone());
         }
         Ok(listing)
     }
@@ -373,7 +369,7 @@ impl Layer {
                     kind = kind_of(r.kind());
                 }
             } else if let Some(held) = placeholders.as_ref().filter(|_| kind == FileType::RegularFile) {
-                let name = Name::new(name).map_err(|_| FsError::INVAL)?;
+                let name = Name::new(name)?;
                 let mut st = held.stat(name)?;
                 override_stat::present_at(held, name, &mut st)?;
                 kind = file_type(&st);
@@ -397,14 +393,14 @@ impl Layer {
     /// The directory at `dir`, from `dirs` or opened (beneath the root).
     pub fn held_dir(&self, dir: &[u8]) -> io::Result<Arc<BeneathDir>> {
         let generation = {
-            let held = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+            let held = locks::lock(&self.dirs);
             if let Some(d) = held.by_path.get(dir) {
                 return Ok(d.clone());
             }
             held.generation
         };
         let d = Arc::new(self.root.open_dir(dir)?);
-        let mut held = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = locks::lock(&self.dirs);
         if held.generation == generation {
             if held.by_path.len() >= self.dir_budget {
                 held.by_path.clear();
@@ -417,7 +413,7 @@ impl Layer {
     /// Drops the held directories (a directory of this layer was renamed
     /// or removed, so a path may now name another one).
     pub fn forget_dirs(&self) {
-        let mut held = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = locks::lock(&self.dirs);
         held.generation += 1;
         held.by_path.clear();
     }
@@ -556,14 +552,11 @@ impl Layer {
     /// directories pay for this): one open, one listxattr, one stat.
     pub fn dir_markers(&self, dir: &[u8], parent: &[u8]) -> FsResult<DirMarkers> {
         if let Some(cache) = &self.markers {
-            if let Some(m) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(dir) {
+            if let Some(m) = locks::lock(cache).get(dir) {
                 return Ok(m.clone());
             }
             let m = self.read_dir_markers(dir, parent)?;
-            cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(dir.to_vec(), m.clone());
+            locks::lock(cache).insert(dir.to_vec(), m.clone());
             return Ok(m);
         }
         self.read_dir_markers(dir, parent)
@@ -683,7 +676,7 @@ impl Layer {
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
                 let mut wh = WHITEOUT_PREFIX.to_vec();
                 wh.extend_from_slice(name.as_bytes());
-                let wh = Name::new(&wh).map_err(|_| FsError::NAMETOOLONG)?;
+                let wh = Name::new(&wh)?;
                 dir.create_file(wh, 0o000)?;
                 Ok(())
             }
@@ -721,7 +714,7 @@ impl Layer {
         {
             let _ = sys::xattr::set(fd, "user.fuseoverlayfs.opaque", b"y", XattrFlags::empty());
         }
-        let marker = Name::new(OPAQUE_MARKER).map_err(|_| FsError::INVAL)?;
+        let marker = Name::new(OPAQUE_MARKER)?;
         match dir.create_file(marker, 0o700) {
             Ok(_) => Ok(()),
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => Ok(()),

@@ -14,6 +14,7 @@ mod copy_up;
 pub mod export;
 mod hardlinks;
 mod layer;
+mod locks;
 mod nodes;
 mod override_stat;
 mod union;
@@ -53,6 +54,18 @@ impl From<io::Error> for FsError {
                 tracing::warn!("internal error: {e}");
                 FsError::IO
             }
+        }
+    }
+}
+
+/// The one errno for a name that cannot be a directory entry: as Linux,
+/// ENAMETOOLONG for one over 255 bytes, EINVAL for the rest (empty, `.`,
+/// `..`, a `/` or a NUL: the kernel sends none of them).
+impl From<crate::sys::NameError> for FsError {
+    fn from(e: crate::sys::NameError) -> Self {
+        match e {
+            crate::sys::NameError::TooLong => FsError::NAMETOOLONG,
+            _ => FsError::INVAL,
         }
     }
 }
@@ -106,4 +119,23 @@ pub fn session_config(cfg: &MountConfig) -> fuser::Config {
 pub fn mount_background(cfg: &MountConfig) -> io::Result<fuser::BackgroundSession> {
     let fs = UnionFs::new(cfg)?;
     fuser::Session::new(fs, &cfg.mountpoint, &session_config(cfg))?.spawn()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FsError;
+    use crate::sys::Name;
+
+    fn errno_of(name: &[u8]) -> Option<FsError> {
+        Name::new(name).err().map(FsError::from)
+    }
+
+    #[test]
+    fn a_bad_name_is_nametoolong_only_when_too_long() {
+        assert_eq!(errno_of(&[b'a'; 256]), Some(FsError::NAMETOOLONG));
+        assert_eq!(errno_of(&[b'a'; 255]), None);
+        for bad in [&b""[..], b".", b"..", b"a/b", b"a\0b"] {
+            assert_eq!(errno_of(bad), Some(FsError::INVAL), "{bad:?}");
+        }
+    }
 }

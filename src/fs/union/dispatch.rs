@@ -1,0 +1,501 @@
+//! The `fuser::Filesystem` implementation: FUSE calls to the union.
+
+use super::ids::Caller;
+use super::setattr::SetAttr;
+use super::{UPPER, UnionFs};
+use crate::fs::nodes::{Node, ROOT};
+use crate::fs::{FsError, FsResult};
+use fuser::{
+    FileAttr, FileHandle, FileType as FuseType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
+    ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The attributes of a negative entry: only its node id (0) matters.
+pub(super) const NEGATIVE_ENTRY: FileAttr = FileAttr {
+    ino: INodeNo(0),
+    size: 0,
+    blocks: 0,
+    atime: UNIX_EPOCH,
+    mtime: UNIX_EPOCH,
+    ctime: UNIX_EPOCH,
+    crtime: UNIX_EPOCH,
+    kind: FuseType::RegularFile,
+    perm: 0,
+    nlink: 0,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    blksize: 0,
+    flags: 0,
+};
+
+macro_rules! reply_err {
+    ($reply:expr, $res:expr, $ok:expr) => {
+        match $res {
+            Ok(v) => $ok(v),
+            Err(e) => $reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    };
+}
+
+impl Filesystem for UnionFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        if self.acl && config.add_capabilities(fuser::InitFlags::FUSE_POSIX_ACL).is_err() {
+            tracing::info!("the kernel offers no POSIX ACLs over FUSE");
+        }
+        // Symlinks and directories change only through this mount (the
+        // lower layers never do), so the kernel may cache both; each change
+        // we make invalidates its copy.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_CACHE_SYMLINKS);
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
+        // A listing brings its entries' attributes along (one request for a
+        // directory instead of one lookup per entry); the kernel asks for
+        // them when it sees lookups following a listing.
+        let _ =
+            config.add_capabilities(fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO);
+        // Opening a directory needs nothing from us (listings are made when
+        // read), so the kernel may skip OPENDIR and RELEASEDIR altogether;
+        // it then caches listings as if asked to (KEEP_CACHE | CACHE_DIR).
+        if config
+            .add_capabilities(fuser::InitFlags::FUSE_NO_OPENDIR_SUPPORT)
+            .is_ok()
+        {
+            *self.no_opendir.get_mut() = true;
+        }
+        if *self.passthrough.get_mut() {
+            let offered = config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH).is_ok()
+                && config.set_max_stack_depth(2).is_ok();
+            if !offered {
+                tracing::info!("the kernel offers no FUSE passthrough; serving data ourselves");
+                *self.passthrough.get_mut() = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn destroy(&mut self) {
+        if self.exit_on_destroy {
+            std::process::exit(0);
+        }
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.lookup_inner(parent.0, name.as_bytes()) {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            // A miss is cached by the kernel like a hit (node id 0: a
+            // negative entry) for as long: names appear only through this
+            // mount, which drops the negative entry then, or are announced
+            // by the `Invalidator`.
+            Err(e) if e == FsError::NOENT => reply.entry(&self.ttl, &NEGATIVE_ENTRY, Generation(0)),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.nodes_write().forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let res = self.getattr_inner(ino.0, fh);
+        reply_err!(reply, res, |a: FileAttr| reply.attr(&self.ttl, &a));
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let res = self.setattr_inner(
+            ino.0,
+            SetAttr {
+                caller: Caller::of(_req),
+                mode,
+                uid,
+                gid,
+                size,
+                atime,
+                mtime,
+                fh,
+            },
+        );
+        reply_err!(reply, res, |a: FileAttr| reply.attr(&self.ttl, &a));
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let res = self.read_link(ino);
+        reply_err!(reply, res, |t: Vec<u8>| reply.data(&t));
+    }
+
+    fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+        let res = self.make_node(req, parent, name, mode, umask, rdev);
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        let res = self.make_dir(req, parent, name, mode, umask);
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let res = self.remove(parent.0, name.as_bytes(), false);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let res = self.remove(parent.0, name.as_bytes(), true);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+        let res = self.make_symlink(req, parent, link_name, target);
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let res = self.rename_inner(
+            Caller::of(_req),
+            parent.0,
+            name.as_bytes(),
+            newparent.0,
+            newname.as_bytes(),
+            flags,
+        );
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+        let res = self.make_link(ino, newparent, newname);
+        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if let Some(fh) = self.open_cached(ino.0, flags.0) {
+            return reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
+        }
+        match self.open_inner(ino.0, flags.0) {
+            Ok((fh, file, layer)) => match self.passthrough_backing(ino.0, layer, fh, &file, |f| reply.open_backing(f))
+            {
+                Some(b) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b),
+                // File data, too, changes only through this mount.
+                None => {
+                    self.backings.start_cached(ino.0, fh, true);
+                    reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE)
+                }
+            },
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyData,
+    ) {
+        let res = self.read_data(fh, offset, size);
+        reply_err!(reply, res, |d: Vec<u8>| reply.data(&d));
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let res = self.write_data(fh, offset, data);
+        reply_err!(reply, res, |n: u32| reply.written(n));
+    }
+
+    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lo: fuser::LockOwner, reply: ReplyEmpty) {
+        // Nothing to do on close (writes are not buffered here, and locks
+        // are the kernel's): ENOSYS tells the kernel to stop sending FLUSH,
+        // saving a round trip on every close.
+        reply.error(fuser::Errno::ENOSYS);
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.release_file(fh.0);
+        reply.ok();
+    }
+
+    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        let res = self.sync_file(fh, datasync);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.no_opendir.load(Ordering::Relaxed) {
+            return reply.error(fuser::Errno::ENOSYS);
+        }
+        let res = self.open_dir(ino);
+        reply_err!(reply, res, |fh: u64| reply.opened(
+            FileHandle(fh),
+            FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
+        ));
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let entries = match self.dir_entries(ino.0, fh.0, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
+        };
+        let parent = self.nodes_read().get(ino.0).and_then(|n| n.parent()).unwrap_or(ROOT);
+        let mut i = offset;
+        loop {
+            let full = match i {
+                0 => reply.add(ino, 1, FuseType::Directory, "."),
+                1 => reply.add(INodeNo(parent), 2, FuseType::Directory, ".."),
+                _ => match entries.get((i - 2) as usize) {
+                    Some(e) => reply.add(INodeNo(e.ino), i + 1, e.kind, OsStr::from_bytes(&e.name)),
+                    None => break,
+                },
+            };
+            if full {
+                break;
+            }
+            i += 1;
+        }
+        self.end_of_listing(ino.0, fh.0, offset, &entries);
+        reply.ok();
+    }
+
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let entries = match self.dir_entries(ino.0, fh.0, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
+        };
+        let res = (|| -> FsResult<()> {
+            let (dir, dir_path) = self.node(ino.0)?;
+            let parent = dir.parent().unwrap_or(ROOT);
+            let dir_attr = self.attr(ino.0, &self.stat_node(ino.0)?);
+            // Every entry but `.` and `..` counts as a lookup in the kernel,
+            // so each one sent is remembered, and only those sent.
+            let mut found: Vec<(u64, Node)> = Vec::new();
+            let mut i = offset;
+            loop {
+                let full = match i {
+                    0 => reply.add(ino, 1, ".", &self.ttl, &dir_attr, Generation(0)),
+                    1 => {
+                        let attr = FileAttr {
+                            ino: INodeNo(parent),
+                            ..dir_attr
+                        };
+                        reply.add(INodeNo(parent), 2, "..", &self.ttl, &attr, Generation(0))
+                    }
+                    _ => {
+                        let Some(e) = entries.get((i - 2) as usize) else { break };
+                        // An entry gone since the listing was made is skipped.
+                        let Some((child, mut node, st)) = self.find(&dir, &dir_path, &e.name)? else {
+                            i += 1;
+                            continue;
+                        };
+                        let attr = self.attr(child, &st);
+                        let full = reply.add(
+                            INodeNo(child),
+                            i + 1,
+                            OsStr::from_bytes(&e.name),
+                            &self.ttl,
+                            &attr,
+                            Generation(0),
+                        );
+                        if !full {
+                            node.links = vec![(ino.0, e.name.clone())];
+                            found.push((child, node));
+                        }
+                        full
+                    }
+                };
+                if full {
+                    break;
+                }
+                i += 1;
+            }
+            let mut nodes = self.nodes_write();
+            for (child, node) in found {
+                nodes.remember(child, node);
+            }
+            Ok(())
+        })();
+        self.end_of_listing(ino.0, fh.0, offset, &entries);
+        match res {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.handles().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        match rustix::fs::fstatvfs(self.top_layer().root.as_fd()) {
+            Ok(s) => reply.statfs(
+                s.f_blocks,
+                s.f_bfree,
+                s.f_bavail,
+                s.f_files,
+                s.f_ffree,
+                s.f_bsize as u32,
+                255,
+                s.f_frsize as u32,
+            ),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.raw_os_error())),
+        }
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let res = self.set_xattr(ino, name, value, flags);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let res = self.get_xattr(ino, name);
+        match res {
+            Ok(v) if size == 0 => reply.size(v.len() as u32),
+            Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
+            Ok(v) => reply.data(&v),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let res = self.list_xattrs(ino);
+        match res {
+            Ok(v) if size == 0 => reply.size(v.len() as u32),
+            Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
+            Ok(v) => reply.data(&v),
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let res = self.remove_xattr(ino, name);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        // The kernel checks permissions (default_permissions).
+        reply.ok();
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let res = self.create_file(req, parent, name, mode, umask, flags);
+        match res {
+            Ok((a, fh, file)) => match self.passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f)) {
+                Some(b) => {
+                    reply.created_passthrough(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b)
+                }
+                None => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            },
+            Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
+        }
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let res = self.allocate(fh, offset, length, mode);
+        reply_err!(reply, res, |_| reply.ok());
+    }
+
+    fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+        let res = self.seek(fh, offset, whence);
+        reply_err!(reply, res, |o: i64| reply.offset(o));
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        fh_in: FileHandle,
+        offset_in: u64,
+        _ino_out: INodeNo,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        let res = self.copy_range(fh_in, offset_in, fh_out, offset_out, len);
+        reply_err!(reply, res, |n: u32| reply.written(n));
+    }
+}

@@ -1,0 +1,94 @@
+//! Id mapping (`uidmapping=`, `squash_to_*`) and the caller checks the
+//! kernel leaves to the filesystem.
+
+use fuser::Request;
+use rustix::fs::Stat;
+
+/// How ids on disk are shown and how requested ids are stored, as
+/// fuse-overlayfs's `uidmapping=`/`gidmapping=`/`squash_to_*` do. Ranges are
+/// (shown, on disk, count); ids outside every range show as the overflow id.
+#[derive(Default)]
+pub(super) struct IdMapping {
+    pub(super) uid: Vec<(u32, u32, u32)>,
+    pub(super) gid: Vec<(u32, u32, u32)>,
+    pub(super) squash_uid: Option<u32>,
+    pub(super) squash_gid: Option<u32>,
+}
+
+pub(super) const OVERFLOW_ID: u32 = 65534;
+
+pub(super) fn map_id(ranges: &[(u32, u32, u32)], id: u32, to_disk: bool) -> u32 {
+    if ranges.is_empty() {
+        return id;
+    }
+    ranges
+        .iter()
+        .find_map(|&(shown, disk, n)| {
+            let (from, to) = if to_disk { (shown, disk) } else { (disk, shown) };
+            (id >= from && id - from < n).then(|| to + (id - from))
+        })
+        .unwrap_or(OVERFLOW_ID)
+}
+
+impl IdMapping {
+    pub(super) fn shown(&self, uid: u32, gid: u32) -> (u32, u32) {
+        (
+            self.squash_uid.unwrap_or_else(|| map_id(&self.uid, uid, false)),
+            self.squash_gid.unwrap_or_else(|| map_id(&self.gid, gid, false)),
+        )
+    }
+
+    pub(super) fn on_disk_uid(&self, uid: u32) -> u32 {
+        map_id(&self.uid, uid, true)
+    }
+
+    pub(super) fn on_disk_gid(&self, gid: u32) -> u32 {
+        map_id(&self.gid, gid, true)
+    }
+}
+
+/// Who is asking, for the few checks the kernel leaves to the filesystem.
+#[derive(Clone, Copy)]
+pub(super) struct Caller {
+    pub(super) uid: u32,
+    pub(super) gid: u32,
+    pub(super) pid: u32,
+}
+
+impl Caller {
+    pub(super) fn of(req: &Request) -> Caller {
+        Caller {
+            uid: req.uid(),
+            gid: req.gid(),
+            pid: req.pid(),
+        }
+    }
+
+    /// Whether the caller is in `gid`, supplementary groups included (read
+    /// from /proc only when the primary group does not decide it).
+    pub(super) fn in_group(&self, gid: u32) -> bool {
+        if self.gid == gid {
+            return true;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return false;
+        };
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Groups:"))
+            .is_some_and(|g| g.split_whitespace().any(|x| x.parse() == Ok(gid)))
+    }
+
+    pub(super) fn may_write(&self, st: &Stat) -> bool {
+        let bits = if self.uid == 0 {
+            return true;
+        } else if st.st_uid == self.uid {
+            0o200
+        } else if self.in_group(st.st_gid) {
+            0o020
+        } else {
+            0o002
+        };
+        st.st_mode & bits != 0
+    }
+}
