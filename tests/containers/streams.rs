@@ -78,7 +78,7 @@ fn interactive_shell_on_a_terminal_then_start_ai_again() {
 #[test]
 fn an_attached_client_forwards_its_signals() {
     let d = require!(daemon());
-    let child = Command::new(env!("CARGO_BIN_EXE_strata"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["-H", &d.host(), "run", "--name", "sig", "busybox", "sh", "-c"])
         .arg("trap 'echo got-int; exit 42' INT; echo ready; while true; do sleep 0.1; done")
         .stdin(Stdio::null())
@@ -87,10 +87,27 @@ fn an_attached_client_forwards_its_signals() {
         .spawn()
         .expect("strata run");
     let pid = child.id();
-    crate::util::wait_for(
-        || stdout(&d.strata(&["logs", "sig"])).contains("ready"),
-        "the container to trap INT",
-    );
+    // The client prints the container's output only once it forwards
+    // signals (`run` installs the proxy, then copies the stream): "ready"
+    // in its own stdout, not merely in the logs, means the trap is set and
+    // an INT now reaches the container.
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    let client_stdout = child.stdout.take().expect("stdout");
+    let printed = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut printed = String::new();
+        for line in std::io::BufReader::new(client_stdout).lines().map_while(Result::ok) {
+            if line == "ready" {
+                let _ = ready.send(());
+            }
+            printed.push_str(&line);
+            printed.push('\n');
+        }
+        printed
+    });
+    is_ready
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the client to print the container's ready");
     assert!(
         Command::new("kill")
             .args(["-INT", &pid.to_string()])
@@ -99,6 +116,7 @@ fn an_attached_client_forwards_its_signals() {
             .success()
     );
     let out = output_within(child, Duration::from_secs(30), "strata run (signalled)");
-    assert_eq!(out.status.code(), Some(42), "{}", text(&out));
-    assert!(stdout(&out).contains("got-int"), "{}", text(&out));
+    let printed = printed.join().unwrap();
+    assert_eq!(out.status.code(), Some(42), "{printed}{}", text(&out));
+    assert!(printed.contains("got-int"), "{printed}{}", text(&out));
 }
