@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod engine;
 pub mod fs;
 pub mod layers;
 pub mod quote;

@@ -1,9 +1,6 @@
 //! `/containers/…` and `/exec/…`: the lifecycle, streams and execs, over
 //! the engine.
 
-use super::engine::filter::ContainerFilter;
-use super::engine::output::{self, Chunk, read_log};
-use super::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
 use super::error::ApiError;
 use super::hijack::{self, Session};
 use super::http::{Query, channel, empty, json};
@@ -13,6 +10,9 @@ use super::types::{
     ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
     IdResponse, SummaryHostConfig, TopResponse, WaitResponse, now_unix,
 };
+use crate::engine::filter::ContainerFilter;
+use crate::engine::output::{self, Chunk, read_log};
+use crate::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
 use crate::layers::Reference;
 use crate::time;
 use bytes::Bytes;
@@ -349,7 +349,7 @@ struct LazyStdin {
 }
 
 impl LazyStdin {
-    async fn resolve(self) -> Option<(Arc<super::engine::Stdin>, bool)> {
+    async fn resolve(self) -> Option<(Arc<crate::engine::Stdin>, bool)> {
         for _ in 0..600 {
             if let Some(s) = self.engine.streams(&self.container) {
                 return Some((s.stdin, self.once));

@@ -4,12 +4,12 @@
 //! the process's stdin unframed. When the client half-closes, stdin is
 //! closed if the session owns it; the session ends when the output ends.
 
-use super::engine::Stdin;
-use super::engine::output::Chunk;
 use super::error::ApiError;
 use super::http::full;
 use super::routes::Reply;
 use super::types::frame_header;
+use crate::engine::Stdin;
+use crate::engine::output::Chunk;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, UPGRADE};

@@ -3,7 +3,6 @@
 //! (`layers`); the wire shapes live in [`types`], which is all the client sees.
 
 mod containers;
-pub mod engine;
 mod error;
 mod hijack;
 mod http;

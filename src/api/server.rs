@@ -62,7 +62,7 @@ pub fn default_root() -> PathBuf {
 /// Everything a request handler may reach.
 pub struct Daemon {
     pub store: Arc<Store>,
-    pub engine: Arc<super::engine::Engine>,
+    pub engine: Arc<crate::engine::Engine>,
     pub config: DaemonConfig,
     pub started: Instant,
 }
@@ -124,11 +124,11 @@ impl Daemon {
         if let crate::run::cgroup::DevicePolicy::Unavailable(why) = &devices {
             tracing::warn!("{why}");
         }
-        let engine = tokio::task::spawn_blocking(move || super::engine::Engine::open(engine_store, helper, devices))
+        let engine = tokio::task::spawn_blocking(move || crate::engine::Engine::open(engine_store, helper, devices))
             .await
             .map_err(|e| Error::Config(format!("loading containers: {e}")))?
             .map_err(|e| Error::Config(format!("loading containers: {e}")))?;
-        let _ = super::engine::RUNTIME.set(tokio::runtime::Handle::current());
+        let _ = crate::engine::RUNTIME.set(tokio::runtime::Handle::current());
         let daemon = Arc::new(Daemon {
             engine: Arc::new(engine),
             store,

@@ -4,7 +4,7 @@
 //! The tables below are the single source of the README's table of fields
 //! (a test keeps the two in step).
 
-use crate::api::error::ApiError;
+use crate::api::ApiError;
 use crate::api::types::{ContainerCreateRequest, ExecConfig};
 use serde_json::Value;
 
@@ -517,7 +517,7 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_field() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../README.md");
         for field in CONFIG_FIELDS.iter().chain(HOST_CONFIG_FIELDS).chain(EXEC_FIELDS) {
             assert!(
                 readme.contains(&format!("`{}`", field.name)),

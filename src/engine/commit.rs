@@ -2,7 +2,7 @@
 //! image's layers (shared, not copied) and a new image.
 
 use super::{Container, Engine, internal, mount_root};
-use crate::api::error::ApiError;
+use crate::api::ApiError;
 use crate::layers::Digest;
 use crate::{run, sys, time};
 use std::io;

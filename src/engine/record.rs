@@ -1,7 +1,7 @@
 //! What the store keeps of a container (`containers/<id>/container.json`),
 //! and the Docker rules that turn a create request and an image into it.
 
-use crate::api::error::ApiError;
+use crate::api::ApiError;
 use crate::api::types::{ContainerConfig, ContainerState, HostConfig, ZERO_TIME};
 use crate::layers::{Digest, ImageConfig};
 use serde::{Deserialize, Serialize};

@@ -24,7 +24,7 @@ pub mod unsupported;
 pub use commit::CommitOptions;
 pub use exec::Exec;
 
-use crate::api::error::ApiError;
+use crate::api::ApiError;
 use crate::api::types::{ContainerCreateRequest, ContainerState, ZERO_TIME};
 use crate::fs::MountConfig;
 use crate::layers::{Digest, Store};

@@ -4,7 +4,7 @@
 use super::output::Output;
 use super::record::Record;
 use super::{Streams, Wiring, connect_terminal, console_size, make_stdio};
-use crate::api::error::ApiError;
+use crate::api::ApiError;
 use crate::api::types::{ExecConfig, ExecInspect, ExecProcessConfig};
 use crate::run;
 use hyper::StatusCode;

@@ -4,7 +4,7 @@
 //! error, never a filter that lets everything through.
 
 use super::record::Record;
-use crate::api::error::ApiError;
+use crate::api::ApiError;
 use crate::layers::{Digest, Store};
 use std::collections::BTreeMap;
 

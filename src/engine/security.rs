@@ -5,7 +5,7 @@
 //! `seccomp:` separator too. Every other entry is left to the request's
 //! validation elsewhere.
 
-use crate::api::error::ApiError;
+use crate::api::ApiError;
 use crate::api::types::HostConfig;
 use crate::run::seccomp::{self, Program};
 
