@@ -19,6 +19,7 @@ pub mod quote;
 pub mod run;
 pub mod sys;
 pub mod time;
+pub mod wire;
 
 /// The crate's error: one variant per module, as each module has its own enum.
 #[derive(Debug, thiserror::Error)]

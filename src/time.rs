@@ -9,6 +9,11 @@ pub fn now() -> (i64, u32) {
     (d.as_secs() as i64, d.subsec_nanos())
 }
 
+/// Seconds since the epoch, by this machine's clock.
+pub fn now_unix() -> i64 {
+    now().0
+}
+
 /// Days since 1970-01-01 to a civil (year, month, day); Howard Hinnant's algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -6,15 +6,15 @@ use super::hijack::{self, Session};
 use super::http::{Query, channel, empty, json};
 use super::routes::Reply;
 use super::server::Daemon;
-use super::types::{
-    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
-    IdResponse, SummaryHostConfig, TopResponse, WaitResponse, now_unix,
-};
 use crate::engine::filter::ContainerFilter;
 use crate::engine::output::{self, Chunk, read_log};
 use crate::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
 use crate::layers::Reference;
 use crate::time;
+use crate::wire::{
+    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
+    IdResponse, SummaryHostConfig, TopResponse, WaitResponse,
+};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -51,7 +51,7 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`, as `docker ps`.
 fn status_text(r: &Record) -> String {
-    let since = |t: &str| now_unix() - time::parse_rfc3339(t).unwrap_or_else(now_unix);
+    let since = |t: &str| time::now_unix() - time::parse_rfc3339(t).unwrap_or_else(time::now_unix);
     match r.state.status.as_str() {
         "running" => format!("Up {}", time::human_duration(since(&r.state.started_at))),
         "exited" => format!(

@@ -1,6 +1,6 @@
 use super::http::{Body, json};
-use super::types::ErrorResponse;
 use crate::layers;
+use crate::wire::ErrorResponse;
 use hyper::{Response, StatusCode};
 
 /// An error as the API reports it: a status and Docker's `{"message": …}`.

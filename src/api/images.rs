@@ -4,11 +4,11 @@ use super::error::ApiError;
 use super::http::{Body, Query, bytes, json};
 use super::routes::Reply;
 use super::server::Daemon;
-use super::types::{
-    DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
-};
 use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
 use crate::time;
+use crate::wire::{
+    DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
+};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;

@@ -3,8 +3,8 @@
 use super::error::ApiError;
 use super::http::{Body, Query, percent_decode};
 use super::server::Daemon;
-use super::types::{API_VERSION, MIN_API_VERSION};
 use super::{containers, images, system};
+use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};

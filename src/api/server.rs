@@ -3,8 +3,8 @@
 
 use super::Error;
 use super::routes;
-use super::types::Host;
 use crate::layers::Store;
+use crate::wire::Host;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;

@@ -76,7 +76,7 @@ pub use crate::time::human_duration;
 
 /// "N units ago" for a unix time.
 pub fn ago(unix: i64) -> String {
-    let now = crate::api::types::now_unix();
+    let now = crate::time::now_unix();
     format!("{} ago", human_duration(now - unix))
 }
 

@@ -25,10 +25,10 @@ pub use commit::CommitOptions;
 pub use exec::Exec;
 
 use crate::api::ApiError;
-use crate::api::types::{ContainerCreateRequest, ContainerState, ZERO_TIME};
 use crate::fs::MountConfig;
 use crate::layers::{Digest, Store};
 use crate::run::{self, NetworkMode};
+use crate::wire::{ContainerCreateRequest, ContainerState, ZERO_TIME};
 use crate::{sys, time};
 use hyper::StatusCode;
 use output::Output;
@@ -820,11 +820,7 @@ impl Engine {
 
     // Execs.
 
-    pub fn create_exec(
-        &self,
-        c: &Arc<Container>,
-        config: crate::api::types::ExecConfig,
-    ) -> Result<Arc<Exec>, ApiError> {
+    pub fn create_exec(&self, c: &Arc<Container>, config: crate::wire::ExecConfig) -> Result<Arc<Exec>, ApiError> {
         let (pid, record, confinement) = {
             let live = c.lock();
             match &live.run {

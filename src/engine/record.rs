@@ -2,8 +2,8 @@
 //! and the Docker rules that turn a create request and an image into it.
 
 use crate::api::ApiError;
-use crate::api::types::{ContainerConfig, ContainerState, HostConfig, ZERO_TIME};
 use crate::layers::{Digest, ImageConfig};
+use crate::wire::{ContainerConfig, ContainerState, HostConfig, ZERO_TIME};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

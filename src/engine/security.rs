@@ -6,8 +6,8 @@
 //! validation elsewhere.
 
 use crate::api::ApiError;
-use crate::api::types::HostConfig;
 use crate::run::seccomp::{self, Program};
+use crate::wire::HostConfig;
 
 /// The seccomp profile a container asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! (a test keeps the two in step).
 
 use crate::api::ApiError;
-use crate::api::types::{ContainerCreateRequest, ExecConfig};
+use crate::wire::{ContainerCreateRequest, ExecConfig};
 use serde_json::Value;
 
 /// How a field of the request is treated.

@@ -1,6 +1,6 @@
-use crate::api::types::ImageSummary;
 use crate::cli::format::{ago, human_size, table};
 use crate::cli::{Client, Error, write_out};
+use crate::wire::ImageSummary;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]

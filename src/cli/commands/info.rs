@@ -1,6 +1,6 @@
-use crate::api::types::SystemInfo;
 use crate::cli::format::binary_size;
 use crate::cli::{Client, Error, write_out};
+use crate::wire::SystemInfo;
 use std::io::Write;
 
 pub async fn run(client: &Client, out: &mut impl Write) -> Result<(), Error> {

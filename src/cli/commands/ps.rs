@@ -1,6 +1,6 @@
-use crate::api::types::ContainerSummary;
 use crate::cli::format::{ago, ellipsis, table};
 use crate::cli::{Client, Error, write_out};
+use crate::wire::ContainerSummary;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]

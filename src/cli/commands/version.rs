@@ -1,5 +1,5 @@
-use crate::api::types::{API_VERSION, SystemVersion};
 use crate::cli::{Client, Error, write_out};
+use crate::wire::{API_VERSION, SystemVersion};
 use std::io::Write;
 
 pub async fn run(client: &Client, out: &mut impl Write) -> Result<(), Error> {
