@@ -34,5 +34,6 @@ pub enum Error {
     Run(#[from] run::Error),
 }
 
-/// The version every component reports.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version every component reports (defined with the wire, which the
+/// client shares).
+pub use wire::VERSION;

@@ -11,6 +11,7 @@ use crate::engine::output::{self, Chunk, read_log};
 use crate::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
 use crate::layers::Reference;
 use crate::time;
+use crate::wire::display::human_duration;
 use crate::wire::{
     ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
     IdResponse, SummaryHostConfig, TopResponse, WaitResponse,
@@ -53,11 +54,11 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
 fn status_text(r: &Record) -> String {
     let since = |t: &str| time::now_unix() - time::parse_rfc3339(t).unwrap_or_else(time::now_unix);
     match r.state.status.as_str() {
-        "running" => format!("Up {}", time::human_duration(since(&r.state.started_at))),
+        "running" => format!("Up {}", human_duration(since(&r.state.started_at))),
         "exited" => format!(
             "Exited ({}) {} ago",
             r.state.exit_code,
-            time::human_duration(since(&r.state.finished_at))
+            human_duration(since(&r.state.finished_at))
         ),
         "created" => "Created".into(),
         other => {

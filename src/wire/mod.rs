@@ -8,6 +8,7 @@
 //! family of endpoints: [`system`], [`images`], [`containers`], [`exec`].
 
 mod containers;
+pub mod display;
 mod exec;
 mod images;
 mod system;
@@ -18,6 +19,9 @@ pub use images::*;
 pub use system::*;
 
 use serde::{Deserialize, Serialize};
+
+/// The version every component reports (`strata version`, `/version`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The API version this daemon speaks, and the oldest it accepts.
 pub const API_VERSION: &str = "1.50";
