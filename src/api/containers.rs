@@ -600,6 +600,7 @@ pub async fn exec_start(daemon: &Arc<Daemon>, id: &str, mut req: Request<Incomin
             tokio::task::spawn_blocking(move || exec.start(&helper))
                 .await
                 .map_err(|e| ApiError::internal(format!("exec task failed: {e}")))?
+                .map_err(ApiError::from)
         }
     };
     if start.detach {

@@ -1,8 +1,9 @@
 //! `commit`: a container's changes frozen into a new layer on top of its
 //! image's layers (shared, not copied) and a new image.
 
-use super::{Container, Engine, internal, mount_root};
-use crate::api::ApiError;
+use super::error::Error;
+use super::error::internal;
+use super::{Container, Engine, mount_root};
 use crate::layers::Digest;
 use crate::{run, sys, time};
 use std::io;
@@ -26,18 +27,18 @@ impl Engine {
     /// container is paused meanwhile (when `pause` and running); a stopped
     /// one is mounted for the time of the export. Nothing is written before
     /// every argument is validated.
-    pub async fn commit(self: &Arc<Self>, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
+    pub async fn commit(self: &Arc<Self>, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, Error> {
         let _op = c.ops.lock().await;
         if c.lock().removed {
-            return Err(ApiError::not_found(format!("No such container: {}", c.id)));
+            return Err(Error::not_found(format!("No such container: {}", c.id)));
         }
         let (engine, c) = (self.clone(), c.clone());
         tokio::task::spawn_blocking(move || engine.commit_blocking(&c, opts))
             .await
-            .map_err(|e| ApiError::internal(format!("commit task failed: {e}")))?
+            .map_err(|e| Error::internal(format!("commit task failed: {e}")))?
     }
 
-    fn commit_blocking(&self, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
+    fn commit_blocking(&self, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, Error> {
         let record = c.record();
         let parent = self.store.image(&record.image.to_string())?;
         let mut config = parent.config.clone();
@@ -55,9 +56,7 @@ impl Engine {
             rc.stop_signal = record.config.stop_signal.clone();
         }
         for change in &opts.changes {
-            config
-                .apply_change(change)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            config.apply_change(change).map_err(|e| Error::invalid(e.to_string()))?;
         }
         let author = (!opts.author.is_empty()).then(|| opts.author.clone());
         let comment = (!opts.comment.is_empty()).then(|| opts.comment.clone());
@@ -73,7 +72,7 @@ impl Engine {
         });
         // A consistent moment: the processes stopped, then the changes read.
         let _paused = match (opts.pause, c.pid()) {
-            (true, Some(pid)) => Some(run::pause(pid).map_err(|e| ApiError::internal(format!("pausing: {e}")))?),
+            (true, Some(pid)) => Some(run::pause(pid).map_err(|e| Error::internal(format!("pausing: {e}")))?),
             _ => None,
         };
         let changes = self.changes(c)?;
@@ -109,7 +108,7 @@ impl Engine {
             (Ok((id, layer)), Ok(Ok(w))) => (id, layer, w),
             (Err(e), Ok(Err(w))) if w.kind() == io::ErrorKind::BrokenPipe => return Err(e.into()),
             (_, Ok(Err(e))) => return Err(internal("writing the layer")(e)),
-            (_, Err(_)) => return Err(ApiError::internal("the layer writer panicked")),
+            (_, Err(_)) => return Err(Error::internal("the layer writer panicked")),
             (Err(e), Ok(Ok(_))) => return Err(e.into()),
         };
         let layer = layer.map(|d| d.to_string()).unwrap_or_default();
@@ -125,8 +124,8 @@ impl Engine {
         &self,
         c: &Container,
         image: &crate::layers::ImageConfig,
-        f: impl FnOnce(&sys::BeneathDir, &sys::BeneathDir, crate::fs::export::IdShift) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+        f: impl FnOnce(&sys::BeneathDir, &sys::BeneathDir, crate::fs::export::IdShift) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let _mount = if c.is_running() {
             None
         } else {
@@ -148,7 +147,7 @@ impl Engine {
 
     /// The layer `commit` would store now, as tar bytes (Strata's own:
     /// `GET /containers/{id}/layer`).
-    pub async fn layer_tar(self: &Arc<Self>, c: &Arc<Container>) -> Result<Vec<u8>, ApiError> {
+    pub async fn layer_tar(self: &Arc<Self>, c: &Arc<Container>) -> Result<Vec<u8>, Error> {
         let _op = c.ops.lock().await;
         let (engine, c) = (self.clone(), c.clone());
         tokio::task::spawn_blocking(move || {
@@ -162,6 +161,6 @@ impl Engine {
             })
         })
         .await
-        .map_err(|e| ApiError::internal(format!("layer task failed: {e}")))?
+        .map_err(|e| Error::internal(format!("layer task failed: {e}")))?
     }
 }

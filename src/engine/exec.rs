@@ -1,13 +1,12 @@
 //! Execs: a second process run inside a running container's namespaces
 //! and root, with its own streams (not logged, as Docker).
 
+use super::error::Error;
 use super::output::Output;
 use super::record::Record;
 use super::{Streams, Wiring, connect_terminal, console_size, make_stdio};
-use crate::api::ApiError;
 use crate::run;
 use crate::wire::{ExecConfig, ExecInspect, ExecProcessConfig};
-use hyper::StatusCode;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -89,14 +88,14 @@ impl Exec {
     }
 
     /// Starts the process (blocking). Output flows to `self.output`.
-    pub fn start(self: &Arc<Self>, helper: &Path) -> Result<Streams, ApiError> {
+    pub fn start(self: &Arc<Self>, helper: &Path) -> Result<Streams, Error> {
         {
             let mut st = self.lock();
             if st.started {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!("Error: Exec command {} has already run", self.id),
-                ));
+                return Err(Error::conflict(format!(
+                    "Error: Exec command {} has already run",
+                    self.id
+                )));
             }
             st.started = true;
         }
@@ -105,7 +104,7 @@ impl Exec {
             sources,
             streams,
         } = make_stdio(self.config.tty, self.config.attach_stdin)
-            .map_err(|e| ApiError::internal(format!("making the exec's streams: {e}")))?;
+            .map_err(|e| Error::internal(format!("making the exec's streams: {e}")))?;
         // Pipes' readers first; a terminal's once the process has made it.
         if !sources.is_empty() {
             self.output.start_run(sources);
@@ -122,13 +121,10 @@ impl Exec {
                 self.lock().exit_code = Some(126);
                 self.done.send_replace(true);
                 return Err(match e {
-                    run::Error::Start { message, .. } => ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        format!(
-                            "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
-                        ),
-                    ),
-                    e => ApiError::internal(format!("exec failed: {e}")),
+                    run::Error::Start { message, .. } => Error::invalid(format!(
+                        "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
+                    )),
+                    e => Error::internal(format!("exec failed: {e}")),
                 });
             }
         };
@@ -143,7 +139,7 @@ impl Exec {
                 self.output.close();
                 self.lock().exit_code = Some(code);
                 self.done.send_replace(true);
-                return Err(ApiError::internal(format!("wiring the exec's terminal: {e}")));
+                return Err(Error::internal(format!("wiring the exec's terminal: {e}")));
             }
         };
         {
@@ -170,15 +166,12 @@ impl Exec {
         Ok(streams)
     }
 
-    pub fn resize(&self, h: u16, w: u16) -> Result<(), ApiError> {
+    pub fn resize(&self, h: u16, w: u16) -> Result<(), Error> {
         let st = self.lock();
         match &st.pty {
             Some(pty) => run::resize_pty(std::os::fd::AsFd::as_fd(&**pty), h, w)
-                .map_err(|e| ApiError::internal(format!("resizing: {e}"))),
-            None if st.process.is_none() => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("Exec {} is not running", self.id),
-            )),
+                .map_err(|e| Error::internal(format!("resizing: {e}"))),
+            None if st.process.is_none() => Err(Error::conflict(format!("Exec {} is not running", self.id))),
             None => Ok(()),
         }
     }

@@ -13,6 +13,7 @@
 //! start.
 
 mod commit;
+pub mod error;
 mod exec;
 pub mod filter;
 mod names;
@@ -22,15 +23,15 @@ mod security;
 pub mod unsupported;
 
 pub use commit::CommitOptions;
+pub use error::Error;
 pub use exec::Exec;
 
-use crate::api::ApiError;
 use crate::fs::MountConfig;
 use crate::layers::{Digest, Store};
 use crate::run::{self, NetworkMode};
 use crate::wire::{ContainerCreateRequest, ContainerState, ZERO_TIME};
 use crate::{sys, time};
-use hyper::StatusCode;
+use error::{bounded, internal};
 use output::Output;
 use record::Record;
 use std::collections::{BTreeMap, HashMap};
@@ -122,17 +123,6 @@ impl Stdin {
 pub struct Streams {
     pub stdin: Arc<Stdin>,
     pub pty: Option<Arc<OwnedFd>>,
-}
-
-fn internal(context: &str) -> impl FnOnce(io::Error) -> ApiError + '_ {
-    move |e| {
-        let status = if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) {
-            StatusCode::INSUFFICIENT_STORAGE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        ApiError::new(status, format!("{context}: {e}"))
-    }
 }
 
 /// A container's record, written whole and readable by the daemon's user
@@ -295,8 +285,8 @@ impl Engine {
     }
 
     /// By name (with or without `/`), full ID, or unique ID prefix.
-    pub fn get(&self, name: &str) -> Result<Arc<Container>, ApiError> {
-        let not_found = || ApiError::not_found(format!("No such container: {}", crate::quote::excerpt(name, 128)));
+    pub fn get(&self, name: &str) -> Result<Arc<Container>, Error> {
+        let not_found = || Error::not_found(format!("No such container: {}", crate::quote::excerpt(name, 128)));
         let map = self.map();
         let bare = name.strip_prefix('/').unwrap_or(name);
         if let Some(c) = map.values().find(|c| c.lock().record.name == bare) {
@@ -311,7 +301,7 @@ impl Engine {
         let mut found = map.range(name.to_string()..).take_while(|(k, _)| k.starts_with(name));
         match (found.next(), found.next()) {
             (Some((_, c)), None) => Ok(c.clone()),
-            (Some(_), Some(_)) => Err(ApiError::bad_request(format!(
+            (Some(_), Some(_)) => Err(Error::invalid(format!(
                 "multiple IDs found with provided prefix: {name}"
             ))),
             _ => Err(not_found()),
@@ -329,7 +319,7 @@ impl Engine {
             .collect()
     }
 
-    pub fn create(&self, name: Option<&str>, req: ContainerCreateRequest) -> Result<Arc<Container>, ApiError> {
+    pub fn create(&self, name: Option<&str>, req: ContainerCreateRequest) -> Result<Arc<Container>, Error> {
         let name = name.filter(|n| !n.is_empty()).map(record::validate_name).transpose()?;
         unsupported::check_create(&req, !sys::is_root())?;
         let mut config = req.config;
@@ -338,7 +328,7 @@ impl Engine {
         network_mode(&host_config.network_mode)?;
         security::seccomp_program(&host_config)?;
         if config.image.is_empty() {
-            return Err(ApiError::bad_request("no image given"));
+            return Err(Error::invalid("no image given"));
         }
         let image = self.store.image(&config.image)?;
         let (merged, path, args) = record::merge_image(std::mem::take(&mut config), &image.config)?;
@@ -351,13 +341,10 @@ impl Engine {
         let name = match name {
             Some(n) => {
                 if let Some(other) = map.values().find(|c| c.lock().record.name == n) {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        format!(
-                            "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                            other.id
-                        ),
-                    ));
+                    return Err(Error::conflict(format!(
+                        "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        other.id
+                    )));
                 }
                 n.to_string()
             }
@@ -403,12 +390,12 @@ impl Engine {
 
     /// Starts the container: mounts its root, starts its process, wires its
     /// streams. `Ok(false)` when it was already running.
-    pub async fn start(self: &Arc<Self>, c: &Arc<Container>) -> Result<bool, ApiError> {
+    pub async fn start(self: &Arc<Self>, c: &Arc<Container>) -> Result<bool, Error> {
         let _op = c.ops.lock().await;
         let record = {
             let live = c.lock();
             if live.removed {
-                return Err(ApiError::not_found(format!("No such container: {}", c.id)));
+                return Err(Error::not_found(format!("No such container: {}", c.id)));
             }
             if live.run.is_some() {
                 return Ok(false);
@@ -418,19 +405,19 @@ impl Engine {
         let image = self
             .store
             .image(&record.image.to_string())
-            .map_err(|_| ApiError::internal(format!("the image {} of this container is gone", record.image.short())))?;
+            .map_err(|_| Error::internal(format!("the image {} of this container is gone", record.image.short())))?;
         let lowers = self.lowers(&image.config);
         let engine = self.clone();
         let c2 = c.clone();
         let started = tokio::task::spawn_blocking(move || engine.launch(&c2, &record, lowers))
             .await
-            .map_err(|e| ApiError::internal(format!("start task failed: {e}")))?;
+            .map_err(|e| Error::internal(format!("start task failed: {e}")))?;
         match started {
             Ok(()) => Ok(true),
             Err((e, code)) => {
                 let mut live = c.lock();
                 live.record.state.exit_code = code;
-                live.record.state.error = e.message.clone();
+                live.record.state.error = bounded(e.to_string());
                 let rec = live.record.clone();
                 drop(live);
                 let _ = c.save(&rec);
@@ -439,7 +426,7 @@ impl Engine {
                     let (engine, c) = (self.clone(), c.clone());
                     tokio::spawn(async move {
                         if let Err(e) = engine.remove(&c, true).await {
-                            tracing::warn!("auto-removing {}: {}", &c.id[..12], e.message);
+                            tracing::warn!("auto-removing {}: {}", &c.id[..12], e);
                         }
                     });
                 }
@@ -471,20 +458,15 @@ impl Engine {
     /// The blocking part of start. On failure, the error and the exit code
     /// Docker records (127 for a command not found, 126 for one that cannot
     /// be executed).
-    fn launch(
-        self: &Arc<Self>,
-        c: &Arc<Container>,
-        record: &Record,
-        lowers: Vec<PathBuf>,
-    ) -> Result<(), (ApiError, i32)> {
-        let fail = |e: ApiError| (e, 128);
+    fn launch(self: &Arc<Self>, c: &Arc<Container>, record: &Record, lowers: Vec<PathBuf>) -> Result<(), (Error, i32)> {
+        let fail = |e: Error| (e, 128);
         // Once per start at most (Docker's default: once per daemon);
         // execs reuse it.
         let seccomp = security::seccomp_program(&record.host_config).map_err(fail)?;
         let cgroup = self
             .devices
             .create(&record.id)
-            .map_err(|e| fail(ApiError::internal(format!("the container's cgroup: {e}"))))?;
+            .map_err(|e| fail(Error::internal(format!("the container's cgroup: {e}"))))?;
         let confinement = run::Confinement {
             seccomp,
             cgroups: cgroup.iter().map(|c| c.dir().to_path_buf()).collect(),
@@ -537,15 +519,13 @@ impl Engine {
                     c.output.close();
                 }
                 let code = e.exit_code().unwrap_or(128);
-                let status = if e.exit_code().is_some() {
-                    StatusCode::BAD_REQUEST
+                let message = format!("failed to start container {}: {e}", &record.id[..12]);
+                let error = if e.exit_code().is_some() {
+                    Error::invalid(message)
                 } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
+                    Error::internal(message)
                 };
-                return Err((
-                    ApiError::new(status, format!("failed to start container {}: {e}", &record.id[..12])),
-                    code,
-                ));
+                return Err((error, code));
             }
         };
         let streams = match connect_terminal(&process, streams, open_stdin) {
@@ -643,38 +623,33 @@ impl Engine {
             // The removal takes the ops lock, which the stop that caused this exit may hold.
             tokio_handle_spawn(async move {
                 if let Err(e) = engine.remove(&c, true).await {
-                    tracing::warn!("auto-removing {}: {}", &c.id[..12], e.message);
+                    tracing::warn!("auto-removing {}: {}", &c.id[..12], e);
                 }
             });
         }
     }
 
-    pub fn signal(&self, c: &Container, sig: i32) -> Result<(), ApiError> {
+    pub fn signal(&self, c: &Container, sig: i32) -> Result<(), Error> {
         let live = c.lock();
         let Some(run) = &live.run else {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("cannot kill container: {}: container {} is not running", c.id, c.id),
-            ));
+            return Err(Error::conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                c.id, c.id
+            )));
         };
         run.process
             .signal(sig)
-            .map_err(|e| ApiError::internal(format!("signalling {}: {e}", &c.id[..12])))
+            .map_err(|e| Error::internal(format!("signalling {}: {e}", &c.id[..12])))
     }
 
     /// Docker's stop: the stop signal, then SIGKILL after `timeout` seconds
     /// (negative: wait for ever). `Ok(false)` when it was not running.
-    pub async fn stop(&self, c: &Arc<Container>, timeout: Option<i64>, signal: Option<&str>) -> Result<bool, ApiError> {
+    pub async fn stop(&self, c: &Arc<Container>, timeout: Option<i64>, signal: Option<&str>) -> Result<bool, Error> {
         let _op = c.ops.lock().await;
         self.stop_locked(c, timeout, signal).await
     }
 
-    async fn stop_locked(
-        &self,
-        c: &Arc<Container>,
-        timeout: Option<i64>,
-        signal: Option<&str>,
-    ) -> Result<bool, ApiError> {
+    async fn stop_locked(&self, c: &Arc<Container>, timeout: Option<i64>, signal: Option<&str>) -> Result<bool, Error> {
         let (sig_name, default_timeout) = {
             let live = c.lock();
             if live.run.is_none() {
@@ -688,7 +663,7 @@ impl Engine {
             )
         };
         let sig = match sig_name.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}")))?,
+            Some(s) => parse_signal(s).ok_or_else(|| Error::invalid(format!("Invalid signal: {s}")))?,
             None => 15,
         };
         let timeout = timeout.unwrap_or(default_timeout);
@@ -720,7 +695,7 @@ impl Engine {
         }
     }
 
-    pub async fn restart(self: &Arc<Self>, c: &Arc<Container>, timeout: Option<i64>) -> Result<(), ApiError> {
+    pub async fn restart(self: &Arc<Self>, c: &Arc<Container>, timeout: Option<i64>) -> Result<(), Error> {
         {
             let _op = c.ops.lock().await;
             self.stop_locked(c, timeout, None).await?;
@@ -732,7 +707,7 @@ impl Engine {
 
     /// Removes the container and its writable layer. Running: 409 unless
     /// `force`, which kills it first.
-    pub async fn remove(&self, c: &Arc<Container>, force: bool) -> Result<(), ApiError> {
+    pub async fn remove(&self, c: &Arc<Container>, force: bool) -> Result<(), Error> {
         let _op = c.ops.lock().await;
         let (running, name) = {
             let live = c.lock();
@@ -743,12 +718,9 @@ impl Engine {
         };
         if running {
             if !force {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!(
-                        "cannot remove container \"/{name}\": container is running: stop the container before removing or force remove"
-                    ),
-                ));
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"/{name}\": container is running: stop the container before removing or force remove"
+                )));
             }
             self.kill_and_wait(c).await;
         }
@@ -803,38 +775,32 @@ impl Engine {
         })
     }
 
-    pub fn resize(&self, c: &Container, h: u16, w: u16) -> Result<(), ApiError> {
+    pub fn resize(&self, c: &Container, h: u16, w: u16) -> Result<(), Error> {
         let live = c.lock();
         let Some(run) = &live.run else {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("Container {} is not running", c.id),
-            ));
+            return Err(Error::conflict(format!("Container {} is not running", c.id)));
         };
         if let Some(pty) = &run.pty {
             run::resize_pty(std::os::fd::AsFd::as_fd(&**pty), h, w)
-                .map_err(|e| ApiError::internal(format!("resizing: {e}")))?;
+                .map_err(|e| Error::internal(format!("resizing: {e}")))?;
         }
         Ok(())
     }
 
     // Execs.
 
-    pub fn create_exec(&self, c: &Arc<Container>, config: crate::wire::ExecConfig) -> Result<Arc<Exec>, ApiError> {
+    pub fn create_exec(&self, c: &Arc<Container>, config: crate::wire::ExecConfig) -> Result<Arc<Exec>, Error> {
         let (pid, record, confinement) = {
             let live = c.lock();
             match &live.run {
                 Some(r) => (r.process.pid(), live.record.clone(), r.confinement.clone()),
                 None => {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        format!("container {} is not running", c.id),
-                    ));
+                    return Err(Error::conflict(format!("container {} is not running", c.id)));
                 }
             }
         };
         if config.cmd.is_empty() {
-            return Err(ApiError::bad_request("No exec command specified"));
+            return Err(Error::invalid("No exec command specified"));
         }
         unsupported::check_exec(&config)?;
         record::validate_user(&config.user)?;
@@ -847,13 +813,13 @@ impl Engine {
         Ok(exec)
     }
 
-    pub fn get_exec(&self, id: &str) -> Result<Arc<Exec>, ApiError> {
+    pub fn get_exec(&self, id: &str) -> Result<Arc<Exec>, Error> {
         self.execs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {}", crate::quote::excerpt(id, 128))))
+            .ok_or_else(|| Error::not_found(format!("No such exec instance: {}", crate::quote::excerpt(id, 128))))
     }
 
     pub fn exec_ids(&self, container: &str) -> Vec<String> {
@@ -868,7 +834,7 @@ impl Engine {
 
     /// The container's changes to its image, as `docker diff` lists them:
     /// from its writable layer and the image's chain index only.
-    pub fn changes(&self, c: &Container) -> Result<Vec<crate::fs::changes::Change>, ApiError> {
+    pub fn changes(&self, c: &Container) -> Result<Vec<crate::fs::changes::Change>, Error> {
         let image = c.lock().record.image;
         let upper = sys::BeneathDir::open(&c.dir.join("upper")).map_err(internal("opening the writable layer"))?;
         // Mapped, not read: a diff probes the index once per changed path,
@@ -881,8 +847,8 @@ impl Engine {
             }
             None => {
                 let empty = crate::layers::index::IndexBuilder::new().encode();
-                let index = crate::layers::index::LayerIndex::from_bytes(empty)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                let index =
+                    crate::layers::index::LayerIndex::from_bytes(empty).map_err(|e| Error::internal(e.to_string()))?;
                 crate::fs::changes::changes(&upper, &index)
             }
         };
@@ -975,11 +941,11 @@ fn tokio_handle_spawn(f: impl std::future::Future<Output = ()> + Send + 'static)
 /// The daemon's runtime, for threads that finish a container's exit.
 pub static RUNTIME: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
 
-fn network_mode(mode: &str) -> Result<NetworkMode, ApiError> {
+fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
     match mode {
         "" | "default" | "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),
-        other => Err(ApiError::bad_request(format!(
+        other => Err(Error::invalid(format!(
             "network mode {other:?} is not supported: use host or none"
         ))),
     }

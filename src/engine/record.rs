@@ -1,7 +1,7 @@
 //! What the store keeps of a container (`containers/<id>/container.json`),
 //! and the Docker rules that turn a create request and an image into it.
 
-use crate::api::ApiError;
+use super::error::Error;
 use crate::layers::{Digest, ImageConfig};
 use crate::wire::{ContainerConfig, ContainerState, HostConfig, ZERO_TIME};
 use serde::{Deserialize, Serialize};
@@ -42,13 +42,13 @@ pub fn created_state() -> ContainerState {
 
 /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, with an optional leading `/`. Docker wants
 /// two characters at least; one-letter names (`--name t`) are allowed here.
-pub fn validate_name(name: &str) -> Result<&str, ApiError> {
+pub fn validate_name(name: &str) -> Result<&str, Error> {
     let n = name.strip_prefix('/').unwrap_or(name);
     let mut chars = n.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !ok {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::invalid(format!(
             "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
             crate::quote::excerpt(name, 128)
         )));
@@ -58,13 +58,13 @@ pub fn validate_name(name: &str) -> Result<&str, ApiError> {
 
 /// `user`, `uid`, `user:group`, `uid:gid`: resolved later inside the
 /// container, but the shape is checked now.
-pub fn validate_user(user: &str) -> Result<(), ApiError> {
+pub fn validate_user(user: &str) -> Result<(), Error> {
     if user.is_empty() {
         return Ok(());
     }
     let parts: Vec<&str> = user.split(':').collect();
     if parts.len() > 2 || parts.iter().any(|p| p.is_empty() || p.chars().any(char::is_whitespace)) {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::invalid(format!(
             "invalid user {user:?}: expected NAME|UID[:GROUP|GID]"
         )));
     }
@@ -79,7 +79,7 @@ pub fn validate_user(user: &str) -> Result<(), ApiError> {
 pub fn merge_image(
     mut config: ContainerConfig,
     image: &ImageConfig,
-) -> Result<(ContainerConfig, String, Vec<String>), ApiError> {
+) -> Result<(ContainerConfig, String, Vec<String>), Error> {
     let defaults = &image.config;
     let mut env: Vec<String> = defaults.env.clone().unwrap_or_default();
     for e in config.env.take().unwrap_or_default() {
@@ -121,7 +121,7 @@ pub fn merge_image(
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
     argv.extend(config.cmd.clone().unwrap_or_default());
     if argv.is_empty() {
-        return Err(ApiError::bad_request("no command specified"));
+        return Err(Error::invalid("no command specified"));
     }
     let path = argv.remove(0);
     Ok((config, path, argv))
