@@ -3,7 +3,8 @@
 
 use super::error::Error;
 use super::error::internal;
-use super::{Container, Engine, mount_root};
+use super::start::mount_root;
+use super::{Container, Engine};
 use crate::layers::Digest;
 use crate::{run, sys, time};
 use std::io;
@@ -162,5 +163,30 @@ impl Engine {
         })
         .await
         .map_err(|e| Error::internal(format!("layer task failed: {e}")))?
+    }
+}
+
+impl Engine {
+    /// The container's changes to its image, as `docker diff` lists them:
+    /// from its writable layer and the image's chain index only.
+    pub fn changes(&self, c: &Container) -> Result<Vec<crate::fs::changes::Change>, Error> {
+        let image = c.lock().record.image;
+        let upper = sys::BeneathDir::open(&c.dir.join("upper")).map_err(internal("opening the writable layer"))?;
+        // Mapped, not read: a diff probes the index once per changed path,
+        // so its cost follows the changes, not the image's size.
+        let listed = match self.store.image_chain(&image) {
+            Some(chain) => {
+                let index = crate::layers::index::LayerIndex::open(&self.store.chain_index_path(&chain))
+                    .map_err(internal("opening the image's index"))?;
+                crate::fs::changes::changes(&upper, &index)
+            }
+            None => {
+                let empty = crate::layers::index::IndexBuilder::new().encode();
+                let index =
+                    crate::layers::index::LayerIndex::from_bytes(empty).map_err(|e| Error::internal(e.to_string()))?;
+                crate::fs::changes::changes(&upper, &index)
+            }
+        };
+        listed.map_err(internal("listing changes"))
     }
 }

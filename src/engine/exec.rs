@@ -2,9 +2,11 @@
 //! and root, with its own streams (not logged, as Docker).
 
 use super::error::Error;
+use super::error::internal;
 use super::output::Output;
 use super::record::Record;
-use super::{Streams, Wiring, connect_terminal, console_size, make_stdio};
+use super::streams::console_size;
+use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record, unsupported};
 use crate::run;
 use crate::wire::{ExecConfig, ExecInspect, ExecProcessConfig};
 use std::path::Path;
@@ -203,5 +205,50 @@ impl Exec {
             container_id: self.container_id.clone(),
             pid: st.pid,
         }
+    }
+}
+
+impl Engine {
+    pub fn create_exec(&self, c: &Arc<Container>, config: crate::wire::ExecConfig) -> Result<Arc<Exec>, Error> {
+        let (pid, record, confinement) = {
+            let live = c.lock();
+            match &live.run {
+                Some(r) => (r.process.pid(), live.record.clone(), r.confinement.clone()),
+                None => {
+                    return Err(Error::conflict(format!("container {} is not running", c.id)));
+                }
+            }
+        };
+        if config.cmd.is_empty() {
+            return Err(Error::invalid("No exec command specified"));
+        }
+        unsupported::check_exec(&config)?;
+        record::validate_user(&config.user)?;
+        let id = random_id().map_err(internal("making an ID"))?;
+        let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, confinement, &record, config));
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, exec.clone());
+        Ok(exec)
+    }
+
+    pub fn get_exec(&self, id: &str) -> Result<Arc<Exec>, Error> {
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("No such exec instance: {}", crate::quote::excerpt(id, 128))))
+    }
+
+    pub fn exec_ids(&self, container: &str) -> Vec<String> {
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|e| e.container_id == container)
+            .map(|e| e.id.clone())
+            .collect()
     }
 }
