@@ -113,19 +113,8 @@ impl Engine {
     /// be executed).
     fn launch(self: &Arc<Self>, c: &Arc<Container>, record: &Record, lowers: Vec<PathBuf>) -> Result<(), (Error, i32)> {
         let fail = |e: Error| (e, 128);
-        // Once per start at most (Docker's default: once per daemon);
-        // execs reuse it.
-        let seccomp = security::seccomp_program(&record.host_config).map_err(fail)?;
-        let cgroup = self
-            .devices
-            .create(&record.id)
-            .map_err(|e| fail(Error::internal(format!("the container's cgroup: {e}"))))?;
-        let confinement = run::Confinement {
-            seccomp,
-            cgroups: cgroup.iter().map(|c| c.dir().to_path_buf()).collect(),
-        };
+        let (confinement, cgroup) = self.confine(record).map_err(fail)?;
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
-        let merged = c.dir.join("merged");
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         let tty = record.config.tty;
         let open_stdin = record.config.open_stdin;
@@ -134,27 +123,13 @@ impl Engine {
             sources,
             streams,
         } = make_stdio(tty, open_stdin).map_err(|e| fail(internal("making the container's streams")(e)))?;
-        let mut env = record.config.env.clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-            env.insert(0, format!("HOSTNAME={}", record.config.hostname));
-        }
-        if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-            env.push("TERM=xterm".into());
-        }
         let spec = run::ContainerSpec {
             id: record.id.clone(),
-            rootfs: merged,
+            rootfs: c.dir.join("merged"),
             hostname: record.config.hostname.clone(),
             network: network_mode(&record.host_config.network_mode).map_err(fail)?,
             etc_files,
-            process: run::ProcessSpec {
-                args: record.argv(),
-                env,
-                cwd: record.config.working_dir.clone(),
-                user: record.config.user.clone(),
-                tty,
-                console_size: console_size(tty, record.host_config.console_size),
-            },
+            process: process_spec(record),
             confinement: confinement.clone(),
         };
         // Pipes' readers start first: a process that writes and exits at
@@ -171,14 +146,7 @@ impl Engine {
                     // for it are done.
                     c.output.close();
                 }
-                let code = e.exit_code().unwrap_or(128);
-                let message = format!("failed to start container {}: {e}", &record.id[..12]);
-                let error = if e.exit_code().is_some() {
-                    Error::invalid(message)
-                } else {
-                    Error::internal(message)
-                };
-                return Err((error, code));
+                return Err(start_failure(&record.id, e));
             }
         };
         let streams = match connect_terminal(&process, streams, open_stdin) {
@@ -194,30 +162,39 @@ impl Engine {
                 return Err(fail(internal("wiring the container's terminal")(e)));
             }
         };
-        {
-            let mut live = c.lock();
-            let state = &mut live.record.state;
-            state.status = "running".into();
-            state.running = true;
-            state.pid = process.pid();
-            state.exit_code = 0;
-            state.error.clear();
-            state.started_at = now_rfc3339();
-            state.finished_at = ZERO_TIME.into();
-            live.run = Some(RunHandles {
+        mark_running(
+            c,
+            RunHandles {
                 process: process.clone(),
                 mount: Some(mount),
                 stdin: streams.stdin,
                 pty: streams.pty,
                 confinement,
                 cgroup,
-            });
-            let rec = live.record.clone();
-            drop(live);
-            if let Err(e) = c.save(&rec) {
-                tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
-            }
-        }
+            },
+        );
+        self.spawn_waiter(c, process);
+        Ok(())
+    }
+
+    /// The seccomp program and the cgroup of a container's processes.
+    fn confine(&self, record: &Record) -> Result<(run::Confinement, Option<run::cgroup::Cgroup>), Error> {
+        // Once per start at most (Docker's default: once per daemon);
+        // execs reuse it.
+        let seccomp = security::seccomp_program(&record.host_config)?;
+        let cgroup = self
+            .devices
+            .create(&record.id)
+            .map_err(|e| Error::internal(format!("the container's cgroup: {e}")))?;
+        let confinement = run::Confinement {
+            seccomp,
+            cgroups: cgroup.iter().map(|c| c.dir().to_path_buf()).collect(),
+        };
+        Ok((confinement, cgroup))
+    }
+
+    /// A thread that waits for the container's process and records its exit.
+    fn spawn_waiter(self: &Arc<Self>, c: &Arc<Container>, process: Arc<run::Running>) {
         let engine = self.clone();
         let c = c.clone();
         let spawned = std::thread::Builder::new().name("wait".into()).spawn(move || {
@@ -233,7 +210,6 @@ impl Engine {
         if let Err(e) = spawned {
             tracing::error!("starting the waiter: {e}");
         }
-        Ok(())
     }
 
     /// The process is gone: record it, unmount, wake waiters, and remove
@@ -280,5 +256,59 @@ impl Engine {
                 }
             });
         }
+    }
+}
+
+/// The container's process: its command, and the environment Docker gives
+/// it (`HOSTNAME` unless set, `TERM=xterm` on a terminal unless set).
+fn process_spec(record: &Record) -> run::ProcessSpec {
+    let tty = record.config.tty;
+    let mut env = record.config.env.clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.insert(0, format!("HOSTNAME={}", record.config.hostname));
+    }
+    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    run::ProcessSpec {
+        args: record.argv(),
+        env,
+        cwd: record.config.working_dir.clone(),
+        user: record.config.user.clone(),
+        tty,
+        console_size: console_size(tty, record.host_config.console_size),
+    }
+}
+
+/// A process that did not start: the client's error (400) when the runner
+/// says why with an exit code (127 not found, 126 not executable), the
+/// daemon's otherwise; and the exit code to record.
+fn start_failure(id: &str, e: run::Error) -> (Error, i32) {
+    let code = e.exit_code().unwrap_or(128);
+    let message = format!("failed to start container {}: {e}", &id[..12]);
+    let error = if e.exit_code().is_some() {
+        Error::invalid(message)
+    } else {
+        Error::internal(message)
+    };
+    (error, code)
+}
+
+/// Records the started process as the container's run, and saves.
+fn mark_running(c: &Container, run: RunHandles) {
+    let mut live = c.lock();
+    let state = &mut live.record.state;
+    state.status = "running".into();
+    state.running = true;
+    state.pid = run.process.pid();
+    state.exit_code = 0;
+    state.error.clear();
+    state.started_at = now_rfc3339();
+    state.finished_at = ZERO_TIME.into();
+    live.run = Some(run);
+    let rec = live.record.clone();
+    drop(live);
+    if let Err(e) = c.save(&rec) {
+        tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
     }
 }
