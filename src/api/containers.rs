@@ -8,7 +8,7 @@ use super::routes::Reply;
 use super::server::Daemon;
 use crate::engine::filter::ContainerFilter;
 use crate::engine::output::{self, Chunk, read_log};
-use crate::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
+use crate::engine::{CommitOptions, Container, Engine, record::Record};
 use crate::layers::Reference;
 use crate::time;
 use crate::wire::display::human_duration;
@@ -216,11 +216,7 @@ pub async fn stop(daemon: &Arc<Daemon>, c: &Arc<Container>, query: &Query) -> Re
 }
 
 pub fn kill(daemon: &Daemon, c: &Container, query: &Query) -> Reply {
-    let sig = match query.get("signal").filter(|s| !s.is_empty()) {
-        None => 9,
-        Some(s) => parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}")))?,
-    };
-    engine(daemon).signal(c, sig)?;
+    engine(daemon).kill(c, query.get("signal"))?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -5,6 +5,7 @@ use super::error::Error;
 use super::error::internal;
 use super::output::Output;
 use super::record::Record;
+use super::signal::Signal;
 use super::streams::console_size;
 use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record, unsupported};
 use crate::run;
@@ -136,7 +137,7 @@ impl Exec {
                 streams
             }
             Err(e) => {
-                let _ = process.signal(9);
+                let _ = process.signal(Signal::KILL.raw());
                 let code = process.wait().unwrap_or(126);
                 self.output.close();
                 self.lock().exit_code = Some(code);

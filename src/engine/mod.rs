@@ -23,6 +23,7 @@ pub mod output;
 pub mod record;
 mod remove;
 mod security;
+pub mod signal;
 mod start;
 mod stop;
 mod streams;
@@ -32,7 +33,7 @@ pub use commit::CommitOptions;
 pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
-pub use stop::parse_signal;
+pub use signal::Signal;
 pub use streams::{Stdin, Streams, Wiring, connect_terminal, make_stdio};
 
 use crate::layers::{Digest, Store};

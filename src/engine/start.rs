@@ -5,6 +5,7 @@ use super::container::RunHandles;
 use super::create::network_mode;
 use super::error::{Error, bounded, internal};
 use super::record::Record;
+use super::signal::Signal;
 use super::streams::console_size;
 use super::{
     Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, security, tokio_handle_spawn,
@@ -155,7 +156,7 @@ impl Engine {
                 streams
             }
             Err(e) => {
-                let _ = process.signal(9);
+                let _ = process.signal(Signal::KILL.raw());
                 let _ = process.wait();
                 drop(mount);
                 c.output.close();

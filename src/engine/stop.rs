@@ -2,67 +2,25 @@
 //! daemon's shutdown.
 
 use super::error::Error;
+use super::signal::Signal;
 use super::{Container, Engine};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A signal by number or name (`KILL`, `SIGKILL`, `9`), as Docker takes it.
-pub fn parse_signal(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let name = s.trim_start_matches("SIG").to_ascii_uppercase();
-    let n = match name.as_str() {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "ILL" => 4,
-        "TRAP" => 5,
-        "ABRT" | "IOT" => 6,
-        "BUS" => 7,
-        "FPE" => 8,
-        "KILL" => 9,
-        "USR1" => 10,
-        "SEGV" => 11,
-        "USR2" => 12,
-        "PIPE" => 13,
-        "ALRM" => 14,
-        "TERM" => 15,
-        "STKFLT" => 16,
-        "CHLD" => 17,
-        "CONT" => 18,
-        "STOP" => 19,
-        "TSTP" => 20,
-        "TTIN" => 21,
-        "TTOU" => 22,
-        "URG" => 23,
-        "XCPU" => 24,
-        "XFSZ" => 25,
-        "VTALRM" => 26,
-        "PROF" => 27,
-        "WINCH" => 28,
-        "IO" | "POLL" => 29,
-        "PWR" => 30,
-        "SYS" => 31,
-        _ => return None,
-    };
-    Some(n)
-}
 
 /// SIGTERM, then SIGKILL after `timeout` seconds, without the engine.
 async fn stop_detached(c: &Arc<Container>, timeout: i64) {
     let _op = c.ops.lock().await;
     let mut rx = c.progress.subscribe();
     let before = rx.borrow().exits;
-    let signal = |sig| {
+    let signal = |sig: Signal| {
         if let Some(run) = &c.lock().run {
-            let _ = run.process.signal(sig);
+            let _ = run.process.signal(sig.raw());
         }
     };
     if !c.is_running() {
         return;
     }
-    signal(15);
+    signal(Signal::TERM);
     let in_time = tokio::time::timeout(
         Duration::from_secs(timeout.max(0) as u64),
         rx.wait_for(|p| p.exits > before),
@@ -70,14 +28,23 @@ async fn stop_detached(c: &Arc<Container>, timeout: i64) {
     .await
     .is_ok();
     if !in_time {
-        signal(9);
+        signal(Signal::KILL);
         let mut rx = c.progress.subscribe();
         let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|p| p.exits > before)).await;
     }
 }
 
 impl Engine {
-    pub fn signal(&self, c: &Container, sig: i32) -> Result<(), Error> {
+    /// Docker's kill: the named signal (SIGKILL when none is).
+    pub fn kill(&self, c: &Container, signal: Option<&str>) -> Result<(), Error> {
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            None => Signal::KILL,
+            Some(s) => requested(s)?,
+        };
+        self.signal(c, sig)
+    }
+
+    pub fn signal(&self, c: &Container, sig: Signal) -> Result<(), Error> {
         let live = c.lock();
         let Some(run) = &live.run else {
             return Err(Error::conflict(format!(
@@ -86,7 +53,7 @@ impl Engine {
             )));
         };
         run.process
-            .signal(sig)
+            .signal(sig.raw())
             .map_err(|e| Error::internal(format!("signalling {}: {e}", &c.id[..12])))
     }
 
@@ -111,8 +78,8 @@ impl Engine {
             )
         };
         let sig = match sig_name.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => parse_signal(s).ok_or_else(|| Error::invalid(format!("Invalid signal: {s}")))?,
-            None => 15,
+            Some(s) => requested(s)?,
+            None => Signal::TERM,
         };
         let timeout = timeout.unwrap_or(default_timeout);
         let mut rx = c.progress.subscribe();
@@ -128,7 +95,7 @@ impl Engine {
             .is_err()
         {
             let mut rx = c.progress.subscribe();
-            let _ = self.signal(c, 9);
+            let _ = self.signal(c, Signal::KILL);
             let _ = rx.wait_for(|p| p.exits > before).await;
         }
         Ok(true)
@@ -138,7 +105,7 @@ impl Engine {
     pub(super) async fn kill_and_wait(&self, c: &Arc<Container>) {
         let mut rx = c.progress.subscribe();
         let before = rx.borrow().exits;
-        if self.signal(c, 9).is_ok() {
+        if self.signal(c, Signal::KILL).is_ok() {
             let _ = rx.wait_for(|p| p.exits > before).await;
         }
     }
@@ -174,4 +141,9 @@ impl Engine {
             m.remove_parent();
         }
     }
+}
+
+/// A signal a client named: Docker's words when it names none.
+fn requested(s: &str) -> Result<Signal, Error> {
+    Signal::parse(s).ok_or_else(|| Error::invalid(format!("Invalid signal: {s}")))
 }
