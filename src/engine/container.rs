@@ -52,10 +52,12 @@ pub(super) struct RunHandles {
     pub(super) cgroup: Option<run::cgroup::Cgroup>,
 }
 
-/// A container's record, written whole and readable by the daemon's user
-/// only (it holds the environment the container was given).
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    sys::write_atomic(path, bytes, 0o600)
+/// Writes a container's record as `dir/container.json`: whole (through
+/// `sys::write_atomic`) and readable by the daemon's user only (it holds
+/// the environment the container was given).
+pub(super) fn write_record(dir: &Path, record: &Record) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
+    sys::write_atomic(&dir.join("container.json"), &bytes, 0o600)
 }
 
 impl Container {
@@ -80,10 +82,7 @@ impl Container {
     }
 
     pub(super) fn save(&self, record: &Record) -> io::Result<()> {
-        write_atomic(
-            &self.dir.join("container.json"),
-            &serde_json::to_vec_pretty(record).map_err(io::Error::other)?,
-        )
+        write_record(&self.dir, record)
     }
 
     pub fn record(&self) -> Record {

@@ -1,7 +1,7 @@
 //! `create`: a request and an image become a container's record and its
 //! directory (made in `.new-<id>` and renamed into place).
 
-use super::container::write_atomic;
+use super::container::write_record;
 use super::error::{Error, internal};
 use super::record::{self, Record};
 use super::{Container, Engine, names, now_rfc3339, random_id, security, unsupported};
@@ -75,10 +75,7 @@ impl Engine {
             for sub in ["upper", "work", "merged"] {
                 std::fs::create_dir(staging.join(sub))?;
             }
-            write_atomic(
-                &staging.join("container.json"),
-                &serde_json::to_vec_pretty(&record).map_err(io::Error::other)?,
-            )?;
+            write_record(&staging, &record)?;
             std::fs::rename(&staging, self.dir.join(&id))?;
             sys::fsync_dir(&self.dir)
         })();
