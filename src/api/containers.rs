@@ -2,10 +2,9 @@
 //! the engine.
 
 use super::error::ApiError;
+use super::handle::{Daemon, Reply};
 use super::hijack::{self, Session};
 use super::http::{Query, channel, empty, json};
-use super::routes::Reply;
-use super::server::Daemon;
 use crate::engine::filter::ContainerFilter;
 use crate::engine::output::{self, Chunk, read_log};
 use crate::engine::{CommitOptions, Container, Engine, record::Record};

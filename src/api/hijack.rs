@@ -5,8 +5,8 @@
 //! closed if the session owns it; the session ends when the output ends.
 
 use super::error::ApiError;
+use super::handle::Reply;
 use super::http::full;
-use super::routes::Reply;
 use crate::engine::Stdin;
 use crate::engine::output::Chunk;
 use crate::wire::frame_header;

@@ -1,9 +1,8 @@
 //! `/images/…`: list, import, inspect, history, raw config, tag, remove.
 
 use super::error::ApiError;
+use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, bytes, json};
-use super::routes::Reply;
-use super::server::Daemon;
 use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
 use crate::time;
 use crate::wire::{

@@ -6,6 +6,7 @@
 
 mod containers;
 mod error;
+mod handle;
 mod hijack;
 mod http;
 mod images;
@@ -14,7 +15,8 @@ mod server;
 mod system;
 
 pub use error::ApiError;
-pub use server::{Daemon, DaemonConfig, TlsFiles, default_root};
+pub use handle::{Daemon, DaemonConfig, TlsFiles};
+pub use server::default_root;
 
 use std::path::PathBuf;
 

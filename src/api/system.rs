@@ -1,8 +1,7 @@
 //! `/_ping`, `/version`, `/info`.
 
+use super::handle::{Daemon, Reply};
 use super::http::{Body, bytes, json};
-use super::routes::Reply;
-use super::server::Daemon;
 use crate::layers::{Digest, image::ImageConfig};
 use crate::sys;
 use crate::time;
