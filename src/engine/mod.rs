@@ -1,7 +1,9 @@
 //! Containers and their lifecycle: records in the store, the union mount
 //! of each running container, its process (through `run`), its streams,
-//! and execs. The HTTP handlers in `api::containers` and `api::exec` are
-//! thin over this.
+//! and execs, one file per lifecycle operation (`create`, `start`, `stop`,
+//! `remove`, `exec`, `streams`, `commit`). The HTTP handlers in
+//! `api::containers` are thin over this; the engine knows nothing of HTTP
+//! (its errors are kinds, see [`Error`]).
 //!
 //! On disk, `containers/<id>/` holds `container.json` (the record, written
 //! whole: temp, fsync, rename), `upper/` and `work/` (the writable layer:
