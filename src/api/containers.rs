@@ -7,13 +7,14 @@ use super::hijack::{self, Session};
 use super::http::{Query, channel, empty, json};
 use crate::engine::filter::ContainerFilter;
 use crate::engine::output::{self, Chunk, read_log};
+use crate::engine::status::{State, Status};
 use crate::engine::{CommitOptions, Container, Engine, record::Record};
 use crate::layers::Reference;
 use crate::time;
 use crate::wire::display::human_duration;
 use crate::wire::{
-    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
-    IdResponse, SummaryHostConfig, TopResponse, WaitResponse,
+    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary, ExecConfig,
+    ExecStartConfig, GraphDriver, IdResponse, SummaryHostConfig, TopResponse, WaitResponse,
 };
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -52,21 +53,28 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`, as `docker ps`.
 fn status_text(r: &Record) -> String {
     let since = |t: &str| time::now_unix() - time::parse_rfc3339(t).unwrap_or_else(time::now_unix);
-    match r.state.status.as_str() {
-        "running" => format!("Up {}", human_duration(since(&r.state.started_at))),
-        "exited" => format!(
+    match r.state.status {
+        Status::Running => format!("Up {}", human_duration(since(&r.state.started_at))),
+        Status::Exited => format!(
             "Exited ({}) {} ago",
             r.state.exit_code,
             human_duration(since(&r.state.finished_at))
         ),
-        "created" => "Created".into(),
-        other => {
-            let mut s = other.to_string();
-            if let Some(f) = s.get_mut(0..1) {
-                f.make_ascii_uppercase();
-            }
-            s
-        }
+        Status::Created => "Created".into(),
+    }
+}
+
+/// The engine's state as Docker's `State` object.
+fn wire_state(s: &State) -> ContainerState {
+    ContainerState {
+        status: s.status.as_str().into(),
+        running: s.is_running(),
+        pid: s.pid,
+        exit_code: s.exit_code,
+        error: s.error.clone(),
+        started_at: s.started_at.clone(),
+        finished_at: s.finished_at.clone(),
+        ..Default::default()
     }
 }
 
@@ -90,7 +98,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
         .all()
         .into_iter()
         .map(|c| c.record())
-        .filter(|r| all || r.state.running)
+        .filter(|r| all || r.state.is_running())
         .filter(|r| filter.matches(r, parent_of))
         .map(|r| {
             let image_name = if r.config.image.is_empty() {
@@ -107,7 +115,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
                     image_id: r.image.to_string(),
                     command: command_text(&r),
                     created: time::parse_rfc3339(&r.created).unwrap_or(0),
-                    state: r.state.status.clone(),
+                    state: r.state.status.as_str().into(),
                     status: status_text(&r),
                     labels: r.config.labels.clone().unwrap_or_default(),
                     host_config: SummaryHostConfig {
@@ -157,7 +165,7 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
         created: r.created.clone(),
         path: r.path.clone(),
         args: r.args.clone(),
-        state: r.state.clone(),
+        state: wire_state(&r.state),
         image: r.image.to_string(),
         resolv_conf_path: format!("{dir}/resolv.conf"),
         hostname_path: format!("{dir}/hostname"),

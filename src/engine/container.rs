@@ -4,10 +4,10 @@
 
 use super::output::Output;
 use super::record::Record;
+use super::status::State;
 use super::streams::Stdin;
 use crate::run;
 use crate::sys;
-use crate::wire::ContainerState;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -89,12 +89,14 @@ impl Container {
         self.lock().record.clone()
     }
 
-    pub fn state(&self) -> ContainerState {
+    pub fn state(&self) -> State {
         self.lock().record.state.clone()
     }
 
+    /// As the record's status says: set running with the run's handles and
+    /// exited as they are dropped, under the same lock.
     pub fn is_running(&self) -> bool {
-        self.lock().run.is_some()
+        self.lock().record.state.is_running()
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -4,6 +4,7 @@
 use super::container::write_record;
 use super::error::{Error, internal};
 use super::record::{self, Record};
+use super::status::State;
 use super::{Container, Engine, names, now_rfc3339, random_id, security, unsupported};
 use crate::run::NetworkMode;
 use crate::sys;
@@ -65,7 +66,7 @@ impl Engine {
             args,
             config,
             host_config,
-            state: record::created_state(),
+            state: State::created(),
             restart_count: 0,
         };
         let staging = self.dir.join(format!(".new-{id}"));

@@ -5,6 +5,7 @@
 
 use super::error::Error;
 use super::record::Record;
+use super::status::Status;
 use crate::layers::{Digest, Store};
 use std::collections::BTreeMap;
 
@@ -129,8 +130,9 @@ impl ContainerFilter {
                 Some((k, want)) => labels.get(k).is_some_and(|x| x == want),
                 None => labels.contains_key(v),
             })
-            && any(&self.statuses, &|v| r.state.status == v)
-            && (self.exited.is_empty() || (r.state.status == "exited" && self.exited.contains(&r.state.exit_code)))
+            && any(&self.statuses, &|v| r.state.status.as_str() == v)
+            && (self.exited.is_empty()
+                || (r.state.status == Status::Exited && self.exited.contains(&r.state.exit_code)))
             && (self.ancestors.is_empty() || self.descends_from(r.image, &parent_of))
             && self.before.as_ref().is_none_or(|t| r.created < *t)
             && self.since.as_ref().is_none_or(|t| r.created > *t)

@@ -27,6 +27,7 @@ mod remove;
 mod security;
 pub mod signal;
 mod start;
+pub mod status;
 mod stop;
 mod streams;
 pub mod unsupported;
@@ -136,17 +137,13 @@ impl Engine {
             let c = Container::new(path, record);
             {
                 let mut live = c.lock();
-                if live.record.state.running {
+                if live.record.state.is_running() {
                     tracing::info!(
                         "container {} died with the previous daemon",
                         &name[..12.min(name.len())]
                     );
-                    let state = &mut live.record.state;
-                    state.running = false;
-                    state.status = "exited".into();
-                    state.pid = 0;
-                    state.exit_code = LOST_EXIT_CODE;
-                    state.finished_at = now_rfc3339();
+                    let exit = live.record.state.exit(LOST_EXIT_CODE, now_rfc3339());
+                    debug_assert!(exit.is_ok(), "a running state exits");
                     if let Err(e) = c.save(&live.record) {
                         tracing::warn!("container {name}: saving its state: {e}");
                     }
@@ -202,7 +199,7 @@ impl Engine {
             .into_iter()
             .filter_map(|c| {
                 let l = c.lock();
-                (l.record.image == *image).then(|| (c.id.clone(), l.record.state.running))
+                (l.record.image == *image).then(|| (c.id.clone(), l.record.state.is_running()))
             })
             .collect()
     }

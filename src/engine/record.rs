@@ -2,8 +2,9 @@
 //! and the Docker rules that turn a create request and an image into it.
 
 use super::error::Error;
+use super::status::State;
 use crate::layers::{Digest, ImageConfig};
-use crate::wire::{ContainerConfig, ContainerState, HostConfig, ZERO_TIME};
+use crate::wire::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,7 +19,7 @@ pub struct Record {
     pub args: Vec<String>,
     pub config: ContainerConfig,
     pub host_config: HostConfig,
-    pub state: ContainerState,
+    pub state: State,
     #[serde(default)]
     pub restart_count: i64,
 }
@@ -28,15 +29,6 @@ impl Record {
         std::iter::once(self.path.clone())
             .chain(self.args.iter().cloned())
             .collect()
-    }
-}
-
-pub fn created_state() -> ContainerState {
-    ContainerState {
-        status: "created".into(),
-        started_at: ZERO_TIME.into(),
-        finished_at: ZERO_TIME.into(),
-        ..Default::default()
     }
 }
 
@@ -172,6 +164,43 @@ mod tests {
         assert_eq!((p.as_str(), a.len()), ("ls", 0));
         // Nothing to run.
         assert!(merge_image(req(None, None), &image(None, None)).is_err());
+    }
+
+    #[test]
+    fn a_record_written_by_an_older_version_still_loads() {
+        // As the daemon wrote container.json before the state had a type
+        // of its own (the wire's ContainerState, every field present).
+        let old = r#"{
+  "id": "4f1c",
+  "name": "web",
+  "created": "2026-11-28T18:38:33.12Z",
+  "image": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+  "path": "sh",
+  "args": ["-c", "sleep 1"],
+  "config": {"Hostname": "4f1c", "Image": "busybox", "Tty": false},
+  "host_config": {"NetworkMode": "host", "AutoRemove": false},
+  "state": {
+    "Status": "running", "Running": true, "Paused": false, "Restarting": false,
+    "OOMKilled": false, "Dead": false, "Pid": 4242, "ExitCode": 0, "Error": "",
+    "StartedAt": "2026-11-28T18:38:34Z", "FinishedAt": "0001-01-01T00:00:00Z"
+  },
+  "restart_count": 2
+}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert!(r.state.is_running());
+        assert_eq!((r.state.pid, r.restart_count), (4242, 2));
+        assert_eq!(r.state.started_at, "2026-11-28T18:38:34Z");
+        assert_eq!(r.config.hostname, "4f1c");
+        // And what this version writes, an older one reads the same way.
+        let again: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(again["state"]["Running"], true);
+        assert_eq!(again["state"]["Status"], "running");
+        let exited = old.replace(
+            r#""Status": "running", "Running": true"#,
+            r#""Status": "exited", "Running": false"#,
+        );
+        let r: Record = serde_json::from_str(&exited).unwrap();
+        assert!(!r.state.is_running());
     }
 
     #[test]

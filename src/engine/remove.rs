@@ -16,7 +16,7 @@ impl Engine {
             if live.removed {
                 return Ok(());
             }
-            (live.run.is_some(), live.record.name.clone())
+            (live.record.state.is_running(), live.record.name.clone())
         };
         if running {
             if !force {

@@ -11,7 +11,6 @@ use super::{
     Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, security, tokio_handle_spawn,
 };
 use crate::fs::MountConfig;
-use crate::wire::ZERO_TIME;
 use crate::{run, sys};
 use std::io;
 use std::path::PathBuf;
@@ -51,7 +50,7 @@ impl Engine {
             if live.removed {
                 return Err(Error::not_found(format!("No such container: {}", c.id)));
             }
-            if live.run.is_some() {
+            if live.record.state.is_running() {
                 return Ok(false);
             }
             live.record.clone()
@@ -70,8 +69,9 @@ impl Engine {
             Ok(()) => Ok(true),
             Err((e, code)) => {
                 let mut live = c.lock();
-                live.record.state.exit_code = code;
-                live.record.state.error = bounded(e.to_string());
+                if let Err(refused) = live.record.state.start_failed(code, bounded(e.to_string())) {
+                    tracing::warn!("container {}: {refused}", &c.id[..12]);
+                }
                 let rec = live.record.clone();
                 drop(live);
                 let _ = c.save(&rec);
@@ -219,12 +219,9 @@ impl Engine {
         let (handles, auto_remove) = {
             let mut live = c.lock();
             let handles = live.run.take();
-            let state = &mut live.record.state;
-            state.status = "exited".into();
-            state.running = false;
-            state.pid = 0;
-            state.exit_code = code;
-            state.finished_at = now_rfc3339();
+            if let Err(refused) = live.record.state.exit(code, now_rfc3339()) {
+                tracing::warn!("container {}: {refused}", &c.id[..12]);
+            }
             let rec = live.record.clone();
             let auto_remove = rec.host_config.auto_remove;
             drop(live);
@@ -298,14 +295,9 @@ fn start_failure(id: &str, e: run::Error) -> (Error, i32) {
 /// Records the started process as the container's run, and saves.
 fn mark_running(c: &Container, run: RunHandles) {
     let mut live = c.lock();
-    let state = &mut live.record.state;
-    state.status = "running".into();
-    state.running = true;
-    state.pid = run.process.pid();
-    state.exit_code = 0;
-    state.error.clear();
-    state.started_at = now_rfc3339();
-    state.finished_at = ZERO_TIME.into();
+    if let Err(refused) = live.record.state.start(run.process.pid(), now_rfc3339()) {
+        tracing::warn!("container {}: {refused}", &c.id[..12]);
+    }
     live.run = Some(run);
     let rec = live.record.clone();
     drop(live);

@@ -104,7 +104,7 @@ async fn stop_locked(
 ) -> Result<bool, Error> {
     let sig_name = {
         let live = c.lock();
-        if live.run.is_none() {
+        if !live.record.state.is_running() {
             return Ok(false);
         }
         signal
