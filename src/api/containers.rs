@@ -8,13 +8,13 @@ use super::http::{Query, channel, empty, json};
 use crate::engine::filter::ContainerFilter;
 use crate::engine::output::{self, Chunk, read_log};
 use crate::engine::status::{State, Status};
-use crate::engine::{CommitOptions, Container, Engine, record::Record};
+use crate::engine::{CommitOptions, Container, Engine, Exec, record::Record};
 use crate::layers::Reference;
 use crate::time;
 use crate::wire::display::human_duration;
 use crate::wire::{
-    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary, ExecConfig,
-    ExecStartConfig, GraphDriver, IdResponse, SummaryHostConfig, TopResponse, WaitResponse,
+    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary, ExecConfig, ExecInspect,
+    ExecProcessConfig, ExecStartConfig, GraphDriver, IdResponse, SummaryHostConfig, TopResponse, WaitResponse,
 };
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -654,7 +654,32 @@ pub fn exec_resize(daemon: &Daemon, id: &str, query: &Query) -> Reply {
 
 pub fn exec_inspect(daemon: &Daemon, id: &str) -> Reply {
     let exec = engine(daemon).get_exec(id)?;
-    Ok(json(StatusCode::OK, &exec.inspect()))
+    Ok(json(StatusCode::OK, &wire_exec(&exec)))
+}
+
+/// An exec as Docker's `ExecInspect`: its command split into entrypoint
+/// and arguments.
+fn wire_exec(exec: &Exec) -> ExecInspect {
+    let status = exec.status();
+    let mut args = exec.config.cmd.clone();
+    let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };
+    ExecInspect {
+        id: exec.id.clone(),
+        running: status.running,
+        exit_code: status.exit_code,
+        process_config: ExecProcessConfig {
+            entrypoint,
+            arguments: args,
+            tty: exec.config.tty,
+            user: exec.config.user.clone(),
+            privileged: exec.config.privileged,
+        },
+        open_stdin: exec.config.attach_stdin,
+        open_stdout: exec.config.attach_stdout,
+        open_stderr: exec.config.attach_stderr,
+        container_id: exec.container_id.clone(),
+        pid: status.pid,
+    }
 }
 
 pub fn not_implemented(what: &str) -> Reply {

@@ -9,7 +9,7 @@ use super::signal::Signal;
 use super::streams::console_size;
 use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record, unsupported};
 use crate::run;
-use crate::wire::{ExecConfig, ExecInspect, ExecProcessConfig};
+use crate::wire::ExecConfig;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -46,17 +46,8 @@ impl Exec {
         config: ExecConfig,
     ) -> Exec {
         let mut env = record.config.env.clone().unwrap_or_default();
-        for e in config.env.clone().unwrap_or_default() {
-            let key = e.split('=').next().unwrap_or_default().to_string();
-            env.retain(|x| x.split('=').next() != Some(key.as_str()));
-            env.push(e);
-        }
-        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-            env.insert(0, format!("HOSTNAME={}", record.config.hostname));
-        }
-        if config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-            env.push("TERM=xterm".into());
-        }
+        record::merge_env(&mut env, config.env.clone().unwrap_or_default());
+        let env = record::with_docker_defaults(env, &record.config.hostname, config.tty);
         let process = run::ProcessSpec {
             args: config.cmd.clone(),
             env,
@@ -185,28 +176,24 @@ impl Exec {
         let _ = rx.wait_for(|d| *d).await;
     }
 
-    pub fn inspect(&self) -> ExecInspect {
+    /// Where it stands now.
+    pub fn status(&self) -> ExecStatus {
         let st = self.lock();
-        let mut args = self.config.cmd.clone();
-        let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };
-        ExecInspect {
-            id: self.id.clone(),
+        ExecStatus {
             running: st.process.is_some(),
             exit_code: st.exit_code,
-            process_config: ExecProcessConfig {
-                entrypoint,
-                arguments: args,
-                tty: self.config.tty,
-                user: self.config.user.clone(),
-                privileged: self.config.privileged,
-            },
-            open_stdin: self.config.attach_stdin,
-            open_stdout: self.config.attach_stdout,
-            open_stderr: self.config.attach_stderr,
-            container_id: self.container_id.clone(),
             pid: st.pid,
         }
     }
+}
+
+/// Where an exec stands: running, its exit code once it ended (or failed
+/// to start), its process's pid.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecStatus {
+    pub running: bool,
+    pub exit_code: Option<i32>,
+    pub pid: u32,
 }
 
 impl Engine {

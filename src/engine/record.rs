@@ -63,6 +63,27 @@ pub fn validate_user(user: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `over`'s variables replace `env`'s of the same name (and come last).
+pub fn merge_env(env: &mut Vec<String>, over: Vec<String>) {
+    for e in over {
+        let key = e.split('=').next().unwrap_or_default().to_string();
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(e);
+    }
+}
+
+/// What Docker adds to a process's environment unless it is set:
+/// `HOSTNAME` (first), and `TERM=xterm` on a terminal.
+pub fn with_docker_defaults(mut env: Vec<String>, hostname: &str, tty: bool) -> Vec<String> {
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.insert(0, format!("HOSTNAME={hostname}"));
+    }
+    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    env
+}
+
 /// The container's configuration as Docker completes it from the image:
 /// environment merged (the request wins per key), the entrypoint and the
 /// command (an entrypoint given with the request drops the image's
@@ -74,11 +95,7 @@ pub fn merge_image(
 ) -> Result<(ContainerConfig, String, Vec<String>), Error> {
     let defaults = &image.config;
     let mut env: Vec<String> = defaults.env.clone().unwrap_or_default();
-    for e in config.env.take().unwrap_or_default() {
-        let key = e.split('=').next().unwrap_or_default().to_string();
-        env.retain(|x| x.split('=').next() != Some(key.as_str()));
-        env.push(e);
-    }
+    merge_env(&mut env, config.env.take().unwrap_or_default());
     config.env = Some(env);
     let entrypoint_given = config.entrypoint.is_some();
     if !entrypoint_given {
@@ -201,6 +218,18 @@ mod tests {
         );
         let r: Record = serde_json::from_str(&exited).unwrap();
         assert!(!r.state.is_running());
+    }
+
+    #[test]
+    fn docker_fills_hostname_and_term_only_when_unset() {
+        let env = with_docker_defaults(vec!["A=1".into()], "box", true);
+        assert_eq!(env, vec!["HOSTNAME=box", "A=1", "TERM=xterm"]);
+        let set = vec!["TERM=vt100".to_string(), "HOSTNAME=mine".into()];
+        assert_eq!(with_docker_defaults(set.clone(), "box", true), set);
+        assert_eq!(with_docker_defaults(Vec::new(), "box", false), vec!["HOSTNAME=box"]);
+        let mut env = vec!["A=1".to_string(), "B=2".into()];
+        merge_env(&mut env, vec!["A=3".into()]);
+        assert_eq!(env, vec!["B=2", "A=3"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::container::RunHandles;
 use super::create::network_mode;
 use super::error::{Error, bounded, internal};
-use super::record::Record;
+use super::record::{self, Record};
 use super::signal::Signal;
 use super::streams::console_size;
 use super::{
@@ -261,13 +261,11 @@ impl Engine {
 /// it (`HOSTNAME` unless set, `TERM=xterm` on a terminal unless set).
 fn process_spec(record: &Record) -> run::ProcessSpec {
     let tty = record.config.tty;
-    let mut env = record.config.env.clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-        env.insert(0, format!("HOSTNAME={}", record.config.hostname));
-    }
-    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into());
-    }
+    let env = record::with_docker_defaults(
+        record.config.env.clone().unwrap_or_default(),
+        &record.config.hostname,
+        tty,
+    );
     run::ProcessSpec {
         args: record.argv(),
         env,
