@@ -1,36 +1,38 @@
 //! Strata: a layered filesystem and container tool.
 //!
 //! The modules mirror the architecture, and imports flow one way:
-//! `cli` knows only the API's wire types (`api::types`); `api` orchestrates
-//! `layers` (and, with containers, `fs`); `fs`, the union filesystem, reads
-//! `layers` (their indexes); `layers` knows no mounts or processes; `sys`
-//! holds every direct conversation with the kernel that needs care (path
-//! resolution beneath a root, locking, xattrs) and is the only module
-//! allowed `unsafe`.
+//!
+//! - `wire`: the Docker Engine API's shapes and how Docker prints them, the
+//!   leaf that both ends share; `cli`, the client, knows `wire` and nothing
+//!   else of the crate.
+//! - `api`: the daemon's HTTP API; it translates requests to the `engine`
+//!   (containers) and `layers` (images), and their answers to `wire`.
+//! - `engine`: containers and their lifecycle (create, start, stop, remove,
+//!   exec, streams, commit), with its own records and errors; it runs on
+//!   `layers`, `fs` and `run`, and knows nothing of HTTP.
+//! - `layers`: the image store (layers, their indexes, images, references);
+//!   it knows no mounts or processes.
+//! - `fs`: the union filesystem over `layers`' indexes, served with FUSE.
+//! - `run`: a container's process: namespaces, seccomp, cgroups, the shim.
+//! - `sys`: every direct conversation with the kernel that needs care (path
+//!   resolution beneath a root, locking, xattrs, atomic writes); the only
+//!   module allowed `unsafe`.
+//! - `time` and `quote`: leaves every module may use (the clock and RFC
+//!   3339; quoting what a client sent in a message).
 
 #![deny(unsafe_code)]
 
 pub mod api;
 pub mod cli;
+pub mod engine;
 pub mod fs;
 pub mod layers;
 pub mod quote;
 pub mod run;
 pub mod sys;
 pub mod time;
+pub mod wire;
 
-/// The crate's error: one variant per module, as each module has its own enum.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Layers(#[from] layers::Error),
-    #[error(transparent)]
-    Api(#[from] api::Error),
-    #[error(transparent)]
-    Cli(#[from] cli::Error),
-    #[error(transparent)]
-    Run(#[from] run::Error),
-}
-
-/// The version every component reports.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version every component reports (defined with the wire, which the
+/// client shares).
+pub use wire::VERSION;

@@ -1,5 +1,6 @@
-//! RFC 3339 timestamps, as image configs and the API carry them. Shared by
-//! every layer of the crate (it knows nothing of any of them).
+//! The clock and RFC 3339 timestamps, as image configs and the API carry
+//! them. Shared by every layer of the crate (it knows nothing of any of
+//! them); how times are printed for people is `wire::display`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,6 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub fn now() -> (i64, u32) {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     (d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// Seconds since the epoch, by this machine's clock.
+pub fn now_unix() -> i64 {
+    now().0
 }
 
 /// Days since 1970-01-01 to a civil (year, month, day); Howard Hinnant's algorithm.
@@ -92,24 +98,6 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     };
     let days = days_from_civil(y, mo as u32, d as u32);
     Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
-}
-
-/// Docker's `units.HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let hours = ((secs as f64) / 3600.0 + 0.5) as i64;
-    match secs {
-        s if s < 1 => "Less than a second".to_string(),
-        1 => "1 second".to_string(),
-        s if s < 60 => format!("{s} seconds"),
-        s if s / 60 == 1 => "About a minute".to_string(),
-        s if s / 60 < 60 => format!("{} minutes", s / 60),
-        _ if hours == 1 => "About an hour".to_string(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        s => format!("{} years", s / 3600 / 24 / 365),
-    }
 }
 
 #[cfg(test)]

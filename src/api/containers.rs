@@ -1,20 +1,21 @@
 //! `/containers/…` and `/exec/…`: the lifecycle, streams and execs, over
 //! the engine.
 
-use super::engine::filter::ContainerFilter;
-use super::engine::output::{self, Chunk, read_log};
-use super::engine::{CommitOptions, Container, Engine, parse_signal, record::Record};
 use super::error::ApiError;
+use super::handle::{Daemon, Reply};
 use super::hijack::{self, Session};
 use super::http::{Query, channel, empty, json};
-use super::routes::Reply;
-use super::server::Daemon;
-use super::types::{
-    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerSummary, ExecConfig, ExecStartConfig, GraphDriver,
-    IdResponse, SummaryHostConfig, TopResponse, WaitResponse, now_unix,
-};
+use crate::engine::filter::ContainerFilter;
+use crate::engine::output::{self, Chunk, read_log};
+use crate::engine::status::{State, Status};
+use crate::engine::{CommitOptions, Container, Engine, Exec, record::Record};
 use crate::layers::Reference;
 use crate::time;
+use crate::wire::display::human_duration;
+use crate::wire::{
+    ChangeItem, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary, ExecConfig, ExecInspect,
+    ExecProcessConfig, ExecStartConfig, GraphDriver, IdResponse, SummaryHostConfig, TopResponse, WaitResponse,
+};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -51,22 +52,29 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`, as `docker ps`.
 fn status_text(r: &Record) -> String {
-    let since = |t: &str| now_unix() - time::parse_rfc3339(t).unwrap_or_else(now_unix);
-    match r.state.status.as_str() {
-        "running" => format!("Up {}", time::human_duration(since(&r.state.started_at))),
-        "exited" => format!(
+    let since = |t: &str| time::now_unix() - time::parse_rfc3339(t).unwrap_or_else(time::now_unix);
+    match r.state.status {
+        Status::Running => format!("Up {}", human_duration(since(&r.state.started_at))),
+        Status::Exited => format!(
             "Exited ({}) {} ago",
             r.state.exit_code,
-            time::human_duration(since(&r.state.finished_at))
+            human_duration(since(&r.state.finished_at))
         ),
-        "created" => "Created".into(),
-        other => {
-            let mut s = other.to_string();
-            if let Some(f) = s.get_mut(0..1) {
-                f.make_ascii_uppercase();
-            }
-            s
-        }
+        Status::Created => "Created".into(),
+    }
+}
+
+/// The engine's state as Docker's `State` object.
+fn wire_state(s: &State) -> ContainerState {
+    ContainerState {
+        status: s.status.as_str().into(),
+        running: s.is_running(),
+        pid: s.pid,
+        exit_code: s.exit_code,
+        error: s.error.clone(),
+        started_at: s.started_at.clone(),
+        finished_at: s.finished_at.clone(),
+        ..Default::default()
     }
 }
 
@@ -90,7 +98,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
         .all()
         .into_iter()
         .map(|c| c.record())
-        .filter(|r| all || r.state.running)
+        .filter(|r| all || r.state.is_running())
         .filter(|r| filter.matches(r, parent_of))
         .map(|r| {
             let image_name = if r.config.image.is_empty() {
@@ -107,7 +115,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
                     image_id: r.image.to_string(),
                     command: command_text(&r),
                     created: time::parse_rfc3339(&r.created).unwrap_or(0),
-                    state: r.state.status.clone(),
+                    state: r.state.status.as_str().into(),
                     status: status_text(&r),
                     labels: r.config.labels.clone().unwrap_or_default(),
                     host_config: SummaryHostConfig {
@@ -157,7 +165,7 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
         created: r.created.clone(),
         path: r.path.clone(),
         args: r.args.clone(),
-        state: r.state.clone(),
+        state: wire_state(&r.state),
         image: r.image.to_string(),
         resolv_conf_path: format!("{dir}/resolv.conf"),
         hostname_path: format!("{dir}/hostname"),
@@ -215,11 +223,7 @@ pub async fn stop(daemon: &Arc<Daemon>, c: &Arc<Container>, query: &Query) -> Re
 }
 
 pub fn kill(daemon: &Daemon, c: &Container, query: &Query) -> Reply {
-    let sig = match query.get("signal").filter(|s| !s.is_empty()) {
-        None => 9,
-        Some(s) => parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}")))?,
-    };
-    engine(daemon).signal(c, sig)?;
+    engine(daemon).kill(c, query.get("signal"))?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -349,7 +353,7 @@ struct LazyStdin {
 }
 
 impl LazyStdin {
-    async fn resolve(self) -> Option<(Arc<super::engine::Stdin>, bool)> {
+    async fn resolve(self) -> Option<(Arc<crate::engine::Stdin>, bool)> {
         for _ in 0..600 {
             if let Some(s) = self.engine.streams(&self.container) {
                 return Some((s.stdin, self.once));
@@ -599,6 +603,7 @@ pub async fn exec_start(daemon: &Arc<Daemon>, id: &str, mut req: Request<Incomin
             tokio::task::spawn_blocking(move || exec.start(&helper))
                 .await
                 .map_err(|e| ApiError::internal(format!("exec task failed: {e}")))?
+                .map_err(ApiError::from)
         }
     };
     if start.detach {
@@ -649,7 +654,32 @@ pub fn exec_resize(daemon: &Daemon, id: &str, query: &Query) -> Reply {
 
 pub fn exec_inspect(daemon: &Daemon, id: &str) -> Reply {
     let exec = engine(daemon).get_exec(id)?;
-    Ok(json(StatusCode::OK, &exec.inspect()))
+    Ok(json(StatusCode::OK, &wire_exec(&exec)))
+}
+
+/// An exec as Docker's `ExecInspect`: its command split into entrypoint
+/// and arguments.
+fn wire_exec(exec: &Exec) -> ExecInspect {
+    let status = exec.status();
+    let mut args = exec.config.cmd.clone();
+    let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };
+    ExecInspect {
+        id: exec.id.clone(),
+        running: status.running,
+        exit_code: status.exit_code,
+        process_config: ExecProcessConfig {
+            entrypoint,
+            arguments: args,
+            tty: exec.config.tty,
+            user: exec.config.user.clone(),
+            privileged: exec.config.privileged,
+        },
+        open_stdin: exec.config.attach_stdin,
+        open_stdout: exec.config.attach_stdout,
+        open_stderr: exec.config.attach_stderr,
+        container_id: exec.container_id.clone(),
+        pid: status.pid,
+    }
 }
 
 pub fn not_implemented(what: &str) -> Reply {

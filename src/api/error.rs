@@ -1,6 +1,6 @@
 use super::http::{Body, json};
-use super::types::ErrorResponse;
-use crate::layers;
+use crate::wire::ErrorResponse;
+use crate::{engine, layers};
 use hyper::{Response, StatusCode};
 
 /// An error as the API reports it: a status and Docker's `{"message": …}`.
@@ -51,6 +51,21 @@ impl From<layers::Error> for ApiError {
             E::Locked(_) | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
+    }
+}
+
+/// The engine's kinds as Docker's status codes.
+impl From<engine::Error> for ApiError {
+    fn from(e: engine::Error) -> Self {
+        use engine::Error as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::NotFound(m) => ApiError::not_found(m),
+            E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            E::InvalidArgument(m) => ApiError::bad_request(m),
+            E::StorageFull(m) => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, m),
+            E::Internal(m) => ApiError::internal(m),
+        }
     }
 }
 

@@ -1,15 +1,15 @@
 //! Attach and exec sessions: the HTTP connection is taken over (`101
 //! UPGRADED`) and becomes a raw byte stream both ways. Output goes out raw
-//! for a TTY, framed (`api::types::frame_header`) otherwise; input goes to
+//! for a TTY, framed (`wire::frame_header`) otherwise; input goes to
 //! the process's stdin unframed. When the client half-closes, stdin is
 //! closed if the session owns it; the session ends when the output ends.
 
-use super::engine::Stdin;
-use super::engine::output::Chunk;
 use super::error::ApiError;
+use super::handle::Reply;
 use super::http::full;
-use super::routes::Reply;
-use super::types::frame_header;
+use crate::engine::Stdin;
+use crate::engine::output::Chunk;
+use crate::wire::frame_header;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, UPGRADE};

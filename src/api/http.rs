@@ -156,7 +156,7 @@ pub fn parse_filters(
     let bad = || {
         crate::api::error::ApiError::bad_request(format!(
             "invalid filters: {}",
-            crate::api::engine::unsupported::excerpt(raw, 128)
+            crate::engine::unsupported::excerpt(raw, 128)
         ))
     };
     let v: serde_json::Value = serde_json::from_str(raw).map_err(|_| bad())?;

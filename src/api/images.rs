@@ -1,15 +1,14 @@
 //! `/images/…`: list, import, inspect, history, raw config, tag, remove.
 
 use super::error::ApiError;
+use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, bytes, json};
-use super::routes::Reply;
-use super::server::Daemon;
-use super::types::{
-    DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
-};
 use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
 use crate::layers::{ImageUser, Refusal};
 use crate::time;
+use crate::wire::{
+    DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
+};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;

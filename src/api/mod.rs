@@ -1,20 +1,22 @@
 //! The daemon's HTTP API: the Docker Engine API over a Unix socket and,
-//! with TLS and client certificates, over TCP. It orchestrates the store
-//! (`layers`); the wire shapes live in [`types`], which is all the client sees.
+//! with TLS and client certificates, over TCP. It translates requests to
+//! the engine (`crate::engine`, containers) and the store (`layers`,
+//! images), and their answers to the wire shapes of `crate::wire`, which is
+//! all the client sees.
 
 mod containers;
-pub mod engine;
 mod error;
+mod handle;
 mod hijack;
 mod http;
 mod images;
 mod routes;
 mod server;
 mod system;
-pub mod types;
 
 pub use error::ApiError;
-pub use server::{Daemon, DaemonConfig, TlsFiles, default_root};
+pub use handle::{Daemon, DaemonConfig, TlsFiles};
+pub use server::default_root;
 
 use std::path::PathBuf;
 

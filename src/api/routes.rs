@@ -1,17 +1,15 @@
 //! Request dispatch: version prefixes, Docker's routes, common headers.
 
 use super::error::ApiError;
+use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::server::Daemon;
-use super::types::{API_VERSION, MIN_API_VERSION};
 use super::{containers, images, system};
+use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
-
-pub(crate) type Reply = Result<Response<Body>, ApiError>;
 
 pub async fn handle(daemon: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();

@@ -2,9 +2,10 @@
 //! certificates, or in the clear on loopback with an explicit `--insecure`.
 
 use super::Error;
+use super::handle::{Daemon, DaemonConfig, TlsFiles};
 use super::routes;
-use super::types::Host;
 use crate::layers::Store;
+use crate::wire::Host;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -20,30 +21,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
-/// Certificate files for `--tlsverify`, as Docker names them.
-#[derive(Clone, Debug)]
-pub struct TlsFiles {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-#[derive(Clone, Debug)]
-pub struct DaemonConfig {
-    pub root: PathBuf,
-    pub hosts: Vec<Host>,
-    /// Required for every TCP host unless `insecure`.
-    pub tls: Option<TlsFiles>,
-    /// Plain TCP, allowed on loopback addresses only.
-    pub insecure: bool,
-    /// The program run as each container's shim and init (`stratad` itself).
-    pub helper: PathBuf,
-    /// How long running containers get to stop at shutdown, at most.
-    pub shutdown_timeout: std::time::Duration,
-    /// Which cgroup mechanism enforces the containers' device rules (root).
-    pub device_cgroup: crate::run::cgroup::Choice,
-}
-
 /// `/var/lib/strata` for root, `$XDG_DATA_HOME/strata` (or
 /// `~/.local/share/strata`) otherwise.
 pub fn default_root() -> PathBuf {
@@ -57,14 +34,6 @@ pub fn default_root() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/"));
     home.join(".local/share/strata")
-}
-
-/// Everything a request handler may reach.
-pub struct Daemon {
-    pub store: Arc<Store>,
-    pub engine: Arc<super::engine::Engine>,
-    pub config: DaemonConfig,
-    pub started: Instant,
 }
 
 enum Bound {
@@ -124,11 +93,11 @@ impl Daemon {
         if let crate::run::cgroup::DevicePolicy::Unavailable(why) = &devices {
             tracing::warn!("{why}");
         }
-        let engine = tokio::task::spawn_blocking(move || super::engine::Engine::open(engine_store, helper, devices))
+        let engine = tokio::task::spawn_blocking(move || crate::engine::Engine::open(engine_store, helper, devices))
             .await
             .map_err(|e| Error::Config(format!("loading containers: {e}")))?
             .map_err(|e| Error::Config(format!("loading containers: {e}")))?;
-        let _ = super::engine::RUNTIME.set(tokio::runtime::Handle::current());
+        let _ = crate::engine::RUNTIME.set(tokio::runtime::Handle::current());
         let daemon = Arc::new(Daemon {
             engine: Arc::new(engine),
             store,

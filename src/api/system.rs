@@ -1,12 +1,11 @@
 //! `/_ping`, `/version`, `/info`.
 
+use super::handle::{Daemon, Reply};
 use super::http::{Body, bytes, json};
-use super::routes::Reply;
-use super::server::Daemon;
-use super::types::{API_VERSION, ComponentVersion, MIN_API_VERSION, Platform, SwarmInfo, SystemInfo, SystemVersion};
 use crate::layers::{Digest, image::ImageConfig};
 use crate::sys;
 use crate::time;
+use crate::wire::{API_VERSION, ComponentVersion, MIN_API_VERSION, Platform, SwarmInfo, SystemInfo, SystemVersion};
 use hyper::header::{CACHE_CONTROL, HeaderName, HeaderValue, PRAGMA};
 use hyper::{Method, Response, StatusCode};
 use std::collections::BTreeMap;

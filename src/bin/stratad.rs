@@ -3,8 +3,8 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use std::path::PathBuf;
-use strata::api::types::Host;
 use strata::api::{Daemon, DaemonConfig, TlsFiles, default_root};
+use strata::wire::Host;
 
 /// The Strata daemon: owns images and layers and serves the Docker Engine API.
 #[derive(Parser, Debug)]

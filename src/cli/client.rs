@@ -2,7 +2,7 @@
 //! socket or over TCP with TLS.
 
 use super::Error;
-use crate::api::types::{API_VERSION, ErrorResponse, Host};
+use crate::wire::{API_VERSION, ErrorResponse, Host};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, combinators::BoxBody};
 use hyper::body::{Body as HttpBody, Frame, Incoming};

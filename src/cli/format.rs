@@ -1,5 +1,6 @@
 //! Output the way the docker CLI prints it: aligned tables, sizes with three
-//! significant digits, ages like "2 minutes ago", JSON indented by four.
+//! significant digits, JSON indented by four (ages like "2 minutes ago" are
+//! `wire::display`, shared with the daemon).
 
 /// Columns padded like Go's `tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)`:
 /// each cell at least 10 wide, 3 spaces after the widest; the last column
@@ -70,14 +71,6 @@ pub fn binary_size(bytes: u64) -> String {
         &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"],
         4,
     )
-}
-
-pub use crate::time::human_duration;
-
-/// "N units ago" for a unix time.
-pub fn ago(unix: i64) -> String {
-    let now = crate::api::types::now_unix();
-    format!("{} ago", human_duration(now - unix))
 }
 
 /// Docker's `stringutils.Ellipsis`: at most `max` characters.
@@ -164,21 +157,6 @@ mod tests {
         assert_eq!(human_size(1_200), "1.2kB");
         assert_eq!(human_size(0), "0B");
         assert_eq!(binary_size(25_201_000_000), "23.47GiB");
-    }
-
-    #[test]
-    fn durations_match_go_units() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(45), "45 seconds");
-        assert_eq!(human_duration(90), "About a minute");
-        assert_eq!(human_duration(600), "10 minutes");
-        assert_eq!(human_duration(3600), "About an hour");
-        assert_eq!(human_duration(5 * 3600), "5 hours");
-        assert_eq!(human_duration(3 * 86400), "3 days");
-        assert_eq!(human_duration(20 * 86400), "2 weeks");
-        assert_eq!(human_duration(90 * 86400), "3 months");
-        assert_eq!(human_duration(800 * 86400), "2 years");
     }
 
     #[test]

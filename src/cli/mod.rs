@@ -1,7 +1,7 @@
 //! The `strata` client. Parsing happens in two steps, as in ripgrep: clap
 //! turns the command line into raw flags, which are then validated into a
 //! [`Config`]; each verb lives in its own file under `commands/` and talks to
-//! the daemon only through the API (it knows `api::types` and nothing else).
+//! the daemon only through the API (it knows `wire` and nothing else).
 
 mod client;
 mod commands;
@@ -10,7 +10,7 @@ mod session;
 
 pub use client::{Client, TlsFiles};
 
-use crate::api::types::Host;
+use crate::wire::Host;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 

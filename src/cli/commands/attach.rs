@@ -1,6 +1,6 @@
-use crate::api::types::{ContainerInspect, WaitResponse};
 use crate::cli::session::{self, Ended, RawTerminal};
 use crate::cli::{Client, Error, encode};
+use crate::wire::{ContainerInspect, WaitResponse};
 use hyper::Method;
 
 #[derive(clap::Args, Debug)]

@@ -1,5 +1,5 @@
-use crate::api::types::IdResponse;
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::IdResponse;
 use hyper::Method;
 use std::io::Write;
 

@@ -1,5 +1,5 @@
-use crate::api::types::{ContainerConfig, ContainerCreateRequest, HostConfig, IdResponse};
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::{ContainerConfig, ContainerCreateRequest, HostConfig, IdResponse};
 use std::io::Write;
 
 /// The flags `create` and `run` share, as Docker spells them.

@@ -1,5 +1,5 @@
-use crate::api::types::ChangeItem;
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::ChangeItem;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]

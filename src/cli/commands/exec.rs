@@ -1,6 +1,6 @@
-use crate::api::types::{ExecConfig, ExecInspect, ExecStartConfig, IdResponse};
 use crate::cli::session::{self, Ended, RawTerminal};
 use crate::cli::{Client, Error, encode};
+use crate::wire::{ExecConfig, ExecInspect, ExecStartConfig, IdResponse};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -1,6 +1,7 @@
-use crate::api::types::HistoryItem;
-use crate::cli::format::{ago, ellipsis, human_size, table};
+use crate::cli::format::{ellipsis, human_size, table};
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::HistoryItem;
+use crate::wire::display::ago;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]

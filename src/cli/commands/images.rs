@@ -1,6 +1,7 @@
-use crate::api::types::ImageSummary;
-use crate::cli::format::{ago, human_size, table};
+use crate::cli::format::{human_size, table};
 use crate::cli::{Client, Error, write_out};
+use crate::wire::ImageSummary;
+use crate::wire::display::{ago, go_time_string};
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]
@@ -118,9 +119,7 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
             let mut s = String::new();
             for r in &rows {
                 // Go's time.String() form, as docker prints CreatedAt.
-                let created_at = crate::time::format_rfc3339(r.created, 0)
-                    .replacen('T', " ", 1)
-                    .replace('Z', " +0000 UTC");
+                let created_at = go_time_string(r.created);
                 let line = serde_json::json!({
                     "Containers": "N/A",
                     "CreatedAt": created_at,

@@ -1,6 +1,6 @@
-use crate::api::types::StreamMessage;
 use crate::cli::client::ReaderBody;
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::StreamMessage;
 use hyper::Method;
 use std::io::Write;
 

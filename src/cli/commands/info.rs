@@ -1,11 +1,11 @@
-use crate::api::types::SystemInfo;
 use crate::cli::format::binary_size;
 use crate::cli::{Client, Error, write_out};
+use crate::wire::SystemInfo;
 use std::io::Write;
 
 pub async fn run(client: &Client, out: &mut impl Write) -> Result<(), Error> {
     let i: SystemInfo = client.get_json("/info").await?;
-    let mut s = format!("Client:\n Version:    {}\n\nServer:\n", crate::VERSION);
+    let mut s = format!("Client:\n Version:    {}\n\nServer:\n", crate::wire::VERSION);
     s += &format!(" Containers: {}\n", i.containers);
     s += &format!(
         "  Running: {}\n  Paused: {}\n  Stopped: {}\n",

@@ -1,8 +1,8 @@
 //! `stop`, `kill`, `restart`, `rm` and `wait`: one request per container,
 //! each name printed as it succeeds, failures reported one by one.
 
-use crate::api::types::WaitResponse;
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::WaitResponse;
 use hyper::Method;
 use std::io::Write;
 

@@ -1,5 +1,5 @@
-use crate::api::types::ContainerInspect;
 use crate::cli::{Client, Error, encode};
+use crate::wire::ContainerInspect;
 use http_body_util::BodyExt;
 use hyper::Method;
 use std::io::Write;

@@ -1,6 +1,7 @@
-use crate::api::types::ContainerSummary;
-use crate::cli::format::{ago, ellipsis, table};
+use crate::cli::format::{ellipsis, table};
 use crate::cli::{Client, Error, write_out};
+use crate::wire::ContainerSummary;
+use crate::wire::display::ago;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]

@@ -1,5 +1,5 @@
-use crate::api::types::DeleteItem;
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::DeleteItem;
 use hyper::Method;
 use std::io::Write;
 

@@ -1,7 +1,7 @@
 use super::create::{ContainerArgs, create};
-use crate::api::types::WaitResponse;
 use crate::cli::session::{self, Ended, RawTerminal};
 use crate::cli::{Client, Error, write_out};
+use crate::wire::WaitResponse;
 use http_body_util::BodyExt;
 use hyper::Method;
 use std::io::Write;

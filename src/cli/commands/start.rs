@@ -1,6 +1,6 @@
 use super::run::{attach_and_start, exit_for_start};
-use crate::api::types::ContainerInspect;
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::ContainerInspect;
 use hyper::Method;
 use std::io::Write;
 

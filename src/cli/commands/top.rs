@@ -1,6 +1,6 @@
-use crate::api::types::TopResponse;
 use crate::cli::format::table;
 use crate::cli::{Client, Error, encode, write_out};
+use crate::wire::TopResponse;
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]

@@ -1,5 +1,5 @@
-use crate::api::types::{API_VERSION, SystemVersion};
 use crate::cli::{Client, Error, write_out};
+use crate::wire::{API_VERSION, SystemVersion};
 use std::io::Write;
 
 pub async fn run(client: &Client, out: &mut impl Write) -> Result<(), Error> {
@@ -10,7 +10,7 @@ pub async fn run(client: &Client, out: &mut impl Write) -> Result<(), Error> {
     };
     let mut text = format!(
         "Client:\n Version:           {}\n API version:       {API_VERSION}\n OS/Arch:           linux/{arch}\n\n",
-        crate::VERSION
+        crate::wire::VERSION
     );
     write_out(out, &text)?;
     let v: SystemVersion = client.get_json("/version").await?;

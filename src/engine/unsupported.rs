@@ -4,8 +4,8 @@
 //! The tables below are the single source of the README's table of fields
 //! (a test keeps the two in step).
 
-use crate::api::error::ApiError;
-use crate::api::types::{ContainerCreateRequest, ExecConfig};
+use super::error::Error;
+use crate::wire::{ContainerCreateRequest, ExecConfig};
 use serde_json::Value;
 
 /// How a field of the request is treated.
@@ -184,9 +184,9 @@ fn is_blank(v: &Value) -> bool {
     }
 }
 
-fn not_yet(flag: &str, section: &str, name: &str) -> ApiError {
+fn not_yet(flag: &str, section: &str, name: &str) -> Error {
     let flag = if flag.is_empty() { name } else { flag };
-    ApiError::bad_request(format!(
+    Error::invalid(format!(
         "strata does not support {flag} ({section}{name}) yet: remove it from the command"
     ))
 }
@@ -234,20 +234,18 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
 /// `--security-opt` entries other than seccomp's (which the engine
 /// parses): `no-new-privileges` is honoured (always set here), the rest
 /// refused.
-fn check_security_opts(v: &Value) -> Result<(), ApiError> {
+fn check_security_opts(v: &Value) -> Result<(), Error> {
     let Some(list) = v.as_array() else {
         return if v.is_null() {
             Ok(())
         } else {
-            Err(ApiError::bad_request(
-                "HostConfig.SecurityOpt must be a list of strings",
-            ))
+            Err(Error::invalid("HostConfig.SecurityOpt must be a list of strings"))
         };
     };
     for entry in list {
         let entry = entry
             .as_str()
-            .ok_or_else(|| ApiError::bad_request("HostConfig.SecurityOpt must be a list of strings"))?;
+            .ok_or_else(|| Error::invalid("HostConfig.SecurityOpt must be a list of strings"))?;
         let (key, value) = entry
             .split_once(['=', ':'])
             .map_or((entry, None), |(k, v)| (k, Some(v)));
@@ -255,12 +253,12 @@ fn check_security_opts(v: &Value) -> Result<(), ApiError> {
             ("seccomp", _) => {}
             ("no-new-privileges", None | Some("true")) => {}
             ("no-new-privileges", Some("false")) => {
-                return Err(ApiError::bad_request(
+                return Err(Error::invalid(
                     "strata always sets no_new_privs: --security-opt no-new-privileges=false is not supported yet",
                 ));
             }
             _ => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::invalid(format!(
                     "strata does not support --security-opt {} yet",
                     excerpt(key, 64)
                 )));
@@ -277,7 +275,7 @@ fn check_object(
     fields: &[Field],
     section: &str,
     rootless: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for (name, value) in object {
         match fields.iter().find(|f| f.name == name) {
             Some(Field {
@@ -298,7 +296,7 @@ fn check_object(
             }
             None => {
                 if !is_unset(value) {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(Error::invalid(format!(
                         "strata does not know the field {section}{} and does not apply it: remove it",
                         excerpt(name, 64)
                     )));
@@ -311,10 +309,10 @@ fn check_object(
 
 /// Refuses a create request that asks for anything this daemon would not
 /// apply (`rootless`: the daemon runs without root).
-pub fn check_create(req: &ContainerCreateRequest, rootless: bool) -> Result<(), ApiError> {
-    let body = serde_json::to_value(req).map_err(|e| ApiError::internal(e.to_string()))?;
+pub fn check_create(req: &ContainerCreateRequest, rootless: bool) -> Result<(), Error> {
+    let body = serde_json::to_value(req).map_err(|e| Error::internal(e.to_string()))?;
     let Value::Object(mut top) = body else {
-        return Err(ApiError::internal("a create request that is not an object"));
+        return Err(Error::internal("a create request that is not an object"));
     };
     let host = top.remove("HostConfig");
     check_object(&top, CONFIG_FIELDS, "", rootless)?;
@@ -326,9 +324,9 @@ pub fn check_create(req: &ContainerCreateRequest, rootless: bool) -> Result<(), 
 
 /// Refuses an exec request that asks for anything this daemon would not
 /// apply.
-pub fn check_exec(config: &ExecConfig) -> Result<(), ApiError> {
-    let Value::Object(body) = serde_json::to_value(config).map_err(|e| ApiError::internal(e.to_string()))? else {
-        return Err(ApiError::internal("an exec request that is not an object"));
+pub fn check_exec(config: &ExecConfig) -> Result<(), Error> {
+    let Value::Object(body) = serde_json::to_value(config).map_err(|e| Error::internal(e.to_string()))? else {
+        return Err(Error::internal("an exec request that is not an object"));
     };
     check_object(&body, EXEC_FIELDS, "", false)
 }
@@ -337,7 +335,7 @@ pub fn check_exec(config: &ExecConfig) -> Result<(), ApiError> {
 mod tests {
     use super::*;
 
-    fn create(json: &str) -> Result<(), ApiError> {
+    fn create(json: &str) -> Result<(), Error> {
         let req: ContainerCreateRequest = serde_json::from_str(json).unwrap();
         check_create(&req, false)
     }
@@ -423,16 +421,16 @@ mod tests {
         ];
         for (key, value, flag) in cases {
             let e = create(&with_host(key, value)).expect_err(key);
-            assert_eq!(e.status, hyper::StatusCode::BAD_REQUEST);
-            assert!(e.message.contains(flag), "{key}: {}", e.message);
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            assert!(e.to_string().contains(flag), "{key}: {}", e);
         }
         let e = create(r#"{"Healthcheck":{"Test":["CMD-SHELL","true"]}}"#).unwrap_err();
-        assert!(e.message.contains("--health-cmd"), "{}", e.message);
+        assert!(e.to_string().contains("--health-cmd"), "{}", e);
         let e = create(r#"{"Volumes":{"/data":{}}}"#).unwrap_err();
-        assert!(e.message.contains("--volume"), "{}", e.message);
+        assert!(e.to_string().contains("--volume"), "{}", e);
         let e = create(r#"{"NetworkingConfig":{"EndpointsConfig":{"default":{"MacAddress":"02:42:ac:11:00:02"}}}}"#)
             .unwrap_err();
-        assert!(e.message.contains("--mac-address"), "{}", e.message);
+        assert!(e.to_string().contains("--mac-address"), "{}", e);
         // A rootless daemon always maps ids.
         let req: ContainerCreateRequest = serde_json::from_str(&with_host("UsernsMode", r#""host""#)).unwrap();
         assert!(check_create(&req, true).is_err());
@@ -443,9 +441,9 @@ mod tests {
         create(r#"{"FutureThing":null}"#).unwrap();
         let long = "X".repeat(10_000);
         let e = create(&format!(r#"{{"{long}":1}}"#)).unwrap_err();
-        assert!(e.message.len() < 300, "{}", e.message.len());
+        assert!(e.to_string().len() < 300, "{}", e.to_string().len());
         let e = create(&with_host("Unheard", "true")).unwrap_err();
-        assert!(e.message.contains("HostConfig.Unheard"), "{}", e.message);
+        assert!(e.to_string().contains("HostConfig.Unheard"), "{}", e);
     }
 
     #[test]
@@ -517,7 +515,7 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_field() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../README.md");
         for field in CONFIG_FIELDS.iter().chain(HOST_CONFIG_FIELDS).chain(EXEC_FIELDS) {
             assert!(
                 readme.contains(&format!("`{}`", field.name)),

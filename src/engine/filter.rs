@@ -3,8 +3,9 @@
 //! `daemon/list.go` rules). A filter this daemon cannot evaluate is an
 //! error, never a filter that lets everything through.
 
+use super::error::Error;
 use super::record::Record;
-use crate::api::error::ApiError;
+use super::status::Status;
 use crate::layers::{Digest, Store};
 use std::collections::BTreeMap;
 
@@ -41,23 +42,22 @@ pub struct ContainerFilter {
 }
 
 impl ContainerFilter {
-    /// `filters` as [`crate::api::http::parse_filters`] gives them; `find`
+    /// `filters` as the API parses them from the query; `find`
     /// resolves a container name or ID to its record (for before/since).
     pub fn parse(
         filters: &BTreeMap<String, Vec<String>>,
         store: &Store,
         find: impl Fn(&str) -> Option<Record>,
-    ) -> Result<ContainerFilter, ApiError> {
+    ) -> Result<ContainerFilter, Error> {
         let mut f = ContainerFilter::default();
         for (key, values) in filters {
-            let invalid = |v: &str| {
-                ApiError::bad_request(format!("invalid filter '{key}={}'", super::unsupported::excerpt(v, 64)))
-            };
+            let invalid =
+                |v: &str| Error::invalid(format!("invalid filter '{key}={}'", super::unsupported::excerpt(v, 64)));
             for v in values {
                 match key.as_str() {
                     "id" => f.ids.push(v.clone()),
                     "name" => f.names.push(Pattern::parse(v).map_err(|m| {
-                        ApiError::bad_request(format!(
+                        Error::invalid(format!(
                             "invalid filter 'name={}': {m}",
                             super::unsupported::excerpt(v, 64)
                         ))
@@ -74,7 +74,7 @@ impl ContainerFilter {
                     "ancestor" => f.ancestors.push(store.image(v).map_err(|_| invalid(v))?.id),
                     "before" | "since" => {
                         let r = find(v).ok_or_else(|| {
-                            ApiError::not_found(format!("No such container: {}", super::unsupported::excerpt(v, 64)))
+                            Error::not_found(format!("No such container: {}", super::unsupported::excerpt(v, 64)))
                         })?;
                         let slot = if key == "before" { &mut f.before } else { &mut f.since };
                         *slot = Some(r.created);
@@ -100,7 +100,7 @@ impl ContainerFilter {
                         .expose
                         .push(if v.contains('/') { v.clone() } else { format!("{v}/tcp") }),
                     _ => {
-                        return Err(ApiError::bad_request(format!(
+                        return Err(Error::invalid(format!(
                             "invalid filter '{}'",
                             super::unsupported::excerpt(key, 64)
                         )));
@@ -130,8 +130,9 @@ impl ContainerFilter {
                 Some((k, want)) => labels.get(k).is_some_and(|x| x == want),
                 None => labels.contains_key(v),
             })
-            && any(&self.statuses, &|v| r.state.status == v)
-            && (self.exited.is_empty() || (r.state.status == "exited" && self.exited.contains(&r.state.exit_code)))
+            && any(&self.statuses, &|v| r.state.status.as_str() == v)
+            && (self.exited.is_empty()
+                || (r.state.status == Status::Exited && self.exited.contains(&r.state.exit_code)))
             && (self.ancestors.is_empty() || self.descends_from(r.image, &parent_of))
             && self.before.as_ref().is_none_or(|t| r.created < *t)
             && self.since.as_ref().is_none_or(|t| r.created > *t)

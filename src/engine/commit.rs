@@ -1,8 +1,10 @@
 //! `commit`: a container's changes frozen into a new layer on top of its
 //! image's layers (shared, not copied) and a new image.
 
-use super::{Container, Engine, internal, mount_root};
-use crate::api::error::ApiError;
+use super::error::Error;
+use super::error::internal;
+use super::start::mount_root;
+use super::{Container, Engine};
 use crate::layers::Digest;
 use crate::{run, sys, time};
 use std::io;
@@ -26,18 +28,18 @@ impl Engine {
     /// container is paused meanwhile (when `pause` and running); a stopped
     /// one is mounted for the time of the export. Nothing is written before
     /// every argument is validated.
-    pub async fn commit(self: &Arc<Self>, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
+    pub async fn commit(self: &Arc<Self>, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, Error> {
         let _op = c.ops.lock().await;
         if c.lock().removed {
-            return Err(ApiError::not_found(format!("No such container: {}", c.id)));
+            return Err(Error::not_found(format!("No such container: {}", c.id)));
         }
         let (engine, c) = (self.clone(), c.clone());
         tokio::task::spawn_blocking(move || engine.commit_blocking(&c, opts))
             .await
-            .map_err(|e| ApiError::internal(format!("commit task failed: {e}")))?
+            .map_err(|e| Error::internal(format!("commit task failed: {e}")))?
     }
 
-    fn commit_blocking(&self, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, ApiError> {
+    fn commit_blocking(&self, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, Error> {
         let record = c.record();
         let parent = self.store.image(&record.image.to_string())?;
         let mut config = parent.config.clone();
@@ -55,9 +57,7 @@ impl Engine {
             rc.stop_signal = record.config.stop_signal.clone();
         }
         for change in &opts.changes {
-            config
-                .apply_change(change)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            config.apply_change(change).map_err(|e| Error::invalid(e.to_string()))?;
         }
         let author = (!opts.author.is_empty()).then(|| opts.author.clone());
         let comment = (!opts.comment.is_empty()).then(|| opts.comment.clone());
@@ -73,7 +73,7 @@ impl Engine {
         });
         // A consistent moment: the processes stopped, then the changes read.
         let _paused = match (opts.pause, c.pid()) {
-            (true, Some(pid)) => Some(run::pause(pid).map_err(|e| ApiError::internal(format!("pausing: {e}")))?),
+            (true, Some(pid)) => Some(run::pause(pid).map_err(|e| Error::internal(format!("pausing: {e}")))?),
             _ => None,
         };
         let changes = self.changes(c)?;
@@ -109,7 +109,7 @@ impl Engine {
             (Ok((id, layer)), Ok(Ok(w))) => (id, layer, w),
             (Err(e), Ok(Err(w))) if w.kind() == io::ErrorKind::BrokenPipe => return Err(e.into()),
             (_, Ok(Err(e))) => return Err(internal("writing the layer")(e)),
-            (_, Err(_)) => return Err(ApiError::internal("the layer writer panicked")),
+            (_, Err(_)) => return Err(Error::internal("the layer writer panicked")),
             (Err(e), Ok(Ok(_))) => return Err(e.into()),
         };
         let layer = layer.map(|d| d.to_string()).unwrap_or_default();
@@ -125,8 +125,8 @@ impl Engine {
         &self,
         c: &Container,
         image: &crate::layers::ImageConfig,
-        f: impl FnOnce(&sys::BeneathDir, &sys::BeneathDir, crate::fs::export::IdShift) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+        f: impl FnOnce(&sys::BeneathDir, &sys::BeneathDir, crate::fs::export::IdShift) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let _mount = if c.is_running() {
             None
         } else {
@@ -148,7 +148,7 @@ impl Engine {
 
     /// The layer `commit` would store now, as tar bytes (Strata's own:
     /// `GET /containers/{id}/layer`).
-    pub async fn layer_tar(self: &Arc<Self>, c: &Arc<Container>) -> Result<Vec<u8>, ApiError> {
+    pub async fn layer_tar(self: &Arc<Self>, c: &Arc<Container>) -> Result<Vec<u8>, Error> {
         let _op = c.ops.lock().await;
         let (engine, c) = (self.clone(), c.clone());
         tokio::task::spawn_blocking(move || {
@@ -162,6 +162,31 @@ impl Engine {
             })
         })
         .await
-        .map_err(|e| ApiError::internal(format!("layer task failed: {e}")))?
+        .map_err(|e| Error::internal(format!("layer task failed: {e}")))?
+    }
+}
+
+impl Engine {
+    /// The container's changes to its image, as `docker diff` lists them:
+    /// from its writable layer and the image's chain index only.
+    pub fn changes(&self, c: &Container) -> Result<Vec<crate::fs::changes::Change>, Error> {
+        let image = c.lock().record.image;
+        let upper = sys::BeneathDir::open(&c.dir.join("upper")).map_err(internal("opening the writable layer"))?;
+        // Mapped, not read: a diff probes the index once per changed path,
+        // so its cost follows the changes, not the image's size.
+        let listed = match self.store.image_chain(&image) {
+            Some(chain) => {
+                let index = crate::layers::index::LayerIndex::open(&self.store.chain_index_path(&chain))
+                    .map_err(internal("opening the image's index"))?;
+                crate::fs::changes::changes(&upper, &index)
+            }
+            None => {
+                let empty = crate::layers::index::IndexBuilder::new().encode();
+                let index =
+                    crate::layers::index::LayerIndex::from_bytes(empty).map_err(|e| Error::internal(e.to_string()))?;
+                crate::fs::changes::changes(&upper, &index)
+            }
+        };
+        listed.map_err(internal("listing changes"))
     }
 }

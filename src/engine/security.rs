@@ -5,9 +5,9 @@
 //! `seccomp:` separator too. Every other entry is left to the request's
 //! validation elsewhere.
 
-use crate::api::error::ApiError;
-use crate::api::types::HostConfig;
+use super::error::Error;
 use crate::run::seccomp::{self, Program};
+use crate::wire::HostConfig;
 
 /// The seccomp profile a container asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,11 +20,11 @@ pub enum Seccomp {
 }
 
 /// The entries of `SecurityOpt` (absent or `null`: none).
-fn entries(host: &HostConfig) -> Result<Vec<String>, ApiError> {
+fn entries(host: &HostConfig) -> Result<Vec<String>, Error> {
     match host.extra.get("SecurityOpt") {
         None | Some(serde_json::Value::Null) => Ok(Vec::new()),
         Some(v) => serde_json::from_value(v.clone())
-            .map_err(|_| ApiError::bad_request("HostConfig.SecurityOpt must be a list of strings")),
+            .map_err(|_| Error::invalid("HostConfig.SecurityOpt must be a list of strings")),
     }
 }
 
@@ -40,7 +40,7 @@ fn split(entry: &str) -> Option<(&str, &str)> {
 
 /// The seccomp choice of a container's `SecurityOpt` (the last `seccomp`
 /// entry wins, as in Docker).
-pub fn seccomp_choice(host: &HostConfig) -> Result<Seccomp, ApiError> {
+pub fn seccomp_choice(host: &HostConfig) -> Result<Seccomp, Error> {
     let mut choice = Seccomp::Default;
     for entry in entries(host)? {
         let Some(("seccomp", value)) = split(&entry) else {
@@ -59,13 +59,13 @@ pub fn seccomp_choice(host: &HostConfig) -> Result<Seccomp, ApiError> {
 /// Docker's default compiled once per daemon, another profile at each
 /// call. An invalid profile is the client's error (400), with the
 /// parser's or libseccomp's reason.
-pub fn seccomp_program(host: &HostConfig) -> Result<Option<Program>, ApiError> {
+pub fn seccomp_program(host: &HostConfig) -> Result<Option<Program>, Error> {
     let compiled = match seccomp_choice(host)? {
         Seccomp::Unconfined => return Ok(None),
         Seccomp::Default => seccomp::default_program().map(Some),
         Seccomp::Profile(json) => seccomp::compile_json(&json),
     };
-    compiled.map_err(|e| ApiError::bad_request(e.to_string()))
+    compiled.map_err(|e| Error::invalid(e.to_string()))
 }
 
 #[cfg(test)]
@@ -99,17 +99,17 @@ mod tests {
     #[test]
     fn a_bad_profile_is_the_clients_error() {
         let e = seccomp_program(&host(serde_json::json!(["seccomp={not json"]))).unwrap_err();
-        assert_eq!(e.status, hyper::StatusCode::BAD_REQUEST);
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
         assert!(
-            e.message.starts_with("Decoding seccomp profile failed"),
+            e.to_string().starts_with("Decoding seccomp profile failed"),
             "{}",
-            e.message
+            e.to_string()
         );
         let e = seccomp_program(&host(serde_json::json!([
             r#"seccomp={"defaultAction":"SCMP_ACT_NOPE"}"#
         ])))
         .unwrap_err();
-        assert!(e.message.contains("unknown action"), "{}", e.message);
+        assert!(e.to_string().contains("unknown action"), "{}", e);
         assert_eq!(
             seccomp_program(&host(serde_json::json!(["seccomp=unconfined"]))).unwrap(),
             None

@@ -1,13 +1,15 @@
 //! Execs: a second process run inside a running container's namespaces
 //! and root, with its own streams (not logged, as Docker).
 
+use super::error::Error;
+use super::error::internal;
 use super::output::Output;
 use super::record::Record;
-use super::{Streams, Wiring, connect_terminal, console_size, make_stdio};
-use crate::api::error::ApiError;
-use crate::api::types::{ExecConfig, ExecInspect, ExecProcessConfig};
+use super::signal::Signal;
+use super::streams::console_size;
+use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record, unsupported};
 use crate::run;
-use hyper::StatusCode;
+use crate::wire::ExecConfig;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -44,17 +46,8 @@ impl Exec {
         config: ExecConfig,
     ) -> Exec {
         let mut env = record.config.env.clone().unwrap_or_default();
-        for e in config.env.clone().unwrap_or_default() {
-            let key = e.split('=').next().unwrap_or_default().to_string();
-            env.retain(|x| x.split('=').next() != Some(key.as_str()));
-            env.push(e);
-        }
-        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-            env.insert(0, format!("HOSTNAME={}", record.config.hostname));
-        }
-        if config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-            env.push("TERM=xterm".into());
-        }
+        record::merge_env(&mut env, config.env.clone().unwrap_or_default());
+        let env = record::with_docker_defaults(env, &record.config.hostname, config.tty);
         let process = run::ProcessSpec {
             args: config.cmd.clone(),
             env,
@@ -89,14 +82,14 @@ impl Exec {
     }
 
     /// Starts the process (blocking). Output flows to `self.output`.
-    pub fn start(self: &Arc<Self>, helper: &Path) -> Result<Streams, ApiError> {
+    pub fn start(self: &Arc<Self>, helper: &Path) -> Result<Streams, Error> {
         {
             let mut st = self.lock();
             if st.started {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!("Error: Exec command {} has already run", self.id),
-                ));
+                return Err(Error::conflict(format!(
+                    "Error: Exec command {} has already run",
+                    self.id
+                )));
             }
             st.started = true;
         }
@@ -105,7 +98,7 @@ impl Exec {
             sources,
             streams,
         } = make_stdio(self.config.tty, self.config.attach_stdin)
-            .map_err(|e| ApiError::internal(format!("making the exec's streams: {e}")))?;
+            .map_err(|e| Error::internal(format!("making the exec's streams: {e}")))?;
         // Pipes' readers first; a terminal's once the process has made it.
         if !sources.is_empty() {
             self.output.start_run(sources);
@@ -122,13 +115,10 @@ impl Exec {
                 self.lock().exit_code = Some(126);
                 self.done.send_replace(true);
                 return Err(match e {
-                    run::Error::Start { message, .. } => ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        format!(
-                            "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
-                        ),
-                    ),
-                    e => ApiError::internal(format!("exec failed: {e}")),
+                    run::Error::Start { message, .. } => Error::invalid(format!(
+                        "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
+                    )),
+                    e => Error::internal(format!("exec failed: {e}")),
                 });
             }
         };
@@ -138,12 +128,12 @@ impl Exec {
                 streams
             }
             Err(e) => {
-                let _ = process.signal(9);
+                let _ = process.signal(Signal::KILL.raw());
                 let code = process.wait().unwrap_or(126);
                 self.output.close();
                 self.lock().exit_code = Some(code);
                 self.done.send_replace(true);
-                return Err(ApiError::internal(format!("wiring the exec's terminal: {e}")));
+                return Err(Error::internal(format!("wiring the exec's terminal: {e}")));
             }
         };
         {
@@ -170,15 +160,12 @@ impl Exec {
         Ok(streams)
     }
 
-    pub fn resize(&self, h: u16, w: u16) -> Result<(), ApiError> {
+    pub fn resize(&self, h: u16, w: u16) -> Result<(), Error> {
         let st = self.lock();
         match &st.pty {
             Some(pty) => run::resize_pty(std::os::fd::AsFd::as_fd(&**pty), h, w)
-                .map_err(|e| ApiError::internal(format!("resizing: {e}"))),
-            None if st.process.is_none() => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("Exec {} is not running", self.id),
-            )),
+                .map_err(|e| Error::internal(format!("resizing: {e}"))),
+            None if st.process.is_none() => Err(Error::conflict(format!("Exec {} is not running", self.id))),
             None => Ok(()),
         }
     }
@@ -189,26 +176,67 @@ impl Exec {
         let _ = rx.wait_for(|d| *d).await;
     }
 
-    pub fn inspect(&self) -> ExecInspect {
+    /// Where it stands now.
+    pub fn status(&self) -> ExecStatus {
         let st = self.lock();
-        let mut args = self.config.cmd.clone();
-        let entrypoint = if args.is_empty() { String::new() } else { args.remove(0) };
-        ExecInspect {
-            id: self.id.clone(),
+        ExecStatus {
             running: st.process.is_some(),
             exit_code: st.exit_code,
-            process_config: ExecProcessConfig {
-                entrypoint,
-                arguments: args,
-                tty: self.config.tty,
-                user: self.config.user.clone(),
-                privileged: self.config.privileged,
-            },
-            open_stdin: self.config.attach_stdin,
-            open_stdout: self.config.attach_stdout,
-            open_stderr: self.config.attach_stderr,
-            container_id: self.container_id.clone(),
             pid: st.pid,
         }
+    }
+}
+
+/// Where an exec stands: running, its exit code once it ended (or failed
+/// to start), its process's pid.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecStatus {
+    pub running: bool,
+    pub exit_code: Option<i32>,
+    pub pid: u32,
+}
+
+impl Engine {
+    pub fn create_exec(&self, c: &Arc<Container>, config: crate::wire::ExecConfig) -> Result<Arc<Exec>, Error> {
+        let (pid, record, confinement) = {
+            let live = c.lock();
+            match &live.run {
+                Some(r) => (r.process.pid(), live.record.clone(), r.confinement.clone()),
+                None => {
+                    return Err(Error::conflict(format!("container {} is not running", c.id)));
+                }
+            }
+        };
+        if config.cmd.is_empty() {
+            return Err(Error::invalid("No exec command specified"));
+        }
+        unsupported::check_exec(&config)?;
+        record::validate_user(&config.user)?;
+        let id = random_id().map_err(internal("making an ID"))?;
+        let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, confinement, &record, config));
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, exec.clone());
+        Ok(exec)
+    }
+
+    pub fn get_exec(&self, id: &str) -> Result<Arc<Exec>, Error> {
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("No such exec instance: {}", crate::quote::excerpt(id, 128))))
+    }
+
+    pub fn exec_ids(&self, container: &str) -> Vec<String> {
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|e| e.container_id == container)
+            .map(|e| e.id.clone())
+            .collect()
     }
 }

@@ -1,9 +1,10 @@
 //! What the store keeps of a container (`containers/<id>/container.json`),
 //! and the Docker rules that turn a create request and an image into it.
 
-use crate::api::error::ApiError;
-use crate::api::types::{ContainerConfig, ContainerState, HostConfig, ZERO_TIME};
+use super::error::Error;
+use super::status::State;
 use crate::layers::{Digest, ImageConfig};
+use crate::wire::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,7 +19,7 @@ pub struct Record {
     pub args: Vec<String>,
     pub config: ContainerConfig,
     pub host_config: HostConfig,
-    pub state: ContainerState,
+    pub state: State,
     #[serde(default)]
     pub restart_count: i64,
 }
@@ -31,24 +32,15 @@ impl Record {
     }
 }
 
-pub fn created_state() -> ContainerState {
-    ContainerState {
-        status: "created".into(),
-        started_at: ZERO_TIME.into(),
-        finished_at: ZERO_TIME.into(),
-        ..Default::default()
-    }
-}
-
 /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, with an optional leading `/`. Docker wants
 /// two characters at least; one-letter names (`--name t`) are allowed here.
-pub fn validate_name(name: &str) -> Result<&str, ApiError> {
+pub fn validate_name(name: &str) -> Result<&str, Error> {
     let n = name.strip_prefix('/').unwrap_or(name);
     let mut chars = n.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !ok {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::invalid(format!(
             "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
             crate::quote::excerpt(name, 128)
         )));
@@ -58,17 +50,38 @@ pub fn validate_name(name: &str) -> Result<&str, ApiError> {
 
 /// `user`, `uid`, `user:group`, `uid:gid`: resolved later inside the
 /// container, but the shape is checked now.
-pub fn validate_user(user: &str) -> Result<(), ApiError> {
+pub fn validate_user(user: &str) -> Result<(), Error> {
     if user.is_empty() {
         return Ok(());
     }
     let parts: Vec<&str> = user.split(':').collect();
     if parts.len() > 2 || parts.iter().any(|p| p.is_empty() || p.chars().any(char::is_whitespace)) {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::invalid(format!(
             "invalid user {user:?}: expected NAME|UID[:GROUP|GID]"
         )));
     }
     Ok(())
+}
+
+/// `over`'s variables replace `env`'s of the same name (and come last).
+pub fn merge_env(env: &mut Vec<String>, over: Vec<String>) {
+    for e in over {
+        let key = e.split('=').next().unwrap_or_default().to_string();
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(e);
+    }
+}
+
+/// What Docker adds to a process's environment unless it is set:
+/// `HOSTNAME` (first), and `TERM=xterm` on a terminal.
+pub fn with_docker_defaults(mut env: Vec<String>, hostname: &str, tty: bool) -> Vec<String> {
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.insert(0, format!("HOSTNAME={hostname}"));
+    }
+    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    env
 }
 
 /// The container's configuration as Docker completes it from the image:
@@ -79,14 +92,10 @@ pub fn validate_user(user: &str) -> Result<(), ApiError> {
 pub fn merge_image(
     mut config: ContainerConfig,
     image: &ImageConfig,
-) -> Result<(ContainerConfig, String, Vec<String>), ApiError> {
+) -> Result<(ContainerConfig, String, Vec<String>), Error> {
     let defaults = &image.config;
     let mut env: Vec<String> = defaults.env.clone().unwrap_or_default();
-    for e in config.env.take().unwrap_or_default() {
-        let key = e.split('=').next().unwrap_or_default().to_string();
-        env.retain(|x| x.split('=').next() != Some(key.as_str()));
-        env.push(e);
-    }
+    merge_env(&mut env, config.env.take().unwrap_or_default());
     config.env = Some(env);
     let entrypoint_given = config.entrypoint.is_some();
     if !entrypoint_given {
@@ -121,7 +130,7 @@ pub fn merge_image(
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
     argv.extend(config.cmd.clone().unwrap_or_default());
     if argv.is_empty() {
-        return Err(ApiError::bad_request("no command specified"));
+        return Err(Error::invalid("no command specified"));
     }
     let path = argv.remove(0);
     Ok((config, path, argv))
@@ -172,6 +181,55 @@ mod tests {
         assert_eq!((p.as_str(), a.len()), ("ls", 0));
         // Nothing to run.
         assert!(merge_image(req(None, None), &image(None, None)).is_err());
+    }
+
+    #[test]
+    fn a_record_written_by_an_older_version_still_loads() {
+        // As the daemon wrote container.json before the state had a type
+        // of its own (the wire's ContainerState, every field present).
+        let old = r#"{
+  "id": "4f1c",
+  "name": "web",
+  "created": "2026-11-28T18:38:33.12Z",
+  "image": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+  "path": "sh",
+  "args": ["-c", "sleep 1"],
+  "config": {"Hostname": "4f1c", "Image": "busybox", "Tty": false},
+  "host_config": {"NetworkMode": "host", "AutoRemove": false},
+  "state": {
+    "Status": "running", "Running": true, "Paused": false, "Restarting": false,
+    "OOMKilled": false, "Dead": false, "Pid": 4242, "ExitCode": 0, "Error": "",
+    "StartedAt": "2026-11-28T18:38:34Z", "FinishedAt": "0001-01-01T00:00:00Z"
+  },
+  "restart_count": 2
+}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert!(r.state.is_running());
+        assert_eq!((r.state.pid, r.restart_count), (4242, 2));
+        assert_eq!(r.state.started_at, "2026-11-28T18:38:34Z");
+        assert_eq!(r.config.hostname, "4f1c");
+        // And what this version writes, an older one reads the same way.
+        let again: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(again["state"]["Running"], true);
+        assert_eq!(again["state"]["Status"], "running");
+        let exited = old.replace(
+            r#""Status": "running", "Running": true"#,
+            r#""Status": "exited", "Running": false"#,
+        );
+        let r: Record = serde_json::from_str(&exited).unwrap();
+        assert!(!r.state.is_running());
+    }
+
+    #[test]
+    fn docker_fills_hostname_and_term_only_when_unset() {
+        let env = with_docker_defaults(vec!["A=1".into()], "box", true);
+        assert_eq!(env, vec!["HOSTNAME=box", "A=1", "TERM=xterm"]);
+        let set = vec!["TERM=vt100".to_string(), "HOSTNAME=mine".into()];
+        assert_eq!(with_docker_defaults(set.clone(), "box", true), set);
+        assert_eq!(with_docker_defaults(Vec::new(), "box", false), vec!["HOSTNAME=box"]);
+        let mut env = vec!["A=1".to_string(), "B=2".into()];
+        merge_env(&mut env, vec!["A=3".into()]);
+        assert_eq!(env, vec!["B=2", "A=3"]);
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! A container as the engine holds it: its record, what it holds while
+//! running (`Live`, `RunHandles`), the lock that serialises its lifecycle
+//! operations, and the progress waiters watch.
+
+use super::output::Output;
+use super::record::Record;
+use super::status::State;
+use super::streams::Stdin;
+use crate::run;
+use crate::sys;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Where a container's lifecycle stands, for waiters: bumped on every exit
+/// and on removal.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    pub exits: u64,
+    pub exit_code: i32,
+    pub removed: bool,
+}
+
+pub struct Container {
+    pub id: String,
+    pub(super) dir: PathBuf,
+    pub(super) live: Mutex<Live>,
+    /// Serialises start, stop, kill-and-wait and removal.
+    pub(super) ops: tokio::sync::Mutex<()>,
+    pub(super) progress: watch::Sender<Progress>,
+    pub output: Arc<Output>,
+}
+
+pub(super) struct Live {
+    pub(super) record: Record,
+    pub(super) run: Option<RunHandles>,
+    pub(super) removed: bool,
+}
+
+/// What a running container holds.
+pub(super) struct RunHandles {
+    pub(super) process: Arc<run::Running>,
+    /// The union mount; dropping it unmounts.
+    pub(super) mount: Option<fuser::BackgroundSession>,
+    pub(super) stdin: Arc<Stdin>,
+    pub(super) pty: Option<Arc<OwnedFd>>,
+    /// What every exec'd process gets too.
+    pub(super) confinement: run::Confinement,
+    /// Removed (dropped) once the container's process has ended.
+    pub(super) cgroup: Option<run::cgroup::Cgroup>,
+}
+
+/// Writes a container's record as `dir/container.json`: whole (through
+/// `sys::write_atomic`) and readable by the daemon's user only (it holds
+/// the environment the container was given).
+pub(super) fn write_record(dir: &Path, record: &Record) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
+    sys::write_atomic(&dir.join("container.json"), &bytes, 0o600)
+}
+
+impl Container {
+    pub(super) fn new(dir: PathBuf, record: Record) -> Arc<Container> {
+        let log = dir.join(format!("{}-json.log", record.id));
+        Arc::new(Container {
+            id: record.id.clone(),
+            dir,
+            output: Arc::new(Output::new(Some(&log))),
+            live: Mutex::new(Live {
+                record,
+                run: None,
+                removed: false,
+            }),
+            ops: tokio::sync::Mutex::new(()),
+            progress: watch::channel(Progress::default()).0,
+        })
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn save(&self, record: &Record) -> io::Result<()> {
+        write_record(&self.dir, record)
+    }
+
+    pub fn record(&self) -> Record {
+        self.lock().record.clone()
+    }
+
+    pub fn state(&self) -> State {
+        self.lock().record.state.clone()
+    }
+
+    /// As the record's status says: set running with the run's handles and
+    /// exited as they are dropped, under the same lock.
+    pub fn is_running(&self) -> bool {
+        self.lock().record.state.is_running()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.lock().run.as_ref().map(|r| r.process.pid())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+}

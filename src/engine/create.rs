@@ -1,0 +1,91 @@
+//! `create`: a request and an image become a container's record and its
+//! directory (made in `.new-<id>` and renamed into place).
+
+use super::container::write_record;
+use super::error::{Error, internal};
+use super::record::{self, Record};
+use super::status::State;
+use super::{Container, Engine, names, now_rfc3339, random_id, security, unsupported};
+use crate::run::NetworkMode;
+use crate::sys;
+use crate::wire::ContainerCreateRequest;
+use std::io;
+use std::sync::Arc;
+
+pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
+    match mode {
+        "" | "default" | "host" => Ok(NetworkMode::Host),
+        "none" => Ok(NetworkMode::None),
+        other => Err(Error::invalid(format!(
+            "network mode {other:?} is not supported: use host or none"
+        ))),
+    }
+}
+
+impl Engine {
+    pub fn create(&self, name: Option<&str>, req: ContainerCreateRequest) -> Result<Arc<Container>, Error> {
+        let name = name.filter(|n| !n.is_empty()).map(record::validate_name).transpose()?;
+        unsupported::check_create(&req, !sys::is_root())?;
+        let mut config = req.config;
+        let host_config = req.host_config;
+        record::validate_user(&config.user)?;
+        network_mode(&host_config.network_mode)?;
+        security::seccomp_program(&host_config)?;
+        if config.image.is_empty() {
+            return Err(Error::invalid("no image given"));
+        }
+        let image = self.store.image(&config.image)?;
+        let (merged, path, args) = record::merge_image(std::mem::take(&mut config), &image.config)?;
+        let mut config = merged;
+        let id = random_id().map_err(internal("making an ID"))?;
+        if config.hostname.is_empty() {
+            config.hostname = id[..12].to_string();
+        }
+        let mut map = self.map();
+        let name = match name {
+            Some(n) => {
+                if let Some(other) = map.values().find(|c| c.lock().record.name == n) {
+                    return Err(Error::conflict(format!(
+                        "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        other.id
+                    )));
+                }
+                n.to_string()
+            }
+            None => {
+                let taken: Vec<String> = map.values().map(|c| c.lock().record.name.clone()).collect();
+                names::generate(&id, |n| taken.iter().any(|t| t == n))
+            }
+        };
+        let record = Record {
+            id: id.clone(),
+            name,
+            created: now_rfc3339(),
+            image: image.id,
+            path,
+            args,
+            config,
+            host_config,
+            state: State::created(),
+            restart_count: 0,
+        };
+        let staging = self.dir.join(format!(".new-{id}"));
+        let made = (|| -> io::Result<()> {
+            std::fs::create_dir(&staging)?;
+            sys::make_private(&staging)?;
+            for sub in ["upper", "work", "merged"] {
+                std::fs::create_dir(staging.join(sub))?;
+            }
+            write_record(&staging, &record)?;
+            std::fs::rename(&staging, self.dir.join(&id))?;
+            sys::fsync_dir(&self.dir)
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(internal("creating the container")(e));
+        }
+        let c = Container::new(self.dir.join(&id), record);
+        map.insert(id, c.clone());
+        Ok(c)
+    }
+}

@@ -1,0 +1,240 @@
+//! Containers and their lifecycle: records in the store, the union mount
+//! of each running container, its process (through `run`), its streams,
+//! and execs, one file per lifecycle operation (`create`, `start`, `stop`,
+//! `remove`, `exec`, `streams`, `commit`). The HTTP handlers in
+//! `api::containers` are thin over this; the engine knows nothing of HTTP
+//! (its errors are kinds, see [`Error`]).
+//!
+//! On disk, `containers/<id>/` holds `container.json` (the record, written
+//! whole: temp, fsync, rename), `upper/` and `work/` (the writable layer:
+//! never removed but by `rm`), `merged/` (the mountpoint while running),
+//! the generated `hostname`, `hosts`, `resolv.conf`, and the json-file log.
+//! A container is created in `containers/.new-<id>` and renamed into place,
+//! and removed by renaming to `.gone-<id>` first, so a crash never leaves a
+//! half-made or half-removed container behind: both prefixes are swept at
+//! start.
+
+mod commit;
+mod container;
+mod create;
+pub mod error;
+mod exec;
+pub mod filter;
+mod names;
+pub mod output;
+pub mod record;
+mod remove;
+mod security;
+pub mod signal;
+mod start;
+pub mod status;
+mod stop;
+mod streams;
+pub mod unsupported;
+
+pub use commit::CommitOptions;
+pub use container::{Container, Progress};
+pub use error::Error;
+pub use exec::Exec;
+pub use signal::Signal;
+pub use streams::{Stdin, Streams, Wiring, connect_terminal, make_stdio};
+
+use crate::layers::{Digest, Store};
+use crate::run;
+use crate::{sys, time};
+use record::Record;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Exit code recorded for a container whose process died with the daemon
+/// (what Docker shows after a daemon crash).
+const LOST_EXIT_CODE: i32 = 255;
+
+pub struct Engine {
+    dir: PathBuf,
+    helper: PathBuf,
+    store: Arc<Store>,
+    containers: Mutex<BTreeMap<String, Arc<Container>>>,
+    execs: Mutex<HashMap<String, Arc<Exec>>>,
+    /// How containers are kept off the host's devices.
+    devices: run::cgroup::DevicePolicy,
+}
+
+fn random_id() -> io::Result<String> {
+    let mut bytes = [0u8; 32];
+    File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn now_rfc3339() -> String {
+    let (s, n) = time::now();
+    time::format_rfc3339(s, n)
+}
+
+impl Engine {
+    /// Loads every container of the store. Containers recorded as running
+    /// died with the previous daemon: they are marked exited, and a mount
+    /// their root may have left is detached, as is any cgroup of this
+    /// store's.
+    pub fn open(store: Arc<Store>, helper: PathBuf, devices: run::cgroup::DevicePolicy) -> io::Result<Engine> {
+        let dir = store.root().join("containers");
+        std::fs::create_dir_all(&dir)?;
+        sys::make_private(&dir)?;
+        // Compiled now rather than by the first container's start.
+        if let Err(e) = run::seccomp::default_program() {
+            tracing::error!("Docker's seccomp profile: {e}");
+        }
+        if let Some(m) = devices.manager() {
+            tracing::info!(
+                "containers' cgroups under {} ({:?})",
+                m.parent().display(),
+                m.hierarchy()
+            );
+            for (name, e) in m.sweep() {
+                tracing::warn!("removing the stale cgroup {name}: {e}");
+            }
+        }
+        let mut containers = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name.starts_with('.') {
+                // A create or a removal a crash interrupted.
+                let _ = sys::unmount_lazy(&path.join("merged"));
+                if let Err(e) = std::fs::remove_dir_all(&path) {
+                    tracing::warn!("removing {}: {e}", path.display());
+                }
+                continue;
+            }
+            let record: Record = match std::fs::read(path.join("container.json"))
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    // Kept on disk (the writable layer is never thrown away), but not served.
+                    tracing::error!("container {name}: unreadable record, skipped: {e}");
+                    continue;
+                }
+            };
+            let _ = sys::unmount_lazy(&path.join("merged"));
+            // Made by an older version with the umask's modes.
+            for p in [
+                path.clone(),
+                path.join("container.json"),
+                path.join(format!("{name}-json.log")),
+            ] {
+                match sys::make_private(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let c = Container::new(path, record);
+            {
+                let mut live = c.lock();
+                if live.record.state.is_running() {
+                    tracing::info!(
+                        "container {} died with the previous daemon",
+                        &name[..12.min(name.len())]
+                    );
+                    let exit = live.record.state.exit(LOST_EXIT_CODE, now_rfc3339());
+                    debug_assert!(exit.is_ok(), "a running state exits");
+                    if let Err(e) = c.save(&live.record) {
+                        tracing::warn!("container {name}: saving its state: {e}");
+                    }
+                }
+            }
+            containers.insert(c.id.clone(), c);
+        }
+        Ok(Engine {
+            dir,
+            helper,
+            store,
+            containers: Mutex::new(containers),
+            execs: Mutex::new(HashMap::new()),
+            devices,
+        })
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Container>>> {
+        self.containers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn all(&self) -> Vec<Arc<Container>> {
+        self.map().values().cloned().collect()
+    }
+
+    /// By name (with or without `/`), full ID, or unique ID prefix.
+    pub fn get(&self, name: &str) -> Result<Arc<Container>, Error> {
+        let not_found = || Error::not_found(format!("No such container: {}", crate::quote::excerpt(name, 128)));
+        let map = self.map();
+        let bare = name.strip_prefix('/').unwrap_or(name);
+        if let Some(c) = map.values().find(|c| c.lock().record.name == bare) {
+            return Ok(c.clone());
+        }
+        if let Some(c) = map.get(name) {
+            return Ok(c.clone());
+        }
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        let mut found = map.range(name.to_string()..).take_while(|(k, _)| k.starts_with(name));
+        match (found.next(), found.next()) {
+            (Some((_, c)), None) => Ok(c.clone()),
+            (Some(_), Some(_)) => Err(Error::invalid(format!(
+                "multiple IDs found with provided prefix: {name}"
+            ))),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// Images some container still stands on: they cannot be deleted.
+    pub fn image_users(&self, image: &Digest) -> Vec<(String, bool)> {
+        self.all()
+            .into_iter()
+            .filter_map(|c| {
+                let l = c.lock();
+                (l.record.image == *image).then(|| (c.id.clone(), l.record.state.is_running()))
+            })
+            .collect()
+    }
+
+    /// The layer directories of an image, topmost first.
+    pub(super) fn lowers(&self, image: &crate::layers::ImageConfig) -> Vec<PathBuf> {
+        image
+            .rootfs
+            .diff_ids
+            .iter()
+            .rev()
+            .map(|d| self.store.layer_dir(d))
+            .collect()
+    }
+
+    pub fn helper(&self) -> &Path {
+        &self.helper
+    }
+}
+
+/// Spawns on the daemon's runtime from a plain thread.
+fn tokio_handle_spawn(f: impl std::future::Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(f);
+        }
+        Err(_) => {
+            if let Some(h) = RUNTIME.get() {
+                h.spawn(f);
+            } else {
+                tracing::error!("no runtime to finish a container's exit on");
+            }
+        }
+    }
+}
+
+/// The daemon's runtime, for threads that finish a container's exit.
+pub static RUNTIME: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();

@@ -1,0 +1,50 @@
+//! `rm`: a container and its writable layer removed (renamed to
+//! `.gone-<id>` first).
+
+use super::error::{Error, internal};
+use super::{Container, Engine};
+use crate::sys;
+use std::sync::Arc;
+
+impl Engine {
+    /// Removes the container and its writable layer. Running: 409 unless
+    /// `force`, which kills it first.
+    pub async fn remove(&self, c: &Arc<Container>, force: bool) -> Result<(), Error> {
+        let _op = c.ops.lock().await;
+        let (running, name) = {
+            let live = c.lock();
+            if live.removed {
+                return Ok(());
+            }
+            (live.record.state.is_running(), live.record.name.clone())
+        };
+        if running {
+            if !force {
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"/{name}\": container is running: stop the container before removing or force remove"
+                )));
+            }
+            self.kill_and_wait(c).await;
+        }
+        let gone = self.dir.join(format!(".gone-{}", c.id));
+        std::fs::rename(&c.dir, &gone).map_err(internal("removing the container"))?;
+        c.lock().removed = true;
+        self.map().remove(&c.id);
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, e| e.container_id != c.id);
+        c.output.close();
+        let _ = sys::fsync_dir(&self.dir);
+        // Done before the reply: `rm` returns once the writable layer is gone
+        // (a failure here leaves `.gone-<id>`, swept at the next start).
+        let removed = tokio::task::spawn_blocking(move || {
+            if let Err(e) = std::fs::remove_dir_all(&gone) {
+                tracing::warn!("removing {}: {e}", gone.display());
+            }
+        });
+        let _ = removed.await;
+        c.progress.send_modify(|p| p.removed = true);
+        Ok(())
+    }
+}
