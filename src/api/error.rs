@@ -12,12 +12,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        let message = message.into();
-        let message = if message.len() > crate::quote::MESSAGE_MAX {
-            crate::quote::excerpt(&message, crate::quote::MESSAGE_MAX / 4 - 16)
-        } else {
-            message
-        };
+        let message = crate::quote::bounded(message.into());
         ApiError { status, message }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {

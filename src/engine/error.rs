@@ -56,16 +56,6 @@ pub(crate) fn internal(context: &str) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
-/// A message cut as the API cuts the ones it sends (see
-/// `quote::MESSAGE_MAX`): what a container's record keeps of a failed start.
-pub(crate) fn bounded(message: String) -> String {
-    if message.len() > crate::quote::MESSAGE_MAX {
-        crate::quote::excerpt(&message, crate::quote::MESSAGE_MAX / 4 - 16)
-    } else {
-        message
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

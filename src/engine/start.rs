@@ -3,7 +3,7 @@
 
 use super::container::RunHandles;
 use super::create::network_mode;
-use super::error::{Error, bounded, internal};
+use super::error::{Error, internal};
 use super::record::{self, Record};
 use super::signal::Signal;
 use super::streams::console_size;
@@ -11,6 +11,7 @@ use super::{
     Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, security, tokio_handle_spawn,
 };
 use crate::fs::MountConfig;
+use crate::quote::bounded;
 use crate::{run, sys};
 use std::io;
 use std::path::PathBuf;
@@ -213,33 +214,35 @@ impl Engine {
         }
     }
 
-    /// The process is gone: record it, unmount, wake waiters, and remove
-    /// the container when it was created with `--rm`.
+    /// The process is gone: unmount, remove its cgroup, record it, wake
+    /// waiters, and remove the container when it was created with `--rm`.
+    ///
+    /// The run's resources go before the state says "exited": whoever sees
+    /// that state (`wait`, `inspect`) may start the container again at
+    /// once, and the new run's mount and cgroup have the same paths as this
+    /// one's, so a late teardown would take them away.
     fn exited(self: &Arc<Self>, c: &Arc<Container>, code: i32) {
-        let (handles, auto_remove) = {
-            let mut live = c.lock();
-            let handles = live.run.take();
-            if let Err(refused) = live.record.state.exit(code, now_rfc3339()) {
-                tracing::warn!("container {}: {refused}", &c.id[..12]);
-            }
-            let rec = live.record.clone();
-            let auto_remove = rec.host_config.auto_remove;
-            drop(live);
-            if let Err(e) = c.save(&rec) {
-                tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
-            }
-            (handles, auto_remove)
-        };
+        let handles = c.lock().run.take();
         if let Some(mut h) = handles {
             h.stdin.close();
             // Detach first: a process of the container that has not quite
             // died yet must not make the unmount fail.
             let _ = sys::unmount_lazy(&c.dir.join("merged"));
             drop(h.mount.take());
-            // Before waiters hear of the exit: the process is gone, so is
-            // its cgroup.
             drop(h.cgroup.take());
         }
+        let auto_remove = {
+            let mut live = c.lock();
+            if let Err(refused) = live.record.state.exit(code, now_rfc3339()) {
+                tracing::warn!("container {}: {refused}", &c.id[..12]);
+            }
+            let rec = live.record.clone();
+            drop(live);
+            if let Err(e) = c.save(&rec) {
+                tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
+            }
+            rec.host_config.auto_remove
+        };
         c.progress.send_modify(|p| {
             p.exits += 1;
             p.exit_code = code;

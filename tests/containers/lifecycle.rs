@@ -403,3 +403,32 @@ fn run_flags_set_the_environment_directory_user_and_host_name() {
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
     assert_eq!(stdout(&out), "piped\n");
 }
+
+/// Whoever sees a container exited may start it again at once: the new
+/// run's mount and cgroup have the old run's paths, so the old run's
+/// teardown must be over by then (it once removed the new cgroup, and the
+/// start failed with "joining the cgroup …: No such file or directory").
+#[test]
+fn a_container_started_again_as_soon_as_it_exits_keeps_its_mount_and_cgroup() {
+    let d = require!(daemon());
+    ok(&d, &["create", "--name", "again", "busybox", "true"]);
+    for round in 0..40 {
+        let (status, body) = d.http("POST", "/containers/again/start", b"");
+        assert_eq!(status, 204, "round {round}: {body}");
+        // Polled as a script would, and started again the moment the
+        // state says exited, which may be while that exit is torn down.
+        let polling = std::time::Instant::now();
+        while !d
+            .http("GET", "/containers/again/json", b"")
+            .1
+            .contains(r#""Status":"exited""#)
+        {
+            assert!(
+                polling.elapsed() < Duration::from_secs(20),
+                "round {round}: it never exited"
+            );
+        }
+    }
+    let (status, body) = d.http("POST", "/containers/again/start", b"");
+    assert_eq!(status, 204, "{body}");
+}

@@ -67,6 +67,12 @@ pub async fn attach_and_start(client: &Client, id: &str, tty: bool, stdin: bool,
         )
         .await
         .map_err(report(125))?;
+    // Signals are forwarded from before the start, as the docker CLI does:
+    // one that arrives while the start is under way must reach the
+    // container, not kill the client.
+    if !tty {
+        session::proxy_signals(client, format!("/containers/{id}/kill"));
+    }
     client
         .call(Method::POST, &format!("/containers/{id}/start"), None)
         .await
@@ -74,8 +80,6 @@ pub async fn attach_and_start(client: &Client, id: &str, tty: bool, stdin: bool,
     let raw = if tty && stdin { RawTerminal::enable() } else { None };
     if tty {
         session::follow_terminal_size(client, format!("/containers/{id}/resize"));
-    } else {
-        session::proxy_signals(client, format!("/containers/{id}/kill"));
     }
     let ended = session::run(stream, tty, stdin).await;
     drop(raw);
