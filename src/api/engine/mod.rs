@@ -606,6 +606,12 @@ impl Engine {
     /// The process is gone: record it, unmount, wake waiters, and remove
     /// the container when it was created with `--rm`.
     fn exited(self: &Arc<Self>, c: &Arc<Container>, code: i32) {
+        // The exit is heard only once its output is read to the end: a
+        // waiter then finds all of it in the logs, and --rm's removal (which
+        // ends attached sessions) cuts none of it off.
+        if !c.output.wait_drained(output::DRAIN_LIMIT) {
+            tracing::warn!("container {}: its output had not ended at its exit", &c.id[..12]);
+        }
         let (handles, auto_remove) = {
             let mut live = c.lock();
             let handles = live.run.take();
