@@ -5,6 +5,9 @@
 //! one lock, so a client that subscribes and notes the log's length at that
 //! moment sees every byte exactly once (the file up to that length, then
 //! the subscription).
+//!
+//! A run's output has ended when every reader has reached the end of its
+//! source; [`Output::wait_drained`] lets the exit wait for that.
 
 use crate::time;
 use bytes::Bytes;
@@ -12,11 +15,17 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 pub const STDOUT: u8 = 1;
 pub const STDERR: u8 = 2;
+
+/// How long an exit waits for its output to be read to the end (Docker's
+/// wait for its streams, too): longer only if something outside the
+/// container still holds its pipes.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// One chunk of output and the stream it came from.
 pub type Chunk = (u8, Bytes);
@@ -31,6 +40,8 @@ pub struct LogLine {
 
 pub struct Output {
     inner: Mutex<Inner>,
+    /// Notified when the last reader of a run ends (`sources` reaches 0).
+    drained: Condvar,
     log_path: Option<PathBuf>,
 }
 
@@ -53,6 +64,7 @@ impl Output {
                 subscribers: Vec::new(),
                 sources: 0,
             }),
+            drained: Condvar::new(),
             log_path: log_path.map(Path::to_path_buf),
         }
     }
@@ -141,7 +153,19 @@ impl Output {
             // The run's output has ended: attached clients are done.
             inner.subscribers.clear();
             inner.log = None;
+            self.drained.notify_all();
         }
+    }
+
+    /// Waits until the current run's output has been read to its end (every
+    /// reader saw end of file), at most `limit`; false if it had not by then.
+    pub fn wait_drained(&self, limit: Duration) -> bool {
+        let inner = self.lock();
+        let (inner, _) = self
+            .drained
+            .wait_timeout_while(inner, limit, |i| i.sources > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        inner.sources == 0
     }
 
     /// Output from now on, and the log's length at this moment. The
@@ -210,5 +234,31 @@ mod tests {
         // A later subscriber starts after what the log holds.
         let (_rx2, len2) = out.subscribe();
         assert_eq!(len2, std::fs::metadata(&log).unwrap().len());
+    }
+
+    #[test]
+    fn wait_drained_returns_once_every_source_is_read_to_its_end() {
+        let out = Arc::new(Output::new(None));
+        let (mut rx, _) = out.subscribe();
+        let (r1, mut w1) = std::io::pipe().unwrap();
+        let (r2, mut w2) = std::io::pipe().unwrap();
+        out.start_run(vec![
+            (STDOUT, File::from(std::os::fd::OwnedFd::from(r1))),
+            (STDERR, File::from(std::os::fd::OwnedFd::from(r2))),
+        ]);
+        w1.write_all(b"out").unwrap();
+        w2.write_all(b"err").unwrap();
+        drop(w1);
+        // One writer still open: not drained, however long we wait.
+        assert!(!out.wait_drained(Duration::from_millis(100)));
+        drop(w2);
+        assert!(out.wait_drained(Duration::from_secs(10)));
+        // Drained means published: both streams are already in the channel.
+        let mut got = Vec::new();
+        while let Ok((s, b)) = rx.try_recv() {
+            got.push((s, b));
+        }
+        got.sort();
+        assert_eq!(got, vec![(STDOUT, Bytes::from("out")), (STDERR, Bytes::from("err"))]);
     }
 }

@@ -8,7 +8,8 @@ use super::record::{self, Record};
 use super::signal::Signal;
 use super::streams::console_size;
 use super::{
-    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, security, tokio_handle_spawn,
+    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, output, security,
+    tokio_handle_spawn,
 };
 use crate::fs::MountConfig;
 use crate::quote::bounded;
@@ -214,14 +215,21 @@ impl Engine {
         }
     }
 
-    /// The process is gone: unmount, remove its cgroup, record it, wake
-    /// waiters, and remove the container when it was created with `--rm`.
+    /// The process is gone: drain its output, unmount, remove its cgroup,
+    /// record it, wake waiters, and remove the container when it was
+    /// created with `--rm`.
     ///
     /// The run's resources go before the state says "exited": whoever sees
     /// that state (`wait`, `inspect`) may start the container again at
     /// once, and the new run's mount and cgroup have the same paths as this
     /// one's, so a late teardown would take them away.
     fn exited(self: &Arc<Self>, c: &Arc<Container>, code: i32) {
+        // The exit is heard only once its output is read to the end: a
+        // waiter then finds all of it in the logs, and --rm's removal (which
+        // ends attached sessions) cuts none of it off.
+        if !c.output.wait_drained(output::DRAIN_LIMIT) {
+            tracing::warn!("container {}: its output had not ended at its exit", &c.id[..12]);
+        }
         let handles = c.lock().run.take();
         if let Some(mut h) = handles {
             h.stdin.close();
