@@ -38,6 +38,11 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
     let body: ContainerCreateRequest = read_json(req).await?;
     let engine = engine(daemon).clone();
     let name = query.get("name").map(str::to_string);
+    // The name is checked first, as before the refusals moved here.
+    if let Some(n) = name.as_deref().filter(|n| !n.is_empty()) {
+        crate::engine::record::validate_name(n)?;
+    }
+    super::unsupported::check_create(&body, !crate::sys::is_root())?;
     let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), body))
         .await
         .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
@@ -577,6 +582,7 @@ pub fn top(c: &Container) -> Reply {
 
 pub async fn exec_create(daemon: &Arc<Daemon>, c: &Arc<Container>, req: Request<Incoming>) -> Reply {
     let config: ExecConfig = read_json(req).await?;
+    super::unsupported::check_exec(&config)?;
     let exec = engine(daemon).create_exec(c, config)?;
     Ok(json(
         StatusCode::CREATED,

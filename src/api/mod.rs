@@ -13,6 +13,7 @@ mod images;
 mod routes;
 mod server;
 mod system;
+mod unsupported;
 
 pub use error::ApiError;
 pub use handle::{Daemon, DaemonConfig, TlsFiles};

@@ -5,7 +5,7 @@ use super::container::write_record;
 use super::error::{Error, internal};
 use super::record::{self, Record};
 use super::status::State;
-use super::{Container, Engine, names, now_rfc3339, random_id, security, unsupported};
+use super::{Container, Engine, names, now_rfc3339, random_id, security};
 use crate::run::NetworkMode;
 use crate::sys;
 use crate::wire::ContainerCreateRequest;
@@ -25,7 +25,6 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
 impl Engine {
     pub fn create(&self, name: Option<&str>, req: ContainerCreateRequest) -> Result<Arc<Container>, Error> {
         let name = name.filter(|n| !n.is_empty()).map(record::validate_name).transpose()?;
-        unsupported::check_create(&req, !sys::is_root())?;
         let mut config = req.config;
         let host_config = req.host_config;
         record::validate_user(&config.user)?;

@@ -7,7 +7,7 @@ use super::output::Output;
 use super::record::Record;
 use super::signal::Signal;
 use super::streams::console_size;
-use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record, unsupported};
+use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record};
 use crate::run;
 use crate::wire::ExecConfig;
 use std::path::Path;
@@ -210,7 +210,6 @@ impl Engine {
         if config.cmd.is_empty() {
             return Err(Error::invalid("No exec command specified"));
         }
-        unsupported::check_exec(&config)?;
         record::validate_user(&config.user)?;
         let id = random_id().map_err(internal("making an ID"))?;
         let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, confinement, &record, config));

@@ -30,7 +30,6 @@ mod start;
 pub mod status;
 mod stop;
 mod streams;
-pub mod unsupported;
 
 pub use commit::CommitOptions;
 pub use container::{Container, Progress};
