@@ -43,9 +43,11 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
         crate::engine::record::validate_name(n)?;
     }
     super::unsupported::check_create(&body, !crate::sys::is_root())?;
-    let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), body))
-        .await
-        .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
+    let c = tokio::task::spawn_blocking(move || {
+        engine.create(name.as_deref(), body.config.into(), body.host_config.into())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
     Ok(json(
         StatusCode::CREATED,
         &IdResponse {
@@ -181,13 +183,13 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
         driver: "stratafs".into(),
         platform: "linux".into(),
         exec_ids: (!exec_ids.is_empty()).then_some(exec_ids),
-        host_config: r.host_config.clone(),
+        host_config: r.host_config.clone().into(),
         graph_driver: GraphDriver {
             name: "stratafs".into(),
             data,
         },
         mounts: Vec::new(),
-        config: r.config.clone(),
+        config: r.config.clone().into(),
         network_settings: serde_json::json!({
             "Networks": { (if r.host_config.network_mode == "none" { "none" } else { "host" }): {} },
             "Ports": {},
@@ -583,7 +585,7 @@ pub fn top(c: &Container) -> Reply {
 pub async fn exec_create(daemon: &Arc<Daemon>, c: &Arc<Container>, req: Request<Incoming>) -> Reply {
     let config: ExecConfig = read_json(req).await?;
     super::unsupported::check_exec(&config)?;
-    let exec = engine(daemon).create_exec(c, config)?;
+    let exec = engine(daemon).create_exec(c, config.into())?;
     Ok(json(
         StatusCode::CREATED,
         &IdResponse {

@@ -5,6 +5,7 @@
 //! all the client sees.
 
 mod containers;
+mod convert;
 mod error;
 mod handle;
 mod hijack;

@@ -4,11 +4,11 @@
 use super::container::write_record;
 use super::error::{Error, internal};
 use super::record::{self, Record};
+use super::spec::{Config, HostSettings};
 use super::status::State;
 use super::{Container, Engine, names, now_rfc3339, random_id, security};
 use crate::run::NetworkMode;
 use crate::sys;
-use crate::wire::ContainerCreateRequest;
 use std::io;
 use std::sync::Arc;
 
@@ -23,10 +23,15 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
 }
 
 impl Engine {
-    pub fn create(&self, name: Option<&str>, req: ContainerCreateRequest) -> Result<Arc<Container>, Error> {
+    /// A new container named `name` (or a generated name) that runs
+    /// `config` on `image` as `host_config` says.
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        mut config: Config,
+        host_config: HostSettings,
+    ) -> Result<Arc<Container>, Error> {
         let name = name.filter(|n| !n.is_empty()).map(record::validate_name).transpose()?;
-        let mut config = req.config;
-        let host_config = req.host_config;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
         security::seccomp_program(&host_config)?;

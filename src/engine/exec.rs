@@ -6,10 +6,10 @@ use super::error::internal;
 use super::output::Output;
 use super::record::Record;
 use super::signal::Signal;
+use super::spec::ExecSpec;
 use super::streams::console_size;
 use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record};
 use crate::run;
-use crate::wire::ExecConfig;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -20,7 +20,7 @@ pub struct Exec {
     target_pid: u32,
     /// The container's: every process in it is confined alike.
     confinement: run::Confinement,
-    pub config: ExecConfig,
+    pub config: ExecSpec,
     process: run::ProcessSpec,
     state: Mutex<ExecState>,
     pub output: Arc<Output>,
@@ -43,7 +43,7 @@ impl Exec {
         target_pid: u32,
         confinement: run::Confinement,
         record: &Record,
-        config: ExecConfig,
+        config: ExecSpec,
     ) -> Exec {
         let mut env = record.config.env.clone().unwrap_or_default();
         record::merge_env(&mut env, config.env.clone().unwrap_or_default());
@@ -197,7 +197,7 @@ pub struct ExecStatus {
 }
 
 impl Engine {
-    pub fn create_exec(&self, c: &Arc<Container>, config: crate::wire::ExecConfig) -> Result<Arc<Exec>, Error> {
+    pub fn create_exec(&self, c: &Arc<Container>, config: ExecSpec) -> Result<Arc<Exec>, Error> {
         let (pid, record, confinement) = {
             let live = c.lock();
             match &live.run {

@@ -26,6 +26,7 @@ pub mod record;
 mod remove;
 mod security;
 pub mod signal;
+pub mod spec;
 mod start;
 pub mod status;
 mod stop;
