@@ -3,73 +3,68 @@
 //! [`HostSettings`] (and inspect shows them back as they came), an exec
 //! request becomes an [`ExecSpec`].
 //!
-//! The pairs have the same fields; each conversion names every field of
-//! both sides (no `..`), so a field added to one and not the other does
-//! not compile.
+//! A config and its wire shape are the same JSON object: the fields both
+//! type have the same names and types, and each keeps the fields it does
+//! not type in a flattened `extra`. So each is read as the other through
+//! its JSON, and nothing is lost either way.
 
-use crate::engine::spec::{Config, ExecSpec, HostSettings, RestartPolicy};
+use super::error::ApiError;
+use crate::engine::spec::{Config, ExecSpec, HostSettings};
 use crate::wire;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// `From` both ways between two structs of the same fields (each field
-/// converted with `into`: itself, or its own pair's conversion).
-macro_rules! same_fields {
-    ($a:path, $b:path, { $($field:ident),* $(,)? }) => {
-        impl From<$a> for $b {
-            fn from(x: $a) -> $b {
-                let $a { $($field),* } = x;
-                $b { $($field: $field.into()),* }
-            }
-        }
-        impl From<$b> for $a {
-            fn from(x: $b) -> $a {
-                let $b { $($field),* } = x;
-                $a { $($field: $field.into()),* }
-            }
-        }
-    };
+/// `from`'s JSON object read as a `T`.
+fn reshape<T: DeserializeOwned>(from: &impl Serialize, what: &str) -> Result<T, ApiError> {
+    serde_json::to_value(from)
+        .and_then(serde_json::from_value)
+        .map_err(|e| ApiError::internal(format!("converting {what}: {e}")))
 }
 
-same_fields!(wire::ContainerConfig, Config, {
-    hostname, domainname, user, attach_stdin, attach_stdout, attach_stderr, tty, open_stdin, stdin_once,
-    env, cmd, image, working_dir, entrypoint, labels, stop_signal, stop_timeout, extra,
-});
+/// What the engine creates from a create request.
+pub fn create_spec(req: &wire::ContainerCreateRequest) -> Result<(Config, HostSettings), ApiError> {
+    Ok((
+        reshape(&req.config, "Config")?,
+        reshape(&req.host_config, "HostConfig")?,
+    ))
+}
 
-same_fields!(wire::RestartPolicy, RestartPolicy, { name, maximum_retry_count });
-
-same_fields!(wire::HostConfig, HostSettings, {
-    network_mode, auto_remove, console_size, restart_policy, privileged, extra,
-});
+/// A record's config and host settings as inspect shows them.
+pub fn inspect_config(
+    config: &Config,
+    host: &HostSettings,
+) -> Result<(wire::ContainerConfig, wire::HostConfig), ApiError> {
+    Ok((reshape(config, "Config")?, reshape(host, "HostConfig")?))
+}
 
 /// The exec the engine runs. `DetachKeys` is the client's business and
 /// any other field was refused already (`unsupported::check_exec`).
-impl From<wire::ExecConfig> for ExecSpec {
-    fn from(c: wire::ExecConfig) -> ExecSpec {
-        let wire::ExecConfig {
-            attach_stdin,
-            attach_stdout,
-            attach_stderr,
-            tty,
-            cmd,
-            env,
-            user,
-            working_dir,
-            privileged,
-            detach_keys: _,
-            console_size,
-            extra: _,
-        } = c;
-        ExecSpec {
-            attach_stdin,
-            attach_stdout,
-            attach_stderr,
-            tty,
-            cmd,
-            env,
-            user,
-            working_dir,
-            privileged,
-            console_size,
-        }
+pub fn exec_spec(c: wire::ExecConfig) -> ExecSpec {
+    let wire::ExecConfig {
+        attach_stdin,
+        attach_stdout,
+        attach_stderr,
+        tty,
+        cmd,
+        env,
+        user,
+        working_dir,
+        privileged,
+        detach_keys: _,
+        console_size,
+        extra: _,
+    } = c;
+    ExecSpec {
+        attach_stdin,
+        attach_stdout,
+        attach_stderr,
+        tty,
+        cmd,
+        env,
+        user,
+        working_dir,
+        privileged,
+        console_size,
     }
 }
 
@@ -78,34 +73,38 @@ mod tests {
     use super::*;
 
     /// A create request's config, as the docker CLI sends it, comes back
-    /// from the engine's types as it went in: every field, known or not.
+    /// from the engine's types as it went in: every field, typed by the
+    /// engine or not.
     #[test]
     fn a_request_round_trips_through_the_engine_types() {
         let body = serde_json::json!({
-            "Hostname": "h", "User": "1000", "Tty": true, "OpenStdin": true, "Env": ["A=1"],
-            "Cmd": ["sh"], "Image": "busybox", "WorkingDir": "/w", "Entrypoint": ["/init"],
-            "Labels": {"a": "b"}, "StopSignal": "SIGINT", "StopTimeout": 3,
+            "Hostname": "h", "Domainname": "d", "User": "1000", "AttachStdout": true, "Tty": true,
+            "OpenStdin": true, "Env": ["A=1"], "Cmd": ["sh"], "Image": "busybox", "WorkingDir": "/w",
+            "Entrypoint": ["/init"], "Labels": {"a": "b"}, "StopSignal": "SIGINT", "StopTimeout": 3,
             "ExposedPorts": {"80/tcp": {}},
             "HostConfig": {
                 "NetworkMode": "none", "AutoRemove": true, "ConsoleSize": [24, 80],
-                "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+                "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "Privileged": false,
                 "SecurityOpt": ["seccomp=unconfined"]
             }
         });
         let req: wire::ContainerCreateRequest = serde_json::from_value(body.clone()).unwrap();
-        let (config, host): (Config, HostSettings) = (req.config.clone().into(), req.host_config.clone().into());
+        let (config, host) = create_spec(&req).unwrap();
         assert_eq!((config.tty, config.stop_timeout), (true, Some(3)));
+        assert_eq!(config.extra["Domainname"], "d");
         assert_eq!(
             (host.network_mode.as_str(), host.console_size),
             ("none", Some([24, 80]))
         );
-        let back = wire::ContainerCreateRequest {
-            config: config.into(),
-            host_config: host.into(),
-        };
-        assert_eq!(back.config, req.config);
-        assert_eq!(back.host_config, req.host_config);
-        let again = serde_json::to_value(&back).unwrap();
+        assert_eq!(host.extra["RestartPolicy"]["Name"], "no");
+        let (back_config, back_host) = inspect_config(&config, &host).unwrap();
+        assert_eq!(back_config, req.config);
+        assert_eq!(back_host, req.host_config);
+        let again = serde_json::to_value(wire::ContainerCreateRequest {
+            config: back_config,
+            host_config: back_host,
+        })
+        .unwrap();
         assert_eq!(again["ExposedPorts"], body["ExposedPorts"]);
         assert_eq!(again["HostConfig"]["SecurityOpt"], body["HostConfig"]["SecurityOpt"]);
     }
@@ -114,7 +113,7 @@ mod tests {
     fn an_exec_request_keeps_what_the_engine_runs() {
         let body = r#"{"AttachStdout": true, "Tty": true, "Cmd": ["ls", "-l"], "Env": ["X=1"],
             "User": "nobody", "WorkingDir": "/tmp", "ConsoleSize": [10, 20], "DetachKeys": "ctrl-x"}"#;
-        let spec: ExecSpec = serde_json::from_str::<wire::ExecConfig>(body).unwrap().into();
+        let spec = exec_spec(serde_json::from_str(body).unwrap());
         assert_eq!(spec.cmd, vec!["ls", "-l"]);
         assert!(spec.attach_stdout && spec.tty && !spec.attach_stdin);
         assert_eq!((spec.user.as_str(), spec.working_dir.as_str()), ("nobody", "/tmp"));

@@ -233,7 +233,8 @@ mod tests {
             (c.hostname.as_str(), c.user.as_str(), c.image.as_str()),
             ("a63545765b01", "1000:1000", "busybox")
         );
-        assert!(c.tty && c.open_stdin && c.stdin_once && c.attach_stdin);
+        assert!(c.tty && c.open_stdin && c.stdin_once);
+        assert_eq!(c.extra["AttachStdin"], true);
         assert_eq!(c.env.as_deref(), Some(&["A=1".to_string()][..]));
         assert_eq!(c.entrypoint.as_deref(), Some(&["/bin/sh".to_string()][..]));
         assert_eq!(c.working_dir, "/tmp");
@@ -248,7 +249,7 @@ mod tests {
             (h.network_mode.as_str(), h.auto_remove, h.console_size),
             ("none", true, Some([0, 0]))
         );
-        assert_eq!(h.restart_policy.name, "no");
+        assert_eq!(h.extra["RestartPolicy"]["Name"], "no");
         assert_eq!(h.extra["SecurityOpt"], serde_json::json!(["seccomp=unconfined"]));
         assert_eq!(r.argv(), vec!["/bin/sh", "-c", "echo hi"]);
         let written = serde_json::to_value(&r).unwrap();

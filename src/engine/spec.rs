@@ -7,8 +7,9 @@
 //! the Docker API uses (PascalCase), because `containers/<id>/container.json`
 //! was written with the API's own types before the engine had these: old
 //! records load, and older versions read what this one writes. Fields the
-//! engine does not use are kept as they came in `extra`, so inspect still
-//! shows them.
+//! engine does not use (`Domainname`, `AttachStdout`, `RestartPolicy`, …)
+//! are kept as they came, as opaque JSON in `extra`, so inspect still shows
+//! them and a record written now has the same fields as before.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,11 +21,7 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "PascalCase", default)]
 pub struct Config {
     pub hostname: String,
-    pub domainname: String,
     pub user: String,
-    pub attach_stdin: bool,
-    pub attach_stdout: bool,
-    pub attach_stderr: bool,
     pub tty: bool,
     pub open_stdin: bool,
     pub stdin_once: bool,
@@ -39,16 +36,10 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
-    /// Everything else the request set (`ExposedPorts`, …), unread here.
+    /// Everything else the request set, unread here but for `ExposedPorts`
+    /// (by `filter`).
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct RestartPolicy {
-    pub name: String,
-    pub maximum_retry_count: i64,
 }
 
 /// How the host runs the container: its network, its terminal's size,
@@ -60,9 +51,8 @@ pub struct HostSettings {
     pub network_mode: String,
     pub auto_remove: bool,
     pub console_size: Option<[u32; 2]>,
-    pub restart_policy: RestartPolicy,
-    pub privileged: bool,
-    /// Everything else the request set, unread here but by `security`.
+    /// Everything else the request set, unread here but for `SecurityOpt`
+    /// (by `security`).
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
