@@ -40,31 +40,17 @@ pub fn inspect_config(
 /// The exec the engine runs. `DetachKeys` is the client's business and
 /// any other field was refused already (`unsupported::check_exec`).
 pub fn exec_spec(c: wire::ExecConfig) -> ExecSpec {
-    let wire::ExecConfig {
-        attach_stdin,
-        attach_stdout,
-        attach_stderr,
-        tty,
-        cmd,
-        env,
-        user,
-        working_dir,
-        privileged,
-        detach_keys: _,
-        console_size,
-        extra: _,
-    } = c;
     ExecSpec {
-        attach_stdin,
-        attach_stdout,
-        attach_stderr,
-        tty,
-        cmd,
-        env,
-        user,
-        working_dir,
-        privileged,
-        console_size,
+        attach_stdin: c.attach_stdin,
+        attach_stdout: c.attach_stdout,
+        attach_stderr: c.attach_stderr,
+        tty: c.tty,
+        cmd: c.cmd,
+        env: c.env,
+        user: c.user,
+        working_dir: c.working_dir,
+        privileged: c.privileged,
+        console_size: c.console_size,
     }
 }
 
