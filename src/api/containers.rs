@@ -39,13 +39,9 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
     let body: ContainerCreateRequest = read_json(req).await?;
     let engine = engine(daemon).clone();
     let name = query.get("name").map(str::to_string);
-    // The name is checked first, as before the refusals moved here.
-    if let Some(n) = name.as_deref().filter(|n| !n.is_empty()) {
-        crate::engine::record::validate_name(n)?;
-    }
-    super::unsupported::check_create(&body, !crate::sys::is_root())?;
+    let refusals = super::unsupported::check_create(&body, !crate::sys::is_root());
     let (config, host_config) = convert::create_spec(&body)?;
-    let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), config, host_config))
+    let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), config, host_config, refusals))
         .await
         .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
     Ok(json(
@@ -585,8 +581,8 @@ pub fn top(c: &Container) -> Reply {
 
 pub async fn exec_create(daemon: &Arc<Daemon>, c: &Arc<Container>, req: Request<Incoming>) -> Reply {
     let config: ExecConfig = read_json(req).await?;
-    super::unsupported::check_exec(&config)?;
-    let exec = engine(daemon).create_exec(c, convert::exec_spec(config))?;
+    let refusals = super::unsupported::check_exec(&config);
+    let exec = engine(daemon).create_exec(c, convert::exec_spec(config), refusals)?;
     Ok(json(
         StatusCode::CREATED,
         &IdResponse {

@@ -24,14 +24,20 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
 
 impl Engine {
     /// A new container named `name` (or a generated name) that runs
-    /// `config` on `image` as `host_config` says.
+    /// `config` on its image as `host_config` says. `request_checked` is
+    /// the caller's verdict on the request's fields the engine never sees
+    /// (the api's refusals): reported after the name's error and before
+    /// the others, so a request wrong in two ways gets the same error as
+    /// when the engine checked everything.
     pub fn create(
         &self,
         name: Option<&str>,
         mut config: Config,
         host_config: HostSettings,
+        request_checked: Result<(), Error>,
     ) -> Result<Arc<Container>, Error> {
         let name = name.filter(|n| !n.is_empty()).map(record::validate_name).transpose()?;
+        request_checked?;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
         security::seccomp_program(&host_config)?;

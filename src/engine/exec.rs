@@ -197,7 +197,16 @@ pub struct ExecStatus {
 }
 
 impl Engine {
-    pub fn create_exec(&self, c: &Arc<Container>, config: ExecSpec) -> Result<Arc<Exec>, Error> {
+    /// An exec of `config` in `c`, which must be running. As for
+    /// [`Engine::create`], `request_checked` is the caller's verdict on the
+    /// fields the engine never sees, reported where those were checked
+    /// before (after the container's state and the command).
+    pub fn create_exec(
+        &self,
+        c: &Arc<Container>,
+        config: ExecSpec,
+        request_checked: Result<(), Error>,
+    ) -> Result<Arc<Exec>, Error> {
         let (pid, record, confinement) = {
             let live = c.lock();
             match &live.run {
@@ -210,6 +219,7 @@ impl Engine {
         if config.cmd.is_empty() {
             return Err(Error::invalid("No exec command specified"));
         }
+        request_checked?;
         record::validate_user(&config.user)?;
         let id = random_id().map_err(internal("making an ID"))?;
         let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, confinement, &record, config));
