@@ -1,6 +1,7 @@
 //! `/containers/…` and `/exec/…`: the lifecycle, streams and execs, over
 //! the engine.
 
+use super::convert;
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::hijack::{self, Session};
@@ -38,7 +39,9 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
     let body: ContainerCreateRequest = read_json(req).await?;
     let engine = engine(daemon).clone();
     let name = query.get("name").map(str::to_string);
-    let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), body))
+    let refusals = super::unsupported::check_create(&body, !crate::sys::is_root());
+    let (config, host_config) = convert::create_spec(&body)?;
+    let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), config, host_config, refusals))
         .await
         .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
     Ok(json(
@@ -160,6 +163,7 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
             .unwrap_or_default(),
     );
     let exec_ids = engine(daemon).exec_ids(&r.id);
+    let (config, host_config) = convert::inspect_config(&r.config, &r.host_config)?;
     let inspect = ContainerInspect {
         id: r.id.clone(),
         created: r.created.clone(),
@@ -176,13 +180,13 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
         driver: "stratafs".into(),
         platform: "linux".into(),
         exec_ids: (!exec_ids.is_empty()).then_some(exec_ids),
-        host_config: r.host_config.clone(),
+        host_config,
         graph_driver: GraphDriver {
             name: "stratafs".into(),
             data,
         },
         mounts: Vec::new(),
-        config: r.config.clone(),
+        config,
         network_settings: serde_json::json!({
             "Networks": { (if r.host_config.network_mode == "none" { "none" } else { "host" }): {} },
             "Ports": {},
@@ -577,7 +581,8 @@ pub fn top(c: &Container) -> Reply {
 
 pub async fn exec_create(daemon: &Arc<Daemon>, c: &Arc<Container>, req: Request<Incoming>) -> Reply {
     let config: ExecConfig = read_json(req).await?;
-    let exec = engine(daemon).create_exec(c, config)?;
+    let refusals = super::unsupported::check_exec(&config);
+    let exec = engine(daemon).create_exec(c, convert::exec_spec(config), refusals)?;
     Ok(json(
         StatusCode::CREATED,
         &IdResponse {

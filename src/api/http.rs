@@ -153,12 +153,8 @@ pub fn parse_filters(
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Ok(out);
     };
-    let bad = || {
-        crate::api::error::ApiError::bad_request(format!(
-            "invalid filters: {}",
-            crate::engine::unsupported::excerpt(raw, 128)
-        ))
-    };
+    let bad =
+        || crate::api::error::ApiError::bad_request(format!("invalid filters: {}", crate::quote::excerpt(raw, 128)));
     let v: serde_json::Value = serde_json::from_str(raw).map_err(|_| bad())?;
     for (key, values) in v.as_object().ok_or_else(bad)? {
         let list: Vec<String> = match values {

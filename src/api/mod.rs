@@ -5,6 +5,7 @@
 //! all the client sees.
 
 mod containers;
+mod convert;
 mod error;
 mod handle;
 mod hijack;
@@ -13,6 +14,7 @@ mod images;
 mod routes;
 mod server;
 mod system;
+mod unsupported;
 
 pub use error::ApiError;
 pub use handle::{Daemon, DaemonConfig, TlsFiles};

@@ -4,11 +4,11 @@
 use super::container::write_record;
 use super::error::{Error, internal};
 use super::record::{self, Record};
+use super::spec::{Config, HostSettings};
 use super::status::State;
-use super::{Container, Engine, names, now_rfc3339, random_id, security, unsupported};
+use super::{Container, Engine, names, now_rfc3339, random_id, security};
 use crate::run::NetworkMode;
 use crate::sys;
-use crate::wire::ContainerCreateRequest;
 use std::io;
 use std::sync::Arc;
 
@@ -23,11 +23,21 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
 }
 
 impl Engine {
-    pub fn create(&self, name: Option<&str>, req: ContainerCreateRequest) -> Result<Arc<Container>, Error> {
+    /// A new container named `name` (or a generated name) that runs
+    /// `config` on its image as `host_config` says. `request_checked` is
+    /// the caller's verdict on the request's fields the engine never sees
+    /// (the api's refusals): reported after the name's error and before
+    /// the others, so a request wrong in two ways gets the same error as
+    /// when the engine checked everything.
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        mut config: Config,
+        host_config: HostSettings,
+        request_checked: Result<(), Error>,
+    ) -> Result<Arc<Container>, Error> {
         let name = name.filter(|n| !n.is_empty()).map(record::validate_name).transpose()?;
-        unsupported::check_create(&req, !sys::is_root())?;
-        let mut config = req.config;
-        let host_config = req.host_config;
+        request_checked?;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
         security::seccomp_program(&host_config)?;

@@ -6,10 +6,10 @@ use super::error::internal;
 use super::output::Output;
 use super::record::Record;
 use super::signal::Signal;
+use super::spec::ExecSpec;
 use super::streams::console_size;
-use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record, unsupported};
+use super::{Container, Engine, Streams, Wiring, connect_terminal, make_stdio, random_id, record};
 use crate::run;
-use crate::wire::ExecConfig;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -20,7 +20,7 @@ pub struct Exec {
     target_pid: u32,
     /// The container's: every process in it is confined alike.
     confinement: run::Confinement,
-    pub config: ExecConfig,
+    pub config: ExecSpec,
     process: run::ProcessSpec,
     state: Mutex<ExecState>,
     pub output: Arc<Output>,
@@ -43,7 +43,7 @@ impl Exec {
         target_pid: u32,
         confinement: run::Confinement,
         record: &Record,
-        config: ExecConfig,
+        config: ExecSpec,
     ) -> Exec {
         let mut env = record.config.env.clone().unwrap_or_default();
         record::merge_env(&mut env, config.env.clone().unwrap_or_default());
@@ -197,7 +197,16 @@ pub struct ExecStatus {
 }
 
 impl Engine {
-    pub fn create_exec(&self, c: &Arc<Container>, config: crate::wire::ExecConfig) -> Result<Arc<Exec>, Error> {
+    /// An exec of `config` in `c`, which must be running. As for
+    /// [`Engine::create`], `request_checked` is the caller's verdict on the
+    /// fields the engine never sees, reported where those were checked
+    /// before (after the container's state and the command).
+    pub fn create_exec(
+        &self,
+        c: &Arc<Container>,
+        config: ExecSpec,
+        request_checked: Result<(), Error>,
+    ) -> Result<Arc<Exec>, Error> {
         let (pid, record, confinement) = {
             let live = c.lock();
             match &live.run {
@@ -210,7 +219,7 @@ impl Engine {
         if config.cmd.is_empty() {
             return Err(Error::invalid("No exec command specified"));
         }
-        unsupported::check_exec(&config)?;
+        request_checked?;
         record::validate_user(&config.user)?;
         let id = random_id().map_err(internal("making an ID"))?;
         let exec = Arc::new(Exec::new(id.clone(), c.id.clone(), pid, confinement, &record, config));

@@ -51,16 +51,12 @@ impl ContainerFilter {
     ) -> Result<ContainerFilter, Error> {
         let mut f = ContainerFilter::default();
         for (key, values) in filters {
-            let invalid =
-                |v: &str| Error::invalid(format!("invalid filter '{key}={}'", super::unsupported::excerpt(v, 64)));
+            let invalid = |v: &str| Error::invalid(format!("invalid filter '{key}={}'", crate::quote::excerpt(v, 64)));
             for v in values {
                 match key.as_str() {
                     "id" => f.ids.push(v.clone()),
                     "name" => f.names.push(Pattern::parse(v).map_err(|m| {
-                        Error::invalid(format!(
-                            "invalid filter 'name={}': {m}",
-                            super::unsupported::excerpt(v, 64)
-                        ))
+                        Error::invalid(format!("invalid filter 'name={}': {m}", crate::quote::excerpt(v, 64)))
                     })?),
                     "label" => f.labels.push(v.clone()),
                     "status" => {
@@ -74,7 +70,7 @@ impl ContainerFilter {
                     "ancestor" => f.ancestors.push(store.image(v).map_err(|_| invalid(v))?.id),
                     "before" | "since" => {
                         let r = find(v).ok_or_else(|| {
-                            Error::not_found(format!("No such container: {}", super::unsupported::excerpt(v, 64)))
+                            Error::not_found(format!("No such container: {}", crate::quote::excerpt(v, 64)))
                         })?;
                         let slot = if key == "before" { &mut f.before } else { &mut f.since };
                         *slot = Some(r.created);
@@ -102,7 +98,7 @@ impl ContainerFilter {
                     _ => {
                         return Err(Error::invalid(format!(
                             "invalid filter '{}'",
-                            super::unsupported::excerpt(key, 64)
+                            crate::quote::excerpt(key, 64)
                         )));
                     }
                 }

@@ -26,11 +26,11 @@ pub mod record;
 mod remove;
 mod security;
 pub mod signal;
+pub mod spec;
 mod start;
 pub mod status;
 mod stop;
 mod streams;
-pub mod unsupported;
 
 pub use commit::CommitOptions;
 pub use container::{Container, Progress};

@@ -2,9 +2,9 @@
 //! and the Docker rules that turn a create request and an image into it.
 
 use super::error::Error;
+use super::spec::{Config, HostSettings};
 use super::status::State;
 use crate::layers::{Digest, ImageConfig};
-use crate::wire::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -17,8 +17,8 @@ pub struct Record {
     pub image: Digest,
     pub path: String,
     pub args: Vec<String>,
-    pub config: ContainerConfig,
-    pub host_config: HostConfig,
+    pub config: Config,
+    pub host_config: HostSettings,
     pub state: State,
     #[serde(default)]
     pub restart_count: i64,
@@ -89,10 +89,7 @@ pub fn with_docker_defaults(mut env: Vec<String>, hostname: &str, tty: bool) -> 
 /// command (an entrypoint given with the request drops the image's
 /// command), working directory, user, labels. Returns the config and the
 /// process's path and arguments.
-pub fn merge_image(
-    mut config: ContainerConfig,
-    image: &ImageConfig,
-) -> Result<(ContainerConfig, String, Vec<String>), Error> {
+pub fn merge_image(mut config: Config, image: &ImageConfig) -> Result<(Config, String, Vec<String>), Error> {
     let defaults = &image.config;
     let mut env: Vec<String> = defaults.env.clone().unwrap_or_default();
     merge_env(&mut env, config.env.take().unwrap_or_default());
@@ -157,7 +154,7 @@ mod tests {
 
     #[test]
     fn entrypoint_and_cmd_follow_docker() {
-        let req = |ep: Option<Vec<&str>>, cmd: Option<Vec<&str>>| ContainerConfig {
+        let req = |ep: Option<Vec<&str>>, cmd: Option<Vec<&str>>| Config {
             entrypoint: ep.map(|e| e.into_iter().map(String::from).collect()),
             cmd: cmd.map(|e| e.into_iter().map(String::from).collect()),
             env: Some(vec!["A=req".into(), "B=1".into()]),
@@ -218,6 +215,46 @@ mod tests {
         );
         let r: Record = serde_json::from_str(&exited).unwrap();
         assert!(!r.state.is_running());
+    }
+
+    /// A whole container.json as the daemon wrote it while the record held
+    /// the wire's `ContainerConfig` and `HostConfig` (stratad 0.1.0, from
+    /// `docker create -t -i --name web -e A=1 -w /tmp -u 1000:1000 --label
+    /// team=core --stop-signal SIGINT --stop-timeout 7 --expose 8080
+    /// --network none --security-opt seccomp=unconfined --rm --entrypoint
+    /// /bin/sh busybox -c 'echo hi'`): it loads into the engine's types, with
+    /// what inspect shows, and is written back the same, field for field.
+    #[test]
+    fn a_full_record_of_the_wire_types_loads_and_round_trips() {
+        let old = include_str!("testdata/container-0.1.0.json");
+        let r: Record = serde_json::from_str(old).unwrap();
+        let c = &r.config;
+        assert_eq!(
+            (c.hostname.as_str(), c.user.as_str(), c.image.as_str()),
+            ("a63545765b01", "1000:1000", "busybox")
+        );
+        assert!(c.tty && c.open_stdin && c.stdin_once);
+        assert_eq!(c.extra["AttachStdin"], true);
+        assert_eq!(c.env.as_deref(), Some(&["A=1".to_string()][..]));
+        assert_eq!(c.entrypoint.as_deref(), Some(&["/bin/sh".to_string()][..]));
+        assert_eq!(c.working_dir, "/tmp");
+        assert_eq!(
+            c.labels.as_ref().and_then(|l| l.get("team")).map(String::as_str),
+            Some("core")
+        );
+        assert_eq!((c.stop_signal.as_deref(), c.stop_timeout), (Some("SIGINT"), Some(7)));
+        assert!(c.extra.contains_key("ExposedPorts"));
+        let h = &r.host_config;
+        assert_eq!(
+            (h.network_mode.as_str(), h.auto_remove, h.console_size),
+            ("none", true, Some([0, 0]))
+        );
+        assert_eq!(h.extra["RestartPolicy"]["Name"], "no");
+        assert_eq!(h.extra["SecurityOpt"], serde_json::json!(["seccomp=unconfined"]));
+        assert_eq!(r.argv(), vec!["/bin/sh", "-c", "echo hi"]);
+        let written = serde_json::to_value(&r).unwrap();
+        let original: serde_json::Value = serde_json::from_str(old).unwrap();
+        assert_eq!(written, original);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! validation elsewhere.
 
 use super::error::Error;
+use super::spec::HostSettings;
 use crate::run::seccomp::{self, Program};
-use crate::wire::HostConfig;
 
 /// The seccomp profile a container asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum Seccomp {
 }
 
 /// The entries of `SecurityOpt` (absent or `null`: none).
-fn entries(host: &HostConfig) -> Result<Vec<String>, Error> {
+fn entries(host: &HostSettings) -> Result<Vec<String>, Error> {
     match host.extra.get("SecurityOpt") {
         None | Some(serde_json::Value::Null) => Ok(Vec::new()),
         Some(v) => serde_json::from_value(v.clone())
@@ -40,7 +40,7 @@ fn split(entry: &str) -> Option<(&str, &str)> {
 
 /// The seccomp choice of a container's `SecurityOpt` (the last `seccomp`
 /// entry wins, as in Docker).
-pub fn seccomp_choice(host: &HostConfig) -> Result<Seccomp, Error> {
+pub fn seccomp_choice(host: &HostSettings) -> Result<Seccomp, Error> {
     let mut choice = Seccomp::Default;
     for entry in entries(host)? {
         let Some(("seccomp", value)) = split(&entry) else {
@@ -59,7 +59,7 @@ pub fn seccomp_choice(host: &HostConfig) -> Result<Seccomp, Error> {
 /// Docker's default compiled once per daemon, another profile at each
 /// call. An invalid profile is the client's error (400), with the
 /// parser's or libseccomp's reason.
-pub fn seccomp_program(host: &HostConfig) -> Result<Option<Program>, Error> {
+pub fn seccomp_program(host: &HostSettings) -> Result<Option<Program>, Error> {
     let compiled = match seccomp_choice(host)? {
         Seccomp::Unconfined => return Ok(None),
         Seccomp::Default => seccomp::default_program().map(Some),
@@ -72,13 +72,13 @@ pub fn seccomp_program(host: &HostConfig) -> Result<Option<Program>, Error> {
 mod tests {
     use super::*;
 
-    fn host(opts: serde_json::Value) -> HostConfig {
+    fn host(opts: serde_json::Value) -> HostSettings {
         serde_json::from_value(serde_json::json!({ "SecurityOpt": opts })).unwrap()
     }
 
     #[test]
     fn security_opts_choose_the_profile() {
-        assert_eq!(seccomp_choice(&HostConfig::default()).unwrap(), Seccomp::Default);
+        assert_eq!(seccomp_choice(&HostSettings::default()).unwrap(), Seccomp::Default);
         assert_eq!(
             seccomp_choice(&host(serde_json::Value::Null)).unwrap(),
             Seccomp::Default
@@ -114,6 +114,6 @@ mod tests {
             seccomp_program(&host(serde_json::json!(["seccomp=unconfined"]))).unwrap(),
             None
         );
-        assert!(seccomp_program(&HostConfig::default()).unwrap().is_some());
+        assert!(seccomp_program(&HostSettings::default()).unwrap().is_some());
     }
 }

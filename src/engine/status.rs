@@ -6,9 +6,12 @@
 //! `State` object, `Running` included), so existing stores read and older
 //! daemons can still read what this one writes.
 
-use crate::wire::ZERO_TIME;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The time Docker shows for "never" (Go's zero `time.Time`); the API
+/// shows the same (`wire::ZERO_TIME`).
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// A container's status, as Docker names it in `State.Status`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

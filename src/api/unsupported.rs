@@ -4,7 +4,8 @@
 //! The tables below are the single source of the README's table of fields
 //! (a test keeps the two in step).
 
-use super::error::Error;
+use crate::engine::Error;
+use crate::quote::excerpt;
 use crate::wire::{ContainerCreateRequest, ExecConfig};
 use serde_json::Value;
 
@@ -190,8 +191,6 @@ fn not_yet(flag: &str, section: &str, name: &str) -> Error {
         "strata does not support {flag} ({section}{name}) yet: remove it from the command"
     ))
 }
-
-pub use crate::quote::excerpt;
 
 /// Whether a `Partly` field's value is one this daemon honours.
 fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
