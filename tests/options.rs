@@ -1,5 +1,5 @@
 //! What a `docker run` may ask for: honoured, or refused naming the option
-//! (engine::unsupported), and `docker ps --filter` honoured or refused
+//! (api::unsupported), and `docker ps --filter` honoured or refused
 //! (engine::filter) — through the real docker CLI against stratad.
 
 use crate::util::{Daemon, fuse, require, text};

@@ -20,7 +20,7 @@ pub struct ExecConfig {
     pub privileged: bool,
     pub detach_keys: String,
     pub console_size: Option<[u32; 2]>,
-    /// Whatever else came: refused when set (see `engine::unsupported`).
+    /// Whatever else came: refused when set (see `api::unsupported`).
     #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
 }
