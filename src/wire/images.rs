@@ -89,18 +89,78 @@ pub struct DeleteItem {
     pub deleted: Option<String>,
 }
 
-/// One line of a JSON-stream reply (`import`, later `load` and `pull`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// One line of a JSON-stream reply (`import`, `load`, `pull`, `push`):
+/// Docker's `jsonmessage.JSONMessage`. A per-layer line carries `id` (the
+/// first 12 hex digits of the layer's compressed digest) and, while bytes
+/// move, `progressDetail`; `aux` carries a result (push's tag, digest and
+/// size); `error`/`errorDetail` end the stream.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_detail: Option<ProgressDetail>,
+    /// The bar as text (`[=====>   ] 1.2MB/3.4MB`), for old clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aux: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorResponse>,
+}
+
+impl StreamMessage {
+    /// A status line, optionally about one layer (`id`).
+    pub fn status(id: Option<&str>, status: impl Into<String>) -> StreamMessage {
+        StreamMessage {
+            id: id.map(str::to_string),
+            status: Some(status.into()),
+            ..Default::default()
+        }
+    }
+
+    /// The line that ends a stream with an error.
+    pub fn failure(message: impl Into<String>) -> StreamMessage {
+        let message = message.into();
+        StreamMessage {
+            error: Some(message.clone()),
+            error_detail: Some(ErrorResponse { message }),
+            ..Default::default()
+        }
+    }
+
+    /// The message as one line of the stream, newline included.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("a StreamMessage serialises");
+        line.push(b'\n');
+        line
+    }
+}
+
+/// `{"current": N, "total": M}`: bytes moved of a layer (`total` is
+/// omitted when unknown, as Docker omits it).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProgressDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// `push`'s result, in the last line's `aux`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PushResult {
+    pub tag: String,
+    pub digest: String,
+    pub size: u64,
 }
 
 #[cfg(test)]
@@ -142,5 +202,23 @@ mod tests {
         })
         .unwrap();
         assert_eq!(m, r#"{"error":"x","errorDetail":{"message":"x"}}"#);
+        assert_eq!(StreamMessage::failure("x").to_line(), format!("{m}\n").into_bytes());
+    }
+
+    #[test]
+    fn progress_lines_have_docker_field_names() {
+        let m = StreamMessage {
+            progress_detail: Some(ProgressDetail {
+                current: Some(5),
+                total: None,
+            }),
+            ..StreamMessage::status(Some("0123456789ab"), "Downloading")
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"id":"0123456789ab","status":"Downloading","progressDetail":{"current":5}}"#
+        );
+        let back: StreamMessage = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
     }
 }

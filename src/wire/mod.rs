@@ -5,14 +5,17 @@
 //!
 //! Every struct defaults missing fields, so a client tolerates older or newer
 //! daemons, and serialises field names exactly as Docker does. One file per
-//! family of endpoints: [`system`], [`images`], [`containers`], [`exec`].
+//! family of endpoints: [`system`], [`images`], [`containers`], [`exec`],
+//! [`auth`] (registry credentials).
 
+mod auth;
 mod containers;
 pub mod display;
 mod exec;
 mod images;
 mod system;
 
+pub use auth::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
@@ -28,7 +31,7 @@ pub const API_VERSION: &str = "1.50";
 pub const MIN_API_VERSION: &str = "1.24";
 
 /// `{"message": "..."}`, the body of every error response.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ErrorResponse {
     pub message: String,
 }
