@@ -11,8 +11,12 @@
 #   xfsprogs        mkfs.xfs, for the copy-up tests on loop-mounted XFS images
 #   libseccomp-dev, pkg-config  building against libseccomp (containers' seccomp filter)
 #   bubblewrap, crun  peers of benches/run-latency.sh
+#   docker-registry  CNCF distribution, the registry pull/push/login run against (on loopback)
+#   skopeo, umoci    seeding registries and reading saved archives (interop)
+#   apache2-utils    htpasswd -B, for the registry's basic-auth set-up
+#   curl, zstd       raw registry requests and zstd layers in the tests
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun)
+packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
