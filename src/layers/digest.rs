@@ -16,6 +16,11 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// The digest whose 32 bytes are `bytes` (a sha256 computed elsewhere).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Digest(bytes)
+    }
+
     /// The 64 lowercase hex characters, without the algorithm prefix.
     pub fn hex(&self) -> String {
         let mut s = String::with_capacity(64);
