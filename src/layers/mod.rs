@@ -8,6 +8,7 @@ pub mod image;
 pub mod index;
 pub mod reference;
 mod store;
+pub mod tarlayout;
 pub mod tarread;
 
 pub mod untar;
@@ -32,6 +33,8 @@ pub enum Error {
     Archive(#[from] untar::ArchiveError),
     #[error(transparent)]
     Config(#[from] image::ConfigError),
+    #[error(transparent)]
+    Layout(#[from] tarlayout::LayoutError),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("the store at {} is in use by another stratad", .0.display())]

@@ -21,6 +21,7 @@
 //! images, `references` resolving, tagging and removal.
 
 mod ingest;
+mod layout;
 mod references;
 mod state;
 #[cfg(test)]
