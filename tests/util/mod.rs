@@ -18,6 +18,7 @@ mod tars;
 // issuer, a scripted fake, and the images seeded into them.
 mod fake_registry;
 mod registry;
+mod registry_http;
 mod test_image;
 mod token_issuer;
 
@@ -25,6 +26,7 @@ pub use daemon::*;
 pub use fake_registry::*;
 pub use mounts::*;
 pub use registry::*;
+pub use registry_http::*;
 pub use require::*;
 pub use tars::*;
 pub use test_image::*;
