@@ -46,7 +46,7 @@ impl From<layers::Error> for ApiError {
             }
             E::Conflict(_) => StatusCode::CONFLICT,
             E::Io { source, .. } if is_disk_full(source) => StatusCode::INSUFFICIENT_STORAGE,
-            E::Locked(_) | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            E::Locked(_) | E::Layout(_) | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }

@@ -21,6 +21,10 @@ impl Digest {
         Digest(bytes)
     }
 
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The 64 lowercase hex characters, without the algorithm prefix.
     pub fn hex(&self) -> String {
         let mut s = String::with_capacity(64);

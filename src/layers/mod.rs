@@ -8,6 +8,7 @@ pub mod image;
 pub mod index;
 pub mod reference;
 mod store;
+pub mod tarlayout;
 pub mod tarread;
 
 pub mod untar;
@@ -33,6 +34,8 @@ pub enum Error {
     Archive(#[from] untar::ArchiveError),
     #[error(transparent)]
     Config(#[from] image::ConfigError),
+    #[error(transparent)]
+    Layout(#[from] tarlayout::LayoutError),
     #[error("conflict: {0}")]
     Conflict(String),
     /// A layer's blob is not the one its descriptor names (digest or size).

@@ -9,6 +9,7 @@ use crate::layers::digest::Digest;
 use crate::layers::image::{History, ImageConfig};
 use crate::layers::index::LayerIndex;
 use crate::layers::reference::Reference;
+use crate::layers::tarlayout::LayoutWriter;
 use crate::layers::untar::{self, ArchiveError, ExtractOptions};
 use crate::layers::{Error, Result};
 use crate::sys::{self, BeneathDir};
@@ -62,7 +63,8 @@ impl Store {
     }
 
     /// Stores a layer from a tar stream (plain or gzip). The layer is
-    /// extracted under `tmp/`, flushed with one `syncfs`, and renamed into
+    /// extracted under `tmp/` with its tar layout (so that its exact tar can
+    /// be handed out again), flushed with one `syncfs`, and renamed into
     /// `layers/<diff_id>`; an identical layer already stored is kept and the
     /// new copy dropped before it is flushed (its digest is known only once
     /// the stream ends). The returned layer is not yet referenced: the caller
@@ -85,17 +87,16 @@ impl Store {
             fs::create_dir(&tree).map_err(io_ctx("creating the layer directory"))?;
             let dir = BeneathDir::open(&tree).map_err(io_ctx("opening the layer directory"))?;
             let reader = decompressed(reader)?;
-            let extracted = untar::extract(
-                reader,
-                &dir,
-                ExtractOptions {
-                    privileged: self.privileged,
-                },
-            )?;
+            let mut layout = LayoutWriter::create(&work)?;
+            let opts = ExtractOptions {
+                privileged: self.privileged,
+            };
+            let extracted = untar::extract_recording(reader, &dir, opts, &mut layout)?;
             check(&extracted)?;
             if self.layer_dir(&extracted.diff_id).exists() {
                 return Ok((extracted, false));
             }
+            layout.finish(&extracted.diff_id, extracted.tar_bytes)?;
             let mut f = fs::File::create(work.join("index")).map_err(io_ctx("writing the layer index"))?;
             f.write_all(&extracted.index.encode())
                 .map_err(io_ctx("writing the layer index"))?;

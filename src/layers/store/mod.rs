@@ -25,6 +25,7 @@ mod external;
 #[cfg(test)]
 mod external_tests;
 mod ingest;
+mod layout;
 mod references;
 mod state;
 #[cfg(test)]
