@@ -7,6 +7,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::Body;
+use crate::engine::Container;
 use crate::layers::archive::{self, save};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -14,7 +15,7 @@ use hyper::Response;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use std::io::{self, Write};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 impl From<archive::Error> for ApiError {
     fn from(e: archive::Error) -> Self {
@@ -35,6 +36,13 @@ struct ChunkWriter {
 const CHUNK: usize = 64 * 1024;
 
 impl ChunkWriter {
+    fn new(tx: mpsc::Sender<io::Result<Bytes>>) -> Self {
+        ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
@@ -85,10 +93,7 @@ fn tar_stream(
 ) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
-        let mut out = ChunkWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
-        };
+        let mut out = ChunkWriter::new(tx.clone());
         if let Err(e) = write(&mut out).and_then(|()| out.flush()) {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 tracing::debug!("{what}: the client went away");
@@ -98,6 +103,10 @@ fn tar_stream(
             }
         }
     });
+    tar_response(rx)
+}
+
+fn tar_response(rx: mpsc::Receiver<io::Result<Bytes>>) -> Response<Body> {
     let mut r = Response::new(StreamBody(rx).boxed());
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
@@ -119,4 +128,39 @@ pub async fn save(daemon: &Arc<Daemon>, names: Vec<String>) -> Reply {
     };
     tracing::info!(images = ?names, layer_bytes = plan.layer_bytes(), "saving");
     Ok(tar_stream("saving images", move |out| save::write(&store, &plan, out)))
+}
+
+/// `GET /containers/{id}/export`: the container's whole root as a tar.
+/// A failure to mount or list the root is the reply (before any byte);
+/// one while writing cuts the stream.
+pub async fn export(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+    let (started_tx, started) = oneshot::channel::<()>();
+    let writer = ChunkWriter::new(tx.clone());
+    let (engine, container) = (daemon.engine.clone(), c.clone());
+    let task = tokio::spawn(async move {
+        let started = move || {
+            let _ = started_tx.send(());
+        };
+        engine.export(&container, writer, started).await
+    });
+    if started.await.is_err() {
+        return match task.await {
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(_)) => Err(ApiError::internal("the export ended before it started")),
+            Err(e) => Err(ApiError::internal(format!("export task failed: {e}"))),
+        };
+    }
+    let id = c.id[..12].to_string();
+    tokio::spawn(async move {
+        match task.await {
+            Ok(Ok(bytes)) => tracing::info!(container = %id, bytes, "exported"),
+            Ok(Err(e)) => {
+                tracing::warn!(container = %id, "export cut short: {e}");
+                let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+            }
+            Err(e) => tracing::error!(container = %id, "export task failed: {e}"),
+        }
+    });
+    Ok(tar_response(rx))
 }

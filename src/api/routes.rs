@@ -92,6 +92,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::GET, ["top"]) => containers::top(&c),
                 (&Method::GET, ["changes"]) => containers::changes(&daemon, &c).await,
                 (&Method::GET, ["layer"]) => containers::layer(&daemon, &c).await,
+                (&Method::GET, ["export"]) => archives::export(&daemon, &c).await,
                 (&Method::POST, ["exec"]) => containers::exec_create(&daemon, &c, req).await,
                 (&Method::DELETE, []) => containers::remove(&daemon, &c, &query).await,
                 _ => Err(ApiError::not_found("page not found")),

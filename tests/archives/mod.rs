@@ -3,6 +3,7 @@
 //! `export` of a container's root. Bodies are binary, so requests go
 //! through curl.
 
+mod export;
 mod save;
 
 use crate::util::{Daemon, text};
