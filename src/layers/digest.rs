@@ -16,6 +16,7 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// The digest whose 32 bytes are `bytes` (a sha256 computed elsewhere).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Digest(bytes)
     }
