@@ -22,6 +22,8 @@ mod exec;
 pub mod filter;
 mod names;
 pub mod output;
+pub mod progress;
+pub mod pull;
 pub mod record;
 mod remove;
 mod security;
@@ -36,6 +38,7 @@ pub use commit::CommitOptions;
 pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
+pub use pull::{PieceReader, PullOutcome, PullRequest};
 pub use signal::Signal;
 pub use streams::{Stdin, Streams, Wiring, connect_terminal, make_stdio};
 

@@ -61,6 +61,22 @@ impl RemoteName {
         })
     }
 
+    /// A registry alone, no repository (for a login): `HOST[:PORT]` or
+    /// `docker.io`.
+    pub fn registry(domain: &str) -> Result<RemoteName> {
+        let probe = RemoteName::parse(&format!("{domain}/x"), "")?;
+        if probe.domain != domain {
+            return Err(Error::Name(format!("{domain:?} is not a registry")));
+        }
+        Ok(RemoteName {
+            domain: probe.domain,
+            path: String::new(),
+            familiar: String::new(),
+            tag: String::new(),
+            digest: None,
+        })
+    }
+
     /// The registry as references name it (`docker.io`, `HOST:PORT`).
     pub fn domain(&self) -> &str {
         &self.domain
@@ -168,6 +184,18 @@ mod tests {
         let n = RemoteName::parse("busybox", &d.to_string()).unwrap();
         assert_eq!((n.digest(), n.tag()), (Some(d), ""));
         assert_eq!(n.repo_digest(&d), format!("busybox@{d}"));
+    }
+
+    #[test]
+    fn a_registry_alone_is_named_by_its_host() {
+        let r = RemoteName::registry("127.0.0.1:5000").unwrap();
+        assert_eq!((r.endpoint(), r.path()), ("127.0.0.1:5000", ""));
+        assert_eq!(
+            RemoteName::registry("docker.io").unwrap().endpoint(),
+            "registry-1.docker.io"
+        );
+        assert!(RemoteName::registry("not a host").is_err());
+        assert!(RemoteName::registry("busybox").is_err());
     }
 
     #[test]

@@ -95,12 +95,17 @@ impl Session {
     /// A session for `name`'s repository asking for `actions` (`pull` or
     /// `pull,push`). Nothing is sent yet.
     pub fn new(config: RegistryConfig, name: RemoteName, creds: Credentials, actions: &str) -> Arc<Session> {
-        let scope = format!("repository:{}:{actions}", name.path());
+        // A login asks for no repository: no scope.
+        let scopes = if name.path().is_empty() || actions.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!("repository:{}:{actions}", name.path())]
+        };
         Arc::new(Session {
             transport: Transport::new(config),
             name,
             creds,
-            scopes: std::sync::Mutex::new(vec![scope]),
+            scopes: std::sync::Mutex::new(scopes),
             state: tokio::sync::Mutex::new(State {
                 base: None,
                 auth: AuthMode::Anonymous,
@@ -163,8 +168,15 @@ impl Session {
     pub async fn check_login(&self) -> Result<()> {
         self.ping().await?;
         let reply = self.send(&Request::new(Method::GET, "/v2/")).await?;
-        if reply.response.status().is_success() {
+        let status = reply.response.status();
+        if status.is_success() {
             return Ok(());
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Error::Unauthorized(format!(
+                "login attempt to {} failed with status: 401 Unauthorized",
+                reply.url
+            )));
         }
         Err(status_error(reply, &self.name).await)
     }
