@@ -23,6 +23,8 @@ mod hostile;
 mod import;
 // The daemon's memory across containers: a run's cost goes away with it.
 mod memory;
+// Registries: the fixtures (a real registry, a token issuer, a fake).
+mod registry;
 // What a `docker run` may ask for: honoured, or refused naming the option.
 mod options;
 // Hostile API requests: bounded bodies, short quotes in errors.

@@ -41,9 +41,12 @@ impl From<layers::Error> for ApiError {
         let status = match &e {
             E::ImageNotFound(_) => StatusCode::NOT_FOUND,
             E::Reference(_) | E::Archive(_) | E::Config(_) => StatusCode::BAD_REQUEST,
+            E::LayerVerification(_) | E::DiffIdMismatch { .. } | E::BlobUnreadable(..) | E::MissingLayer(_) => {
+                StatusCode::BAD_REQUEST
+            }
             E::Conflict(_) => StatusCode::CONFLICT,
             E::Io { source, .. } if is_disk_full(source) => StatusCode::INSUFFICIENT_STORAGE,
-            E::Locked(_) | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            E::Locked(_) | E::Layout(_) | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }

@@ -93,7 +93,7 @@ pub async fn list(daemon: &Arc<Daemon>, query: &Query) -> Reply {
             id: i.id.to_string(),
             parent_id: i.parent.map(|p| p.to_string()).unwrap_or_default(),
             repo_tags: i.tags.iter().map(|t| t.to_string()).collect(),
-            repo_digests: Vec::new(),
+            repo_digests: i.repo_digests.clone(),
             created: i.created,
             size: i.size as i64,
             shared_size: -1,
@@ -126,7 +126,7 @@ pub async fn inspect(daemon: &Arc<Daemon>, name: &str) -> Reply {
     let inspect = ImageInspect {
         id: i.id.to_string(),
         repo_tags: i.tags.iter().map(|t| t.to_string()).collect(),
-        repo_digests: Vec::new(),
+        repo_digests: i.repo_digests.clone(),
         parent: i.parent.map(|p| p.to_string()).unwrap_or_default(),
         comment: i.config.comment.clone().unwrap_or_default(),
         created: i.config.created.clone().unwrap_or_else(|| time::format_rfc3339(0, 0)),

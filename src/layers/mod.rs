@@ -8,6 +8,7 @@ pub mod image;
 pub mod index;
 pub mod reference;
 mod store;
+pub mod tarlayout;
 pub mod tarread;
 
 pub mod untar;
@@ -16,7 +17,8 @@ pub use digest::Digest;
 pub use image::ImageConfig;
 pub use reference::Reference;
 pub use store::{
-    ImageSummary, ImageUser, ImportOptions, ImportResult, LayerRecord, Refusal, Removal, Store, StoreInfo,
+    BlobExpectation, Compression, ExpectedLayer, ExternalImage, ImageSummary, ImageUser, ImportOptions, ImportResult,
+    LayerRecord, Refusal, Removal, Store, StoreInfo,
 };
 
 use std::io;
@@ -32,8 +34,20 @@ pub enum Error {
     Archive(#[from] untar::ArchiveError),
     #[error(transparent)]
     Config(#[from] image::ConfigError),
+    #[error(transparent)]
+    Layout(#[from] tarlayout::LayoutError),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A layer's blob is not the one its descriptor names (digest or size).
+    #[error("filesystem layer verification failed for digest {0}")]
+    LayerVerification(Digest),
+    /// A layer's uncompressed content is not what the image's config says.
+    #[error("layers from manifest don't match image configuration: got layer {actual}, expected {expected}")]
+    DiffIdMismatch { expected: Digest, actual: Digest },
+    #[error("failed to read blob {0}: {1}")]
+    BlobUnreadable(Digest, String),
+    #[error("image config lists layer {0}, which is not in the store")]
+    MissingLayer(Digest),
     #[error("the store at {} is in use by another stratad", .0.display())]
     Locked(PathBuf),
     #[error("{context}: {source}")]

@@ -7,10 +7,14 @@
 //! non-directories already extracted from the same archive. Whiteouts
 //! (`.wh.<name>`) and opaque markers (`.wh..wh..opq`) are recorded in the
 //! layer index and never materialised on disk.
+//!
+//! [`extract_recording`] also hands a [`Recorder`] what it needs to write the
+//! tar again byte for byte (see `tarlayout`): the reader's raw bytes, where
+//! each file's data went, and what is about to be removed.
 
 use super::digest::{Digest, HashingReader};
 use super::index::{Entry, EntryKind, FLAG_HARDLINK, FLAG_OPAQUE, IndexBuilder};
-use super::tarread::{Header, Reader, Segment, TarError, quote, typeflag};
+use super::tarread::{Header, Reader, Segment, Tap, TarError, quote, typeflag};
 use crate::sys::{BeneathDir, Name};
 use rustix::fs::{FileType, Mode, Timespec, Timestamps, XattrFlags};
 use std::io::{self, Read, Write};
@@ -187,6 +191,33 @@ impl Meta {
     }
 }
 
+/// What an extraction tells about the archive's layout, besides the raw
+/// bytes its tar reader taps. Infallible, as [`Tap`] is.
+pub trait Recorder: Tap {
+    /// The entry data that follows in the stream is the content of the file
+    /// just created at `path` (cleaned, relative to the layer's root), of
+    /// `size` bytes; for a sparse file, the data of `sparse`'s segments.
+    fn data(&mut self, path: &[u8], size: u64, sparse: Option<&[Segment]>);
+    /// `path` and everything below it is about to be removed from `root`
+    /// (a later entry replaces it or a whiteout deletes it).
+    fn removing(&mut self, root: &BeneathDir, path: &[u8]);
+}
+
+/// Recording nothing.
+impl Recorder for () {
+    fn data(&mut self, _: &[u8], _: u64, _: Option<&[Segment]>) {}
+    fn removing(&mut self, _: &BeneathDir, _: &[u8]) {}
+}
+
+impl<T: Recorder + ?Sized> Recorder for &mut T {
+    fn data(&mut self, path: &[u8], size: u64, sparse: Option<&[Segment]>) {
+        (**self).data(path, size, sparse);
+    }
+    fn removing(&mut self, root: &BeneathDir, path: &[u8]) {
+        (**self).removing(root, path);
+    }
+}
+
 /// Set-uid and set-gid: never on disk in the store (see `disk_mode`).
 const SET_ID_BITS: u32 = 0o6000;
 
@@ -194,6 +225,18 @@ const SET_ID_BITS: u32 = 0o6000;
 /// `root`, returning its diff_id (the digest of every byte of the stream) and
 /// its index.
 pub fn extract(reader: impl Read, root: &BeneathDir, opts: ExtractOptions) -> Result<Extracted, ExtractError> {
+    extract_recording(reader, root, opts, &mut ())
+}
+
+/// [`extract`], telling `recorder` the archive's layout as it goes. The
+/// stream is read to its end (the bytes after the end-of-archive block go
+/// through the recorder as raw bytes too).
+pub fn extract_recording(
+    reader: impl Read,
+    root: &BeneathDir,
+    opts: ExtractOptions,
+    recorder: &mut impl Recorder,
+) -> Result<Extracted, ExtractError> {
     let mut hashing = HashingReader::new(reader);
     let mut ex = Extractor {
         root,
@@ -206,8 +249,8 @@ pub fn extract(reader: impl Read, root: &BeneathDir, opts: ExtractOptions) -> Re
     let result = {
         // Buffered so that a header block is not a read of its own; every
         // byte the buffer takes has been hashed, and `finish` hashes the rest.
-        let mut tar = Reader::new(io::BufReader::with_capacity(64 * 1024, &mut hashing));
-        ex.entries(&mut tar)
+        let mut tar = Reader::with_tap(io::BufReader::with_capacity(64 * 1024, &mut hashing), recorder);
+        ex.entries(&mut tar).and_then(|()| Ok(tar.drain_trailing().map(drop)?))
     };
     match result {
         Err(ExtractError::Archive(ArchiveError::Truncated)) if hashing.bytes_read() == 0 => {
@@ -275,21 +318,21 @@ fn meta(h: &Header) -> Result<Meta, ArchiveError> {
 }
 
 impl Extractor<'_> {
-    fn entries<R: Read>(&mut self, tar: &mut Reader<R>) -> Result<(), ExtractError> {
+    fn entries<R: Read, T: Recorder>(&mut self, tar: &mut Reader<R, T>) -> Result<(), ExtractError> {
         while let Some(header) = tar.next_entry()? {
             self.entry(tar, &header)?;
         }
         Ok(())
     }
 
-    fn entry<R: Read>(&mut self, tar: &mut Reader<R>, h: &Header) -> Result<(), ExtractError> {
+    fn entry<R: Read, T: Recorder>(&mut self, tar: &mut Reader<R, T>, h: &Header) -> Result<(), ExtractError> {
         let raw_path = h.name.as_slice();
         let path = clean_path(raw_path)?;
         let meta = meta(h)?;
         let (parent, name) = split_parent(&path);
 
         if name.starts_with(WHITEOUT_PREFIX) {
-            return self.whiteout(raw_path, parent, name);
+            return self.whiteout(tar.tap(), raw_path, parent, name);
         }
         let is_dir = h.typeflag == typeflag::DIR;
         if path.is_empty() {
@@ -310,6 +353,7 @@ impl Extractor<'_> {
             let keep_dir = existing.kind == EntryKind::Dir && is_dir;
             if !keep_dir {
                 if existing.kind != EntryKind::Whiteout {
+                    tar.tap().removing(self.root, &path);
                     dir.remove_all(name_ref).map_err(|e| io_to_archive(raw_path, e))?;
                 }
                 self.index.remove_tree(&path);
@@ -320,7 +364,7 @@ impl Extractor<'_> {
         match h.typeflag {
             typeflag::REG | typeflag::CONT | typeflag::GNU_SPARSE => {
                 e.size = h.size;
-                self.write_file(tar, h, &dir, name_ref, &meta)?;
+                self.write_file(tar, h, (&dir, name_ref, &path), &meta)?;
             }
             typeflag::DIR => {
                 e.kind = EntryKind::Dir;
@@ -400,7 +444,13 @@ impl Extractor<'_> {
 
     /// Records a whiteout or an opaque marker; nothing goes on disk but the
     /// parent directory.
-    fn whiteout(&mut self, raw_path: &[u8], parent: &[u8], name: &[u8]) -> Result<(), ExtractError> {
+    fn whiteout(
+        &mut self,
+        recorder: &mut impl Recorder,
+        raw_path: &[u8],
+        parent: &[u8],
+        name: &[u8],
+    ) -> Result<(), ExtractError> {
         self.parent_dir(raw_path, parent)?;
         if name == OPAQUE_MARKER {
             if let Some(dir) = self.index.get_mut(parent) {
@@ -421,6 +471,7 @@ impl Extractor<'_> {
         path.extend_from_slice(hidden);
         if let Some(existing) = self.index.get(&path) {
             if existing.kind != EntryKind::Whiteout {
+                recorder.removing(self.root, &path);
                 let dir = self.parent_dir(raw_path, parent)?;
                 dir.remove_all(Name::new(hidden).expect("checked"))
                     .map_err(|e| io_to_archive(raw_path, e))?;
@@ -472,16 +523,18 @@ impl Extractor<'_> {
         Ok(dir)
     }
 
-    fn write_file<R: Read>(
+    /// Creates the file `name` in `dir` (at `path` in the layer) and writes
+    /// the entry's data, all of it, into it.
+    fn write_file<R: Read, T: Recorder>(
         &mut self,
-        tar: &mut Reader<R>,
+        tar: &mut Reader<R, T>,
         h: &Header,
-        dir: &BeneathDir,
-        name: Name<'_>,
+        (dir, name, path): (&BeneathDir, Name<'_>, &[u8]),
         meta: &Meta,
     ) -> Result<(), ExtractError> {
         let raw_path = h.name.as_slice();
         let file = dir.create_file(name, 0o600).map_err(|e| io_to_archive(raw_path, e))?;
+        tar.tap().data(path, h.size, h.sparse.as_deref());
         match &h.sparse {
             None => self.copy_data(tar, &file, raw_path, h.size)?,
             Some(segments) => self.write_sparse(tar, &file, segments, raw_path, h.size)?,
@@ -499,9 +552,9 @@ impl Extractor<'_> {
         Ok(())
     }
 
-    fn copy_data<R: Read>(
+    fn copy_data<R: Read, T: Tap>(
         &mut self,
-        tar: &mut Reader<R>,
+        tar: &mut Reader<R, T>,
         mut file: &std::fs::File,
         raw_path: &[u8],
         size: u64,
@@ -520,9 +573,9 @@ impl Extractor<'_> {
     /// size: holes are never written, so a file costs the disk its data,
     /// whatever size it claims. (The reader checked that the segments are
     /// in order, within the size, and hold exactly the entry's data.)
-    fn write_sparse<R: Read>(
+    fn write_sparse<R: Read, T: Tap>(
         &mut self,
-        tar: &mut Reader<R>,
+        tar: &mut Reader<R, T>,
         file: &std::fs::File,
         segments: &[Segment],
         raw_path: &[u8],

@@ -1,5 +1,5 @@
 //! The shared fixture builder: daemons, clients, raw HTTP, tar archives,
-//! mounts, and what a test requires of the machine (`require!`).
+//! mounts, registries, and what a test requires of the machine (`require!`).
 //!
 //! One module per kind of fixture; this one re-exports them all and keeps
 //! the small helpers (binaries, processes, raw HTTP, trees).
@@ -14,11 +14,23 @@ mod mounts;
 mod require;
 // Image tars, valid and hostile.
 mod tars;
+// Registries: a real one per test (docker-registry) with its token
+// issuer, a scripted fake, and the images seeded into them.
+mod fake_registry;
+mod registry;
+mod registry_http;
+mod test_image;
+mod token_issuer;
 
 pub use daemon::*;
+pub use fake_registry::*;
 pub use mounts::*;
+pub use registry::*;
+pub use registry_http::*;
 pub use require::*;
 pub use tars::*;
+pub use test_image::*;
+pub use token_issuer::*;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -9,6 +9,7 @@ use crate::layers::digest::Digest;
 use crate::layers::image::{History, ImageConfig};
 use crate::layers::index::LayerIndex;
 use crate::layers::reference::Reference;
+use crate::layers::tarlayout::LayoutWriter;
 use crate::layers::untar::{self, ArchiveError, ExtractOptions};
 use crate::layers::{Error, Result};
 use crate::sys::{self, BeneathDir};
@@ -38,7 +39,7 @@ impl Store {
     /// Builds the chain index for `diff_ids` unless it exists. Written before
     /// the image that needs it is committed, so a committed image always has
     /// its chain index.
-    fn ensure_chain_index(&self, diff_ids: &[Digest]) -> Result<()> {
+    pub(super) fn ensure_chain_index(&self, diff_ids: &[Digest]) -> Result<()> {
         let Some(chain) = chain::chain_id(diff_ids) else {
             return Ok(());
         };
@@ -62,29 +63,40 @@ impl Store {
     }
 
     /// Stores a layer from a tar stream (plain or gzip). The layer is
-    /// extracted under `tmp/`, flushed with one `syncfs`, and renamed into
+    /// extracted under `tmp/` with its tar layout (so that its exact tar can
+    /// be handed out again), flushed with one `syncfs`, and renamed into
     /// `layers/<diff_id>`; an identical layer already stored is kept and the
     /// new copy dropped before it is flushed (its digest is known only once
     /// the stream ends). The returned layer is not yet referenced: the caller
     /// must reference it from an image before the next start, or it is
     /// collected.
     fn store_layer(&self, reader: impl Read) -> Result<(untar::Extracted, Digest)> {
+        self.store_layer_checked(reader, &mut |_| Ok(()))
+    }
+
+    /// [`Store::store_layer`], with `check` run on the extracted layer before
+    /// anything is renamed into place: an error from it discards the layer.
+    pub(super) fn store_layer_checked(
+        &self,
+        reader: impl Read,
+        check: &mut dyn FnMut(&untar::Extracted) -> Result<()>,
+    ) -> Result<(untar::Extracted, Digest)> {
         let work = self.temp_dir("layer")?;
         let result = (|| {
             let tree = work.join("root");
             fs::create_dir(&tree).map_err(io_ctx("creating the layer directory"))?;
             let dir = BeneathDir::open(&tree).map_err(io_ctx("opening the layer directory"))?;
             let reader = decompressed(reader)?;
-            let extracted = untar::extract(
-                reader,
-                &dir,
-                ExtractOptions {
-                    privileged: self.privileged,
-                },
-            )?;
+            let mut layout = LayoutWriter::create(&work)?;
+            let opts = ExtractOptions {
+                privileged: self.privileged,
+            };
+            let extracted = untar::extract_recording(reader, &dir, opts, &mut layout)?;
+            check(&extracted)?;
             if self.layer_dir(&extracted.diff_id).exists() {
                 return Ok((extracted, false));
             }
+            layout.finish(&extracted.diff_id, extracted.tar_bytes)?;
             let mut f = fs::File::create(work.join("index")).map_err(io_ctx("writing the layer index"))?;
             f.write_all(&extracted.index.encode())
                 .map_err(io_ctx("writing the layer index"))?;
@@ -209,7 +221,7 @@ impl Store {
         }
     }
 
-    fn discard_if_unreferenced(&self, diff_id: &Digest) {
+    pub(super) fn discard_if_unreferenced(&self, diff_id: &Digest) {
         let state = self.state();
         if state.layers.contains_key(diff_id) {
             return;
@@ -239,7 +251,15 @@ impl Store {
         for l in new_layers {
             next.layers.insert(l.diff_id, l);
         }
-        next.images.insert(id, ImageRecord { config, parent });
+        let repo_digests = Default::default();
+        next.images.insert(
+            id,
+            ImageRecord {
+                config,
+                parent,
+                repo_digests,
+            },
+        );
         if let Some(tag) = tag {
             next.tags.insert(tag, id);
         }
@@ -249,7 +269,7 @@ impl Store {
 }
 
 /// The record of a layer just extracted.
-fn record_of(extracted: &untar::Extracted) -> LayerRecord {
+pub(super) fn record_of(extracted: &untar::Extracted) -> LayerRecord {
     LayerRecord {
         diff_id: extracted.diff_id,
         size: extracted.index.content_size(),

@@ -18,14 +18,20 @@
 //!
 //! This module holds the [`Store`] itself (opening, the lock, paths, `tmp/`);
 //! `state` the saved state and its views, `ingest` importing layers and
-//! images, `references` resolving, tagging and removal.
+//! images, `external` layers and images whose identity comes from elsewhere
+//! (registries, archives), `references` resolving, tagging and removal.
 
+mod external;
+#[cfg(test)]
+mod external_tests;
 mod ingest;
+mod layout;
 mod references;
 mod state;
 #[cfg(test)]
 mod tests;
 
+pub use external::{BlobExpectation, Compression, ExpectedLayer, ExternalImage};
 pub use ingest::{ImportOptions, ImportResult};
 pub use references::{ImageUser, Refusal, Removal};
 pub use state::{ImageSummary, LayerRecord};

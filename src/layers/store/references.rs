@@ -311,7 +311,14 @@ mod tests {
             };
             state.layers.insert(*diff_id, record);
         }
-        state.images.insert(id, ImageRecord { config, parent });
+        state.images.insert(
+            id,
+            ImageRecord {
+                config,
+                parent,
+                repo_digests: Default::default(),
+            },
+        );
         for tag in tags {
             state.tags.insert(reference(tag), id);
         }

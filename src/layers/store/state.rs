@@ -24,12 +24,17 @@ pub(super) struct State {
     pub(super) images: BTreeMap<Digest, ImageRecord>,
     pub(super) tags: BTreeMap<Reference, Digest>,
     pub(super) layers: BTreeMap<Digest, LayerRecord>,
+    /// Compressed blob digest → the diff_id of the layer it decompresses to
+    /// (Docker's distribution metadata), so a pull skips what is stored.
+    pub(super) blobs: BTreeMap<Digest, Digest>,
 }
 
 #[derive(Clone)]
 pub(super) struct ImageRecord {
     pub(super) config: ImageConfig,
     pub(super) parent: Option<Digest>,
+    /// `repo@sha256:…` of the manifests this image was pulled by.
+    pub(super) repo_digests: BTreeSet<String>,
 }
 
 /// A stored layer.
@@ -45,12 +50,16 @@ pub struct LayerRecord {
 struct StateFile {
     images: BTreeMap<String, ImageState>,
     tags: BTreeMap<String, Digest>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    blobs: BTreeMap<Digest, Digest>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
 struct ImageState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     parent: Option<Digest>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    repo_digests: BTreeSet<String>,
 }
 
 /// One image, as listings show it.
@@ -59,6 +68,8 @@ pub struct ImageSummary {
     pub id: Digest,
     pub parent: Option<Digest>,
     pub tags: Vec<Reference>,
+    /// `repo@sha256:…` of the manifests it was pulled by.
+    pub repo_digests: Vec<String>,
     pub config: ImageConfig,
     pub created: i64,
     pub size: u64,
@@ -100,6 +111,7 @@ impl Store {
                 ImageRecord {
                     config,
                     parent: st.parent,
+                    repo_digests: st.repo_digests,
                 },
             );
         }
@@ -111,10 +123,12 @@ impl Store {
             let reference = Reference::parse(&name)?;
             state.tags.insert(reference, id);
         }
+        state.blobs = file.blobs;
+        state.blobs.retain(|_, diff_id| state.layers.contains_key(diff_id));
         Ok(state)
     }
 
-    fn read_layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
+    pub(super) fn read_layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
         let path = self.layer_dir(diff_id).join("index");
         let index = LayerIndex::open(&path).map_err(io_ctx(format!("reading the index of layer {diff_id}")))?;
         Ok(LayerRecord {
@@ -160,9 +174,23 @@ impl Store {
             images: state
                 .images
                 .iter()
-                .map(|(id, rec)| (id.hex(), ImageState { parent: rec.parent }))
+                .map(|(id, rec)| {
+                    let st = ImageState {
+                        parent: rec.parent,
+                        repo_digests: rec.repo_digests.clone(),
+                    };
+                    (id.hex(), st)
+                })
                 .collect(),
             tags: state.tags.iter().map(|(r, id)| (r.to_string(), *id)).collect(),
+            // Only the blobs of layers still stored: the others would be
+            // skipped by a pull and then missing.
+            blobs: state
+                .blobs
+                .iter()
+                .filter(|(_, diff_id)| state.layers.contains_key(*diff_id))
+                .map(|(b, d)| (*b, *d))
+                .collect(),
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("state serialises");
         sys::write_atomic(&self.root.join("state.json"), &bytes, RECORD_MODE).map_err(io_ctx("writing state.json"))
@@ -242,6 +270,7 @@ fn summary(state: &State, id: Digest) -> ImageSummary {
         id,
         parent: rec.parent,
         tags: state.tags_of(id),
+        repo_digests: rec.repo_digests.iter().cloned().collect(),
         config: rec.config.clone(),
         created: rec.config.created.as_deref().and_then(time::parse_rfc3339).unwrap_or(0),
         size,

@@ -13,6 +13,12 @@
 //! are parsed and dropped. Entry data is never buffered: the caller reads it
 //! through [`Reader::read`].
 //!
+//! A [`Tap`] sees every byte the reader takes from its stream except entry
+//! data read through [`Reader::read`]: headers, extended headers, sparse
+//! maps, padding, data it skipped, the end-of-archive blocks and (with
+//! [`Reader::drain_trailing`]) whatever follows them. That is what a layer's
+//! exact tar needs besides the files' contents.
+//!
 //! Where Go and the `tar` crate disagree, this follows Go (a later PAX
 //! record or extended header replaces an earlier one; directories, links and
 //! devices carry no data whatever their size field says; a `\0` type flag
@@ -132,8 +138,27 @@ impl Extended {
     }
 }
 
-pub struct Reader<R> {
+/// Sees the bytes of the stream that are not entry data read through
+/// [`Reader::read`], in stream order. Infallible: a tap that can fail keeps
+/// its error for its owner to collect.
+pub trait Tap {
+    fn raw(&mut self, bytes: &[u8]);
+}
+
+/// No tap.
+impl Tap for () {
+    fn raw(&mut self, _: &[u8]) {}
+}
+
+impl<T: Tap + ?Sized> Tap for &mut T {
+    fn raw(&mut self, bytes: &[u8]) {
+        (**self).raw(bytes);
+    }
+}
+
+pub struct Reader<R, T: Tap = ()> {
     r: R,
+    tap: T,
     /// Data of the current entry not yet read.
     remaining: u64,
     /// Padding after it, to the next block.
@@ -150,8 +175,15 @@ fn padding(n: u64) -> u64 {
 
 impl<R: Read> Reader<R> {
     pub fn new(r: R) -> Self {
+        Reader::with_tap(r, ())
+    }
+}
+
+impl<R: Read, T: Tap> Reader<R, T> {
+    pub fn with_tap(r: R, tap: T) -> Self {
         Reader {
             r,
+            tap,
             remaining: 0,
             pad: 0,
             entry: 0,
@@ -162,6 +194,29 @@ impl<R: Read> Reader<R> {
 
     pub fn into_inner(self) -> R {
         self.r
+    }
+
+    pub fn tap(&mut self) -> &mut T {
+        &mut self.tap
+    }
+
+    /// Reads the stream to its end once the archive has ended, through the
+    /// tap (what follows the end-of-archive block is part of the layer's
+    /// bytes and its digest). Returns how many bytes there were.
+    pub fn drain_trailing(&mut self) -> Result<u64, TarError> {
+        let mut buf = [0u8; 8192];
+        let mut total = 0u64;
+        loop {
+            match self.r.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    self.tap.raw(&buf[..n]);
+                    total += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Bytes of the current entry's data not yet read.
@@ -204,7 +259,10 @@ impl<R: Read> Reader<R> {
             match self.r.read(&mut buf[got..]) {
                 Ok(0) if got == 0 => return Ok(false),
                 Ok(0) => return Err(TarError::Truncated),
-                Ok(n) => got += n,
+                Ok(n) => {
+                    self.tap.raw(&buf[got..got + n]);
+                    got += n;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -220,9 +278,13 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    fn skip(&mut self, n: u64) -> Result<(), TarError> {
-        if n > 0 && io::copy(&mut (&mut self.r).take(n), &mut io::sink())? < n {
-            return Err(TarError::Truncated);
+    /// Skips `n` bytes (through the tap).
+    fn skip(&mut self, mut n: u64) -> Result<(), TarError> {
+        let mut buf = [0u8; 8192];
+        while n > 0 {
+            let want = usize::try_from(n).unwrap_or(usize::MAX).min(buf.len());
+            self.fill_exact(&mut buf[..want])?;
+            n -= want as u64;
         }
         Ok(())
     }

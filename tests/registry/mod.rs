@@ -1,0 +1,3 @@
+//! Images to and from registries: the fixtures, pull, push, login.
+
+mod fixtures;
