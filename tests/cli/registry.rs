@@ -216,6 +216,12 @@ fn pull_prints_dockers_lines_then_the_full_name() {
     let tty = strata_on_terminal(&d, &config, &["pull", &format!("{name}@{digest}")]);
     let shown = String::from_utf8_lossy(&tty.stdout);
     assert!(shown.contains("\x1b[2K"), "lines redrawn in place: {shown:?}");
+    // Every layer status, not only the bars, is drawn over its own line.
+    let complete = shown.find(": Pull complete").expect("a layer completes");
+    assert!(
+        shown[..complete - 12].ends_with("\x1b[1A\x1b[2K\r"),
+        "Pull complete replaces the layer's line: {shown:?}"
+    );
     assert!(shown.contains(&format!("{name}@{digest}")), "{shown:?}");
 }
 
