@@ -420,3 +420,28 @@ fn login_prompts_on_a_terminal_without_echoing_the_password() {
     );
     assert!(config.join("auth.json").exists());
 }
+
+#[test]
+fn pull_platform_picks_an_entry_of_a_multi_platform_image() {
+    let reg = require!(Registry::plain());
+    let platforms = require!(reg.seed_platforms("multi", "1", crate::util::IndexKind::Oci));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let name = format!("{}/multi:1", reg.addr());
+    // Docker lowercases the platform before sending it.
+    let out = strata_with(&d, &config, &["pull", "--platform", "Linux/ARM64", &name], None);
+    assert!(out.status.success(), "{}\n{}", text(&out), d.log());
+    let arm = d.inspect(&name);
+    assert_eq!(arm["Architecture"], "arm64");
+    // As Docker: the digest of what the name points to, the index.
+    assert_eq!(
+        arm["RepoDigests"],
+        serde_json::json!([format!("{}/multi@{}", reg.addr(), platforms.index)])
+    );
+    if std::env::consts::ARCH == "x86_64" {
+        d.ok(&["rmi", &name]);
+        let out = strata_with(&d, &config, &["pull", "-q", &name], None);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(d.inspect(&name)["Architecture"], "amd64", "the host's by default");
+    }
+}
