@@ -230,7 +230,6 @@ fn pull_errors_are_dockers_message_on_stderr() {
     let reg = require!(Registry::plain());
     let d = Daemon::start();
     let config = config_dir(&d);
-    let before = d.store_snapshot();
     let out = strata_with(&d, &config, &["pull", &format!("{}/nosuch:1", reg.addr())], None);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
@@ -240,7 +239,11 @@ fn pull_errors_are_dockers_message_on_stderr() {
         "{}",
         text(&out)
     );
-    assert_eq!(d.store_snapshot(), before, "nothing was stored");
+    assert_eq!(d.ok(&["images", "-q"]), "", "no image");
+    for dir in ["layers", "tmp"] {
+        let left = std::fs::read_dir(d.root.join(dir)).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(left, 0, "nothing in {dir}/");
+    }
 }
 
 #[test]
