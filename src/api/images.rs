@@ -356,7 +356,7 @@ fn import_options(query: &Query) -> Result<ImportOptions, ApiError> {
 /// Feeds the request body to the blocking reader. Once the reader is gone
 /// (the archive was refused), the rest is read and dropped so that the
 /// client, still uploading, gets the error reply instead of a reset.
-async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
+pub(super) async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
     let mut tx = Some(tx);
     while let Some(frame) = body.frame().await {
         match frame {
@@ -385,13 +385,13 @@ async fn drain(mut body: Incoming) {
 }
 
 /// A blocking `Read` over body chunks sent from the async side.
-struct ChannelReader {
+pub(super) struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     chunk: Bytes,
 }
 
 impl ChannelReader {
-    fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+    pub(super) fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
         ChannelReader {
             rx,
             chunk: Bytes::new(),

@@ -72,6 +72,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::GET, ["info"]) => system::info(&daemon).await,
         (&Method::GET, ["images", "json"]) => images::list(&daemon, &query).await,
         (&Method::GET, ["images", "get"]) => archives::save(&daemon, query.get_all("names")).await,
+        (&Method::POST, ["images", "load"]) => archives::load(&daemon, &query, req.into_body()).await,
         (&Method::POST, ["images", "create"]) => images::create(&daemon, &query, req.into_body()).await,
         (_, ["images", rest @ ..]) if !rest.is_empty() => image_route(&daemon, &method, rest, &query).await,
         (&Method::POST, ["containers", "create"]) => containers::create(&daemon, &query, req).await,

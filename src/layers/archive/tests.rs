@@ -111,3 +111,207 @@ fn an_untagged_image_is_saved_by_id() {
     assert_eq!(index.manifests.len(), 1);
     assert!(index.manifests[0].annotations.is_empty());
 }
+
+fn load(store: &Store, archive: &[u8]) -> Result<Vec<load::Loaded>, Error> {
+    load::load(store, archive)
+}
+
+/// Every path under the store: what "nothing changed" is checked against.
+fn listing(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && !p.is_symlink() {
+                todo.push(p.clone());
+            }
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A tar of `files` (name, content), in that order.
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_path(name).unwrap();
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn save_remove_load_gives_the_same_image() {
+    let (_root, store) = store();
+    let (id, layer_tar) = import(&store, &[(b"a", b"a"), (b"b/c", b"c")], Some("app:1"));
+    let archive = save(&store, &["app:1"]).unwrap();
+    store.remove_image("app:1", false, None).unwrap().unwrap();
+    assert!(store.images().is_empty());
+    // Gzip'd, as `docker save | gzip` makes it.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &archive).unwrap();
+    let loaded = load(&store, &gz.finish().unwrap()).unwrap();
+    assert_eq!(
+        loaded,
+        [load::Loaded {
+            id,
+            tags: vec![Reference::parse("app:1").unwrap()],
+            moved: vec![]
+        }]
+    );
+    assert_eq!(store.resolve("app:1").unwrap(), id);
+    let mut again = Vec::new();
+    store
+        .layer_tar(&Digest::of(&layer_tar))
+        .unwrap()
+        .read_to_end(&mut again)
+        .unwrap();
+    assert!(again == layer_tar);
+    assert_eq!(
+        std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+        0,
+        "tmp/ is empty"
+    );
+}
+
+/// An archive as Docker before 25 wrote it: `<id>/layer.tar`, `<hex>.json`,
+/// a repeated layer as a symlink to its first copy.
+fn old_docker_archive(layer: &[u8], config: &[u8], tags: &str) -> Vec<u8> {
+    let hex = Digest::of(config).hex();
+    let manifest = format!(r#"[{{"Config":"{hex}.json","RepoTags":{tags},"Layers":["l1/layer.tar","l2/layer.tar"]}}]"#);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_path(name).unwrap();
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    };
+    add("l1/layer.tar", layer);
+    add(&format!("{hex}.json"), config);
+    add("manifest.json", manifest.as_bytes());
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "l2/layer.tar", "../l1/layer.tar").unwrap();
+    b.into_inner().unwrap()
+}
+
+fn two_layer_config(diff_id: &Digest) -> Vec<u8> {
+    format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{diff_id}","{diff_id}"]}}}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn an_old_docker_archive_loads_with_its_symlinked_layer() {
+    let (_root, store) = store();
+    let layer = [file(b"etc/x", b"x"), end()].concat();
+    let config = two_layer_config(&Digest::of(&layer));
+    let loaded = load(&store, &old_docker_archive(&layer, &config, r#"["old:1"]"#)).unwrap();
+    assert_eq!(loaded[0].id, Digest::of(&config), "the config kept verbatim");
+    assert_eq!(store.resolve("old:1").unwrap(), Digest::of(&config));
+
+    // Untagged, and a second load of it moves nothing.
+    let loaded = load(&store, &old_docker_archive(&layer, &config, "null")).unwrap();
+    assert!(loaded[0].tags.is_empty() && loaded[0].moved.is_empty());
+}
+
+#[test]
+fn bad_archives_are_refused_and_change_nothing() {
+    let (root, store) = store();
+    import(&store, &[(b"kept", b"kept")], Some("kept:1"));
+    let before = listing(root.path());
+    let layer = [file(b"etc/x", b"x"), end()].concat();
+    let config = two_layer_config(&Digest::of(&layer));
+    let hex = Digest::of(&config).hex();
+    let wrong_diff = two_layer_config(&Digest::of(b"other"));
+    let good = old_docker_archive(&layer, &config, r#"["new:1"]"#);
+    let manifest = |layers: &str, config: &str| {
+        format!(r#"[{{"Config":"{config}","RepoTags":["new:1"],"Layers":{layers}}}]"#).into_bytes()
+    };
+    let cfg = format!("{hex}.json");
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "garbage",
+            b"this is not a tar archive at all, not even close; it is text".repeat(20),
+            "not a tar archive".into(),
+        ),
+        ("truncated", good[..good.len() - 2048].to_vec(), "truncated".into()),
+        (
+            "empty archive",
+            tar_of(&[]),
+            "neither manifest.json nor index.json".into(),
+        ),
+        (
+            "a missing layer",
+            tar_of(&[
+                (&cfg, &config),
+                ("manifest.json", &manifest(r#"["l1/layer.tar","l1/layer.tar"]"#, &cfg)),
+            ]),
+            "which the archive does not hold".into(),
+        ),
+        (
+            "a path outside",
+            tar_of(&[
+                (&cfg, &config),
+                ("manifest.json", &manifest(r#"["../../etc/passwd","x"]"#, &cfg)),
+            ]),
+            "outside the archive".into(),
+        ),
+        (
+            "a config not of its digest",
+            tar_of(&[(&cfg, &wrong_diff), ("manifest.json", &manifest(r#"["a","b"]"#, &cfg))]),
+            "does not hold the content of its digest".into(),
+        ),
+        (
+            "a diff_id mismatch",
+            tar_of(&[
+                ("l1/layer.tar", &layer),
+                ("c.json", &wrong_diff),
+                (
+                    "manifest.json",
+                    &manifest(r#"["l1/layer.tar","l1/layer.tar"]"#, "c.json"),
+                ),
+            ]),
+            "don't match image configuration".into(),
+        ),
+        (
+            "a layer count mismatch",
+            tar_of(&[
+                ("l1/layer.tar", &layer),
+                ("c.json", &config),
+                ("manifest.json", &manifest(r#"["l1/layer.tar"]"#, "c.json")),
+            ]),
+            "lists 1 layers for an image whose config lists 2".into(),
+        ),
+    ];
+    for (what, archive, expected) in cases {
+        let err = load(&store, &archive)
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
+        assert!(err.to_string().contains(&expected), "{what}: {err}");
+        assert_eq!(listing(root.path()), before, "{what}: the store changed");
+    }
+    let symlinked_out = {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "manifest.json", "/etc/passwd").unwrap();
+        b.into_inner().unwrap()
+    };
+    let err = load(&store, &symlinked_out).err().unwrap().to_string();
+    assert!(err.contains("outside the archive"), "{err}");
+    assert_eq!(listing(root.path()), before);
+    assert_eq!(store.images().len(), 1);
+}

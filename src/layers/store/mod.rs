@@ -32,6 +32,7 @@ mod state;
 mod tests;
 
 pub use external::{BlobExpectation, Compression, ExpectedLayer, ExternalImage};
+pub(crate) use ingest::decompressed;
 pub use ingest::{ImportOptions, ImportResult};
 pub use references::{ImageUser, Refusal, Removal};
 pub use state::{ImageSummary, LayerRecord};
