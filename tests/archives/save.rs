@@ -123,3 +123,31 @@ fn the_docker_cli_saves_from_stratad() {
     assert!(!out.status.success());
     assert!(text(&out).contains("reference does not exist"), "{}", text(&out));
 }
+
+#[test]
+fn a_committed_image_s_saved_layer_hashes_to_its_diff_id() {
+    require!(crate::util::fuse());
+    require!(tools(&["curl"]));
+    let d = Daemon::start();
+    d.import_busybox();
+    let script = "mkdir -p /srv/app && echo hello > /srv/app/greeting && rm /etc/group && chmod 700 /bin/busybox";
+    d.ok(&["run", "--name", "c", "busybox", "sh", "-c", script]);
+    d.ok(&["commit", "c", "busybox:committed"]);
+    let layers = d.inspect("busybox:committed")["RootFS"]["Layers"].clone();
+    let layers: Vec<&str> = layers.as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(layers.len(), 2);
+    let files = archive_files(&save_to_file(&d, &["busybox:committed"], "committed.tar"));
+    for layer in &layers {
+        let blob = &files[&format!("blobs/sha256/{}", &layer[7..])];
+        assert_eq!(format!("sha256:{}", sha256_hex(blob)), *layer);
+    }
+    let top = &files[&format!("blobs/sha256/{}", &layers[1][7..])];
+    let mut names = Vec::new();
+    for e in tar::Archive::new(top.as_slice()).entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(
+        names.iter().any(|n| n == "srv/app/greeting") && names.iter().any(|n| n == "etc/.wh.group"),
+        "{names:?}"
+    );
+}

@@ -315,3 +315,109 @@ fn bad_archives_are_refused_and_change_nothing() {
     assert_eq!(listing(root.path()), before);
     assert_eq!(store.images().len(), 1);
 }
+
+/// An OCI layout holding `layer` (gzip'd) under a manifest and `index`,
+/// with `mangle` applied to its files before they are archived.
+fn oci_archive(layer: &[u8], mangle: impl FnOnce(&mut BTreeMap<String, Vec<u8>>, &Digest)) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, layer).unwrap();
+    let blob = gz.finish().unwrap();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+        Digest::of(layer)
+    )
+    .into_bytes();
+    let desc = |media_type: &str, bytes: &[u8]| {
+        format!(
+            r#"{{"mediaType":"{media_type}","digest":"{}","size":{}}}"#,
+            Digest::of(bytes),
+            bytes.len()
+        )
+    };
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"config":{},"layers":[{}]}}"#,
+        desc(media::OCI_CONFIG, &config),
+        desc(media::OCI_LAYER_GZIP, &blob)
+    )
+    .into_bytes();
+    let mut m = desc(media::OCI_MANIFEST, &manifest);
+    m.insert_str(
+        m.len() - 1,
+        r#","annotations":{"org.opencontainers.image.ref.name":"example.com/oci:1"}"#,
+    );
+    let index = format!(r#"{{"schemaVersion":2,"manifests":[{m}]}}"#).into_bytes();
+    let mut files = BTreeMap::new();
+    for b in [&blob, &config, &manifest] {
+        files.insert(blob_path(&Digest::of(b)), b.clone());
+    }
+    files.insert(INDEX.to_string(), index);
+    files.insert(OCI_LAYOUT.to_string(), OCI_LAYOUT_CONTENT.to_vec());
+    mangle(&mut files, &Digest::of(&blob));
+    let list: Vec<(&str, &[u8])> = files.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+    tar_of(&list)
+}
+
+#[test]
+fn an_oci_layout_loads_and_its_bad_forms_are_refused() {
+    let (root, store) = store();
+    let layer = [file(b"etc/oci", b"oci"), end()].concat();
+    let before = listing(root.path());
+    let nested = |files: &mut BTreeMap<String, Vec<u8>>, _: &Digest| {
+        // index.json → an index → the index again … past the depth limit.
+        let inner = files[INDEX].clone().into_iter().collect::<Vec<u8>>();
+        let mut wrapped = inner;
+        for _ in 0..6 {
+            let d = Digest::of(&wrapped);
+            files.insert(blob_path(&d), wrapped.clone());
+            wrapped = format!(
+                r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","digest":"{d}","size":{}}}]}}"#,
+                media::OCI_INDEX,
+                wrapped.len()
+            )
+            .into_bytes();
+        }
+        files.insert(INDEX.to_string(), wrapped);
+    };
+    type Mangle = Box<dyn FnOnce(&mut BTreeMap<String, Vec<u8>>, &Digest)>;
+    let cases: Vec<(&str, Mangle, &str)> = vec![
+        (
+            "a missing blob",
+            Box::new(|f, d| drop(f.remove(&blob_path(d)))),
+            "which the archive does not hold",
+        ),
+        (
+            "a blob of another digest, same content",
+            // The gzip header's time: it decompresses to the same layer.
+            Box::new(|f, d| f.get_mut(&blob_path(d)).unwrap()[4] ^= 1),
+            "filesystem layer verification failed for digest",
+        ),
+        (
+            "a corrupt blob",
+            Box::new(|f, d| f.get_mut(&blob_path(d)).unwrap()[20] ^= 1),
+            "failed to read blob",
+        ),
+        ("indexes too deep", Box::new(nested), "more than 4 deep"),
+        (
+            "an unknown media type",
+            Box::new(|f, _| {
+                let i = String::from_utf8(f[INDEX].clone()).unwrap();
+                f.insert(
+                    INDEX.into(),
+                    i.replace(media::OCI_MANIFEST, "application/x-nonsense").into_bytes(),
+                );
+            }),
+            "unknown media type",
+        ),
+    ];
+    for (what, mangle, expected) in cases {
+        let err = load(&store, &oci_archive(&layer, mangle))
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
+        assert!(err.to_string().contains(expected), "{what}: {err}");
+        assert_eq!(listing(root.path()), before, "{what}: the store changed");
+    }
+    let loaded = load(&store, &oci_archive(&layer, |_, _| {})).unwrap();
+    assert_eq!(loaded[0].tags, [Reference::parse("example.com/oci:1").unwrap()]);
+    let image = store.image("example.com/oci:1").unwrap();
+    assert_eq!(image.config.rootfs.diff_ids, [Digest::of(&layer)]);
+}
