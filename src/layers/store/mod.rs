@@ -6,6 +6,7 @@
 //! ROOT/images/<hex>.json      image config bytes; <hex> = sha256 of them
 //! ROOT/layers/<hex>/root/     a layer's extracted tree; <hex> = its diff_id
 //! ROOT/layers/<hex>/index     its metadata index (see `index`)
+//! ROOT/layers/<hex>/tar-layout how to write its exact tar again (see `tarlayout`)
 //! ROOT/chains/<hex>.index     an image's layers merged (see `chain`); <hex> = chain ID
 //! ROOT/tmp/                   work in progress; emptied at every start
 //! ```
