@@ -28,6 +28,7 @@ pub mod engine;
 pub mod fs;
 pub mod layers;
 pub mod quote;
+pub mod registry;
 pub mod run;
 pub mod sys;
 pub mod time;

@@ -172,7 +172,7 @@ pub async fn export(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
 pub async fn load(daemon: &Arc<Daemon>, _query: &Query, body: hyper::body::Incoming) -> Reply {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
     let store = daemon.store.clone();
-    let work = tokio::task::spawn_blocking(move || load::load(&store, super::images::ChannelReader::new(rx)));
+    let work = tokio::task::spawn_blocking(move || load::load(&store, crate::engine::PieceReader::new(rx)));
     super::images::pump(body, tx).await;
     let loaded = work
         .await

@@ -40,6 +40,8 @@ pub struct DaemonConfig {
     pub shutdown_timeout: std::time::Duration,
     /// Which cgroup mechanism enforces the containers' device rules (root).
     pub device_cgroup: crate::run::cgroup::Choice,
+    /// `--insecure-registry` and `--config-dir` (registries' CAs).
+    pub registry: crate::registry::RegistryConfig,
 }
 
 /// Everything a request handler may reach.

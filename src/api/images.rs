@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, bytes, json};
+use crate::engine::PieceReader;
 use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
 use crate::layers::{ImageUser, Refusal};
 use crate::time;
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -287,7 +288,7 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, body: Incoming) -> Repl
     };
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
     let store = daemon.store.clone();
-    let work = tokio::task::spawn_blocking(move || store.import(ChannelReader::new(rx), &opts));
+    let work = tokio::task::spawn_blocking(move || store.import(PieceReader::new(rx), &opts));
     pump(body, tx).await;
     let result = work
         .await
@@ -314,12 +315,6 @@ fn stream_reply(body: Vec<u8>) -> Response<Body> {
 }
 
 fn import_options(query: &Query) -> Result<ImportOptions, ApiError> {
-    if let Some(image) = query.get("fromImage") {
-        let image = crate::quote::excerpt(image, 128);
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {image}: stratad has no registry access; import a root filesystem tar instead"
-        )));
-    }
     match query.get("fromSrc") {
         Some("-") => {}
         Some(src) => {
@@ -328,6 +323,7 @@ fn import_options(query: &Query) -> Result<ImportOptions, ApiError> {
                 "importing from {src:?} is not supported: send the archive as the request body (fromSrc=-)"
             )));
         }
+        // (`fromImage` is a pull: see `api::registry`.)
         None => return Err(ApiError::bad_request("fromSrc=- or fromImage is required")),
     }
     let repo = query.get("repo").unwrap_or("");
@@ -382,36 +378,6 @@ pub(super) async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>
 
 async fn drain(mut body: Incoming) {
     while let Some(Ok(_)) = body.frame().await {}
-}
-
-/// A blocking `Read` over body chunks sent from the async side.
-pub(super) struct ChannelReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    chunk: Bytes,
-}
-
-impl ChannelReader {
-    pub(super) fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
-        ChannelReader {
-            rx,
-            chunk: Bytes::new(),
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(c)) => self.chunk = c,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

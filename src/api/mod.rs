@@ -12,6 +12,7 @@ mod handle;
 mod hijack;
 mod http;
 mod images;
+mod registry;
 mod routes;
 mod server;
 mod system;
@@ -19,6 +20,7 @@ mod unsupported;
 
 pub use error::ApiError;
 pub use handle::{Daemon, DaemonConfig, TlsFiles};
+pub use registry::default_config_dir;
 pub use server::default_root;
 
 use std::path::PathBuf;

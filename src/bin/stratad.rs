@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use std::path::PathBuf;
-use strata::api::{Daemon, DaemonConfig, TlsFiles, default_root};
+use strata::api::{Daemon, DaemonConfig, TlsFiles, default_config_dir, default_root};
 use strata::wire::Host;
 
 /// The Strata daemon: owns images and layers and serves the Docker Engine API.
@@ -40,6 +40,14 @@ struct Args {
     /// Seconds running containers get to stop when the daemon shuts down
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
     shutdown_timeout: u64,
+    /// A registry reachable over plain HTTP (HOST or HOST:PORT; repeatable).
+    /// Loopback registries always are.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure_registries: Vec<String>,
+    /// Strata's config directory: registries' CAs and client certificates in
+    /// DIR/certs.d/HOST:PORT/ [default: /etc/strata as root, $XDG_CONFIG_HOME/strata otherwise]
+    #[arg(long, value_name = "DIR")]
+    config_dir: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace
     #[arg(short = 'l', long, default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -74,6 +82,10 @@ impl Args {
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout),
             device_cgroup: self.device_cgroup,
             helper: std::env::current_exe().context("finding stratad's own executable")?,
+            registry: strata::registry::RegistryConfig {
+                insecure: self.insecure_registries,
+                config_dir: self.config_dir.unwrap_or_else(default_config_dir),
+            },
         })
     }
 }

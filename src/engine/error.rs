@@ -17,6 +17,9 @@ pub enum Error {
     /// (Docker's 400).
     #[error("{0}")]
     InvalidArgument(String),
+    /// A registry refused the credentials, or wants some (Docker's 401).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The disk or the quota is full (507).
     #[error("{0}")]
     StorageFull(String),

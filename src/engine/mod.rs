@@ -23,6 +23,8 @@ mod export;
 pub mod filter;
 mod names;
 pub mod output;
+pub mod progress;
+pub mod pull;
 pub mod record;
 mod remove;
 mod security;
@@ -37,6 +39,7 @@ pub use commit::CommitOptions;
 pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
+pub use pull::{PieceReader, PullOutcome, PullRequest};
 pub use signal::Signal;
 pub use streams::{Stdin, Streams, Wiring, connect_terminal, make_stdio};
 

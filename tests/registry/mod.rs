@@ -1,3 +1,4 @@
 //! Images to and from registries: the fixtures, pull, push, login.
 
 mod fixtures;
+mod upload;
