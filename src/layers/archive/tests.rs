@@ -421,3 +421,16 @@ fn an_oci_layout_loads_and_its_bad_forms_are_refused() {
     let image = store.image("example.com/oci:1").unwrap();
     assert_eq!(image.config.rootfs.diff_ids, [Digest::of(&layer)]);
 }
+
+#[test]
+fn a_load_takes_a_tag_from_the_image_that_had_it() {
+    let (_root, store) = store();
+    let (first, _) = import(&store, &[(b"a", b"1")], Some("app:1"));
+    let archive = save(&store, &["app:1"]).unwrap();
+    let (second, _) = import(&store, &[(b"a", b"2")], Some("app:1"));
+    let loaded = load(&store, &archive).unwrap();
+    assert_eq!(loaded[0].id, first);
+    assert_eq!(loaded[0].moved, [(Reference::parse("app:1").unwrap(), second)]);
+    assert_eq!(store.resolve("app:1").unwrap(), first);
+    assert_eq!(store.images().len(), 2, "the other image stays, untagged");
+}
