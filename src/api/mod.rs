@@ -11,6 +11,7 @@ mod handle;
 mod hijack;
 mod http;
 mod images;
+mod push;
 mod registry;
 mod routes;
 mod server;
