@@ -2,6 +2,7 @@
 
 mod fixtures;
 mod pull;
+mod push;
 mod upload;
 
 use crate::util::{Daemon, http_request_with};
