@@ -25,6 +25,7 @@ mod names;
 pub mod output;
 pub mod progress;
 pub mod pull;
+pub mod push;
 pub mod record;
 mod remove;
 mod security;
@@ -40,6 +41,7 @@ pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
 pub use pull::{PieceReader, PullOutcome, PullRequest};
+pub use push::{PushRequest, PushedTag};
 pub use signal::Signal;
 pub use streams::{Stdin, Streams, Wiring, connect_terminal, make_stdio};
 
