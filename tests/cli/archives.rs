@@ -104,6 +104,32 @@ fn save_writes_the_same_archive_to_a_file_or_a_pipe() {
 }
 
 #[test]
+fn load_reads_back_what_save_wrote() {
+    let d = Daemon::start();
+    let id = imported(&d, "sample:1");
+    let file = d.dir.path().join("sample.tar");
+    d.ok(&["save", "-o", file.to_str().unwrap(), "sample:1"]);
+    d.ok(&["rmi", "sample:1"]);
+    assert_eq!(
+        d.ok(&["load", "-i", file.to_str().unwrap()]),
+        "Loaded image: sample:1\n"
+    );
+    assert_eq!(d.inspect("sample:1")["Id"], id.as_str(), "the same image ID");
+    // From stdin, quietly: the same line (docker's -q hides only progress).
+    d.ok(&["rmi", "sample:1"]);
+    let bytes = std::fs::read(&file).unwrap();
+    let out = d.strata_stdin(&["load", "-q"], &bytes);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Loaded image: sample:1\n");
+    // Garbage is refused and loads nothing.
+    let before = d.ok(&["images", "-q"]);
+    let bad = d.strata_stdin(&["load"], b"not a tar at all");
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(!String::from_utf8_lossy(&bad.stderr).is_empty());
+    assert_eq!(d.ok(&["images", "-q"]), before);
+}
+
+#[test]
 fn export_writes_the_containers_filesystem() {
     let d = Daemon::start();
     imported(&d, "sample:1");

@@ -448,3 +448,57 @@ fn pull_platform_picks_an_entry_of_a_multi_platform_image() {
         assert_eq!(d.inspect(&name)["Architecture"], "amd64", "the host's by default");
     }
 }
+
+#[test]
+fn push_prints_dockers_lines_and_the_image_comes_back() {
+    let reg = require!(Registry::plain());
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let tar = d.dir.path().join("rootfs.tar");
+    std::fs::write(&tar, crate::util::sample_rootfs_tar()).unwrap();
+    let id = d.import(&tar, "sample:1");
+    let name = format!("{}/sample", reg.addr());
+    d.ok(&["tag", "sample:1", &format!("{name}:1")]);
+    let bad = strata_with(&d, &config, &["push", "--all-tags", &format!("{name}:1")], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("tag can't be used with --all-tags/-a"),
+        "{}",
+        text(&bad)
+    );
+
+    let out = strata_with(&d, &config, &["push", &format!("{name}:1")], None);
+    assert!(out.status.success(), "{}\n{}", text(&out), d.log());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("The push refers to repository [{name}]"), "{stdout}");
+    assert_eq!(layer_lines(&stdout, "Pushed").len(), 1, "{stdout}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("1: digest: sha256:") && last.contains(" size: "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Pushing"), "no progress in a pipe: {stdout}");
+
+    let again = strata_with(&d, &config, &["push", "-q", &format!("{name}:1")], None);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        format!("{name}:1\n"),
+        "{}",
+        text(&again)
+    );
+    let again = strata_with(&d, &config, &["push", &format!("{name}:1")], None);
+    assert_eq!(
+        layer_lines(&String::from_utf8_lossy(&again.stdout), "Layer already exists").len(),
+        1
+    );
+
+    let other = Daemon::start();
+    let pulled = strata_with(&other, &config, &["pull", &format!("{name}:1")], None);
+    assert!(pulled.status.success(), "{}\n{}", text(&pulled), other.log());
+    assert_eq!(
+        other.inspect(&format!("{name}:1"))["Id"],
+        id.as_str(),
+        "the same image ID"
+    );
+}
