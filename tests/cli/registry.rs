@@ -502,3 +502,32 @@ fn push_prints_dockers_lines_and_the_image_comes_back() {
         "the same image ID"
     );
 }
+
+#[test]
+fn the_tutorial_from_a_registry_through_strata() {
+    require!(crate::util::fuse());
+    let reg = require!(Registry::plain());
+    require!(reg.seed_busybox("busybox:latest"));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let ok = |args: &[&str]| {
+        let out = strata_with(&d, &config, args, None);
+        assert!(out.status.success(), "strata {args:?}: {}\n{}", text(&out), d.log());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let image = format!("{}/busybox", reg.addr());
+    let committed = format!("{image}:committed");
+    ok(&["run", "--name", "git", &image, "sh", "-c", "echo hello > /greeting"]);
+    assert!(ok(&["diff", "git"]).lines().any(|l| l == "A /greeting"));
+    ok(&["commit", "git", &committed]);
+    let before = d.inspect(&committed);
+    ok(&["push", &committed]);
+    ok(&["rm", "git"]);
+    ok(&["rmi", &committed, &image]);
+    assert_eq!(ok(&["images", "-q"]), "", "everything removed");
+    ok(&["pull", &committed]);
+    let after = d.inspect(&committed);
+    assert_eq!(after["Id"], before["Id"], "the same image ID");
+    assert_eq!(after["RootFS"]["Layers"], before["RootFS"]["Layers"]);
+    assert_eq!(ok(&["run", "--rm", &committed, "cat", "/greeting"]), "hello\n");
+}
