@@ -8,22 +8,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-/// `strata ARGS` against `d` with its credentials in `config`.
+/// `strata ARGS` against `d` with its credentials in `config`; `stdin` is
+/// a line or two (a password), written whole before the output is read.
 pub fn strata_with(d: &Daemon, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(STRATA);
-    cmd.arg("-H").arg(d.host()).args(args);
-    cmd.env_remove("STRATA_HOST").env("STRATA_CONFIG", config);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn strata");
-    if let Some(data) = stdin {
-        use std::io::Write;
-        let mut pipe = child.stdin.take().expect("stdin");
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-    }
+    use std::io::Write;
+    let mut child = Command::new(STRATA)
+        .arg("-H")
+        .arg(d.host())
+        .args(args)
+        .env_remove("STRATA_HOST")
+        .env("STRATA_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strata");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let small = stdin.unwrap_or_default();
+    assert!(small.len() < 4096, "more than a pipe's buffer could block");
+    let _ = pipe.write_all(small);
+    drop(pipe);
     output_within(child, Duration::from_secs(60), &format!("strata {}", args.join(" ")))
 }
 
