@@ -34,15 +34,7 @@ pub fn strata_with(d: &Daemon, config: &Path, args: &[&str], stdin: Option<&[u8]
 /// `strata ARGS` with a terminal (a pty from `script`) as stdin, stdout
 /// and stderr: what it wrote there, `\r\n` as the terminal got it.
 pub fn strata_on_terminal(d: &Daemon, config: &Path, args: &[&str]) -> Output {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let mut line = format!("{} -H {}", quote(STRATA), quote(&d.host()));
-    for a in args {
-        line = line + " " + &quote(a);
-    }
-    let child = Command::new("script")
-        .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .env("STRATA_CONFIG", config)
-        .env("COLUMNS", "120")
+    let child = on_pty(d, config, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -53,6 +45,21 @@ pub fn strata_on_terminal(d: &Daemon, config: &Path, args: &[&str]) -> Output {
         Duration::from_secs(60),
         &format!("strata {} on a pty", args.join(" ")),
     )
+}
+
+/// `script` running `strata -H … ARGS` on a pty, credentials in `config`.
+fn on_pty(d: &Daemon, config: &Path, args: &[&str]) -> Command {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line = std::iter::once(STRATA.to_string())
+        .chain(["-H".into(), d.host()])
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env("STRATA_CONFIG", config);
+    cmd
 }
 
 fn config_dir(d: &Daemon) -> PathBuf {
@@ -352,16 +359,7 @@ fn run_pulls_a_missing_image_first() {
 /// typed before echo is off): everything the terminal showed.
 fn strata_answering(d: &Daemon, config: &Path, args: &[&str], answers: &[(&str, &str)]) -> String {
     use std::io::{Read, Write};
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let line = std::iter::once(STRATA.to_string())
-        .chain(["-H".into(), d.host()])
-        .chain(args.iter().map(|a| a.to_string()))
-        .map(|a| quote(&a))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .env("STRATA_CONFIG", config)
+    let mut child = on_pty(d, config, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
