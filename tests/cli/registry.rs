@@ -495,6 +495,18 @@ fn push_prints_dockers_lines_and_the_image_comes_back() {
         1
     );
 
+    // Every tag of the repository with --all-tags.
+    d.ok(&["tag", "sample:1", &format!("{name}:2")]);
+    let all = strata_with(&d, &config, &["push", "-a", &name], None);
+    let all = String::from_utf8_lossy(&all.stdout).into_owned();
+    for tag in ["1", "2"] {
+        assert!(
+            all.lines().any(|l| l.starts_with(&format!("{tag}: digest: sha256:"))),
+            "{all}"
+        );
+    }
+    assert!(!all.contains("Using default tag"), "{all}");
+
     let other = Daemon::start();
     let pulled = strata_with(&other, &config, &["pull", &format!("{name}:1")], None);
     assert!(pulled.status.success(), "{}\n{}", text(&pulled), other.log());
