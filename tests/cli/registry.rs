@@ -545,3 +545,42 @@ fn the_tutorial_from_a_registry_through_strata() {
     assert_eq!(after["RootFS"]["Layers"], before["RootFS"]["Layers"]);
     assert_eq!(ok(&["run", "--rm", &committed, "cat", "/greeting"]), "hello\n");
 }
+
+/// `docker ARGS` and `strata ARGS`, each against its own fresh daemon: both
+/// outputs and exit codes, for comparing the two clients line for line.
+fn docker_and_strata(runs: &[&[&str]]) -> Option<Vec<(Output, Output)>> {
+    let (for_docker, for_strata) = (Daemon::start(), Daemon::start());
+    let config = config_dir(&for_strata);
+    let mut pairs = Vec::new();
+    for args in runs {
+        let docker = for_docker.docker_part(args)?;
+        let strata = strata_with(&for_strata, &config, args, None);
+        pairs.push((docker, strata));
+    }
+    Some(pairs)
+}
+
+#[test]
+fn strata_prints_what_the_docker_cli_prints() {
+    let reg = require!(Registry::plain());
+    let (_, digest) = require!(reg.seed_busybox("busybox:latest"));
+    let name = format!("{}/busybox", reg.addr());
+    let missing = format!("{}/nosuch:1", reg.addr());
+    let runs: [&[&str]; 5] = [
+        &["pull", &name],
+        &["pull", &format!("{name}@{digest}")],
+        &["pull", "-q", &name],
+        &["pull", &missing],
+        &["images", "--digests", "--format", "json"],
+    ];
+    let Some(pairs) = docker_and_strata(&runs) else { return };
+    for (args, (docker, strata)) in runs.iter().zip(&pairs) {
+        assert_eq!(
+            String::from_utf8_lossy(&strata.stdout),
+            String::from_utf8_lossy(&docker.stdout),
+            "stdout of {args:?}"
+        );
+        assert_eq!(strata.status.code(), docker.status.code(), "exit code of {args:?}");
+        assert_eq!(stderr(strata), stderr(docker), "stderr of {args:?}");
+    }
+}
