@@ -584,3 +584,23 @@ fn strata_prints_what_the_docker_cli_prints() {
         assert_eq!(stderr(strata), stderr(docker), "stderr of {args:?}");
     }
 }
+
+#[test]
+fn strata_run_pulls_as_the_docker_cli_does() {
+    require!(crate::util::fuse());
+    let reg = require!(Registry::plain());
+    require!(reg.seed_busybox("busybox:latest"));
+    let name = format!("{}/busybox", reg.addr());
+    let runs: [&[&str]; 2] = [
+        &["run", "--rm", &name, "echo", "hi"],
+        &["create", "--pull", "never", "nosuch:1"],
+    ];
+    let Some(pairs) = docker_and_strata(&runs) else { return };
+    let (docker, strata) = &pairs[0];
+    assert_eq!(String::from_utf8_lossy(&strata.stdout), "hi\n");
+    assert_eq!(strata.stdout, docker.stdout);
+    assert_eq!(stderr(strata), stderr(docker), "the pull's lines on stderr");
+    let (docker, strata) = &pairs[1];
+    assert_eq!(strata.status.code(), docker.status.code());
+    assert_eq!(stderr(strata), stderr(docker));
+}
