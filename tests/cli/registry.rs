@@ -49,16 +49,20 @@ pub fn strata_on_terminal(d: &Daemon, config: &Path, args: &[&str]) -> Output {
 
 /// `script` running `strata -H … ARGS` on a pty, credentials in `config`.
 fn on_pty(d: &Daemon, config: &Path, args: &[&str]) -> Command {
+    pty_command(STRATA, d, ("STRATA_CONFIG", config), args)
+}
+
+/// `script` running `PROGRAM -H HOST ARGS` on a pty, with one variable set.
+fn pty_command(program: &str, d: &Daemon, var: (&str, &Path), args: &[&str]) -> Command {
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let line = std::iter::once(STRATA.to_string())
+    let line = std::iter::once(program.to_string())
         .chain(["-H".into(), d.host()])
         .chain(args.iter().map(|a| a.to_string()))
         .map(|a| quote(&a))
         .collect::<Vec<_>>()
         .join(" ");
     let mut cmd = Command::new("script");
-    cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
-        .env("STRATA_CONFIG", config);
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"]).env(var.0, var.1);
     cmd
 }
 
@@ -603,4 +607,78 @@ fn strata_run_pulls_as_the_docker_cli_does() {
     let (docker, strata) = &pairs[1];
     assert_eq!(strata.status.code(), docker.status.code());
     assert_eq!(stderr(strata), stderr(docker));
+}
+
+/// A terminal's bytes without the redraws of bars that move (`Downloading`
+/// or `Extracting` with counts): how many the daemon sends depends on time.
+/// A redraw is `[ESC[nA] ESC[2K \r TEXT \r [ESC[nB]`.
+fn without_moving_bars(shown: &str) -> String {
+    const REDRAW: &str = "\x1b[2K\r";
+    let ends_move = |s: &str, letter: char| {
+        let i = s.rfind("\x1b[")?;
+        let digits = s[i + 2..].strip_suffix(letter)?;
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(i)
+    };
+    let (mut out, mut rest) = (String::new(), shown);
+    while let Some(at) = rest.find(REDRAW) {
+        let before = &rest[..at];
+        let start = ends_move(before, 'A').unwrap_or(at);
+        let body = &rest[at + REDRAW.len()..];
+        let text_end = body.find('\r').map_or(body.len(), |i| i + 1);
+        let text = &body[..text_end];
+        let mut end = at + REDRAW.len() + text_end;
+        if let Some(close) = rest[end..]
+            .find('B')
+            .filter(|&b| ends_move(&rest[end..end + b + 1], 'B') == Some(0))
+        {
+            end += close + 1;
+        }
+        let moving = text.split_once(": ").is_some_and(|(_, status)| {
+            (status.starts_with("Downloading ") || status.starts_with("Extracting ")) && status.trim().contains(' ')
+        });
+        out.push_str(&rest[..start]);
+        if !moving {
+            out.push_str(&rest[start..end]);
+        }
+        rest = &rest[end..];
+    }
+    out + rest
+}
+
+#[test]
+fn strata_draws_a_terminal_as_the_docker_cli_does() {
+    let reg = require!(Registry::plain());
+    require!(reg.seed_busybox("busybox:latest"));
+    require!(crate::util::tool("docker"));
+    let name = format!("{}/busybox", reg.addr());
+    let (for_docker, for_strata) = (Daemon::start(), Daemon::start());
+    let docker_config = for_docker.dir.path().join("docker-config");
+    let docker = pty_command(
+        "docker",
+        &for_docker,
+        ("DOCKER_CONFIG", &docker_config),
+        &["pull", &name],
+    );
+    let strata = on_pty(&for_strata, &config_dir(&for_strata), &["pull", &name]);
+    let [docker, strata] = [docker, strata].map(|mut c| {
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = output_within(child, Duration::from_secs(60), "pull on a pty");
+        String::from_utf8(out.stdout).unwrap()
+    });
+    assert!(strata.contains("\x1b[1A\x1b[2K\r"), "redrawn in place: {strata:?}");
+    assert_eq!(without_moving_bars(&strata), without_moving_bars(&docker));
+}
+
+#[test]
+fn moving_bars_are_told_from_statuses() {
+    let shown = "a\r\nid: Pulling fs layer\r\n\r\n\x1b[1A\x1b[2K\rid: Downloading [=>  ] 1MB/2MB\r\x1b[1B\x1b[1A\x1b[2K\rid: Pull complete \r\x1b[1Bz\r\n";
+    assert_eq!(
+        without_moving_bars(shown),
+        "a\r\nid: Pulling fs layer\r\n\r\n\x1b[1A\x1b[2K\rid: Pull complete \r\x1b[1Bz\r\n"
+    );
 }
