@@ -275,12 +275,17 @@ fn login_keeps_the_credentials_that_pull_then_sends() {
         &d,
         &config,
         &["login", "-u", "alice", "--password-stdin", &reg.addr()],
-        Some(b"nope\n"),
+        Some(b"wrong-horse-staple\n"),
     );
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
     assert!(
         stderr(&wrong).starts_with("Error response from daemon: "),
         "{}",
+        text(&wrong)
+    );
+    assert!(
+        !text(&wrong).contains("wrong-horse-staple"),
+        "never in an error: {}",
         text(&wrong)
     );
     assert!(!config.join("auth.json").exists(), "a refused login stores nothing");
