@@ -687,3 +687,25 @@ fn moving_bars_are_told_from_statuses() {
         "a\r\nid: Pulling fs layer\r\n\r\n\x1b[1A\x1b[2K\rid: Pull complete \r\x1b[1Bz\r\n"
     );
 }
+
+#[test]
+fn login_and_pull_through_a_token_registry() {
+    let reg = require!(Registry::token("bob", "token-pass-1234"));
+    require!(reg.seed_busybox("team/busybox:1"));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let name = format!("{}/team/busybox:1", reg.addr());
+    let anonymous = strata_with(&d, &config, &["pull", &name], None);
+    assert_eq!(anonymous.status.code(), Some(1), "{}", text(&anonymous));
+    let login = strata_with(
+        &d,
+        &config,
+        &["login", "-u", "bob", "--password-stdin", &reg.addr()],
+        Some(b"token-pass-1234\n"),
+    );
+    assert!(login.status.success(), "{}\n{}", text(&login), d.log());
+    let pulled = strata_with(&d, &config, &["pull", "-q", &name], None);
+    assert!(pulled.status.success(), "{}\n{}", text(&pulled), d.log());
+    assert_eq!(String::from_utf8_lossy(&pulled.stdout), format!("{name}\n"));
+    assert!(!d.log().contains("token-pass-1234"), "never in the daemon's log");
+}
