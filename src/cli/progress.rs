@@ -17,7 +17,6 @@ use super::Error;
 use super::format::human_size_with_precision;
 use crate::wire::{ProgressDetail, StreamMessage};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -173,10 +172,14 @@ pub fn error_of(m: &StreamMessage) -> Option<String> {
 
 /// Reads a JSON-lines reply as it arrives, handing each message to `each`
 /// (which may end the reading with an error). Lines are bounded.
-pub async fn for_each_message(
-    mut body: Incoming,
+pub async fn for_each_message<B>(
+    mut body: B,
     mut each: impl FnMut(StreamMessage) -> Result<(), Error>,
-) -> Result<(), Error> {
+) -> Result<(), Error>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let mut pending: Vec<u8> = Vec::new();
     let mut handle = |line: &[u8]| -> Result<(), Error> {
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -190,10 +193,12 @@ pub async fn for_each_message(
         let frame = frame.map_err(|e| Error::Protocol(format!("reading the daemon's stream: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
         pending.extend_from_slice(&data);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            handle(&line)?;
+        let mut start = 0;
+        while let Some(nl) = pending[start..].iter().position(|&b| b == b'\n') {
+            handle(&pending[start..start + nl])?;
+            start += nl + 1;
         }
+        pending.drain(..start);
         if pending.len() > MAX_LINE {
             return Err(Error::Protocol("a line of the daemon's stream is over 1 MiB".into()));
         }
@@ -382,6 +387,47 @@ mod tests {
              latest: digest: sha256:2222 size: 527\n\
              Loaded image: busybox:latest\n"
         );
+    }
+
+    /// A reply body arriving in the given pieces.
+    struct Pieces(std::collections::VecDeque<&'static str>);
+
+    impl hyper::body::Body for Pieces {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+            let piece = self
+                .0
+                .pop_front()
+                .map(|p| Ok(hyper::body::Frame::data(bytes::Bytes::from(p))));
+            std::task::Poll::Ready(piece)
+        }
+    }
+
+    fn statuses(pieces: &[&'static str]) -> Result<Vec<String>, Error> {
+        let mut seen = Vec::new();
+        let body = Pieces(pieces.iter().copied().collect());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(for_each_message(body, |m| {
+            seen.push(m.status.unwrap_or_default());
+            Ok(())
+        }))?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn stream_lines_are_split_wherever_the_pieces_break() {
+        let got = statuses(&["{\"status\":\"a\"}\n{\"sta", "tus\":\"b\"}\n\n{\"status\"", ":\"c\"}"]).unwrap();
+        assert_eq!(got, ["a", "b", "c"], "the last line needs no newline");
+        assert!(matches!(statuses(&["{\"status\":1}\n"]), Err(Error::Protocol(_))));
+        let long: &'static str = Box::leak("x".repeat(MAX_LINE + 1).into_boxed_str());
+        match statuses(&[long]) {
+            Err(Error::Protocol(m)) => assert!(m.contains("over 1 MiB"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
