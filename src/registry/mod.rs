@@ -110,6 +110,9 @@ pub enum Error {
     Tls(String),
     #[error("{0}")]
     Protocol(String),
+    /// A blob is not what its descriptor says (longer than its size).
+    #[error("filesystem layer verification failed for digest {0}")]
+    BlobVerification(Digest),
     #[error("blob {digest}: {message}")]
     Blob { digest: Digest, message: String },
 }

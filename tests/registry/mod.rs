@@ -1,6 +1,7 @@
 //! Images to and from registries: the fixtures, pull, push, login.
 
 mod fixtures;
+mod hostile;
 mod pull;
 
 use crate::util::{Daemon, http_request_with};
