@@ -220,3 +220,57 @@ fn server_errors_are_retried_then_reported_in_dockers_words() {
     assert_eq!(p.message(), "denied: requested access to the resource is denied");
     assert_eq!(fake.count("GET", path) - before, 1);
 }
+
+/// Names in a directory of the store.
+fn names(d: &Daemon, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d.root.join(sub))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_daemon_killed_mid_pull_leaves_nothing_and_the_next_pull_works() {
+    let (fake, image) = served();
+    let stalled = &image.layers[2];
+    fake.blob(
+        "r",
+        &stalled.digest,
+        vec![Answer::ok("application/octet-stream", stalled.bytes.clone()).stalled(8000)],
+    );
+    let mut d = Daemon::start();
+    let socket = d.socket.clone();
+    let name = format!("{}/r", fake.addr());
+    let query = format!("/images/create?fromImage={name}&tag=v1");
+    let client = std::thread::spawn(move || crate::util::http_request(&socket, "POST", &query, b""));
+    // Two layers stored (not yet an image's), the third mid-extraction.
+    crate::util::wait_for(
+        || names(&d, "layers").len() == 2 && !names(&d, "tmp").is_empty(),
+        "two layers stored and one in tmp/",
+    );
+    d.kill();
+    let _ = client.join();
+    d.spawn();
+    assert_eq!(d.http("GET", "/images/json", b"").1.trim(), "[]");
+    assert_eq!(
+        names(&d, "layers"),
+        Vec::<String>::new(),
+        "layers left by the killed pull"
+    );
+    assert_eq!(names(&d, "tmp"), Vec::<String>::new());
+    assert_eq!(names(&d, "images"), Vec::<String>::new());
+    fake.release();
+    fake.blob(
+        "r",
+        &stalled.digest,
+        vec![Answer::ok("application/octet-stream", stalled.bytes.clone())],
+    );
+    let p = pull(&d, &name, "v1", None);
+    assert_eq!(p.message(), "", "{:?}", p.lines);
+    assert_eq!(d.inspect(&format!("{name}:v1"))["Id"], image.config.digest);
+}

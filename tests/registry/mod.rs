@@ -1,5 +1,6 @@
 //! Images to and from registries: the fixtures, pull, push, login.
 
+mod auth;
 mod fixtures;
 mod hostile;
 mod pull;
