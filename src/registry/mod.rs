@@ -4,7 +4,8 @@
 //! `transport` makes connections (TLS with the system roots and
 //! `certs.d`, plain HTTP only for loopback and `--insecure-registry`
 //! hosts), `auth` answers Basic and Bearer challenges, and `session` is one
-//! repository's conversation: manifests and blobs, with retries.
+//! repository's conversation: manifests and blobs, with retries, and
+//! `upload` its write side (blobs and manifests pushed).
 //!
 //! It knows `layers` (digests, compression) and nothing above: the daemon
 //! passes credentials as [`Credentials`] and never stores them.
@@ -14,10 +15,12 @@ pub mod manifest;
 pub mod name;
 mod session;
 mod transport;
+mod upload;
 
 pub use manifest::{BlobRef, Layer, Manifest, Platform};
 pub use name::RemoteName;
 pub use session::{Blob, Reply, Request, Resolved, Session, status_error};
+pub use upload::{Mount, Upload};
 
 use crate::layers::Digest;
 use std::fmt;

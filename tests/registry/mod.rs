@@ -4,6 +4,8 @@ mod auth;
 mod fixtures;
 mod hostile;
 mod pull;
+mod push;
+mod upload;
 
 use crate::util::{Daemon, http_request_with};
 

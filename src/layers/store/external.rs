@@ -103,6 +103,31 @@ impl Store {
         state.blobs.get(blob).filter(|d| state.layers.contains_key(*d)).copied()
     }
 
+    /// The blobs a stored layer is known by (pulled as, or pushed as),
+    /// in digest order.
+    pub fn blobs_of_layer(&self, diff_id: &Digest) -> Vec<Digest> {
+        let state = self.state();
+        state
+            .blobs
+            .iter()
+            .filter(|(_, d)| *d == diff_id)
+            .map(|(b, _)| *b)
+            .collect()
+    }
+
+    /// Records that `blob` decompresses to the stored layer `diff_id` (a
+    /// push made it), persisted with the state so the next push or pull
+    /// knows it. A layer no longer stored is not recorded.
+    pub fn remember_blob(&self, blob: Digest, diff_id: Digest) -> Result<()> {
+        let mut state = self.state();
+        if !state.layers.contains_key(&diff_id) || state.blobs.get(&blob) == Some(&diff_id) {
+            return Ok(());
+        }
+        let mut next = state.clone();
+        next.blobs.insert(blob, diff_id);
+        self.replace_state(&mut state, next)
+    }
+
     /// Removes layers stored for an image that was then not committed (a
     /// failed pull or load); layers an image references are kept.
     pub fn discard_unreferenced_layers(&self, diff_ids: &[Digest]) {

@@ -234,3 +234,29 @@ fn a_state_file_from_before_repo_digests_still_loads() {
     let store = Store::open(root.path()).unwrap();
     assert_eq!(store.image("old").unwrap().repo_digests, vec![digest]);
 }
+
+#[test]
+fn a_pushed_blob_is_remembered_for_its_layer_across_restarts() {
+    let root = tempfile::tempdir().unwrap();
+    let tar = tar_of(b"etc/pushed", b"pushed");
+    let (pulled, pushed) = (gzip(&tar), b"another compression".to_vec());
+    let config = config_for(&[Digest::of(&tar)]);
+    {
+        let store = Store::open(root.path()).unwrap();
+        let rec = store
+            .store_layer_expecting(&pulled[..], &expecting(&pulled, &tar, Compression::Gzip))
+            .unwrap();
+        store.add_config_image(&config, &[], &[]).unwrap();
+        assert!(store.blobs_of_layer(&rec.diff_id).is_empty());
+        store.remember_blob(Digest::of(&pushed), rec.diff_id).unwrap();
+        store.remember_blob(Digest::of(&pulled), rec.diff_id).unwrap();
+        // A layer that is not stored gets no record.
+        store.remember_blob(Digest::of(b"x"), Digest::of(b"no layer")).unwrap();
+        assert_eq!(store.layer_for_blob(&Digest::of(b"x")), None);
+    }
+    let store = Store::open(root.path()).unwrap();
+    let mut want = vec![Digest::of(&pulled), Digest::of(&pushed)];
+    want.sort();
+    assert_eq!(store.blobs_of_layer(&Digest::of(&tar)), want);
+    assert_eq!(store.layer_for_blob(&Digest::of(&pushed)), Some(Digest::of(&tar)));
+}

@@ -1,0 +1,163 @@
+//! `POST /images/{name}/push`: an image of the store pushed to a real
+//! registry, read back by skopeo and pulled back by a fresh daemon (same
+//! image ID and RootFS.Layers); the second push finds its layers there; the
+//! docker CLI's push with its login (Basic auth).
+
+use crate::util::{Daemon, Registry, Side, require, skopeo, text};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// `POST PATH` on the daemon with `headers`: status and body (dechunked).
+fn post(d: &Daemon, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = UnixStream::connect(&d.socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // The stream's lines are JSON objects: keep those (chunk sizes are not).
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with('{')).collect();
+    (status, lines.join("\n"))
+}
+
+/// The stream's lines as JSON.
+fn lines(body: &str) -> Vec<serde_json::Value> {
+    body.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn statuses(body: &str) -> Vec<String> {
+    lines(body)
+        .iter()
+        .filter_map(|l| l["status"].as_str().map(String::from))
+        .collect()
+}
+
+/// A daemon with busybox imported and tagged `ADDR/REPO:TAG`.
+fn daemon_with(reg: &Registry, repo_tag: &str) -> (Daemon, String) {
+    let d = Daemon::start();
+    d.import_busybox();
+    let name = format!("{}/{repo_tag}", reg.addr());
+    d.ok(&["tag", "busybox:latest", &name]);
+    (d, name)
+}
+
+#[test]
+fn a_pushed_image_reads_back_and_pulls_back_the_same() {
+    let reg = require!(Registry::plain());
+    let (d, name) = daemon_with(&reg, "bb:v1");
+    let (status, body) = post(&d, &format!("/images/{}/bb/push?tag=v1", reg.addr()), &[]);
+    assert_eq!(status, 200, "{body}");
+    let said = statuses(&body);
+    assert_eq!(
+        said[0],
+        format!("The push refers to repository [{}/bb]", reg.addr()),
+        "{body}"
+    );
+    for want in ["Preparing", "Pushing", "Pushed"] {
+        assert!(said.iter().any(|s| s == want), "no {want:?} in {body}");
+    }
+    let (_, _, digest) = reg.manifest("bb", "v1");
+    let summary = said
+        .iter()
+        .find(|s| s.starts_with("v1: digest: "))
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        summary.starts_with(&format!("v1: digest: {digest} size: ")),
+        "{summary}"
+    );
+    let aux = lines(&body)
+        .into_iter()
+        .find(|l| !l["aux"].is_null())
+        .expect("an aux line");
+    assert_eq!(
+        (aux["aux"]["Tag"].as_str(), aux["aux"]["Digest"].as_str()),
+        (Some("v1"), Some(digest.as_str()))
+    );
+    // skopeo reads what was pushed: the same config and layers.
+    let image = d.inspect(&name);
+    let mut args = vec!["inspect".to_string(), "--config".into(), "--raw".into()];
+    args.extend(reg.skopeo_args(Side::Only));
+    args.push(format!("docker://{name}"));
+    let out = skopeo(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", text(&out));
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"], image["RootFS"]["Layers"]);
+    assert_eq!(
+        crate::util::digest_of(&out.stdout),
+        image["Id"].as_str().unwrap(),
+        "the config's bytes"
+    );
+    // Again: every layer is there already.
+    let (_, again) = post(&d, &format!("/images/{}/bb/push?tag=v1", reg.addr()), &[]);
+    assert!(statuses(&again).iter().any(|s| s == "Layer already exists"), "{again}");
+    assert!(!statuses(&again).iter().any(|s| s == "Pushed"), "{again}");
+    // A fresh daemon pulls it back as the same image.
+    let fresh = Daemon::start();
+    let (status, pulled) = post(
+        &fresh,
+        &format!("/images/create?fromImage={}/bb&tag=v1", reg.addr()),
+        &[],
+    );
+    assert_eq!(status, 200, "{pulled}");
+    let back = fresh.inspect(&name);
+    assert_eq!(
+        (&back["Id"], &back["RootFS"]["Layers"]),
+        (&image["Id"], &image["RootFS"]["Layers"])
+    );
+}
+
+#[test]
+fn pushing_a_name_not_in_the_store_is_docker_s_404() {
+    let reg = require!(Registry::plain());
+    let d = Daemon::start();
+    let (status, body) = post(&d, &format!("/images/{}/nothing/push?tag=v1", reg.addr()), &[]);
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains(&format!(
+            "An image does not exist locally with the tag: {}/nothing",
+            reg.addr()
+        )),
+        "{body}"
+    );
+}
+
+#[test]
+fn docker_cli_push_with_login_and_all_tags() {
+    let reg = require!(Registry::basic("erin", "pw"));
+    let (d, name) = daemon_with(&reg, "cli:one");
+    d.ok(&["tag", "busybox:latest", &format!("{}/cli:two", reg.addr())]);
+    let Some(denied) = d.docker_part(&["push", &name]) else {
+        return;
+    };
+    assert!(!denied.status.success(), "pushed without login: {}", text(&denied));
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("no basic auth credentials"),
+        "{}",
+        text(&denied)
+    );
+    let login = d.docker(&["login", "-u", "erin", "-p", "pw", &reg.addr()]).unwrap();
+    assert!(login.status.success(), "{}", text(&login));
+    let pushed = d
+        .docker(&["push", "--all-tags", &format!("{}/cli", reg.addr())])
+        .unwrap();
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let out = String::from_utf8_lossy(&pushed.stdout);
+    for tag in ["one", "two"] {
+        let digest = reg.manifest("cli", tag).2;
+        assert!(out.contains(&format!("{tag}: digest: {digest} size: ")), "{out}");
+    }
+    assert!(
+        !format!("{}{}", d.log(), reg.log()).contains("\"pw\""),
+        "the password in a log"
+    );
+}
