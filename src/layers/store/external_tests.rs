@@ -94,6 +94,12 @@ fn a_pulled_image_keeps_its_config_bytes_names_and_blobs_across_restarts() {
         vec![format!("127.0.0.1:5000/hello@{}", Digest::of(b"manifest"))]
     );
     assert_eq!(store.layer_for_blob(&Digest::of(&blob)), Some(Digest::of(&tar)));
+    // Named by its RepoDigest, as `docker run NAME@sha256:…` names it.
+    let by_digest = format!("127.0.0.1:5000/hello@{}", Digest::of(b"manifest"));
+    assert_eq!(store.resolve(&by_digest).unwrap(), id);
+    let other = format!("127.0.0.1:5000/hello@{}", Digest::of(b"other"));
+    assert!(matches!(store.resolve(&other), Err(Error::ImageNotFound(_))));
+    assert!(store.resolve("127.0.0.1:5000/hello@sha256:zz").is_err());
     // Once the image goes, so does the blob record: a pull would skip it.
     store.remove_image(&id.to_string(), true, None).unwrap().unwrap();
     assert_eq!(store.layer_for_blob(&Digest::of(&blob)), None);
