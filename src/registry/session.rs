@@ -559,7 +559,8 @@ fn retry_after(resp: &Response<Incoming>) -> Option<Duration> {
     Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
-fn content_length(resp: &Response<Incoming>) -> Option<u64> {
+/// A reply's `Content-Length`, when it has a valid one.
+pub(super) fn content_length<B>(resp: &Response<B>) -> Option<u64> {
     resp.headers()
         .get(hyper::header::CONTENT_LENGTH)?
         .to_str()
