@@ -70,7 +70,8 @@ impl fmt::Debug for Credentials {
 /// has them. No variant carries a credential.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid reference format: {0}")]
+    /// A name that is not a reference (the whole message, Docker's words).
+    #[error("{0}")]
     Name(String),
     /// Connecting failed (after the retries): `Get "URL": dial tcp …`.
     #[error("{method} \"{url}\": {message}")]

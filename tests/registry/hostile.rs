@@ -274,3 +274,24 @@ fn a_daemon_killed_mid_pull_leaves_nothing_and_the_next_pull_works() {
     assert_eq!(p.message(), "", "{:?}", p.lines);
     assert_eq!(d.inspect(&format!("{name}:v1"))["Id"], image.config.digest);
 }
+
+#[test]
+fn a_bad_name_or_platform_is_the_clients_error() {
+    let d = Daemon::start();
+    let p = pull(&d, "127.0.0.1:1/Busybox", "latest", None);
+    assert_eq!(
+        (p.status, p.message().as_str()),
+        (
+            400,
+            "invalid reference format: repository name (127.0.0.1:1/Busybox) must be lowercase"
+        )
+    );
+    let p = super::pull_query(&d, "fromImage=127.0.0.1:1/x&tag=v1&platform=linux", None);
+    assert_eq!(p.status, 400, "{:?}", p.lines);
+    assert!(
+        p.message().starts_with("invalid platform \"linux\""),
+        "{:?}",
+        p.message()
+    );
+    assert!(tmp_entries(&d).is_empty());
+}
