@@ -35,7 +35,7 @@ impl Session {
         let path = format!("/v2/{}/blobs/{digest}", self.name().path());
         let reply = self.send(&Request::new(Method::HEAD, path)).await?;
         match reply.response.status() {
-            StatusCode::OK => Ok(Some(length_of(&reply.response).unwrap_or(0))),
+            StatusCode::OK => Ok(Some(super::session::content_length(&reply.response).unwrap_or(0))),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(status_error(reply, self.name()).await),
         }
@@ -151,15 +151,6 @@ impl Session {
             _ => Ok(digest),
         }
     }
-}
-
-fn length_of<B>(resp: &hyper::Response<B>) -> Option<u64> {
-    resp.headers()
-        .get(hyper::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// An upload reply's `Location` (where the next request goes).
