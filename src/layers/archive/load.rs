@@ -63,15 +63,12 @@ const MAX_LINKS: usize = 8;
 /// Loads every image of the archive `reader` (a tar, maybe gzip'd).
 pub fn load(store: &Store, reader: impl Read) -> Result<Vec<Loaded>, Error> {
     let work = Unpacked::create(store)?;
-    let result = work.unpack(reader).and_then(|()| {
-        let images = formats::images(&work)?;
-        ingest(store, &work, &images)
-    });
-    work.remove();
-    result
+    work.unpack(reader)?;
+    let images = formats::images(&work)?;
+    ingest(store, &work, &images)
 }
 
-/// The archive unpacked under the store's `tmp/`; removed by [`Unpacked::remove`]
+/// The archive unpacked under the store's `tmp/`; removed when dropped
 /// (and, after a crash, by the store's next start).
 struct Unpacked {
     dir: PathBuf,
@@ -103,8 +100,10 @@ impl Unpacked {
         BeneathDir::open(&self.dir.join("archive"))
             .map_err(|e| crate::layers::Error::io("opening the unpacked archive")(e).into())
     }
+}
 
-    fn remove(self) {
+impl Drop for Unpacked {
+    fn drop(&mut self) {
         let result = BeneathDir::open(&self.dir)
             .and_then(|d| d.clear())
             .and_then(|()| std::fs::remove_dir(&self.dir));
