@@ -1,5 +1,10 @@
 //! The `strata` client: Docker's output formats and rules.
 
+// Archives through `strata`: save, load, export.
+mod archives;
+// Registries through `strata`: pull, push, login, logout, --pull.
+mod registry;
+
 use crate::util::{Daemon, sample_rootfs_tar, strata_at};
 
 fn is_short_id(s: &str) -> bool {

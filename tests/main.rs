@@ -5,6 +5,8 @@
 // The shared fixture builder: daemons, clients, raw HTTP, tar archives.
 mod util;
 
+// Archives: save, load and export, read and written by other tools.
+mod archives;
 // The `strata` client: Docker's output formats and rules.
 mod cli;
 // Seccomp and device rules on containers, as Docker sets them.

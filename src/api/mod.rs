@@ -4,6 +4,7 @@
 //! images), and their answers to the wire shapes of `crate::wire`, which is
 //! all the client sees.
 
+mod archives;
 mod containers;
 mod convert;
 mod error;

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{containers, images, push, registry, system};
+use super::{archives, containers, images, push, registry, system};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -74,6 +74,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::POST, ["images", "create"]) if query.get("fromImage").is_some() => {
             registry::pull(&daemon, &query, req.headers()).await
         }
+        (&Method::GET, ["images", "get"]) => archives::save(&daemon, query.get_all("names")).await,
         (&Method::POST, ["images", "create"]) => images::create(&daemon, &query, req.into_body()).await,
         (&Method::POST, ["auth"]) => registry::login(&daemon, req.into_body()).await,
         (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
@@ -98,6 +99,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::GET, ["top"]) => containers::top(&c),
                 (&Method::GET, ["changes"]) => containers::changes(&daemon, &c).await,
                 (&Method::GET, ["layer"]) => containers::layer(&daemon, &c).await,
+                (&Method::GET, ["export"]) => archives::export(&daemon, &c).await,
                 (&Method::POST, ["exec"]) => containers::exec_create(&daemon, &c, req).await,
                 (&Method::DELETE, []) => containers::remove(&daemon, &c, &query).await,
                 _ => Err(ApiError::not_found("page not found")),
@@ -132,7 +134,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
 /// segment when it is one of the known actions.
 async fn image_route(daemon: &Arc<Daemon>, method: &Method, rest: &[&str], query: &Query) -> Reply {
     let (name_parts, action) = match rest.split_last() {
-        Some((last, init)) if !init.is_empty() && matches!(*last, "json" | "history" | "tag" | "config") => {
+        Some((last, init)) if !init.is_empty() && matches!(*last, "json" | "history" | "tag" | "config" | "get") => {
             (init, Some(*last))
         }
         _ => (rest, None),
@@ -142,6 +144,7 @@ async fn image_route(daemon: &Arc<Daemon>, method: &Method, rest: &[&str], query
         (&Method::GET, Some("json")) => images::inspect(daemon, &name).await,
         (&Method::GET, Some("history")) => images::history(daemon, &name).await,
         (&Method::GET, Some("config")) => images::config(daemon, &name).await,
+        (&Method::GET, Some("get")) => archives::save(daemon, vec![name]).await,
         (&Method::POST, Some("tag")) => images::tag(daemon, &name, query).await,
         (&Method::DELETE, None) => images::remove(daemon, &name, query).await,
         _ => Err(ApiError::not_found("page not found")),

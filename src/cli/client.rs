@@ -2,7 +2,7 @@
 //! socket or over TCP with TLS.
 
 use super::Error;
-use crate::wire::{API_VERSION, ErrorResponse, Host};
+use crate::wire::{API_VERSION, AuthConfig, ErrorResponse, Host, REGISTRY_AUTH_HEADER};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, combinators::BoxBody};
 use hyper::body::{Body as HttpBody, Frame, Incoming};
@@ -86,7 +86,7 @@ impl Client {
         path: &str,
         body: Option<ReqBody>,
     ) -> Result<Response<Incoming>, Error> {
-        self.send(method, path, body, false).await
+        self.send(method, path, body, false, &[]).await
     }
 
     /// Sends a request that takes over the connection (attach, exec start)
@@ -97,7 +97,7 @@ impl Client {
                 .map_err(|never| match never {})
                 .boxed()
         });
-        let resp = self.send(Method::POST, path, body, true).await?;
+        let resp = self.send(Method::POST, path, body, true, &[]).await?;
         if resp.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
             return Err(error_of(resp).await);
         }
@@ -113,6 +113,7 @@ impl Client {
         path: &str,
         body: Option<ReqBody>,
         upgrade: bool,
+        headers: &[(&'static str, String)],
     ) -> Result<Response<Incoming>, Error> {
         let stream = self.connect().await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -131,6 +132,9 @@ impl Client {
             .uri(format!("/v{API_VERSION}{path}"))
             .header(hyper::header::HOST, authority)
             .header(hyper::header::USER_AGENT, concat!("strata/", env!("CARGO_PKG_VERSION")));
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
         if upgrade {
             req = req
                 .header(hyper::header::CONNECTION, "Upgrade")
@@ -157,11 +161,20 @@ impl Client {
     /// Sends a request and returns the body of a successful reply to read
     /// as it arrives (logs, waits), or the daemon's error message.
     pub async fn stream(&self, method: Method, path: &str, body: Option<ReqBody>) -> Result<Incoming, Error> {
-        let resp = self.request(method, path, body).await?;
-        if resp.status().is_client_error() || resp.status().is_server_error() {
-            return Err(error_of(resp).await);
-        }
-        Ok(resp.into_body())
+        successful(self.request(method, path, body).await?).await
+    }
+
+    /// Like [`Client::stream`], with registry credentials in the
+    /// `X-Registry-Auth` header (pull, push), as the docker CLI sends them.
+    pub async fn stream_with_auth(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<ReqBody>,
+        auth: &AuthConfig,
+    ) -> Result<Incoming, Error> {
+        let header = [(REGISTRY_AUTH_HEADER, auth.to_header())];
+        successful(self.send(method, path, body, false, &header).await?).await
     }
 
     /// POSTs a JSON body and returns the reply's body.
@@ -177,6 +190,14 @@ impl Client {
         let bytes = self.call(Method::GET, path, None).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("bad reply to GET {path}: {e}")))
     }
+}
+
+/// The body of a successful reply, or the daemon's error.
+async fn successful(resp: Response<Incoming>) -> Result<Incoming, Error> {
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        return Err(error_of(resp).await);
+    }
+    Ok(resp.into_body())
 }
 
 /// The daemon's error in a reply with an error status.

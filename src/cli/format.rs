@@ -55,11 +55,17 @@ fn scaled(size: f64, base: f64, units: &[&str], digits: i32) -> String {
 
 /// Docker's `units.HumanSizeWithPrecision(n, 3)`: decimal units.
 pub fn human_size(bytes: i64) -> String {
+    human_size_with_precision(bytes, 3)
+}
+
+/// Docker's `units.HumanSizeWithPrecision(n, digits)`; progress bars use
+/// `units.HumanSize`, four digits.
+pub fn human_size_with_precision(bytes: i64, digits: i32) -> String {
     scaled(
         bytes.max(0) as f64,
         1000.0,
         &["B", "kB", "MB", "GB", "TB", "PB", "EB"],
-        3,
+        digits,
     )
 }
 

@@ -5,7 +5,10 @@
 
 mod client;
 mod commands;
+mod credentials;
 mod format;
+mod progress;
+mod reference;
 mod session;
 
 pub use client::{Client, TlsFiles};
@@ -22,6 +25,10 @@ pub enum Error {
     Daemon { status: u16, message: String },
     #[error("{0}")]
     Usage(String),
+    /// An error line of the daemon's JSON stream: docker prints its
+    /// message alone.
+    #[error("{0}")]
+    Stream(String),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("talking to stratad: {0}")]
@@ -108,6 +115,20 @@ pub enum Command {
     Diff(commands::diff::Args),
     /// Create a new image from a container's changes
     Commit(commands::commit::Args),
+    /// Download an image from a registry
+    Pull(commands::pull::Args),
+    /// Upload an image to a registry
+    Push(commands::push::Args),
+    /// Log in to a registry (the credentials stay in strata's own file)
+    Login(commands::login::LoginArgs),
+    /// Log out from a registry
+    Logout(commands::login::LogoutArgs),
+    /// Save images to a tar archive (streamed to STDOUT by default)
+    Save(commands::archives::SaveArgs),
+    /// Load images from a tar archive or STDIN
+    Load(commands::archives::LoadArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(commands::archives::ExportArgs),
 }
 
 /// Validated configuration.
@@ -203,6 +224,13 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Top(a) => commands::top::run(&client, a, &mut out).await,
         Command::Diff(a) => commands::diff::run(&client, a, &mut out).await,
         Command::Commit(a) => commands::commit::run(&client, a, &mut out).await,
+        Command::Pull(a) => commands::pull::run(&client, a, &mut out).await,
+        Command::Push(a) => commands::push::run(&client, a, &mut out).await,
+        Command::Login(a) => commands::login::login(&client, a, &mut out).await,
+        Command::Logout(a) => commands::login::logout(a, &mut out),
+        Command::Save(a) => commands::archives::save(&client, a).await,
+        Command::Load(a) => commands::archives::load(&client, a, &mut out).await,
+        Command::Export(a) => commands::archives::export(&client, a).await,
     }
 }
 

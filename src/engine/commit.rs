@@ -121,7 +121,7 @@ impl Engine {
     /// made for the time of `f`), its writable layer, and how ids seen
     /// through the mount map to ids in a layer (a rootless daemon sees the
     /// container's root as itself).
-    fn with_root<T>(
+    pub(super) fn with_root<T>(
         &self,
         c: &Container,
         image: &crate::layers::ImageConfig,

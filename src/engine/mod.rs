@@ -19,6 +19,7 @@ mod container;
 mod create;
 pub mod error;
 mod exec;
+mod export;
 pub mod filter;
 mod names;
 pub mod output;

@@ -2,6 +2,7 @@
 //! indexes, image configs named by their digest, and references.
 //! Knows no mounts and no processes.
 
+pub mod archive;
 pub mod chain;
 pub mod digest;
 pub mod image;

@@ -1,6 +1,32 @@
+use super::pull::{parse, pull};
+use crate::cli::progress::terminal_width;
 use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::{ContainerConfig, ContainerCreateRequest, HostConfig, IdResponse};
 use std::io::Write;
+
+/// `--pull`: when `create`/`run` pull the image first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Before creating, every time.
+    Always,
+    /// When the daemon does not have it (Docker's default).
+    #[default]
+    Missing,
+    /// Never: a missing image is an error.
+    Never,
+}
+
+/// Parses `--pull`, refusing other values with docker's words.
+pub fn parse_pull_policy(value: &str) -> Result<PullPolicy, String> {
+    match value {
+        "always" => Ok(PullPolicy::Always),
+        "missing" | "" => Ok(PullPolicy::Missing),
+        "never" => Ok(PullPolicy::Never),
+        other => Err(format!(
+            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+        )),
+    }
+}
 
 /// The flags `create` and `run` share, as Docker spells them.
 #[derive(clap::Args, Debug)]
@@ -44,6 +70,9 @@ pub struct ContainerArgs {
     /// Signal that stops the container
     #[arg(long, value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
+    /// Pull the image before creating: always, missing (when absent) or never
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = parse_pull_policy)]
+    pub pull: PullPolicy,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -122,7 +151,21 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
         Some(n) => format!("/containers/create?name={}", encode(n)),
         None => "/containers/create".to_string(),
     };
-    let reply = client.post_json(&path, &args.request(attached)).await?;
+    let request = args.request(attached);
+    if args.pull == PullPolicy::Always {
+        pull_to_stderr(client, &args.image).await?;
+    }
+    let reply = match client.post_json(&path, &request).await {
+        Err(Error::Daemon { status: 404, message })
+            if args.pull == PullPolicy::Missing && message.starts_with("No such image") =>
+        {
+            let reference = parse(&args.image)?.with_default_tag();
+            eprintln!("Unable to find image '{}' locally", reference.familiar_string());
+            pull_to_stderr(client, &args.image).await?;
+            client.post_json(&path, &request).await?
+        }
+        reply => reply?,
+    };
     let id: IdResponse = serde_json::from_slice(&reply).map_err(|e| Error::Protocol(e.to_string()))?;
     for w in id.warnings.unwrap_or_default() {
         eprintln!("WARNING: {w}");
@@ -130,7 +173,47 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
     Ok(id.id)
 }
 
+/// Pulls an image for `create`/`run`, drawing the stream on stderr (stdout
+/// is for the container), as docker does.
+async fn pull_to_stderr(client: &Client, image: &str) -> Result<(), Error> {
+    let reference = parse(image)?.with_default_tag();
+    let terminal = terminal_width(std::io::stderr());
+    pull(client, &reference, None, std::io::stderr().lock(), terminal).await
+}
+
 pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
     let id = create(client, &args.container, false).await?;
     write_out(out, &format!("{id}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policies_parse_as_docker_spells_them() {
+        assert_eq!(parse_pull_policy("always"), Ok(PullPolicy::Always));
+        assert_eq!(parse_pull_policy("missing"), Ok(PullPolicy::Missing));
+        assert_eq!(parse_pull_policy("never"), Ok(PullPolicy::Never));
+        assert_eq!(
+            parse_pull_policy("sometimes"),
+            Err("invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\"".into())
+        );
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            c: ContainerArgs,
+        }
+        use clap::Parser as _;
+        assert_eq!(
+            Cli::parse_from(["x", "busybox"]).c.pull,
+            PullPolicy::Missing,
+            "the default"
+        );
+        assert_eq!(
+            Cli::parse_from(["x", "--pull", "never", "busybox"]).c.pull,
+            PullPolicy::Never
+        );
+        assert!(Cli::try_parse_from(["x", "--pull", "bad", "busybox"]).is_err());
+    }
 }

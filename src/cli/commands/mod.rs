@@ -1,5 +1,6 @@
 //! One file per verb.
 
+pub mod archives;
 pub mod attach;
 pub mod commit;
 pub mod create;
@@ -11,8 +12,11 @@ pub mod import;
 pub mod info;
 pub mod inspect;
 pub mod lifecycle;
+pub mod login;
 pub mod logs;
 pub mod ps;
+pub mod pull;
+pub mod push;
 pub mod rmi;
 pub mod run;
 pub mod start;

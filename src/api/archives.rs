@@ -1,0 +1,166 @@
+//! `/images/get`, `/images/{name}/get`, `/images/load` and
+//! `/containers/{id}/export`: archives streamed out and in. What can be
+//! checked before the first byte is (unknown names get their 404 then);
+//! a failure mid-stream aborts the response rather than ending it cleanly,
+//! so a client never takes a cut archive for a whole one.
+
+use super::error::ApiError;
+use super::handle::{Daemon, Reply};
+use super::http::Body;
+use crate::engine::Container;
+use crate::layers::archive::{self, save};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::Response;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use std::io::{self, Write};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+impl From<archive::Error> for ApiError {
+    fn from(e: archive::Error) -> Self {
+        match e {
+            archive::Error::NotFound(m) => ApiError::not_found(m),
+            archive::Error::Invalid(m) => ApiError::bad_request(m),
+            archive::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Chunks written from a blocking task, sent to the response body.
+struct ChunkWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl ChunkWriter {
+    fn new(tx: mpsc::Sender<io::Result<Bytes>>) -> Self {
+        ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// A body whose chunks come from `rx`; an error ends it as an error (the
+/// connection is cut), the channel closing ends it cleanly.
+struct StreamBody(mpsc::Receiver<io::Result<Bytes>>);
+
+impl hyper::body::Body for StreamBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
+        self.0.poll_recv(cx).map(|c| c.map(|r| r.map(hyper::body::Frame::data)))
+    }
+}
+
+/// A `200 application/x-tar` whose body `write` produces on a blocking
+/// thread. An error of `write` is logged and cuts the response.
+fn tar_stream(
+    what: &'static str,
+    write: impl FnOnce(&mut ChunkWriter) -> io::Result<()> + Send + 'static,
+) -> Response<Body> {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter::new(tx.clone());
+        if let Err(e) = write(&mut out).and_then(|()| out.flush()) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                tracing::debug!("{what}: the client went away");
+            } else {
+                tracing::error!("{what}: {e}");
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    tar_response(rx)
+}
+
+fn tar_response(rx: mpsc::Receiver<io::Result<Bytes>>) -> Response<Body> {
+    let mut r = Response::new(StreamBody(rx).boxed());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    r
+}
+
+/// `GET /images/get?names=…` and `GET /images/{name}/get`: the images in
+/// the archive Docker 25+ writes.
+pub async fn save(daemon: &Arc<Daemon>, names: Vec<String>) -> Reply {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no image names given"));
+    }
+    let store = daemon.store.clone();
+    let plan = {
+        let (store, names) = (store.clone(), names.clone());
+        tokio::task::spawn_blocking(move || save::plan(&store, &names))
+            .await
+            .map_err(|e| ApiError::internal(format!("save task failed: {e}")))??
+    };
+    tracing::info!(images = ?names, layer_bytes = plan.layer_bytes(), "saving");
+    Ok(tar_stream("saving images", move |out| save::write(&store, &plan, out)))
+}
+
+/// `GET /containers/{id}/export`: the container's whole root as a tar.
+/// A failure to mount or list the root is the reply (before any byte);
+/// one while writing cuts the stream.
+pub async fn export(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+    let (started_tx, started) = oneshot::channel::<()>();
+    let writer = ChunkWriter::new(tx.clone());
+    let (engine, container) = (daemon.engine.clone(), c.clone());
+    let task = tokio::spawn(async move {
+        let started = move || {
+            let _ = started_tx.send(());
+        };
+        engine.export(&container, writer, started).await
+    });
+    if started.await.is_err() {
+        return match task.await {
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(_)) => Err(ApiError::internal("the export ended before it started")),
+            Err(e) => Err(ApiError::internal(format!("export task failed: {e}"))),
+        };
+    }
+    let id = c.id[..12].to_string();
+    tokio::spawn(async move {
+        match task.await {
+            Ok(Ok(bytes)) => tracing::info!(container = %id, bytes, "exported"),
+            Ok(Err(e)) => {
+                tracing::warn!(container = %id, "export cut short: {e}");
+                let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+            }
+            Err(e) => tracing::error!(container = %id, "export task failed: {e}"),
+        }
+    });
+    Ok(tar_response(rx))
+}
