@@ -161,3 +161,66 @@ fn docker_cli_push_with_login_and_all_tags() {
         "the password in a log"
     );
 }
+
+/// `strata ARGS` on `d`, which must succeed: its stdout.
+fn strata_ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.strata(args);
+    assert!(out.status.success(), "strata {args:?}: {}\n{}", text(&out), d.log());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_tutorial_from_a_registry_commit_push_and_pull_back() {
+    require!(crate::util::fuse());
+    let reg = require!(Registry::plain());
+    let (_, _) = require!(reg.seed_busybox("tutorial/busybox:latest"));
+    let d = Daemon::start();
+    let base = format!("{}/tutorial/busybox", reg.addr());
+    strata_ok(
+        &d,
+        &["run", "--name", "git", &base, "sh", "-c", "echo changed > /etc/motd"],
+    );
+    let mine = format!("{}/tutorial/mine:v1", reg.addr());
+    strata_ok(&d, &["commit", "git", &mine]);
+    let image = d.inspect(&mine);
+    let pushed = strata_ok(&d, &["push", &mine]);
+    // The base layer came from this registry's tutorial/busybox: mounted.
+    assert!(pushed.contains("Mounted from tutorial/busybox"), "{pushed}");
+    assert!(pushed.contains("v1: digest: sha256:"), "{pushed}");
+    strata_ok(&d, &["rm", "git"]);
+    strata_ok(&d, &["rmi", &mine, &base]);
+    assert_eq!(strata_ok(&d, &["images", "-q"]).trim(), "", "images left");
+    strata_ok(&d, &["pull", &mine]);
+    let back = d.inspect(&mine);
+    assert_eq!(
+        (&back["Id"], &back["RootFS"]["Layers"]),
+        (&image["Id"], &image["RootFS"]["Layers"])
+    );
+    let motd = strata_ok(&d, &["run", "--rm", &mine, "cat", "/etc/motd"]);
+    assert_eq!(motd, "changed\n");
+}
+
+#[test]
+fn pushing_through_the_token_flow() {
+    let reg = require!(Registry::token("frank", "pw"));
+    let (d, name) = daemon_with(&reg, "tok:v1");
+    let Some(login) = d.docker_part(&["login", "-u", "frank", "-p", "pw", &reg.addr()]) else {
+        return;
+    };
+    assert!(login.status.success(), "{}", text(&login));
+    let pushed = d.docker(&["push", &name]).unwrap();
+    assert!(pushed.status.success(), "{}\n{}", text(&pushed), d.log());
+    let digest = reg.manifest("tok", "v1").2;
+    assert!(
+        String::from_utf8_lossy(&pushed.stdout).contains(&format!("v1: digest: {digest}")),
+        "{}",
+        text(&pushed)
+    );
+    assert!(
+        reg.token_requests()
+            .iter()
+            .any(|r| r.starts_with("account=frank") && r.contains("repository:tok:pull,push")),
+        "{:?}",
+        reg.token_requests()
+    );
+}
