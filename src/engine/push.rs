@@ -156,13 +156,7 @@ async fn push_tag(
             push_layer(&store, &session, &diff_id, &sources, &progress).await
         }));
     }
-    let mut layers = Vec::new();
-    for t in tasks {
-        layers.push(
-            t.await
-                .map_err(|e| Error::Internal(format!("push task failed: {e}")))??,
-        );
-    }
+    let layers = join_in_order(tasks).await?;
     let config_digest = session
         .put_blob(Bytes::from(config_bytes.clone()))
         .await
@@ -178,6 +172,28 @@ async fn push_tag(
         digest,
         size,
     })
+}
+
+/// The layers' results in order; the first failure stops the others.
+async fn join_in_order(
+    tasks: Vec<tokio::task::JoinHandle<Result<(Digest, u64), Error>>>,
+) -> Result<Vec<(Digest, u64)>, Error> {
+    let mut layers = Vec::new();
+    let mut tasks = tasks.into_iter();
+    while let Some(t) = tasks.next() {
+        let done = t
+            .await
+            .map_err(|e| Error::Internal(format!("push task failed: {e}")))
+            .and_then(|r| r);
+        match done {
+            Ok(layer) => layers.push(layer),
+            Err(e) => {
+                tasks.for_each(|t| t.abort());
+                return Err(e);
+            }
+        }
+    }
+    Ok(layers)
 }
 
 /// The 12 hex digits Docker shows a layer by.

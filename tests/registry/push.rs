@@ -3,7 +3,7 @@
 //! image ID and RootFS.Layers); the second push finds its layers there; the
 //! docker CLI's push with its login (Basic auth).
 
-use crate::util::{Daemon, Registry, Side, require, skopeo, text};
+use crate::util::{Answer, Daemon, FakeRegistry, Registry, Side, require, skopeo, text};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -223,4 +223,29 @@ fn pushing_through_the_token_flow() {
         "{:?}",
         reg.token_requests()
     );
+}
+
+#[test]
+fn a_registry_failing_the_upload_ends_the_stream_after_bounded_retries() {
+    let fake = FakeRegistry::start();
+    fake.on("POST", "/v2/broken/blobs/uploads/", vec![Answer::status(503)]);
+    let d = Daemon::start();
+    d.import_busybox();
+    let name = format!("{}/broken:v1", fake.addr());
+    d.ok(&["tag", "busybox:latest", &name]);
+    let before = d.store_snapshot();
+    let (status, body) = post(&d, &format!("/images/{}/broken/push?tag=v1", fake.addr()), &[]);
+    assert_eq!(status, 200, "{body}");
+    let last = lines(&body).pop().expect("a line");
+    assert_eq!(last["error"], "unavailable: service unavailable", "{body}");
+    assert_eq!(last["errorDetail"]["message"], last["error"]);
+    // Three attempts, then the error: no endless retry, no manifest.
+    assert_eq!(
+        fake.count("POST", "/v2/broken/blobs/uploads/"),
+        3,
+        "{:?}",
+        fake.requests()
+    );
+    assert_eq!(fake.count("PUT", "/v2/broken/manifests/v1"), 0);
+    assert_eq!(d.store_snapshot(), before, "the store changed");
 }
