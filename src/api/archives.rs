@@ -6,13 +6,14 @@
 
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
-use super::http::Body;
+use super::http::{Body, Query};
 use crate::engine::Container;
-use crate::layers::archive::{self, save};
+use crate::layers::archive::{self, load, save};
+use crate::wire::StreamMessage;
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::Response;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
 use std::io::{self, Write};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -163,4 +164,42 @@ pub async fn export(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
         }
     });
     Ok(tar_response(rx))
+}
+
+/// `POST /images/load`: the archive in the body (plain or gzip'd), loaded
+/// all or nothing; the reply, once it is, names what was loaded as Docker
+/// does. A refused archive is a 400 with the reason.
+pub async fn load(daemon: &Arc<Daemon>, _query: &Query, body: hyper::body::Incoming) -> Reply {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
+    let store = daemon.store.clone();
+    let work = tokio::task::spawn_blocking(move || load::load(&store, crate::engine::PieceReader::new(rx)));
+    super::images::pump(body, tx).await;
+    let loaded = work
+        .await
+        .map_err(|e| ApiError::internal(format!("load task failed: {e}")))??;
+    let mut lines = Vec::new();
+    let mut line = |text: String| {
+        let mut l = serde_json::to_vec(&StreamMessage {
+            stream: Some(text),
+            ..Default::default()
+        })
+        .expect("serialises");
+        l.push(b'\n');
+        lines.extend_from_slice(&l);
+    };
+    for image in &loaded {
+        tracing::info!(image = %image.id, tags = image.tags.len(), "loaded");
+        for (tag, old) in &image.moved {
+            line(format!(
+                "The image {tag} already exists, renaming the old one with ID {old} to empty string\n"
+            ));
+        }
+        if image.tags.is_empty() {
+            line(format!("Loaded image ID: {}\n", image.id));
+        }
+        for tag in &image.tags {
+            line(format!("Loaded image: {tag}\n"));
+        }
+    }
+    Ok(super::http::bytes(StatusCode::OK, "application/json", lines))
 }

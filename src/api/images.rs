@@ -352,7 +352,7 @@ fn import_options(query: &Query) -> Result<ImportOptions, ApiError> {
 /// Feeds the request body to the blocking reader. Once the reader is gone
 /// (the archive was refused), the rest is read and dropped so that the
 /// client, still uploading, gets the error reply instead of a reset.
-async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
+pub(super) async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
     let mut tx = Some(tx);
     while let Some(frame) = body.frame().await {
         match frame {

@@ -75,6 +75,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
             registry::pull(&daemon, &query, req.headers()).await
         }
         (&Method::GET, ["images", "get"]) => archives::save(&daemon, query.get_all("names")).await,
+        (&Method::POST, ["images", "load"]) => archives::load(&daemon, &query, req.into_body()).await,
         (&Method::POST, ["images", "create"]) => images::create(&daemon, &query, req.into_body()).await,
         (&Method::POST, ["auth"]) => registry::login(&daemon, req.into_body()).await,
         (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {

@@ -4,6 +4,7 @@
 //! through curl.
 
 mod export;
+mod load;
 mod save;
 
 use crate::util::{Daemon, text};
@@ -25,6 +26,25 @@ fn get_to_file(d: &Daemon, path: &str, out: &Path) -> u16 {
         .trim()
         .parse()
         .unwrap_or_else(|_| panic!("curl: {}", text(&run)))
+}
+
+/// `POST /images/load` of `file`; the HTTP status and the reply.
+fn load_file(d: &Daemon, file: &Path) -> (u16, String) {
+    let run = Command::new("curl")
+        .args(["-sS", "--unix-socket"])
+        .arg(&d.socket)
+        .args(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .args(["-w", "\n%{http_code}"])
+        .arg("http://localhost/images/load?quiet=1")
+        .output()
+        .expect("run curl");
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let (body, status) = out.rsplit_once('\n').unwrap_or_else(|| panic!("curl: {}", text(&run)));
+    (
+        status.trim().parse().unwrap_or_else(|_| panic!("curl: {}", text(&run))),
+        body.to_string(),
+    )
 }
 
 /// Saves `names` through the API into a file of the daemon's directory.

@@ -123,3 +123,73 @@ fn the_docker_cli_saves_from_stratad() {
     assert!(!out.status.success());
     assert!(text(&out).contains("reference does not exist"), "{}", text(&out));
 }
+
+#[test]
+fn a_committed_image_s_saved_layer_hashes_to_its_diff_id() {
+    require!(crate::util::fuse());
+    require!(tools(&["curl"]));
+    let d = Daemon::start();
+    d.import_busybox();
+    let script = "mkdir -p /srv/app && echo hello > /srv/app/greeting && rm /etc/group && chmod 700 /bin/busybox";
+    d.ok(&["run", "--name", "c", "busybox", "sh", "-c", script]);
+    d.ok(&["commit", "c", "busybox:committed"]);
+    let layers = d.inspect("busybox:committed")["RootFS"]["Layers"].clone();
+    let layers: Vec<&str> = layers.as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(layers.len(), 2);
+    let files = archive_files(&save_to_file(&d, &["busybox:committed"], "committed.tar"));
+    for layer in &layers {
+        let blob = &files[&format!("blobs/sha256/{}", &layer[7..])];
+        assert_eq!(format!("sha256:{}", sha256_hex(blob)), *layer);
+    }
+    let top = &files[&format!("blobs/sha256/{}", &layers[1][7..])];
+    let mut names = Vec::new();
+    for e in tar::Archive::new(top.as_slice()).entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(
+        names.iter().any(|n| n == "srv/app/greeting") && names.iter().any(|n| n == "etc/.wh.group"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_changed_or_old_layer_is_never_handed_out_as_its_diff_id() {
+    require!(tools(&["curl"]));
+    let d = Daemon::start();
+    let tar = crate::util::sample_rootfs_tar();
+    let path = d.dir.path().join("rootfs.tar");
+    std::fs::write(&path, &tar).unwrap();
+    d.import(&path, "sample:1");
+    let layer = d.root.join("layers").join(sha256_hex(&tar));
+    let passwd = layer.join("root/etc/passwd");
+    let original = std::fs::read(&passwd).unwrap();
+    let mut changed = original.clone();
+    changed[0] ^= 1;
+    std::fs::write(&passwd, &changed).unwrap();
+    let out = d.dir.path().join("cut.tar");
+    let run = Command::new("curl")
+        .args(["-sS", "--unix-socket"])
+        .arg(&d.socket)
+        .arg("-o")
+        .arg(&out)
+        .arg("http://localhost/images/get?names=sample:1")
+        .output()
+        .unwrap();
+    assert!(!run.status.success(), "the transfer is cut, not ended cleanly");
+    let got = std::fs::read(&out).unwrap_or_default();
+    let mut archive = tar::Archive::new(got.as_slice());
+    let complete = archive.entries().is_ok_and(|mut e| e.all(|e| e.is_ok()));
+    assert!(!complete || got.len() < tar.len(), "no complete archive of other bytes");
+    assert!(d.log().contains("the stored layer was changed"), "{}", d.log());
+
+    std::fs::write(&passwd, &original).unwrap();
+    assert_eq!(get_to_file(&d, "/images/sample:1/get", &out), 200);
+    std::fs::remove_file(layer.join("tar-layout")).unwrap();
+    assert_eq!(get_to_file(&d, "/images/sample:1/get", &out), 500);
+    let body: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("stored before Strata kept each layer's exact tar"),
+        "{message}"
+    );
+}

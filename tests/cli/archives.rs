@@ -64,3 +64,63 @@ fn load_wants_an_archive() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("open /nonexistent.tar"));
 }
+
+/// The names of a tar's entries.
+fn entries(tar_bytes: &[u8]) -> Vec<String> {
+    let mut archive = tar::Archive::new(tar_bytes);
+    archive
+        .entries()
+        .expect("a tar")
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn imported(d: &Daemon, name: &str) -> String {
+    let path = d.dir.path().join("rootfs.tar");
+    std::fs::write(&path, crate::util::sample_rootfs_tar()).unwrap();
+    d.import(&path, name)
+}
+
+#[test]
+fn save_writes_the_same_archive_to_a_file_or_a_pipe() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::start();
+    imported(&d, "sample:1");
+    let out_dir = d.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let file = out_dir.join("sample.tar");
+    assert_eq!(d.ok(&["save", "-o", file.to_str().unwrap(), "sample:1"]), "");
+    assert_eq!(listing(&out_dir), ["sample.tar"], "no temporary file left");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "private, as docker's save");
+    let saved = std::fs::read(&file).unwrap();
+    let names = entries(&saved);
+    for expected in ["manifest.json", "index.json", "oci-layout"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    }
+    let piped = d.strata(&["save", "sample:1"]);
+    assert!(piped.status.success(), "{}", text(&piped));
+    assert!(piped.stdout == saved, "the pipe gets the file's bytes");
+}
+
+#[test]
+fn export_writes_the_containers_filesystem() {
+    let d = Daemon::start();
+    imported(&d, "sample:1");
+    d.ok(&["create", "--name", "c", "sample:1", "/bin/true"]);
+    let file = d.dir.path().join("c.tar");
+    assert_eq!(d.ok(&["export", "-o", file.to_str().unwrap(), "c"]), "");
+    let names = entries(&std::fs::read(&file).unwrap());
+    assert!(
+        names.iter().any(|n| n.trim_start_matches("./") == "etc/passwd"),
+        "{names:?}"
+    );
+    let missing = d.strata(&["export", "-o", file.to_str().unwrap(), "nosuch"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("No such container: nosuch"),
+        "{}",
+        text(&missing)
+    );
+    assert!(file.exists(), "a failed export keeps the earlier file");
+}

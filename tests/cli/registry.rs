@@ -3,7 +3,7 @@
 //! credentials under the test's directory (`STRATA_CONFIG`), never the
 //! user's.
 
-use crate::util::{Daemon, STRATA, output_within, text};
+use crate::util::{Daemon, Registry, STRATA, output_within, require, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -159,4 +159,289 @@ fn images_digests_shows_a_digest_column() {
     );
     let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(&row[..3], ["sample", "1", "<none>"], "an imported image has no digest");
+}
+
+/// `NAME: STATUS` lines of the layers (12 hex digits of their digests).
+fn layer_lines<'a>(stdout: &'a str, status: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .filter(|l| {
+            l.split_once(": ")
+                .is_some_and(|(id, s)| s == status && id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect()
+}
+
+#[test]
+fn pull_prints_dockers_lines_then_the_full_name() {
+    let reg = require!(Registry::plain());
+    let (_image, digest) = require!(reg.seed_busybox("busybox:latest"));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let name = format!("{}/busybox", reg.addr());
+    let out = strata_with(&d, &config, &["pull", &name], None);
+    assert!(out.status.success(), "{}\n{}", text(&out), d.log());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "Using default tag: latest", "{stdout}");
+    assert!(lines[1].starts_with("latest: Pulling from "), "{stdout}");
+    assert_eq!(layer_lines(&stdout, "Pull complete").len(), 1, "{stdout}");
+    assert!(!stdout.contains("Downloading"), "no progress in a pipe: {stdout}");
+    assert_eq!(
+        lines[lines.len() - 3..],
+        [
+            format!("Digest: {digest}"),
+            format!("Status: Downloaded newer image for {name}:latest"),
+            format!("{name}:latest"),
+        ]
+    );
+    let table = d.ok(&["images", "--digests"]);
+    assert!(
+        table.lines().any(|l| l.contains(&digest) && l.starts_with(&name)),
+        "{table}"
+    );
+
+    let again = strata_with(&d, &config, &["pull", &format!("{name}:latest")], None);
+    let again = String::from_utf8(again.stdout).unwrap();
+    assert!(!again.contains("Using default tag"), "{again}");
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {name}:latest")),
+        "{again}"
+    );
+    let quiet = strata_with(&d, &config, &["pull", "-q", &name], None);
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout), format!("{name}:latest\n"));
+
+    // On a terminal, layers moving are bars redrawn in place.
+    d.ok(&["rmi", &format!("{name}:latest")]);
+    let tty = strata_on_terminal(&d, &config, &["pull", &format!("{name}@{digest}")]);
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("\x1b[2K"), "lines redrawn in place: {shown:?}");
+    // Every layer status, not only the bars, is drawn over its own line.
+    let complete = shown.find(": Pull complete").expect("a layer completes");
+    assert!(
+        shown[..complete - 12].ends_with("\x1b[1A\x1b[2K\r"),
+        "Pull complete replaces the layer's line: {shown:?}"
+    );
+    assert!(shown.contains(&format!("{name}@{digest}")), "{shown:?}");
+}
+
+#[test]
+fn pull_errors_are_dockers_message_on_stderr() {
+    let reg = require!(Registry::plain());
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let before = d.store_snapshot();
+    let out = strata_with(&d, &config, &["pull", &format!("{}/nosuch:1", reg.addr())], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("not found") || err.contains("unknown"), "{err}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("Status:"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(d.store_snapshot(), before, "nothing was stored");
+}
+
+#[test]
+fn login_keeps_the_credentials_that_pull_then_sends() {
+    let reg = require!(Registry::basic("alice", "correct-horse-battery"));
+    require!(reg.seed_busybox("private/busybox:1"));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let name = format!("{}/private/busybox:1", reg.addr());
+    let anonymous = strata_with(&d, &config, &["pull", &name], None);
+    assert_eq!(anonymous.status.code(), Some(1), "{}", text(&anonymous));
+
+    let wrong = strata_with(
+        &d,
+        &config,
+        &["login", "-u", "alice", "--password-stdin", &reg.addr()],
+        Some(b"nope\n"),
+    );
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        stderr(&wrong).starts_with("Error response from daemon: "),
+        "{}",
+        text(&wrong)
+    );
+    assert!(!config.join("auth.json").exists(), "a refused login stores nothing");
+
+    let login = strata_with(
+        &d,
+        &config,
+        &["login", "-u", "alice", "--password-stdin", &reg.addr()],
+        Some(b"correct-horse-battery\n"),
+    );
+    assert!(login.status.success(), "{}\n{}", text(&login), d.log());
+    assert_eq!(String::from_utf8_lossy(&login.stdout), "Login Succeeded\n");
+    let file = config.join("auth.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o700);
+    let stored = std::fs::read_to_string(&file).unwrap();
+    assert!(!stored.contains("correct-horse-battery"), "base64, as docker keeps it");
+    assert!(stored.contains(&reg.addr()), "{stored}");
+    assert!(!d.log().contains("correct-horse-battery"), "never in the daemon's log");
+
+    let pulled = strata_with(&d, &config, &["pull", &name], None);
+    assert!(pulled.status.success(), "{}\n{}", text(&pulled), d.log());
+    // Logged in already: no prompt, the stored credentials are checked.
+    let relogin = strata_with(&d, &config, &["login", &reg.addr()], None);
+    assert!(relogin.status.success(), "{}", text(&relogin));
+    assert_eq!(String::from_utf8_lossy(&relogin.stdout), "Login Succeeded\n");
+
+    let out = strata_with(&d, &config, &["logout", &reg.addr()], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("Removing login credentials for {}\n", reg.addr())
+    );
+    assert!(!std::fs::read_to_string(&file).unwrap().contains(&reg.addr()));
+    d.ok(&["rmi", &name]);
+    let after = strata_with(&d, &config, &["pull", &name], None);
+    assert_eq!(after.status.code(), Some(1), "logged out: {}", text(&after));
+}
+
+#[test]
+fn run_pulls_a_missing_image_first() {
+    require!(crate::util::fuse());
+    let reg = require!(Registry::plain());
+    require!(reg.seed_busybox("busybox:latest"));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let name = format!("{}/busybox", reg.addr());
+    let out = strata_with(&d, &config, &["run", "--rm", &name, "echo", "hi"], None);
+    assert!(out.status.success(), "{}\n{}", text(&out), d.log());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n", "the pull went to stderr");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("Unable to find image '{name}:latest' locally\n")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Status: Downloaded newer image for {name}:latest")),
+        "{err}"
+    );
+    // Present now: no pull.
+    let again = strata_with(&d, &config, &["run", "--rm", &name, "echo", "hi"], None);
+    assert_eq!(stderr(&again), "", "{}", text(&again));
+    // Always: pulled again (up to date), then run.
+    let always = strata_with(
+        &d,
+        &config,
+        &["run", "--rm", "--pull", "always", &name, "echo", "hi"],
+        None,
+    );
+    assert!(
+        stderr(&always).contains("Status: Image is up to date for"),
+        "{}",
+        text(&always)
+    );
+    assert_eq!(String::from_utf8_lossy(&always.stdout), "hi\n");
+}
+
+/// `strata ARGS` on a pty, answering each `(prompt, reply)` once the
+/// prompt is on the screen (so a reply meant for a no-echo prompt is not
+/// typed before echo is off): everything the terminal showed.
+fn strata_answering(d: &Daemon, config: &Path, args: &[&str], answers: &[(&str, &str)]) -> String {
+    use std::io::{Read, Write};
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line = std::iter::once(STRATA.to_string())
+        .chain(["-H".into(), d.host()])
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env("STRATA_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run script");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut shown = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let read_more = |shown: &mut Vec<u8>| -> bool {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => {
+                shown.extend(bytes);
+                true
+            }
+            Err(_) => false,
+        }
+    };
+    let mut seen = 0;
+    for (prompt, reply) in answers {
+        while !String::from_utf8_lossy(&shown[seen..]).contains(prompt) {
+            assert!(
+                read_more(&mut shown),
+                "no {prompt:?} in {:?}",
+                String::from_utf8_lossy(&shown)
+            );
+        }
+        seen = shown.len();
+        stdin.write_all(format!("{reply}\n").as_bytes()).expect("type");
+    }
+    while read_more(&mut shown) {}
+    drop(stdin);
+    let _ = child.wait();
+    String::from_utf8_lossy(&shown).into_owned()
+}
+
+#[test]
+fn login_prompts_on_a_terminal_without_echoing_the_password() {
+    let reg = require!(Registry::basic("alice", "correct-horse-battery"));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let shown = strata_answering(
+        &d,
+        &config,
+        &["login", &reg.addr()],
+        &[("Username: ", "alice"), ("Password: ", "correct-horse-battery")],
+    );
+    assert!(shown.contains("Login Succeeded"), "{shown:?}\n{}", d.log());
+    assert!(shown.contains("alice"), "the username is echoed: {shown:?}");
+    assert!(
+        !shown.contains("correct-horse-battery"),
+        "the password is not: {shown:?}"
+    );
+    assert!(config.join("auth.json").exists());
+}
+
+#[test]
+fn pull_platform_picks_an_entry_of_a_multi_platform_image() {
+    let reg = require!(Registry::plain());
+    let platforms = require!(reg.seed_platforms("multi", "1", crate::util::IndexKind::Oci));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let name = format!("{}/multi:1", reg.addr());
+    // Docker lowercases the platform before sending it.
+    let out = strata_with(&d, &config, &["pull", "--platform", "Linux/ARM64", &name], None);
+    assert!(out.status.success(), "{}\n{}", text(&out), d.log());
+    let arm = d.inspect(&name);
+    assert_eq!(arm["Architecture"], "arm64");
+    // As Docker: the digest of what the name points to, the index.
+    assert_eq!(
+        arm["RepoDigests"],
+        serde_json::json!([format!("{}/multi@{}", reg.addr(), platforms.index)])
+    );
+    if std::env::consts::ARCH == "x86_64" {
+        d.ok(&["rmi", &name]);
+        let out = strata_with(&d, &config, &["pull", "-q", &name], None);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(d.inspect(&name)["Architecture"], "amd64", "the host's by default");
+    }
 }

@@ -8,6 +8,7 @@
 //! archives from podman and skopeo. Both work over `Read`/`Write` and the
 //! store; neither knows HTTP.
 
+pub mod load;
 pub mod save;
 #[cfg(test)]
 mod tests;

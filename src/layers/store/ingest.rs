@@ -279,7 +279,7 @@ pub(super) fn record_of(extracted: &untar::Extracted) -> LayerRecord {
 
 /// Detects the stream's compression from its first bytes; gzip is decoded,
 /// other compressions are refused with a clear error.
-fn decompressed<'a>(mut reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+pub(crate) fn decompressed<'a>(mut reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
     let mut head = Vec::with_capacity(6);
     let mut buf = [0u8; 6];
     while head.len() < 6 {

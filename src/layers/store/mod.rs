@@ -6,6 +6,7 @@
 //! ROOT/images/<hex>.json      image config bytes; <hex> = sha256 of them
 //! ROOT/layers/<hex>/root/     a layer's extracted tree; <hex> = its diff_id
 //! ROOT/layers/<hex>/index     its metadata index (see `index`)
+//! ROOT/layers/<hex>/tar-layout how to write its exact tar again (see `tarlayout`)
 //! ROOT/chains/<hex>.index     an image's layers merged (see `chain`); <hex> = chain ID
 //! ROOT/tmp/                   work in progress; emptied at every start
 //! ```
@@ -32,6 +33,7 @@ mod state;
 mod tests;
 
 pub use external::{BlobExpectation, Compression, ExpectedLayer, ExternalImage};
+pub(crate) use ingest::decompressed;
 pub use ingest::{ImportOptions, ImportResult};
 pub use references::{ImageUser, Refusal, Removal};
 pub use state::{ImageSummary, LayerRecord};
