@@ -249,3 +249,65 @@ fn a_registry_failing_the_upload_ends_the_stream_after_bounded_retries() {
     assert_eq!(fake.count("PUT", "/v2/broken/manifests/v1"), 0);
     assert_eq!(d.store_snapshot(), before, "the store changed");
 }
+
+#[test]
+fn a_zstd_layer_pulled_elsewhere_is_pushed_as_gzip() {
+    let reg = require!(Registry::plain());
+    let image = crate::util::TestImage::new("amd64", vec![crate::util::one_file_layer("z", b"zstd layer\n")]);
+    reg.seed_image(
+        &image,
+        "zsrc:v1",
+        &["--format", "oci", "--dest-compress-format", "zstd"],
+    );
+    let (_, bytes, _) = reg.manifest("zsrc", "v1");
+    assert!(String::from_utf8_lossy(&bytes).contains("+zstd"), "seeded without zstd");
+    let d = Daemon::start();
+    let src = format!("{}/zsrc:v1", reg.addr());
+    let (status, body) = post(&d, &format!("/images/create?fromImage={}/zsrc&tag=v1", reg.addr()), &[]);
+    assert_eq!(status, 200, "{body}");
+    let dst = format!("{}/zdst:v1", reg.addr());
+    d.ok(&["tag", &src, &dst]);
+    let (_, pushed) = post(&d, &format!("/images/{}/zdst/push?tag=v1", reg.addr()), &[]);
+    assert!(statuses(&pushed).iter().any(|s| s == "Pushed"), "{pushed}");
+    let (_, bytes, _) = reg.manifest("zdst", "v1");
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip");
+    let blob = reg.get_blob("zdst", layer["digest"].as_str().unwrap());
+    assert_eq!(&blob[..2], &[0x1f, 0x8b], "a gzip layer that is not gzip");
+    let fresh = Daemon::start();
+    let (status, pulled) = post(
+        &fresh,
+        &format!("/images/create?fromImage={}/zdst&tag=v1", reg.addr()),
+        &[],
+    );
+    assert_eq!(status, 200, "{pulled}");
+    // skopeo's OCI conversion rewrote the config: the ID is the pulled one's.
+    let (ours, back) = (d.inspect(&src), fresh.inspect(&dst));
+    assert_eq!(
+        (&back["Id"], &back["RootFS"]["Layers"]),
+        (&ours["Id"], &ours["RootFS"]["Layers"])
+    );
+    assert_eq!(back["RootFS"]["Layers"], serde_json::json!(image.diff_ids()));
+}
+
+#[test]
+fn pushing_over_tls_with_the_ca_in_certs_d() {
+    let reg = require!(Registry::tls());
+    let mut d = Daemon::prepare();
+    let config_dir = d.dir.path().join("config");
+    reg.install_ca(&config_dir);
+    d.extra_args = vec!["--config-dir".into(), config_dir.display().to_string()];
+    d.spawn();
+    d.import_busybox();
+    let name = format!("{}/secure:v1", reg.addr());
+    d.ok(&["tag", "busybox:latest", &name]);
+    let (_, body) = post(&d, &format!("/images/{}/secure/push?tag=v1", reg.addr()), &[]);
+    let digest = reg.manifest("secure", "v1").2;
+    assert!(
+        statuses(&body)
+            .iter()
+            .any(|s| s.starts_with(&format!("v1: digest: {digest}"))),
+        "{body}"
+    );
+}
