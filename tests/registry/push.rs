@@ -133,7 +133,7 @@ fn pushing_a_name_not_in_the_store_is_docker_s_404() {
 
 #[test]
 fn docker_cli_push_with_login_and_all_tags() {
-    let reg = require!(Registry::basic("erin", "pw"));
+    let reg = require!(Registry::basic("erin", "s3cr3t-erin"));
     let (d, name) = daemon_with(&reg, "cli:one");
     d.ok(&["tag", "busybox:latest", &format!("{}/cli:two", reg.addr())]);
     let Some(denied) = d.docker_part(&["push", &name]) else {
@@ -145,7 +145,9 @@ fn docker_cli_push_with_login_and_all_tags() {
         "{}",
         text(&denied)
     );
-    let login = d.docker(&["login", "-u", "erin", "-p", "pw", &reg.addr()]).unwrap();
+    let login = d
+        .docker(&["login", "-u", "erin", "-p", "s3cr3t-erin", &reg.addr()])
+        .unwrap();
     assert!(login.status.success(), "{}", text(&login));
     let pushed = d
         .docker(&["push", "--all-tags", &format!("{}/cli", reg.addr())])
