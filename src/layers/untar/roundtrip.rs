@@ -97,8 +97,11 @@ fn build(dirs: &[(u32, u64)], items: &[Item]) -> (Vec<u8>, BTreeMap<Vec<u8>, Ent
     let mut files: Contents = Vec::new();
     for (n, item) in items.iter().enumerate() {
         let dir = item.dir % (dirs.len() + 1);
+        // Top-level names start with `f`, so that none is a directory's
+        // `d{i}` (a file named `d1` would replace the directory `d1`, and
+        // the archive's later `d1/…` entries would rightly be refused).
         let path = if dir == dirs.len() {
-            format!("{}{n}", item.name)
+            format!("f{}{n}", item.name)
         } else {
             format!("d{dir}/{}{n}", item.name)
         };
