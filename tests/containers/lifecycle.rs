@@ -330,8 +330,13 @@ fn docker_cli_runs_containers_on_stratad() {
     assert!(stdout(&out).starts_with("1\n"), "{}", text(&out));
     let out = docker(&["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(out.status.code(), Some(127), "{}", text(&out));
-    let out = docker(&["run", "--rm", "nosuchimage"]);
+    let out = docker(&["run", "--rm", "--pull", "never", "nosuchimage"]);
     assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such image: nosuchimage"),
+        "{}",
+        text(&out)
+    );
     // The tutorial's interactive flow, through a pseudo-terminal.
     if part(tool("script")).is_some() {
         let out = docker_on_terminal(
