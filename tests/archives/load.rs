@@ -1,6 +1,6 @@
 //! `load`: what Docker, podman and skopeo write, and hostile archives.
 
-use super::{load_file, podman, save_to_file, success};
+use super::{load_file, load_file_query, podman, save_to_file, success};
 use crate::util::{Daemon, busybox_tar, require, text, tools};
 use std::path::Path;
 use std::process::Command;
