@@ -14,17 +14,19 @@
 #
 # Rounds are interleaved, each from a clean state (untimed cleanup, then
 # settling: sync, drop clean caches, re-read the registry's blobs):
-#   pull  (a) `strata pull ADDR/bench:src`: download, verify, extract into
-#             the store (stratad flushes before it commits a layer); then rmi.
+#   pull  (a) stratad's pull of ADDR/bench:src (`POST /images/create`, by
+#             curl on its socket): download, verify, extract into the store
+#             (stratad flushes before it commits a layer); then rmi.
 #         (b) `skopeo copy docker://ADDR/bench:src dir:D` (download alone),
 #             then `tar -xzf` of each layer into one directory + `sync -f`.
 #   push  to a second registry, emptied and restarted before each push:
-#         (a) `strata push` of the pulled image (layers gzip'd as they go up);
+#         (a) stratad's push of the pulled image (`POST /images/…/push`;
+#             layers gzip'd as they go up);
 #         (b) `skopeo copy dir:D docker://…` (blobs already compressed).
 # The goal (issue 15): strata's pull in less time than skopeo's download alone.
 #
-# Until stratad has `strata pull`/`push`, the strata rows are skipped with
-# the reason and the skopeo side still runs. Needs root (tar keeps owners,
+# A stratad without pull or push (before issue 15) has its rows skipped
+# with the reason; the skopeo side still runs. Needs root (tar keeps owners,
 # drop_caches), docker-registry, skopeo, curl, openssl, python3.
 # STRATA_BENCH_LAYERS sets the layer count; STRATA_BENCH_SETTLE=0 turns
 # settling off; release binaries are built if missing (STRATA_BENCH_REBUILD=1
@@ -131,12 +133,24 @@ src=$source_addr/bench:src
 start_daemon
 strata() { "$bin/strata" "$@"; }
 
-# The strata rows need `strata pull` and `push` (issue 15); without them,
-# skipped with the reason.
+# stratad's pull and push through its API (curl on the socket; the strata
+# client's verbs are not needed): the JSON stream, which must not end in an
+# error line.
+api_stream() {
+    local log=$1 path=$2
+    curl -sS --unix-socket "$sock" -X POST "http://stratad$path" >"$log" 2>&1 || { cat "$log" >&2; die "curl $path failed"; }
+    ! grep -q '"error"' "$log" || { cat "$log" >&2; die "stratad: $path failed"; }
+}
+strata_pull() { api_stream "$work/pull.log" "/images/create?fromImage=$source_addr/bench&tag=src"; }
+strata_push() { api_stream "$work/push.log" "/images/$sink_addr/bench/push?tag=$1"; }
+# Without the API (a stratad before issue 15), the strata rows are skipped.
+probe() { curl -s --unix-socket "$sock" -X POST "http://stratad$1"; }
 pull_skip="" push_skip=""
-strata pull --help >/dev/null 2>&1 || pull_skip="this strata has no pull verb"
-strata push --help >/dev/null 2>&1 || push_skip="this strata has no push verb"
-[ -z "$pull_skip" ] || push_skip="needs strata pull to have the image"
+case $(probe "/images/create?fromImage=127.0.0.1:1/none&tag=x") in
+*"page not found"* | *"no registry access"*) pull_skip="this stratad has no pull" ;;
+esac
+case $(probe "/images/127.0.0.1:1/none/push?tag=x") in *"page not found"*) push_skip="this stratad has no push" ;; esac
+[ -z "$pull_skip" ] || push_skip="needs stratad's pull to have the image"
 
 # --- 3. timed rounds -----------------------------------------------------------------
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
@@ -160,11 +174,11 @@ echo "filesystem: $(df --output=source "$work" | tail -n 1) $(findmnt -n -o FSTY
 image_bytes=$(stat -c %s "$image/image.tar")
 strata_pulls=() skopeo_pulls=() untars=() strata_pushes=() skopeo_pushes=()
 for i in $(seq "$runs"); do
-    # pull (a): strata pull, then an untimed rmi.
+    # pull (a): stratad's pull, then an untimed rmi.
     if [ -z "$pull_skip" ]; then
         settle
         t0=$EPOCHREALTIME
-        run_logged "$work/pull.log" strata pull "$src"
+        strata_pull
         t1=$EPOCHREALTIME
         strata_pulls+=("$(elapsed "$t0" "$t1")")
         strata rmi "$src" >/dev/null
@@ -186,12 +200,12 @@ for i in $(seq "$runs"); do
     rm -rf "$work/x"
     # push (a): the pulled image (untimed pull and tag) to an empty registry.
     if [ -z "$push_skip" ]; then
-        run_logged "$work/pull.log" strata pull "$src"
+        strata_pull
         registry_reset sink
         strata tag "$src" "$sink_addr/bench:s$i"
         settle
         t0=$EPOCHREALTIME
-        run_logged "$work/push.log" strata push "$sink_addr/bench:s$i"
+        strata_push "s$i"
         t1=$EPOCHREALTIME
         strata_pushes+=("$(elapsed "$t0" "$t1")")
         strata rmi "$src" "$sink_addr/bench:s$i" >/dev/null

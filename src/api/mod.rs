@@ -12,6 +12,7 @@ mod handle;
 mod hijack;
 mod http;
 mod images;
+mod push;
 mod registry;
 mod routes;
 mod server;

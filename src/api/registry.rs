@@ -10,7 +10,7 @@ use super::http::{self, Query, json, read_body};
 use crate::engine::progress::{Event, Progress};
 use crate::engine::{PullOutcome, PullRequest};
 use crate::registry::{Credentials, RemoteName, Session};
-use crate::wire::{AuthConfig, AuthResponse, ProgressDetail, REGISTRY_AUTH_HEADER, StreamMessage};
+use crate::wire::{AuthConfig, AuthResponse, ProgressDetail, PushResult, REGISTRY_AUTH_HEADER, StreamMessage};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::HeaderMap;
@@ -48,7 +48,7 @@ fn credentials_of(auth: AuthConfig) -> Credentials {
 }
 
 /// The request's `X-Registry-Auth` (none: anonymous; unreadable: a 400).
-fn request_credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> {
+pub(super) fn request_credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> {
     let Some(value) = headers.get(REGISTRY_AUTH_HEADER) else {
         return Ok(Credentials::default());
     };
@@ -111,19 +111,24 @@ pub async fn pull(daemon: &Arc<Daemon>, query: &Query, headers: &HeaderMap) -> R
 }
 
 /// An event as one line of Docker's stream.
-fn line_of(event: Event) -> Bytes {
+pub(super) fn line_of(event: Event) -> Bytes {
     let message = match event {
         Event::Message { id, text } => StreamMessage::status(id.as_deref(), text),
-        Event::Layer { id, state, bytes } => {
-            let mut m = StreamMessage::status(Some(&id), state.text());
-            if let Some((current, total)) = bytes {
-                m.progress_detail = Some(ProgressDetail {
-                    current: Some(current),
-                    total,
-                });
-            }
-            m
-        }
+        // Every layer line carries progressDetail (`{}` while no bytes
+        // move), as dockerd's progress.Update writes it: a client's terminal
+        // display keeps one line per layer only for lines that have it.
+        Event::Layer { id, state, bytes } => StreamMessage {
+            progress_detail: Some(ProgressDetail {
+                current: bytes.map(|(current, _)| current),
+                total: bytes.and_then(|(_, total)| total),
+            }),
+            ..StreamMessage::status(Some(&id), state.text())
+        },
+        Event::Pushed { tag, digest, size } => StreamMessage {
+            progress_detail: Some(ProgressDetail::default()),
+            aux: serde_json::to_value(PushResult { tag, digest, size }).ok(),
+            ..Default::default()
+        },
     };
     message.to_line().into()
 }
@@ -178,6 +183,15 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&line).unwrap(),
             "{\"id\":\"0123456789ab\",\"status\":\"Downloading\",\"progressDetail\":{\"current\":5,\"total\":10}}\n"
+        );
+        let line = line_of(Event::Layer {
+            id: "0123456789ab".into(),
+            state: LayerState::PullComplete,
+            bytes: None,
+        });
+        assert_eq!(
+            std::str::from_utf8(&line).unwrap(),
+            "{\"id\":\"0123456789ab\",\"status\":\"Pull complete\",\"progressDetail\":{}}\n"
         );
         let line = line_of(Event::Message {
             id: Some("latest".into()),

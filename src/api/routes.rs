@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, images, registry, system};
+use super::{archives, containers, images, push, registry, system};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -78,6 +78,9 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::POST, ["images", "load"]) => archives::load(&daemon, &query, req.into_body()).await,
         (&Method::POST, ["images", "create"]) => images::create(&daemon, &query, req.into_body()).await,
         (&Method::POST, ["auth"]) => registry::login(&daemon, req.into_body()).await,
+        (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            push::push(&daemon, &name.join("/"), &query, req.headers()).await
+        }
         (_, ["images", rest @ ..]) if !rest.is_empty() => image_route(&daemon, &method, rest, &query).await,
         (&Method::POST, ["containers", "create"]) => containers::create(&daemon, &query, req).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&daemon, &query),

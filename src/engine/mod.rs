@@ -3,7 +3,8 @@
 //! and execs, one file per lifecycle operation (`create`, `start`, `stop`,
 //! `remove`, `exec`, `streams`, `commit`). The HTTP handlers in
 //! `api::containers` are thin over this; the engine knows nothing of HTTP
-//! (its errors are kinds, see [`Error`]).
+//! (its errors are kinds, see [`Error`]). Images move in and out through
+//! `pull` and `push` (over `registry`), reporting typed `progress` events.
 //!
 //! On disk, `containers/<id>/` holds `container.json` (the record, written
 //! whole: temp, fsync, rename), `upper/` and `work/` (the writable layer:
@@ -25,6 +26,7 @@ mod names;
 pub mod output;
 pub mod progress;
 pub mod pull;
+pub mod push;
 pub mod record;
 mod remove;
 mod security;
@@ -40,6 +42,7 @@ pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
 pub use pull::{PieceReader, PullOutcome, PullRequest};
+pub use push::{PushRequest, PushedTag};
 pub use signal::Signal;
 pub use streams::{Stdin, Streams, Wiring, connect_terminal, make_stdio};
 

@@ -48,6 +48,8 @@ pub enum Event {
     /// A line of its own (`Digest: …`), or about `id` (`latest: Pulling
     /// from library/busybox`).
     Message { id: Option<String>, text: String },
+    /// A tag pushed: its manifest's digest and size (the stream's `aux`).
+    Pushed { tag: String, digest: String, size: u64 },
     /// A layer's state; `bytes` is `(current, total)` while it moves.
     Layer {
         id: String,

@@ -60,7 +60,7 @@ impl Engine {
 }
 
 /// A registry failure as the engine's kinds.
-fn registry_error(e: registry::Error) -> Error {
+pub(super) fn registry_error(e: registry::Error) -> Error {
     if e.is_not_found() {
         Error::NotFound(e.to_string())
     } else if e.is_unauthorized() {

@@ -122,10 +122,22 @@ pub fn which(cmd: &str) -> Option<PathBuf> {
 }
 
 pub fn http_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    http_request_with(socket, method, path, &[], body)
+}
+
+/// [`http_request`] with extra request headers.
+pub fn http_request_with(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let mut s = UnixStream::connect(socket).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).expect("write head");

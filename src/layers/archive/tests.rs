@@ -401,7 +401,7 @@ fn an_oci_layout_loads_and_its_bad_forms_are_refused() {
         (
             "a corrupt blob",
             Box::new(|f, d| f.get_mut(&blob_path(d)).unwrap()[20] ^= 1),
-            "failed to read blob",
+            "filesystem layer verification failed",
         ),
         ("indexes too deep", Box::new(nested), "more than 4 deep"),
         (
