@@ -6,12 +6,11 @@
 
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
-use super::http::{Body, Query};
+use super::http::{self, Body, Query};
 use crate::engine::Container;
 use crate::layers::archive::{self, load, save};
 use crate::wire::{ProgressDetail, StreamMessage};
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use std::io::{self, Write};
@@ -70,22 +69,6 @@ impl Write for ChunkWriter {
     }
 }
 
-/// A body whose chunks come from `rx`; an error ends it as an error (the
-/// connection is cut), the channel closing ends it cleanly.
-struct StreamBody(mpsc::Receiver<io::Result<Bytes>>);
-
-impl hyper::body::Body for StreamBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
-        self.0.poll_recv(cx).map(|c| c.map(|r| r.map(hyper::body::Frame::data)))
-    }
-}
-
 /// A `200 application/x-tar` whose body `write` produces on a blocking
 /// thread. An error of `write` is logged and cuts the response.
 fn tar_stream(
@@ -108,7 +91,7 @@ fn tar_stream(
 }
 
 fn tar_response(rx: mpsc::Receiver<io::Result<Bytes>>) -> Response<Body> {
-    let mut r = Response::new(StreamBody(rx).boxed());
+    let mut r = Response::new(http::fallible_channel(rx));
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
     r
@@ -202,7 +185,7 @@ pub async fn load(daemon: &Arc<Daemon>, query: &Query, body: hyper::body::Incomi
         let last = loaded_lines(work.await).unwrap_or_else(|e| StreamMessage::failure(e.message).to_line());
         let _ = body_tx.send(Ok(Bytes::from(last))).await;
     });
-    let mut r = Response::new(StreamBody(body_rx).boxed());
+    let mut r = Response::new(http::fallible_channel(body_rx));
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(r)
