@@ -8,8 +8,12 @@
 //! - `api`: the daemon's HTTP API; it translates requests to the `engine`
 //!   (containers) and `layers` (images), and their answers to `wire`.
 //! - `engine`: containers and their lifecycle (create, start, stop, remove,
-//!   exec, streams, commit), with its own records and errors; it runs on
-//!   `layers`, `fs` and `run`, and knows nothing of HTTP.
+//!   exec, streams, commit) and images moving (pull, push), with its own
+//!   records and errors; it runs on `layers`, `registry`, `fs` and `run`,
+//!   and knows nothing of HTTP.
+//! - `registry`: the registry client (OCI distribution: names, manifests,
+//!   TLS, auth, blobs); it knows `layers` only, and the engine pulls and
+//!   pushes through it.
 //! - `layers`: the image store (layers, their indexes, images, references);
 //!   it knows no mounts or processes.
 //! - `fs`: the union filesystem over `layers`' indexes, served with FUSE.

@@ -3,7 +3,8 @@
 //! and execs, one file per lifecycle operation (`create`, `start`, `stop`,
 //! `remove`, `exec`, `streams`, `commit`). The HTTP handlers in
 //! `api::containers` are thin over this; the engine knows nothing of HTTP
-//! (its errors are kinds, see [`Error`]).
+//! (its errors are kinds, see [`Error`]). Images move in and out through
+//! `pull` and `push` (over `registry`), reporting typed `progress` events.
 //!
 //! On disk, `containers/<id>/` holds `container.json` (the record, written
 //! whole: temp, fsync, rename), `upper/` and `work/` (the writable layer:

@@ -5,7 +5,7 @@
 //! `Authorization: Bearer`.
 
 use super::Credentials;
-use super::transport::{ReqBody, Transport};
+use super::transport::{PROGRESS_TIMEOUT, ReqBody, Transport};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -145,11 +145,14 @@ pub async fn fetch_token(
         .await
         .map_err(|e| TokenError::Failed(format!("fetching a token from {realm}: {e}")))?;
     let status = resp.status();
-    let body = Limited::new(resp.into_body(), MAX_TOKEN_REPLY)
-        .collect()
-        .await
-        .map_err(|e| TokenError::Failed(format!("reading the token reply: {e}")))?
-        .to_bytes();
+    let body = tokio::time::timeout(
+        PROGRESS_TIMEOUT,
+        Limited::new(resp.into_body(), MAX_TOKEN_REPLY).collect(),
+    )
+    .await
+    .map_err(|_| TokenError::Failed(format!("reading the token reply from {realm}: timeout")))?
+    .map_err(|e| TokenError::Failed(format!("reading the token reply: {e}")))?
+    .to_bytes();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Err(TokenError::Refused(
             super::session::registry_message(&body)

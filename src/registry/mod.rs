@@ -70,7 +70,8 @@ impl fmt::Debug for Credentials {
 /// has them. No variant carries a credential.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid reference format: {0}")]
+    /// A name that is not a reference (the whole message, Docker's words).
+    #[error("{0}")]
     Name(String),
     /// Connecting failed (after the retries): `Get "URL": dial tcp …`.
     #[error("{method} \"{url}\": {message}")]
@@ -113,6 +114,9 @@ pub enum Error {
     Tls(String),
     #[error("{0}")]
     Protocol(String),
+    /// A blob is not what its descriptor says (longer than its size).
+    #[error("filesystem layer verification failed for digest {0}")]
+    BlobVerification(Digest),
     #[error("blob {digest}: {message}")]
     Blob { digest: Digest, message: String },
 }

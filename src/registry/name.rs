@@ -27,20 +27,29 @@ impl RemoteName {
     /// `:tag` or `@digest`; `tag` may be a tag or a digest; no tag is
     /// `latest`.
     pub fn parse(image: &str, tag: &str) -> Result<RemoteName> {
-        let invalid = || Error::Name(format!("{image:?}"));
+        let invalid = || Error::Name(format!("invalid reference format: {image:?}"));
         let (image, mut digest) = match image.split_once('@') {
             Some((name, d)) => (name, Some(d.parse::<Digest>().map_err(|_| invalid())?)),
             None => (image, None),
         };
         let mut tag = tag;
         if tag.starts_with("sha256:") {
-            digest = Some(tag.parse().map_err(|_| Error::Name(format!("{tag:?}")))?);
+            digest = Some(
+                tag.parse()
+                    .map_err(|_| Error::Name(format!("invalid reference format: {tag:?}")))?,
+            );
             tag = "";
         }
         let reference = Reference::from_parts(image, tag).map_err(|e| Error::Name(e.to_string()))?;
         let familiar = reference.name().to_string();
         let (domain, path) = match familiar.split_once('/') {
-            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            // Docker's rule: a first part with a `.` or `:`, `localhost`, or
+            // uppercase (which repositories cannot have) is a registry.
+            Some((first, rest))
+                if first.contains(['.', ':'])
+                    || first == "localhost"
+                    || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            {
                 (first.to_string(), rest.to_string())
             }
             Some(_) => (HUB_DOMAIN.to_string(), familiar.clone()),
@@ -66,7 +75,7 @@ impl RemoteName {
     pub fn registry(domain: &str) -> Result<RemoteName> {
         let probe = RemoteName::parse(&format!("{domain}/x"), "")?;
         if probe.domain != domain {
-            return Err(Error::Name(format!("{domain:?} is not a registry")));
+            return Err(Error::Name(format!("invalid registry {domain:?}")));
         }
         Ok(RemoteName {
             domain: probe.domain,
@@ -169,6 +178,8 @@ mod tests {
         assert_eq!(n.store_tag().unwrap().to_string(), "127.0.0.1:5000/busybox:latest");
         let n = RemoteName::parse("localhost/a/b", "").unwrap();
         assert_eq!((n.domain(), n.path()), ("localhost", "a/b"));
+        let n = RemoteName::parse("Reg/app", "").unwrap();
+        assert_eq!((n.domain(), n.path()), ("Reg", "app"));
         let n = RemoteName::parse("me/app", "").unwrap();
         assert_eq!((n.domain(), n.path()), ("docker.io", "me/app"));
     }
@@ -205,5 +216,13 @@ mod tests {
         }
         assert!(RemoteName::parse("x", "bad tag").is_err());
         assert!(RemoteName::parse("x", "sha256:zz").is_err());
+        assert_eq!(
+            RemoteName::parse("x@sha256:00", "").unwrap_err().to_string(),
+            "invalid reference format: \"x@sha256:00\""
+        );
+        assert_eq!(
+            RemoteName::parse("UPPER", "").unwrap_err().to_string(),
+            "invalid reference format: repository name (UPPER) must be lowercase"
+        );
     }
 }

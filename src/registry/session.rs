@@ -139,14 +139,20 @@ impl Session {
         }
         let endpoint = self.name.endpoint();
         let mut last = None;
+        // Where plain HTTP is allowed it is tried first: a TLS registry
+        // answers it at once (Go's servers with a 400), while a plain one
+        // may never answer a TLS handshake. Nothing secret is sent yet.
         let schemes: &[&str] = if self.transport.allows_plain(endpoint) {
-            &["https", "http"]
+            &["http", "https"]
         } else {
             &["https"]
         };
         for scheme in schemes {
             let url = format!("{scheme}://{endpoint}/v2/");
             match self.send_with_retries(&Request::new(Method::GET, &url), None).await {
+                Ok(resp) if *scheme == "http" && resp.status() == StatusCode::BAD_REQUEST => {
+                    last = Some(Error::Protocol(format!("{url}: 400 Bad Request (a TLS registry?)")));
+                }
                 Ok(resp) => {
                     state.base = Some(format!("{scheme}://{endpoint}"));
                     if resp.status() == StatusCode::UNAUTHORIZED {
@@ -451,8 +457,8 @@ impl Blob {
     }
 
     /// The next piece, `None` at the end. A stall (no byte in
-    /// [`PROGRESS_TIMEOUT`]), a broken connection or an early end is
-    /// resumed from where it stopped, a few times.
+    /// [`PROGRESS_TIMEOUT`]) or a broken connection (a body cut before its
+    /// length) is resumed from where it stopped, a few times.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         loop {
             let Some(body) = self.body.as_mut() else {
@@ -472,17 +478,21 @@ impl Blob {
                         continue;
                     }
                     self.received += data.len() as u64;
+                    if let Some(size) = self.size
+                        && self.received > size
+                    {
+                        // Bounded by its descriptor: nothing more is read.
+                        tracing::debug!("blob {} is longer than its descriptor's {size} bytes", self.digest);
+                        return Err(Error::BlobVerification(self.digest));
+                    }
                     return Ok(Some(data));
                 }
-                Ok(None) if self.size.is_none_or(|s| self.received >= s) => {
+                // A reply that ended as its length said is the whole blob,
+                // short or not: the digest check judges it.
+                Ok(None) => {
                     self.body = None;
                     return Ok(None);
                 }
-                Ok(None) => format!(
-                    "unexpected EOF after {} of {} bytes",
-                    self.received,
-                    self.size.unwrap_or(0)
-                ),
             };
             self.resume(failure).await?;
         }
@@ -549,7 +559,8 @@ fn retry_after(resp: &Response<Incoming>) -> Option<Duration> {
     Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
-fn content_length(resp: &Response<Incoming>) -> Option<u64> {
+/// A reply's `Content-Length`, when it has a valid one.
+pub(super) fn content_length<B>(resp: &Response<B>) -> Option<u64> {
     resp.headers()
         .get(hyper::header::CONTENT_LENGTH)?
         .to_str()
@@ -634,15 +645,17 @@ pub async fn status_error(reply: Reply, name: &RemoteName) -> Error {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             Error::Unauthorized(message.unwrap_or_else(|| "unauthorized: authentication required".into()))
         }
-        s => Error::Status(message.unwrap_or_else(|| {
+        // As distribution's client: a 5xx's body is not the registry's word.
+        s if s.is_server_error() || message.is_none() => Error::Status(
             format!(
                 "received unexpected HTTP status: {} {}",
                 s.as_u16(),
                 s.canonical_reason().unwrap_or("")
             )
             .trim_end()
-            .to_string()
-        })),
+            .to_string(),
+        ),
+        _ => Error::Status(message.unwrap_or_default()),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Images to and from registries: the fixtures, pull, push, login.
 
+mod auth;
 mod fixtures;
+mod hostile;
 mod pull;
 mod push;
 mod upload;

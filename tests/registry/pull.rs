@@ -232,4 +232,13 @@ fn an_index_pulls_the_hosts_platform_or_the_one_asked_for() {
     let p = pull(&d, &format!("{name}@{}", platforms.arm64), "", None);
     assert_eq!(p.status, 200, "{:?}", p.lines);
     assert_eq!(p.lines[0]["id"], platforms.arm64);
+    let by_digest = d.inspect(&format!("{name}@{}", platforms.arm64));
+    assert_eq!(by_digest["Id"], arm["Id"]);
+    assert!(
+        by_digest["RepoDigests"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(format!("{name}@{}", platforms.arm64))),
+        "{by_digest}"
+    );
 }

@@ -240,7 +240,14 @@ fn bad_archives_are_refused_and_change_nothing() {
         format!(r#"[{{"Config":"{config}","RepoTags":["new:1"],"Layers":{layers}}}]"#).into_bytes()
     };
     let cfg = format!("{hex}.json");
+    let hostile = [file(b"../escape", b"x"), end()].concat();
+    let hostile_archive = old_docker_archive(&hostile, &two_layer_config(&Digest::of(&hostile)), "null");
     let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "a layer with a hostile path",
+            hostile_archive,
+            "path climbs out with `..`".into(),
+        ),
         (
             "garbage",
             b"this is not a tar archive at all, not even close; it is text".repeat(20),
@@ -394,7 +401,7 @@ fn an_oci_layout_loads_and_its_bad_forms_are_refused() {
         (
             "a corrupt blob",
             Box::new(|f, d| f.get_mut(&blob_path(d)).unwrap()[20] ^= 1),
-            "failed to read blob",
+            "filesystem layer verification failed",
         ),
         ("indexes too deep", Box::new(nested), "more than 4 deep"),
         (

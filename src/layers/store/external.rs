@@ -68,34 +68,31 @@ impl Store {
             hasher: Sha256::new(),
             bytes: 0,
             limit,
+            source_error: None,
         }));
         let read_error = Rc::new(RefCell::new(None));
         let decoded = NotingErrors {
             inner: decoder(expected.compression, SharedTally(Rc::clone(&tally)))?,
             error: Rc::clone(&read_error),
         };
+        // The blob first (as Docker checks it): wrong bytes are a wrong
+        // blob, whatever tar they happen to make.
         let mut check = |extracted: &crate::layers::untar::Extracted| {
+            if let Some(blob) = expected.blob {
+                verify_blob(&tally, blob)?;
+            }
             if extracted.diff_id != expected.diff_id {
                 return Err(Error::DiffIdMismatch {
                     expected: expected.diff_id,
                     actual: extracted.diff_id,
                 });
             }
-            let Some(blob) = expected.blob else { return Ok(()) };
-            // The decompressor may stop at its end marker: the digest
-            // covers every byte of the blob.
-            io::copy(&mut SharedTally(Rc::clone(&tally)), &mut io::sink())
-                .map_err(|e| Error::BlobUnreadable(blob.digest, e.to_string()))?;
-            let t = tally.borrow_mut();
-            let digest = Digest::from_bytes(t.hasher.clone().finalize().into());
-            if t.bytes != blob.size || digest != blob.digest {
-                return Err(Error::LayerVerification(blob.digest));
-            }
             Ok(())
         };
-        let (extracted, _) = self
-            .store_layer_checked(decoded, &mut check)
-            .map_err(|e| blob_error(e, read_error.borrow_mut().take(), expected))?;
+        let (extracted, _) = self.store_layer_checked(decoded, &mut check).map_err(|e| {
+            let read_error = read_error.borrow_mut().take();
+            blob_error(e, read_error, &tally, expected)
+        })?;
         Ok(super::ingest::record_of(&extracted))
     }
 
@@ -194,13 +191,39 @@ impl Store {
     }
 }
 
+/// Reads the rest of the blob (the decompressor may stop at its end
+/// marker: the digest covers every byte) and checks its digest and size.
+fn verify_blob<R: Read>(tally: &Rc<RefCell<Tally<R>>>, blob: BlobExpectation) -> Result<()> {
+    let drained = io::copy(&mut SharedTally(Rc::clone(tally)), &mut io::sink());
+    let t = tally.borrow();
+    if let Some(source) = &t.source_error {
+        return Err(Error::BlobUnreadable(blob.digest, source.clone()));
+    }
+    let digest = Digest::from_bytes(t.hasher.clone().finalize().into());
+    if drained.is_err() || t.bytes != blob.size || digest != blob.digest {
+        return Err(Error::LayerVerification(blob.digest));
+    }
+    Ok(())
+}
+
 /// A failure to read or decompress a blob, or an archive error in it, is
-/// the blob's fault: named so (the store's own disk errors stay as they are).
-fn blob_error(e: Error, read_error: Option<String>, expected: &ExpectedLayer) -> Error {
-    match (e, read_error, expected.blob) {
-        (_, Some(msg), Some(blob)) => Error::BlobUnreadable(blob.digest, msg),
-        (Error::Archive(a), None, Some(blob)) => Error::BlobUnreadable(blob.digest, a.to_string()),
-        (e, _, _) => e,
+/// the blob's fault: a wrong blob (digest or size) when it is one, else
+/// unreadable (a broken download). The store's own disk errors stay as
+/// they are.
+fn blob_error<R: Read>(
+    e: Error,
+    read_error: Option<String>,
+    tally: &Rc<RefCell<Tally<R>>>,
+    expected: &ExpectedLayer,
+) -> Error {
+    let Some(blob) = expected.blob else { return e };
+    let blamed_on_blob = read_error.is_some() || matches!(e, Error::Archive(_));
+    if !blamed_on_blob {
+        return e;
+    }
+    match verify_blob(tally, blob) {
+        Err(wrong) => wrong,
+        Ok(()) => Error::BlobUnreadable(blob.digest, read_error.unwrap_or_else(|| e.to_string())),
     }
 }
 
@@ -226,6 +249,8 @@ struct Tally<R> {
     hasher: Sha256,
     bytes: u64,
     limit: u64,
+    /// The source's own failure (the network's), as opposed to bad bytes.
+    source_error: Option<String>,
 }
 
 /// A handle on the one [`Tally`]: the decompressor reads through one, the
@@ -235,7 +260,13 @@ struct SharedTally<R>(Rc<RefCell<Tally<R>>>);
 impl<R: Read> Read for SharedTally<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut t = self.0.borrow_mut();
-        let n = t.inner.read(buf)?;
+        let n = match t.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                t.source_error.get_or_insert_with(|| e.to_string());
+                return Err(e);
+            }
+        };
         t.hasher.update(&buf[..n]);
         t.bytes += n as u64;
         if t.bytes > t.limit {

@@ -4,7 +4,16 @@
 use super::*;
 use crate::layers::tarread::testtar::{end, file};
 use crate::layers::{BlobExpectation, Compression, ExpectedLayer, ExternalImage, Reference};
-use std::io::Write;
+use std::io::{self, Read, Write};
+
+/// A source that fails as a dropped connection does.
+struct Failing;
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset"))
+    }
+}
 
 fn tar_of(name: &[u8], data: &[u8]) -> Vec<u8> {
     let mut tar = file(name, data);
@@ -85,6 +94,12 @@ fn a_pulled_image_keeps_its_config_bytes_names_and_blobs_across_restarts() {
         vec![format!("127.0.0.1:5000/hello@{}", Digest::of(b"manifest"))]
     );
     assert_eq!(store.layer_for_blob(&Digest::of(&blob)), Some(Digest::of(&tar)));
+    // Named by its RepoDigest, as `docker run NAME@sha256:…` names it.
+    let by_digest = format!("127.0.0.1:5000/hello@{}", Digest::of(b"manifest"));
+    assert_eq!(store.resolve(&by_digest).unwrap(), id);
+    let other = format!("127.0.0.1:5000/hello@{}", Digest::of(b"other"));
+    assert!(matches!(store.resolve(&other), Err(Error::ImageNotFound(_))));
+    assert!(store.resolve("127.0.0.1:5000/hello@sha256:zz").is_err());
     // Once the image goes, so does the blob record: a pull would skip it.
     store.remove_image(&id.to_string(), true, None).unwrap().unwrap();
     assert_eq!(store.layer_for_blob(&Digest::of(&blob)), None);
@@ -170,7 +185,16 @@ fn a_layer_that_is_not_what_was_expected_leaves_nothing() {
     let e = store
         .store_layer_expecting(&b"garbage, not gzip"[..], &good)
         .unwrap_err();
-    assert!(e.to_string().contains(&Digest::of(&blob).to_string()), "{e}");
+    assert!(matches!(e, Error::LayerVerification(_)), "{e}");
+    assert_nothing_left(root.path());
+
+    // The source failing (the network) is a broken download, not a wrong blob.
+    let failing = (&blob[..blob.len() / 2]).chain(Failing);
+    let e = store.store_layer_expecting(failing, &good).unwrap_err();
+    assert!(
+        matches!(&e, Error::BlobUnreadable(_, m) if m.contains("connection reset")),
+        "{e}"
+    );
     assert_nothing_left(root.path());
 }
 

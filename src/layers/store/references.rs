@@ -257,6 +257,9 @@ pub(super) fn resolve_in(state: &State, name: &str) -> Result<Digest> {
     {
         return Ok(d);
     }
+    if let Some((repo, digest)) = name.split_once('@') {
+        return resolve_repo_digest(state, repo, digest).ok_or_else(not_found);
+    }
     match Reference::parse(name) {
         Ok(r) => {
             if let Some(id) = state.tags.get(&r) {
@@ -278,6 +281,19 @@ pub(super) fn resolve_in(state: &State, name: &str) -> Result<Digest> {
         }
     }
     Err(not_found())
+}
+
+/// The image pulled as `repo@digest` (a RepoDigest), `repo` in any of
+/// its forms (`docker.io/library/busybox` is `busybox`).
+fn resolve_repo_digest(state: &State, repo: &str, digest: &str) -> Option<Digest> {
+    let digest: Digest = digest.parse().ok()?;
+    let repo = Reference::parse(repo).ok()?;
+    let wanted = format!("{}@{digest}", repo.name());
+    let mut found = state
+        .images
+        .iter()
+        .filter(|(_, rec)| rec.repo_digests.contains(&wanted));
+    found.next().map(|(id, _)| *id)
 }
 
 #[cfg(test)]
