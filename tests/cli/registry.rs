@@ -614,8 +614,8 @@ fn strata_run_pulls_as_the_docker_cli_does() {
     assert_eq!(stderr(strata), stderr(docker));
 }
 
-/// A terminal's bytes without the redraws of bars that move (`Downloading`
-/// or `Extracting` with counts): how many the daemon sends depends on time.
+/// A terminal's bytes without the redraws of bars that move (`Downloading`,
+/// `Extracting` or `Loading layer` with counts): how many the daemon sends depends on time.
 /// A redraw is `[ESC[nA] ESC[2K \r TEXT \r [ESC[nB]`.
 fn without_moving_bars(shown: &str) -> String {
     const REDRAW: &str = "\x1b[2K\r";
@@ -639,7 +639,9 @@ fn without_moving_bars(shown: &str) -> String {
             end += close + 1;
         }
         let moving = text.split_once(": ").is_some_and(|(_, status)| {
-            (status.starts_with("Downloading ") || status.starts_with("Extracting ")) && status.trim().contains(' ')
+            ["Downloading ", "Extracting ", "Loading layer "]
+                .iter()
+                .any(|moving| status.strip_prefix(moving).is_some_and(|bar| !bar.trim().is_empty()))
         });
         out.push_str(&rest[..start]);
         if !moving {
@@ -676,6 +678,31 @@ fn strata_draws_a_terminal_as_the_docker_cli_does() {
         String::from_utf8(out.stdout).unwrap()
     });
     assert!(strata.contains("\x1b[1A\x1b[2K\r"), "redrawn in place: {strata:?}");
+    assert_eq!(without_moving_bars(&strata), without_moving_bars(&docker));
+}
+
+#[test]
+fn strata_draws_a_load_as_the_docker_cli_does() {
+    let image = require!(crate::util::busybox_image());
+    require!(crate::util::tool("docker"));
+    let (for_docker, for_strata) = (Daemon::start(), Daemon::start());
+    let archive = for_strata.dir.path().join("busybox.tar");
+    image.write_docker_archive(&archive, "busybox:1");
+    let args = ["load", "-i", archive.to_str().unwrap()];
+    let docker_config = for_docker.dir.path().join("docker-config");
+    let docker = pty_command("docker", &for_docker, ("DOCKER_CONFIG", &docker_config), &args);
+    let strata = on_pty(&for_strata, &config_dir(&for_strata), &args);
+    let [docker, strata] = [docker, strata].map(|mut c| {
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = output_within(child, Duration::from_secs(60), "load on a pty");
+        String::from_utf8(out.stdout).unwrap()
+    });
+    assert!(strata.contains("Loaded image: busybox:1"), "{strata:?}");
     assert_eq!(without_moving_bars(&strata), without_moving_bars(&docker));
 }
 

@@ -1,6 +1,7 @@
 //! `strata save`, `load` and `export`: image archives and a container's
 //! filesystem as tars, streamed between a file (or stdin/stdout) and the
-//! daemon, with a byte counter on a terminal. An output file is written
+//! daemon; save and export count the bytes on a terminal, load shows the
+//! daemon's progress lines. An output file is written
 //! beside its final name and renamed into place once complete, so a failed
 //! save leaves no half file (docker does the same).
 
@@ -14,9 +15,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::AsyncRead;
 
 #[derive(clap::Args, Debug)]
 pub struct SaveArgs {
@@ -67,38 +66,29 @@ pub async fn export(client: &Client, args: ExportArgs) -> Result<(), Error> {
 }
 
 pub async fn load(client: &Client, args: LoadArgs, out: &mut impl Write) -> Result<(), Error> {
-    let (body, total) = match &args.input {
-        Some(path) => {
-            let f = tokio::fs::File::open(path).await.map_err(|source| Error::Io {
-                context: format!("open {}", path.display()),
-                source,
-            })?;
-            let len = f.metadata().await.ok().map(|m| m.len());
-            (Box::new(f) as Box<dyn AsyncRead + Unpin + Send + Sync>, len)
-        }
+    let body: Box<dyn AsyncRead + Unpin + Send + Sync> = match &args.input {
+        Some(path) => Box::new(tokio::fs::File::open(path).await.map_err(|source| Error::Io {
+            context: format!("open {}", path.display()),
+            source,
+        })?),
         None if rustix::termios::isatty(std::io::stdin().as_fd()) => {
             return Err(Error::Usage("requested load from stdin, but stdin is empty".into()));
         }
-        None => (Box::new(tokio::io::stdin()) as _, None),
+        None => Box::new(tokio::io::stdin()),
     };
     let terminal = terminal_width(std::io::stdout());
-    // As docker: the layers' progress only on a terminal.
+    // As docker: the daemon's `Loading layer` bars only on a terminal (they
+    // are the progress of a load; no byte counter of the upload besides).
     let quiet = args.quiet || terminal.is_none();
-    let bar = transfer_bar(total, "Sending");
-    let reader = Counted {
-        inner: body,
-        bar: bar.clone(),
-    };
     let reply = client
         .stream(
             Method::POST,
             &format!("/images/load?quiet={}", u8::from(quiet)),
-            Some(ReaderBody::boxed(reader)),
+            Some(ReaderBody::boxed(body)),
         )
-        .await;
-    bar.finish_and_clear();
+        .await?;
     let mut display = MessageDisplay::new(&mut *out, terminal);
-    for_each_message(reply?, |m| display.show(&m)).await
+    for_each_message(reply, |m| display.show(&m)).await
 }
 
 /// Where an archive goes: a new file (checked before anything is asked of
@@ -204,21 +194,6 @@ impl Drop for PendingFile {
         if !self.committed {
             let _ = std::fs::remove_file(&self.tmp);
         }
-    }
-}
-
-/// A reader that moves a progress bar.
-struct Counted<R> {
-    inner: R,
-    bar: indicatif::ProgressBar,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Counted<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        self.bar.inc((buf.filled().len() - before) as u64);
-        polled
     }
 }
 
