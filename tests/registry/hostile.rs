@@ -295,3 +295,26 @@ fn a_bad_name_or_platform_is_the_clients_error() {
     );
     assert!(tmp_entries(&d).is_empty());
 }
+
+#[test]
+fn a_blob_redirected_to_its_storage_is_fetched_there() {
+    let (fake, image) = served();
+    let storage = FakeRegistry::start();
+    let layer = &image.layers[0];
+    let elsewhere = format!("{}/bucket/{}", storage.url(), &layer.digest[7..]);
+    fake.blob(
+        "r",
+        &layer.digest,
+        vec![Answer::status(307).header("Location", &elsewhere)],
+    );
+    storage.on(
+        "GET",
+        &format!("/bucket/{}", &layer.digest[7..]),
+        vec![Answer::ok("application/octet-stream", layer.bytes.clone())],
+    );
+    let d = Daemon::start();
+    let p = pull(&d, &format!("{}/r", fake.addr()), "v1", None);
+    assert_eq!(p.message(), "", "{:?}", p.lines);
+    assert_eq!(storage.count("GET", &format!("/bucket/{}", &layer.digest[7..])), 1);
+    assert_eq!(d.inspect(&format!("{}/r:v1", fake.addr()))["Id"], image.config.digest);
+}
