@@ -366,7 +366,8 @@ impl Session {
     /// image manifest's config and layers.
     pub async fn resolve(&self, platform: &Platform) -> Result<Resolved> {
         let (mut current, _, top) = self.manifest(&self.name.manifest_reference()).await?;
-        for _ in 0..=manifest::MAX_INDEX_DEPTH {
+        let mut depth = 0;
+        loop {
             match current {
                 Manifest::Image { config, layers } => {
                     return Ok(Resolved {
@@ -375,13 +376,14 @@ impl Session {
                         layers,
                     });
                 }
+                Manifest::Index(_) if depth == manifest::MAX_INDEX_DEPTH => return Err(Error::IndexTooDeep),
                 Manifest::Index(entries) => {
+                    depth += 1;
                     let entry = manifest::select(&entries, platform)?;
                     current = self.manifest(&entry.blob.digest.to_string()).await?.0;
                 }
             }
         }
-        Err(Error::IndexTooDeep)
     }
 
     /// A small blob (a config) read whole, its size and digest checked.
