@@ -203,6 +203,24 @@ fn server_errors_are_retried_then_reported_in_dockers_words() {
     let p = pull(&d, &format!("{}/r", fake.addr()), "v1", None);
     assert_eq!(p.message(), "", "{:?}", p.lines);
     assert_eq!(fake.count("GET", path), 3);
+    // 429: its Retry-After is waited, then the pull goes on.
+    let d = Daemon::start();
+    fake.manifest(
+        "r",
+        "v1",
+        vec![
+            Answer::status(429).header("Retry-After", "1"),
+            Answer::ok(&m.media_type, m.bytes.clone()),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let p = pull(&d, &format!("{}/r", fake.addr()), "v1", None);
+    assert_eq!(p.message(), "", "{:?}", p.lines);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After not honoured"
+    );
+    assert_eq!(fake.count("GET", path), 5);
 
     let d = Daemon::start();
     fake.manifest("r", "v1", vec![Answer::status(500)]);
