@@ -6,12 +6,11 @@
 
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
-use super::http::{Body, Query};
+use super::http::{self, Body, Query};
 use crate::engine::Container;
 use crate::layers::archive::{self, load, save};
-use crate::wire::StreamMessage;
+use crate::wire::{ProgressDetail, StreamMessage};
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use std::io::{self, Write};
@@ -70,22 +69,6 @@ impl Write for ChunkWriter {
     }
 }
 
-/// A body whose chunks come from `rx`; an error ends it as an error (the
-/// connection is cut), the channel closing ends it cleanly.
-struct StreamBody(mpsc::Receiver<io::Result<Bytes>>);
-
-impl hyper::body::Body for StreamBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
-        self.0.poll_recv(cx).map(|c| c.map(|r| r.map(hyper::body::Frame::data)))
-    }
-}
-
 /// A `200 application/x-tar` whose body `write` produces on a blocking
 /// thread. An error of `write` is logged and cuts the response.
 fn tar_stream(
@@ -108,7 +91,7 @@ fn tar_stream(
 }
 
 fn tar_response(rx: mpsc::Receiver<io::Result<Bytes>>) -> Response<Body> {
-    let mut r = Response::new(StreamBody(rx).boxed());
+    let mut r = Response::new(http::fallible_channel(rx));
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
     r
@@ -167,25 +150,78 @@ pub async fn export(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
 }
 
 /// `POST /images/load`: the archive in the body (plain or gzip'd), loaded
-/// all or nothing; the reply, once it is, names what was loaded as Docker
-/// does. A refused archive is a 400 with the reason.
-pub async fn load(daemon: &Arc<Daemon>, _query: &Query, body: hyper::body::Incoming) -> Reply {
+/// all or nothing, named as Docker names what it loaded. Without `quiet`,
+/// each layer's progress is reported as it is stored; a failure before the
+/// first report is the reply's status (a refused archive: 400), one after
+/// it the stream's last line, as Docker's.
+pub async fn load(daemon: &Arc<Daemon>, query: &Query, body: hyper::body::Incoming) -> Reply {
+    let quiet = query.flag("quiet");
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(16);
+    let (progress_tx, mut progress) = mpsc::channel::<Bytes>(64);
     let store = daemon.store.clone();
-    let work = tokio::task::spawn_blocking(move || load::load(&store, crate::engine::PieceReader::new(rx)));
+    let mut work = tokio::task::spawn_blocking(move || {
+        let mut report = |p: load::Progress| {
+            if !quiet {
+                // Never waits: a line a slow client has not taken is dropped.
+                let _ = progress_tx.try_send(Bytes::from(progress_line(p)));
+            }
+        };
+        load::load_reporting(&store, crate::engine::PieceReader::new(rx), &mut report)
+    });
     super::images::pump(body, tx).await;
-    let loaded = work
-        .await
-        .map_err(|e| ApiError::internal(format!("load task failed: {e}")))??;
+    let first = tokio::select! {
+        line = progress.recv() => line,
+        done = &mut work => return Ok(json_lines(loaded_lines(done)?)),
+    };
+    let Some(first) = first else {
+        return Ok(json_lines(loaded_lines(work.await)?));
+    };
+    let (body_tx, body_rx) = mpsc::channel::<io::Result<Bytes>>(16);
+    tokio::spawn(async move {
+        let _ = body_tx.send(Ok(first)).await;
+        while let Some(line) = progress.recv().await {
+            let _ = body_tx.send(Ok(line)).await;
+        }
+        let last = loaded_lines(work.await).unwrap_or_else(|e| StreamMessage::failure(e.message).to_line());
+        let _ = body_tx.send(Ok(Bytes::from(last))).await;
+    });
+    let mut r = Response::new(http::fallible_channel(body_rx));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(r)
+}
+
+fn progress_line(p: load::Progress) -> Vec<u8> {
+    StreamMessage {
+        id: Some(p.layer.short()),
+        status: Some("Loading layer".into()),
+        progress_detail: Some(ProgressDetail {
+            current: Some(p.current),
+            total: Some(p.total),
+        }),
+        ..Default::default()
+    }
+    .to_line()
+}
+
+fn json_lines(lines: Vec<u8>) -> Response<Body> {
+    super::http::bytes(StatusCode::OK, "application/json", lines)
+}
+
+/// The lines naming what a load added, or why it failed.
+fn loaded_lines(
+    done: Result<Result<Vec<load::Loaded>, archive::Error>, tokio::task::JoinError>,
+) -> Result<Vec<u8>, ApiError> {
+    let loaded = done.map_err(|e| ApiError::internal(format!("load task failed: {e}")))??;
     let mut lines = Vec::new();
     let mut line = |text: String| {
-        let mut l = serde_json::to_vec(&StreamMessage {
-            stream: Some(text),
-            ..Default::default()
-        })
-        .expect("serialises");
-        l.push(b'\n');
-        lines.extend_from_slice(&l);
+        lines.extend(
+            StreamMessage {
+                stream: Some(text),
+                ..Default::default()
+            }
+            .to_line(),
+        )
     };
     for image in &loaded {
         tracing::info!(image = %image.id, tags = image.tags.len(), "loaded");
@@ -201,5 +237,5 @@ pub async fn load(daemon: &Arc<Daemon>, _query: &Query, body: hyper::body::Incom
             line(format!("Loaded image: {tag}\n"));
         }
     }
-    Ok(super::http::bytes(StatusCode::OK, "application/json", lines))
+    Ok(lines)
 }

@@ -129,9 +129,33 @@ pub fn channel(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
     ChannelBody(rx).boxed()
 }
 
-struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+/// [`channel`] whose senders can also fail the body: an `Err` chunk cuts
+/// the response (the client sees a broken transfer, never a clean end of
+/// a cut archive).
+pub fn fallible_channel(rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>) -> Body {
+    ChannelBody(rx).boxed()
+}
 
-impl hyper::body::Body for ChannelBody {
+struct ChannelBody<T>(tokio::sync::mpsc::Receiver<T>);
+
+/// What a [`ChannelBody`] carries: chunks, or chunks that may be errors.
+trait Chunk {
+    fn into_frame(self) -> io::Result<hyper::body::Frame<Bytes>>;
+}
+
+impl Chunk for Bytes {
+    fn into_frame(self) -> io::Result<hyper::body::Frame<Bytes>> {
+        Ok(hyper::body::Frame::data(self))
+    }
+}
+
+impl Chunk for io::Result<Bytes> {
+    fn into_frame(self) -> io::Result<hyper::body::Frame<Bytes>> {
+        self.map(hyper::body::Frame::data)
+    }
+}
+
+impl<T: Chunk> hyper::body::Body for ChannelBody<T> {
     type Data = Bytes;
     type Error = io::Error;
 
@@ -139,9 +163,7 @@ impl hyper::body::Body for ChannelBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|b| Ok(hyper::body::Frame::data(b))))
+        self.0.poll_recv(cx).map(|chunk| chunk.map(Chunk::into_frame))
     }
 }
 

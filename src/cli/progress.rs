@@ -29,15 +29,17 @@ const DEFAULT_WIDTH: usize = 200;
 
 const ERASE_LINE: &str = "\x1b[2K";
 
-/// Whether `fd` is a terminal, and then its width.
+/// Whether `fd` is a terminal, and then its width: what the terminal says
+/// (0 for a pty nobody sized, so no bars, as docker), or docker's default
+/// when it cannot say.
 pub fn terminal_width(fd: impl AsFd) -> Option<usize> {
     let fd = fd.as_fd();
     if !rustix::termios::isatty(fd) {
         return None;
     }
     Some(match rustix::termios::tcgetwinsize(fd) {
-        Ok(ws) if ws.ws_col > 0 => usize::from(ws.ws_col),
-        _ => DEFAULT_WIDTH,
+        Ok(ws) => usize::from(ws.ws_col),
+        Err(_) => DEFAULT_WIDTH,
     })
 }
 

@@ -130,8 +130,6 @@ async fn push_tag(
 ) -> Result<PushedTag, Error> {
     let config_bytes = store.config_bytes(&tag.to_string()).map_err(Error::from)?;
     let config = ImageConfig::parse(&config_bytes).map_err(crate::layers::Error::from)?;
-    let image = store.image(&tag.to_string()).map_err(Error::from)?;
-    let sources = mount_sources(&image.repo_digests, session.name());
     let diff_ids = config.rootfs.diff_ids.clone();
     for d in &diff_ids {
         progress.layer(&short(d), LayerState::Preparing).await;
@@ -142,12 +140,12 @@ async fn push_tag(
         if i >= CONCURRENT_UPLOADS {
             progress.layer(&short(diff_id), LayerState::Waiting).await;
         }
-        let (store, session, progress, slots, sources) = (
+        let sources = mount_sources(store, diff_id, session.name());
+        let (store, session, progress, slots) = (
             Arc::clone(store),
             Arc::clone(session),
             progress.clone(),
             Arc::clone(&slots),
-            sources.clone(),
         );
         let diff_id = *diff_id;
         tasks.push(tokio::spawn(async move {
@@ -158,13 +156,7 @@ async fn push_tag(
             push_layer(&store, &session, &diff_id, &sources, &progress).await
         }));
     }
-    let mut layers = Vec::new();
-    for t in tasks {
-        layers.push(
-            t.await
-                .map_err(|e| Error::Internal(format!("push task failed: {e}")))??,
-        );
-    }
+    let layers = join_in_order(tasks).await?;
     let config_digest = session
         .put_blob(Bytes::from(config_bytes.clone()))
         .await
@@ -182,20 +174,59 @@ async fn push_tag(
     })
 }
 
+/// The layers' results in order; the first failure stops the others.
+async fn join_in_order(
+    tasks: Vec<tokio::task::JoinHandle<Result<(Digest, u64), Error>>>,
+) -> Result<Vec<(Digest, u64)>, Error> {
+    let mut layers = Vec::new();
+    let mut tasks = tasks.into_iter();
+    while let Some(t) = tasks.next() {
+        let done = t
+            .await
+            .map_err(|e| Error::Internal(format!("push task failed: {e}")))
+            .and_then(|r| r);
+        match done {
+            Ok(layer) => layers.push(layer),
+            Err(e) => {
+                tasks.for_each(|t| t.abort());
+                return Err(e);
+            }
+        }
+    }
+    Ok(layers)
+}
+
 /// The 12 hex digits Docker shows a layer by.
 fn short(d: &Digest) -> String {
     d.hex()[..12].to_string()
 }
 
-/// The repositories of the same registry the image was pulled from (its
-/// RepoDigests), other than the one pushed to: where a blob may be mounted.
-fn mount_sources(repo_digests: &[String], target: &RemoteName) -> Vec<String> {
-    repo_digests
+/// Where a layer's blob may be mounted from: the repositories of the same
+/// registry that images holding the layer were pulled from (their
+/// RepoDigests), other than the one pushed to. (Docker keeps each blob's
+/// source repository; the RepoDigests of the images that hold it are ours.)
+fn mount_sources(store: &Store, diff_id: &Digest, target: &RemoteName) -> Vec<String> {
+    let digests: Vec<String> = store
+        .images()
+        .into_iter()
+        .filter(|i| i.config.rootfs.diff_ids.contains(diff_id))
+        .flat_map(|i| i.repo_digests)
+        .collect();
+    repo_sources(&digests, target)
+}
+
+/// The repositories of `repo_digests` on `target`'s registry, other than
+/// `target`'s own, each once.
+fn repo_sources(repo_digests: &[String], target: &RemoteName) -> Vec<String> {
+    let mut sources: Vec<String> = repo_digests
         .iter()
         .filter_map(|rd| RemoteName::parse(rd, "").ok())
         .filter(|n| n.domain() == target.domain() && n.path() != target.path())
         .map(|n| n.path().to_string())
-        .collect()
+        .collect();
+    sources.sort();
+    sources.dedup();
+    sources
 }
 
 /// A layer's blob in the registry: found, mounted, or compressed and
@@ -430,6 +461,6 @@ mod tests {
             format!("127.0.0.1:5000/mine@{d}"),
             format!("other.lan/library/busybox@{d}"),
         ];
-        assert_eq!(mount_sources(&digests, &target), vec!["library/busybox".to_string()]);
+        assert_eq!(repo_sources(&digests, &target), vec!["library/busybox".to_string()]);
     }
 }

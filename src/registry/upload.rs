@@ -6,9 +6,11 @@
 //! one `PUT` with the whole of a small blob — and manifests `PUT` by tag.
 
 use super::session::{Request, Session, status_error};
+use super::transport::PROGRESS_TIMEOUT;
 use super::{Error, Result};
 use crate::layers::Digest;
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 
 /// An upload under way: where its next request goes, and how many bytes
@@ -41,14 +43,41 @@ impl Session {
         }
     }
 
-    /// The first `n` bytes of a blob of this repository (a `Range`
-    /// request; a registry that ignores it sends more, which is cut).
+    /// The first `n` bytes of a blob of this repository: a `Range`
+    /// request, so only they come (a registry that ignores the range, or
+    /// redirects, sends more, which is cut).
     pub async fn blob_prefix(self: &std::sync::Arc<Self>, digest: &Digest, n: usize) -> Result<Bytes> {
-        let mut blob = self.blob(*digest, None).await?;
+        let path = format!("/v2/{}/blobs/{digest}", self.name().path());
+        let req =
+            Request::new(Method::GET, path).header(hyper::header::RANGE, &format!("bytes=0-{}", n.saturating_sub(1)));
+        let reply = self.send(&req).await?;
         let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            let Some(chunk) = blob.next_chunk().await? else { break };
-            out.extend_from_slice(&chunk[..chunk.len().min(n - out.len())]);
+        match reply.response.status() {
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT => {
+                let mut body = reply.response.into_body();
+                while out.len() < n {
+                    let next = tokio::time::timeout(PROGRESS_TIMEOUT, body.frame()).await;
+                    let blob_error = |message: String| Error::Blob {
+                        digest: *digest,
+                        message,
+                    };
+                    let Some(frame) = next.map_err(|_| blob_error("no data for 60s".into()))? else {
+                        break;
+                    };
+                    let frame = frame.map_err(|e| blob_error(e.to_string()))?;
+                    if let Ok(data) = frame.into_data() {
+                        out.extend_from_slice(&data[..data.len().min(n - out.len())]);
+                    }
+                }
+            }
+            s if s.is_redirection() => {
+                let mut blob = self.blob(*digest, None).await?;
+                while out.len() < n {
+                    let Some(chunk) = blob.next_chunk().await? else { break };
+                    out.extend_from_slice(&chunk[..chunk.len().min(n - out.len())]);
+                }
+            }
+            _ => return Err(status_error(reply, self.name()).await),
         }
         Ok(out.into())
     }

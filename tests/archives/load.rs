@@ -1,6 +1,6 @@
 //! `load`: what Docker, podman and skopeo write, and hostile archives.
 
-use super::{load_file, podman, save_to_file, success};
+use super::{load_file, load_file_query, podman, save_to_file, success};
 use crate::util::{Daemon, busybox_tar, require, text, tools};
 use std::path::Path;
 use std::process::Command;
@@ -104,6 +104,17 @@ fn save_rmi_load_gives_the_same_image_with_the_docker_cli_too() {
         (200, "{\"stream\":\"Loaded image: busybox:1\\n\"}\n")
     );
     assert_eq!(d.inspect("busybox:1")["Id"], id.as_str());
+    // Not quiet: each layer's progress, then what was loaded.
+    d.ok(&["rmi", "busybox:1"]);
+    let (status, reply) = load_file_query(&d, &saved, "quiet=0");
+    assert_eq!(status, 200, "{reply}");
+    let lines: Vec<serde_json::Value> = reply.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let size = std::fs::metadata(&tar).unwrap().len();
+    assert_eq!(lines[0]["status"], "Loading layer", "{reply}");
+    assert_eq!(lines[0]["progressDetail"]["total"], size, "{reply}");
+    assert_eq!(lines[lines.len() - 2]["progressDetail"]["current"], size, "{reply}");
+    assert_eq!(lines[lines.len() - 1]["stream"], "Loaded image: busybox:1\n");
+    assert_eq!(d.inspect("busybox:1")["Id"], id.as_str());
 
     // The same with the docker CLI, as the tutorial's readers would.
     if d.docker_part(&["version"]).is_none() {
@@ -167,4 +178,13 @@ fn a_refused_archive_changes_nothing() {
             "{what}: nothing changed"
         );
     }
+    // Not quiet, a layer refused once its progress was reported: the
+    // stream's last line says why, and still nothing changed.
+    let (status, reply) = load_file_query(&d, &write("changed", &changed), "quiet=0");
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("Loading layer"), "{reply}");
+    let last: serde_json::Value = serde_json::from_str(reply.lines().last().unwrap()).unwrap();
+    let message = last["errorDetail"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("don't match image configuration"), "{reply}");
+    assert_eq!((d.store_snapshot(), d.ok(&["images", "-q"])), before, "nothing changed");
 }

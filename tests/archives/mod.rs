@@ -28,15 +28,19 @@ fn get_to_file(d: &Daemon, path: &str, out: &Path) -> u16 {
         .unwrap_or_else(|_| panic!("curl: {}", text(&run)))
 }
 
-/// `POST /images/load` of `file`; the HTTP status and the reply.
+/// `POST /images/load?quiet=1` of `file`; the HTTP status and the reply.
 fn load_file(d: &Daemon, file: &Path) -> (u16, String) {
+    load_file_query(d, file, "quiet=1")
+}
+
+fn load_file_query(d: &Daemon, file: &Path, query: &str) -> (u16, String) {
     let run = Command::new("curl")
         .args(["-sS", "--unix-socket"])
         .arg(&d.socket)
         .args(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary"])
         .arg(format!("@{}", file.display()))
         .args(["-w", "\n%{http_code}"])
-        .arg("http://localhost/images/load?quiet=1")
+        .arg(format!("http://localhost/images/load?{query}"))
         .output()
         .expect("run curl");
     let out = String::from_utf8_lossy(&run.stdout).into_owned();

@@ -2,7 +2,7 @@
 //! writes and reads them; an output file appears whole or not at all.
 
 use super::registry::strata_on_terminal;
-use crate::util::{Daemon, text};
+use crate::util::{Daemon, require, text};
 
 fn listing(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -104,6 +104,32 @@ fn save_writes_the_same_archive_to_a_file_or_a_pipe() {
 }
 
 #[test]
+fn load_reads_back_what_save_wrote() {
+    let d = Daemon::start();
+    let id = imported(&d, "sample:1");
+    let file = d.dir.path().join("sample.tar");
+    d.ok(&["save", "-o", file.to_str().unwrap(), "sample:1"]);
+    d.ok(&["rmi", "sample:1"]);
+    assert_eq!(
+        d.ok(&["load", "-i", file.to_str().unwrap()]),
+        "Loaded image: sample:1\n"
+    );
+    assert_eq!(d.inspect("sample:1")["Id"], id.as_str(), "the same image ID");
+    // From stdin, quietly: the same line (docker's -q hides only progress).
+    d.ok(&["rmi", "sample:1"]);
+    let bytes = std::fs::read(&file).unwrap();
+    let out = d.strata_stdin(&["load", "-q"], &bytes);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Loaded image: sample:1\n");
+    // Garbage is refused and loads nothing.
+    let before = d.ok(&["images", "-q"]);
+    let bad = d.strata_stdin(&["load"], b"not a tar at all");
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(!String::from_utf8_lossy(&bad.stderr).is_empty());
+    assert_eq!(d.ok(&["images", "-q"]), before);
+}
+
+#[test]
 fn export_writes_the_containers_filesystem() {
     let d = Daemon::start();
     imported(&d, "sample:1");
@@ -123,4 +149,38 @@ fn export_writes_the_containers_filesystem() {
         text(&missing)
     );
     assert!(file.exists(), "a failed export keeps the earlier file");
+}
+
+#[test]
+fn strata_loads_and_lists_as_the_docker_cli_does() {
+    let image = require!(crate::util::busybox_image());
+    let (for_docker, for_strata) = (Daemon::start(), Daemon::start());
+    let archive = for_strata.dir.path().join("busybox.tar");
+    image.write_docker_archive(&archive, "busybox:1");
+    let out = for_strata.dir.path().join("out.tar");
+    let runs: [&[&str]; 4] = [
+        &["load", "-i", archive.to_str().unwrap()],
+        &["images"],
+        &["save", "-o", out.to_str().unwrap(), "nosuch:1"],
+        &["logout", "127.0.0.1:5000"],
+    ];
+    for args in runs {
+        let Some(docker) = for_docker.docker_part(args) else {
+            return;
+        };
+        let config = for_strata.dir.path().join("client-config");
+        let strata = super::registry::strata_with(&for_strata, &config, args, None);
+        assert_eq!(
+            String::from_utf8_lossy(&strata.stdout),
+            String::from_utf8_lossy(&docker.stdout),
+            "stdout of {args:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&strata.stderr),
+            String::from_utf8_lossy(&docker.stderr),
+            "stderr of {args:?}"
+        );
+        assert_eq!(strata.status.code(), docker.status.code(), "exit code of {args:?}");
+    }
+    assert!(!out.exists());
 }

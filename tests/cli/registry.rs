@@ -8,37 +8,33 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-/// `strata ARGS` against `d` with its credentials in `config`.
+/// `strata ARGS` against `d` with its credentials in `config`; `stdin` is
+/// a line or two (a password), written whole before the output is read.
 pub fn strata_with(d: &Daemon, config: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(STRATA);
-    cmd.arg("-H").arg(d.host()).args(args);
-    cmd.env_remove("STRATA_HOST").env("STRATA_CONFIG", config);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn strata");
-    if let Some(data) = stdin {
-        use std::io::Write;
-        let mut pipe = child.stdin.take().expect("stdin");
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-    }
+    use std::io::Write;
+    let mut child = Command::new(STRATA)
+        .arg("-H")
+        .arg(d.host())
+        .args(args)
+        .env_remove("STRATA_HOST")
+        .env("STRATA_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strata");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let small = stdin.unwrap_or_default();
+    assert!(small.len() < 4096, "more than a pipe's buffer could block");
+    let _ = pipe.write_all(small);
+    drop(pipe);
     output_within(child, Duration::from_secs(60), &format!("strata {}", args.join(" ")))
 }
 
 /// `strata ARGS` with a terminal (a pty from `script`) as stdin, stdout
 /// and stderr: what it wrote there, `\r\n` as the terminal got it.
 pub fn strata_on_terminal(d: &Daemon, config: &Path, args: &[&str]) -> Output {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let mut line = format!("{} -H {}", quote(STRATA), quote(&d.host()));
-    for a in args {
-        line = line + " " + &quote(a);
-    }
-    let child = Command::new("script")
-        .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .env("STRATA_CONFIG", config)
-        .env("COLUMNS", "120")
+    let child = on_pty(d, config, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,6 +45,25 @@ pub fn strata_on_terminal(d: &Daemon, config: &Path, args: &[&str]) -> Output {
         Duration::from_secs(60),
         &format!("strata {} on a pty", args.join(" ")),
     )
+}
+
+/// `script` running `strata -H … ARGS` on a pty, credentials in `config`.
+fn on_pty(d: &Daemon, config: &Path, args: &[&str]) -> Command {
+    pty_command(STRATA, d, ("STRATA_CONFIG", config), args)
+}
+
+/// `script` running `PROGRAM -H HOST ARGS` on a pty, with one variable set.
+fn pty_command(program: &str, d: &Daemon, var: (&str, &Path), args: &[&str]) -> Command {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line = std::iter::once(program.to_string())
+        .chain(["-H".into(), d.host()])
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"]).env(var.0, var.1);
+    cmd
 }
 
 fn config_dir(d: &Daemon) -> PathBuf {
@@ -230,7 +245,6 @@ fn pull_errors_are_dockers_message_on_stderr() {
     let reg = require!(Registry::plain());
     let d = Daemon::start();
     let config = config_dir(&d);
-    let before = d.store_snapshot();
     let out = strata_with(&d, &config, &["pull", &format!("{}/nosuch:1", reg.addr())], None);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
@@ -240,7 +254,11 @@ fn pull_errors_are_dockers_message_on_stderr() {
         "{}",
         text(&out)
     );
-    assert_eq!(d.store_snapshot(), before, "nothing was stored");
+    assert_eq!(d.ok(&["images", "-q"]), "", "no image");
+    for dir in ["layers", "tmp"] {
+        let left = std::fs::read_dir(d.root.join(dir)).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(left, 0, "nothing in {dir}/");
+    }
 }
 
 #[test]
@@ -257,12 +275,17 @@ fn login_keeps_the_credentials_that_pull_then_sends() {
         &d,
         &config,
         &["login", "-u", "alice", "--password-stdin", &reg.addr()],
-        Some(b"nope\n"),
+        Some(b"wrong-horse-staple\n"),
     );
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
     assert!(
         stderr(&wrong).starts_with("Error response from daemon: "),
         "{}",
+        text(&wrong)
+    );
+    assert!(
+        !text(&wrong).contains("wrong-horse-staple"),
+        "never in an error: {}",
         text(&wrong)
     );
     assert!(!config.join("auth.json").exists(), "a refused login stores nothing");
@@ -345,16 +368,7 @@ fn run_pulls_a_missing_image_first() {
 /// typed before echo is off): everything the terminal showed.
 fn strata_answering(d: &Daemon, config: &Path, args: &[&str], answers: &[(&str, &str)]) -> String {
     use std::io::{Read, Write};
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let line = std::iter::once(STRATA.to_string())
-        .chain(["-H".into(), d.host()])
-        .chain(args.iter().map(|a| a.to_string()))
-        .map(|a| quote(&a))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .env("STRATA_CONFIG", config)
+    let mut child = on_pty(d, config, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -444,4 +458,232 @@ fn pull_platform_picks_an_entry_of_a_multi_platform_image() {
         assert!(out.status.success(), "{}", text(&out));
         assert_eq!(d.inspect(&name)["Architecture"], "amd64", "the host's by default");
     }
+}
+
+#[test]
+fn push_prints_dockers_lines_and_the_image_comes_back() {
+    let reg = require!(Registry::plain());
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let tar = d.dir.path().join("rootfs.tar");
+    std::fs::write(&tar, crate::util::sample_rootfs_tar()).unwrap();
+    let id = d.import(&tar, "sample:1");
+    let name = format!("{}/sample", reg.addr());
+    d.ok(&["tag", "sample:1", &format!("{name}:1")]);
+    let bad = strata_with(&d, &config, &["push", "--all-tags", &format!("{name}:1")], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("tag can't be used with --all-tags/-a"),
+        "{}",
+        text(&bad)
+    );
+
+    let out = strata_with(&d, &config, &["push", &format!("{name}:1")], None);
+    assert!(out.status.success(), "{}\n{}", text(&out), d.log());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("The push refers to repository [{name}]"), "{stdout}");
+    assert_eq!(layer_lines(&stdout, "Pushed").len(), 1, "{stdout}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("1: digest: sha256:") && last.contains(" size: "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Pushing"), "no progress in a pipe: {stdout}");
+
+    let again = strata_with(&d, &config, &["push", "-q", &format!("{name}:1")], None);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        format!("{name}:1\n"),
+        "{}",
+        text(&again)
+    );
+    let again = strata_with(&d, &config, &["push", &format!("{name}:1")], None);
+    assert_eq!(
+        layer_lines(&String::from_utf8_lossy(&again.stdout), "Layer already exists").len(),
+        1
+    );
+
+    // Every tag of the repository with --all-tags.
+    d.ok(&["tag", "sample:1", &format!("{name}:2")]);
+    let all = strata_with(&d, &config, &["push", "-a", &name], None);
+    let all = String::from_utf8_lossy(&all.stdout).into_owned();
+    for tag in ["1", "2"] {
+        assert!(
+            all.lines().any(|l| l.starts_with(&format!("{tag}: digest: sha256:"))),
+            "{all}"
+        );
+    }
+    assert!(!all.contains("Using default tag"), "{all}");
+
+    let other = Daemon::start();
+    let pulled = strata_with(&other, &config, &["pull", &format!("{name}:1")], None);
+    assert!(pulled.status.success(), "{}\n{}", text(&pulled), other.log());
+    assert_eq!(
+        other.inspect(&format!("{name}:1"))["Id"],
+        id.as_str(),
+        "the same image ID"
+    );
+}
+
+#[test]
+fn the_tutorial_from_a_registry_through_strata() {
+    require!(crate::util::fuse());
+    let reg = require!(Registry::plain());
+    require!(reg.seed_busybox("busybox:latest"));
+    let d = Daemon::start();
+    let config = config_dir(&d);
+    let ok = |args: &[&str]| {
+        let out = strata_with(&d, &config, args, None);
+        assert!(out.status.success(), "strata {args:?}: {}\n{}", text(&out), d.log());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let image = format!("{}/busybox", reg.addr());
+    let committed = format!("{image}:committed");
+    ok(&["run", "--name", "git", &image, "sh", "-c", "echo hello > /greeting"]);
+    assert!(ok(&["diff", "git"]).lines().any(|l| l == "A /greeting"));
+    ok(&["commit", "git", &committed]);
+    let before = d.inspect(&committed);
+    ok(&["push", &committed]);
+    ok(&["rm", "git"]);
+    ok(&["rmi", &committed, &image]);
+    assert_eq!(ok(&["images", "-q"]), "", "everything removed");
+    ok(&["pull", &committed]);
+    let after = d.inspect(&committed);
+    assert_eq!(after["Id"], before["Id"], "the same image ID");
+    assert_eq!(after["RootFS"]["Layers"], before["RootFS"]["Layers"]);
+    assert_eq!(ok(&["run", "--rm", &committed, "cat", "/greeting"]), "hello\n");
+}
+
+/// `docker ARGS` and `strata ARGS`, each against its own fresh daemon: both
+/// outputs and exit codes, for comparing the two clients line for line.
+fn docker_and_strata(runs: &[&[&str]]) -> Option<Vec<(Output, Output)>> {
+    let (for_docker, for_strata) = (Daemon::start(), Daemon::start());
+    let config = config_dir(&for_strata);
+    let mut pairs = Vec::new();
+    for args in runs {
+        let docker = for_docker.docker_part(args)?;
+        let strata = strata_with(&for_strata, &config, args, None);
+        pairs.push((docker, strata));
+    }
+    Some(pairs)
+}
+
+#[test]
+fn strata_prints_what_the_docker_cli_prints() {
+    let reg = require!(Registry::plain());
+    let (_, digest) = require!(reg.seed_busybox("busybox:latest"));
+    let name = format!("{}/busybox", reg.addr());
+    let missing = format!("{}/nosuch:1", reg.addr());
+    let runs: [&[&str]; 5] = [
+        &["pull", &name],
+        &["pull", &format!("{name}@{digest}")],
+        &["pull", "-q", &name],
+        &["pull", &missing],
+        &["images", "--digests", "--format", "json"],
+    ];
+    let Some(pairs) = docker_and_strata(&runs) else { return };
+    for (args, (docker, strata)) in runs.iter().zip(&pairs) {
+        assert_eq!(
+            String::from_utf8_lossy(&strata.stdout),
+            String::from_utf8_lossy(&docker.stdout),
+            "stdout of {args:?}"
+        );
+        assert_eq!(strata.status.code(), docker.status.code(), "exit code of {args:?}");
+        assert_eq!(stderr(strata), stderr(docker), "stderr of {args:?}");
+    }
+}
+
+#[test]
+fn strata_run_pulls_as_the_docker_cli_does() {
+    require!(crate::util::fuse());
+    let reg = require!(Registry::plain());
+    require!(reg.seed_busybox("busybox:latest"));
+    let name = format!("{}/busybox", reg.addr());
+    let runs: [&[&str]; 2] = [
+        &["run", "--rm", &name, "echo", "hi"],
+        &["create", "--pull", "never", "nosuch:1"],
+    ];
+    let Some(pairs) = docker_and_strata(&runs) else { return };
+    let (docker, strata) = &pairs[0];
+    assert_eq!(String::from_utf8_lossy(&strata.stdout), "hi\n");
+    assert_eq!(strata.stdout, docker.stdout);
+    assert_eq!(stderr(strata), stderr(docker), "the pull's lines on stderr");
+    let (docker, strata) = &pairs[1];
+    assert_eq!(strata.status.code(), docker.status.code());
+    assert_eq!(stderr(strata), stderr(docker));
+}
+
+/// A terminal's bytes without the redraws of bars that move (`Downloading`
+/// or `Extracting` with counts): how many the daemon sends depends on time.
+/// A redraw is `[ESC[nA] ESC[2K \r TEXT \r [ESC[nB]`.
+fn without_moving_bars(shown: &str) -> String {
+    const REDRAW: &str = "\x1b[2K\r";
+    let ends_move = |s: &str, letter: char| {
+        let i = s.rfind("\x1b[")?;
+        let digits = s[i + 2..].strip_suffix(letter)?;
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(i)
+    };
+    let (mut out, mut rest) = (String::new(), shown);
+    while let Some(at) = rest.find(REDRAW) {
+        let before = &rest[..at];
+        let start = ends_move(before, 'A').unwrap_or(at);
+        let body = &rest[at + REDRAW.len()..];
+        let text_end = body.find('\r').map_or(body.len(), |i| i + 1);
+        let text = &body[..text_end];
+        let mut end = at + REDRAW.len() + text_end;
+        if let Some(close) = rest[end..]
+            .find('B')
+            .filter(|&b| ends_move(&rest[end..end + b + 1], 'B') == Some(0))
+        {
+            end += close + 1;
+        }
+        let moving = text.split_once(": ").is_some_and(|(_, status)| {
+            (status.starts_with("Downloading ") || status.starts_with("Extracting ")) && status.trim().contains(' ')
+        });
+        out.push_str(&rest[..start]);
+        if !moving {
+            out.push_str(&rest[start..end]);
+        }
+        rest = &rest[end..];
+    }
+    out + rest
+}
+
+#[test]
+fn strata_draws_a_terminal_as_the_docker_cli_does() {
+    let reg = require!(Registry::plain());
+    require!(reg.seed_busybox("busybox:latest"));
+    require!(crate::util::tool("docker"));
+    let name = format!("{}/busybox", reg.addr());
+    let (for_docker, for_strata) = (Daemon::start(), Daemon::start());
+    let docker_config = for_docker.dir.path().join("docker-config");
+    let docker = pty_command(
+        "docker",
+        &for_docker,
+        ("DOCKER_CONFIG", &docker_config),
+        &["pull", &name],
+    );
+    let strata = on_pty(&for_strata, &config_dir(&for_strata), &["pull", &name]);
+    let [docker, strata] = [docker, strata].map(|mut c| {
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = output_within(child, Duration::from_secs(60), "pull on a pty");
+        String::from_utf8(out.stdout).unwrap()
+    });
+    assert!(strata.contains("\x1b[1A\x1b[2K\r"), "redrawn in place: {strata:?}");
+    assert_eq!(without_moving_bars(&strata), without_moving_bars(&docker));
+}
+
+#[test]
+fn moving_bars_are_told_from_statuses() {
+    let shown = "a\r\nid: Pulling fs layer\r\n\r\n\x1b[1A\x1b[2K\rid: Downloading [=>  ] 1MB/2MB\r\x1b[1B\x1b[1A\x1b[2K\rid: Pull complete \r\x1b[1Bz\r\n";
+    assert_eq!(
+        without_moving_bars(shown),
+        "a\r\nid: Pulling fs layer\r\n\r\n\x1b[1A\x1b[2K\rid: Pull complete \r\x1b[1Bz\r\n"
+    );
 }

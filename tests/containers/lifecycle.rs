@@ -147,7 +147,8 @@ fn exec_runs_a_second_process_in_the_container() {
 fn bad_input_gets_docker_errors_and_leaves_nothing() {
     let d = require!(daemon());
     let before = std::fs::read_dir(d.root.join("containers")).unwrap().count();
-    let out = d.strata(&["run", "--rm", "nosuchimage", "true"]);
+    // `--pull never`: the refusal itself, with no attempt to reach Docker Hub.
+    let out = d.strata(&["run", "--rm", "--pull", "never", "nosuchimage", "true"]);
     assert_eq!(out.status.code(), Some(125), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("No such image: nosuchimage"),
@@ -329,8 +330,13 @@ fn docker_cli_runs_containers_on_stratad() {
     assert!(stdout(&out).starts_with("1\n"), "{}", text(&out));
     let out = docker(&["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(out.status.code(), Some(127), "{}", text(&out));
-    let out = docker(&["run", "--rm", "nosuchimage"]);
+    let out = docker(&["run", "--rm", "--pull", "never", "nosuchimage"]);
     assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such image: nosuchimage"),
+        "{}",
+        text(&out)
+    );
     // The tutorial's interactive flow, through a pseudo-terminal.
     if part(tool("script")).is_some() {
         let out = docker_on_terminal(

@@ -3,7 +3,7 @@
 //! image ID and RootFS.Layers); the second push finds its layers there; the
 //! docker CLI's push with its login (Basic auth).
 
-use crate::util::{Daemon, Registry, Side, require, skopeo, text};
+use crate::util::{Answer, Daemon, FakeRegistry, Registry, Side, require, skopeo, text};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -133,7 +133,7 @@ fn pushing_a_name_not_in_the_store_is_docker_s_404() {
 
 #[test]
 fn docker_cli_push_with_login_and_all_tags() {
-    let reg = require!(Registry::basic("erin", "pw"));
+    let reg = require!(Registry::basic("erin", "s3cr3t-erin"));
     let (d, name) = daemon_with(&reg, "cli:one");
     d.ok(&["tag", "busybox:latest", &format!("{}/cli:two", reg.addr())]);
     let Some(denied) = d.docker_part(&["push", &name]) else {
@@ -145,7 +145,9 @@ fn docker_cli_push_with_login_and_all_tags() {
         "{}",
         text(&denied)
     );
-    let login = d.docker(&["login", "-u", "erin", "-p", "pw", &reg.addr()]).unwrap();
+    let login = d
+        .docker(&["login", "-u", "erin", "-p", "s3cr3t-erin", &reg.addr()])
+        .unwrap();
     assert!(login.status.success(), "{}", text(&login));
     let pushed = d
         .docker(&["push", "--all-tags", &format!("{}/cli", reg.addr())])
@@ -156,8 +158,161 @@ fn docker_cli_push_with_login_and_all_tags() {
         let digest = reg.manifest("cli", tag).2;
         assert!(out.contains(&format!("{tag}: digest: {digest} size: ")), "{out}");
     }
+    let logs = format!("{}{}{}", d.log(), reg.log(), text(&pushed));
+    assert!(!logs.contains("s3cr3t-erin"), "the password in a log or the output");
+}
+
+/// `strata ARGS` on `d`, which must succeed: its stdout.
+fn strata_ok(d: &Daemon, args: &[&str]) -> String {
+    let out = d.strata(args);
+    assert!(out.status.success(), "strata {args:?}: {}\n{}", text(&out), d.log());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_tutorial_from_a_registry_commit_push_and_pull_back() {
+    require!(crate::util::fuse());
+    let reg = require!(Registry::plain());
+    let (_, _) = require!(reg.seed_busybox("tutorial/busybox:latest"));
+    let d = Daemon::start();
+    let base = format!("{}/tutorial/busybox", reg.addr());
+    strata_ok(
+        &d,
+        &["run", "--name", "git", &base, "sh", "-c", "echo changed > /etc/motd"],
+    );
+    let mine = format!("{}/tutorial/mine:v1", reg.addr());
+    strata_ok(&d, &["commit", "git", &mine]);
+    let image = d.inspect(&mine);
+    let pushed = strata_ok(&d, &["push", &mine]);
+    // The base layer came from this registry's tutorial/busybox: mounted.
+    assert!(pushed.contains("Mounted from tutorial/busybox"), "{pushed}");
+    assert!(pushed.contains("v1: digest: sha256:"), "{pushed}");
+    strata_ok(&d, &["rm", "git"]);
+    strata_ok(&d, &["rmi", &mine, &base]);
+    assert_eq!(strata_ok(&d, &["images", "-q"]).trim(), "", "images left");
+    strata_ok(&d, &["pull", &mine]);
+    let back = d.inspect(&mine);
+    assert_eq!(
+        (&back["Id"], &back["RootFS"]["Layers"]),
+        (&image["Id"], &image["RootFS"]["Layers"])
+    );
+    let motd = strata_ok(&d, &["run", "--rm", &mine, "cat", "/etc/motd"]);
+    assert_eq!(motd, "changed\n");
+}
+
+#[test]
+fn pushing_through_the_token_flow() {
+    let reg = require!(Registry::token("frank", "pw"));
+    let (d, name) = daemon_with(&reg, "tok:v1");
+    let Some(login) = d.docker_part(&["login", "-u", "frank", "-p", "pw", &reg.addr()]) else {
+        return;
+    };
+    assert!(login.status.success(), "{}", text(&login));
+    let pushed = d.docker(&["push", &name]).unwrap();
+    assert!(pushed.status.success(), "{}\n{}", text(&pushed), d.log());
+    let digest = reg.manifest("tok", "v1").2;
     assert!(
-        !format!("{}{}", d.log(), reg.log()).contains("\"pw\""),
-        "the password in a log"
+        String::from_utf8_lossy(&pushed.stdout).contains(&format!("v1: digest: {digest}")),
+        "{}",
+        text(&pushed)
+    );
+    assert!(
+        reg.token_requests()
+            .iter()
+            .any(|r| r.starts_with("account=frank") && r.contains("repository:tok:pull,push")),
+        "{:?}",
+        reg.token_requests()
+    );
+}
+
+#[test]
+fn a_registry_failing_the_upload_ends_the_stream_after_bounded_retries() {
+    let fake = FakeRegistry::start();
+    fake.on("POST", "/v2/broken/blobs/uploads/", vec![Answer::status(503)]);
+    let d = Daemon::start();
+    d.import_busybox();
+    let name = format!("{}/broken:v1", fake.addr());
+    d.ok(&["tag", "busybox:latest", &name]);
+    let before = d.store_snapshot();
+    let (status, body) = post(&d, &format!("/images/{}/broken/push?tag=v1", fake.addr()), &[]);
+    assert_eq!(status, 200, "{body}");
+    let last = lines(&body).pop().expect("a line");
+    // distribution's client words a 5xx without a JSON body so (and so
+    // does Docker's push).
+    assert_eq!(
+        last["error"], "received unexpected HTTP status: 503 Service Unavailable",
+        "{body}"
+    );
+    assert_eq!(last["errorDetail"]["message"], last["error"]);
+    // Three attempts, then the error: no endless retry, no manifest.
+    assert_eq!(
+        fake.count("POST", "/v2/broken/blobs/uploads/"),
+        3,
+        "{:?}",
+        fake.requests()
+    );
+    assert_eq!(fake.count("PUT", "/v2/broken/manifests/v1"), 0);
+    assert_eq!(d.store_snapshot(), before, "the store changed");
+}
+
+#[test]
+fn a_zstd_layer_pulled_elsewhere_is_pushed_as_gzip() {
+    let reg = require!(Registry::plain());
+    let image = crate::util::TestImage::new("amd64", vec![crate::util::one_file_layer("z", b"zstd layer\n")]);
+    reg.seed_image(
+        &image,
+        "zsrc:v1",
+        &["--format", "oci", "--dest-compress-format", "zstd"],
+    );
+    let (_, bytes, _) = reg.manifest("zsrc", "v1");
+    assert!(String::from_utf8_lossy(&bytes).contains("+zstd"), "seeded without zstd");
+    let d = Daemon::start();
+    let src = format!("{}/zsrc:v1", reg.addr());
+    let (status, body) = post(&d, &format!("/images/create?fromImage={}/zsrc&tag=v1", reg.addr()), &[]);
+    assert_eq!(status, 200, "{body}");
+    let dst = format!("{}/zdst:v1", reg.addr());
+    d.ok(&["tag", &src, &dst]);
+    let (_, pushed) = post(&d, &format!("/images/{}/zdst/push?tag=v1", reg.addr()), &[]);
+    assert!(statuses(&pushed).iter().any(|s| s == "Pushed"), "{pushed}");
+    let (_, bytes, _) = reg.manifest("zdst", "v1");
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip");
+    let blob = reg.get_blob("zdst", layer["digest"].as_str().unwrap());
+    assert_eq!(&blob[..2], &[0x1f, 0x8b], "a gzip layer that is not gzip");
+    let fresh = Daemon::start();
+    let (status, pulled) = post(
+        &fresh,
+        &format!("/images/create?fromImage={}/zdst&tag=v1", reg.addr()),
+        &[],
+    );
+    assert_eq!(status, 200, "{pulled}");
+    // skopeo's OCI conversion rewrote the config: the ID is the pulled one's.
+    let (ours, back) = (d.inspect(&src), fresh.inspect(&dst));
+    assert_eq!(
+        (&back["Id"], &back["RootFS"]["Layers"]),
+        (&ours["Id"], &ours["RootFS"]["Layers"])
+    );
+    assert_eq!(back["RootFS"]["Layers"], serde_json::json!(image.diff_ids()));
+}
+
+#[test]
+fn pushing_over_tls_with_the_ca_in_certs_d() {
+    let reg = require!(Registry::tls());
+    let mut d = Daemon::prepare();
+    let config_dir = d.dir.path().join("config");
+    reg.install_ca(&config_dir);
+    d.extra_args = vec!["--config-dir".into(), config_dir.display().to_string()];
+    d.spawn();
+    d.import_busybox();
+    let name = format!("{}/secure:v1", reg.addr());
+    d.ok(&["tag", "busybox:latest", &name]);
+    let (_, body) = post(&d, &format!("/images/{}/secure/push?tag=v1", reg.addr()), &[]);
+    let digest = reg.manifest("secure", "v1").2;
+    assert!(
+        statuses(&body)
+            .iter()
+            .any(|s| s.starts_with(&format!("v1: digest: {digest}"))),
+        "{body}"
     );
 }

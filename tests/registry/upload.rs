@@ -83,6 +83,8 @@ fn blobs_go_up_whole_and_in_chunks_and_the_manifest_reads_back() {
     );
     for layer in &image.layers {
         assert_eq!(reg.get_blob("up/one", &layer.digest), layer.bytes);
+        let prefix = block_on(s.blob_prefix(&layer.digest.parse().unwrap(), 5)).unwrap();
+        assert_eq!(prefix[..], layer.bytes[..5]);
     }
     // A wrong digest at the end is refused by the registry.
     let err = block_on(async {

@@ -86,6 +86,11 @@ impl Daemon {
             .expect("spawn stratad");
         self.child = Some(child);
         wait_for(|| UnixStream::connect(&self.socket).is_ok(), "stratad to listen");
+        // The socket accepts before the engine has opened the store (its
+        // `containers/`): a first answer means the daemon is whole, so a
+        // snapshot taken now is what the test's requests start from.
+        let (status, body) = http_request(&self.socket, "GET", "/_ping", b"");
+        assert_eq!(status, 200, "stratad's first /_ping: {body}");
     }
 
     /// The daemon's pid, while it runs.

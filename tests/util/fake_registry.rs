@@ -249,6 +249,15 @@ impl Drop for FakeRegistry {
 /// from its script.
 fn serve(mut conn: TcpStream, state: &State) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    // Not HTTP (a client trying TLS first, as for any registry): closed at
+    // once, so that it falls back to plain HTTP without waiting.
+    let mut first = [0u8; 1];
+    if conn
+        .peek(&mut first)
+        .map_or(true, |n| n == 0 || !first[0].is_ascii_uppercase())
+    {
+        return;
+    }
     let Some(head) = read_head(&mut conn) else { return };
     let mut words = head.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));

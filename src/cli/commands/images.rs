@@ -1,4 +1,4 @@
-use crate::cli::format::{human_size, table};
+use crate::cli::format::{human_size, human_size_with_precision, table};
 use crate::cli::{Client, Error, write_out};
 use crate::wire::ImageSummary;
 use crate::wire::display::{ago, go_time_string};
@@ -165,7 +165,8 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
                     "Size": human_size(r.size),
                     "Tag": r.tag,
                     "UniqueSize": "N/A",
-                    "VirtualSize": human_size(r.size),
+                    // units.HumanSize: four digits, where Size has three.
+                    "VirtualSize": human_size_with_precision(r.size, 4),
                 });
                 s += &line.to_string();
                 s.push('\n');

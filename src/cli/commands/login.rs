@@ -168,10 +168,10 @@ fn prompt_line(out: &mut impl Write, prompt: &str) -> Result<String, Error> {
 }
 
 /// Reads a password from the terminal with echo off (restored after).
+/// Echo goes off before the prompt is shown: whatever is typed once the
+/// prompt is visible (a fast typist, a script answering it) never echoes.
 fn prompt_password(out: &mut impl Write, prompt: &str) -> Result<String, Error> {
     interactive()?;
-    write_out(out, prompt)?;
-    let _ = out.flush();
     let stdin = std::io::stdin();
     let saved = rustix::termios::tcgetattr(stdin.as_fd()).ok();
     if let Some(saved) = &saved {
@@ -179,6 +179,8 @@ fn prompt_password(out: &mut impl Write, prompt: &str) -> Result<String, Error> 
         quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
         let _ = rustix::termios::tcsetattr(stdin.as_fd(), rustix::termios::OptionalActions::Now, &quiet);
     }
+    write_out(out, prompt)?;
+    let _ = out.flush();
     let line = read_line();
     if let Some(saved) = &saved {
         let _ = rustix::termios::tcsetattr(stdin.as_fd(), rustix::termios::OptionalActions::Now, saved);

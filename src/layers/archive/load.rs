@@ -32,6 +32,38 @@ pub struct Loaded {
     pub moved: Vec<(Reference, Digest)>,
 }
 
+/// How far the storing of one layer is: bytes of its blob read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub layer: Digest,
+    pub current: u64,
+    pub total: u64,
+}
+
+/// Reports progress at most every this many bytes (and at the end).
+const PROGRESS_STEP: u64 = 512 * 1024;
+
+/// A layer's blob as it is read, reported to `report`.
+struct Reporting<'a, R> {
+    inner: R,
+    progress: Progress,
+    reported: u64,
+    report: &'a mut dyn FnMut(Progress),
+}
+
+impl<R: Read> Read for Reporting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.current += n as u64;
+        let at_end = n == 0 && !buf.is_empty();
+        if self.progress.current - self.reported >= PROGRESS_STEP || (at_end && self.reported < self.progress.current) {
+            self.reported = self.progress.current;
+            (self.report)(self.progress);
+        }
+        Ok(n)
+    }
+}
+
 /// A layer of an image in the archive.
 #[derive(Clone, Debug)]
 struct LayerFile {
@@ -62,16 +94,23 @@ const MAX_LINKS: usize = 8;
 
 /// Loads every image of the archive `reader` (a tar, maybe gzip'd).
 pub fn load(store: &Store, reader: impl Read) -> Result<Vec<Loaded>, Error> {
-    let work = Unpacked::create(store)?;
-    let result = work.unpack(reader).and_then(|()| {
-        let images = formats::images(&work)?;
-        ingest(store, &work, &images)
-    });
-    work.remove();
-    result
+    load_reporting(store, reader, &mut |_| {})
 }
 
-/// The archive unpacked under the store's `tmp/`; removed by [`Unpacked::remove`]
+/// [`load`], telling `report` how far each layer it stores is (not called
+/// before the whole archive has been read).
+pub fn load_reporting(
+    store: &Store,
+    reader: impl Read,
+    report: &mut dyn FnMut(Progress),
+) -> Result<Vec<Loaded>, Error> {
+    let work = Unpacked::create(store)?;
+    work.unpack(reader)?;
+    let images = formats::images(&work)?;
+    ingest(store, &work, &images, report)
+}
+
+/// The archive unpacked under the store's `tmp/`; removed when dropped
 /// (and, after a crash, by the store's next start).
 struct Unpacked {
     dir: PathBuf,
@@ -103,8 +142,10 @@ impl Unpacked {
         BeneathDir::open(&self.dir.join("archive"))
             .map_err(|e| crate::layers::Error::io("opening the unpacked archive")(e).into())
     }
+}
 
-    fn remove(self) {
+impl Drop for Unpacked {
+    fn drop(&mut self) {
         let result = BeneathDir::open(&self.dir)
             .and_then(|d| d.clear())
             .and_then(|()| std::fs::remove_dir(&self.dir));
@@ -214,7 +255,12 @@ fn compression_of(root: &BeneathDir, path: &[u8]) -> Result<Compression, Error> 
 
 /// Stores every layer the images need (each checked against its config's
 /// diff_id, and its blob's digest when named so), then adds the images.
-fn ingest(store: &Store, work: &Unpacked, images: &[ImageFile]) -> Result<Vec<Loaded>, Error> {
+fn ingest(
+    store: &Store,
+    work: &Unpacked,
+    images: &[ImageFile],
+    report: &mut dyn FnMut(Progress),
+) -> Result<Vec<Loaded>, Error> {
     let root = work.root()?;
     let mut stored: Vec<Digest> = Vec::new();
     let result = (|| {
@@ -227,7 +273,27 @@ fn ingest(store: &Store, work: &Unpacked, images: &[ImageFile]) -> Result<Vec<Lo
                 compression: compression_of(&root, &layer.path)?,
                 blob: layer.blob,
             };
-            store.store_layer_expecting(open(&root, &layer.path)?, &expected)?;
+            let file = open(&root, &layer.path)?;
+            let total = file
+                .metadata()
+                .map_err(crate::layers::Error::io("reading the archive"))?
+                .len();
+            report(Progress {
+                layer: layer.diff_id,
+                current: 0,
+                total,
+            });
+            let reader = Reporting {
+                inner: file,
+                progress: Progress {
+                    layer: layer.diff_id,
+                    current: 0,
+                    total,
+                },
+                reported: 0,
+                report: &mut *report,
+            };
+            store.store_layer_expecting(reader, &expected)?;
             stored.push(layer.diff_id);
         }
         let mut loaded = Vec::new();

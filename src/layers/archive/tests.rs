@@ -240,7 +240,14 @@ fn bad_archives_are_refused_and_change_nothing() {
         format!(r#"[{{"Config":"{config}","RepoTags":["new:1"],"Layers":{layers}}}]"#).into_bytes()
     };
     let cfg = format!("{hex}.json");
+    let hostile = [file(b"../escape", b"x"), end()].concat();
+    let hostile_archive = old_docker_archive(&hostile, &two_layer_config(&Digest::of(&hostile)), "null");
     let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "a layer with a hostile path",
+            hostile_archive,
+            "path climbs out with `..`".into(),
+        ),
         (
             "garbage",
             b"this is not a tar archive at all, not even close; it is text".repeat(20),

@@ -97,8 +97,9 @@ fn build(dirs: &[(u32, u64)], items: &[Item]) -> (Vec<u8>, BTreeMap<Vec<u8>, Ent
     let mut files: Contents = Vec::new();
     for (n, item) in items.iter().enumerate() {
         let dir = item.dir % (dirs.len() + 1);
+        // `r-` keeps a name at the root from being a directory's (`d` + 1 is `d1`).
         let path = if dir == dirs.len() {
-            format!("{}{n}", item.name)
+            format!("r-{}{n}", item.name)
         } else {
             format!("d{dir}/{}{n}", item.name)
         };
