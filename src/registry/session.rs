@@ -316,7 +316,14 @@ impl Session {
             let next = join_url(&reply.url, location);
             let mut r = req.clone();
             r.path = next.clone();
-            let resp = self.send_with_retries(&r, None).await?;
+            // Storage elsewhere (S3, a CDN) must not get the credentials.
+            let same_host = authority_of(&next) == Some(self.name.endpoint());
+            let auth = if same_host {
+                self.authorization(false).await?
+            } else {
+                None
+            };
+            let resp = self.send_with_retries(&r, auth.as_deref()).await?;
             reply = Reply {
                 response: resp,
                 url: next,
@@ -359,7 +366,8 @@ impl Session {
     /// image manifest's config and layers.
     pub async fn resolve(&self, platform: &Platform) -> Result<Resolved> {
         let (mut current, _, top) = self.manifest(&self.name.manifest_reference()).await?;
-        for _ in 0..=manifest::MAX_INDEX_DEPTH {
+        let mut depth = 0;
+        loop {
             match current {
                 Manifest::Image { config, layers } => {
                     return Ok(Resolved {
@@ -368,13 +376,14 @@ impl Session {
                         layers,
                     });
                 }
+                Manifest::Index(_) if depth == manifest::MAX_INDEX_DEPTH => return Err(Error::IndexTooDeep),
                 Manifest::Index(entries) => {
+                    depth += 1;
                     let entry = manifest::select(&entries, platform)?;
                     current = self.manifest(&entry.blob.digest.to_string()).await?.0;
                 }
             }
         }
-        Err(Error::IndexTooDeep)
     }
 
     /// A small blob (a config) read whole, its size and digest checked.
@@ -586,6 +595,12 @@ fn go_method(m: &Method) -> String {
     out
 }
 
+/// `HOST[:PORT]` of an absolute URL.
+fn authority_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split(['/', '?']).next().unwrap_or(rest))
+}
+
 /// `location` resolved against `base` (absolute, or a path on its host).
 fn join_url(base: &str, location: &str) -> String {
     if location.starts_with("http://") || location.starts_with("https://") {
@@ -673,5 +688,8 @@ mod tests {
         assert_eq!(go_method(&Method::HEAD), "Head");
         assert_eq!(join_url("http://a:1/v2/x/blobs/y", "/store/z"), "http://a:1/store/z");
         assert_eq!(join_url("http://a:1/v2/", "https://b/c"), "https://b/c");
+        assert_eq!(authority_of("http://a:1/v2/x?y"), Some("a:1"));
+        assert_eq!(authority_of("https://b?q"), Some("b"));
+        assert_eq!(authority_of("/relative"), None);
     }
 }

@@ -203,6 +203,24 @@ fn server_errors_are_retried_then_reported_in_dockers_words() {
     let p = pull(&d, &format!("{}/r", fake.addr()), "v1", None);
     assert_eq!(p.message(), "", "{:?}", p.lines);
     assert_eq!(fake.count("GET", path), 3);
+    // 429: its Retry-After is waited, then the pull goes on.
+    let d = Daemon::start();
+    fake.manifest(
+        "r",
+        "v1",
+        vec![
+            Answer::status(429).header("Retry-After", "1"),
+            Answer::ok(&m.media_type, m.bytes.clone()),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let p = pull(&d, &format!("{}/r", fake.addr()), "v1", None);
+    assert_eq!(p.message(), "", "{:?}", p.lines);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After not honoured"
+    );
+    assert_eq!(fake.count("GET", path), 5);
 
     let d = Daemon::start();
     fake.manifest("r", "v1", vec![Answer::status(500)]);
@@ -294,4 +312,61 @@ fn a_bad_name_or_platform_is_the_clients_error() {
         p.message()
     );
     assert!(tmp_entries(&d).is_empty());
+}
+
+#[test]
+fn a_blob_redirected_to_its_storage_is_fetched_there() {
+    let (fake, image) = served();
+    let storage = FakeRegistry::start();
+    let layer = &image.layers[0];
+    let elsewhere = format!("{}/bucket/{}", storage.url(), &layer.digest[7..]);
+    fake.blob(
+        "r",
+        &layer.digest,
+        vec![Answer::status(307).header("Location", &elsewhere)],
+    );
+    storage.on(
+        "GET",
+        &format!("/bucket/{}", &layer.digest[7..]),
+        vec![Answer::ok("application/octet-stream", layer.bytes.clone())],
+    );
+    let d = Daemon::start();
+    let p = pull(&d, &format!("{}/r", fake.addr()), "v1", None);
+    assert_eq!(p.message(), "", "{:?}", p.lines);
+    assert_eq!(storage.count("GET", &format!("/bucket/{}", &layer.digest[7..])), 1);
+    assert_eq!(d.inspect(&format!("{}/r:v1", fake.addr()))["Id"], image.config.digest);
+}
+
+/// An OCI index of one `linux/amd64` entry pointing to `(media type, bytes)`.
+fn index_of(media_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let entry = serde_json::json!({
+        "mediaType": media_type,
+        "digest": crate::util::digest_of(bytes),
+        "size": bytes.len(),
+        "platform": {"os": "linux", "architecture": "amd64"},
+    });
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [entry]});
+    serde_json::to_vec(&index).unwrap()
+}
+
+#[test]
+fn indexes_of_indexes_are_followed_two_deep_and_no_further() {
+    let (fake, image) = served();
+    let m = &image.manifest;
+    let inner = index_of(&m.media_type, &m.bytes);
+    let outer = index_of(media::OCI_INDEX, &inner);
+    let too_deep = index_of(media::OCI_INDEX, &outer);
+    for bytes in [&inner, &outer, &too_deep] {
+        let digest = crate::util::digest_of(bytes);
+        fake.manifest("r", &digest, vec![Answer::ok(media::OCI_INDEX, bytes.clone())]);
+    }
+    let d = Daemon::start();
+    fake.manifest("r", "v1", vec![Answer::ok(media::OCI_INDEX, outer.clone())]);
+    let p = pull(&d, &format!("{}/r", fake.addr()), "v1", None);
+    assert_eq!(p.message(), "", "{:?}", p.lines);
+    assert_eq!(d.inspect(&format!("{}/r:v1", fake.addr()))["Id"], image.config.digest);
+    let d = Daemon::start();
+    fake.manifest("r", "v1", vec![Answer::ok(media::OCI_INDEX, too_deep)]);
+    let p = refused(&d, &fake);
+    assert_eq!(p.message(), "manifest list nested more than 2 deep");
 }
