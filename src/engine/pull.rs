@@ -79,10 +79,11 @@ pub async fn pull(
     progress: Progress,
 ) -> Result<PullOutcome, Error> {
     let name = RemoteName::parse(&req.image, &req.tag).map_err(registry_error)?;
-    let platform = match &req.platform {
-        Some(p) if !p.is_empty() => Platform::parse(p).map_err(registry_error)?,
-        _ => Platform::host(),
+    let asked = match &req.platform {
+        Some(p) if !p.is_empty() => Some(Platform::parse(p).map_err(registry_error)?),
+        _ => None,
     };
+    let platform = asked.clone().unwrap_or_else(Platform::host);
     let session = Session::new(config, name.clone(), req.credentials, "pull");
     let resolved = session.resolve(&platform).await.map_err(registry_error)?;
     let id = if name.tag().is_empty() {
@@ -98,6 +99,7 @@ pub async fn pull(
         .await
         .map_err(registry_error)?;
     let image_config = ImageConfig::parse(&config_bytes).map_err(crate::layers::Error::from)?;
+    let mismatch = platform_mismatch(asked.as_ref(), &image_config, &name);
     let diff_ids = image_config.rootfs.diff_ids.clone();
     if diff_ids.len() != resolved.layers.len() {
         return Err(Error::InvalidArgument(format!(
@@ -148,12 +150,34 @@ pub async fn pull(
         "Image is up to date for"
     };
     progress.message(None, format!("Status: {status} {name}")).await;
+    if let Some(warning) = mismatch {
+        progress.message(None, warning).await;
+    }
     Ok(PullOutcome {
         image,
         digest: resolved.digest,
         updated,
         name,
     })
+}
+
+/// Docker's warning when the image pulled is not of the platform asked for
+/// (a single-platform image, which has no other to offer): the pull stands,
+/// as Docker's does, and the stream says so. `None` when none was asked.
+fn platform_mismatch(asked: Option<&Platform>, config: &ImageConfig, name: &RemoteName) -> Option<String> {
+    let asked = asked?;
+    let variant = config.extra.get("variant").and_then(|v| v.as_str());
+    let actual = Platform::new(&config.os, &config.architecture, variant);
+    if asked.matches(&actual) {
+        return None;
+    }
+    let full = match name.digest() {
+        Some(d) => format!("{}/{}@{d}", name.domain(), name.path()),
+        None => format!("{}/{}:{}", name.domain(), name.path(), name.tag()),
+    };
+    Some(format!(
+        "WARNING: image with reference {full} was found but does not match the specified platform: wanted {asked}, actual: {actual}"
+    ))
 }
 
 /// A layer of the image and whether the store already has it.

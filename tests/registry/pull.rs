@@ -242,3 +242,35 @@ fn an_index_pulls_the_hosts_platform_or_the_one_asked_for() {
         "{by_digest}"
     );
 }
+
+#[test]
+fn a_single_platform_image_of_another_platform_pulls_with_dockers_warning() {
+    let Some((reg, d, _image, _digest)) = seeded() else {
+        return;
+    };
+    let name = format!("{}/busybox", reg.addr());
+    let Pull { status, lines } =
+        super::pull_query(&d, &format!("fromImage={name}&tag=latest&platform=linux/arm64"), None);
+    assert_eq!(status, 200, "{lines:?}");
+    // seed_busybox's image says amd64 whatever the host is.
+    let host = "amd64";
+    let warning = format!(
+        "WARNING: image with reference {name}:latest was found but does not match the specified platform: wanted linux/arm64, actual: linux/{host}"
+    );
+    assert_eq!(lines.last().unwrap()["status"], warning.as_str(), "{lines:?}");
+    assert!(lines.iter().all(|l| l["error"].is_null()), "{lines:?}");
+    // The pull stands, as Docker's does; asking for the image's own
+    // platform (or none) warns of nothing.
+    assert!(d.inspect(&format!("{name}:latest"))["Id"].is_string());
+    for query in ["", &format!("&platform=linux/{host}")] {
+        let again = super::pull_query(&d, &format!("fromImage={name}&tag=latest{query}"), None);
+        assert!(
+            again
+                .lines
+                .iter()
+                .all(|l| !l["status"].as_str().unwrap_or("").starts_with("WARNING")),
+            "{:?}",
+            again.lines
+        );
+    }
+}
