@@ -41,7 +41,7 @@ pub struct DaemonConfig {
     /// Which cgroup mechanism enforces the containers' device rules (root).
     pub device_cgroup: crate::run::cgroup::Choice,
     /// `--insecure-registry` and `--config-dir` (registries' CAs).
-    pub registry: crate::registry::RegistryConfig,
+    pub registry: crate::engine::RegistryConfig,
 }
 
 /// Everything a request handler may reach.

@@ -8,8 +8,7 @@ use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{self, Query, json, read_body};
 use crate::engine::progress::{Event, Progress};
-use crate::engine::{PullOutcome, PullRequest};
-use crate::registry::{Credentials, RemoteName, Session};
+use crate::engine::{Credentials, PullOutcome, PullRequest};
 use crate::wire::{AuthConfig, AuthResponse, ProgressDetail, PushResult, REGISTRY_AUTH_HEADER, StreamMessage};
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -141,19 +140,14 @@ pub async fn login(daemon: &Arc<Daemon>, body: Incoming) -> Reply {
         .map_err(|_| ApiError::bad_request("invalid login request: not the JSON of a registry login"))?;
     auth.fill_from_auth_field();
     let server = registry_host(&auth.serveraddress);
-    let name = RemoteName::registry(&server).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let session = Session::new(daemon.config.registry.clone(), name, credentials_of(auth), "");
-    match session.check_login().await {
-        Ok(()) => Ok(json(
-            StatusCode::OK,
-            &AuthResponse {
-                status: "Login Succeeded".into(),
-                identity_token: String::new(),
-            },
-        )),
-        Err(e) if e.is_unauthorized() => Err(ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())),
-        Err(e) => Err(ApiError::internal(e.to_string())),
-    }
+    crate::engine::login(daemon.config.registry.clone(), &server, credentials_of(auth)).await?;
+    Ok(json(
+        StatusCode::OK,
+        &AuthResponse {
+            status: "Login Succeeded".into(),
+            identity_token: String::new(),
+        },
+    ))
 }
 
 /// The registry a login's `serveraddress` names: `https://index.docker.io/v1/`
