@@ -652,6 +652,24 @@ fn without_moving_bars(shown: &str) -> String {
     out + rest
 }
 
+/// What `args` draws on a terminal: run by the docker CLI against
+/// `for_docker`, and by strata against `for_strata`.
+fn drawn_by_both(for_docker: &Daemon, for_strata: &Daemon, args: &[&str]) -> [String; 2] {
+    let docker_config = for_docker.dir.path().join("docker-config");
+    let docker = pty_command("docker", for_docker, ("DOCKER_CONFIG", &docker_config), args);
+    let strata = on_pty(for_strata, &config_dir(for_strata), args);
+    [docker, strata].map(|mut c| {
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = output_within(child, Duration::from_secs(60), &format!("{} on a pty", args[0]));
+        String::from_utf8(out.stdout).unwrap()
+    })
+}
+
 #[test]
 fn strata_draws_a_terminal_as_the_docker_cli_does() {
     let reg = require!(Registry::plain());
@@ -659,24 +677,7 @@ fn strata_draws_a_terminal_as_the_docker_cli_does() {
     require!(crate::util::tool("docker"));
     let name = format!("{}/busybox", reg.addr());
     let (for_docker, for_strata) = (Daemon::start(), Daemon::start());
-    let docker_config = for_docker.dir.path().join("docker-config");
-    let docker = pty_command(
-        "docker",
-        &for_docker,
-        ("DOCKER_CONFIG", &docker_config),
-        &["pull", &name],
-    );
-    let strata = on_pty(&for_strata, &config_dir(&for_strata), &["pull", &name]);
-    let [docker, strata] = [docker, strata].map(|mut c| {
-        let child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = output_within(child, Duration::from_secs(60), "pull on a pty");
-        String::from_utf8(out.stdout).unwrap()
-    });
+    let [docker, strata] = drawn_by_both(&for_docker, &for_strata, &["pull", &name]);
     assert!(strata.contains("\x1b[1A\x1b[2K\r"), "redrawn in place: {strata:?}");
     assert_eq!(without_moving_bars(&strata), without_moving_bars(&docker));
 }
@@ -689,19 +690,7 @@ fn strata_draws_a_load_as_the_docker_cli_does() {
     let archive = for_strata.dir.path().join("busybox.tar");
     image.write_docker_archive(&archive, "busybox:1");
     let args = ["load", "-i", archive.to_str().unwrap()];
-    let docker_config = for_docker.dir.path().join("docker-config");
-    let docker = pty_command("docker", &for_docker, ("DOCKER_CONFIG", &docker_config), &args);
-    let strata = on_pty(&for_strata, &config_dir(&for_strata), &args);
-    let [docker, strata] = [docker, strata].map(|mut c| {
-        let child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = output_within(child, Duration::from_secs(60), "load on a pty");
-        String::from_utf8(out.stdout).unwrap()
-    });
+    let [docker, strata] = drawn_by_both(&for_docker, &for_strata, &args);
     assert!(strata.contains("Loaded image: busybox:1"), "{strata:?}");
     assert_eq!(without_moving_bars(&strata), without_moving_bars(&docker));
 }
