@@ -25,6 +25,7 @@ pub mod filter;
 mod login;
 mod names;
 pub mod output;
+mod privileges;
 pub mod progress;
 pub mod pull;
 pub mod push;
