@@ -70,3 +70,5 @@ mod isolation;
 mod commit;
 // A rootless daemon runs containers in a user namespace.
 mod rootless;
+// Capabilities, --privileged, no-new-privileges, devices, groups, ulimits.
+mod security;
