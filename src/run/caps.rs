@@ -94,11 +94,15 @@ pub fn last_cap() -> usize {
         .map_or(NAMES.len() - 1, |n| n.min(NAMES.len() - 1))
 }
 
-/// Every capability the running kernel has: what `--privileged` and
-/// `--cap-add ALL` give.
+/// Every capability available here: the running kernel's that are in
+/// this process's bounding set (as moby's `GetAllCapabilities`, which
+/// leaves out what the daemon's environment lacks: a daemon in a
+/// container). What `--privileged` and `--cap-add ALL` give.
 pub fn all() -> CapabilitySet {
-    let bits = (0..=last_cap()).fold(0u64, |acc, bit| acc | 1 << bit);
-    CapabilitySet::from_bits_retain(bits)
+    (0..=last_cap())
+        .map(|bit| CapabilitySet::from_bits_retain(1 << bit))
+        .filter(|cap| rustix::thread::capability_is_in_bounding_set(*cap).unwrap_or(false))
+        .fold(CapabilitySet::empty(), |acc, cap| acc | cap)
 }
 
 /// One name of a list, as moby's `NormalizeLegacyCapabilities` reads it:
@@ -117,10 +121,11 @@ fn normalize(name: &str) -> Result<Option<CapabilitySet>, Error> {
         .iter()
         .position(|n| *n == full)
         .ok_or_else(|| Error::Unknown(full.clone()))?;
-    if bit > last_cap() {
+    let cap = CapabilitySet::from_bits_retain(1 << bit);
+    if bit > last_cap() || !all().contains(cap) {
         return Err(Error::Unsupported(full));
     }
-    Ok(Some(CapabilitySet::from_bits_retain(1 << bit)))
+    Ok(Some(cap))
 }
 
 /// A list's capabilities, and whether it says `ALL`.
