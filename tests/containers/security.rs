@@ -3,7 +3,7 @@
 //! through the docker CLI (and `strata` for its own flags). Each assertion
 //! fails if the option is ignored.
 
-use super::{daemon, stdout};
+use super::{daemon, ok, stdout};
 use crate::util::{Daemon, require, text};
 use std::process::Output;
 
@@ -264,4 +264,50 @@ fn users_groups_ulimits_and_oom_score() {
     assert!(s.contains("100                  200"), "{s}");
     let s = run_ok(&d, &["--oom-score-adj", "500"], "cat /proc/self/oom_score_adj");
     assert_eq!(s, "500\n");
+}
+
+#[test]
+fn the_strata_cli_has_the_same_flags() {
+    let d = require!(daemon());
+    let s = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "kill",
+            "--security-opt",
+            "no-new-privileges",
+            "--ulimit",
+            "nofile=50:60",
+            "--group-add",
+            "10",
+            "--user",
+            "1000:1000",
+            "--oom-score-adj",
+            "300",
+            "--device",
+            "/dev/null:/dev/n",
+            "busybox",
+            "sh",
+            "-c",
+            "grep -E 'CapBnd|NoNewPrivs' /proc/self/status; ulimit -n; id -G; cat /proc/self/oom_score_adj; echo > /dev/n && echo dev",
+        ],
+    );
+    assert_eq!(s, "CapBnd:\t0000000000000020\nNoNewPrivs:\t1\n50\n1000 10\n300\ndev\n");
+    let s = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--privileged",
+            "busybox",
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status",
+        ],
+    );
+    assert_eq!(s, "Seccomp:\t0\n");
 }
