@@ -31,7 +31,10 @@
 //! first thing, before anything of the image can run (the device rules,
 //! [`cgroup`]), and installs the container's seccomp program ([`seccomp`])
 //! as its very last step before `execve`, after its capabilities and
-//! `no_new_privs`.
+//! `no_new_privs` — or, without `no_new_privs` (Docker's default), before
+//! its capabilities are dropped, since only a holder of `CAP_SYS_ADMIN`
+//! may install a filter then. [`Privileges`] carries the rest of what
+//! Docker's `HostConfig` asks: the capability set, limits, groups, devices.
 
 pub mod caps;
 pub mod cgroup;

@@ -542,6 +542,35 @@ mod tests {
     }
 
     #[test]
+    fn devices_are_bound_and_privileged_lifts_masks() {
+        let mut s = spec(NetworkMode::Host);
+        s.confinement.privileges.devices = vec![crate::run::DeviceMount {
+            host: PathBuf::from("/dev/null"),
+            container: "/dev/mynull".into(),
+        }];
+        let steps = plan(&s, false);
+        let make = index(
+            &steps,
+            |st| matches!(st, Step::MakeFile { path } if path == "/dev/mynull"),
+        );
+        let bind = index(&steps, mount_at("/dev/mynull"));
+        assert!(index(&steps, mount_at("/dev")) < make && make < bind);
+        assert!(steps.iter().any(|st| matches!(st, Step::Mask { .. })));
+        assert!(steps.contains(&Step::Sysfs { target: "/sys".into() }));
+        s.confinement.privileges.privileged = true;
+        let steps = plan(&s, false);
+        assert!(
+            !steps
+                .iter()
+                .any(|st| matches!(st, Step::Mask { .. } | Step::ReadOnly { .. }))
+        );
+        assert!(steps.contains(&Step::WritableSysfs { target: "/sys".into() }));
+        assert!(steps.iter().any(mount_at("/dev/mynull")));
+        // ptmx stays the container's own.
+        assert!(!steps.iter().any(mount_at("/dev/ptmx")));
+    }
+
+    #[test]
     fn devpts_has_no_gid_when_rootless() {
         let data = |rootless| {
             plan(&spec(NetworkMode::Host), rootless)

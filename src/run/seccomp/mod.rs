@@ -4,8 +4,9 @@
 //! into a classic BPF [`Program`]. The daemon compiles Docker's default
 //! once ([`default_program`]) and another profile once per container
 //! start; the container's init, and every exec'd process, installs the
-//! program as its last step before `execve` (`sys::seccomp`), after its
-//! capabilities and `no_new_privs` are set.
+//! program before `execve` (`sys::seccomp`): last, after its capabilities
+//! and `no_new_privs`, when `no_new_privs` is asked; else while it still
+//! holds `CAP_SYS_ADMIN` (see `helper.rs`).
 //!
 //! As runc does: every architecture of the native architecture's `archMap`
 //! entry is in the filter (x86_64 with x86 and x32), a syscall name
