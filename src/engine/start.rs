@@ -118,6 +118,7 @@ impl Engine {
         let fail = |e: Error| (e, 128);
         let (confinement, cgroup) = self.confine(record).map_err(fail)?;
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
+        let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         let tty = record.config.tty;
         let open_stdin = record.config.open_stdin;
@@ -132,6 +133,8 @@ impl Engine {
             hostname: record.config.hostname.clone(),
             network: network_mode(&record.host_config.network_mode).map_err(fail)?,
             etc_files,
+            mounts: user_mounts,
+            readonly_root: super::mounts::readonly_root(&record.host_config),
             process: process_spec(record),
             confinement: confinement.clone(),
         };

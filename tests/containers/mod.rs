@@ -70,3 +70,5 @@ mod isolation;
 mod commit;
 // A rootless daemon runs containers in a user namespace.
 mod rootless;
+// Volumes, binds, tmpfs mounts and read-only roots.
+mod volumes;
