@@ -162,7 +162,11 @@ fn mount_points(daemon: &Daemon, r: &Record) -> Vec<serde_json::Value> {
                 driver,
                 mode: m.mode.clone(),
                 rw: !m.readonly,
-                propagation: if m.kind == MountType::Bind { "rprivate".into() } else { String::new() },
+                propagation: if m.kind == MountType::Bind {
+                    "rprivate".into()
+                } else {
+                    String::new()
+                },
             };
             serde_json::to_value(point).unwrap_or_default()
         })

@@ -93,7 +93,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
         volumes.retain(|vol| match key.as_str() {
             "name" => values.iter().any(|n| vol.info.name.contains(n.as_str())),
             "label" => values.iter().all(|l| label_matches(&vol.info.labels, l)),
-            "driver" => values.iter().any(|d| *d == vol.info.driver),
+            "driver" => values.contains(&vol.info.driver),
             _ => values
                 .iter()
                 .any(|d| bool_filter(key, d).is_ok_and(|dangling| dangling == vol.users.is_empty())),
@@ -127,7 +127,13 @@ pub async fn prune(daemon: &Arc<Daemon>, query: &Query) -> Reply {
     let mut all = false;
     for (key, values) in &filters {
         match key.as_str() {
-            "all" => all = values.iter().map(|v| bool_filter(key, v)).collect::<Result<Vec<_>, _>>()?.contains(&true),
+            "all" => {
+                all = values
+                    .iter()
+                    .map(|v| bool_filter(key, v))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .contains(&true)
+            }
             "label" | "label!" => {}
             _ => {
                 return Err(ApiError::bad_request(format!(

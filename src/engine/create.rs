@@ -45,7 +45,13 @@ impl Engine {
             return Err(Error::invalid("no image given"));
         }
         let image = self.store.image(&config.image)?;
-        let image_volumes: Vec<String> = image.config.config.volumes.iter().flat_map(|v| v.keys().cloned()).collect();
+        let image_volumes: Vec<String> = image
+            .config
+            .config
+            .volumes
+            .iter()
+            .flat_map(|v| v.keys().cloned())
+            .collect();
         let mut mounts = mounts::parse(&config, &host_config, &image_volumes)?;
         for (from, readonly) in mounts::volumes_from(&host_config)? {
             let other = self.get(&from)?.record();

@@ -65,7 +65,12 @@ fn absolute(target: &str, kind: &str) -> Result<String, Error> {
 
 /// `-v SRC:DST[:OPTS]` (a list entry of `HostConfig.Binds`).
 fn parse_bind(spec: &str) -> Result<MountEntry, Error> {
-    let bad = || Error::invalid(format!("invalid volume specification: '{}'", crate::quote::excerpt(spec, 256)));
+    let bad = || {
+        Error::invalid(format!(
+            "invalid volume specification: '{}'",
+            crate::quote::excerpt(spec, 256)
+        ))
+    };
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
         [s, t] => (*s, *t, ""),
@@ -176,7 +181,10 @@ fn parse_mount(v: &Value) -> Result<MountEntry, Error> {
                     crate::quote::excerpt(source, 256)
                 )));
             }
-            let prop = v.pointer("/BindOptions/Propagation").and_then(Value::as_str).unwrap_or("");
+            let prop = v
+                .pointer("/BindOptions/Propagation")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !matches!(prop, "" | "private" | "rprivate") {
                 return Err(propagation(prop));
             }
@@ -186,7 +194,10 @@ fn parse_mount(v: &Value) -> Result<MountEntry, Error> {
             if !source.is_empty() {
                 validate_name(source)?;
             }
-            let driver = v.pointer("/VolumeOptions/DriverConfig/Name").and_then(Value::as_str).unwrap_or("");
+            let driver = v
+                .pointer("/VolumeOptions/DriverConfig/Name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !matches!(driver, "" | "local") {
                 return Err(Error::invalid(format!(
                     "strata does not support the volume driver {} yet: only local",
@@ -197,10 +208,18 @@ fn parse_mount(v: &Value) -> Result<MountEntry, Error> {
         }
         "tmpfs" => {
             let mut opts = Vec::new();
-            if let Some(n) = v.pointer("/TmpfsOptions/SizeBytes").and_then(Value::as_i64).filter(|n| *n > 0) {
+            if let Some(n) = v
+                .pointer("/TmpfsOptions/SizeBytes")
+                .and_then(Value::as_i64)
+                .filter(|n| *n > 0)
+            {
                 opts.push(format!("size={n}"));
             }
-            if let Some(m) = v.pointer("/TmpfsOptions/Mode").and_then(Value::as_u64).filter(|m| *m > 0) {
+            if let Some(m) = v
+                .pointer("/TmpfsOptions/Mode")
+                .and_then(Value::as_u64)
+                .filter(|m| *m > 0)
+            {
                 opts.push(format!("mode={m:o}"));
             }
             let mut e = tmpfs_entry(target, &opts.join(","))?;
@@ -224,21 +243,28 @@ fn parse_mount(v: &Value) -> Result<MountEntry, Error> {
         readonly,
         mode: String::new(),
         tmpfs: String::new(),
-        nocopy: v.pointer("/VolumeOptions/NoCopy").and_then(Value::as_bool).unwrap_or(false),
+        nocopy: v
+            .pointer("/VolumeOptions/NoCopy")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
 fn list<T: serde::de::DeserializeOwned + Default>(host: &HostSettings, key: &str, shape: &str) -> Result<T, Error> {
     match host.extra.get(key) {
         None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|_| Error::invalid(format!("HostConfig.{key} must be {shape}"))),
+        Some(v) => {
+            serde_json::from_value(v.clone()).map_err(|_| Error::invalid(format!("HostConfig.{key} must be {shape}")))
+        }
     }
 }
 
 /// `--read-only`.
 pub fn readonly_root(host: &HostSettings) -> bool {
-    host.extra.get("ReadonlyRootfs").and_then(Value::as_bool).unwrap_or(false)
+    host.extra
+        .get("ReadonlyRootfs")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// Every mount of a new container, in Docker's order of precedence (a
@@ -374,11 +400,17 @@ mod tests {
         }));
         let m = parse(&Config::default(), &h, &["/img".into(), "/data".into()]).unwrap();
         assert_eq!(m.len(), 6);
-        assert_eq!((m[0].kind, m[0].source.as_str(), m[0].target.as_str(), m[0].readonly), (MountType::Bind, "/srv", "/data", true));
+        assert_eq!(
+            (m[0].kind, m[0].source.as_str(), m[0].target.as_str(), m[0].readonly),
+            (MountType::Bind, "/srv", "/data", true)
+        );
         assert_eq!((m[1].kind, m[1].target.as_str()), (MountType::Volume, "/cache"));
         assert!(m[2].nocopy);
         assert_eq!(m[3].tmpfs, "size=1024,mode=700");
-        assert_eq!((m[4].target.as_str(), m[4].tmpfs.as_str()), ("/tmp", "size=1m,mode=1777"));
+        assert_eq!(
+            (m[4].target.as_str(), m[4].tmpfs.as_str()),
+            ("/tmp", "size=1m,mode=1777")
+        );
         // The image's /data is covered by the bind; /img is anonymous.
         assert!(m[5].anonymous && m[5].target == "/img" && m[5].source.is_empty());
     }

@@ -95,7 +95,9 @@ impl Volumes {
             )));
         }
         if !info.options.is_empty() {
-            return Err(Error::invalid("strata does not support volume driver options (--opt) yet"));
+            return Err(Error::invalid(
+                "strata does not support volume driver options (--opt) yet",
+            ));
         }
         if let Ok(existing) = self.get(&info.name) {
             return Ok(existing);
@@ -160,7 +162,9 @@ impl Volumes {
     /// The bytes a volume's content takes (for prune's `SpaceReclaimed`).
     pub fn size(&self, name: &str) -> u64 {
         fn walk(p: &Path) -> u64 {
-            let Ok(meta) = std::fs::symlink_metadata(p) else { return 0 };
+            let Ok(meta) = std::fs::symlink_metadata(p) else {
+                return 0;
+            };
             if meta.is_dir() {
                 std::fs::read_dir(p)
                     .map(|d| d.flatten().map(|e| walk(&e.path())).sum())

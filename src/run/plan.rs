@@ -107,11 +107,23 @@ fn user_mounts(spec: &ContainerSpec, steps: &mut Vec<Step>) {
         match &m.kind {
             UserMountKind::Bind { source, dir: true } => {
                 steps.push(dir(&m.target, 0o755));
-                steps.push(mount(Source::Host(source.clone()), &m.target, None, MountFlags::BIND | MountFlags::REC, ""));
+                steps.push(mount(
+                    Source::Host(source.clone()),
+                    &m.target,
+                    None,
+                    MountFlags::BIND | MountFlags::REC,
+                    "",
+                ));
             }
             UserMountKind::Bind { source, dir: false } => {
                 steps.push(Step::MakeFile { path: m.target.clone() });
-                steps.push(mount(Source::Host(source.clone()), &m.target, None, MountFlags::BIND, ""));
+                steps.push(mount(
+                    Source::Host(source.clone()),
+                    &m.target,
+                    None,
+                    MountFlags::BIND,
+                    "",
+                ));
             }
             UserMountKind::Tmpfs { data } => {
                 steps.push(dir(&m.target, 0o755));
@@ -120,7 +132,9 @@ fn user_mounts(spec: &ContainerSpec, steps: &mut Vec<Step>) {
             }
         }
         if m.readonly {
-            steps.push(Step::RemountReadOnly { target: m.target.clone() });
+            steps.push(Step::RemountReadOnly {
+                target: m.target.clone(),
+            });
         }
     }
 }
@@ -665,9 +679,7 @@ mod tests {
                 readonly: true,
             },
             UserMount {
-                kind: UserMountKind::Tmpfs {
-                    data: "size=1m".into(),
-                },
+                kind: UserMountKind::Tmpfs { data: "size=1m".into() },
                 target: "/tmp".into(),
                 readonly: false,
             },
@@ -676,16 +688,31 @@ mod tests {
         let etc = index(&steps, mount_at("/etc/resolv.conf"));
         let data = index(&steps, mount_at("/data"));
         let tmp = index(&steps, mount_at("/tmp"));
-        let ro_data = index(&steps, |s| matches!(s, Step::RemountReadOnly { target } if target == "/data"));
-        let ro_root = index(&steps, |s| matches!(s, Step::RemountReadOnly { target } if target == "/"));
+        let ro_data = index(
+            &steps,
+            |s| matches!(s, Step::RemountReadOnly { target } if target == "/data"),
+        );
+        let ro_root = index(
+            &steps,
+            |s| matches!(s, Step::RemountReadOnly { target } if target == "/"),
+        );
         let pivot = index(&steps, |s| *s == Step::PivotRoot);
         assert!(etc < data && data < ro_data && ro_data < tmp && tmp < ro_root);
         assert_eq!(ro_root + 1, pivot, "the root goes read-only last before the pivot");
-        assert!(!steps.iter().any(|s| matches!(s, Step::RemountReadOnly { target } if target == "/tmp")));
+        assert!(
+            !steps
+                .iter()
+                .any(|s| matches!(s, Step::RemountReadOnly { target } if target == "/tmp"))
+        );
         let mut fake = Fake::default();
         execute(&mut fake, &steps).unwrap();
         let calls = fake.calls;
-        let pos = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("{c} in {calls:?}"));
+        let pos = |c: &str| {
+            calls
+                .iter()
+                .position(|x| x == c)
+                .unwrap_or_else(|| panic!("{c} in {calls:?}"))
+        };
         assert!(pos("mkdir /data 755") < pos("mount host:/srv/data /data"));
         assert!(pos("mount host:/srv/data /data") < pos("ro /data"));
         assert!(pos("mkdir /tmp 755") < pos("mount tmpfs /tmp"));
@@ -693,7 +720,11 @@ mod tests {
         assert!(pos("ro /") < pos("pivot"));
         // Without --read-only the root stays writable.
         let steps = plan(&spec(NetworkMode::Host), false);
-        assert!(!steps.iter().any(|s| matches!(s, Step::RemountReadOnly { target } if target == "/")));
+        assert!(
+            !steps
+                .iter()
+                .any(|s| matches!(s, Step::RemountReadOnly { target } if target == "/"))
+        );
     }
 
     #[test]
@@ -711,7 +742,12 @@ mod tests {
         fake.exists.insert("/etc".into(), Kind::Dir);
         execute(&mut fake, &plan(&s, false)).unwrap();
         let calls = fake.calls;
-        let pos = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("{c} in {calls:?}"));
+        let pos = |c: &str| {
+            calls
+                .iter()
+                .position(|x| x == c)
+                .unwrap_or_else(|| panic!("{c} in {calls:?}"))
+        };
         assert!(pos("touch /etc/f") < pos("mount host:/srv/f /etc/f"));
     }
 

@@ -37,7 +37,20 @@ fn a_bind_writes_to_the_host_and_ro_refuses_writes() {
     let host = d.dir.path().join("bind");
     std::fs::create_dir(&host).unwrap();
     let spec = format!("{}:/data", host.display());
-    ok(&d, &["run", "--name", "b", "-v", &spec, "busybox", "sh", "-c", "echo hi > /data/f"]);
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "b",
+            "-v",
+            &spec,
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi > /data/f",
+        ],
+    );
     assert_eq!(std::fs::read_to_string(host.join("f")).unwrap(), "hi\n");
     let v = d.inspect("b");
     let m = &v["Mounts"][0];
@@ -53,7 +66,10 @@ fn a_bind_writes_to_the_host_and_ro_refuses_writes() {
     // A file bind, through --mount.
     let file = host.join("f");
     let mount = format!("type=bind,src={},dst=/etc/bound,readonly", file.display());
-    assert_eq!(ok(&d, &["run", "--rm", "--mount", &mount, "busybox", "cat", "/etc/bound"]), "hi\n");
+    assert_eq!(
+        ok(&d, &["run", "--rm", "--mount", &mount, "busybox", "cat", "/etc/bound"]),
+        "hi\n"
+    );
     // Propagation other than private is refused by name.
     let shared = format!("type=bind,src={},dst=/x,bind-propagation=shared", host.display());
     let err = fails(&d, &["run", "--rm", "--mount", &shared, "busybox", "true"]);
@@ -82,13 +98,32 @@ fn a_missing_bind_source_is_an_error_not_a_directory() {
 #[test]
 fn a_named_volume_keeps_its_data_across_containers_and_a_restart() {
     let mut d = require!(daemon());
-    ok(&d, &["run", "--name", "w", "-v", "keep:/data", "busybox", "sh", "-c", "echo kept > /data/f"]);
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "w",
+            "-v",
+            "keep:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo kept > /data/f",
+        ],
+    );
     ok(&d, &["rm", "w"]);
-    assert_eq!(ok(&d, &["run", "--rm", "-v", "keep:/data", "busybox", "cat", "/data/f"]), "kept\n");
+    assert_eq!(
+        ok(&d, &["run", "--rm", "-v", "keep:/data", "busybox", "cat", "/data/f"]),
+        "kept\n"
+    );
     assert!(d.root.join("volumes/keep/_data/f").is_file());
     d.stop();
     d.spawn();
-    ok(&d, &["run", "--name", "r", "-v", "keep:/data", "busybox", "cat", "/data/f"]);
+    ok(
+        &d,
+        &["run", "--name", "r", "-v", "keep:/data", "busybox", "cat", "/data/f"],
+    );
     assert_eq!(ok(&d, &["logs", "r"]), "kept\n");
     assert_eq!(ok(&d, &["volume", "ls", "-q"]), "keep\n");
     let v: serde_json::Value = serde_json::from_str(&ok(&d, &["volume", "inspect", "keep"])).unwrap();
@@ -98,7 +133,10 @@ fn a_named_volume_keeps_its_data_across_containers_and_a_restart() {
     let err = fails(&d, &["volume", "rm", "keep"]);
     assert!(err.contains("volume is in use"), "{err}");
     // `ps --filter volume=` finds its user.
-    assert_eq!(ok(&d, &["ps", "-a", "--filter", "volume=keep", "--format", "{{.Names}}"]), "r\n");
+    assert_eq!(
+        ok(&d, &["ps", "-a", "--filter", "volume=keep", "--format", "{{.Names}}"]),
+        "r\n"
+    );
     ok(&d, &["rm", "r"]);
     assert_eq!(ok(&d, &["volume", "rm", "keep"]), "keep\n");
     assert!(!d.root.join("volumes/keep").exists());
@@ -111,16 +149,22 @@ fn volume_commands_print_as_docker() {
     ok(&d, &["volume", "create", "plain"]);
     let ls = ok(&d, &["volume", "ls"]);
     let lines: Vec<&str> = ls.lines().collect();
-    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["DRIVER", "VOLUME", "NAME"]);
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["DRIVER", "VOLUME", "NAME"]
+    );
     assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["local", "lab"]);
     assert_eq!(ok(&d, &["volume", "ls", "-q", "--filter", "label=a=b"]), "lab\n");
     assert_eq!(ok(&d, &["volume", "ls", "-q", "--filter", "name=pla"]), "plain\n");
-    assert_eq!(ok(&d, &["volume", "ls", "-q", "--filter", "dangling=true"]), "lab\nplain\n");
+    assert_eq!(
+        ok(&d, &["volume", "ls", "-q", "--filter", "dangling=true"]),
+        "lab\nplain\n"
+    );
     let err = fails(&d, &["volume", "create", "--driver", "nfs", "x1"]);
     assert!(err.contains("nfs"), "{err}");
     // Prune takes anonymous volumes only, unless --all.
     ok(&d, &["create", "-v", "/anon", "busybox"]);
-    ok(&d, &["container", "rm", "-f", &ok(&d, &["ps", "-aq"]).trim().to_string()]);
+    ok(&d, &["container", "rm", "-f", ok(&d, &["ps", "-aq"]).trim()]);
     let before = ok(&d, &["volume", "ls", "-q"]);
     assert_eq!(before.lines().count(), 3, "{before}");
     let pruned = ok(&d, &["volume", "prune", "-f"]);
@@ -135,15 +179,34 @@ fn volume_commands_print_as_docker() {
 #[test]
 fn an_anonymous_volume_goes_with_rm_v_and_volumes_from_shares_it() {
     let d = require!(daemon());
-    ok(&d, &["run", "--name", "a", "-v", "/anon", "busybox", "sh", "-c", "echo shared > /anon/f"]);
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "a",
+            "-v",
+            "/anon",
+            "busybox",
+            "sh",
+            "-c",
+            "echo shared > /anon/f",
+        ],
+    );
     let v = d.inspect("a");
     let name = v["Mounts"][0]["Name"].as_str().unwrap().to_string();
     assert_eq!(name.len(), 64, "{name}");
     assert_eq!(v["Mounts"][0]["Type"], "volume");
     let labels = ok(&d, &["volume", "inspect", "-f", "{{json .Labels}}", &name]);
     assert!(labels.contains("com.docker.volume.anonymous"), "{labels}");
-    assert_eq!(ok(&d, &["run", "--rm", "--volumes-from", "a", "busybox", "cat", "/anon/f"]), "shared\n");
-    let err = fails(&d, &["run", "--rm", "--volumes-from", "a:ro", "busybox", "touch", "/anon/g"]);
+    assert_eq!(
+        ok(&d, &["run", "--rm", "--volumes-from", "a", "busybox", "cat", "/anon/f"]),
+        "shared\n"
+    );
+    let err = fails(
+        &d,
+        &["run", "--rm", "--volumes-from", "a:ro", "busybox", "touch", "/anon/g"],
+    );
     assert!(err.contains("Read-only file system"), "{err}");
     ok(&d, &["rm", "-v", "a"]);
     assert!(ok(&d, &["volume", "ls", "-q"]).is_empty());
@@ -169,9 +232,33 @@ fn a_symlink_at_the_target_stays_inside_the_root() {
     assert_eq!(ok(&d, &["run", "--rm", "-v", &etc, "links", "cat", "/etc/marker"]), "m");
     for target in ["/abs", "/up"] {
         let mount = format!("{}:{target}", src.display());
-        let _ = docker(&d, &["run", "--rm", "-v", &mount, "links", "sh", "-c", &format!("touch {target}/x")]);
+        let _ = docker(
+            &d,
+            &[
+                "run",
+                "--rm",
+                "-v",
+                &mount,
+                "links",
+                "sh",
+                "-c",
+                &format!("touch {target}/x"),
+            ],
+        );
         let tmpfs = format!("{target}:size=1m");
-        let _ = docker(&d, &["run", "--rm", "--tmpfs", &tmpfs, "links", "sh", "-c", &format!("touch {target}/y")]);
+        let _ = docker(
+            &d,
+            &[
+                "run",
+                "--rm",
+                "--tmpfs",
+                &tmpfs,
+                "links",
+                "sh",
+                "-c",
+                &format!("touch {target}/y"),
+            ],
+        );
     }
     let left: Vec<_> = std::fs::read_dir(&canary).unwrap().collect();
     assert!(left.is_empty(), "the host's canary was written: {left:?}");
@@ -186,11 +273,36 @@ fn read_only_root_with_writable_tmpfs_dev_and_volumes() {
     let script = "touch /tmp/a /dev/shm/b /v/c && echo x > /dev/null && echo ok";
     let out = ok(
         &d,
-        &["run", "--rm", "--read-only", "--tmpfs", "/tmp", "-v", "rov:/v", "busybox", "sh", "-c", script],
+        &[
+            "run",
+            "--rm",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "-v",
+            "rov:/v",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
     );
     assert_eq!(out, "ok\n");
     let mount = "type=tmpfs,dst=/run,tmpfs-size=1048576,tmpfs-mode=1770";
-    let out = ok(&d, &["run", "--rm", "--read-only", "--mount", mount, "busybox", "sh", "-c", "grep ' /run ' /proc/mounts"]);
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--read-only",
+            "--mount",
+            mount,
+            "busybox",
+            "sh",
+            "-c",
+            "grep ' /run ' /proc/mounts",
+        ],
+    );
     assert!(out.contains("size=1024k") && out.contains("mode=1770"), "{out}");
     let v = {
         ok(&d, &["create", "--name", "ro", "--read-only", "busybox"]);
@@ -202,7 +314,20 @@ fn read_only_root_with_writable_tmpfs_dev_and_volumes() {
 #[test]
 fn diff_lists_nothing_written_into_a_volume() {
     let d = require!(daemon());
-    ok(&d, &["run", "--name", "dv", "-v", "dvol:/data", "busybox", "sh", "-c", "echo x > /data/f; echo y > /top"]);
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "dv",
+            "-v",
+            "dvol:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x > /data/f; echo y > /top",
+        ],
+    );
     let diff = ok(&d, &["diff", "dv"]);
     assert!(diff.contains("A /top"), "{diff}");
     assert!(!diff.contains("/data/f"), "{diff}");
