@@ -296,6 +296,96 @@ impl super::Engine {
     }
 }
 
+/// Fills an empty volume from the image's content at its mount target, as
+/// Docker does on a volume's first mount: `root` is the container's mounted
+/// root, `target` the container path, resolved beneath `root` (an image's
+/// symlink cannot point the copy at the host). Symlinks are copied as
+/// symlinks, never followed; owners and modes are kept.
+pub fn fill_from_image(root: &Path, target: &str, data: &Path) -> std::io::Result<()> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    if std::fs::read_dir(data)?.next().is_some() {
+        return Ok(());
+    }
+    let rel = target.trim_start_matches('/');
+    let top = match rustix::fs::openat2(
+        rustix::fs::CWD,
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::empty(),
+    )
+    .and_then(|r| {
+        rustix::fs::openat2(
+            &r,
+            if rel.is_empty() { "." } else { rel },
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+    }) {
+        Ok(fd) => fd,
+        // Nothing (or not a directory) at the target: nothing to copy.
+        Err(_) => return Ok(()),
+    };
+    let source = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&top)));
+    let meta = std::fs::metadata(&source)?;
+    copy_tree(&source, data, 0)?;
+    keep_owner_and_mode(data, &meta)
+}
+
+fn keep_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    match std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid())) {
+        // A rootless daemon cannot give files away; they stay its own.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+        other => other?,
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+}
+
+/// Copies the entries of `from` into the existing directory `to`. Every
+/// source is read without following a symlink (`symlink_metadata`, and
+/// a symlink becomes a symlink); destinations are made new (`create_new`),
+/// so nothing outside `to` is written.
+fn copy_tree(from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    if depth > 256 {
+        return Err(std::io::Error::other(
+            "the image's tree is too deep to copy into a volume",
+        ));
+    }
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let meta = std::fs::symlink_metadata(&src)?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+            match std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid())) {
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                other => other?,
+            }
+            continue;
+        }
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst, depth + 1)?;
+        } else if ft.is_file() {
+            let mut input = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&src)?;
+            let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(&dst)?;
+            std::io::copy(&mut input, &mut out)?;
+        } else {
+            // Devices, fifos and sockets are not copied into a volume.
+            continue;
+        }
+        keep_owner_and_mode(&dst, &meta)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -332,3 +332,60 @@ fn diff_lists_nothing_written_into_a_volume() {
     assert!(diff.contains("A /top"), "{diff}");
     assert!(!diff.contains("/data/f"), "{diff}");
 }
+
+#[test]
+fn an_empty_volume_is_filled_from_the_image_unless_nocopy() {
+    let d = require!(daemon());
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "fill:/etc",
+            "busybox",
+            "sh",
+            "-c",
+            "echo changed >> /etc/passwd",
+        ],
+    );
+    assert_eq!(out, "");
+    let passwd = ok(&d, &["run", "--rm", "-v", "fill:/x", "busybox", "cat", "/x/passwd"]);
+    assert!(passwd.starts_with("root:") && passwd.ends_with("changed\n"), "{passwd}");
+    // Filled once: a volume with content keeps it.
+    let again = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "fill:/etc",
+            "busybox",
+            "tail",
+            "-n1",
+            "/etc/passwd",
+        ],
+    );
+    assert_eq!(again, "changed\n");
+    let mode = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "fill:/x",
+            "busybox",
+            "stat",
+            "-c",
+            "%a %u",
+            "/x/passwd",
+        ],
+    );
+    assert_eq!(mode, "644 0\n");
+    let empty = ok(
+        &d,
+        &["run", "--rm", "-v", "nc:/etc:nocopy", "busybox", "ls", "-A", "/etc"],
+    );
+    // Only the mount points the runtime binds (hostname, hosts, resolv.conf).
+    assert!(!empty.contains("passwd"), "{empty}");
+}
