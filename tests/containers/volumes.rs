@@ -389,3 +389,33 @@ fn an_empty_volume_is_filled_from_the_image_unless_nocopy() {
     // Only the mount points the runtime binds (hostname, hosts, resolv.conf).
     assert!(!empty.contains("passwd"), "{empty}");
 }
+
+/// A rootless daemon mounts binds, volumes and tmpfs'es in its user
+/// namespace, and makes a read-only root there too.
+#[test]
+fn a_rootless_daemon_mounts_volumes_and_read_only_roots() {
+    let d = require!(crate::util::rootless_daemon());
+    require!(d.docker_cli());
+    let script = "echo r > /v/f && touch /tmp/t && ! touch /x 2>/dev/null && cat /v/f";
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "-v",
+            "rl:/v",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(out, "r\n");
+    assert_eq!(
+        ok(&d, &["run", "--rm", "-v", "rl:/w:ro", "busybox", "cat", "/w/f"]),
+        "r\n"
+    );
+}
