@@ -28,10 +28,6 @@ fn options_that_are_not_honoured_are_refused_by_name() {
     let d = require!(daemon());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["--read-only"], "--read-only"),
-        (&["-v", "/tmp:/x"], "--volume"),
-        (&["--mount", "type=tmpfs,dst=/t"], "--mount"),
-        (&["--tmpfs", "/t"], "--tmpfs"),
         (&["-p", "18080:80"], "--publish"),
         (&["-m", "64m"], "--memory"),
         (&["--cpus", "1.5"], "--cpus"),

@@ -74,6 +74,8 @@ fn spec(root: &Rootfs, args: &[&str]) -> ContainerSpec {
         hostname: "box1".into(),
         network: NetworkMode::Host,
         etc_files: vec![("/etc/hostname".into(), hostname)],
+        mounts: Vec::new(),
+        readonly_root: false,
         process: process(args),
         confinement: confinement(),
     }
@@ -567,6 +569,8 @@ fn rootless_inner() {
         hostname: "box1".into(),
         network: NetworkMode::None,
         etc_files: vec![("/etc/hostname".into(), hostname)],
+        mounts: Vec::new(),
+        readonly_root: false,
         process: process(&[
             "sh",
             "-c",

@@ -58,7 +58,7 @@ pub const CONFIG_FIELDS: &[Field] = &[
     f("StopSignal", "--stop-signal", Honoured),
     f("StopTimeout", "--stop-timeout", Honoured),
     f("ExposedPorts", "--expose", Recorded),
-    f("Volumes", "--volume (anonymous)", Refused),
+    f("Volumes", "--volume (anonymous)", Honoured),
     f("Healthcheck", "--health-cmd", Partly),
     f("OnBuild", "ONBUILD", Refused),
     f("Shell", "SHELL", Recorded),
@@ -90,11 +90,11 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("PidsLimit", "--pids-limit", Partly),
     f("ContainerIDFile", "--cidfile", Recorded),
     f("Annotations", "--annotation", Recorded),
-    f("Binds", "--volume", Refused),
-    f("Mounts", "--mount", Refused),
-    f("Tmpfs", "--tmpfs", Refused),
-    f("VolumeDriver", "--volume-driver", Refused),
-    f("VolumesFrom", "--volumes-from", Refused),
+    f("Binds", "--volume", Honoured),
+    f("Mounts", "--mount", Honoured),
+    f("Tmpfs", "--tmpfs", Honoured),
+    f("VolumeDriver", "--volume-driver", Partly),
+    f("VolumesFrom", "--volumes-from", Honoured),
     f("PortBindings", "--publish", Refused),
     f("PublishAllPorts", "--publish-all", Refused),
     f("Links", "--link", Refused),
@@ -102,7 +102,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("DnsOptions", "--dns-option", Refused),
     f("DnsSearch", "--dns-search", Refused),
     f("ExtraHosts", "--add-host", Refused),
-    f("ReadonlyRootfs", "--read-only", Refused),
+    f("ReadonlyRootfs", "--read-only", Honoured),
     f("CapAdd", "--cap-add", Honoured),
     f("CapDrop", "--cap-drop", Honoured),
     f("GroupAdd", "--group-add", Honoured),
@@ -226,6 +226,7 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
         // with nothing asked of it.
         "NetworkingConfig" => is_blank(v),
         "SecurityOpt" => true,
+        "VolumeDriver" => matches!(s, "" | "local"),
         _ => false,
     }
 }
@@ -380,15 +381,16 @@ mod tests {
         create(&with_host("GroupAdd", r#"["10"]"#)).unwrap();
         create(&with_host("OomScoreAdj", "100")).unwrap();
         create(&with_host("UsernsMode", r#""host""#)).unwrap();
+        create(&with_host("ReadonlyRootfs", "true")).unwrap();
+        create(&with_host("Binds", r#"["/tmp:/x:ro"]"#)).unwrap();
+        create(&with_host("Tmpfs", r#"{"/t":""}"#)).unwrap();
+        create(&with_host("VolumeDriver", r#""local""#)).unwrap();
     }
 
     #[test]
     fn each_refused_option_is_named() {
         let cases = [
-            ("ReadonlyRootfs", "true", "--read-only"),
-            ("Binds", r#"["/tmp:/x"]"#, "--volume"),
-            ("Mounts", r#"[{"Type":"tmpfs","Target":"/t"}]"#, "--mount"),
-            ("Tmpfs", r#"{"/t":""}"#, "--tmpfs"),
+            ("VolumeDriver", r#""nfs""#, "--volume-driver"),
             (
                 "PortBindings",
                 r#"{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}"#,
@@ -417,8 +419,7 @@ mod tests {
         }
         let e = create(r#"{"Healthcheck":{"Test":["CMD-SHELL","true"]}}"#).unwrap_err();
         assert!(e.to_string().contains("--health-cmd"), "{}", e);
-        let e = create(r#"{"Volumes":{"/data":{}}}"#).unwrap_err();
-        assert!(e.to_string().contains("--volume"), "{}", e);
+        create(r#"{"Volumes":{"/data":{}}}"#).unwrap();
         let e = create(r#"{"NetworkingConfig":{"EndpointsConfig":{"default":{"MacAddress":"02:42:ac:11:00:02"}}}}"#)
             .unwrap_err();
         assert!(e.to_string().contains("--mac-address"), "{}", e);

@@ -23,6 +23,7 @@ mod exec;
 mod export;
 pub mod filter;
 mod login;
+pub mod mounts;
 mod names;
 pub mod output;
 mod privileges;
@@ -38,6 +39,7 @@ mod start;
 pub mod status;
 mod stop;
 mod streams;
+pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
 pub use commit::CommitOptions;
@@ -72,12 +74,19 @@ pub struct Engine {
     execs: Mutex<HashMap<String, Arc<Exec>>>,
     /// How containers are kept off the host's devices.
     devices: run::cgroup::DevicePolicy,
+    /// Named and anonymous volumes (`volumes/`).
+    volumes: volumes::Volumes,
 }
 
 fn random_id() -> io::Result<String> {
     let mut bytes = [0u8; 32];
     File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A new anonymous volume's name: 64 hex digits, as Docker's.
+pub fn random_volume_name() -> Result<String, Error> {
+    random_id().map_err(error::internal("making a volume name"))
 }
 
 fn now_rfc3339() -> String {
@@ -108,6 +117,7 @@ impl Engine {
                 tracing::warn!("removing the stale cgroup {name}: {e}");
             }
         }
+        let volumes = volumes::Volumes::open(store.root())?;
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -169,6 +179,7 @@ impl Engine {
             containers: Mutex::new(containers),
             execs: Mutex::new(HashMap::new()),
             devices,
+            volumes,
         })
     }
 

@@ -22,6 +22,10 @@ pub struct Record {
     pub state: State,
     #[serde(default)]
     pub restart_count: i64,
+    /// Binds, volumes (anonymous ones named) and tmpfs mounts, fixed at
+    /// create (`mounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<super::mounts::MountEntry>,
 }
 
 impl Record {

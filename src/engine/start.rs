@@ -118,7 +118,10 @@ impl Engine {
         let fail = |e: Error| (e, 128);
         let (confinement, cgroup) = self.confine(record).map_err(fail)?;
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
+        let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
+        self.fill_volumes(c, record)
+            .map_err(|e| fail(internal("copying the image's content into a volume")(e)))?;
         let tty = record.config.tty;
         let open_stdin = record.config.open_stdin;
         let Wiring {
@@ -132,6 +135,8 @@ impl Engine {
             hostname: record.config.hostname.clone(),
             network: network_mode(&record.host_config.network_mode).map_err(fail)?,
             etc_files,
+            mounts: user_mounts,
+            readonly_root: super::mounts::readonly_root(&record.host_config),
             process: process_spec(record),
             confinement: confinement.clone(),
         };
@@ -177,6 +182,19 @@ impl Engine {
             },
         );
         self.spawn_waiter(c, process);
+        Ok(())
+    }
+
+    /// Empty volumes (not `nocopy`) get the image's content at their path.
+    fn fill_volumes(&self, c: &Container, record: &Record) -> io::Result<()> {
+        let root = c.dir.join("merged");
+        for m in record
+            .mounts
+            .iter()
+            .filter(|m| m.kind == super::mounts::MountType::Volume && !m.nocopy)
+        {
+            super::volumes::fill_from_image(&root, &m.target, &self.volumes.data_dir(&m.source))?;
+        }
         Ok(())
     }
 

@@ -180,6 +180,14 @@ pub struct ContainerSpec {
     /// (container path, host file): bound over the container path, which is
     /// created (empty) if missing.
     pub etc_files: Vec<(String, PathBuf)>,
+    /// The user's mounts (`-v`, `--mount`, `--tmpfs`), in order, made
+    /// after the etc files (see [`plan::UserMount`]).
+    #[serde(default)]
+    pub mounts: Vec<plan::UserMount>,
+    /// `--read-only`: the root's bind remounted read-only once every other
+    /// mount is made.
+    #[serde(default)]
+    pub readonly_root: bool,
     pub process: ProcessSpec,
     /// Applies to the init; pass the same to [`exec`] for its processes.
     pub confinement: Confinement,

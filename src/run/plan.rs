@@ -8,6 +8,7 @@
 
 use super::{ContainerSpec, NetworkMode};
 use rustix::mount::MountFlags;
+use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,63 @@ pub enum Step {
     /// `pivot_root` into the new root and detach the old one.
     PivotRoot,
     SetHostname(String),
+}
+
+/// A mount the user asked for, resolved by the engine: a host path (a bind
+/// source or a volume's `_data`) or a fresh tmpfs, over `target` (an
+/// absolute container path, resolved beneath the root like every step's).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserMount {
+    pub kind: UserMountKind,
+    pub target: String,
+    pub readonly: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum UserMountKind {
+    /// A recursive bind of a host path; `dir`: the source is a directory
+    /// (the target is made as one, else as an empty file).
+    Bind { source: PathBuf, dir: bool },
+    /// A new tmpfs with these options (`size=…,mode=…`).
+    Tmpfs { data: String },
+}
+
+/// The steps of the user's mounts, then the read-only root's remount.
+fn user_mounts(spec: &ContainerSpec, steps: &mut Vec<Step>) {
+    for m in &spec.mounts {
+        match &m.kind {
+            UserMountKind::Bind { source, dir: true } => {
+                steps.push(dir(&m.target, 0o755));
+                steps.push(mount(
+                    Source::Host(source.clone()),
+                    &m.target,
+                    None,
+                    MountFlags::BIND | MountFlags::REC,
+                    "",
+                ));
+            }
+            UserMountKind::Bind { source, dir: false } => {
+                steps.push(Step::MakeFile { path: m.target.clone() });
+                steps.push(mount(
+                    Source::Host(source.clone()),
+                    &m.target,
+                    None,
+                    MountFlags::BIND,
+                    "",
+                ));
+            }
+            UserMountKind::Tmpfs { data } => {
+                steps.push(dir(&m.target, 0o755));
+                let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+                steps.push(mount(Source::Fresh("tmpfs"), &m.target, Some("tmpfs"), flags, data));
+            }
+        }
+        if m.readonly {
+            steps.push(Step::RemountReadOnly {
+                target: m.target.clone(),
+            });
+        }
+    }
 }
 
 /// The system calls the steps need.
@@ -245,8 +303,13 @@ pub fn plan(spec: &ContainerSpec, rootless: bool) -> Vec<Step> {
             steps.push(Step::ReadOnly { path: path.to_string() });
         }
     }
+    user_mounts(spec, &mut steps);
     if spec.network == NetworkMode::None {
         steps.push(Step::LoopbackUp);
+    }
+    if spec.readonly_root {
+        // Last: every mount point above had to be made in the root first.
+        steps.push(Step::RemountReadOnly { target: "/".into() });
     }
     steps.push(Step::PivotRoot);
     steps.push(Step::SetHostname(spec.hostname.clone()));
@@ -467,6 +530,8 @@ mod tests {
                     PathBuf::from("/var/lib/strata/c/abc/resolv.conf"),
                 ),
             ],
+            mounts: vec![],
+            readonly_root: false,
             process: ProcessSpec {
                 args: vec!["sh".into()],
                 env: vec![],
@@ -708,6 +773,92 @@ mod tests {
             mode: 0o755,
         };
         assert!(execute(&mut Fake::default(), &[step]).is_err());
+    }
+
+    #[test]
+    fn user_mounts_come_after_etc_files_and_the_read_only_root_last() {
+        let mut s = spec(NetworkMode::None);
+        s.readonly_root = true;
+        s.mounts = vec![
+            UserMount {
+                kind: UserMountKind::Bind {
+                    source: PathBuf::from("/srv/data"),
+                    dir: true,
+                },
+                target: "/data".into(),
+                readonly: true,
+            },
+            UserMount {
+                kind: UserMountKind::Tmpfs { data: "size=1m".into() },
+                target: "/tmp".into(),
+                readonly: false,
+            },
+        ];
+        let steps = plan(&s, false);
+        let etc = index(&steps, mount_at("/etc/resolv.conf"));
+        let data = index(&steps, mount_at("/data"));
+        let tmp = index(&steps, mount_at("/tmp"));
+        let ro_data = index(
+            &steps,
+            |s| matches!(s, Step::RemountReadOnly { target } if target == "/data"),
+        );
+        let ro_root = index(
+            &steps,
+            |s| matches!(s, Step::RemountReadOnly { target } if target == "/"),
+        );
+        let pivot = index(&steps, |s| *s == Step::PivotRoot);
+        assert!(etc < data && data < ro_data && ro_data < tmp && tmp < ro_root);
+        assert_eq!(ro_root + 1, pivot, "the root goes read-only last before the pivot");
+        assert!(
+            !steps
+                .iter()
+                .any(|s| matches!(s, Step::RemountReadOnly { target } if target == "/tmp"))
+        );
+        let mut fake = Fake::default();
+        execute(&mut fake, &steps).unwrap();
+        let calls = fake.calls;
+        let pos = |c: &str| {
+            calls
+                .iter()
+                .position(|x| x == c)
+                .unwrap_or_else(|| panic!("{c} in {calls:?}"))
+        };
+        assert!(pos("mkdir /data 755") < pos("mount host:/srv/data /data"));
+        assert!(pos("mount host:/srv/data /data") < pos("ro /data"));
+        assert!(pos("mkdir /tmp 755") < pos("mount tmpfs /tmp"));
+        assert!(pos("mount tmpfs /tmp") < pos("ro /"));
+        assert!(pos("ro /") < pos("pivot"));
+        // Without --read-only the root stays writable.
+        let steps = plan(&spec(NetworkMode::Host), false);
+        assert!(
+            !steps
+                .iter()
+                .any(|s| matches!(s, Step::RemountReadOnly { target } if target == "/"))
+        );
+    }
+
+    #[test]
+    fn a_file_bind_gets_a_file_mount_point() {
+        let mut s = spec(NetworkMode::Host);
+        s.mounts = vec![UserMount {
+            kind: UserMountKind::Bind {
+                source: PathBuf::from("/srv/f"),
+                dir: false,
+            },
+            target: "/etc/f".into(),
+            readonly: false,
+        }];
+        let mut fake = Fake::default();
+        fake.exists.insert("/etc".into(), Kind::Dir);
+        execute(&mut fake, &plan(&s, false)).unwrap();
+        let calls = fake.calls;
+        let pos = |c: &str| {
+            calls
+                .iter()
+                .position(|x| x == c)
+                .unwrap_or_else(|| panic!("{c} in {calls:?}"))
+        };
+        assert!(pos("touch /etc/f") < pos("mount host:/srv/f /etc/f"));
     }
 
     #[test]

@@ -72,3 +72,5 @@ mod commit;
 mod rootless;
 // Capabilities, --privileged, no-new-privileges, devices, groups, ulimits.
 mod security;
+// Volumes, binds, tmpfs mounts and read-only roots.
+mod volumes;
