@@ -6,7 +6,7 @@ use super::error::{Error, internal};
 use super::record::{self, Record};
 use super::spec::{Config, HostSettings};
 use super::status::State;
-use super::{Container, Engine, names, now_rfc3339, random_id, security};
+use super::{Container, Engine, names, now_rfc3339, random_id, resources, security};
 use crate::run::NetworkMode;
 use crate::sys;
 use std::io;
@@ -41,6 +41,7 @@ impl Engine {
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
         security::seccomp_program(&host_config)?;
+        resources::check(&host_config)?;
         if config.image.is_empty() {
             return Err(Error::invalid("no image given"));
         }

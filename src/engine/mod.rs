@@ -30,6 +30,7 @@ pub mod pull;
 pub mod push;
 pub mod record;
 mod remove;
+mod resources;
 mod security;
 pub mod signal;
 pub mod spec;
@@ -107,6 +108,7 @@ impl Engine {
                 tracing::warn!("removing the stale cgroup {name}: {e}");
             }
         }
+        resources::sweep(store.root());
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;

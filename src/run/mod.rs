@@ -42,6 +42,7 @@ mod linux;
 mod lookup;
 pub mod plan;
 mod ps;
+pub mod resources;
 pub mod seccomp;
 pub mod user;
 

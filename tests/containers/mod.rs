@@ -70,3 +70,5 @@ mod isolation;
 mod commit;
 // A rootless daemon runs containers in a user namespace.
 mod rootless;
+// Resource limits, OOM kills, pause and unpause through cgroups.
+mod resources;

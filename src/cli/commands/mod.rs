@@ -16,6 +16,7 @@ pub mod login;
 pub mod logs;
 pub mod ps;
 pub mod pull;
+pub mod resource_args;
 pub mod push;
 pub mod rmi;
 pub mod run;

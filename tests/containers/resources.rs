@@ -1,0 +1,143 @@
+//! Resource limits through the containers' cgroups: memory (OOM kills),
+//! pids, CPU quota; pause and unpause through the freezer; Docker's
+//! errors; a rootless daemon refusing limits it cannot apply.
+
+use super::{daemon, ok, stdout};
+use crate::util::{require, rootless_daemon, text};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The container's cgroup directory in the v1 hierarchy `controller`
+/// (`/sys/fs/cgroup/<controller>/strata-<hash>/<id>`).
+fn cgroup_dir(controller: &str, id: &str) -> Option<PathBuf> {
+    let root = PathBuf::from("/sys/fs/cgroup").join(controller);
+    std::fs::read_dir(&root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join(id))
+        .find(|p| p.is_dir())
+}
+
+fn read(dir: &std::path::Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default().trim().to_string()
+}
+
+/// `docker` when installed (the CLI the tests are about), else `strata`.
+fn run_cli(d: &crate::util::Daemon, args: &[&str]) -> std::process::Output {
+    d.docker(args).unwrap_or_else(|| d.strata(args))
+}
+
+#[test]
+fn a_memory_limit_oom_kills_with_137_and_oomkilled() {
+    let d = require!(daemon());
+    for cli in ["docker", "strata"] {
+        let name = format!("oom-{cli}");
+        let args = [
+            "run", "--name", &name, "--memory", "64m", "--memory-swap", "64m", "busybox", "sh", "-c",
+            "dd if=/dev/zero of=/dev/null bs=150M count=1; echo survived",
+        ];
+        let out = if cli == "docker" {
+            match d.docker(&args) {
+                Some(o) => o,
+                None => continue,
+            }
+        } else {
+            d.strata(&args)
+        };
+        assert_eq!(out.status.code(), Some(137), "{cli}: {}", text(&out));
+        assert!(!stdout(&out).contains("survived"), "{cli}: {}", text(&out));
+        let v = d.inspect(&name);
+        assert_eq!(v["State"]["OOMKilled"], true, "{cli}: {}", v["State"]);
+        assert_eq!(v["State"]["ExitCode"], 137);
+        assert_eq!(v["HostConfig"]["Memory"], 64 << 20);
+        ok(&d, &["rm", &name]);
+    }
+    // Without a limit the same allocation succeeds, and no OOM is reported.
+    let out = d.strata(&["run", "--name", "free", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=150M", "count=1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(d.inspect("free")["State"]["OOMKilled"], false);
+}
+
+#[test]
+fn a_pids_limit_stops_the_eleventh_process() {
+    let d = require!(daemon());
+    // Fifteen background sleeps; the shell counts what runs with a glob
+    // (no fork needed): itself and at most nine sleeps under the limit.
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do sleep 30 & done 2>/dev/null; set -- /proc/[0-9]*; echo $#";
+    let out = run_cli(&d, &["run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c", script]);
+    let n: usize = stdout(&out).trim().parse().unwrap_or_else(|_| panic!("{}", text(&out)));
+    assert!(n <= 10, "{n} processes ran under --pids-limit 10: {}", text(&out));
+    let out = d.strata(&["run", "--rm", "busybox", "sh", "-c", script]);
+    let n: usize = stdout(&out).trim().parse().unwrap_or_else(|_| panic!("{}", text(&out)));
+    assert_eq!(n, 16, "without a limit: {}", text(&out));
+}
+
+#[test]
+fn cpus_half_holds_a_busy_loop_near_half_a_cpu() {
+    let d = require!(daemon());
+    let id = ok(&d, &["run", "-d", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done"]);
+    let id = id.trim();
+    let dir = cgroup_dir("cpuacct", id).expect("the container's cpuacct cgroup");
+    let cpu = cgroup_dir("cpu", id).expect("the container's cpu cgroup");
+    assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
+    assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
+    let usage = || read(&dir, "cpuacct.usage").parse::<u64>().unwrap();
+    let (u0, t0) = (usage(), Instant::now());
+    // A measurement window, not a synchronisation.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (u1, t1) = (usage(), Instant::now());
+    let share = (u1 - u0) as f64 / (t1 - t0).as_nanos() as f64;
+    eprintln!("--cpus 0.5: a busy loop used {:.1}% of a CPU", share * 100.0);
+    assert!((0.25..=0.70).contains(&share), "CPU share {share}");
+    ok(&d, &["rm", "-f", id]);
+}
+
+#[test]
+fn limits_are_written_to_the_cgroups_and_bad_ones_get_dockers_errors() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &[
+            "run", "-d", "-m", "64m", "--memory-reservation", "32m", "--cpu-shares", "512", "--cpuset-cpus", "0",
+            "--pids-limit", "20", "busybox", "sleep", "60",
+        ],
+    );
+    let id = id.trim();
+    let mem = cgroup_dir("memory", id).expect("memory cgroup");
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), (64u64 << 20).to_string());
+    assert_eq!(read(&mem, "memory.soft_limit_in_bytes"), (32u64 << 20).to_string());
+    if mem.join("memory.memsw.limit_in_bytes").exists() {
+        // Docker: swap as much as memory when --memory-swap is unset.
+        assert_eq!(read(&mem, "memory.memsw.limit_in_bytes"), (128u64 << 20).to_string());
+    }
+    assert_eq!(read(&cgroup_dir("cpu", id).unwrap(), "cpu.shares"), "512");
+    assert_eq!(read(&cgroup_dir("cpuset", id).unwrap(), "cpuset.cpus"), "0");
+    assert_eq!(read(&cgroup_dir("pids", id).unwrap(), "pids.max"), "20");
+    ok(&d, &["rm", "-f", id]);
+    assert!(cgroup_dir("memory", id).is_none(), "the cgroup outlived the container");
+    for (args, error) in [
+        (&["-m", "1m"][..], "Minimum memory limit allowed is 6MB"),
+        (&["--memory-swap", "64m"][..], "You should always set the Memory limit when using Memoryswap limit"),
+        (&["--cpuset-cpus", "999"][..], "Requested CPUs are not available - requested 999"),
+        (&["--cpus", "4096"][..], "Range of CPUs is from 0.01 to"),
+    ] {
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        all.push("busybox");
+        let out = run_cli(&d, &all);
+        assert!(!out.status.success() && text(&out).contains(error), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn a_rootless_daemon_refuses_limits_without_a_delegated_cgroup() {
+    let d = require!(rootless_daemon());
+    let out = d.strata(&["run", "--rm", "-m", "64m", "busybox", "true"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("resource limits need a delegated cgroup v2 for a rootless daemon"),
+        "{}",
+        text(&out)
+    );
+    ok(&d, &["run", "--rm", "busybox", "true"]);
+}
