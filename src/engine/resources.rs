@@ -56,7 +56,8 @@ pub fn parse_cpu_list(list: &str) -> Option<Vec<u32>> {
 fn online_cpus() -> (String, Vec<u32>) {
     let list = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
     let list = list.trim().to_string();
-    let cpus = parse_cpu_list(&list).unwrap_or_else(|| (0..std::thread::available_parallelism().map_or(1, |n| n.get() as u32)).collect());
+    let cpus = parse_cpu_list(&list)
+        .unwrap_or_else(|| (0..std::thread::available_parallelism().map_or(1, |n| n.get() as u32)).collect());
     (list, cpus)
 }
 
@@ -106,10 +107,14 @@ fn cpu_limits(host: &HostSettings, limits: &mut Limits) -> Result<(), Error> {
     let shares = int(host, "CpuShares")?;
     let (online_list, online) = online_cpus();
     if nano > 0 && period > 0 {
-        return Err(Error::invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set"));
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
     }
     if nano > 0 && quota > 0 {
-        return Err(Error::invalid("Conflicting options: Nano CPUs and CPU Quota cannot both be set"));
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
     }
     let n = online.len() as i64;
     if nano < 0 || nano > n * 1_000_000_000 {
@@ -189,9 +194,7 @@ static MANAGER: OnceLock<Option<Manager>> = OnceLock::new();
 /// at `store_root` (one store per daemon); `None` rootless.
 pub fn manager(store_root: &Path) -> Option<&'static Manager> {
     MANAGER
-        .get_or_init(|| {
-            crate::sys::is_root().then(|| Manager::new(crate::run::cgroup::parent_name(store_root)))
-        })
+        .get_or_init(|| crate::sys::is_root().then(|| Manager::new(crate::run::cgroup::parent_name(store_root))))
         .as_ref()
 }
 
@@ -235,7 +238,10 @@ mod tests {
         let l = limits(&host(serde_json::json!({"Memory": 64 << 20, "MemorySwap": -1}))).unwrap();
         assert_eq!(l.memory_swap, -1);
         let e = |v| limits(&host(v)).unwrap_err().to_string();
-        assert_eq!(e(serde_json::json!({"Memory": 1 << 20})), "Minimum memory limit allowed is 6MB");
+        assert_eq!(
+            e(serde_json::json!({"Memory": 1 << 20})),
+            "Minimum memory limit allowed is 6MB"
+        );
         assert!(e(serde_json::json!({"MemorySwap": 64 << 20})).starts_with("You should always set the Memory"));
         assert!(e(serde_json::json!({"Memory": 64 << 20, "MemorySwap": 32 << 20})).starts_with("Minimum memoryswap"));
         assert!(
@@ -252,10 +258,24 @@ mod tests {
         let e = |v| limits(&host(v)).unwrap_err().to_string();
         assert!(e(serde_json::json!({"NanoCpus": 1_000_000_000_000i64})).starts_with("Range of CPUs is from 0.01 to"));
         assert!(e(serde_json::json!({"NanoCpus": 1, "CpuPeriod": 1000})).starts_with("Conflicting options"));
-        assert_eq!(e(serde_json::json!({"CpusetCpus": "a"})), "Invalid value a for cpuset cpus");
-        assert!(e(serde_json::json!({"CpusetCpus": "4000"})).starts_with("Requested CPUs are not available - requested 4000, available: "));
-        assert_eq!(limits(&host(serde_json::json!({"CpusetCpus": "0"}))).unwrap().cpuset_cpus, "0");
-        assert_eq!(limits(&host(serde_json::json!({"PidsLimit": -1}))).unwrap().pids_limit, 0);
+        assert_eq!(
+            e(serde_json::json!({"CpusetCpus": "a"})),
+            "Invalid value a for cpuset cpus"
+        );
+        assert!(
+            e(serde_json::json!({"CpusetCpus": "4000"}))
+                .starts_with("Requested CPUs are not available - requested 4000, available: ")
+        );
+        assert_eq!(
+            limits(&host(serde_json::json!({"CpusetCpus": "0"})))
+                .unwrap()
+                .cpuset_cpus,
+            "0"
+        );
+        assert_eq!(
+            limits(&host(serde_json::json!({"PidsLimit": -1}))).unwrap().pids_limit,
+            0
+        );
         assert!(!limits(&HostSettings::default()).unwrap().any());
     }
 

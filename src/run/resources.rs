@@ -135,11 +135,12 @@ impl Manager {
             let _ = stale.kill();
             let _ = stale.delete();
         }
-        let cgroup = Cgroup::new_with_specified_controllers(hierarchy(self.layout), &path, Some(controllers))
-            .map_err(|source| Error::Cgroup {
+        let cgroup = Cgroup::new_with_specified_controllers(hierarchy(self.layout), &path, Some(controllers)).map_err(
+            |source| Error::Cgroup {
                 path: path.clone(),
                 source,
-            })?;
+            },
+        )?;
         // From here on, dropping it removes the directories.
         let cgroups = ContainerCgroups { cgroup };
         cgroups.apply(limits)?;
@@ -222,7 +223,8 @@ impl ContainerCgroups {
         if limits.memory != 0 || limits.memory_swap != 0 || limits.memory_reservation != 0 {
             let mem: &MemController = self.controller("memory")?;
             if limits.memory_reservation > 0 {
-                mem.set_soft_limit(limits.memory_reservation).map_err(set("memory reservation"))?;
+                mem.set_soft_limit(limits.memory_reservation)
+                    .map_err(set("memory reservation"))?;
             }
             if limits.memory > 0 {
                 // The swap limit must stay at or above the memory limit:
@@ -297,12 +299,18 @@ impl ContainerCgroups {
     /// `cgroup.freeze`) and waits for the kernel to say it is frozen.
     pub fn freeze(&self) -> Result<(), Error> {
         let freezer: &FreezerController = self.controller("freezer")?;
-        freezer.freeze().map_err(|source| Error::Set { what: "freezer", source })
+        freezer.freeze().map_err(|source| Error::Set {
+            what: "freezer",
+            source,
+        })
     }
 
     pub fn thaw(&self) -> Result<(), Error> {
         let freezer: &FreezerController = self.controller("freezer")?;
-        freezer.thaw().map_err(|source| Error::Set { what: "freezer", source })
+        freezer.thaw().map_err(|source| Error::Set {
+            what: "freezer",
+            source,
+        })
     }
 }
 

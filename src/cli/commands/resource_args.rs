@@ -32,7 +32,10 @@ fn parse_swap(s: &str) -> Result<i64, String> {
 
 /// `--cpus`: a decimal number of CPUs, as nano-CPUs.
 fn parse_cpus(s: &str) -> Result<i64, String> {
-    let n: f64 = s.trim().parse().map_err(|_| format!("failed to parse {s} as a rational number"))?;
+    let n: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("failed to parse {s} as a rational number"))?;
     if !(n.is_finite() && n >= 0.0) {
         return Err(format!("invalid value {s} for --cpus"));
     }
