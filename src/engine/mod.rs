@@ -25,6 +25,7 @@ pub mod filter;
 mod login;
 mod names;
 pub mod output;
+mod pause;
 pub mod progress;
 pub mod pull;
 pub mod push;
@@ -38,6 +39,7 @@ mod start;
 pub mod status;
 mod stop;
 mod streams;
+mod update;
 
 pub use crate::registry::{Credentials, RegistryConfig};
 pub use commit::CommitOptions;
