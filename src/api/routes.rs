@@ -106,6 +106,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::POST, ["pause"]) => resources::pause(&daemon, &c).await,
                 (&Method::POST, ["unpause"]) => resources::unpause(&daemon, &c).await,
                 (&Method::POST, ["update"]) => resources::update(&daemon, &c, req).await,
+                (&Method::GET, ["stats"]) => resources::stats(&c, &query).await,
                 _ => Err(ApiError::not_found("page not found")),
             }
         }

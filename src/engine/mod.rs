@@ -36,6 +36,7 @@ mod security;
 pub mod signal;
 pub mod spec;
 mod start;
+pub mod stats;
 pub mod status;
 mod stop;
 mod streams;

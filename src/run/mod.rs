@@ -44,6 +44,7 @@ pub mod plan;
 mod ps;
 pub mod resources;
 pub mod seccomp;
+pub mod stats;
 pub mod user;
 
 pub use ps::{Paused, ProcessInfo, pause, processes};

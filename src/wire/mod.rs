@@ -13,12 +13,14 @@ mod containers;
 pub mod display;
 mod exec;
 mod images;
+mod stats;
 mod system;
 
 pub use auth::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
+pub use stats::*;
 pub use system::*;
 
 use serde::{Deserialize, Serialize};
