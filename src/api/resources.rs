@@ -27,8 +27,7 @@ pub async fn update(daemon: &Arc<Daemon>, c: &Arc<Container>, req: hyper::Reques
     let update: serde_json::Map<String, serde_json::Value> = if body.iter().all(u8::is_ascii_whitespace) {
         Default::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| super::error::ApiError::bad_request(format!("invalid JSON: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| super::error::ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
     let warnings = daemon.engine.update(c, update).await?;
     Ok(json(StatusCode::OK, &serde_json::json!({ "Warnings": warnings })))
@@ -134,7 +133,11 @@ pub async fn stats(c: &Arc<Container>, query: &Query) -> Reply {
         let mut prev: Option<Sample> = None;
         loop {
             let now = c.stats_sample();
-            if tx.send(line(&wire_stats(&c, now.as_ref(), prev.as_ref()))).await.is_err() {
+            if tx
+                .send(line(&wire_stats(&c, now.as_ref(), prev.as_ref())))
+                .await
+                .is_err()
+            {
                 return;
             }
             prev = now;

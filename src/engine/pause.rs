@@ -80,9 +80,7 @@ impl Engine {
             return Ok(None);
         }
         if let Some(cgroups) = &run.resources {
-            cgroups
-                .freeze()
-                .map_err(|e| Error::internal(format!("pausing: {e}")))?;
+            cgroups.freeze().map_err(|e| Error::internal(format!("pausing: {e}")))?;
             drop(live);
             return Ok(Some(Hold::Frozen(c.clone())));
         }

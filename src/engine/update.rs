@@ -42,7 +42,11 @@ fn unchanged(v: &Value) -> bool {
 impl Engine {
     /// Applies `update` (the request body: a `HostConfig` subset) to `c`;
     /// Docker's warnings (none).
-    pub async fn update(&self, c: &Arc<Container>, update: serde_json::Map<String, Value>) -> Result<Vec<String>, Error> {
+    pub async fn update(
+        &self,
+        c: &Arc<Container>,
+        update: serde_json::Map<String, Value>,
+    ) -> Result<Vec<String>, Error> {
         let _op = c.ops.lock().await;
         let mut live = c.lock();
         let mut host = live.record.host_config.clone();

@@ -103,7 +103,11 @@ fn cpu(cg: &ContainerCgroups, c: &mut Counters) {
     if let Some(acct) = cgroup.controller_of::<CpuAcctController>() {
         let a = acct.cpuacct();
         c.cpu_total = a.usage;
-        c.cpu_percpu = a.usage_percpu.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        c.cpu_percpu = a
+            .usage_percpu
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
         (c.cpu_user, c.cpu_kernel) = user_and_kernel(&a.stat);
     }
     if let Some(cpu) = cgroup.controller_of::<CpuController>() {
@@ -176,8 +180,14 @@ mod tests {
     #[test]
     fn cpu_times_parse() {
         assert_eq!(user_and_kernel("user 10\nsystem 5\n"), (100_000_000, 50_000_000));
-        assert_eq!(user_and_kernel("usage_usec 9\nuser_usec 7\nsystem_usec 2\n"), (7000, 2000));
-        assert_eq!(parse_host_cpu("cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 1 1 1\n"), 36 * NS_PER_TICK);
+        assert_eq!(
+            user_and_kernel("usage_usec 9\nuser_usec 7\nsystem_usec 2\n"),
+            (7000, 2000)
+        );
+        assert_eq!(
+            parse_host_cpu("cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 1 1 1\n"),
+            36 * NS_PER_TICK
+        );
         assert_eq!(parse_host_cpu(""), 0);
         let k = keyed("nr_periods 4\nnr_throttled 2\nthrottled_time 99\n");
         assert_eq!(k.get("nr_throttled"), Some(&2));

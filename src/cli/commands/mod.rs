@@ -18,6 +18,7 @@ pub mod ps;
 pub mod pull;
 pub mod push;
 pub mod resource_args;
+pub mod resources;
 pub mod rmi;
 pub mod run;
 pub mod start;
