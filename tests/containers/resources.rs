@@ -209,3 +209,145 @@ fn a_rootless_daemon_refuses_limits_without_a_delegated_cgroup() {
     );
     ok(&d, &["run", "--rm", "busybox", "true"]);
 }
+
+/// Polls `f` every 20 ms for at most `limit`; whether it came true.
+fn within(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+#[test]
+fn pause_freezes_a_counter_and_unpause_resumes_it() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; done",
+        ],
+    );
+    let id = id.trim().to_string();
+    // Read from the host, through the container's mount: exec is refused
+    // while it is paused.
+    let file = super::container_dir(&d, &id).join("merged/tmp/n");
+    let counter = || {
+        std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    assert!(
+        within(Duration::from_secs(10), || counter().is_some_and(|n| n > 10)),
+        "the counter never ran"
+    );
+    let out = run_cli(&d, &["pause", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v = d.inspect(&id);
+    assert_eq!(
+        (v["State"]["Status"].as_str(), v["State"]["Paused"].as_bool()),
+        (Some("paused"), Some(true))
+    );
+    assert_eq!(v["State"]["Running"], true);
+    assert_eq!(read(&cgroup_dir("freezer", &id).unwrap(), "freezer.state"), "FROZEN");
+    let frozen = counter();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counter(), frozen, "the counter advanced while paused");
+    assert!(ok(&d, &["ps"]).contains("(Paused)"));
+    let out = run_cli(&d, &["exec", &id, "true"]);
+    assert!(
+        !out.status.success() && text(&out).contains("is paused, unpause the container before exec"),
+        "{}",
+        text(&out)
+    );
+    let out = run_cli(&d, &["pause", &id]);
+    assert!(
+        !out.status.success() && text(&out).contains("is already paused"),
+        "{}",
+        text(&out)
+    );
+    let out = run_cli(&d, &["unpause", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        within(Duration::from_secs(10), || counter() > frozen),
+        "unpause did not resume the counter"
+    );
+    assert_eq!(d.inspect(&id)["State"]["Status"], "running");
+    let out = run_cli(&d, &["unpause", &id]);
+    assert!(
+        !out.status.success() && text(&out).contains("is not paused"),
+        "{}",
+        text(&out)
+    );
+    // A paused container stops (Docker thaws it for the signal).
+    ok(&d, &["pause", &id]);
+    ok(&d, &["stop", "-t", "1", &id]);
+    let v = d.inspect(&id);
+    assert_eq!(
+        (v["State"]["Status"].as_str(), v["State"]["Paused"].as_bool()),
+        (Some("exited"), Some(false))
+    );
+    let out = run_cli(&d, &["pause", &id]);
+    assert!(
+        !out.status.success() && text(&out).contains("is not running"),
+        "{}",
+        text(&out)
+    );
+    ok(&d, &["rm", &id]);
+}
+
+#[test]
+fn stats_show_the_memory_limit_and_update_changes_it() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &["run", "-d", "--name", "limited", "-m", "64m", "busybox", "sleep", "60"],
+    );
+    let id = id.trim().to_string();
+    let out = ok(&d, &["stats", "--no-stream", "limited"]);
+    assert!(out.starts_with("CONTAINER ID"), "{out}");
+    assert!(out.contains(" / 64MiB"), "{out}");
+    if let Some(out) = d.docker(&["stats", "--no-stream", "limited"]) {
+        assert!(
+            out.status.success() && stdout(&out).contains(" / 64MiB"),
+            "{}",
+            text(&out)
+        );
+        eprintln!("docker stats: {}", stdout(&out));
+    }
+    let (status, body) = d.http("GET", &format!("/containers/{id}/stats?stream=false"), b"");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["memory_stats"]["limit"], 64 << 20);
+    assert!(v["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["pids_stats"]["current"], 1);
+    let out = run_cli(&d, &["update", "--memory", "128m", "--memory-swap", "256m", "limited"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mem = cgroup_dir("memory", &id).unwrap();
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), (128u64 << 20).to_string());
+    assert_eq!(d.inspect("limited")["HostConfig"]["Memory"], 128 << 20);
+    assert!(ok(&d, &["stats", "--no-stream", "limited"]).contains(" / 128MiB"));
+    ok(
+        &d,
+        &["update", "--pids-limit", "5", "--restart", "on-failure:2", "limited"],
+    );
+    assert_eq!(read(&cgroup_dir("pids", &id).unwrap(), "pids.max"), "5");
+    let host = d.inspect("limited")["HostConfig"].clone();
+    assert_eq!(host["RestartPolicy"]["Name"], "on-failure", "{host}");
+    assert_eq!(host["RestartPolicy"]["MaximumRetryCount"], 2);
+    // A stopped container's stats are zeros, as Docker's.
+    ok(&d, &["stop", "-t", "0", "limited"]);
+    let (_, body) = d.http("GET", &format!("/containers/{id}/stats?stream=false"), b"");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["read"], "0001-01-01T00:00:00Z", "{v}");
+    assert_eq!(v["cpu_stats"]["cpu_usage"]["total_usage"], 0);
+    ok(&d, &["rm", "limited"]);
+}
