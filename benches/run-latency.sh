@@ -5,6 +5,8 @@
 #
 #   strata      strata run --rm busybox true          (a private release stratad; Docker's
 #               seccomp filter and device rules on, as by default)
+#   strata-mem  strata run --rm -m 512m busybox true  (the same with a memory limit: the
+#               container's resource cgroups, which every container gets, with a limit written)
 #   docker      docker -H unix://SOCK run --rm busybox true   (same stratad; skipped without docker)
 #   unconfined  the same with --security-opt seccomp=unconfined (no filter; device rules on)
 #   bwrap    bwrap over the busybox tar extracted into a directory
@@ -80,9 +82,10 @@ tar --numeric-owner -xf "$work/busybox.tar" -C "$rootfs"
 
 # --- 4. targets -------------------------------------------------------------------
 # Each is a function running one container; a non-zero status aborts the bench.
-targets=(strata)
+targets=(strata strata-mem)
 notes=()
 run_strata() { "$bin/strata" run --rm busybox true; }
+run_strata-mem() { "$bin/strata" run --rm -m 512m busybox true; }
 
 if command -v docker >/dev/null; then
     export DOCKER_CONFIG=$work/docker-config
@@ -210,17 +213,20 @@ stats() { # microseconds... -> "median min max" in whole microseconds
     echo "${m%.*} $lo $hi"
 }
 read -r base _ _ <<<"$(stats ${times[strata]})"
+bwrap_med=""
+[ -z "${times[bwrap]:-}" ] || read -r bwrap_med _ _ <<<"$(stats ${times[bwrap]})"
+ratio() { [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || echo -; }
 echo
-printf '%-10s %9s %8s %8s %10s\n' target "median ms" "min" "max" "vs strata"
-printf '%-10s %9s %8s %8s %10s\n' ---------- --------- -------- -------- ----------
+printf '%-10s %9s %8s %8s %10s %9s\n' target "median ms" "min" "max" "vs strata" "vs bwrap"
+printf '%-10s %9s %8s %8s %10s %9s\n' ---------- --------- -------- -------- ---------- ---------
 for t in "${targets[@]}"; do
     read -r med lo hi <<<"$(stats ${times[$t]})"
-    printf '%-10s %9s %8s %8s %10s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
-        "$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
+    printf '%-10s %9s %8s %8s %10s %9s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
+        "$(ratio "$med" "$base")" "$(ratio "$med" "$bwrap_med")"
 done
 for note in "${notes[@]}"; do echo "$note"; done
 echo "Wall-clock time of one run of \`true\` in a container, start to finish, as seen by the caller;"
-echo "'vs strata' = median / strata's median. Namespaces: mount, pid, uts, ipc everywhere; host network."
+echo "'vs strata' = median / strata's median, 'vs bwrap' = median / bwrap's. Namespaces: mount, pid, uts, ipc everywhere; host network."
 echo "stratad's device rules: $(grep -o "containers' cgroups under .*" "$work/stratad.log" | head -n 1)"
 echo
 echo "compiling Docker's seccomp profile (once per daemon for the default, once per start for another):"

@@ -29,9 +29,6 @@ fn options_that_are_not_honoured_are_refused_by_name() {
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["-p", "18080:80"], "--publish"),
-        (&["-m", "64m"], "--memory"),
-        (&["--cpus", "1.5"], "--cpus"),
-        (&["--pids-limit", "10"], "--pids-limit"),
         (&["--pid", "host"], "--pid"),
         (&["--ipc", "host"], "--ipc"),
         (&["--uts", "host"], "--uts"),

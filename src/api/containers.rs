@@ -57,6 +57,7 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
 fn status_text(r: &Record) -> String {
     let since = |t: &str| time::now_unix() - time::parse_rfc3339(t).unwrap_or_else(time::now_unix);
     match r.state.status {
+        Status::Running if r.state.paused => format!("Up {} (Paused)", human_duration(since(&r.state.started_at))),
         Status::Running => format!("Up {}", human_duration(since(&r.state.started_at))),
         Status::Exited => format!(
             "Exited ({}) {} ago",
@@ -70,8 +71,10 @@ fn status_text(r: &Record) -> String {
 /// The engine's state as Docker's `State` object.
 fn wire_state(s: &State) -> ContainerState {
     ContainerState {
-        status: s.status.as_str().into(),
+        status: s.docker_status().into(),
         running: s.is_running(),
+        paused: s.paused,
+        oom_killed: s.oom_killed,
         pid: s.pid,
         exit_code: s.exit_code,
         error: s.error.clone(),

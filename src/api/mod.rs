@@ -14,6 +14,7 @@ mod http;
 mod images;
 mod push;
 mod registry;
+mod resources;
 mod routes;
 mod server;
 mod system;

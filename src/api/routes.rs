@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, images, push, registry, system, volumes};
+use super::{archives, containers, images, push, registry, resources, system, volumes};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -103,6 +103,10 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::GET, ["export"]) => archives::export(&daemon, &c).await,
                 (&Method::POST, ["exec"]) => containers::exec_create(&daemon, &c, req).await,
                 (&Method::DELETE, []) => containers::remove(&daemon, &c, &query).await,
+                (&Method::POST, ["pause"]) => resources::pause(&daemon, &c).await,
+                (&Method::POST, ["unpause"]) => resources::unpause(&daemon, &c).await,
+                (&Method::POST, ["update"]) => resources::update(&daemon, &c, req).await,
+                (&Method::GET, ["stats"]) => resources::stats(&c, &query).await,
                 _ => Err(ApiError::not_found("page not found")),
             }
         }

@@ -105,6 +105,14 @@ pub enum Command {
     Rm(commands::lifecycle::RmArgs),
     /// Block until containers stop, then print their exit codes
     Wait(commands::lifecycle::WaitArgs),
+    /// Display a live stream of containers' resource usage statistics
+    Stats(commands::resources::StatsArgs),
+    /// Pause all processes within containers
+    Pause(commands::resources::NamesArgs),
+    /// Unpause all processes within containers
+    Unpause(commands::resources::NamesArgs),
+    /// Update configuration of containers
+    Update(commands::resources::UpdateArgs),
     /// Fetch the logs of a container
     Logs(commands::logs::Args),
     /// Run a command in a running container
@@ -219,6 +227,10 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Restart(a) => commands::lifecycle::restart(&client, a, &mut out).await,
         Command::Rm(a) => commands::lifecycle::rm(&client, a, &mut out).await,
         Command::Wait(a) => commands::lifecycle::wait(&client, a, &mut out).await,
+        Command::Stats(a) => commands::resources::stats(&client, a, &mut out).await,
+        Command::Pause(a) => commands::resources::pause(&client, a, &mut out).await,
+        Command::Unpause(a) => commands::resources::unpause(&client, a, &mut out).await,
+        Command::Update(a) => commands::resources::update(&client, a, &mut out).await,
         Command::Logs(a) => commands::logs::run(&client, a).await,
         Command::Exec(a) => commands::exec::run(&client, a).await,
         Command::Top(a) => commands::top::run(&client, a, &mut out).await,

@@ -6,7 +6,7 @@ use super::error::internal;
 use super::start::mount_root;
 use super::{Container, Engine};
 use crate::layers::Digest;
-use crate::{run, sys, time};
+use crate::{sys, time};
 use std::io;
 use std::sync::Arc;
 
@@ -72,10 +72,7 @@ impl Engine {
             empty_layer: false,
         });
         // A consistent moment: the processes stopped, then the changes read.
-        let _paused = match (opts.pause, c.pid()) {
-            (true, Some(pid)) => Some(run::pause(pid).map_err(|e| Error::internal(format!("pausing: {e}")))?),
-            _ => None,
-        };
+        let _paused = if opts.pause { self.hold_for_commit(c)? } else { None };
         let changes = self.changes(c)?;
         if changes.is_empty() {
             let (id, _) = self.store.commit(&parent.id, config, None, opts.tag)?;

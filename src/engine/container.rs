@@ -50,6 +50,8 @@ pub(super) struct RunHandles {
     pub(super) confinement: run::Confinement,
     /// Removed (dropped) once the container's process has ended.
     pub(super) cgroup: Option<run::cgroup::Cgroup>,
+    /// The resource cgroups (limits, stats, freezer); removed likewise.
+    pub(super) resources: Option<run::resources::ContainerCgroups>,
 }
 
 /// Writes a container's record as `dir/container.json`: whole (through

@@ -6,7 +6,7 @@ use super::error::{Error, internal};
 use super::record::{self, Record};
 use super::spec::{Config, HostSettings};
 use super::status::State;
-use super::{Container, Engine, mounts, names, now_rfc3339, privileges, random_id, security};
+use super::{Container, Engine, mounts, names, now_rfc3339, privileges, random_id, resources, security};
 use crate::run::NetworkMode;
 use crate::sys;
 use std::io;
@@ -42,6 +42,7 @@ impl Engine {
         network_mode(&host_config.network_mode)?;
         let settings = privileges::settings(&host_config)?;
         security::seccomp_program_for(&host_config, &settings.privileges)?;
+        resources::check(&host_config)?;
         if config.image.is_empty() {
             return Err(Error::invalid("no image given"));
         }

@@ -221,6 +221,7 @@ impl Engine {
                 }
             }
         };
+        c.refuse_if_paused()?;
         if config.cmd.is_empty() {
             return Err(Error::invalid("No exec command specified"));
         }

@@ -26,19 +26,23 @@ mod login;
 pub mod mounts;
 mod names;
 pub mod output;
+mod pause;
 mod privileges;
 pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod record;
 mod remove;
+mod resources;
 mod security;
 pub mod signal;
 pub mod spec;
 mod start;
+pub mod stats;
 pub mod status;
 mod stop;
 mod streams;
+mod update;
 pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
@@ -118,6 +122,7 @@ impl Engine {
             }
         }
         let volumes = volumes::Volumes::open(store.root())?;
+        resources::sweep(store.root());
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;

@@ -8,8 +8,8 @@ use super::record::{self, Record};
 use super::signal::Signal;
 use super::streams::console_size;
 use super::{
-    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, output, privileges, security,
-    tokio_handle_spawn,
+    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, output, privileges,
+    resources, security, tokio_handle_spawn,
 };
 use crate::fs::MountConfig;
 use crate::quote::bounded;
@@ -116,7 +116,9 @@ impl Engine {
     /// be executed).
     fn launch(self: &Arc<Self>, c: &Arc<Container>, record: &Record, lowers: Vec<PathBuf>) -> Result<(), (Error, i32)> {
         let fail = |e: Error| (e, 128);
-        let (confinement, cgroup) = self.confine(record).map_err(fail)?;
+        let (mut confinement, cgroup) = self.confine(record).map_err(fail)?;
+        let resources = resources::create(self.store.root(), &record.id, &record.host_config).map_err(fail)?;
+        confinement.cgroups.extend(resources.iter().flat_map(|r| r.dirs()));
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
@@ -179,6 +181,7 @@ impl Engine {
                 pty: streams.pty,
                 confinement,
                 cgroup,
+                resources,
             },
         );
         self.spawn_waiter(c, process);
@@ -251,6 +254,7 @@ impl Engine {
             tracing::warn!("container {}: its output had not ended at its exit", &c.id[..12]);
         }
         let handles = c.lock().run.take();
+        let mut oom_killed = false;
         if let Some(mut h) = handles {
             h.stdin.close();
             // Detach first: a process of the container that has not quite
@@ -258,12 +262,14 @@ impl Engine {
             let _ = sys::unmount_lazy(&c.dir.join("merged"));
             drop(h.mount.take());
             drop(h.cgroup.take());
+            oom_killed = resources::ended(h.resources.take());
         }
         let auto_remove = {
             let mut live = c.lock();
             if let Err(refused) = live.record.state.exit(code, now_rfc3339()) {
                 tracing::warn!("container {}: {refused}", &c.id[..12]);
             }
+            live.record.state.oom_killed = oom_killed;
             let rec = live.record.clone();
             drop(live);
             if let Err(e) = c.save(&rec) {

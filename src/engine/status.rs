@@ -64,6 +64,11 @@ pub struct State {
     /// RFC 3339; [`ZERO_TIME`] when never.
     pub started_at: String,
     pub finished_at: String,
+    /// The last run's process was killed by its memory limit's OOM killer.
+    pub oom_killed: bool,
+    /// Running, its processes frozen (`pause`); `Status` stays running, as
+    /// Docker's `State.Running` does.
+    pub paused: bool,
 }
 
 impl State {
@@ -76,6 +81,17 @@ impl State {
             error: String::new(),
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
+            oom_killed: false,
+            paused: false,
+        }
+    }
+
+    /// Docker's `State.Status`: `paused` for a paused running container.
+    pub fn docker_status(&self) -> &'static str {
+        if self.paused && self.is_running() {
+            "paused"
+        } else {
+            self.status.as_str()
         }
     }
 
@@ -92,6 +108,8 @@ impl State {
         self.error.clear();
         self.started_at = now;
         self.finished_at = ZERO_TIME.into();
+        self.oom_killed = false;
+        self.paused = false;
         Ok(())
     }
 
@@ -107,6 +125,7 @@ impl State {
         self.pid = 0;
         self.exit_code = code;
         self.finished_at = now;
+        self.paused = false;
         Ok(())
     }
 
@@ -159,6 +178,8 @@ impl From<StateFile> for State {
             error: f.error,
             started_at: f.started_at,
             finished_at: f.finished_at,
+            oom_killed: f.oom_killed,
+            paused: f.paused && f.status == Status::Running,
         }
     }
 }
@@ -173,6 +194,8 @@ impl From<State> for StateFile {
             error: s.error,
             started_at: s.started_at,
             finished_at: s.finished_at,
+            oom_killed: s.oom_killed,
+            paused: s.paused,
             ..Default::default()
         }
     }

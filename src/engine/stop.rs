@@ -86,9 +86,13 @@ impl Container {
                 self.id, self.id
             )));
         };
-        run.process
+        let sent = run
+            .process
             .signal(sig.raw())
-            .map_err(|e| Error::internal(format!("signalling {}: {e}", &self.id[..12])))
+            .map_err(|e| Error::internal(format!("signalling {}: {e}", &self.id[..12])));
+        drop(live);
+        self.thaw_if_paused();
+        sent
     }
 }
 

@@ -45,8 +45,10 @@ mod linux;
 mod lookup;
 pub mod plan;
 mod ps;
+pub mod resources;
 pub mod rlimits;
 pub mod seccomp;
+pub mod stats;
 pub mod user;
 
 pub use lookup::errno_text;

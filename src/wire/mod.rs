@@ -13,6 +13,7 @@ mod containers;
 pub mod display;
 mod exec;
 mod images;
+mod stats;
 mod system;
 mod volumes;
 
@@ -20,6 +21,7 @@ pub use auth::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
+pub use stats::*;
 pub use system::*;
 pub use volumes::*;
 

@@ -74,3 +74,5 @@ mod rootless;
 mod security;
 // Volumes, binds, tmpfs mounts and read-only roots.
 mod volumes;
+// Resource limits, OOM kills, pause and unpause through cgroups.
+mod resources;

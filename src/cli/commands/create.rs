@@ -75,6 +75,8 @@ pub struct ContainerArgs {
     pub pull: PullPolicy,
     #[command(flatten)]
     pub security: super::security_args::SecurityArgs,
+    #[command(flatten)]
+    pub resources: super::resource_args::ResourceArgs,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -139,6 +141,7 @@ impl ContainerArgs {
             },
         };
         self.security.apply(&mut request.host_config);
+        self.resources.apply(&mut request.host_config);
         request
     }
 }

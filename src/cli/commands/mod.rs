@@ -17,6 +17,8 @@ pub mod logs;
 pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod resource_args;
+pub mod resources;
 pub mod rmi;
 pub mod run;
 pub mod security_args;

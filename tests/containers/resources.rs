@@ -1,0 +1,353 @@
+//! Resource limits through the containers' cgroups: memory (OOM kills),
+//! pids, CPU quota; pause and unpause through the freezer; Docker's
+//! errors; a rootless daemon refusing limits it cannot apply.
+
+use super::{daemon, ok, stdout};
+use crate::util::{require, rootless_daemon, text};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The container's cgroup directory in the v1 hierarchy `controller`
+/// (`/sys/fs/cgroup/<controller>/strata-<hash>/<id>`).
+fn cgroup_dir(controller: &str, id: &str) -> Option<PathBuf> {
+    let root = PathBuf::from("/sys/fs/cgroup").join(controller);
+    std::fs::read_dir(&root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join(id))
+        .find(|p| p.is_dir())
+}
+
+fn read(dir: &std::path::Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `docker` when installed (the CLI the tests are about), else `strata`.
+fn run_cli(d: &crate::util::Daemon, args: &[&str]) -> std::process::Output {
+    d.docker(args).unwrap_or_else(|| d.strata(args))
+}
+
+#[test]
+fn a_memory_limit_oom_kills_with_137_and_oomkilled() {
+    let d = require!(daemon());
+    for cli in ["docker", "strata"] {
+        let name = format!("oom-{cli}");
+        let args = [
+            "run",
+            "--name",
+            &name,
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "64m",
+            "busybox",
+            "sh",
+            "-c",
+            "exec dd if=/dev/zero of=/dev/null bs=150M count=1",
+        ];
+        let out = if cli == "docker" {
+            match d.docker(&args) {
+                Some(o) => o,
+                None => continue,
+            }
+        } else {
+            d.strata(&args)
+        };
+        assert_eq!(out.status.code(), Some(137), "{cli}: {}", text(&out));
+        let v = d.inspect(&name);
+        assert_eq!(v["State"]["OOMKilled"], true, "{cli}: {}", v["State"]);
+        assert_eq!(v["State"]["ExitCode"], 137);
+        assert_eq!(v["HostConfig"]["Memory"], 64 << 20);
+        ok(&d, &["rm", &name]);
+    }
+    // Without a limit the same allocation succeeds, and no OOM is reported.
+    let out = d.strata(&[
+        "run",
+        "--name",
+        "free",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=150M",
+        "count=1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(d.inspect("free")["State"]["OOMKilled"], false);
+}
+
+#[test]
+fn a_pids_limit_stops_the_eleventh_process() {
+    let d = require!(daemon());
+    // The shell and up to nine sleeps fit under the limit; the fork of the
+    // eleventh process fails (busybox sh stops at "can't fork").
+    let script = "for i in $(seq 1 15); do sleep 2 & echo started $i; done; wait; echo all";
+    let out = run_cli(
+        &d,
+        &["run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c", script],
+    );
+    let started = stdout(&out).lines().filter(|l| l.starts_with("started")).count();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        (1..=9).contains(&started),
+        "{started} processes started beside the shell: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("can't fork"), "{}", text(&out));
+    let out = d.strata(&["run", "--rm", "busybox", "sh", "-c", script]);
+    assert!(
+        out.status.success() && stdout(&out).contains("started 15\nall"),
+        "without a limit: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn cpus_half_holds_a_busy_loop_near_half_a_cpu() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--cpus",
+            "0.5",
+            "busybox",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ],
+    );
+    let id = id.trim();
+    let dir = cgroup_dir("cpuacct", id).expect("the container's cpuacct cgroup");
+    let cpu = cgroup_dir("cpu", id).expect("the container's cpu cgroup");
+    assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
+    assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
+    let usage = || read(&dir, "cpuacct.usage").parse::<u64>().unwrap();
+    let (u0, t0) = (usage(), Instant::now());
+    // A measurement window, not a synchronisation.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (u1, t1) = (usage(), Instant::now());
+    let share = (u1 - u0) as f64 / (t1 - t0).as_nanos() as f64;
+    eprintln!("--cpus 0.5: a busy loop used {:.1}% of a CPU", share * 100.0);
+    assert!((0.25..=0.70).contains(&share), "CPU share {share}");
+    ok(&d, &["rm", "-f", id]);
+}
+
+#[test]
+fn limits_are_written_to_the_cgroups_and_bad_ones_get_dockers_errors() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "-m",
+            "64m",
+            "--memory-reservation",
+            "32m",
+            "--cpu-shares",
+            "512",
+            "--cpuset-cpus",
+            "0",
+            "--pids-limit",
+            "20",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let id = id.trim();
+    let mem = cgroup_dir("memory", id).expect("memory cgroup");
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), (64u64 << 20).to_string());
+    assert_eq!(read(&mem, "memory.soft_limit_in_bytes"), (32u64 << 20).to_string());
+    if mem.join("memory.memsw.limit_in_bytes").exists() {
+        // Docker: swap as much as memory when --memory-swap is unset.
+        assert_eq!(read(&mem, "memory.memsw.limit_in_bytes"), (128u64 << 20).to_string());
+    }
+    assert_eq!(read(&cgroup_dir("cpu", id).unwrap(), "cpu.shares"), "512");
+    assert_eq!(read(&cgroup_dir("cpuset", id).unwrap(), "cpuset.cpus"), "0");
+    assert_eq!(read(&cgroup_dir("pids", id).unwrap(), "pids.max"), "20");
+    ok(&d, &["rm", "-f", id]);
+    assert!(cgroup_dir("memory", id).is_none(), "the cgroup outlived the container");
+    for (args, error) in [
+        (&["-m", "1m"][..], "Minimum memory limit allowed is 6MB"),
+        (
+            &["--memory-swap", "64m"][..],
+            "You should always set the Memory limit when using Memoryswap limit",
+        ),
+        (
+            &["--cpuset-cpus", "999"][..],
+            "Requested CPUs are not available - requested 999",
+        ),
+        (&["--cpus", "4096"][..], "Range of CPUs is from 0.01 to"),
+    ] {
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        all.push("busybox");
+        let out = run_cli(&d, &all);
+        assert!(
+            !out.status.success() && text(&out).contains(error),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn a_rootless_daemon_refuses_limits_without_a_delegated_cgroup() {
+    let d = require!(rootless_daemon());
+    let out = d.strata(&["run", "--rm", "-m", "64m", "busybox", "true"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("resource limits need a delegated cgroup v2 for a rootless daemon"),
+        "{}",
+        text(&out)
+    );
+    ok(&d, &["run", "--rm", "busybox", "true"]);
+}
+
+/// Polls `f` every 20 ms for at most `limit`; whether it came true.
+fn within(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+#[test]
+fn pause_freezes_a_counter_and_unpause_resumes_it() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; done",
+        ],
+    );
+    let id = id.trim().to_string();
+    // Read from the host, through the container's mount: exec is refused
+    // while it is paused.
+    let file = super::container_dir(&d, &id).join("merged/tmp/n");
+    let counter = || {
+        std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    assert!(
+        within(Duration::from_secs(10), || counter().is_some_and(|n| n > 10)),
+        "the counter never ran"
+    );
+    let out = run_cli(&d, &["pause", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v = d.inspect(&id);
+    assert_eq!(
+        (v["State"]["Status"].as_str(), v["State"]["Paused"].as_bool()),
+        (Some("paused"), Some(true))
+    );
+    assert_eq!(v["State"]["Running"], true);
+    assert_eq!(read(&cgroup_dir("freezer", &id).unwrap(), "freezer.state"), "FROZEN");
+    let frozen = counter();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counter(), frozen, "the counter advanced while paused");
+    assert!(ok(&d, &["ps"]).contains("(Paused)"));
+    let out = run_cli(&d, &["exec", &id, "true"]);
+    assert!(
+        !out.status.success() && text(&out).contains("is paused, unpause the container before exec"),
+        "{}",
+        text(&out)
+    );
+    let out = run_cli(&d, &["pause", &id]);
+    assert!(
+        !out.status.success() && text(&out).contains("is already paused"),
+        "{}",
+        text(&out)
+    );
+    let out = run_cli(&d, &["unpause", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        within(Duration::from_secs(10), || counter() > frozen),
+        "unpause did not resume the counter"
+    );
+    assert_eq!(d.inspect(&id)["State"]["Status"], "running");
+    let out = run_cli(&d, &["unpause", &id]);
+    assert!(
+        !out.status.success() && text(&out).contains("is not paused"),
+        "{}",
+        text(&out)
+    );
+    // A paused container stops (Docker thaws it for the signal).
+    ok(&d, &["pause", &id]);
+    ok(&d, &["stop", "-t", "1", &id]);
+    let v = d.inspect(&id);
+    assert_eq!(
+        (v["State"]["Status"].as_str(), v["State"]["Paused"].as_bool()),
+        (Some("exited"), Some(false))
+    );
+    let out = run_cli(&d, &["pause", &id]);
+    assert!(
+        !out.status.success() && text(&out).contains("is not running"),
+        "{}",
+        text(&out)
+    );
+    ok(&d, &["rm", &id]);
+}
+
+#[test]
+fn stats_show_the_memory_limit_and_update_changes_it() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &["run", "-d", "--name", "limited", "-m", "64m", "busybox", "sleep", "60"],
+    );
+    let id = id.trim().to_string();
+    let out = ok(&d, &["stats", "--no-stream", "limited"]);
+    assert!(out.starts_with("CONTAINER ID"), "{out}");
+    assert!(out.contains(" / 64MiB"), "{out}");
+    if let Some(out) = d.docker(&["stats", "--no-stream", "limited"]) {
+        assert!(
+            out.status.success() && stdout(&out).contains(" / 64MiB"),
+            "{}",
+            text(&out)
+        );
+        eprintln!("docker stats: {}", stdout(&out));
+    }
+    let (status, body) = d.http("GET", &format!("/containers/{id}/stats?stream=false"), b"");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["memory_stats"]["limit"], 64 << 20);
+    assert!(v["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["pids_stats"]["current"], 1);
+    let out = run_cli(&d, &["update", "--memory", "128m", "--memory-swap", "256m", "limited"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mem = cgroup_dir("memory", &id).unwrap();
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), (128u64 << 20).to_string());
+    assert_eq!(d.inspect("limited")["HostConfig"]["Memory"], 128 << 20);
+    assert!(ok(&d, &["stats", "--no-stream", "limited"]).contains(" / 128MiB"));
+    ok(
+        &d,
+        &["update", "--pids-limit", "5", "--restart", "on-failure:2", "limited"],
+    );
+    assert_eq!(read(&cgroup_dir("pids", &id).unwrap(), "pids.max"), "5");
+    let host = d.inspect("limited")["HostConfig"].clone();
+    assert_eq!(host["RestartPolicy"]["Name"], "on-failure", "{host}");
+    assert_eq!(host["RestartPolicy"]["MaximumRetryCount"], 2);
+    // A stopped container's stats are zeros, as Docker's.
+    ok(&d, &["stop", "-t", "0", "limited"]);
+    let (_, body) = d.http("GET", &format!("/containers/{id}/stats?stream=false"), b"");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["read"], "0001-01-01T00:00:00Z", "{v}");
+    assert_eq!(v["cpu_stats"]["cpu_usage"]["total_usage"], 0);
+    ok(&d, &["rm", "limited"]);
+}
