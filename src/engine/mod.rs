@@ -18,6 +18,7 @@
 mod commit;
 mod container;
 mod create;
+mod environment;
 pub mod error;
 mod exec;
 mod export;

@@ -4,7 +4,7 @@
 use super::container::RunHandles;
 use super::create::network_mode;
 use super::error::{Error, internal};
-use super::record::{self, Record};
+use super::record::Record;
 use super::signal::Signal;
 use super::streams::console_size;
 use super::{
@@ -272,10 +272,11 @@ impl Engine {
 /// it (`HOSTNAME` unless set, `TERM=xterm` on a terminal unless set).
 fn process_spec(record: &Record) -> run::ProcessSpec {
     let tty = record.config.tty;
-    let env = record::with_docker_defaults(
-        record.config.env.clone().unwrap_or_default(),
+    let env = super::environment::process_env(
+        record.config.env.as_deref().unwrap_or_default(),
         &record.config.hostname,
         tty,
+        &[],
     );
     run::ProcessSpec {
         args: record.argv(),

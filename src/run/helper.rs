@@ -505,11 +505,10 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     let mut cmd = Command::new(&program);
     cmd.arg0(arg0).args(&process.args[1..]).env_clear();
-    for var in &env {
-        match var.split_once('=') {
-            Some((k, v)) => cmd.env(k, v),
-            None => cmd.env(var, ""),
-        };
+    // An entry without `=` unsets its variable (Docker's `-e VAR` with VAR
+    // unset): the engine drops them, and none becomes `VAR=` here.
+    for (k, v) in env.iter().filter_map(|var| var.split_once('=')) {
+        cmd.env(k, v);
     }
     // Last: from here the filter judges every call, `execve` included
     // (the profile allows it, and what `exec` does before it: signal

@@ -70,3 +70,5 @@ mod isolation;
 mod commit;
 // A rootless daemon runs containers in a user namespace.
 mod rootless;
+// Config.Env as Docker records it: the image's merged with -e, bare variables unset.
+mod environment;
