@@ -76,6 +76,7 @@ fn spec(root: &Rootfs, args: &[&str]) -> ContainerSpec {
         etc_files: vec![("/etc/hostname".into(), hostname)],
         process: process(args),
         confinement: confinement(),
+        init: false,
     }
 }
 
@@ -573,6 +574,7 @@ fn rootless_inner() {
              ls /dev/null /dev/pts/ptmx >/dev/null && echo devs; cat /proc/self/uid_map",
         ]),
         confinement: confinement(),
+        init: false,
     };
     let o = run_spec(&s);
     assert_eq!(o.code, 0, "{}", o.err);

@@ -134,6 +134,13 @@ impl Engine {
             etc_files,
             process: process_spec(record),
             confinement: confinement.clone(),
+            // `HostConfig.Init` (null: the daemon's default, off).
+            init: record
+                .host_config
+                .extra
+                .get("Init")
+                .and_then(serde_json::Value::as_bool)
+                == Some(true),
         };
         // Pipes' readers start first: a process that writes and exits at
         // once must still be heard. (A terminal's come after the start.)

@@ -12,7 +12,6 @@ use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
 use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
 use serde::{Deserialize, Serialize};
-use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -294,7 +293,18 @@ pub fn init_main() -> ! {
             // Closed by the exec: EOF tells the shim the exec happened.
             let _ = rustix::io::fcntl_setfd(&sync, rustix::io::FdFlags::CLOEXEC);
             let failure = match init(&sync) {
-                Ok(never) => match never {},
+                Ok((ready, false)) => ready.exec(),
+                // `--init`: this process stays PID 1; the child execs. The
+                // parent closes its copy of the sync socket, so the child's
+                // exec (or its report) alone ends the shim's read.
+                Ok((ready, true)) => match super::reaper::fork(ready.tty) {
+                    Ok(None) => ready.exec(),
+                    Ok(Some(child)) => {
+                        drop(sync);
+                        super::reaper::reap_and_exit(child)
+                    }
+                    Err(e) => fail("starting the init's command")(e),
+                },
                 Err(f) => f,
             };
             let _ = write!(&sync, "{}\t{}", failure.code, failure.message);
@@ -304,7 +314,29 @@ pub fn init_main() -> ! {
     std::process::exit(failure.code)
 }
 
-fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
+/// The command, confined and ready for `execve`.
+struct Ready {
+    cmd: Command,
+    program: std::path::PathBuf,
+    tty: bool,
+}
+
+impl Ready {
+    /// Execs the command: returns only on failure, with its reason.
+    fn exec(mut self) -> Failure {
+        // `exec` also restores the default SIGPIPE disposition, which
+        // Rust's runtime changed.
+        let err = self.cmd.exec();
+        Failure::new(
+            exec_error_code(&err),
+            format!("exec {}: {}", self.program.display(), errno_text(&err)),
+        )
+    }
+}
+
+/// Sets the container up; the command ready to exec, and whether the
+/// built-in init ([`super::reaper`]) runs it.
+fn init(sync: &UnixStream) -> Result<(Ready, bool), Failure> {
     rustix::process::umask(Mode::from_raw_mode(0o022));
     match env_spec::<InitSpec>()? {
         InitSpec::Start { spec, rootless } => {
@@ -314,7 +346,7 @@ fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
             cgroup::join(&spec.confinement.cgroups).map_err(fail("confining the container"))?;
             let steps = plan::plan(&spec, rootless);
             plan::execute(&mut LinuxSyscalls::new(), &steps).map_err(|m| Failure::new(1, m))?;
-            finish(&spec.process, &spec.confinement, sync)
+            Ok((finish(&spec.process, &spec.confinement, sync)?, spec.init))
         }
         InitSpec::Exec {
             process,
@@ -328,7 +360,7 @@ fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
                 let fd = crate::sys::take_inherited_fd(raw).map_err(fail("the inherited namespace"))?;
                 setns(&kind, fd.as_fd())?;
             }
-            finish(&process, &confinement, sync)
+            Ok((finish(&process, &confinement, sync)?, false))
         }
     }
 }
@@ -457,8 +489,8 @@ fn become_user(user: &user::ExecUser) -> Result<(), Failure> {
 
 /// After the namespaces and mounts: the user, the environment, the working
 /// directory, the terminal, the capabilities, `no_new_privs`, the seccomp
-/// filter, then exec.
-fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -> Result<Infallible, Failure> {
+/// filter; the exec is the caller's.
+fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -> Result<Ready, Failure> {
     let Some(arg0) = process.args.first() else {
         return Err(Failure::new(1, "no command specified"));
     };
@@ -516,11 +548,9 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
     if let Some(program) = &confinement.seccomp {
         program.install().map_err(fail("installing the seccomp filter"))?;
     }
-    // `exec` also restores the default SIGPIPE disposition and an empty
-    // signal mask, which Rust's runtime changed in this process.
-    let err = cmd.exec();
-    Err(Failure::new(
-        exec_error_code(&err),
-        format!("exec {}: {}", program.display(), errno_text(&err)),
-    ))
+    Ok(Ready {
+        cmd,
+        program,
+        tty: process.tty,
+    })
 }

@@ -395,6 +395,7 @@ mod tests {
                 console_size: None,
             },
             confinement: crate::run::Confinement::none(),
+            init: false,
         }
     }
 

@@ -72,3 +72,5 @@ mod commit;
 mod rootless;
 // Config.Env as Docker records it: the image's merged with -e, bare variables unset.
 mod environment;
+// --init: the built-in init reaps zombies and forwards signals.
+mod init;
