@@ -73,20 +73,15 @@ fn reap(child: i32) -> i32 {
                 }
             }
         }
-        // Every zombie, the command's included.
-        loop {
-            match rustix::process::wait(WaitOptions::NOHANG) {
-                Ok(Some((pid, status))) => {
-                    if pid == child_pid {
-                        return match (status.exit_status(), status.terminating_signal()) {
-                            (Some(code), _) => code,
-                            (None, Some(sig)) => 128 + sig,
-                            (None, None) => 255,
-                        };
-                    }
-                }
-                // No child left that has ended (or none at all).
-                Ok(None) | Err(_) => break,
+        // Every zombie, the command's included, until none has ended (or
+        // none is left).
+        while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
+            if pid == child_pid {
+                return match (status.exit_status(), status.terminating_signal()) {
+                    (Some(code), _) => code,
+                    (None, Some(sig)) => 128 + sig,
+                    (None, None) => 255,
+                };
             }
         }
     }
