@@ -78,7 +78,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("NetworkMode", "--network", Partly),
     f("AutoRemove", "--rm", Honoured),
     f("ConsoleSize", "--tty", Honoured),
-    f("RestartPolicy", "--restart", Partly),
+    f("RestartPolicy", "--restart", Honoured),
     f("Privileged", "--privileged", Refused),
     f("SecurityOpt", "--security-opt", Partly),
     f("LogConfig", "--log-driver, --log-opt", Partly),
@@ -198,7 +198,6 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
     match name {
         // Checked with the other network modes when the record is made.
         "NetworkMode" => true,
-        "RestartPolicy" => matches!(v.get("Name").and_then(Value::as_str), None | Some("" | "no")),
         "LogConfig" => {
             v.is_null()
                 || (matches!(v.get("Type").and_then(Value::as_str), None | Some("" | "json-file"))
@@ -407,7 +406,6 @@ mod tests {
             ("CgroupParent", r#""x""#, "--cgroup-parent"),
             ("OomKillDisable", "true", "--oom-kill-disable"),
             ("Runtime", r#""runc""#, "--runtime"),
-            ("RestartPolicy", r#"{"Name":"always"}"#, "--restart"),
             ("LogConfig", r#"{"Type":"none"}"#, "--log-driver"),
             ("MemorySwappiness", "10", "--memory-swappiness"),
             ("SecurityOpt", r#"["apparmor=x"]"#, "--security-opt apparmor"),

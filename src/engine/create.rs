@@ -41,6 +41,7 @@ impl Engine {
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
         security::seccomp_program(&host_config)?;
+        super::restart::validate(&host_config)?;
         if config.image.is_empty() {
             return Err(Error::invalid("no image given"));
         }
@@ -78,6 +79,7 @@ impl Engine {
             host_config,
             state: State::created(),
             restart_count: 0,
+            manually_stopped: false,
         };
         let staging = self.dir.join(format!(".new-{id}"));
         let made = (|| -> io::Result<()> {

@@ -22,6 +22,10 @@ pub struct Record {
     pub state: State,
     #[serde(default)]
     pub restart_count: i64,
+    /// The user stopped it (`stop`, `kill`): an `unless-stopped` policy
+    /// does not start it at the daemon's start. Reset by a start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manually_stopped: bool,
 }
 
 impl Record {

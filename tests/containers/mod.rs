@@ -74,3 +74,5 @@ mod rootless;
 mod environment;
 // --init: the built-in init reaps zombies and forwards signals.
 mod init;
+// --restart: Docker's policies, back-off and RestartCount, across daemon restarts.
+mod restart;
