@@ -74,6 +74,8 @@ fn spec(root: &Rootfs, args: &[&str]) -> ContainerSpec {
         hostname: "box1".into(),
         network: NetworkMode::Host,
         etc_files: vec![("/etc/hostname".into(), hostname)],
+        mounts: Vec::new(),
+        readonly_root: false,
         process: process(args),
         confinement: confinement(),
         init: false,
@@ -88,6 +90,7 @@ fn confinement() -> run::Confinement {
     run::Confinement {
         seccomp: Some(program.clone()),
         cgroups: Vec::new(),
+        privileges: Default::default(),
     }
 }
 
@@ -567,6 +570,8 @@ fn rootless_inner() {
         hostname: "box1".into(),
         network: NetworkMode::None,
         etc_files: vec![("/etc/hostname".into(), hostname)],
+        mounts: Vec::new(),
+        readonly_root: false,
         process: process(&[
             "sh",
             "-c",

@@ -145,6 +145,41 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
     Ok(json(StatusCode::OK, &list))
 }
 
+/// A record's mounts as Docker's `Mounts`.
+fn mount_points(daemon: &Daemon, r: &Record) -> Vec<serde_json::Value> {
+    use crate::engine::mounts::MountType;
+    r.mounts
+        .iter()
+        .map(|m| {
+            let (kind, name, source, driver) = match m.kind {
+                MountType::Bind => ("bind", String::new(), m.source.clone(), String::new()),
+                MountType::Volume => (
+                    "volume",
+                    m.source.clone(),
+                    daemon.engine.volume_dir(&m.source).display().to_string(),
+                    "local".to_string(),
+                ),
+                MountType::Tmpfs => ("tmpfs", String::new(), String::new(), String::new()),
+            };
+            let point = crate::wire::MountPoint {
+                kind: kind.into(),
+                name,
+                source,
+                destination: m.target.clone(),
+                driver,
+                mode: m.mode.clone(),
+                rw: !m.readonly,
+                propagation: if m.kind == MountType::Bind {
+                    "rprivate".into()
+                } else {
+                    String::new()
+                },
+            };
+            serde_json::to_value(point).unwrap_or_default()
+        })
+        .collect()
+}
+
 pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
     let r = c.record();
     let dir = c.dir().display().to_string();
@@ -192,7 +227,7 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
             name: "stratafs".into(),
             data,
         },
-        mounts: Vec::new(),
+        mounts: mount_points(daemon, &r),
         config,
         network_settings: serde_json::json!({
             "Networks": { (if r.host_config.network_mode == "none" { "none" } else { "host" }): {} },
@@ -246,6 +281,9 @@ pub async fn restart(daemon: &Arc<Daemon>, c: &Arc<Container>, query: &Query) ->
 
 pub async fn remove(daemon: &Arc<Daemon>, c: &Arc<Container>, query: &Query) -> Reply {
     engine(daemon).remove(c, query.flag("force")).await?;
+    if query.flag("v") {
+        engine(daemon).remove_anonymous_volumes(&c.record().mounts);
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

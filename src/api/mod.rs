@@ -18,6 +18,7 @@ mod routes;
 mod server;
 mod system;
 mod unsupported;
+mod volumes;
 
 pub use error::ApiError;
 pub use handle::{Daemon, DaemonConfig, TlsFiles};

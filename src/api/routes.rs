@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, images, push, registry, system};
+use super::{archives, containers, images, push, registry, system, volumes};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -115,10 +115,11 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
             "network {} not found",
             crate::quote::excerpt(id, 128)
         ))),
-        (&Method::GET, ["volumes"]) => Ok(super::http::json(
-            StatusCode::OK,
-            &serde_json::json!({"Volumes": [], "Warnings": null}),
-        )),
+        (&Method::GET, ["volumes"]) => volumes::list(&daemon, &query),
+        (&Method::POST, ["volumes", "create"]) => volumes::create(&daemon, req).await,
+        (&Method::POST, ["volumes", "prune"]) => volumes::prune(&daemon, &query).await,
+        (&Method::GET, ["volumes", name]) => volumes::inspect(&daemon, name),
+        (&Method::DELETE, ["volumes", name]) => volumes::remove(&daemon, name, &query).await,
         (_, ["volumes", name, ..]) => Err(ApiError::not_found(format!(
             "get {}: no such volume",
             crate::quote::excerpt(name, 128)

@@ -58,7 +58,7 @@ pub const CONFIG_FIELDS: &[Field] = &[
     f("StopSignal", "--stop-signal", Honoured),
     f("StopTimeout", "--stop-timeout", Honoured),
     f("ExposedPorts", "--expose", Recorded),
-    f("Volumes", "--volume (anonymous)", Refused),
+    f("Volumes", "--volume (anonymous)", Honoured),
     f("Healthcheck", "--health-cmd", Partly),
     f("OnBuild", "ONBUILD", Refused),
     f("Shell", "SHELL", Recorded),
@@ -79,7 +79,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("AutoRemove", "--rm", Honoured),
     f("ConsoleSize", "--tty", Honoured),
     f("RestartPolicy", "--restart", Honoured),
-    f("Privileged", "--privileged", Refused),
+    f("Privileged", "--privileged", Honoured),
     f("SecurityOpt", "--security-opt", Partly),
     f("LogConfig", "--log-driver, --log-opt", Partly),
     f("IpcMode", "--ipc", Partly),
@@ -90,11 +90,11 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("PidsLimit", "--pids-limit", Partly),
     f("ContainerIDFile", "--cidfile", Recorded),
     f("Annotations", "--annotation", Recorded),
-    f("Binds", "--volume", Refused),
-    f("Mounts", "--mount", Refused),
-    f("Tmpfs", "--tmpfs", Refused),
-    f("VolumeDriver", "--volume-driver", Refused),
-    f("VolumesFrom", "--volumes-from", Refused),
+    f("Binds", "--volume", Honoured),
+    f("Mounts", "--mount", Honoured),
+    f("Tmpfs", "--tmpfs", Honoured),
+    f("VolumeDriver", "--volume-driver", Partly),
+    f("VolumesFrom", "--volumes-from", Honoured),
     f("PortBindings", "--publish", Refused),
     f("PublishAllPorts", "--publish-all", Refused),
     f("Links", "--link", Refused),
@@ -102,21 +102,21 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("DnsOptions", "--dns-option", Refused),
     f("DnsSearch", "--dns-search", Refused),
     f("ExtraHosts", "--add-host", Refused),
-    f("ReadonlyRootfs", "--read-only", Refused),
-    f("CapAdd", "--cap-add", Refused),
-    f("CapDrop", "--cap-drop", Refused),
-    f("GroupAdd", "--group-add", Refused),
-    f("Devices", "--device", Refused),
+    f("ReadonlyRootfs", "--read-only", Honoured),
+    f("CapAdd", "--cap-add", Honoured),
+    f("CapDrop", "--cap-drop", Honoured),
+    f("GroupAdd", "--group-add", Honoured),
+    f("Devices", "--device", Honoured),
     f("DeviceCgroupRules", "--device-cgroup-rule", Refused),
     f("DeviceRequests", "--gpus", Refused),
-    f("Ulimits", "--ulimit", Refused),
+    f("Ulimits", "--ulimit", Honoured),
     f("Sysctls", "--sysctl", Refused),
     f("PidMode", "--pid", Refused),
     f("UTSMode", "--uts", Refused),
     f("Cgroup", "--cgroup", Refused),
     f("CgroupParent", "--cgroup-parent", Refused),
     f("OomKillDisable", "--oom-kill-disable", Refused),
-    f("OomScoreAdj", "--oom-score-adj", Refused),
+    f("OomScoreAdj", "--oom-score-adj", Honoured),
     f("Runtime", "--runtime", Refused),
     f("Init", "--init", Honoured),
     f("ShmSize", "--shm-size", Refused),
@@ -160,7 +160,7 @@ pub const EXEC_FIELDS: &[Field] = &[
     f("User", "--user", Honoured),
     f("WorkingDir", "--workdir", Honoured),
     f("Detach", "--detach", Honoured),
-    f("Privileged", "--privileged", Refused),
+    f("Privileged", "--privileged", Honoured),
     f("DetachKeys", "--detach-keys", Refused),
 ];
 
@@ -225,13 +225,13 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
         // with nothing asked of it.
         "NetworkingConfig" => is_blank(v),
         "SecurityOpt" => true,
+        "VolumeDriver" => matches!(s, "" | "local"),
         _ => false,
     }
 }
 
-/// `--security-opt` entries other than seccomp's (which the engine
-/// parses): `no-new-privileges` is honoured (always set here), the rest
-/// refused.
+/// `--security-opt` entries other than seccomp's and
+/// `no-new-privileges`'s (which the engine parses): refused.
 fn check_security_opts(v: &Value) -> Result<(), Error> {
     let Some(list) = v.as_array() else {
         return if v.is_null() {
@@ -249,12 +249,7 @@ fn check_security_opts(v: &Value) -> Result<(), Error> {
             .map_or((entry, None), |(k, v)| (k, Some(v)));
         match (key, value) {
             ("seccomp", _) => {}
-            ("no-new-privileges", None | Some("true")) => {}
-            ("no-new-privileges", Some("false")) => {
-                return Err(Error::invalid(
-                    "strata always sets no_new_privs: --security-opt no-new-privileges=false is not supported yet",
-                ));
-            }
+            ("no-new-privileges", _) => {}
             _ => {
                 return Err(Error::invalid(format!(
                     "strata does not support --security-opt {} yet",
@@ -376,32 +371,36 @@ mod tests {
         ))
         .unwrap();
         create(&with_host("IpcMode", r#""private""#)).unwrap();
+        create(&with_host("SecurityOpt", r#"["no-new-privileges=false"]"#)).unwrap();
+        create(&with_host("Privileged", "true")).unwrap();
+        create(&with_host("CapAdd", r#"["CAP_NET_ADMIN"]"#)).unwrap();
+        create(&with_host("CapDrop", r#"["ALL"]"#)).unwrap();
+        create(&with_host("Ulimits", r#"[{"Name":"nofile","Hard":10,"Soft":10}]"#)).unwrap();
+        create(&with_host("Devices", r#"[{"PathOnHost":"/dev/null"}]"#)).unwrap();
+        create(&with_host("GroupAdd", r#"["10"]"#)).unwrap();
+        create(&with_host("OomScoreAdj", "100")).unwrap();
         create(&with_host("UsernsMode", r#""host""#)).unwrap();
+        create(&with_host("ReadonlyRootfs", "true")).unwrap();
+        create(&with_host("Binds", r#"["/tmp:/x:ro"]"#)).unwrap();
+        create(&with_host("Tmpfs", r#"{"/t":""}"#)).unwrap();
+        create(&with_host("VolumeDriver", r#""local""#)).unwrap();
     }
 
     #[test]
     fn each_refused_option_is_named() {
         let cases = [
-            ("ReadonlyRootfs", "true", "--read-only"),
-            ("Binds", r#"["/tmp:/x"]"#, "--volume"),
-            ("Mounts", r#"[{"Type":"tmpfs","Target":"/t"}]"#, "--mount"),
-            ("Tmpfs", r#"{"/t":""}"#, "--tmpfs"),
+            ("VolumeDriver", r#""nfs""#, "--volume-driver"),
             (
                 "PortBindings",
                 r#"{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}"#,
                 "--publish",
             ),
-            ("Privileged", "true", "--privileged"),
-            ("CapAdd", r#"["CAP_NET_ADMIN"]"#, "--cap-add"),
-            ("CapDrop", r#"["ALL"]"#, "--cap-drop"),
             ("Memory", "67108864", "--memory"),
             ("NanoCpus", "1500000000", "--cpus"),
             ("PidsLimit", "10", "--pids-limit"),
-            ("Ulimits", r#"[{"Name":"nofile","Hard":10,"Soft":10}]"#, "--ulimit"),
             ("PidMode", r#""host""#, "--pid"),
             ("IpcMode", r#""host""#, "--ipc"),
             ("UTSMode", r#""host""#, "--uts"),
-            ("Devices", r#"[{"PathOnHost":"/dev/null"}]"#, "--device"),
             ("Sysctls", r#"{"net.ipv4.ip_forward":"1"}"#, "--sysctl"),
             ("CgroupParent", r#""x""#, "--cgroup-parent"),
             ("OomKillDisable", "true", "--oom-kill-disable"),
@@ -409,11 +408,6 @@ mod tests {
             ("LogConfig", r#"{"Type":"none"}"#, "--log-driver"),
             ("MemorySwappiness", "10", "--memory-swappiness"),
             ("SecurityOpt", r#"["apparmor=x"]"#, "--security-opt apparmor"),
-            (
-                "SecurityOpt",
-                r#"["no-new-privileges=false"]"#,
-                "no-new-privileges=false",
-            ),
         ];
         for (key, value, flag) in cases {
             let e = create(&with_host(key, value)).expect_err(key);
@@ -422,8 +416,7 @@ mod tests {
         }
         let e = create(r#"{"Healthcheck":{"Test":["CMD-SHELL","true"]}}"#).unwrap_err();
         assert!(e.to_string().contains("--health-cmd"), "{}", e);
-        let e = create(r#"{"Volumes":{"/data":{}}}"#).unwrap_err();
-        assert!(e.to_string().contains("--volume"), "{}", e);
+        create(r#"{"Volumes":{"/data":{}}}"#).unwrap();
         let e = create(r#"{"NetworkingConfig":{"EndpointsConfig":{"default":{"MacAddress":"02:42:ac:11:00:02"}}}}"#)
             .unwrap_err();
         assert!(e.to_string().contains("--mac-address"), "{}", e);
@@ -446,7 +439,7 @@ mod tests {
     fn exec_options() {
         let exec = |json: &str| check_exec(&serde_json::from_str::<ExecConfig>(json).unwrap());
         exec(r#"{"AttachStdout":true,"Cmd":["ls"],"Privileged":false,"DetachKeys":""}"#).unwrap();
-        assert!(exec(r#"{"Cmd":["ls"],"Privileged":true}"#).is_err());
+        exec(r#"{"Cmd":["ls"],"Privileged":true}"#).unwrap();
         assert!(exec(r#"{"Cmd":["ls"],"DetachKeys":"ctrl-x"}"#).is_err());
     }
 

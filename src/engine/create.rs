@@ -6,7 +6,7 @@ use super::error::{Error, internal};
 use super::record::{self, Record};
 use super::spec::{Config, HostSettings};
 use super::status::State;
-use super::{Container, Engine, names, now_rfc3339, random_id, security};
+use super::{Container, Engine, mounts, names, now_rfc3339, privileges, random_id, security};
 use crate::run::NetworkMode;
 use crate::sys;
 use std::io;
@@ -40,12 +40,30 @@ impl Engine {
         request_checked?;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
-        security::seccomp_program(&host_config)?;
+        let settings = privileges::settings(&host_config)?;
+        security::seccomp_program_for(&host_config, &settings.privileges)?;
         super::restart::validate(&host_config)?;
         if config.image.is_empty() {
             return Err(Error::invalid("no image given"));
         }
         let image = self.store.image(&config.image)?;
+        let image_volumes: Vec<String> = image
+            .config
+            .config
+            .volumes
+            .iter()
+            .flat_map(|v| v.keys().cloned())
+            .collect();
+        let mut mounts = mounts::parse(&config, &host_config, &image_volumes)?;
+        for (from, readonly) in mounts::volumes_from(&host_config)? {
+            let other = self.get(&from)?.record();
+            mounts::add_from(&mut mounts, &other.mounts, readonly);
+        }
+        for m in mounts.iter().filter(|m| m.kind == mounts::MountType::Bind) {
+            if !std::path::Path::new(&m.source).exists() {
+                return Err(mounts::missing_source(&m.source));
+            }
+        }
         let (merged, path, args) = record::merge_image(std::mem::take(&mut config), &image.config)?;
         let mut config = merged;
         let id = random_id().map_err(internal("making an ID"))?;
@@ -80,7 +98,11 @@ impl Engine {
             state: State::created(),
             restart_count: 0,
             manually_stopped: false,
+            mounts: Vec::new(),
         };
+        let mut record = record;
+        self.make_volumes(&mut mounts)?;
+        record.mounts = mounts;
         let staging = self.dir.join(format!(".new-{id}"));
         let made = (|| -> io::Result<()> {
             std::fs::create_dir(&staging)?;

@@ -41,10 +41,15 @@ impl Exec {
         id: String,
         container_id: String,
         target_pid: u32,
-        confinement: run::Confinement,
+        mut confinement: run::Confinement,
         record: &Record,
         config: ExecSpec,
     ) -> Exec {
+        if config.privileged {
+            // `exec --privileged`: every capability, as moby's exec; the
+            // container's seccomp filter and cgroup still hold.
+            confinement.privileges.caps = Some(run::caps::all().bits());
+        }
         let env = super::environment::process_env(
             record.config.env.as_deref().unwrap_or_default(),
             &record.config.hostname,

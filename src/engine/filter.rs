@@ -37,6 +37,8 @@ pub struct ContainerFilter {
     /// checks, published ports or tasks exist): present means "none".
     matches_nothing: bool,
     expose: Vec<String>,
+    /// `volume=NAME|DESTINATION|SOURCE`.
+    volumes: Vec<String>,
     /// `status=` asks for stopped containers too (Docker sets `all`).
     pub wants_all: bool,
 }
@@ -76,7 +78,8 @@ impl ContainerFilter {
                         *slot = Some(r.created);
                     }
                     "network" => f.networks.push(v.clone()),
-                    "volume" | "publish" => f.matches_nothing = true,
+                    "volume" => f.volumes.push(v.clone()),
+                    "publish" => f.matches_nothing = true,
                     "health" => match v.as_str() {
                         "none" => {}
                         "starting" | "healthy" | "unhealthy" => f.matches_nothing = true,
@@ -133,6 +136,9 @@ impl ContainerFilter {
             && self.before.as_ref().is_none_or(|t| r.created < *t)
             && self.since.as_ref().is_none_or(|t| r.created > *t)
             && any(&self.networks, &|v| v == network)
+            && any(&self.volumes, &|v| {
+                r.mounts.iter().any(|m| m.source == v || m.target == v)
+            })
             && (self.expose.is_empty() || {
                 let exposed = r.config.extra.get("ExposedPorts").and_then(|v| v.as_object());
                 self.expose.iter().any(|p| exposed.is_some_and(|m| m.contains_key(p)))

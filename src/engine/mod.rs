@@ -24,8 +24,10 @@ mod exec;
 mod export;
 pub mod filter;
 mod login;
+pub mod mounts;
 mod names;
 pub mod output;
+mod privileges;
 pub mod progress;
 pub mod pull;
 pub mod push;
@@ -39,6 +41,7 @@ mod start;
 pub mod status;
 mod stop;
 mod streams;
+pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
 pub use commit::CommitOptions;
@@ -77,12 +80,19 @@ pub struct Engine {
     restarts: restart::Restarts,
     /// Set by `shutdown`: exits then restart nothing.
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Named and anonymous volumes (`volumes/`).
+    volumes: volumes::Volumes,
 }
 
 fn random_id() -> io::Result<String> {
     let mut bytes = [0u8; 32];
     File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A new anonymous volume's name: 64 hex digits, as Docker's.
+pub fn random_volume_name() -> Result<String, Error> {
+    random_id().map_err(error::internal("making a volume name"))
 }
 
 fn now_rfc3339() -> String {
@@ -113,6 +123,7 @@ impl Engine {
                 tracing::warn!("removing the stale cgroup {name}: {e}");
             }
         }
+        let volumes = volumes::Volumes::open(store.root())?;
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -184,6 +195,7 @@ impl Engine {
             devices,
             restarts: restart::Restarts::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            volumes,
         })
     }
 

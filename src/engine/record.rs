@@ -26,6 +26,10 @@ pub struct Record {
     /// does not start it at the daemon's start. Reset by a start.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub manually_stopped: bool,
+    /// Binds, volumes (anonymous ones named) and tmpfs mounts, fixed at
+    /// create (`mounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<super::mounts::MountEntry>,
 }
 
 impl Record {

@@ -48,6 +48,11 @@ impl Engine {
             }
         });
         let _ = removed.await;
+        let record = c.record();
+        if record.host_config.auto_remove {
+            // `--rm` takes the container's anonymous volumes with it, as Docker.
+            self.remove_anonymous_volumes(&record.mounts);
+        }
         c.progress.send_modify(|p| p.removed = true);
         Ok(())
     }

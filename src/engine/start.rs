@@ -8,7 +8,7 @@ use super::record::Record;
 use super::signal::Signal;
 use super::streams::console_size;
 use super::{
-    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, output, security,
+    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, output, privileges, security,
     tokio_handle_spawn,
 };
 use crate::fs::MountConfig;
@@ -136,7 +136,10 @@ impl Engine {
         let fail = |e: Error| (e, 128);
         let (confinement, cgroup) = self.confine(record).map_err(fail)?;
         let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
+        let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
+        self.fill_volumes(c, record)
+            .map_err(|e| fail(internal("copying the image's content into a volume")(e)))?;
         let tty = record.config.tty;
         let open_stdin = record.config.open_stdin;
         let Wiring {
@@ -150,6 +153,8 @@ impl Engine {
             hostname: record.config.hostname.clone(),
             network: network_mode(&record.host_config.network_mode).map_err(fail)?,
             etc_files,
+            mounts: user_mounts,
+            readonly_root: super::mounts::readonly_root(&record.host_config),
             process: process_spec(record),
             confinement: confinement.clone(),
             // `HostConfig.Init` (null: the daemon's default, off).
@@ -205,18 +210,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Empty volumes (not `nocopy`) get the image's content at their path.
+    fn fill_volumes(&self, c: &Container, record: &Record) -> io::Result<()> {
+        let root = c.dir.join("merged");
+        for m in record
+            .mounts
+            .iter()
+            .filter(|m| m.kind == super::mounts::MountType::Volume && !m.nocopy)
+        {
+            super::volumes::fill_from_image(&root, &m.target, &self.volumes.data_dir(&m.source))?;
+        }
+        Ok(())
+    }
+
     /// The seccomp program and the cgroup of a container's processes.
     fn confine(&self, record: &Record) -> Result<(run::Confinement, Option<run::cgroup::Cgroup>), Error> {
         // Once per start at most (Docker's default: once per daemon);
         // execs reuse it.
-        let seccomp = security::seccomp_program(&record.host_config)?;
+        let settings = privileges::settings(&record.host_config)?;
+        let seccomp = security::seccomp_program_for(&record.host_config, &settings.privileges)?;
         let cgroup = self
             .devices
-            .create(&record.id)
+            .create(&record.id, &settings.device_rules)
             .map_err(|e| Error::internal(format!("the container's cgroup: {e}")))?;
         let confinement = run::Confinement {
             seccomp,
             cgroups: cgroup.iter().map(|c| c.dir().to_path_buf()).collect(),
+            privileges: settings.privileges,
         };
         Ok((confinement, cgroup))
     }

@@ -14,12 +14,14 @@ pub mod display;
 mod exec;
 mod images;
 mod system;
+mod volumes;
 
 pub use auth::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
 pub use system::*;
+pub use volumes::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -76,3 +76,7 @@ mod environment;
 mod init;
 // --restart: Docker's policies, back-off and RestartCount, across daemon restarts.
 mod restart;
+// Capabilities, --privileged, no-new-privileges, devices, groups, ulimits.
+mod security;
+// Volumes, binds, tmpfs mounts and read-only roots.
+mod volumes;

@@ -73,6 +73,8 @@ pub struct ContainerArgs {
     /// Pull the image before creating: always, missing (when absent) or never
     #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = parse_pull_policy)]
     pub pull: PullPolicy,
+    #[command(flatten)]
+    pub security: super::security_args::SecurityArgs,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -105,7 +107,7 @@ impl ContainerArgs {
                 (k.to_string(), v.to_string())
             })
             .collect();
-        ContainerCreateRequest {
+        let mut request = ContainerCreateRequest {
             config: ContainerConfig {
                 hostname: self.hostname.clone().unwrap_or_default(),
                 user: self.user.clone().unwrap_or_default(),
@@ -135,7 +137,9 @@ impl ContainerArgs {
                 },
                 ..Default::default()
             },
-        }
+        };
+        self.security.apply(&mut request.host_config);
+        request
     }
 }
 
