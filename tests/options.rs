@@ -37,8 +37,6 @@ fn options_that_are_not_honoured_are_refused_by_name() {
         (&["--cgroup-parent", "x"], "--cgroup-parent"),
         (&["--oom-kill-disable"], "--oom-kill-disable"),
         (&["--runtime", "runc"], "--runtime"),
-        (&["--init"], "--init"),
-        (&["--restart", "always"], "--restart"),
         (&["--health-cmd", "true"], "--health-cmd"),
         (&["--dns", "1.1.1.1"], "--dns"),
     ];

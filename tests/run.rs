@@ -78,6 +78,7 @@ fn spec(root: &Rootfs, args: &[&str]) -> ContainerSpec {
         readonly_root: false,
         process: process(args),
         confinement: confinement(),
+        init: false,
     }
 }
 
@@ -578,6 +579,7 @@ fn rootless_inner() {
              ls /dev/null /dev/pts/ptmx >/dev/null && echo devs; cat /proc/self/uid_map",
         ]),
         confinement: confinement(),
+        init: false,
     };
     let o = run_spec(&s);
     assert_eq!(o.code, 0, "{}", o.err);

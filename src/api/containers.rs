@@ -65,6 +65,11 @@ fn status_text(r: &Record) -> String {
             human_duration(since(&r.state.finished_at))
         ),
         Status::Created => "Created".into(),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            r.state.exit_code,
+            human_duration(since(&r.state.finished_at))
+        ),
     }
 }
 
@@ -72,8 +77,10 @@ fn status_text(r: &Record) -> String {
 fn wire_state(s: &State) -> ContainerState {
     ContainerState {
         status: s.docker_status().into(),
-        running: s.is_running(),
+        // Docker's: a restarting container counts as running.
+        running: s.is_running() || s.is_restarting(),
         paused: s.paused,
+        restarting: s.is_restarting(),
         oom_killed: s.oom_killed,
         pid: s.pid,
         exit_code: s.exit_code,
@@ -104,7 +111,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
         .all()
         .into_iter()
         .map(|c| c.record())
-        .filter(|r| all || r.state.is_running())
+        .filter(|r| all || r.state.is_running() || r.state.is_restarting())
         .filter(|r| filter.matches(r, parent_of))
         .map(|r| {
             let image_name = if r.config.image.is_empty() {

@@ -104,6 +104,7 @@ impl Daemon {
             config,
             started: Instant::now(),
         });
+        daemon.engine.start_restart_policies();
         Ok((daemon, Listeners(bound)))
     }
 }

@@ -78,7 +78,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("NetworkMode", "--network", Partly),
     f("AutoRemove", "--rm", Honoured),
     f("ConsoleSize", "--tty", Honoured),
-    f("RestartPolicy", "--restart", Partly),
+    f("RestartPolicy", "--restart", Honoured),
     f("Privileged", "--privileged", Honoured),
     f("SecurityOpt", "--security-opt", Partly),
     f("LogConfig", "--log-driver, --log-opt", Partly),
@@ -118,7 +118,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("OomKillDisable", "--oom-kill-disable", Refused),
     f("OomScoreAdj", "--oom-score-adj", Honoured),
     f("Runtime", "--runtime", Refused),
-    f("Init", "--init", Refused),
+    f("Init", "--init", Honoured),
     f("ShmSize", "--shm-size", Refused),
     f("StorageOpt", "--storage-opt", Refused),
     f("Memory", "--memory", Honoured),
@@ -198,7 +198,6 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
     match name {
         // Checked with the other network modes when the record is made.
         "NetworkMode" => true,
-        "RestartPolicy" => matches!(v.get("Name").and_then(Value::as_str), None | Some("" | "no")),
         "LogConfig" => {
             v.is_null()
                 || (matches!(v.get("Type").and_then(Value::as_str), None | Some("" | "json-file"))
@@ -402,8 +401,6 @@ mod tests {
             ("CgroupParent", r#""x""#, "--cgroup-parent"),
             ("OomKillDisable", "true", "--oom-kill-disable"),
             ("Runtime", r#""runc""#, "--runtime"),
-            ("Init", "true", "--init"),
-            ("RestartPolicy", r#"{"Name":"always"}"#, "--restart"),
             ("LogConfig", r#"{"Type":"none"}"#, "--log-driver"),
             ("MemorySwappiness", "10", "--memory-swappiness"),
             ("SecurityOpt", r#"["apparmor=x"]"#, "--security-opt apparmor"),

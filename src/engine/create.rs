@@ -43,6 +43,7 @@ impl Engine {
         let settings = privileges::settings(&host_config)?;
         security::seccomp_program_for(&host_config, &settings.privileges)?;
         resources::check(&host_config)?;
+        super::restart::validate(&host_config)?;
         if config.image.is_empty() {
             return Err(Error::invalid("no image given"));
         }
@@ -97,6 +98,7 @@ impl Engine {
             host_config,
             state: State::created(),
             restart_count: 0,
+            manually_stopped: false,
             mounts: Vec::new(),
         };
         let mut record = record;

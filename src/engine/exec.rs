@@ -50,9 +50,12 @@ impl Exec {
             // container's seccomp filter and cgroup still hold.
             confinement.privileges.caps = Some(run::caps::all().bits());
         }
-        let mut env = record.config.env.clone().unwrap_or_default();
-        record::merge_env(&mut env, config.env.clone().unwrap_or_default());
-        let env = record::with_docker_defaults(env, &record.config.hostname, config.tty);
+        let env = super::environment::process_env(
+            record.config.env.as_deref().unwrap_or_default(),
+            &record.config.hostname,
+            config.tty,
+            config.env.as_deref().unwrap_or_default(),
+        );
         let process = run::ProcessSpec {
             args: config.cmd.clone(),
             env,

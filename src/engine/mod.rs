@@ -18,6 +18,7 @@
 mod commit;
 mod container;
 mod create;
+mod environment;
 pub mod error;
 mod exec;
 mod export;
@@ -34,6 +35,7 @@ pub mod push;
 pub mod record;
 mod remove;
 mod resources;
+mod restart;
 mod security;
 pub mod signal;
 pub mod spec;
@@ -78,6 +80,10 @@ pub struct Engine {
     execs: Mutex<HashMap<String, Arc<Exec>>>,
     /// How containers are kept off the host's devices.
     devices: run::cgroup::DevicePolicy,
+    /// The restart policies' back-offs.
+    restarts: restart::Restarts,
+    /// Set by `shutdown`: exits then restart nothing.
+    shutting_down: std::sync::atomic::AtomicBool,
     /// Named and anonymous volumes (`volumes/`).
     volumes: volumes::Volumes,
 }
@@ -163,6 +169,14 @@ impl Engine {
             let c = Container::new(path, record);
             {
                 let mut live = c.lock();
+                if live.record.state.is_restarting() {
+                    // Its back-off died with the daemon: the last exit stands
+                    // (and its policy may start it again, see `restart`).
+                    let _ = live.record.state.cancel_restart();
+                    if let Err(e) = c.save(&live.record) {
+                        tracing::warn!("container {name}: saving its state: {e}");
+                    }
+                }
                 if live.record.state.is_running() {
                     tracing::info!(
                         "container {} died with the previous daemon",
@@ -184,6 +198,8 @@ impl Engine {
             containers: Mutex::new(containers),
             execs: Mutex::new(HashMap::new()),
             devices,
+            restarts: restart::Restarts::default(),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
             volumes,
         })
     }
@@ -240,6 +256,10 @@ impl Engine {
             .rev()
             .map(|d| self.store.layer_dir(d))
             .collect()
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn helper(&self) -> &Path {

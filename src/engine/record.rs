@@ -22,6 +22,10 @@ pub struct Record {
     pub state: State,
     #[serde(default)]
     pub restart_count: i64,
+    /// The user stopped it (`stop`, `kill`): an `unless-stopped` policy
+    /// does not start it at the daemon's start. Reset by a start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manually_stopped: bool,
     /// Binds, volumes (anonymous ones named) and tmpfs mounts, fixed at
     /// create (`mounts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -95,8 +99,10 @@ pub fn with_docker_defaults(mut env: Vec<String>, hostname: &str, tty: bool) -> 
 /// process's path and arguments.
 pub fn merge_image(mut config: Config, image: &ImageConfig) -> Result<(Config, String, Vec<String>), Error> {
     let defaults = &image.config;
-    let mut env: Vec<String> = defaults.env.clone().unwrap_or_default();
-    merge_env(&mut env, config.env.take().unwrap_or_default());
+    let env = super::environment::merge_image_env(
+        config.env.take().unwrap_or_default(),
+        defaults.env.as_deref().unwrap_or_default(),
+    );
     config.env = Some(env);
     let entrypoint_given = config.entrypoint.is_some();
     if !entrypoint_given {
@@ -167,7 +173,7 @@ mod tests {
         // Image CMD only; request command replaces it.
         let (c, p, a) = merge_image(req(None, None), &image(None, Some(&["sh"]))).unwrap();
         assert_eq!((p.as_str(), a.len()), ("sh", 0));
-        assert_eq!(c.env.unwrap(), vec!["PATH=/bin", "A=req", "B=1"]);
+        assert_eq!(c.env.unwrap(), vec!["A=req", "B=1", "PATH=/bin"]);
         assert_eq!(c.working_dir, "/srv");
         let (_, p, a) = merge_image(req(None, Some(vec!["echo", "hi"])), &image(None, Some(&["sh"]))).unwrap();
         assert_eq!((p.as_str(), a), ("echo", vec!["hi".to_string()]));

@@ -16,12 +16,16 @@ impl Engine {
             if live.removed {
                 return Ok(());
             }
-            (live.record.state.is_running(), live.record.name.clone())
+            (
+                live.record.state.is_running() || live.record.state.is_restarting(),
+                live.record.name.clone(),
+            )
         };
         if running {
             if !force {
+                let status = c.state().status;
                 return Err(Error::conflict(format!(
-                    "cannot remove container \"/{name}\": container is running: stop the container before removing or force remove"
+                    "cannot remove container \"/{name}\": container is {status}: stop the container before removing or force remove"
                 )));
             }
             self.kill_and_wait(c).await;

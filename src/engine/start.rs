@@ -4,7 +4,7 @@
 use super::container::RunHandles;
 use super::create::network_mode;
 use super::error::{Error, internal};
-use super::record::{self, Record};
+use super::record::Record;
 use super::signal::Signal;
 use super::streams::console_size;
 use super::{
@@ -43,9 +43,27 @@ pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuse
 }
 
 impl Engine {
+    /// A user's start (or the daemon's, for a restart policy): as
+    /// [`Engine::start_run`], with a fresh restart count and back-off (as
+    /// moby's). `Ok(false)` when it runs, or its policy restarts it.
+    pub async fn start(self: &Arc<Self>, c: &Arc<Container>) -> Result<bool, Error> {
+        {
+            let mut live = c.lock();
+            if live.record.state.is_restarting() {
+                return Ok(false);
+            }
+            if !live.record.state.is_running() {
+                live.record.restart_count = 0;
+                live.record.manually_stopped = false;
+            }
+        }
+        self.restarts.reset(&c.id);
+        self.start_run(c).await
+    }
+
     /// Starts the container: mounts its root, starts its process, wires its
     /// streams. `Ok(false)` when it was already running.
-    pub async fn start(self: &Arc<Self>, c: &Arc<Container>) -> Result<bool, Error> {
+    pub(super) async fn start_run(self: &Arc<Self>, c: &Arc<Container>) -> Result<bool, Error> {
         let _op = c.ops.lock().await;
         let record = {
             let live = c.lock();
@@ -141,6 +159,13 @@ impl Engine {
             readonly_root: super::mounts::readonly_root(&record.host_config),
             process: process_spec(record),
             confinement: confinement.clone(),
+            // `HostConfig.Init` (null: the daemon's default, off).
+            init: record
+                .host_config
+                .extra
+                .get("Init")
+                .and_then(serde_json::Value::as_bool)
+                == Some(true),
         };
         // Pipes' readers start first: a process that writes and exits at
         // once must still be heard. (A terminal's come after the start.)
@@ -264,9 +289,23 @@ impl Engine {
             drop(h.cgroup.take());
             oom_killed = resources::ended(h.resources.take());
         }
+        let ran = {
+            let started = c.lock().record.state.started_at.clone();
+            let secs =
+                crate::time::now_unix() - crate::time::parse_rfc3339(&started).unwrap_or_else(crate::time::now_unix);
+            std::time::Duration::from_secs(secs.max(0) as u64)
+        };
+        let restart = self.restart_decision(c, code, ran);
         let auto_remove = {
             let mut live = c.lock();
-            if let Err(refused) = live.record.state.exit(code, now_rfc3339()) {
+            let changed = match restart {
+                Some(_) => {
+                    live.record.restart_count += 1;
+                    live.record.state.restarting(code, now_rfc3339())
+                }
+                None => live.record.state.exit(code, now_rfc3339()),
+            };
+            if let Err(refused) = changed {
                 tracing::warn!("container {}: {refused}", &c.id[..12]);
             }
             live.record.state.oom_killed = oom_killed;
@@ -281,6 +320,9 @@ impl Engine {
             p.exits += 1;
             p.exit_code = code;
         });
+        if let Some(delay) = restart {
+            self.restart_after(c, delay);
+        }
         if auto_remove {
             let engine = self.clone();
             let c = c.clone();
@@ -298,10 +340,11 @@ impl Engine {
 /// it (`HOSTNAME` unless set, `TERM=xterm` on a terminal unless set).
 fn process_spec(record: &Record) -> run::ProcessSpec {
     let tty = record.config.tty;
-    let env = record::with_docker_defaults(
-        record.config.env.clone().unwrap_or_default(),
+    let env = super::environment::process_env(
+        record.config.env.as_deref().unwrap_or_default(),
         &record.config.hostname,
         tty,
+        &[],
     );
     run::ProcessSpec {
         args: record.argv(),

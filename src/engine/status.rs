@@ -24,6 +24,9 @@ pub enum Status {
     Running,
     /// Its process ended (or died with a previous daemon).
     Exited,
+    /// Its process ended and its restart policy starts it again after the
+    /// back-off (Docker counts it as running: `State.Running` is true).
+    Restarting,
 }
 
 impl Status {
@@ -33,6 +36,7 @@ impl Status {
             Status::Created => "created",
             Status::Running => "running",
             Status::Exited => "exited",
+            Status::Restarting => "restarting",
         }
     }
 }
@@ -129,6 +133,31 @@ impl State {
         Ok(())
     }
 
+    pub fn is_restarting(&self) -> bool {
+        self.status == Status::Restarting
+    }
+
+    /// Running → restarting: the process ended with `code` at `now`, and
+    /// its restart policy starts it again after the back-off.
+    pub fn restarting(&mut self, code: i32, now: String) -> Result<(), Refused> {
+        self.exit(code, now)?;
+        self.status = Status::Restarting;
+        Ok(())
+    }
+
+    /// Restarting → exited: the back-off was cancelled (`stop`, `rm -f`,
+    /// a failed start) and the last exit stands.
+    pub fn cancel_restart(&mut self) -> Result<(), Refused> {
+        if !self.is_restarting() {
+            return Err(Refused {
+                from: self.status,
+                to: Status::Exited,
+            });
+        }
+        self.status = Status::Exited;
+        Ok(())
+    }
+
     /// A start that failed: the status stays, the exit code and the error
     /// Docker shows are recorded.
     pub fn start_failed(&mut self, code: i32, error: String) -> Result<(), Refused> {
@@ -144,7 +173,7 @@ impl State {
                 from: Status::Running,
                 to,
             }),
-            Status::Created | Status::Exited => Ok(()),
+            Status::Created | Status::Exited | Status::Restarting => Ok(()),
         }
     }
 }
@@ -187,7 +216,9 @@ impl From<StateFile> for State {
 impl From<State> for StateFile {
     fn from(s: State) -> StateFile {
         StateFile {
-            running: s.is_running(),
+            // Docker's: a restarting container counts as running.
+            running: s.is_running() || s.is_restarting(),
+            restarting: s.is_restarting(),
             status: s.status,
             pid: s.pid,
             exit_code: s.exit_code,
@@ -247,6 +278,29 @@ mod tests {
         );
         s.start(9, "t".into()).unwrap();
         assert!(s.error.is_empty());
+    }
+
+    #[test]
+    fn a_restart_policy_restarts_or_is_cancelled() {
+        let mut s = State::created();
+        assert!(s.restarting(1, "t".into()).is_err());
+        s.start(5, "t1".into()).unwrap();
+        s.restarting(3, "t2".into()).unwrap();
+        assert_eq!(
+            (s.status, s.pid, s.exit_code, s.is_running()),
+            (Status::Restarting, 0, 3, false)
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            (v["Status"].as_str(), v["Running"].as_bool(), v["Restarting"].as_bool()),
+            (Some("restarting"), Some(true), Some(true))
+        );
+        assert_eq!(serde_json::from_value::<State>(v).unwrap(), s);
+        s.start(6, "t3".into()).unwrap();
+        s.restarting(3, "t4".into()).unwrap();
+        s.cancel_restart().unwrap();
+        assert_eq!((s.status, s.exit_code), (Status::Exited, 3));
+        assert!(s.cancel_restart().is_err());
     }
 
     #[test]

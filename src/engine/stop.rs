@@ -17,6 +17,17 @@ impl Engine {
             None => Signal::KILL,
             Some(s) => requested(s)?,
         };
+        // As moby: a kill is the user's stop; the stop signal (any signal
+        // when none is configured) or SIGKILL also cancels the restart policy.
+        let stop_signal = c.lock().record.config.stop_signal.as_deref().and_then(Signal::parse);
+        let cancels = sig == Signal::KILL || stop_signal.is_none_or(|s| s == sig);
+        mark_stopped_by_user(c);
+        if cancels {
+            self.restarts.cancel(&c.id);
+            if self.cancel_restart(c) {
+                return Ok(());
+            }
+        }
         c.signal(sig)
     }
 
@@ -24,11 +35,18 @@ impl Engine {
     /// (negative: wait for ever). `Ok(false)` when it was not running.
     pub async fn stop(&self, c: &Arc<Container>, timeout: Option<i64>, signal: Option<&str>) -> Result<bool, Error> {
         let _op = c.ops.lock().await;
+        mark_stopped_by_user(c);
+        self.restarts.cancel(&c.id);
+        if self.cancel_restart(c) {
+            return Ok(true);
+        }
         stop_locked(c, timeout, signal, None).await
     }
 
     /// Kills and waits, for removal with force.
     pub(super) async fn kill_and_wait(&self, c: &Arc<Container>) {
+        self.restarts.cancel(&c.id);
+        self.cancel_restart(c);
         let mut rx = c.progress.subscribe();
         let before = rx.borrow().exits;
         if c.signal(Signal::KILL).is_ok() {
@@ -39,9 +57,10 @@ impl Engine {
     pub async fn restart(self: &Arc<Self>, c: &Arc<Container>, timeout: Option<i64>) -> Result<(), Error> {
         {
             let _op = c.ops.lock().await;
+            // Not the policy's restart: the start below resets its count.
+            self.restarts.cancel(&c.id);
+            self.cancel_restart(c);
             stop_locked(c, timeout, None, None).await?;
-            let mut live = c.lock();
-            live.record.restart_count += 1;
         }
         self.start(c).await.map(|_| ())
     }
@@ -51,6 +70,7 @@ impl Engine {
     /// waits at most `SHUTDOWN_KILL_WAIT` after a SIGKILL: a process that
     /// does not die must not keep the daemon from exiting.
     pub async fn shutdown(&self, limit: Duration) {
+        self.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut tasks = tokio::task::JoinSet::new();
         for c in self.all() {
             if c.is_running() {
@@ -69,6 +89,21 @@ impl Engine {
         if let Some(m) = self.devices.manager() {
             m.remove_parent();
         }
+    }
+}
+
+/// Records that the user stopped `c` (an `unless-stopped` policy keeps it
+/// down at the daemon's start).
+fn mark_stopped_by_user(c: &Container) {
+    let mut live = c.lock();
+    if live.record.manually_stopped {
+        return;
+    }
+    live.record.manually_stopped = true;
+    let rec = live.record.clone();
+    drop(live);
+    if let Err(e) = c.save(&rec) {
+        tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
     }
 }
 

@@ -11,7 +11,6 @@ use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
 use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
 use serde::{Deserialize, Serialize};
-use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -293,7 +292,18 @@ pub fn init_main() -> ! {
             // Closed by the exec: EOF tells the shim the exec happened.
             let _ = rustix::io::fcntl_setfd(&sync, rustix::io::FdFlags::CLOEXEC);
             let failure = match init(&sync) {
-                Ok(never) => match never {},
+                Ok((ready, false)) => ready.exec(),
+                // `--init`: this process stays PID 1; the child execs. The
+                // parent closes its copy of the sync socket, so the child's
+                // exec (or its report) alone ends the shim's read.
+                Ok((ready, true)) => match super::reaper::fork(ready.tty) {
+                    Ok(None) => ready.exec(),
+                    Ok(Some(child)) => {
+                        drop(sync);
+                        super::reaper::reap_and_exit(child)
+                    }
+                    Err(e) => fail("starting the init's command")(e),
+                },
                 Err(f) => f,
             };
             let _ = write!(&sync, "{}\t{}", failure.code, failure.message);
@@ -303,7 +313,29 @@ pub fn init_main() -> ! {
     std::process::exit(failure.code)
 }
 
-fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
+/// The command, confined and ready for `execve`.
+struct Ready {
+    cmd: Command,
+    program: std::path::PathBuf,
+    tty: bool,
+}
+
+impl Ready {
+    /// Execs the command: returns only on failure, with its reason.
+    fn exec(mut self) -> Failure {
+        // `exec` also restores the default SIGPIPE disposition, which
+        // Rust's runtime changed.
+        let err = self.cmd.exec();
+        Failure::new(
+            exec_error_code(&err),
+            format!("exec {}: {}", self.program.display(), errno_text(&err)),
+        )
+    }
+}
+
+/// Sets the container up; the command ready to exec, and whether the
+/// built-in init ([`super::reaper`]) runs it.
+fn init(sync: &UnixStream) -> Result<(Ready, bool), Failure> {
     rustix::process::umask(Mode::from_raw_mode(0o022));
     match env_spec::<InitSpec>()? {
         InitSpec::Start { spec, rootless } => {
@@ -313,7 +345,7 @@ fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
             cgroup::join(&spec.confinement.cgroups).map_err(fail("confining the container"))?;
             let steps = plan::plan(&spec, rootless);
             plan::execute(&mut LinuxSyscalls::new(), &steps).map_err(|m| Failure::new(1, m))?;
-            finish(&spec.process, &spec.confinement, sync)
+            Ok((finish(&spec.process, &spec.confinement, sync)?, spec.init))
         }
         InitSpec::Exec {
             process,
@@ -327,7 +359,7 @@ fn init(sync: &UnixStream) -> Result<Infallible, Failure> {
                 let fd = crate::sys::take_inherited_fd(raw).map_err(fail("the inherited namespace"))?;
                 setns(&kind, fd.as_fd())?;
             }
-            finish(&process, &confinement, sync)
+            Ok((finish(&process, &confinement, sync)?, false))
         }
     }
 }
@@ -465,14 +497,16 @@ fn apply_limits(privileges: &Privileges) -> Result<(), Failure> {
 
 /// After the namespaces and mounts: the user, the environment, the working
 /// directory, the terminal, the limits, the capabilities, `no_new_privs`
-/// when asked, the seccomp filter, then exec.
+/// when asked, the seccomp filter; the exec is the caller's (the
+/// reaper's child's with `--init`).
 ///
 /// The filter goes in last when `no_new_privs` is set; without it the
 /// kernel lets only a holder of `CAP_SYS_ADMIN` install one, so it goes in
 /// before the capabilities are dropped (as runc does), and the few calls
-/// left before `execve` (setgroups, setres[ug]id, capset, chdir, prctl)
-/// are ones Docker's profile allows.
-fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -> Result<Infallible, Failure> {
+/// left before `execve` (setgroups, setres[ug]id, capset, chdir, prctl,
+/// and the reaper's fork, signal mask and wait) are ones Docker's profile
+/// allows.
+fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -> Result<Ready, Failure> {
     let Some(arg0) = process.args.first() else {
         return Err(Failure::new(1, "no command specified"));
     };
@@ -529,11 +563,10 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     let mut cmd = Command::new(&program);
     cmd.arg0(arg0).args(&process.args[1..]).env_clear();
-    for var in &env {
-        match var.split_once('=') {
-            Some((k, v)) => cmd.env(k, v),
-            None => cmd.env(var, ""),
-        };
+    // An entry without `=` unsets its variable (Docker's `-e VAR` with VAR
+    // unset): the engine drops them, and none becomes `VAR=` here.
+    for (k, v) in env.iter().filter_map(|var| var.split_once('=')) {
+        cmd.env(k, v);
     }
     // Last: from here the filter judges every call, `execve` included
     // (the profile allows it, and what `exec` does before it: signal
@@ -543,11 +576,9 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
     {
         program.install().map_err(fail("installing the seccomp filter"))?;
     }
-    // `exec` also restores the default SIGPIPE disposition and an empty
-    // signal mask, which Rust's runtime changed in this process.
-    let err = cmd.exec();
-    Err(Failure::new(
-        exec_error_code(&err),
-        format!("exec {}: {}", program.display(), errno_text(&err)),
-    ))
+    Ok(Ready {
+        cmd,
+        program,
+        tty: process.tty,
+    })
 }

@@ -45,6 +45,7 @@ mod linux;
 mod lookup;
 pub mod plan;
 mod ps;
+mod reaper;
 pub mod resources;
 pub mod rlimits;
 pub mod seccomp;
@@ -193,6 +194,10 @@ pub struct ContainerSpec {
     pub process: ProcessSpec,
     /// Applies to the init; pass the same to [`exec`] for its processes.
     pub confinement: Confinement,
+    /// `--init`: PID 1 is the built-in init ([`reaper`]), which forks the
+    /// command, forwards signals to it and reaps every zombie.
+    #[serde(default)]
+    pub init: bool,
 }
 
 /// The process's standard streams.

@@ -541,6 +541,7 @@ mod tests {
                 console_size: None,
             },
             confinement: crate::run::Confinement::none(),
+            init: false,
         }
     }
 

@@ -31,6 +31,8 @@ mod process;
 #[allow(unsafe_code)]
 pub mod seccomp;
 #[allow(unsafe_code)]
+pub mod signals;
+#[allow(unsafe_code)]
 pub mod xattr;
 
 pub use beneath::{BeneathDir, Name, NameError};

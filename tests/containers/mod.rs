@@ -70,6 +70,12 @@ mod isolation;
 mod commit;
 // A rootless daemon runs containers in a user namespace.
 mod rootless;
+// Config.Env as Docker records it: the image's merged with -e, bare variables unset.
+mod environment;
+// --init: the built-in init reaps zombies and forwards signals.
+mod init;
+// --restart: Docker's policies, back-off and RestartCount, across daemon restarts.
+mod restart;
 // Capabilities, --privileged, no-new-privileges, devices, groups, ulimits.
 mod security;
 // Volumes, binds, tmpfs mounts and read-only roots.
