@@ -29,17 +29,12 @@ fn options_that_are_not_honoured_are_refused_by_name() {
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["-p", "18080:80"], "--publish"),
-        (&["--privileged"], "--privileged"),
-        (&["--cap-add", "ALL"], "--cap-add"),
-        (&["--cap-drop", "ALL"], "--cap-drop"),
         (&["-m", "64m"], "--memory"),
         (&["--cpus", "1.5"], "--cpus"),
         (&["--pids-limit", "10"], "--pids-limit"),
-        (&["--ulimit", "nofile=10:10"], "--ulimit"),
         (&["--pid", "host"], "--pid"),
         (&["--ipc", "host"], "--ipc"),
         (&["--uts", "host"], "--uts"),
-        (&["--device", "/dev/null"], "--device"),
         (&["--security-opt", "apparmor=unconfined"], "--security-opt apparmor"),
         (&["--sysctl", "net.ipv4.ip_forward=1"], "--sysctl"),
         (&["--cgroup-parent", "x"], "--cgroup-parent"),
@@ -82,12 +77,7 @@ fn options_that_are_not_honoured_are_refused_by_name() {
     let out = docker(&["run", "-d", "--name", "bg", "busybox", "sleep", "60"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = docker(&["exec", "--privileged", "bg", "true"]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--privileged"),
-        "{}",
-        text(&out)
-    );
+    assert!(out.status.success(), "{}", text(&out));
     docker(&["rm", "-f", "bg"]);
 }
 

@@ -89,6 +89,7 @@ fn confinement() -> run::Confinement {
     run::Confinement {
         seccomp: Some(program.clone()),
         cgroups: Vec::new(),
+        privileges: Default::default(),
     }
 }
 

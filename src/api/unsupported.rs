@@ -79,7 +79,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("AutoRemove", "--rm", Honoured),
     f("ConsoleSize", "--tty", Honoured),
     f("RestartPolicy", "--restart", Partly),
-    f("Privileged", "--privileged", Refused),
+    f("Privileged", "--privileged", Honoured),
     f("SecurityOpt", "--security-opt", Partly),
     f("LogConfig", "--log-driver, --log-opt", Partly),
     f("IpcMode", "--ipc", Partly),
@@ -103,20 +103,20 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("DnsSearch", "--dns-search", Refused),
     f("ExtraHosts", "--add-host", Refused),
     f("ReadonlyRootfs", "--read-only", Honoured),
-    f("CapAdd", "--cap-add", Refused),
-    f("CapDrop", "--cap-drop", Refused),
-    f("GroupAdd", "--group-add", Refused),
-    f("Devices", "--device", Refused),
+    f("CapAdd", "--cap-add", Honoured),
+    f("CapDrop", "--cap-drop", Honoured),
+    f("GroupAdd", "--group-add", Honoured),
+    f("Devices", "--device", Honoured),
     f("DeviceCgroupRules", "--device-cgroup-rule", Refused),
     f("DeviceRequests", "--gpus", Refused),
-    f("Ulimits", "--ulimit", Refused),
+    f("Ulimits", "--ulimit", Honoured),
     f("Sysctls", "--sysctl", Refused),
     f("PidMode", "--pid", Refused),
     f("UTSMode", "--uts", Refused),
     f("Cgroup", "--cgroup", Refused),
     f("CgroupParent", "--cgroup-parent", Refused),
     f("OomKillDisable", "--oom-kill-disable", Refused),
-    f("OomScoreAdj", "--oom-score-adj", Refused),
+    f("OomScoreAdj", "--oom-score-adj", Honoured),
     f("Runtime", "--runtime", Refused),
     f("Init", "--init", Refused),
     f("ShmSize", "--shm-size", Refused),
@@ -160,7 +160,7 @@ pub const EXEC_FIELDS: &[Field] = &[
     f("User", "--user", Honoured),
     f("WorkingDir", "--workdir", Honoured),
     f("Detach", "--detach", Honoured),
-    f("Privileged", "--privileged", Refused),
+    f("Privileged", "--privileged", Honoured),
     f("DetachKeys", "--detach-keys", Refused),
 ];
 
@@ -231,9 +231,8 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
     }
 }
 
-/// `--security-opt` entries other than seccomp's (which the engine
-/// parses): `no-new-privileges` is honoured (always set here), the rest
-/// refused.
+/// `--security-opt` entries other than seccomp's and
+/// `no-new-privileges`'s (which the engine parses): refused.
 fn check_security_opts(v: &Value) -> Result<(), Error> {
     let Some(list) = v.as_array() else {
         return if v.is_null() {
@@ -251,12 +250,7 @@ fn check_security_opts(v: &Value) -> Result<(), Error> {
             .map_or((entry, None), |(k, v)| (k, Some(v)));
         match (key, value) {
             ("seccomp", _) => {}
-            ("no-new-privileges", None | Some("true")) => {}
-            ("no-new-privileges", Some("false")) => {
-                return Err(Error::invalid(
-                    "strata always sets no_new_privs: --security-opt no-new-privileges=false is not supported yet",
-                ));
-            }
+            ("no-new-privileges", _) => {}
             _ => {
                 return Err(Error::invalid(format!(
                     "strata does not support --security-opt {} yet",
@@ -378,6 +372,14 @@ mod tests {
         ))
         .unwrap();
         create(&with_host("IpcMode", r#""private""#)).unwrap();
+        create(&with_host("SecurityOpt", r#"["no-new-privileges=false"]"#)).unwrap();
+        create(&with_host("Privileged", "true")).unwrap();
+        create(&with_host("CapAdd", r#"["CAP_NET_ADMIN"]"#)).unwrap();
+        create(&with_host("CapDrop", r#"["ALL"]"#)).unwrap();
+        create(&with_host("Ulimits", r#"[{"Name":"nofile","Hard":10,"Soft":10}]"#)).unwrap();
+        create(&with_host("Devices", r#"[{"PathOnHost":"/dev/null"}]"#)).unwrap();
+        create(&with_host("GroupAdd", r#"["10"]"#)).unwrap();
+        create(&with_host("OomScoreAdj", "100")).unwrap();
         create(&with_host("UsernsMode", r#""host""#)).unwrap();
         create(&with_host("ReadonlyRootfs", "true")).unwrap();
         create(&with_host("Binds", r#"["/tmp:/x:ro"]"#)).unwrap();
@@ -394,17 +396,12 @@ mod tests {
                 r#"{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}"#,
                 "--publish",
             ),
-            ("Privileged", "true", "--privileged"),
-            ("CapAdd", r#"["CAP_NET_ADMIN"]"#, "--cap-add"),
-            ("CapDrop", r#"["ALL"]"#, "--cap-drop"),
             ("Memory", "67108864", "--memory"),
             ("NanoCpus", "1500000000", "--cpus"),
             ("PidsLimit", "10", "--pids-limit"),
-            ("Ulimits", r#"[{"Name":"nofile","Hard":10,"Soft":10}]"#, "--ulimit"),
             ("PidMode", r#""host""#, "--pid"),
             ("IpcMode", r#""host""#, "--ipc"),
             ("UTSMode", r#""host""#, "--uts"),
-            ("Devices", r#"[{"PathOnHost":"/dev/null"}]"#, "--device"),
             ("Sysctls", r#"{"net.ipv4.ip_forward":"1"}"#, "--sysctl"),
             ("CgroupParent", r#""x""#, "--cgroup-parent"),
             ("OomKillDisable", "true", "--oom-kill-disable"),
@@ -414,11 +411,6 @@ mod tests {
             ("LogConfig", r#"{"Type":"none"}"#, "--log-driver"),
             ("MemorySwappiness", "10", "--memory-swappiness"),
             ("SecurityOpt", r#"["apparmor=x"]"#, "--security-opt apparmor"),
-            (
-                "SecurityOpt",
-                r#"["no-new-privileges=false"]"#,
-                "no-new-privileges=false",
-            ),
         ];
         for (key, value, flag) in cases {
             let e = create(&with_host(key, value)).expect_err(key);
@@ -450,7 +442,7 @@ mod tests {
     fn exec_options() {
         let exec = |json: &str| check_exec(&serde_json::from_str::<ExecConfig>(json).unwrap());
         exec(r#"{"AttachStdout":true,"Cmd":["ls"],"Privileged":false,"DetachKeys":""}"#).unwrap();
-        assert!(exec(r#"{"Cmd":["ls"],"Privileged":true}"#).is_err());
+        exec(r#"{"Cmd":["ls"],"Privileged":true}"#).unwrap();
         assert!(exec(r#"{"Cmd":["ls"],"DetachKeys":"ctrl-x"}"#).is_err());
     }
 

@@ -6,7 +6,7 @@ use super::error::{Error, internal};
 use super::record::{self, Record};
 use super::spec::{Config, HostSettings};
 use super::status::State;
-use super::{Container, Engine, mounts, names, now_rfc3339, random_id, security};
+use super::{Container, Engine, mounts, names, now_rfc3339, privileges, random_id, security};
 use crate::run::NetworkMode;
 use crate::sys;
 use std::io;
@@ -40,7 +40,8 @@ impl Engine {
         request_checked?;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
-        security::seccomp_program(&host_config)?;
+        let settings = privileges::settings(&host_config)?;
+        security::seccomp_program_for(&host_config, &settings.privileges)?;
         if config.image.is_empty() {
             return Err(Error::invalid("no image given"));
         }

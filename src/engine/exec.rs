@@ -41,10 +41,15 @@ impl Exec {
         id: String,
         container_id: String,
         target_pid: u32,
-        confinement: run::Confinement,
+        mut confinement: run::Confinement,
         record: &Record,
         config: ExecSpec,
     ) -> Exec {
+        if config.privileged {
+            // `exec --privileged`: every capability, as moby's exec; the
+            // container's seccomp filter and cgroup still hold.
+            confinement.privileges.caps = Some(run::caps::all().bits());
+        }
         let mut env = record.config.env.clone().unwrap_or_default();
         record::merge_env(&mut env, config.env.clone().unwrap_or_default());
         let env = record::with_docker_defaults(env, &record.config.hostname, config.tty);

@@ -26,6 +26,7 @@ mod login;
 pub mod mounts;
 mod names;
 pub mod output;
+mod privileges;
 pub mod progress;
 pub mod pull;
 pub mod push;

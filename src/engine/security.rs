@@ -59,11 +59,25 @@ pub fn seccomp_choice(host: &HostSettings) -> Result<Seccomp, Error> {
 /// Docker's default compiled once per daemon, another profile at each
 /// call. An invalid profile is the client's error (400), with the
 /// parser's or libseccomp's reason.
+#[cfg(test)]
 pub fn seccomp_program(host: &HostSettings) -> Result<Option<Program>, Error> {
-    let compiled = match seccomp_choice(host)? {
+    seccomp_program_for(host, &crate::run::Privileges::default())
+}
+
+/// [`seccomp_program`] for a container with these privileges: none when
+/// privileged (as Docker's `WithSeccomp`), else the profile resolved
+/// against the container's capability set (the rules a profile gives only
+/// to holders of `CAP_SYS_ADMIN`, … follow `--cap-add`/`--cap-drop`).
+pub fn seccomp_program_for(host: &HostSettings, privileges: &crate::run::Privileges) -> Result<Option<Program>, Error> {
+    let choice = seccomp_choice(host)?;
+    if privileges.privileged {
+        return Ok(None);
+    }
+    let caps = privileges.capabilities();
+    let compiled = match choice {
         Seccomp::Unconfined => return Ok(None),
-        Seccomp::Default => seccomp::default_program().map(Some),
-        Seccomp::Profile(json) => seccomp::compile_json(&json),
+        Seccomp::Default => seccomp::default_program_for(caps).map(Some),
+        Seccomp::Profile(json) => seccomp::compile_json_with(&json, caps),
     };
     compiled.map_err(|e| Error::invalid(e.to_string()))
 }

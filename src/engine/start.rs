@@ -8,7 +8,7 @@ use super::record::{self, Record};
 use super::signal::Signal;
 use super::streams::console_size;
 use super::{
-    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, output, security,
+    Container, Engine, LOST_EXIT_CODE, Wiring, connect_terminal, make_stdio, now_rfc3339, output, privileges, security,
     tokio_handle_spawn,
 };
 use crate::fs::MountConfig;
@@ -202,14 +202,16 @@ impl Engine {
     fn confine(&self, record: &Record) -> Result<(run::Confinement, Option<run::cgroup::Cgroup>), Error> {
         // Once per start at most (Docker's default: once per daemon);
         // execs reuse it.
-        let seccomp = security::seccomp_program(&record.host_config)?;
+        let settings = privileges::settings(&record.host_config)?;
+        let seccomp = security::seccomp_program_for(&record.host_config, &settings.privileges)?;
         let cgroup = self
             .devices
-            .create(&record.id)
+            .create(&record.id, &settings.device_rules)
             .map_err(|e| Error::internal(format!("the container's cgroup: {e}")))?;
         let confinement = run::Confinement {
             seccomp,
             cgroups: cgroup.iter().map(|c| c.dir().to_path_buf()).collect(),
+            privileges: settings.privileges,
         };
         Ok((confinement, cgroup))
     }

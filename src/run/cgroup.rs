@@ -222,12 +222,13 @@ impl DevicePolicy {
         Ok(DevicePolicy::Cgroups(manager))
     }
 
-    /// A new cgroup for container `id`, with the device rules in force;
+    /// A new cgroup for container `id`, with the device rules in force:
+    /// Docker's defaults and `extra_rules` (`--device`, `--privileged`);
     /// `None` for a rootless daemon.
-    pub fn create(&self, id: &str) -> Result<Option<Cgroup>, Error> {
+    pub fn create(&self, id: &str, extra_rules: &[devices::Rule]) -> Result<Option<Cgroup>, Error> {
         match self {
             DevicePolicy::Kernel => Ok(None),
-            DevicePolicy::Cgroups(m) => m.create(id).map(Some),
+            DevicePolicy::Cgroups(m) => m.create(id, extra_rules).map(Some),
             DevicePolicy::Unavailable(why) => Err(Error::Unavailable(why.clone())),
         }
     }
@@ -244,10 +245,7 @@ impl Manager {
     fn open(hierarchy: Hierarchy, parent: PathBuf) -> Result<Manager, Error> {
         let program = match hierarchy {
             Hierarchy::V1Devices => None,
-            Hierarchy::V2 => {
-                let insns = ebpf::encode(&devices::program(DEFAULT_RULES)?);
-                Some(crate::sys::bpf::load_cgroup_device_program(&insns, "strata_devices").map_err(Error::Load)?)
-            }
+            Hierarchy::V2 => Some(load_program(&[])?),
         };
         std::fs::create_dir_all(&parent).map_err(io_err("creating", &parent))?;
         Ok(Manager {
@@ -293,7 +291,7 @@ impl Manager {
         let _ = std::fs::remove_dir(&self.parent);
     }
 
-    fn create(&self, id: &str) -> Result<Cgroup, Error> {
+    fn create(&self, id: &str, extra_rules: &[devices::Rule]) -> Result<Cgroup, Error> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Error::BadId(id.to_string()));
         }
@@ -309,8 +307,14 @@ impl Manager {
         }
         // From here on, dropping it removes the directory.
         let cgroup = Cgroup { dir };
-        match (&self.program, self.hierarchy) {
-            (_, Hierarchy::V1Devices) => write_v1_rules(&cgroup.dir)?,
+        // A container with rules of its own gets a program of its own (the
+        // attachment keeps it loaded for as long as the directory lives).
+        let own = match self.hierarchy {
+            Hierarchy::V2 if !extra_rules.is_empty() => Some(load_program(extra_rules)?),
+            _ => None,
+        };
+        match (own.as_ref().or(self.program.as_ref()), self.hierarchy) {
+            (_, Hierarchy::V1Devices) => write_v1_rules(&cgroup.dir, extra_rules)?,
             (Some(program), Hierarchy::V2) => {
                 let fd = std::fs::File::open(&cgroup.dir).map_err(io_err("opening", &cgroup.dir))?;
                 crate::sys::bpf::attach_cgroup_device_program(fd.as_fd(), program.as_fd())
@@ -322,9 +326,17 @@ impl Manager {
     }
 }
 
-/// Denies everything, allows the rules one write at a time (the kernel
-/// parses one rule per write), and checks that the list took.
-fn write_v1_rules(dir: &Path) -> Result<(), Error> {
+/// Docker's default rules followed by `extra`, as a loaded device program.
+fn load_program(extra: &[devices::Rule]) -> Result<OwnedFd, Error> {
+    let rules: Vec<devices::Rule> = DEFAULT_RULES.iter().chain(extra).copied().collect();
+    let insns = ebpf::encode(&devices::program(&rules)?);
+    crate::sys::bpf::load_cgroup_device_program(&insns, "strata_devices").map_err(Error::Load)
+}
+
+/// Denies everything, allows the rules (Docker's, then `extra`) one write
+/// at a time (the kernel parses one rule per write), and checks that the
+/// list took.
+fn write_v1_rules(dir: &Path, extra: &[devices::Rule]) -> Result<(), Error> {
     let write_each = |file: &str, lines: &[String]| -> Result<(), Error> {
         let path = dir.join(file);
         let mut f = std::fs::OpenOptions::new()
@@ -337,7 +349,7 @@ fn write_v1_rules(dir: &Path) -> Result<(), Error> {
         Ok(())
     };
     write_each("devices.deny", &["a".to_string()])?;
-    let allow: Vec<String> = DEFAULT_RULES.iter().map(devices::Rule::v1_line).collect();
+    let allow: Vec<String> = DEFAULT_RULES.iter().chain(extra).map(devices::Rule::v1_line).collect();
     write_each("devices.allow", &allow)?;
     let list_path = dir.join("devices.list");
     let listed = std::fs::read_to_string(&list_path).map_err(io_err("reading", &list_path))?;

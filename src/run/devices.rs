@@ -70,6 +70,37 @@ pub const DEFAULT_RULES: &[Rule] = &[
     char_dev(10, Some(200), RWM), // net/tun
 ];
 
+/// A privileged container's rules: every device, every access.
+pub const ALL_RULES: &[Rule] = &[
+    Rule {
+        kind: Kind::Char,
+        major: None,
+        minor: None,
+        access: RWM,
+    },
+    Rule {
+        kind: Kind::Block,
+        major: None,
+        minor: None,
+        access: RWM,
+    },
+];
+
+/// `--device`'s permissions (`rwm`, any subset, any order), as access
+/// bits; `None` for another letter or none at all.
+pub fn parse_access(perms: &str) -> Option<u32> {
+    let mut access = 0;
+    for c in perms.chars() {
+        access |= match c {
+            'r' => READ,
+            'w' => WRITE,
+            'm' => MKNOD,
+            _ => return None,
+        };
+    }
+    (access != 0).then_some(access)
+}
+
 impl Rule {
     /// The rule as a `devices.allow` line: `c 1:3 rwm`, `b *:* m`.
     pub fn v1_line(&self) -> String {
@@ -207,6 +238,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn device_permissions_parse() {
+        assert_eq!(parse_access("rwm"), Some(RWM));
+        assert_eq!(parse_access("r"), Some(READ));
+        assert_eq!(parse_access("mw"), Some(MKNOD | WRITE));
+        assert_eq!(parse_access(""), None);
+        assert_eq!(parse_access("rx"), None);
+        let p = program(ALL_RULES).unwrap();
+        assert_eq!(run(&p, DEV_BLOCK, READ | WRITE, 8, 0), 1);
+        assert_eq!(run(&p, DEV_CHAR, READ, 10, 232), 1);
     }
 
     #[test]

@@ -3,11 +3,10 @@
 //! capabilities, exec). Both run single-threaded, started by
 //! [`super::dispatch_helper`] before anything else in `main`.
 
-use super::caps::DOCKER_CAPS;
 use super::linux::LinuxSyscalls;
 use super::lookup::{Failure, errno_text, exec_error_code, look_path};
 use super::{ENV_FD, ENV_SPEC, INIT_ARG, ProcessSpec, ShimSpec, docker_code, plan, user};
-use crate::run::{Confinement, ContainerSpec, NetworkMode, cgroup};
+use crate::run::{Confinement, ContainerSpec, NetworkMode, Privileges, cgroup, rlimits};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
 use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
@@ -363,10 +362,11 @@ fn make_cwd(cwd: &str, uid: u32, gid: u32) -> Result<(), Failure> {
     Ok(())
 }
 
-fn drop_bounding_set() -> Result<(), Failure> {
+/// Removes from the bounding set every capability not in `keep`.
+fn drop_bounding_set(keep: CapabilitySet) -> Result<(), Failure> {
     for bit in 0..64 {
         let cap = CapabilitySet::from_bits_retain(1 << bit);
-        if DOCKER_CAPS.contains(cap) {
+        if keep.contains(cap) {
             continue;
         }
         match rustix::thread::remove_capability_from_bounding_set(cap) {
@@ -415,16 +415,19 @@ fn make_terminal(process: &ProcessSpec, uid: u32, sync: &UnixStream) -> Result<(
     Ok(())
 }
 
-/// The process's identity: the bounding set, the groups, the ids, and
-/// the capabilities (Docker's set for root, none for another user).
-fn become_user(user: &user::ExecUser) -> Result<(), Failure> {
-    drop_bounding_set()?;
+/// The process's identity: the bounding set (the container's set), the
+/// groups (the user's, then `--group-add`'s), the ids, and the
+/// capabilities (the container's set for root, none for another user,
+/// whose set-uid programs can gain no more than the bounding set, as in
+/// Docker). Inheritable stays empty, as Docker's since CVE-2022-24769.
+fn become_user(user: &user::ExecUser, extra_groups: &[u32], caps: CapabilitySet) -> Result<(), Failure> {
+    drop_bounding_set(caps)?;
     // A user namespace with one mapped id refuses setgroups (`deny`).
     let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
     if setgroups_allowed {
         // The primary group first, as containerd sets them for Docker.
         let mut groups = vec![rustix::process::Gid::from_raw(user.gid)];
-        for &g in &user.sgids {
+        for &g in user.sgids.iter().chain(extra_groups) {
             let g = rustix::process::Gid::from_raw(g);
             if !groups.contains(&g) {
                 groups.push(g);
@@ -436,28 +439,39 @@ fn become_user(user: &user::ExecUser) -> Result<(), Failure> {
     rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| id_failure("gid", user.gid, e))?;
     let uid = rustix::process::Uid::from_raw(user.uid);
     rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| id_failure("uid", user.uid, e))?;
-    // Root keeps Docker's set; any other user gets none (the uid change
-    // cleared them already; this makes inheritable empty too).
-    let caps = if user.uid == 0 {
-        DOCKER_CAPS
-    } else {
-        CapabilitySet::empty()
-    };
+    // Root keeps the container's set; any other user gets none (the uid
+    // change cleared them already; this makes inheritable empty too).
+    let caps = if user.uid == 0 { caps } else { CapabilitySet::empty() };
     rustix::thread::set_capabilities(
         None,
         CapabilitySets {
             effective: caps,
             permitted: caps,
-            inheritable: caps,
+            inheritable: CapabilitySet::empty(),
         },
     )
     .map_err(fail_errno("setting capabilities"))?;
     Ok(())
 }
 
+/// Before the identity changes (either may need root's capabilities):
+/// `--oom-score-adj` and `--ulimit`.
+fn apply_limits(privileges: &Privileges) -> Result<(), Failure> {
+    if let Some(adj) = privileges.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(fail("writing oom_score_adj"))?;
+    }
+    rlimits::apply(&privileges.rlimits).map_err(|m| Failure::new(1, m))
+}
+
 /// After the namespaces and mounts: the user, the environment, the working
-/// directory, the terminal, the capabilities, `no_new_privs`, the seccomp
-/// filter, then exec.
+/// directory, the terminal, the limits, the capabilities, `no_new_privs`
+/// when asked, the seccomp filter, then exec.
+///
+/// The filter goes in last when `no_new_privs` is set; without it the
+/// kernel lets only a holder of `CAP_SYS_ADMIN` install one, so it goes in
+/// before the capabilities are dropped (as runc does), and the few calls
+/// left before `execve` (setgroups, setres[ug]id, capset, chdir, prctl)
+/// are ones Docker's profile allows.
 fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -> Result<Infallible, Failure> {
     let Some(arg0) = process.args.first() else {
         return Err(Failure::new(1, "no command specified"));
@@ -487,7 +501,15 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
         rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(fail_errno("setting the controlling terminal"))?;
     }
 
-    become_user(&user)?;
+    let privileges = &confinement.privileges;
+    let extra_groups = user::additional_groups(&privileges.group_add, &group).map_err(|m| Failure::new(1, m))?;
+    apply_limits(privileges)?;
+    if !privileges.no_new_privs
+        && let Some(program) = &confinement.seccomp
+    {
+        program.install().map_err(fail("installing the seccomp filter"))?;
+    }
+    become_user(&user, &extra_groups, privileges.capabilities())?;
 
     if let Err(e) = rustix::process::chdir(cwd) {
         return Err(Failure::new(
@@ -500,7 +522,9 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
     }
     let path_env = user::env_value(&env, "PATH").unwrap_or("");
     let program = look_path(arg0, path_env)?;
-    rustix::thread::set_no_new_privs(true).map_err(fail_errno("no_new_privs"))?;
+    if privileges.no_new_privs {
+        rustix::thread::set_no_new_privs(true).map_err(fail_errno("no_new_privs"))?;
+    }
     // Set after the uid change, which clears it.
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     let mut cmd = Command::new(&program);
@@ -514,7 +538,9 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
     // Last: from here the filter judges every call, `execve` included
     // (the profile allows it, and what `exec` does before it: signal
     // dispositions and mask).
-    if let Some(program) = &confinement.seccomp {
+    if privileges.no_new_privs
+        && let Some(program) = &confinement.seccomp
+    {
         program.install().map_err(fail("installing the seccomp filter"))?;
     }
     // `exec` also restores the default SIGPIPE disposition and an empty

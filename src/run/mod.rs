@@ -31,7 +31,10 @@
 //! first thing, before anything of the image can run (the device rules,
 //! [`cgroup`]), and installs the container's seccomp program ([`seccomp`])
 //! as its very last step before `execve`, after its capabilities and
-//! `no_new_privs`.
+//! `no_new_privs` — or, without `no_new_privs` (Docker's default), before
+//! its capabilities are dropped, since only a holder of `CAP_SYS_ADMIN`
+//! may install a filter then. [`Privileges`] carries the rest of what
+//! Docker's `HostConfig` asks: the capability set, limits, groups, devices.
 
 pub mod caps;
 pub mod cgroup;
@@ -42,9 +45,11 @@ mod linux;
 mod lookup;
 pub mod plan;
 mod ps;
+pub mod rlimits;
 pub mod seccomp;
 pub mod user;
 
+pub use lookup::errno_text;
 pub use ps::{Paused, ProcessInfo, pause, processes};
 
 use serde::{Deserialize, Serialize};
@@ -105,15 +110,63 @@ pub struct Confinement {
     /// cgroup directories the process moves itself into first thing
     /// ([`cgroup::join`]); none for a rootless daemon (see [`cgroup`]).
     pub cgroups: Vec<PathBuf>,
+    /// Capabilities, `no_new_privs`, limits, groups and devices.
+    #[serde(default)]
+    pub privileges: Privileges,
 }
 
 impl Confinement {
-    /// No seccomp filter and no cgroup.
+    /// No seccomp filter and no cgroup; Docker's default privileges.
     pub fn none() -> Confinement {
         Confinement {
             seccomp: None,
             cgroups: Vec::new(),
+            privileges: Privileges::default(),
         }
+    }
+}
+
+/// A host device node made usable in the container (`--device`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceMount {
+    /// The host's node, bound over `container` (created empty first).
+    pub host: PathBuf,
+    /// Absolute path inside the container.
+    pub container: String,
+}
+
+/// What a container's processes may do, as Docker's `HostConfig` asked;
+/// the default is Docker's default container.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Privileges {
+    /// The capability set (bounding, and effective/permitted for root),
+    /// as bits; `None` is Docker's default set ([`caps::DOCKER_CAPS`]).
+    pub caps: Option<u64>,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` before `execve`
+    /// (`--security-opt no-new-privileges`); off by default, as Docker.
+    pub no_new_privs: bool,
+    /// `--ulimit`, set before `execve`.
+    pub rlimits: Vec<rlimits::Rlimit>,
+    /// `--group-add`: group names (from the container's `/etc/group`) or
+    /// numbers, added to the supplementary groups.
+    pub group_add: Vec<String>,
+    /// `--oom-score-adj`, written to `/proc/self/oom_score_adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `--privileged`: the host's devices in `/dev`, `/sys` and
+    /// `/proc/sys` writable, no masked paths (the caps and seccomp are
+    /// given by the fields above and [`Confinement::seccomp`]).
+    pub privileged: bool,
+    /// `--device`: nodes bound into the container's `/dev` (the init's
+    /// plan only; the cgroup allows them).
+    pub devices: Vec<DeviceMount>,
+}
+
+impl Privileges {
+    /// The capability set in force.
+    pub fn capabilities(&self) -> rustix::thread::CapabilitySet {
+        self.caps
+            .map_or(caps::DOCKER_CAPS, rustix::thread::CapabilitySet::from_bits_retain)
     }
 }
 

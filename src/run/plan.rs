@@ -63,6 +63,11 @@ pub enum Step {
     Sysfs {
         target: String,
     },
+    /// A writable sysfs (a privileged container's), or the host's `/sys`
+    /// bound recursively where a fresh one is refused.
+    WritableSysfs {
+        target: String,
+    },
     Symlink {
         link: String,
         target: String,
@@ -276,17 +281,27 @@ pub fn plan(spec: &ContainerSpec, rootless: bool) -> Vec<Step> {
             target: target.into(),
         });
     }
+    let privileges = &spec.confinement.privileges;
+    steps.extend(device_steps(privileges));
     steps.push(dir("/sys", 0o755));
-    steps.push(Step::Sysfs { target: "/sys".into() });
+    steps.push(if privileges.privileged {
+        Step::WritableSysfs { target: "/sys".into() }
+    } else {
+        Step::Sysfs { target: "/sys".into() }
+    });
     for (target, source) in &spec.etc_files {
         steps.push(Step::MakeFile { path: target.clone() });
         steps.push(mount(Source::Host(source.clone()), target, None, MountFlags::BIND, ""));
     }
-    for path in MASKED {
-        steps.push(Step::Mask { path: path.to_string() });
-    }
-    for path in READ_ONLY {
-        steps.push(Step::ReadOnly { path: path.to_string() });
+    // A privileged container, as Docker's: nothing masked, `/proc/sys`
+    // and the rest writable.
+    if !privileges.privileged {
+        for path in MASKED {
+            steps.push(Step::Mask { path: path.to_string() });
+        }
+        for path in READ_ONLY {
+            steps.push(Step::ReadOnly { path: path.to_string() });
+        }
     }
     user_mounts(spec, &mut steps);
     if spec.network == NetworkMode::None {
@@ -298,6 +313,62 @@ pub fn plan(spec: &ContainerSpec, rootless: bool) -> Vec<Step> {
     }
     steps.push(Step::PivotRoot);
     steps.push(Step::SetHostname(spec.hostname.clone()));
+    steps
+}
+
+/// The host's device nodes a privileged container gets in its `/dev`, as
+/// runc's `HostDevices`: every character or block device under `/dev`,
+/// but for those the container has its own of (`pts`, `shm`, `mqueue`),
+/// `console` and the ones bound anyway ([`DEVICES`]).
+pub fn host_devices() -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            use std::os::unix::fs::FileTypeExt;
+            let t = meta.file_type();
+            if t.is_dir() {
+                if !matches!(
+                    name.as_ref(),
+                    "pts" | "shm" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev" | "fd"
+                ) {
+                    walk(&path, out);
+                }
+            } else if (t.is_char_device() || t.is_block_device()) && !matches!(name.as_ref(), "console" | "ptmx") {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/dev"), &mut out);
+    out.retain(|p| !DEVICES.iter().any(|d| p.strip_prefix("/dev/") == Some(d)));
+    out.sort();
+    out
+}
+
+/// `--device` nodes and, privileged, the host's: each bound from the host
+/// over an empty file (its parents made) in the container's `/dev` tmpfs.
+fn device_steps(privileges: &super::Privileges) -> Vec<Step> {
+    let mut pairs: Vec<(PathBuf, String)> = Vec::new();
+    if privileges.privileged {
+        pairs.extend(host_devices().into_iter().map(|p| (PathBuf::from(&p), p)));
+    }
+    for d in &privileges.devices {
+        pairs.retain(|(_, c)| *c != d.container);
+        pairs.push((d.host.clone(), d.container.clone()));
+    }
+    let mut steps = Vec::new();
+    for (host, container) in pairs {
+        steps.push(Step::MakeFile {
+            path: container.clone(),
+        });
+        steps.push(mount(Source::Host(host), &container, None, MountFlags::BIND, ""));
+    }
     steps
 }
 
@@ -373,6 +444,16 @@ pub fn run_step(sys: &mut dyn Syscalls, step: &Step) -> io::Result<()> {
                 other => other,
             }
         }
+        Step::WritableSysfs { target } => {
+            let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+            match sys.mount(&Source::Fresh("sysfs"), target, Some("sysfs"), flags, "") {
+                Err(e) if not_permitted(&e) => {
+                    let flags = MountFlags::BIND | MountFlags::REC;
+                    sys.mount(&Source::Host(PathBuf::from("/sys")), target, None, flags, "")
+                }
+                other => other,
+            }
+        }
         Step::Symlink { link, target } => sys.symlink(link, target),
         Step::Mask { path } => match sys.kind(path)? {
             None => Ok(()),
@@ -420,7 +501,7 @@ pub fn describe(step: &Step) -> String {
             (Source::Fresh(s), None) => format!("mounting {s} on {target}"),
         },
         Step::RemountReadOnly { target } => format!("remounting {target} read-only"),
-        Step::Sysfs { target } => format!("mounting sysfs on {target}"),
+        Step::Sysfs { target } | Step::WritableSysfs { target } => format!("mounting sysfs on {target}"),
         Step::Symlink { link, target } => format!("creating symlink {link} -> {target}"),
         Step::Mask { path } => format!("masking {path}"),
         Step::ReadOnly { path } => format!("making {path} read-only"),
@@ -523,6 +604,35 @@ mod tests {
             let make = index(&steps, |s| matches!(s, Step::MakeFile { path: p } if *p == path));
             assert!(make < index(&steps, mount_at(&path)));
         }
+    }
+
+    #[test]
+    fn devices_are_bound_and_privileged_lifts_masks() {
+        let mut s = spec(NetworkMode::Host);
+        s.confinement.privileges.devices = vec![crate::run::DeviceMount {
+            host: PathBuf::from("/dev/null"),
+            container: "/dev/mynull".into(),
+        }];
+        let steps = plan(&s, false);
+        let make = index(
+            &steps,
+            |st| matches!(st, Step::MakeFile { path } if path == "/dev/mynull"),
+        );
+        let bind = index(&steps, mount_at("/dev/mynull"));
+        assert!(index(&steps, mount_at("/dev")) < make && make < bind);
+        assert!(steps.iter().any(|st| matches!(st, Step::Mask { .. })));
+        assert!(steps.contains(&Step::Sysfs { target: "/sys".into() }));
+        s.confinement.privileges.privileged = true;
+        let steps = plan(&s, false);
+        assert!(
+            !steps
+                .iter()
+                .any(|st| matches!(st, Step::Mask { .. } | Step::ReadOnly { .. }))
+        );
+        assert!(steps.contains(&Step::WritableSysfs { target: "/sys".into() }));
+        assert!(steps.iter().any(mount_at("/dev/mynull")));
+        // ptmx stays the container's own.
+        assert!(!steps.iter().any(mount_at("/dev/ptmx")));
     }
 
     #[test]

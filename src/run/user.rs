@@ -141,6 +141,22 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, String
     Ok(user)
 }
 
+/// `--group-add`'s groups: each a number (an entry or not) or a name
+/// from the container's group file, as runc's `GetAdditionalGroups`.
+pub fn additional_groups(names: &[String], group: &str) -> Result<Vec<u32>, String> {
+    let groups = group_entries(group);
+    names
+        .iter()
+        .map(|name| match (groups.iter().find(|g| g.name == name), numeric(name)) {
+            (Some(g), _) => Ok(g.gid),
+            (None, Some(gid)) if gid <= MAX_ID => Ok(gid),
+            _ => Err(format!(
+                "unable to find group {name}: no matching entries in group file"
+            )),
+        })
+        .collect()
+}
+
 /// Docker's default `PATH`, added when the environment has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -171,6 +187,18 @@ pub fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn added_groups_by_name_or_number() {
+        let group = "root:x:0:\nwheel:x:10:root\naudio:x:29:\n";
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            additional_groups(&names(&["audio", "10", "4242"]), group).unwrap(),
+            vec![29, 10, 4242]
+        );
+        let e = additional_groups(&names(&["ghosts"]), group).unwrap_err();
+        assert_eq!(e, "unable to find group ghosts: no matching entries in group file");
+    }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
         # comment\n\

@@ -70,5 +70,7 @@ mod isolation;
 mod commit;
 // A rootless daemon runs containers in a user namespace.
 mod rootless;
+// Capabilities, --privileged, no-new-privileges, devices, groups, ulimits.
+mod security;
 // Volumes, binds, tmpfs mounts and read-only roots.
 mod volumes;

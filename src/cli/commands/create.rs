@@ -75,6 +75,8 @@ pub struct ContainerArgs {
     pub pull: PullPolicy,
     #[command(flatten)]
     pub mount_args: super::mount_args::MountArgs,
+    #[command(flatten)]
+    pub security: super::security_args::SecurityArgs,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -107,7 +109,7 @@ impl ContainerArgs {
                 (k.to_string(), v.to_string())
             })
             .collect();
-        ContainerCreateRequest {
+        let mut request = ContainerCreateRequest {
             config: ContainerConfig {
                 hostname: self.hostname.clone().unwrap_or_default(),
                 user: self.user.clone().unwrap_or_default(),
@@ -137,7 +139,9 @@ impl ContainerArgs {
                 },
                 ..Default::default()
             },
-        }
+        };
+        self.security.apply(&mut request.host_config);
+        request
     }
 }
 

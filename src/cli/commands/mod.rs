@@ -20,6 +20,7 @@ pub mod pull;
 pub mod push;
 pub mod rmi;
 pub mod run;
+pub mod security_args;
 pub mod start;
 pub mod tag;
 pub mod top;

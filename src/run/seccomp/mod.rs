@@ -4,8 +4,9 @@
 //! into a classic BPF [`Program`]. The daemon compiles Docker's default
 //! once ([`default_program`]) and another profile once per container
 //! start; the container's init, and every exec'd process, installs the
-//! program as its last step before `execve` (`sys::seccomp`), after its
-//! capabilities and `no_new_privs` are set.
+//! program before `execve` (`sys::seccomp`): last, after its capabilities
+//! and `no_new_privs`, when `no_new_privs` is asked; else while it still
+//! holds `CAP_SYS_ADMIN` (see `helper.rs`).
 //!
 //! As runc does: every architecture of the native architecture's `archMap`
 //! entry is in the filter (x86_64 with x86 and x32), a syscall name
@@ -123,6 +124,12 @@ fn native_arch() -> Result<(&'static str, &'static str), Error> {
 /// A container on this machine: the native architecture, the running
 /// kernel, and Docker's default capabilities as the bounding set.
 pub fn container_target() -> Result<Target, Error> {
+    container_target_with(super::caps::DOCKER_CAPS)
+}
+
+/// A container on this machine whose capability set is `caps` (what a
+/// profile's `includes.caps`/`excludes.caps` are judged against).
+pub fn container_target_with(caps: rustix::thread::CapabilitySet) -> Result<Target, Error> {
     let (scmp_arch, arch) = native_arch()?;
     let release = crate::sys::kernel_release();
     let kernel = profile::release_version(&release)
@@ -130,7 +137,7 @@ pub fn container_target() -> Result<Target, Error> {
     Ok(Target {
         scmp_arch,
         arch,
-        caps: super::caps::names(super::caps::DOCKER_CAPS),
+        caps: super::caps::names(caps),
         kernel,
     })
 }
@@ -143,6 +150,11 @@ pub fn parse(json: &str) -> Result<Profile, Error> {
 /// Compiles `json` for a container on this machine; `None` when the
 /// profile asks for no filter (no default action and no rules).
 pub fn compile_json(json: &str) -> Result<Option<Program>, Error> {
+    compile_json_with(json, super::caps::DOCKER_CAPS)
+}
+
+/// [`compile_json`] for a container whose capability set is `caps`.
+pub fn compile_json_with(json: &str, caps: rustix::thread::CapabilitySet) -> Result<Option<Program>, Error> {
     let profile = parse(json)?;
     if !profile.listener_path.is_empty() {
         return Err(invalid("listenerPath (SCMP_ACT_NOTIFY) is not supported"));
@@ -150,7 +162,7 @@ pub fn compile_json(json: &str) -> Result<Option<Program>, Error> {
     if let Some(flag) = profile.flags.iter().flatten().next() {
         return Err(invalid(format!("the flag {flag} is not supported")));
     }
-    match profile.resolve(&container_target()?).map_err(Error::Invalid)? {
+    match profile.resolve(&container_target_with(caps)?).map_err(Error::Invalid)? {
         Some(resolved) => compile(&resolved).map(Some),
         None => Ok(None),
     }
@@ -172,6 +184,33 @@ pub fn default_program() -> Result<Program, Error> {
         .get_or_init(|| compile_default().map_err(|e| e.to_string()))
         .clone()
         .map_err(Error::Compile)
+}
+
+/// Docker's default profile for a container whose capability set is
+/// `caps`: [`default_program`] for Docker's set, else compiled once per
+/// set and kept (a daemon sees few sets).
+pub fn default_program_for(caps: rustix::thread::CapabilitySet) -> Result<Program, Error> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    if caps == super::caps::DOCKER_CAPS {
+        return default_program();
+    }
+    static BY_CAPS: Mutex<Option<HashMap<u64, Program>>> = Mutex::new(None);
+    if let Some(p) = BY_CAPS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_default()
+        .get(&caps.bits())
+    {
+        return Ok(p.clone());
+    }
+    let program = compile_json_with(DEFAULT_PROFILE, caps)?.ok_or_else(|| invalid("the default profile is empty"))?;
+    BY_CAPS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_default()
+        .insert(caps.bits(), program.clone());
+    Ok(program)
 }
 
 /// A profile's action (`SCMP_ACT_*`) with its errno (EPERM by default)
