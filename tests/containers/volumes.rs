@@ -419,3 +419,48 @@ fn a_rootless_daemon_mounts_volumes_and_read_only_roots() {
         "r\n"
     );
 }
+
+/// `strata run` has the same flags: `-v`, `--mount`, `--tmpfs`,
+/// `--volumes-from`, `--read-only`.
+#[test]
+fn strata_run_mounts_as_docker() {
+    let d = require!(daemon());
+    let host = d.dir.path().join("sbind");
+    std::fs::create_dir(&host).unwrap();
+    let spec = format!("{}:/data", host.display());
+    let strata = |args: &[&str]| {
+        let out = d.strata(args);
+        (out.status.success(), text(&out))
+    };
+    let (ok1, out) = strata(&[
+        "run",
+        "--name",
+        "s",
+        "-v",
+        &spec,
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo s > /data/f; echo a > /anon/f",
+    ]);
+    assert!(ok1, "{out}");
+    assert_eq!(std::fs::read_to_string(host.join("f")).unwrap(), "s\n");
+    let (ok2, out) = strata(&["run", "--rm", "--volumes-from", "s", "busybox", "cat", "/anon/f"]);
+    assert!(ok2 && out.contains('a'), "{out}");
+    let (ok3, out) = strata(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--mount",
+        "type=tmpfs,dst=/run",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/x /run/y && touch /z",
+    ]);
+    assert!(!ok3 && out.contains("Read-only file system"), "{out}");
+}

@@ -74,6 +74,8 @@ pub struct ContainerArgs {
     #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = parse_pull_policy)]
     pub pull: PullPolicy,
     #[command(flatten)]
+    pub mount_args: super::mount_args::MountArgs,
+    #[command(flatten)]
     pub security: super::security_args::SecurityArgs,
     #[command(flatten)]
     pub resources: super::resource_args::ResourceArgs,
@@ -158,7 +160,8 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
         Some(n) => format!("/containers/create?name={}", encode(n)),
         None => "/containers/create".to_string(),
     };
-    let request = args.request(attached);
+    let mut request = args.request(attached);
+    args.mount_args.apply(&mut request)?;
     if args.pull == PullPolicy::Always {
         pull_to_stderr(client, &args.image).await?;
     }

@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod login;
 pub mod logs;
+pub mod mount_args;
 pub mod ps;
 pub mod pull;
 pub mod push;
