@@ -94,6 +94,26 @@ fn hierarchy(layout: Layout) -> Box<dyn Hierarchy> {
     }
 }
 
+/// The controllers to make a container's cgroup with: on v1 those of
+/// [`CONTROLLERS`] (not `devices`, which `cgroup` manages, nor the
+/// others); on v2 every controller the root offers (`None`), which gives
+/// `cgroups-rs` its core freezer too ("freezer", "cpuacct" and "blkio"
+/// are no v2 controller names, and naming them is an error there).
+fn controllers(layout: Layout) -> Option<Vec<String>> {
+    match layout {
+        Layout::V1 => Some(CONTROLLERS.iter().map(|s| s.to_string()).collect()),
+        Layout::V2 => None,
+    }
+}
+
+/// A handle on a container's cgroups (made or not).
+fn load(layout: Layout, path: &str) -> Cgroup {
+    match controllers(layout) {
+        Some(list) => Cgroup::load_with_specified_controllers(hierarchy(layout), path, list),
+        None => Cgroup::load(hierarchy(layout), path),
+    }
+}
+
 /// The relative path of a container's cgroups in every hierarchy.
 pub fn relative_path(parent: &str, id: &str) -> String {
     format!("{parent}/{id}")
@@ -129,18 +149,16 @@ impl Manager {
             return Err(Error::BadId(id.to_string()));
         }
         let path = relative_path(&self.parent, id);
-        let controllers: Vec<String> = CONTROLLERS.iter().map(|s| s.to_string()).collect();
-        let stale = Cgroup::load_with_specified_controllers(hierarchy(self.layout), &path, controllers.clone());
+        let stale = load(self.layout, &path);
         if stale.exists() {
             let _ = stale.kill();
             let _ = stale.delete();
         }
-        let cgroup = Cgroup::new_with_specified_controllers(hierarchy(self.layout), &path, Some(controllers)).map_err(
-            |source| Error::Cgroup {
+        let cgroup = Cgroup::new_with_specified_controllers(hierarchy(self.layout), &path, controllers(self.layout))
+            .map_err(|source| Error::Cgroup {
                 path: path.clone(),
                 source,
-            },
-        )?;
+            })?;
         // From here on, dropping it removes the directories.
         let cgroups = ContainerCgroups { cgroup };
         cgroups.apply(limits)?;
@@ -172,8 +190,7 @@ impl Manager {
                 }
                 let id = entry.file_name().to_string_lossy().into_owned();
                 let path = relative_path(&self.parent, &id);
-                let controllers = CONTROLLERS.iter().map(|s| s.to_string()).collect();
-                let cg = Cgroup::load_with_specified_controllers(hierarchy(self.layout), &path, controllers);
+                let cg = load(self.layout, &path);
                 let _ = cg.kill();
                 if let Err(e) = cg.delete() {
                     tracing::warn!("removing the stale cgroup {path}: {e}");
@@ -238,12 +255,7 @@ impl ContainerCgroups {
             if limits.memory_swap != 0 && !self.cgroup.v2() {
                 mem.set_memswap_limit(limits.memory_swap).map_err(set("memory swap"))?;
             } else if limits.memory_swap != 0 {
-                // v2's memory.swap.max is swap alone.
-                let swap = match limits.memory_swap {
-                    -1 => -1,
-                    total => (total - limits.memory).max(0),
-                };
-                mem.set_memswap_limit(swap).map_err(set("memory swap"))?;
+                mem.set_memswap_limit(v2_swap(limits)).map_err(set("memory swap"))?;
             }
         }
         if limits.cpu_shares > 0 || limits.cpu_quota != 0 {
@@ -314,6 +326,15 @@ impl ContainerCgroups {
     }
 }
 
+/// v2's `memory.swap.max` is swap alone, where Docker's `MemorySwap` (and
+/// v1's `memory.memsw.limit_in_bytes`) is memory plus swap; -1 unlimited.
+fn v2_swap(limits: &Limits) -> i64 {
+    match limits.memory_swap {
+        -1 => -1,
+        total => (total - limits.memory).max(0),
+    }
+}
+
 /// The `oom_kill` count of a v2 `memory.events`.
 fn parse_oom_kill_v2(events: &str) -> u64 {
     events
@@ -353,6 +374,27 @@ mod tests {
         let events = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
         assert_eq!(parse_oom_kill_v2(events), 1);
         assert_eq!(parse_oom_kill_v2(""), 0);
+    }
+
+    #[test]
+    fn v2_takes_every_controller_and_v1_its_own() {
+        assert_eq!(controllers(Layout::V2), None);
+        let v1 = controllers(Layout::V1).unwrap();
+        assert!(v1.iter().any(|c| c == "freezer") && !v1.iter().any(|c| c == "devices"));
+        let cg = load(Layout::V2, "strata-test/abc");
+        assert!(cg.v2());
+    }
+
+    #[test]
+    fn v2_swap_is_swap_alone() {
+        let l = |memory, memory_swap| Limits {
+            memory,
+            memory_swap,
+            ..Limits::default()
+        };
+        assert_eq!(v2_swap(&l(64 << 20, 128 << 20)), 64 << 20);
+        assert_eq!(v2_swap(&l(64 << 20, 64 << 20)), 0);
+        assert_eq!(v2_swap(&l(64 << 20, -1)), -1);
     }
 
     #[test]
