@@ -78,3 +78,28 @@ fn init_forwards_sigint_to_a_command_without_a_handler() {
     let out = docker_on_terminal(&d, "run -t --init --name tty busybox sleep 600", "\\003");
     assert_eq!(status(&d, "tty"), "exited 130", "{}", text(&out));
 }
+
+/// `strata run --init` and `--restart` send what the docker CLI sends.
+#[test]
+fn the_strata_cli_has_init_and_restart() {
+    let d = require!(daemon());
+    let out = d.strata(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,comm"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ps = stdout(&out);
+    assert!(
+        ps.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "docker-init"]),
+        "{ps}"
+    );
+    let out = d.strata(&["create", "--name", "r", "--restart", "on-failure:2", "busybox", "true"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let policy = &d.inspect("r")["HostConfig"]["RestartPolicy"];
+    assert_eq!(policy["Name"], "on-failure", "{policy}");
+    assert_eq!(policy["MaximumRetryCount"], 2, "{policy}");
+    let out = d.strata(&["create", "--restart", "on-failure:x", "busybox", "true"]);
+    assert!(
+        !out.status.success() && text(&out).contains("must be an integer"),
+        "{}",
+        text(&out)
+    );
+}

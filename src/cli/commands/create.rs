@@ -79,6 +79,8 @@ pub struct ContainerArgs {
     pub security: super::security_args::SecurityArgs,
     #[command(flatten)]
     pub resources: super::resource_args::ResourceArgs,
+    #[command(flatten)]
+    pub init: super::init_args::InitArgs,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -144,6 +146,7 @@ impl ContainerArgs {
         };
         self.security.apply(&mut request.host_config);
         self.resources.apply(&mut request.host_config);
+        self.init.apply(&mut request.host_config);
         request
     }
 }

@@ -10,6 +10,7 @@ pub mod history;
 pub mod images;
 pub mod import;
 pub mod info;
+pub mod init_args;
 pub mod inspect;
 pub mod lifecycle;
 pub mod login;
