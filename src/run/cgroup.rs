@@ -14,8 +14,9 @@
 //!   enforces also in hybrid mode (beside v1 controllers).
 //!
 //! A container's processes join its cgroup before anything of the image
-//! runs: the init, and every exec'd process, writes itself into
-//! `cgroup.procs` first thing (see `helper.rs`).
+//! runs: the shim writes the init's pid, and every exec'd process's, into
+//! `cgroup.procs` while that process sets up, and the process waits for it
+//! before it gives up privileges or execs (see `helper.rs`).
 //!
 //! A rootless daemon writes no cgroup, and needs none: in the user
 //! namespace its containers run in, the kernel refuses `mknod` of a device,
@@ -418,15 +419,40 @@ impl Drop for Cgroup {
     }
 }
 
-/// Moves the calling process into each cgroup directory (`cgroup.procs`).
-/// The container's init and exec'd processes call it first thing.
-pub fn join(dirs: &[PathBuf]) -> io::Result<()> {
-    for dir in dirs {
-        // "0" is the writer itself, whatever its pid namespace.
-        std::fs::write(dir.join("cgroup.procs"), "0")
-            .map_err(|e| io::Error::new(e.kind(), format!("joining the cgroup {}: {e}", dir.display())))?;
+/// The `cgroup.procs` files of a process's cgroups, opened while the
+/// host's cgroup filesystem is in view: the shim opens them before it
+/// spawns the init, which then pivots the mount namespace they share.
+pub struct Joiner(Vec<(PathBuf, std::fs::File)>);
+
+impl Joiner {
+    /// Opens `cgroup.procs` in each of `dirs`.
+    pub fn open(dirs: &[PathBuf]) -> io::Result<Joiner> {
+        let mut files = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))
+                .map_err(|e| joining(dir, e))?;
+            files.push((dir.clone(), file));
+        }
+        Ok(Joiner(files))
     }
-    Ok(())
+
+    /// Moves the process `pid` (as the writer's pid namespace numbers it)
+    /// into each cgroup. The shim moves the container's init and each
+    /// exec'd process so, before either runs anything of the image.
+    pub fn join(&self, pid: u32) -> io::Result<()> {
+        use std::io::Write;
+        let pid = pid.to_string();
+        for (dir, file) in &self.0 {
+            (&*file).write_all(pid.as_bytes()).map_err(|e| joining(dir, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn joining(dir: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("joining the cgroup {}: {e}", dir.display()))
 }
 
 #[cfg(test)]

@@ -1,18 +1,20 @@
-//! The helper processes: the shim (makes or joins the namespaces, spawns
-//! the init, relays its outcome, waits) and the init (mounts, pivot, user,
-//! capabilities, exec). Both run single-threaded, started by
-//! [`super::dispatch_helper`] before anything else in `main`.
+//! The helper processes: the shim (makes or joins the namespaces, forks
+//! the init, relays its outcome, waits) and the init, the shim's forked
+//! child (mounts, pivot, user, capabilities, exec). The shim runs
+//! single-threaded, started by [`super::dispatch_helper`] before anything
+//! else in `main`; so its fork may go on running Rust code.
 
 use super::linux::LinuxSyscalls;
 use super::lookup::{Failure, errno_text, exec_error_code, look_path};
-use super::{ENV_FD, ENV_SPEC, INIT_ARG, ProcessSpec, ShimSpec, docker_code, plan, user};
+use super::{ENV_FD, ENV_SPEC, ProcessSpec, ShimSpec, docker_code, plan, user};
 use crate::run::{Confinement, ContainerSpec, NetworkMode, Privileges, cgroup, rlimits};
+use crate::sys::signals::Forked;
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
 use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -20,7 +22,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// What the init is asked to do.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 enum InitSpec {
     Start {
         spec: ContainerSpec,
@@ -29,7 +31,7 @@ enum InitSpec {
     /// Join these namespaces (kind, inherited descriptor), then run.
     Exec {
         process: ProcessSpec,
-        namespaces: Vec<(String, i32)>,
+        namespaces: Vec<(String, OwnedFd)>,
         confinement: Confinement,
     },
 }
@@ -138,6 +140,11 @@ fn setns(kind: &str, fd: BorrowedFd<'_>) -> Result<(), Failure> {
 fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     let spec: ShimSpec = env_spec()?;
     let mut keep: Vec<(String, OwnedFd)> = Vec::new();
+    let cgroups = match &spec {
+        ShimSpec::Start { spec, .. } => &spec.confinement.cgroups,
+        ShimSpec::Exec { confinement, .. } => &confinement.cgroups,
+    };
+    let cgroups = cgroup::Joiner::open(cgroups).map_err(fail("confining the container"))?;
     let init_spec = match spec {
         ShimSpec::Start { spec, rootless } => {
             if rootless {
@@ -169,7 +176,7 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
             if let Some(pos) = keep.iter().position(|(k, _)| k == "user") {
                 keep.remove(pos);
             }
-            let namespaces = keep.iter().map(|(k, fd)| (k.clone(), fd.as_raw_fd())).collect();
+            let namespaces = std::mem::take(&mut keep);
             InitSpec::Exec {
                 process,
                 namespaces,
@@ -177,22 +184,22 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
             }
         }
     };
-    let json = serde_json::to_string(&init_spec).map_err(|e| Failure::new(1, format!("encoding the spec: {e}")))?;
     // A socket rather than a pipe: a TTY process's init sends its terminal's
-    // master over it.
+    // master over it, and the shim sends it [`CONFINED`].
     let (reader, writer) = UnixStream::pair().map_err(fail("creating the sync socket"))?;
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg(INIT_ARG)
-        .env_clear()
-        .env(ENV_SPEC, json)
-        .env(ENV_FD, writer.as_raw_fd().to_string());
-    let mut fds: Vec<BorrowedFd<'_>> = keep.iter().map(|(_, fd)| fd.as_fd()).collect();
-    fds.push(writer.as_fd());
-    let mut child = crate::sys::spawn_keeping_fds(cmd, &fds).map_err(fail("starting the container's init"))?;
-    drop(fds);
+    // A fork without an exec: this process is single-threaded, so the
+    // child may run the init's code straight away, which saves an exec and
+    // a second start of this program on every container start.
+    let pid = match crate::sys::signals::fork_single_threaded().map_err(fail("starting the container's init"))? {
+        Forked::Child => {
+            drop(reader);
+            drop(cgroups);
+            run_init(init_spec, writer)
+        }
+        Forked::Parent(pid) => pid as u32,
+    };
     drop(writer);
-    drop(keep);
-    let pid = child.id();
+    drop(init_spec);
     let pidfd = Pid::from_raw(pid as i32)
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     let kill = |pidfd: &Option<OwnedFd>| {
@@ -200,6 +207,14 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
             let _ = rustix::process::pidfd_send_signal(fd, Signal::KILL);
         }
     };
+    // The init sets up meanwhile, and waits for this byte before anything
+    // of the image can run (see `wait_until_confined`).
+    if let Err(e) = cgroups.join(pid) {
+        kill(&pidfd);
+        let _ = wait_for(pid);
+        return Err(fail("confining the container")(e));
+    }
+    (&reader).write_all(&[CONFINED]).map_err(fail("writing to the init"))?;
     let acknowledged = send(sock, &format!("pid {pid}")).is_ok() && {
         let mut ack = [0u8; 1];
         matches!((&*sock).read(&mut ack), Ok(1))
@@ -207,13 +222,13 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     if !acknowledged {
         // stratad is gone: so goes the container.
         kill(&pidfd);
-        let status = child.wait().map_err(fail("waiting for the init"))?;
+        let status = wait_for(pid).map_err(fail("waiting for the init"))?;
         return Ok(docker_code(status));
     }
     let (report, master) = read_report(&reader);
     if !report.is_empty() {
         drop(master);
-        let _ = child.wait();
+        let _ = wait_for(pid);
         let (code, message) = report.split_once('\t').unwrap_or(("1", &report));
         return Err(Failure::new(code.parse().unwrap_or(1), message));
     }
@@ -229,8 +244,21 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     if let Some(fd) = &pidfd {
         watch(sock, fd);
     }
-    let status = child.wait().map_err(fail("waiting for the container"))?;
+    let status = wait_for(pid).map_err(fail("waiting for the container"))?;
     Ok(docker_code(status))
+}
+
+/// Waits for the child `pid` to end; its status.
+fn wait_for(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = Pid::from_raw(pid as i32).ok_or_else(|| std::io::Error::other("pid 0"))?;
+    loop {
+        match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => return Ok(std::process::ExitStatus::from_raw(status.as_raw())),
+            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// What the init said before its exec (nothing: the exec happened; else
@@ -278,39 +306,54 @@ fn watch(sock: &UnixStream, pidfd: &OwnedFd) {
 
 // ---------------------------------------------------------------- the init
 
-pub fn init_main() -> ! {
-    let inherited = env_fd();
-    // Whatever else stratad leaked without close-on-exec stays out.
+/// The init's life, in the shim's forked child: sets the container up
+/// and execs its command (or, with `--init`, forks it and reaps). `sync` is
+/// its end of the socket to the shim: a failure before the exec is written
+/// there; EOF (the exec closed it) means the exec happened.
+fn run_init(spec: InitSpec, sync: UnixStream) -> ! {
+    // Nothing of the shim's (its socket to stratad, the namespaces' and
+    // cgroups' descriptors) reaches the container's command.
     let _ = crate::sys::cloexec_from(3);
-    let failure = match inherited {
-        Err(f) => {
-            eprintln!("strata init: {}", f.message);
-            f
-        }
-        Ok(fd) => {
-            let sync = UnixStream::from(fd);
-            // Closed by the exec: EOF tells the shim the exec happened.
-            let _ = rustix::io::fcntl_setfd(&sync, rustix::io::FdFlags::CLOEXEC);
-            let failure = match init(&sync) {
-                Ok((ready, false)) => ready.exec(),
-                // `--init`: this process stays PID 1; the child execs. The
-                // parent closes its copy of the sync socket, so the child's
-                // exec (or its report) alone ends the shim's read.
-                Ok((ready, true)) => match super::reaper::fork(ready.tty) {
-                    Ok(None) => ready.exec(),
-                    Ok(Some(child)) => {
-                        drop(sync);
-                        super::reaper::reap_and_exit(child)
-                    }
-                    Err(e) => fail("starting the init's command")(e),
-                },
-                Err(f) => f,
-            };
-            let _ = write!(&sync, "{}\t{}", failure.code, failure.message);
-            failure
-        }
+    let failure = match init(spec, &sync) {
+        Ok((ready, false)) => ready.exec(),
+        // `--init`: this process stays PID 1; the child execs. The
+        // parent closes its copy of the sync socket, so the child's
+        // exec (or its report) alone ends the shim's read.
+        Ok((ready, true)) => match super::reaper::fork(ready.tty) {
+            Ok(None) => ready.exec(),
+            Ok(Some(child)) => {
+                drop(sync);
+                super::reaper::reap_and_exit(child)
+            }
+            Err(e) => fail("starting the init's command")(e),
+        },
+        Err(f) => f,
     };
+    let _ = write!(&sync, "{}\t{}", failure.code, failure.message);
     std::process::exit(failure.code)
+}
+
+/// The byte the shim sends its init once the init is in the container's
+/// cgroups.
+const CONFINED: u8 = b'c';
+
+/// Returns once the shim has moved this process into the container's
+/// cgroups (the device rules, the limits): before anything of the image
+/// can run, and before this process forks (`--init`) or gives up its
+/// privileges. The shim does the move, rather than this process, so that
+/// the move's cost (on cgroup v1 an RCU grace period, milliseconds) runs
+/// beside the mounts made here meanwhile instead of before them; the
+/// setup until here is this program's alone (mounts, files of the image
+/// read, never run).
+fn wait_until_confined(sync: &UnixStream) -> Result<(), Failure> {
+    let mut byte = [0u8; 1];
+    loop {
+        match (&*sync).read(&mut byte) {
+            Ok(1) if byte[0] == CONFINED => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(_) | Err(_) => return Err(Failure::new(1, "the shim ended before confining the container")),
+        }
+    }
 }
 
 /// The command, confined and ready for `execve`.
@@ -335,14 +378,10 @@ impl Ready {
 
 /// Sets the container up; the command ready to exec, and whether the
 /// built-in init ([`super::reaper`]) runs it.
-fn init(sync: &UnixStream) -> Result<(Ready, bool), Failure> {
+fn init(spec: InitSpec, sync: &UnixStream) -> Result<(Ready, bool), Failure> {
     rustix::process::umask(Mode::from_raw_mode(0o022));
-    match env_spec::<InitSpec>()? {
+    match spec {
         InitSpec::Start { spec, rootless } => {
-            // Still on the host's mounts, and before anything else: from
-            // here on the device rules hold for this process and its
-            // children.
-            cgroup::join(&spec.confinement.cgroups).map_err(fail("confining the container"))?;
             let steps = plan::plan(&spec, rootless);
             plan::execute(&mut LinuxSyscalls::new(), &steps).map_err(|m| Failure::new(1, m))?;
             Ok((finish(&spec.process, &spec.confinement, sync)?, spec.init))
@@ -352,11 +391,7 @@ fn init(sync: &UnixStream) -> Result<(Ready, bool), Failure> {
             namespaces,
             confinement,
         } => {
-            // Before joining the container's mounts, which hide the host's
-            // cgroup filesystem.
-            cgroup::join(&confinement.cgroups).map_err(fail("confining the process"))?;
-            for (kind, raw) in namespaces {
-                let fd = crate::sys::take_inherited_fd(raw).map_err(fail("the inherited namespace"))?;
+            for (kind, fd) in namespaces {
                 setns(&kind, fd.as_fd())?;
             }
             Ok((finish(&process, &confinement, sync)?, false))
@@ -535,6 +570,7 @@ fn finish(process: &ProcessSpec, confinement: &Confinement, sync: &UnixStream) -
         rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(fail_errno("setting the controlling terminal"))?;
     }
 
+    wait_until_confined(sync)?;
     let privileges = &confinement.privileges;
     let extra_groups = user::additional_groups(&privileges.group_add, &group).map_err(|m| Failure::new(1, m))?;
     apply_limits(privileges)?;

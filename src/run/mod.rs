@@ -6,8 +6,8 @@
 //! hidden `__strata-shim` subcommand with the spec as JSON in its
 //! environment and one end of a socket pair. The shim, single-threaded,
 //! unshares the namespaces (a user namespace first when not root) and
-//! spawns the helper again as `__strata-init`, which is PID 1 of the new PID
-//! namespace: it builds the mounts (see [`plan`]), pivots into the root,
+//! forks the init (without an exec: the shim has one thread), which is
+//! PID 1 of the new PID namespace: it builds the mounts (see [`plan`]), pivots into the root,
 //! sets the hostname, switches to the user, drops capabilities and execs
 //! the command. The init reports a failure before exec over a close-on-exec
 //! socket; EOF means the exec happened. The shim relays the init's host pid
@@ -27,9 +27,11 @@
 //! running container instead of making new ones.
 //!
 //! Every process of a container, its init and each exec'd one, is
-//! confined alike ([`Confinement`]): it joins the container's cgroups
-//! first thing, before anything of the image can run (the device rules,
-//! [`cgroup`]), and installs the container's seccomp program ([`seccomp`])
+//! confined alike ([`Confinement`]): the shim moves it into the
+//! container's cgroups while it sets up (on cgroup v1 a move costs an RCU
+//! grace period, so it runs beside the mounts rather than before them),
+//! and it waits for that before anything of the image can run (the device
+//! rules, [`cgroup`]); it installs the container's seccomp program ([`seccomp`])
 //! as its very last step before `execve`, after its capabilities and
 //! `no_new_privs` — or, without `no_new_privs` (Docker's default), before
 //! its capabilities are dropped, since only a holder of `CAP_SYS_ADMIN`
@@ -66,8 +68,6 @@ use std::sync::Mutex;
 
 /// The hidden subcommand of the helper that becomes the shim.
 const SHIM_ARG: &str = "__strata-shim";
-/// The hidden subcommand of the helper that becomes the container's init.
-const INIT_ARG: &str = "__strata-init";
 /// The environment variable carrying a helper's JSON spec.
 const ENV_SPEC: &str = "_STRATA_RUN_SPEC";
 /// The environment variable carrying a helper's inherited descriptor.
@@ -110,8 +110,8 @@ pub struct Confinement {
     /// Installed as the last step before `execve`; `None` is unconfined
     /// (`--security-opt seccomp=unconfined`).
     pub seccomp: Option<seccomp::Program>,
-    /// cgroup directories the process moves itself into first thing
-    /// ([`cgroup::join`]); none for a rootless daemon (see [`cgroup`]).
+    /// cgroup directories the shim moves the process into before it runs
+    /// anything of the image ([`cgroup::Joiner`]); none for a rootless daemon (see [`cgroup`]).
     pub cgroups: Vec<PathBuf>,
     /// Capabilities, `no_new_privs`, limits, groups and devices.
     #[serde(default)]
@@ -575,8 +575,6 @@ pub fn dispatch_helper() {
     };
     if arg == SHIM_ARG {
         helper::shim_main()
-    } else if arg == INIT_ARG {
-        helper::init_main()
     }
 }
 

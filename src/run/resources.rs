@@ -299,10 +299,14 @@ impl ContainerCgroups {
                 return 0;
             };
             let events = std::fs::read_to_string(mem.path().join("memory.events")).unwrap_or_default();
-            return parse_oom_kill_v2(&events);
+            return parse_oom_kill(&events);
         }
+        // The one file, not `memory_stat()`'s dozen: this is read on every
+        // container's exit.
         match self.controller::<MemController>("memory") {
-            Ok(mem) => mem.memory_stat().oom_control.oom_kill,
+            Ok(mem) => {
+                parse_oom_kill(&std::fs::read_to_string(mem.path().join("memory.oom_control")).unwrap_or_default())
+            }
             Err(_) => 0,
         }
     }
@@ -336,7 +340,8 @@ fn v2_swap(limits: &Limits) -> i64 {
 }
 
 /// The `oom_kill` count of a v2 `memory.events`.
-fn parse_oom_kill_v2(events: &str) -> u64 {
+/// The `oom_kill N` line of v1 `memory.oom_control` or v2 `memory.events`.
+fn parse_oom_kill(events: &str) -> u64 {
     events
         .lines()
         .find_map(|l| l.strip_prefix("oom_kill "))
@@ -372,8 +377,10 @@ mod tests {
     #[test]
     fn v2_oom_kills_parse() {
         let events = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
-        assert_eq!(parse_oom_kill_v2(events), 1);
-        assert_eq!(parse_oom_kill_v2(""), 0);
+        assert_eq!(parse_oom_kill(events), 1);
+        assert_eq!(parse_oom_kill(""), 0);
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(parse_oom_kill(v1), 3);
     }
 
     #[test]
