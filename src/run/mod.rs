@@ -38,6 +38,7 @@
 
 pub mod caps;
 pub mod cgroup;
+pub mod delegation;
 pub mod devices;
 pub mod ebpf;
 mod helper;
@@ -111,7 +112,8 @@ pub struct Confinement {
     /// (`--security-opt seccomp=unconfined`).
     pub seccomp: Option<seccomp::Program>,
     /// cgroup directories the process moves itself into first thing
-    /// ([`cgroup::join`]); none for a rootless daemon (see [`cgroup`]).
+    /// ([`cgroup::join`]); for a rootless daemon only its delegated
+    /// resource cgroups, if any (see [`cgroup`], [`delegation`]).
     pub cgroups: Vec<PathBuf>,
     /// Capabilities, `no_new_privs`, limits, groups and devices.
     #[serde(default)]
