@@ -5,8 +5,9 @@
 //! running), as Docker's.
 //!
 //! `commit --pause` freezes the same way for its moment of reading
-//! ([`Engine::hold_for_commit`]); only a rootless daemon, which has no
-//! cgroup of its own (see `run::cgroup`), stops the processes with SIGSTOP.
+//! ([`Engine::hold_for_commit`]); only a rootless daemon without a
+//! delegated cgroup (see `run::delegation`), whose containers have no
+//! cgroup, stops the processes with SIGSTOP.
 
 use super::container::Container;
 use super::error::Error;
@@ -28,7 +29,7 @@ fn set_frozen(c: &Container, frozen: bool) -> Result<(), Error> {
     }
     let Some(cgroups) = &run.resources else {
         return Err(Error::invalid(
-            "strata: pause needs the container's freezer cgroup, which a rootless daemon does not have",
+            "strata: pause needs the container's freezer cgroup, which a rootless daemon without a delegated cgroup does not have",
         ));
     };
     let done = if frozen { cgroups.freeze() } else { cgroups.thaw() };

@@ -7,7 +7,8 @@
 
 use super::error::Error;
 use super::spec::HostSettings;
-use crate::run::resources::{CPU_PERIOD_US, ContainerCgroups, Limits, Manager};
+use crate::run::delegation::{self, Delegation, NotDelegated};
+use crate::run::resources::{CPU_PERIOD_US, ContainerCgroups, Layout, Limits, Manager};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -176,25 +177,67 @@ pub fn limits(host: &HostSettings) -> Result<Limits, Error> {
 }
 
 /// Checks a create's limits: Docker's errors, and a rootless daemon's
-/// refusal (it writes no cgroup, see `run::cgroup`).
+/// refusal when it has no delegated cgroup to apply them in.
 pub fn check(host: &HostSettings) -> Result<Limits, Error> {
     let limits = limits(host)?;
-    if limits.any() && !crate::sys::is_root() {
-        return Err(Error::invalid(
-            "strata: resource limits need a delegated cgroup v2 for a rootless daemon: this daemon runs \
-             without root and without one; remove --memory, --cpus, --pids-limit and the like",
-        ));
+    if limits.any()
+        && !crate::sys::is_root()
+        && let Err(why) = delegation()
+    {
+        return Err(Error::invalid(refusal(rustix::process::getuid().as_raw(), why)));
     }
     Ok(limits)
 }
 
+/// A rootless daemon's refusal of limits: why, and what to do.
+fn refusal(uid: u32, why: &NotDelegated) -> String {
+    format!(
+        "strata: resource limits need a delegated cgroup for a rootless daemon: this daemon (uid {uid}) {why}; \
+         delegate them (cgroup v2: systemd's Delegate=yes; v1: chown the daemon's cgroup directories to its \
+         user) or remove --memory, --cpus, --pids-limit and the like"
+    )
+}
+
+/// The host's layout (v1 or hybrid, or pure v2).
+fn layout() -> Layout {
+    if cgroups_rs::hierarchies::is_cgroup2_unified_mode() {
+        Layout::V2
+    } else {
+        Layout::V1
+    }
+}
+
+/// A rootless daemon's delegated cgroups, found once: the daemon's own
+/// cgroups do not change while it runs.
+fn delegation() -> &'static Result<Delegation, NotDelegated> {
+    static DELEGATION: OnceLock<Result<Delegation, NotDelegated>> = OnceLock::new();
+    DELEGATION.get_or_init(|| {
+        let found = delegation::discover_self(layout());
+        match &found {
+            Ok(d) => tracing::info!("rootless: containers' cgroups go under the delegated {:?}", d.dirs()),
+            Err(why) => tracing::info!("rootless: no delegated cgroup (this daemon {why}): no limits, stats or pause"),
+        }
+        found
+    })
+}
+
 static MANAGER: OnceLock<Option<Manager>> = OnceLock::new();
 
-/// The daemon's maker of resource cgroups: a root daemon's, for the store
-/// at `store_root` (one store per daemon); `None` rootless.
+/// The daemon's maker of resource cgroups, for the store at `store_root`
+/// (one store per daemon): a root daemon's; a rootless daemon's when it
+/// has a delegated cgroup, else `None`.
 pub fn manager(store_root: &Path) -> Option<&'static Manager> {
     MANAGER
-        .get_or_init(|| crate::sys::is_root().then(|| Manager::new(crate::run::cgroup::parent_name(store_root))))
+        .get_or_init(|| {
+            let parent = crate::run::cgroup::parent_name(store_root);
+            if crate::sys::is_root() {
+                return Some(Manager::new(parent));
+            }
+            delegation()
+                .as_ref()
+                .ok()
+                .map(|d| Manager::delegated(parent, d.clone()))
+        })
         .as_ref()
 }
 
@@ -206,7 +249,7 @@ pub fn sweep(store_root: &Path) {
 }
 
 /// A starting container's resource cgroups, limits applied; `None` for a
-/// rootless daemon (whose create refused limits).
+/// rootless daemon without a delegated cgroup (whose create refused limits).
 pub fn create(store_root: &Path, id: &str, host: &HostSettings) -> Result<Option<ContainerCgroups>, Error> {
     let limits = check(host)?;
     let Some(m) = manager(store_root) else {
@@ -277,6 +320,18 @@ mod tests {
             0
         );
         assert!(!limits(&HostSettings::default()).unwrap().any());
+    }
+
+    #[test]
+    fn the_rootless_refusal_says_what_to_do() {
+        let why = NotDelegated::Hierarchies(vec!["memory".into(), "pids".into()]);
+        assert_eq!(
+            refusal(1000, &why),
+            "strata: resource limits need a delegated cgroup for a rootless daemon: this daemon (uid 1000) \
+             cannot write its cgroup in the memory, pids hierarchies; delegate them (cgroup v2: systemd's \
+             Delegate=yes; v1: chown the daemon's cgroup directories to its user) or remove --memory, --cpus, \
+             --pids-limit and the like"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct Sample {
 
 impl Container {
     /// The container's counters now; `None` when it is not running (or
-    /// the daemon, rootless, has no cgroup to read).
+    /// the daemon, rootless without a delegated cgroup, has none to read).
     pub fn stats_sample(&self) -> Option<Sample> {
         let live = self.lock();
         let cgroups = live.run.as_ref()?.resources.as_ref()?;

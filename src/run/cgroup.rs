@@ -18,7 +18,9 @@
 //! `cgroup.procs` while that process sets up, and the process waits for it
 //! before it gives up privileges or execs (see `helper.rs`).
 //!
-//! A rootless daemon writes no cgroup, and needs none: in the user
+//! A rootless daemon writes no device cgroup, and needs none (its resource
+//! cgroups, when it has a delegated cgroup, are [`super::delegation`]'s
+//! business and carry no device rule): in the user
 //! namespace its containers run in, the kernel refuses `mknod` of a device,
 //! and every mount made there is `nodev` — the FUSE root, which
 //! `fusermount3` mounts `nodev` for an unprivileged user, and the tmpfs'es,
@@ -96,7 +98,7 @@ pub struct Mounts {
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(field: &str) -> String {
+pub(super) fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

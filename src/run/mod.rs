@@ -40,6 +40,7 @@
 
 pub mod caps;
 pub mod cgroup;
+pub mod delegation;
 pub mod devices;
 pub mod ebpf;
 mod helper;
@@ -111,7 +112,9 @@ pub struct Confinement {
     /// (`--security-opt seccomp=unconfined`).
     pub seccomp: Option<seccomp::Program>,
     /// cgroup directories the shim moves the process into before it runs
-    /// anything of the image ([`cgroup::Joiner`]); none for a rootless daemon (see [`cgroup`]).
+    /// anything of the image ([`cgroup::Joiner`]); for a rootless daemon
+    /// only its delegated resource cgroups, if any (see [`cgroup`],
+    /// [`delegation`]).
     pub cgroups: Vec<PathBuf>,
     /// Capabilities, `no_new_privs`, limits, groups and devices.
     #[serde(default)]

@@ -4,16 +4,20 @@
 //! freezer, blkio), on a pure cgroup v2 host one directory of the unified
 //! hierarchy with those controllers enabled.
 //!
-//! Every container of a root daemon gets them, limits or not: `stats`,
+//! Every container of a root daemon, and of a rootless one with a
+//! delegated cgroup ([`super::delegation`], its containers' cgroups then
+//! under `<own>/strata-<hash>/<id>`), gets them, limits or not: `stats`,
 //! `pause` and the OOM report read and write the same directories. They
 //! live under the store's parent (`strata-<hash>`, [`super::cgroup::parent_name`])
 //! at the root of each hierarchy, beside the device cgroup, so that the
 //! daemon's own (the sandbox's memory cgroup may be `/process_api/<hash>`)
-//! never limits them. The container's processes join each directory first
-//! thing (they are in [`super::Confinement::cgroups`]); dropping the
+//! never limits them. The shim moves the container's processes into each
+//! directory before they run anything of the image (they are in
+//! [`super::Confinement::cgroups`]); dropping the
 //! [`ContainerCgroups`] removes them, and [`Manager::sweep`] removes those
 //! a dead daemon left.
 
+use super::delegation::Delegation;
 use cgroups_rs::cgroup::Cgroup;
 use cgroups_rs::cpu::CpuController;
 use cgroups_rs::cpuset::CpuSetController;
@@ -25,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The controllers a container's cgroups have.
-const CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio"];
+pub const CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio"];
 
 /// The CFS period `--cpus` uses (Docker's: 100 ms).
 pub const CPU_PERIOD_US: u64 = 100_000;
@@ -106,11 +110,11 @@ fn controllers(layout: Layout) -> Option<Vec<String>> {
     }
 }
 
-/// A handle on a container's cgroups (made or not).
-fn load(layout: Layout, path: &str) -> Cgroup {
+/// A handle on a container's cgroups (made or not) in `hier`.
+fn load(layout: Layout, hier: Box<dyn Hierarchy>, path: &str) -> Cgroup {
     match controllers(layout) {
-        Some(list) => Cgroup::load_with_specified_controllers(hierarchy(layout), path, list),
-        None => Cgroup::load(hierarchy(layout), path),
+        Some(list) => Cgroup::load_with_specified_controllers(hier, path, list),
+        None => Cgroup::load(hier, path),
     }
 }
 
@@ -119,12 +123,17 @@ pub fn relative_path(parent: &str, id: &str) -> String {
     format!("{parent}/{id}")
 }
 
-/// A root daemon's maker of containers' resource cgroups.
+/// A daemon's maker of containers' resource cgroups: a root daemon's
+/// under each hierarchy's root, a rootless one's under its delegated
+/// cgroups ([`super::delegation`]).
 #[derive(Debug)]
 pub struct Manager {
     layout: Layout,
-    /// The store's parent cgroup's name (relative to each hierarchy's root).
+    /// The store's parent cgroup's name (relative to each hierarchy's
+    /// root, or to the delegated directory).
     parent: String,
+    /// A rootless daemon's delegated cgroups; `None` as root.
+    delegation: Option<Delegation>,
 }
 
 impl Manager {
@@ -135,7 +144,36 @@ impl Manager {
         } else {
             Layout::V1
         };
-        Manager { layout, parent }
+        Manager {
+            layout,
+            parent,
+            delegation: None,
+        }
+    }
+
+    /// A rootless daemon's manager, making the containers' cgroups at
+    /// `<own>/<parent>/<id>` in each delegated directory.
+    pub fn delegated(parent: String, delegation: Delegation) -> Manager {
+        let layout = match delegation {
+            Delegation::V1(_) => Layout::V1,
+            Delegation::V2(..) => Layout::V2,
+        };
+        Manager {
+            layout,
+            parent,
+            delegation: Some(delegation),
+        }
+    }
+
+    fn hierarchy(&self) -> Box<dyn Hierarchy> {
+        match &self.delegation {
+            Some(d) => d.hierarchy(),
+            None => hierarchy(self.layout),
+        }
+    }
+
+    fn load(&self, path: &str) -> Cgroup {
+        load(self.layout, self.hierarchy(), path)
     }
 
     pub fn layout(&self) -> Layout {
@@ -149,12 +187,12 @@ impl Manager {
             return Err(Error::BadId(id.to_string()));
         }
         let path = relative_path(&self.parent, id);
-        let stale = load(self.layout, &path);
+        let stale = self.load(&path);
         if stale.exists() {
             let _ = stale.kill();
             let _ = stale.delete();
         }
-        let cgroup = Cgroup::new_with_specified_controllers(hierarchy(self.layout), &path, controllers(self.layout))
+        let cgroup = Cgroup::new_with_specified_controllers(self.hierarchy(), &path, controllers(self.layout))
             .map_err(|source| Error::Cgroup {
                 path: path.clone(),
                 source,
@@ -168,10 +206,10 @@ impl Manager {
     /// Removes every container cgroup under this store's parent (killing
     /// what is left in them), in each hierarchy. Run at daemon start.
     pub fn sweep(&self) {
-        let h = hierarchy(self.layout);
-        let roots: Vec<PathBuf> = match self.layout {
-            Layout::V2 => vec![h.root()],
-            Layout::V1 => {
+        let roots: Vec<PathBuf> = match (&self.delegation, self.layout) {
+            (Some(d), _) => d.dirs(),
+            (None, Layout::V2) => vec![hierarchy(self.layout).root()],
+            (None, Layout::V1) => {
                 let v1 = cgroups_rs::hierarchies::V1::new();
                 v1.subsystems()
                     .iter()
@@ -190,7 +228,7 @@ impl Manager {
                 }
                 let id = entry.file_name().to_string_lossy().into_owned();
                 let path = relative_path(&self.parent, &id);
-                let cg = load(self.layout, &path);
+                let cg = self.load(&path);
                 let _ = cg.kill();
                 if let Err(e) = cg.delete() {
                     tracing::warn!("removing the stale cgroup {path}: {e}");
@@ -388,7 +426,7 @@ mod tests {
         assert_eq!(controllers(Layout::V2), None);
         let v1 = controllers(Layout::V1).unwrap();
         assert!(v1.iter().any(|c| c == "freezer") && !v1.iter().any(|c| c == "devices"));
-        let cg = load(Layout::V2, "strata-test/abc");
+        let cg = load(Layout::V2, hierarchy(Layout::V2), "strata-test/abc");
         assert!(cg.v2());
     }
 

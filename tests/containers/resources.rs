@@ -3,7 +3,7 @@
 //! errors; a rootless daemon refusing limits it cannot apply.
 
 use super::{daemon, ok, stdout};
-use crate::util::{require, rootless_daemon, text};
+use crate::util::{require, rootless_daemon, rootless_daemon_in, test_user, text};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -202,12 +202,215 @@ fn a_rootless_daemon_refuses_limits_without_a_delegated_cgroup() {
     let d = require!(rootless_daemon());
     let out = d.strata(&["run", "--rm", "-m", "64m", "busybox", "true"]);
     assert!(!out.status.success(), "{}", text(&out));
+    let (uid, _) = test_user();
+    for wanted in [
+        &format!(
+            "resource limits need a delegated cgroup for a rootless daemon: this daemon (uid {uid}) cannot write its cgroup in the memory, "
+        )[..],
+        " hierarchies; delegate them (cgroup v2: systemd's Delegate=yes; v1: chown the daemon's cgroup directories to its user) or remove --memory, --cpus, --pids-limit and the like",
+    ] {
+        assert!(text(&out).contains(wanted), "{}", text(&out));
+    }
+    ok(&d, &["run", "--rm", "busybox", "true"]);
+}
+
+/// The v1 controllers a container's cgroups use (`run::resources`).
+const CONTROLLERS: &[&str] = &["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio"];
+
+/// A cgroup v1 delegation as root makes one for a user (as LXC's
+/// `pam_cgfs`): `strata-deleg-<rand>` at the root of each hierarchy the
+/// containers' cgroups use, the directory and its files chowned to the
+/// user. Dropping it removes the directories, deepest first.
+struct Delegation {
+    /// Controller and its delegated directory (a co-mounted hierarchy
+    /// appears once per controller).
+    dirs: Vec<(String, PathBuf)>,
+}
+
+impl Delegation {
+    fn v1(uid: u32, gid: u32) -> Result<Delegation, String> {
+        crate::util::root()?;
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let name = format!("strata-deleg-{}-{}", std::process::id(), rand_suffix());
+        let mut deleg = Delegation { dirs: Vec::new() };
+        for controller in CONTROLLERS {
+            // MOUNTPOINT is the 5th field; after " - ": FSTYPE SOURCE SUPER.
+            let mount = mountinfo.lines().find_map(|l| {
+                let (head, tail) = l.split_once(" - ")?;
+                let mut tail = tail.split(' ');
+                let (fstype, opts) = (tail.next()?, tail.nth(1)?);
+                (fstype == "cgroup" && opts.split(',').any(|o| o == *controller))
+                    .then(|| PathBuf::from(head.split(' ').nth(4).unwrap()))
+            });
+            let Some(mount) = mount else {
+                if *controller == "memory" {
+                    return Err("no cgroup v1 memory hierarchy (this test is about v1 delegation)".into());
+                }
+                continue;
+            };
+            let dir = mount.join(&name);
+            if !dir.exists() {
+                std::fs::create_dir(&dir).map_err(|e| format!("making {}: {e}", dir.display()))?;
+                // A new cpuset cgroup has no cpus nor mems: nothing could join it.
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    if let Ok(parent) = std::fs::read_to_string(mount.join(file)) {
+                        std::fs::write(dir.join(file), parent.trim()).unwrap();
+                    }
+                }
+                let chown = |p: &std::path::Path| {
+                    rustix::fs::chown(
+                        p,
+                        Some(rustix::fs::Uid::from_raw(uid)),
+                        Some(rustix::fs::Gid::from_raw(gid)),
+                    )
+                    .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()))
+                };
+                chown(&dir);
+                for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                    chown(&entry.path());
+                }
+            }
+            deleg.dirs.push((controller.to_string(), dir));
+        }
+        Ok(deleg)
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self.dirs.iter().map(|(_, d)| d.clone()).collect();
+        dirs.dedup();
+        dirs
+    }
+
+    /// The container's cgroup in the hierarchy of `controller`:
+    /// `<delegated>/strata-<hash>/<id>`.
+    fn container(&self, controller: &str, id: &str) -> Option<PathBuf> {
+        let (_, dir) = self.dirs.iter().find(|(c, _)| c == controller)?;
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join(id))
+            .find(|p| p.is_dir())
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+/// Removes a cgroup directory and its children, deepest first; a child
+/// whose last process has just exited may stay busy a moment.
+fn remove_cgroup_tree(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup_tree(&entry.path());
+        }
+    }
+    let removed = within(Duration::from_secs(5), || {
+        let procs = read(dir, "cgroup.procs");
+        for pid in procs.lines() {
+            let _ = std::process::Command::new("kill").args(["-KILL", pid]).status();
+        }
+        std::fs::remove_dir(dir).is_ok() || !dir.exists()
+    });
+    if !removed {
+        eprintln!("could not remove the cgroup {}", dir.display());
+    }
+}
+
+impl Drop for Delegation {
+    fn drop(&mut self) {
+        for dir in self.dirs() {
+            remove_cgroup_tree(&dir);
+        }
+    }
+}
+
+#[test]
+fn a_rootless_daemon_applies_limits_in_a_delegated_v1_cgroup() {
+    let (uid, gid) = test_user();
+    // Declared first, dropped last: after the daemon has stopped.
+    let deleg = require!(Delegation::v1(uid, gid));
+    let d = require!(rootless_daemon_in(deleg.dirs()));
+    require!(d.docker_cli());
+    let docker = |args: &[&str]| d.docker(args).expect("docker");
+    // The daemon runs in the delegated cgroups, as its user.
+    let pid = d.pid().unwrap().to_string();
+    let (_, memory) = deleg.dirs.iter().find(|(c, _)| c == "memory").unwrap();
     assert!(
-        text(&out).contains("resource limits need a delegated cgroup v2 for a rootless daemon"),
+        read(memory, "cgroup.procs").lines().any(|p| p == pid),
+        "the daemon is not in {}",
+        memory.display()
+    );
+
+    let out = docker(&[
+        "run",
+        "--name",
+        "oom",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "exec dd if=/dev/zero of=/dev/null bs=150M count=1",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{}\n{}", text(&out), d.log());
+    let v = d.inspect("oom");
+    assert_eq!(v["State"]["OOMKilled"], true, "{}", v["State"]);
+    ok(&d, &["rm", "oom"]);
+
+    let script = "for i in $(seq 1 15); do sleep 2 & echo started $i; done; wait; echo all";
+    let out = docker(&["run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c", script]);
+    let started = stdout(&out).lines().filter(|l| l.starts_with("started")).count();
+    assert!(
+        !out.status.success() && text(&out).contains("can't fork"),
         "{}",
         text(&out)
     );
-    ok(&d, &["run", "--rm", "busybox", "true"]);
+    assert!(
+        (1..=9).contains(&started),
+        "{started} started beside the shell: {}",
+        text(&out)
+    );
+
+    let out = docker(&["run", "-d", "--name", "limited", "-m", "64m", "busybox", "sleep", "60"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = stdout(&out).trim().to_string();
+    let mem = deleg
+        .container("memory", &id)
+        .expect("the container's cgroup under the delegated one");
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), (64u64 << 20).to_string());
+    assert_eq!(
+        read(&mem, "cgroup.procs").lines().count(),
+        1,
+        "the container's init is not in {}",
+        mem.display()
+    );
+    let out = docker(&["stats", "--no-stream", "limited"]);
+    assert!(
+        out.status.success() && stdout(&out).contains(" / 64MiB"),
+        "{}",
+        text(&out)
+    );
+    // pause and update too.
+    let out = docker(&["pause", "limited"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let freezer = deleg.container("freezer", &id).expect("the container's freezer cgroup");
+    assert_eq!(read(&freezer, "freezer.state"), "FROZEN");
+    let out = docker(&["unpause", "limited"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = docker(&["update", "--memory", "128m", "--memory-swap", "256m", "limited"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), (128u64 << 20).to_string());
+    ok(&d, &["rm", "-f", "limited"]);
+    assert!(
+        deleg.container("memory", &id).is_none(),
+        "the cgroup outlived the container"
+    );
 }
 
 /// Polls `f` every 20 ms for at most `limit`; whether it came true.

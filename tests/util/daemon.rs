@@ -19,6 +19,10 @@ pub struct Daemon {
     /// A command the daemon is run under (it gets stratad and its
     /// arguments after its own), e.g. to change its mount namespace.
     pub wrap: Vec<String>,
+    /// cgroup directories the daemon starts in: the spawned process
+    /// writes itself to each `cgroup.procs` (as root, before any setpriv)
+    /// and then execs the daemon.
+    pub cgroups: Vec<PathBuf>,
 }
 
 impl Daemon {
@@ -41,6 +45,7 @@ impl Daemon {
             extra_args: Vec::new(),
             run_as: None,
             wrap: Vec::new(),
+            cgroups: Vec::new(),
         }
     }
 
@@ -72,6 +77,9 @@ impl Daemon {
             }
             None => Command::new(STRATAD),
         };
+        if !self.cgroups.is_empty() {
+            cmd = self.in_cgroups(cmd);
+        }
         let child = cmd
             .arg("--root")
             .arg(&self.root)
@@ -91,6 +99,20 @@ impl Daemon {
         // snapshot taken now is what the test's requests start from.
         let (status, body) = http_request(&self.socket, "GET", "/_ping", b"");
         assert_eq!(status, 200, "stratad's first /_ping: {body}");
+    }
+
+    /// `cmd` run by a shell that first moves itself into [`Self::cgroups`]
+    /// (and fails if it cannot), then execs it.
+    fn in_cgroups(&self, cmd: Command) -> Command {
+        let dirs: Vec<String> = self.cgroups.iter().map(|d| d.display().to_string()).collect();
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(r#"IFS=:; for d in $STRATA_TEST_CGROUPS; do echo $$ > "$d/cgroup.procs" || exit 125; done; unset IFS STRATA_TEST_CGROUPS; exec "$@""#)
+            .arg("sh")
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .env("STRATA_TEST_CGROUPS", dirs.join(":"));
+        sh
     }
 
     /// The daemon's pid, while it runs.
@@ -242,6 +264,12 @@ impl Drop for Daemon {
 /// socket directory that user's, `/dev/fuse` opened up as distributions
 /// ship it, with the busybox image imported; or what it lacks to run here.
 pub fn rootless_daemon() -> Result<Daemon, String> {
+    rootless_daemon_in(Vec::new())
+}
+
+/// [`rootless_daemon`] started in the cgroup directories `cgroups` (see
+/// [`Daemon::cgroups`]).
+pub fn rootless_daemon_in(cgroups: Vec<PathBuf>) -> Result<Daemon, String> {
     use std::os::unix::fs::PermissionsExt;
     fuse()?;
     tools(&["setpriv", "fusermount3"])?;
@@ -261,6 +289,7 @@ pub fn rootless_daemon() -> Result<Daemon, String> {
     }
     d.socket = run.join("s.sock");
     d.run_as = Some(uid);
+    d.cgroups = cgroups;
     d.spawn();
     d.import_busybox();
     Ok(d)
