@@ -15,8 +15,10 @@
 #   skopeo, umoci    seeding registries and reading saved archives (interop)
 #   apache2-utils    htpasswd -B, for the registry's basic-auth set-up
 #   curl, zstd       raw registry requests and zstd layers in the tests
+#   passt            pasta, the user-mode network of bridge containers (root and rootless)
+#   iproute2         ip, for the network and capability tests' checks
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd)
+packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd passt iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
