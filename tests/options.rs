@@ -2,18 +2,8 @@
 //! (api::unsupported), and `docker ps --filter` honoured or refused
 //! (engine::filter) — through the real docker CLI against stratad.
 
-use crate::util::{Daemon, fuse, require, text};
+use crate::util::{Daemon, require, text};
 use std::process::Output;
-
-/// A daemon with the busybox image that the docker CLI drives, or what is
-/// missing for one.
-fn daemon() -> Result<Daemon, String> {
-    fuse()?;
-    let d = Daemon::start();
-    d.docker_cli()?;
-    d.import_busybox();
-    Ok(d)
-}
 
 fn lines(out: &Output) -> Vec<String> {
     assert!(out.status.success(), "{}", text(out));
@@ -25,7 +15,7 @@ fn lines(out: &Output) -> Vec<String> {
 
 #[test]
 fn options_that_are_not_honoured_are_refused_by_name() {
-    let d = require!(daemon());
+    let d = require!(Daemon::with_docker_and_busybox());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["-p", "18080:80"], "--publish"),
@@ -78,7 +68,7 @@ fn options_that_are_not_honoured_are_refused_by_name() {
 
 #[test]
 fn ps_filters_are_honoured_or_refused() {
-    let d = require!(daemon());
+    let d = require!(Daemon::with_docker_and_busybox());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let id = |name: &str| lines(&docker(&["inspect", "-f", "{{.Id}}", name]))[0].clone();
     lines(&docker(&[

@@ -137,6 +137,9 @@ pub enum Command {
     Load(commands::archives::LoadArgs),
     /// Export a container's filesystem as a tar archive
     Export(commands::archives::ExportArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(commands::volume::Command),
 }
 
 /// Validated configuration.
@@ -243,6 +246,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Save(a) => commands::archives::save(&client, a).await,
         Command::Load(a) => commands::archives::load(&client, a, &mut out).await,
         Command::Export(a) => commands::archives::export(&client, a).await,
+        Command::Volume(c) => commands::volume::run(&client, c, &mut out).await,
     }
 }
 

@@ -14,7 +14,9 @@ pub struct Volume {
     pub name: String,
     pub options: BTreeMap<String, String>,
     pub scope: String,
-    /// Only with `GET /system/df`; null otherwise, as Docker.
+    /// Only with `GET /system/df`; absent otherwise, as moby's
+    /// `UsageData *UsageData json:",omitempty"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_data: Option<serde_json::Value>,
 }
 

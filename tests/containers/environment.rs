@@ -2,18 +2,11 @@
 //! `-e` (the request first), `-e VAR` without a value unsetting VAR (when
 //! the client has no VAR either), and `commit -c ENV` merging into it.
 
-use super::{daemon, stdout};
-use crate::util::{Daemon, require, text};
-
-/// `docker ARGS`, which must succeed; its stdout.
-fn docker_ok(d: &Daemon, args: &[&str]) -> String {
-    let out = d.docker(args).expect("docker CLI");
-    assert!(out.status.success(), "docker {args:?}: {}", text(&out));
-    stdout(&out)
-}
+use super::daemon;
+use crate::util::{Daemon, require};
 
 fn env_of(d: &Daemon, args: &[&str]) -> serde_json::Value {
-    let out = docker_ok(d, &[&["inspect", "-f", "{{json .Config.Env}}"], args].concat());
+    let out = d.docker_ok(&[&["inspect", "-f", "{{json .Config.Env}}"], args].concat());
     serde_json::from_str(out.trim()).expect("Env JSON")
 }
 
@@ -26,12 +19,12 @@ fn config_env_merges_the_images_and_a_bare_variable_unsets() {
     let d = require!(daemon());
     require!(d.docker_cli());
     assert!(std::env::var_os(UNSET).is_none());
-    docker_ok(&d, &["run", "--name", "base", "busybox", "true"]);
+    d.docker_ok(&["run", "--name", "base", "busybox", "true"]);
     let env_change = format!("ENV X=1 {UNSET}=image PATH=/usr/bin:/bin");
-    docker_ok(&d, &["commit", "-c", &env_change, "base", "withenv"]);
+    d.docker_ok(&["commit", "-c", &env_change, "base", "withenv"]);
 
     // The image's environment is in the record, after the request's.
-    let out = docker_ok(&d, &["run", "--name", "e1", "-e", "A=2", "-e", "X=3", "withenv", "env"]);
+    let out = d.docker_ok(&["run", "--name", "e1", "-e", "A=2", "-e", "X=3", "withenv", "env"]);
     assert_eq!(
         env_of(&d, &["e1"]),
         serde_json::json!(["A=2", "X=3", format!("{UNSET}=image"), "PATH=/usr/bin:/bin"])
@@ -44,26 +37,23 @@ fn config_env_merges_the_images_and_a_bare_variable_unsets() {
 
     // `-e VAR`, VAR unset on the client: recorded bare, the image's VAR
     // dropped, and the process has neither VAR nor `VAR=`.
-    let out = docker_ok(&d, &["run", "--name", "e2", "-e", UNSET, "withenv", "env"]);
+    let out = d.docker_ok(&["run", "--name", "e2", "-e", UNSET, "withenv", "env"]);
     assert_eq!(
         env_of(&d, &["e2"]),
         serde_json::json!([UNSET, "X=1", "PATH=/usr/bin:/bin"])
     );
     assert!(!out.contains(UNSET), "{out}");
-    let out = docker_ok(&d, &["run", "--rm", "-e", UNSET, "busybox", "env"]);
+    let out = d.docker_ok(&["run", "--rm", "-e", UNSET, "busybox", "env"]);
     assert!(!out.contains(UNSET), "{out}");
     // An exec's bare variable unsets the container's.
-    docker_ok(
-        &d,
-        &["run", "-d", "--name", "e3", "-e", "K=v", "withenv", "sleep", "60"],
-    );
-    let out = docker_ok(&d, &["exec", "-e", "K", "-e", "L=w", "e3", "env"]);
+    d.docker_ok(&["run", "-d", "--name", "e3", "-e", "K=v", "withenv", "sleep", "60"]);
+    let out = d.docker_ok(&["exec", "-e", "K", "-e", "L=w", "e3", "env"]);
     assert!(!out.contains("K=") && out.lines().any(|l| l == "L=w"), "{out}");
-    docker_ok(&d, &["rm", "-f", "e3"]);
+    d.docker_ok(&["rm", "-f", "e3"]);
 
     // `commit -c ENV` adds to the container's environment, image's included.
-    docker_ok(&d, &["commit", "-c", "ENV B=4 X=5", "e1", "more"]);
-    let out = docker_ok(&d, &["image", "inspect", "-f", "{{json .Config.Env}}", "more"]);
+    d.docker_ok(&["commit", "-c", "ENV B=4 X=5", "e1", "more"]);
+    let out = d.docker_ok(&["image", "inspect", "-f", "{{json .Config.Env}}", "more"]);
     let env: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let env: Vec<&str> = env.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     for want in ["A=2", "X=5", "PATH=/usr/bin:/bin", "B=4", &format!("{UNSET}=image")] {

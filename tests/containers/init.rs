@@ -5,12 +5,6 @@
 use super::{daemon, docker_on_terminal, stdout};
 use crate::util::{Daemon, require, text, wait_for};
 
-fn docker_ok(d: &Daemon, args: &[&str]) -> String {
-    let out = d.docker(args).expect("docker CLI");
-    assert!(out.status.success(), "docker {args:?}: {}", text(&out));
-    stdout(&out)
-}
-
 /// Orphans 50 children from an exec'd shell (orphans reparent to the
 /// container's PID 1) and counts the zombies left a second later.
 const ORPHANS: &str = "for i in $(seq 50); do (sleep 0.01 &); done; sleep 1; ps -o stat,comm";
@@ -21,9 +15,9 @@ fn zombies(d: &Daemon, init: bool) -> usize {
         args.push("--init");
     }
     args.extend(["busybox", "sleep", "600"]);
-    docker_ok(d, &args);
-    let ps = docker_ok(d, &["exec", "z", "sh", "-c", ORPHANS]);
-    docker_ok(d, &["rm", "-f", "z"]);
+    d.docker_ok(&args);
+    let ps = d.docker_ok(&["exec", "z", "sh", "-c", ORPHANS]);
+    d.docker_ok(&["rm", "-f", "z"]);
     ps.lines().filter(|l| l.trim_start().starts_with('Z')).count()
 }
 
@@ -35,21 +29,21 @@ fn init_reaps_orphaned_zombies() {
     assert_eq!(zombies(&d, false), 50, "without --init the zombies stay");
     assert_eq!(zombies(&d, true), 0, "--init reaps them");
     // PID 1 is the init, its child the command; the command's code is the container's.
-    docker_ok(&d, &["run", "-d", "--init", "--name", "top", "busybox", "sleep", "600"]);
-    let top = docker_ok(&d, &["exec", "top", "ps", "-o", "pid,comm"]);
+    d.docker_ok(&["run", "-d", "--init", "--name", "top", "busybox", "sleep", "600"]);
+    let top = d.docker_ok(&["exec", "top", "ps", "-o", "pid,comm"]);
     assert!(
         top.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "docker-init"]),
         "{top}"
     );
     assert!(top.contains("sleep"), "{top}");
-    docker_ok(&d, &["rm", "-f", "top"]);
+    d.docker_ok(&["rm", "-f", "top"]);
     let out = d.docker(&["run", "--init", "busybox", "sh", "-c", "exit 7"]).unwrap();
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
 }
 
 fn status(d: &Daemon, name: &str) -> String {
-    docker_ok(d, &["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name])
+    d.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name])
         .trim()
         .to_string()
 }
@@ -59,21 +53,18 @@ fn init_forwards_sigint_to_a_command_without_a_handler() {
     let d = require!(daemon());
     require!(d.docker_cli());
     // Without --init, `sleep` is PID 1: the kernel drops the SIGINT.
-    docker_ok(&d, &["run", "-d", "--name", "plain", "busybox", "sleep", "600"]);
-    docker_ok(&d, &["kill", "-s", "INT", "plain"]);
+    d.docker_ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "600"]);
+    d.docker_ok(&["kill", "-s", "INT", "plain"]);
     // With --init it is forwarded, and the command dies of it: 128+2.
-    docker_ok(
-        &d,
-        &["run", "-d", "--init", "--name", "forwarded", "busybox", "sleep", "600"],
-    );
-    docker_ok(&d, &["kill", "-s", "INT", "forwarded"]);
+    d.docker_ok(&["run", "-d", "--init", "--name", "forwarded", "busybox", "sleep", "600"]);
+    d.docker_ok(&["kill", "-s", "INT", "forwarded"]);
     wait_for(
         || status(&d, "forwarded") == "exited 130",
         "the forwarded SIGINT to end sleep",
     );
     // The signal reached `plain` long before: it still runs.
     assert_eq!(status(&d, "plain"), "running 0");
-    docker_ok(&d, &["rm", "-f", "plain"]);
+    d.docker_ok(&["rm", "-f", "plain"]);
     // Ctrl-C on a terminal ends `docker run -t --init … sleep 600`.
     let out = docker_on_terminal(&d, "run -t --init --name tty busybox sleep 600", "\\003");
     assert_eq!(status(&d, "tty"), "exited 130", "{}", text(&out));

@@ -4,17 +4,14 @@
 //!
 //! One module per part of the engine; the helpers they share.
 
-use crate::util::{Daemon, fuse, output_within, text};
+use crate::util::{Daemon, output_within, text};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// A daemon with the default busybox image, or what it lacks to run
 /// containers here.
 fn daemon() -> Result<Daemon, String> {
-    fuse()?;
-    let d = Daemon::start();
-    d.import_busybox();
-    Ok(d)
+    Daemon::with_busybox()
 }
 
 fn stdout(out: &Output) -> String {

@@ -2,26 +2,17 @@
 //! ends a container whatever its policy; `always` and `unless-stopped`
 //! (unless the user stopped it) come back with the daemon.
 
-use super::{daemon, stdout};
+use super::daemon;
 use crate::util::{Daemon, require, text, wait_for};
-
-fn docker_ok(d: &Daemon, args: &[&str]) -> String {
-    let out = d.docker(args).expect("docker CLI");
-    assert!(out.status.success(), "docker {args:?}: {}", text(&out));
-    stdout(&out)
-}
 
 /// Status, exit code and restart count.
 fn state(d: &Daemon, name: &str) -> String {
-    docker_ok(
-        d,
-        &[
-            "inspect",
-            "-f",
-            "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
-            name,
-        ],
-    )
+    d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+        name,
+    ])
     .trim()
     .to_string()
 }
@@ -30,40 +21,34 @@ fn state(d: &Daemon, name: &str) -> String {
 fn on_failure_restarts_exactly_n_times() {
     let d = require!(daemon());
     require!(d.docker_cli());
-    docker_ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "f",
-            "--restart",
-            "on-failure:2",
-            "busybox",
-            "sh",
-            "-c",
-            "exit 3",
-        ],
-    );
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "f",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
     // Back-offs of 100 and 200 ms: done well within the bound.
     wait_for(|| state(&d, "f").starts_with("exited"), "the restarts to end");
     assert_eq!(state(&d, "f"), "exited 3 2");
-    let logs = docker_ok(&d, &["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "f"]);
+    let logs = d.docker_ok(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "f"]);
     assert_eq!(logs.trim(), "on-failure");
     // A success ends on-failure at once.
-    docker_ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "ok",
-            "--restart",
-            "on-failure",
-            "busybox",
-            "true",
-        ],
-    );
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ok",
+        "--restart",
+        "on-failure",
+        "busybox",
+        "true",
+    ]);
     wait_for(|| state(&d, "ok").starts_with("exited"), "the exit");
     assert_eq!(state(&d, "ok"), "exited 0 0");
     // Docker's refusals.
@@ -88,75 +73,63 @@ fn always_restarts_until_stopped_and_comes_back_with_the_daemon() {
     let mut d = require!(daemon());
     require!(d.docker_cli());
     // Exits at once, again and again: restarting in between, counted.
-    docker_ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "loop",
-            "--restart",
-            "always",
-            "busybox",
-            "sh",
-            "-c",
-            "sleep 0.2",
-        ],
-    );
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]);
     wait_for(
         || state(&d, "loop").split(' ').nth(2).and_then(|n| n.parse::<u32>().ok()) >= Some(2),
         "two restarts",
     );
-    docker_ok(&d, &["stop", "-t", "1", "loop"]);
+    d.docker_ok(&["stop", "-t", "1", "loop"]);
     let stopped = state(&d, "loop");
     assert!(stopped.starts_with("exited"), "{stopped}");
     std::thread::sleep(std::time::Duration::from_millis(800));
     assert_eq!(state(&d, "loop"), stopped, "stop ends an `always` container");
 
-    docker_ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "always",
-            "--restart",
-            "always",
-            "busybox",
-            "sleep",
-            "600",
-        ],
-    );
-    docker_ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "kept",
-            "--restart",
-            "unless-stopped",
-            "busybox",
-            "sleep",
-            "600",
-        ],
-    );
-    docker_ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "down",
-            "--restart",
-            "unless-stopped",
-            "busybox",
-            "sleep",
-            "600",
-        ],
-    );
-    docker_ok(&d, &["run", "-d", "--name", "never", "busybox", "sleep", "600"]);
-    docker_ok(&d, &["stop", "-t", "1", "down"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "kept",
+        "--restart",
+        "unless-stopped",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "down",
+        "--restart",
+        "unless-stopped",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    d.docker_ok(&["run", "-d", "--name", "never", "busybox", "sleep", "600"]);
+    d.docker_ok(&["stop", "-t", "1", "down"]);
     d.stop();
     d.spawn();
     wait_for(|| state(&d, "always").starts_with("running"), "`always` to come back");
@@ -171,5 +144,5 @@ fn always_restarts_until_stopped_and_comes_back_with_the_daemon() {
         || state(&d, "loop").starts_with("running") || state(&d, "loop").starts_with("restarting"),
         "`loop`",
     );
-    docker_ok(&d, &["rm", "-f", "always", "kept", "loop"]);
+    d.docker_ok(&["rm", "-f", "always", "kept", "loop"]);
 }

@@ -33,6 +33,22 @@ impl Daemon {
     }
 
     /// A daemon's directories, not yet started: adjust, then `spawn`.
+    /// A started daemon with the default busybox image, or what this
+    /// machine lacks to run containers (FUSE, root).
+    pub fn with_busybox() -> Result<Daemon, String> {
+        super::fuse()?;
+        let d = Daemon::start();
+        d.import_busybox();
+        Ok(d)
+    }
+
+    /// [`Daemon::with_busybox`], for tests that drive it with the docker CLI.
+    pub fn with_docker_and_busybox() -> Result<Daemon, String> {
+        let d = Daemon::with_busybox()?;
+        d.docker_cli()?;
+        Ok(d)
+    }
+
     pub fn prepare() -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("root");
@@ -245,6 +261,24 @@ impl Daemon {
             Duration::from_secs(120),
             &format!("docker {}", args.join(" ")),
         ))
+    }
+
+    /// `docker ARGS`, which must succeed; its stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args).expect("docker CLI");
+        assert!(out.status.success(), "docker {args:?}: {}", super::text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker ARGS`, which must fail; its stderr.
+    pub fn docker_fails(&self, args: &[&str]) -> String {
+        let out = self.docker(args).expect("docker CLI");
+        assert!(
+            !out.status.success(),
+            "docker {args:?} succeeded: {}",
+            super::text(&out)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     /// A listing of every path under the store with type, size and mode:

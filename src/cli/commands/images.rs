@@ -29,23 +29,13 @@ pub struct Args {
     reference: Option<String>,
 }
 
-/// `key=value` flags as Docker's `filters` JSON.
+/// `--filter` flags and the reference as Docker's `filters` query.
 fn filters_query(args: &Args) -> Result<String, Error> {
-    let mut map: std::collections::BTreeMap<String, std::collections::BTreeMap<String, bool>> = Default::default();
-    for f in &args.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| Error::Usage(format!("bad format of filter (expected name=value): {f}")))?;
-        map.entry(k.to_string()).or_default().insert(v.to_string(), true);
-    }
+    let mut map = super::filters::parse(&args.filter)?;
     if let Some(r) = &args.reference {
         map.entry("reference".into()).or_default().insert(r.clone(), true);
     }
-    if map.is_empty() {
-        return Ok(String::new());
-    }
-    let json = serde_json::to_string(&map).expect("serialises");
-    Ok(format!("?filters={}", crate::cli::encode(&json)))
+    Ok(super::filters::query(&map))
 }
 
 struct Row {
