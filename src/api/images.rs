@@ -147,7 +147,7 @@ pub async fn inspect(daemon: &Arc<Daemon>, name: &str) -> Reply {
         },
         metadata: ImageMetadata {
             // Go's zero time, which the docker CLI expects when never tagged.
-            last_tag_time: "0001-01-01T00:00:00Z".into(),
+            last_tag_time: crate::wire::ZERO_TIME.into(),
         },
     };
     Ok(json(StatusCode::OK, &inspect))

@@ -6,7 +6,9 @@ use super::handle::{Daemon, Reply};
 use super::http::{Query, empty, json};
 use crate::engine::Container;
 use crate::engine::stats::Sample;
-use crate::wire::{BlkioEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, ThrottlingData};
+use crate::wire::{
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, ThrottlingData, ZERO_TIME,
+};
 use bytes::Bytes;
 use hyper::StatusCode;
 use hyper::body::Incoming;
@@ -32,9 +34,6 @@ pub async fn update(daemon: &Arc<Daemon>, c: &Arc<Container>, req: hyper::Reques
     let warnings = daemon.engine.update(c, update).await?;
     Ok(json(StatusCode::OK, &serde_json::json!({ "Warnings": warnings })))
 }
-
-/// Docker's zero time: what a stopped container's stats say they were read at.
-const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// The engine's sample as Docker's `StatsJSON`; `prev` gives `precpu_stats`
 /// and `preread`. No sample (not running): zeros, as Docker.

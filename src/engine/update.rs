@@ -68,10 +68,7 @@ impl Engine {
         }
         // A new memory limit without a swap limit: Docker keeps the swap
         // ratio its create gave (twice the memory) by recomputing it.
-        let limits = resources::limits(&host)?;
-        if limits.any() && !crate::sys::is_root() {
-            resources::check(&host)?;
-        }
+        let limits = resources::check(&host)?;
         if let Some(cgroups) = live.run.as_ref().and_then(|r| r.resources.as_ref()) {
             cgroups
                 .apply(&limits)
