@@ -214,7 +214,13 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
         let _ = wait_for(pid);
         return Err(fail("confining the container")(e));
     }
-    (&reader).write_all(&[CONFINED]).map_err(fail("writing to the init"))?;
+    if let Err(e) = (&reader).write_all(&[CONFINED]) {
+        // The init ended before it waited to be confined (a user that is
+        // not in the image, say): its report says why.
+        let (report, _) = read_report(&reader);
+        let _ = wait_for(pid);
+        return Err(init_failure(&report).unwrap_or_else(|| fail("writing to the init")(e)));
+    }
     let acknowledged = send(sock, &format!("pid {pid}")).is_ok() && {
         let mut ack = [0u8; 1];
         matches!((&*sock).read(&mut ack), Ok(1))
@@ -226,11 +232,10 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
         return Ok(docker_code(status));
     }
     let (report, master) = read_report(&reader);
-    if !report.is_empty() {
+    if let Some(failure) = init_failure(&report) {
         drop(master);
         let _ = wait_for(pid);
-        let (code, message) = report.split_once('\t').unwrap_or(("1", &report));
-        return Err(Failure::new(code.parse().unwrap_or(1), message));
+        return Err(failure);
     }
     match master {
         // Passed on, and closed here: only stratad holds it.
@@ -246,6 +251,16 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     }
     let status = wait_for(pid).map_err(fail("waiting for the container"))?;
     Ok(docker_code(status))
+}
+
+/// The init's report as a failure ("CODE\tMESSAGE"); `None` when it said
+/// nothing (its exec happened).
+fn init_failure(report: &str) -> Option<Failure> {
+    if report.is_empty() {
+        return None;
+    }
+    let (code, message) = report.split_once('\t').unwrap_or(("1", report));
+    Some(Failure::new(code.parse().unwrap_or(1), message))
 }
 
 /// Waits for the child `pid` to end; its status.
