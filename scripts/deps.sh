@@ -17,8 +17,9 @@
 #   curl, zstd       raw registry requests and zstd layers in the tests
 #   passt            pasta, the user-mode network of bridge containers (root and rootless)
 #   iproute2         ip, for the network and capability tests' checks
+#   python3          the union benchmark's unit tests (tests/benches.rs)
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd passt iproute2)
+packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd passt iproute2 python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -7,6 +7,8 @@ mod util;
 
 // Archives: save, load and export, read and written by other tools.
 mod archives;
+// The benchmarks' own logic under its unit tests.
+mod benches;
 // The `strata` client: Docker's output formats and rules.
 mod cli;
 // Seccomp and device rules on containers, as Docker sets them.

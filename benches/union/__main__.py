@@ -14,7 +14,7 @@ from .host import log, loadavg
 from .mounts import STRATAFS_TARGETS, TARGET_ALIASES, TARGET_LABEL, TARGETS, unmount, wipe
 from .report import report, write_outputs
 from .runner import Bench
-from .workloads import VERIFY, WORKLOADS, Site
+from .workloads import TIMED, VERIFY, WORKLOADS, Site
 
 
 def worker(args):
@@ -23,7 +23,7 @@ def worker(args):
     if spec is None:
         raise SystemExit(f"unknown workload {args.worker}")
     ms, check, *details = spec.run(Site(args.mnt, args.fixture, args.lower))
-    print(json.dumps({"ms": ms, "check": check, **(details[0] if details else {})}))
+    print(json.dumps({"ms": ms, "check": check, **TIMED, **(details[0] if details else {})}))
 
 
 def select(env, allowed, aliases, what):
@@ -144,6 +144,7 @@ def main():
         unmount(b.mnt)
         wipe(b.scratch)
         b.store.close()
+        b.close()
     summary, text = report(b, load_start, started)
     write_outputs(b, summary, text)
 

@@ -1,6 +1,7 @@
 """The report: the table of medians (with each FUSE target's ratio to
 kernel overlayfs and stratafs's goals), the depth and memory rows, the
-notes; then the CSV files (raw runs, summary, memory, problems), the
+notes, the FUSE requests per file; then the CSV files (raw runs, summary,
+memory, requests, problems), the
 text report and an SVG chart of the ratios under the output directory."""
 
 import csv
@@ -9,6 +10,7 @@ import os
 import statistics
 import time
 
+from . import requests
 from .host import loadavg
 from .mounts import TARGET_LABEL
 from .workloads import WORKLOADS
@@ -187,6 +189,7 @@ def report(b, load_start, started):
     lines += workload_rows(b, meds, summary, verdicts)
     lines += [r for r in (depth_row(b, summary, verdicts), memory_row(b, summary, verdicts)) if r]
     lines += notes(meds)
+    lines += requests.report_lines(b.requests, list(WORKLOADS), targets, TARGET_LABEL)
     if "stratafs" in targets and verdicts:
         P("")
         P("Goals for stratafs: " + ", ".join(f"{w} {g} {v}" for w, g, v in verdicts))
@@ -233,6 +236,13 @@ def write_outputs(b, summary, text):
         wr.writerow(["target", "run", "vmrss_kib", "vmhwm_kib"])
         for t, r, rss, hwm in b.mem:
             wr.writerow([TARGET_LABEL[t], r, rss, hwm])
+    paths["requests"] = base + "-requests.csv"
+    with open(paths["requests"], "w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["workload", "target", "run", "files", "opcode", "count", "events_lost"])
+        for w, t, r, counts, files, lost in b.requests:
+            for op, n in sorted(counts.items()):
+                wr.writerow([w, TARGET_LABEL[t], r, files, op, n, int(lost)])
     paths["problems"] = base + "-problems.txt"
     with open(paths["problems"], "w") as fh:
         for w, t, r, tx in b.problems:

@@ -11,6 +11,7 @@ import time
 
 from .fixture import fixture_paths
 from .host import log, loadavg, settle
+from . import requests
 from .mounts import STRATAFS_TARGETS, TARGET_LABEL, Mount, ReflinkStore, unmount, vm_status, wipe
 from .workloads import REFLINK, VERIFY, WORKLOADS
 
@@ -29,6 +30,19 @@ class Bench:
         self.raw = []       # (workload, target, run, ms)
         self.mem = []       # (target, run, rss, hwm)
         self.problems = []  # (workload, target, run, text)
+        # FUSE requests of each timed part, counted by the kernel:
+        # (workload, target, run, {opcode: n}, files, lost).
+        self.requests = []
+        self.trace = None
+        why = requests.available()
+        if why:
+            a.skipped.append(f"requests per file: {why}")
+        else:
+            self.trace = requests.RequestTrace()
+
+    def close(self):
+        if self.trace:
+            self.trace.close()
 
     def mount(self, target, lowers, scratch=None):
         scratch = scratch or self.scratch
@@ -53,6 +67,10 @@ class Bench:
             cmd = [sys.executable, "-m", "union", "--worker", w, "--mnt", self.mnt, "--fixture", self.fx,
                    "--lower", lowers[0]]
             env = dict(os.environ, PYTHONPATH=BENCHES)
+            traced = self.trace is not None and target != "overlay" and not spec.memory and spec is not VERIFY
+            if traced:
+                self.trace.arm(self.mnt)
+                env[requests.ENV] = self.trace.dir
             try:
                 p = subprocess.run(cmd, capture_output=True, text=True, timeout=self.a.timeout, env=env)
             except subprocess.TimeoutExpired:
@@ -63,6 +81,9 @@ class Bench:
                 self.problem(w, target, run_no, f"error: {err}")
                 return None
             res = json.loads(p.stdout.strip().splitlines()[-1])
+            if traced:
+                counts, lost = self.trace.counts()
+                self.requests.append((w, target, run_no, counts, res.get("files", 1), lost))
             if res.get("check"):
                 self.problem(w, target, run_no, f"wrong result: {res['check']}")
                 for d in res.get("diffs", []):

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Optional
 
-from .fixture import BIG_SIZE, BLOCK, DEPTH, DEPTH_FILES, RAND_READS, SEED, UNTAR_FILES, big_block
+from .fixture import BIG_SIZE, BLOCK, DEPTH, DEPTH_FILES, GIT_FILES, RAND_READS, SEED, UNTAR_FILES, big_block
+from . import requests
 from .host import drop_caches, sh
 from .oracle import mounted_view, view_diffs
 
@@ -89,10 +90,22 @@ def read_all(paths, buf=bytearray(1 << 16)):
     return total
 
 
-def timed(fn, *a):
+# What the last timed() call covered: "files", the count its requests are
+# divided by (entries listed, files read or written; 1 for one big file).
+# The worker adds it to its result.
+TIMED = {}
+
+
+def timed(fn, *a, files=1):
+    """Runs fn(*a), measured; the FUSE requests it causes are traced (when
+    the runner armed a trace) between the same two points."""
+    requests.switch(True)
     t = time.perf_counter()
     r = fn(*a)
-    return (time.perf_counter() - t) * 1000, r
+    ms = (time.perf_counter() - t) * 1000
+    requests.switch(False)
+    TIMED["files"] = files
+    return ms, r
 
 
 def read_through(path):
@@ -169,9 +182,9 @@ def find_image(s, passes_before):
         n_warm = sh(cmd).count(b"\n")
         for _ in range(passes_before - 1):
             sh(cmd)
-    ms, out = timed(sh, cmd)
-    n = out.count(b"\n") - 1
     expect = sum(1 for _ in read_list(s.fx, "stat.list", ""))
+    ms, out = timed(sh, cmd, files=expect)
+    n = out.count(b"\n") - 1
     if n != expect:
         return ms, f"find listed {n} entries, expected {expect}"
     if passes_before and n_warm != n + 1:
@@ -205,7 +218,7 @@ def stat_image(s, cold):
         drop_caches()
     else:
         lstat_all(paths)
-    ms, _ = timed(lstat_all, paths)
+    ms, _ = timed(lstat_all, paths, files=len(paths))
     return ms, None
 
 
@@ -225,7 +238,7 @@ def stat_warm(s):
 def read_small_warm(s):
     paths = read_list(s.fx, "small.list", s.mnt)
     expect = read_all(paths)
-    ms, total = timed(read_all, paths)
+    ms, total = timed(read_all, paths, files=len(paths))
     manifest = json.load(open(os.path.join(s.fx, "manifest.json")))
     want = sum(manifest[os.path.relpath(p, s.mnt)][4] for p in paths)
     if total != want or expect != want:
@@ -249,7 +262,7 @@ def rand_read(s):
     big = big_file(s)
     offs = big_offsets()
     preads(big, offs)
-    ms, short = timed(preads, big, offs)
+    ms, short = timed(preads, big, offs, files=len(offs))
     bad = check_preads(big, offs)
     if short or bad:
         return ms, f"{short} of {len(offs)} random reads short, {bad} of 200 checked wrong"
@@ -275,7 +288,7 @@ def untar(s):
     def extract():
         sh(["tar", "-xf", tar, "-C", s.mnt])
         sh(["sync", "-f", os.path.join(s.mnt, "untar")])
-    ms, _ = timed(extract)
+    ms, _ = timed(extract, files=UNTAR_FILES)
     n = sum(len(fn) for _, _, fn in os.walk(os.path.join(s.mnt, "untar")))
     if n != UNTAR_FILES:
         return ms, f"{n} files after untar, expected {UNTAR_FILES}"
@@ -287,7 +300,8 @@ def untar(s):
 def rm_rf(s):
     warm_lower(s.fx, "rmtree")
     tree = os.path.join(s.mnt, "rmtree")
-    ms, _ = timed(sh, ["rm", "-rf", tree])
+    entries = sum(len(d) + len(f) for _, d, f in os.walk(tree)) + 1
+    ms, _ = timed(sh, ["rm", "-rf", tree], files=entries)
     if os.path.lexists(tree) or "rmtree" in os.listdir(s.mnt):
         return ms, "rmtree still visible after rm -rf"
     return ms, None
@@ -298,7 +312,7 @@ def rm_rf(s):
 def git_status(s):
     cmd = ["git", "-c", "safe.directory=*", "-C", os.path.join(s.mnt, "repo"), "status", "--porcelain"]
     first = sh(cmd)
-    ms, out = timed(sh, cmd)
+    ms, out = timed(sh, cmd, files=GIT_FILES)
     if first or out:
         return ms, f"git status not clean: {(first or out).decode(errors='replace')[:200]!r}"
     return ms, None
@@ -308,7 +322,7 @@ def stat_bottom(s):
     """Cold lstat of the DEPTH_FILES files of the bottom layer's d/."""
     paths = [os.path.join(s.mnt, "d", f"f{i}") for i in range(DEPTH_FILES)]
     drop_caches()
-    ms, _ = timed(lstat_all, paths)
+    ms, _ = timed(lstat_all, paths, files=len(paths))
     return ms
 
 

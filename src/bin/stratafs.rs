@@ -98,6 +98,9 @@ fn serve(cfg: &MountConfig, report: bool) {
             std::process::exit(1);
         }
     };
+    if let Some(path) = cfg.request_counts.clone() {
+        report_counts_on_sigusr1(fs.request_counts(), path);
+    }
     let config = strata::fs::session_config(cfg);
     let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {
         Ok(s) => s,
@@ -117,4 +120,22 @@ fn serve(cfg: &MountConfig, report: bool) {
         tracing::error!("serving the mount: {e}");
         std::process::exit(1);
     }
+}
+
+/// SIGUSR1 writes the request counts so far to `path` (as the unmount
+/// does), for a benchmark or a user who wants them from a live mount. The
+/// signal is blocked before any serving thread starts, so only this thread
+/// takes it.
+fn report_counts_on_sigusr1(counts: std::sync::Arc<strata::fs::RequestCounts>, path: std::path::PathBuf) {
+    if let Err(e) = strata::sys::signals::block_signal(libc::SIGUSR1) {
+        tracing::warn!("request counts on SIGUSR1: {e}");
+        return;
+    }
+    std::thread::spawn(move || {
+        while strata::sys::signals::wait_for_signal(libc::SIGUSR1).is_ok() {
+            if let Err(e) = counts.write_report(&path) {
+                tracing::warn!("writing the request counts to {}: {e}", path.display());
+            }
+        }
+    });
 }

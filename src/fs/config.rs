@@ -50,6 +50,10 @@ pub struct MountConfig {
     /// through the mount (see `override_stat`). For containers, whose
     /// writable layers sit in a shared store.
     pub privileges_in_xattrs: bool,
+    /// `request_counts=FILE`: the requests served, by opcode, written to
+    /// FILE at unmount (and by `stratafs` on SIGUSR1); see
+    /// `union::requests`. An absolute path outside the mount.
+    pub request_counts: Option<PathBuf>,
     /// Options accepted for compatibility but not acted on (yet), and
     /// unknown ones: both are warned about, as fuse-overlayfs does.
     pub ignored: Vec<String>,
@@ -84,6 +88,7 @@ impl MountConfig {
             passthrough: true,
             metacopy: false,
             privileges_in_xattrs: false,
+            request_counts: None,
             ignored: Vec::new(),
         }
     }
@@ -239,6 +244,13 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
                 }
             }
             "privileges_in_xattrs" => cfg.privileges_in_xattrs = true,
+            "request_counts" => {
+                let path = PathBuf::from(need(key, value)?);
+                if !path.is_absolute() || path.file_name().is_none() {
+                    return Err(OptionsError::BadValue(opt.clone()));
+                }
+                cfg.request_counts = Some(path);
+            }
             _ => cfg.ignored.push(opt.clone()),
         }
     }
@@ -292,6 +304,15 @@ mod tests {
         assert!(!c.privileges_in_xattrs);
         let c = parse_mount_args(args("-o lowerdir=/a,privileges_in_xattrs /m")).unwrap();
         assert!(c.privileges_in_xattrs && c.ignored.is_empty());
+        assert_eq!(c.request_counts, None);
+        let c = parse_mount_args(args("-o lowerdir=/a,request_counts=/tmp/n /m")).unwrap();
+        assert_eq!(c.request_counts, Some(PathBuf::from("/tmp/n")));
+        for bad in ["request_counts=rel", "request_counts", "request_counts=/"] {
+            assert!(
+                parse_mount_args(args(&format!("-o lowerdir=/a,{bad} /m"))).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

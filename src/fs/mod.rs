@@ -20,6 +20,7 @@ mod override_stat;
 mod union;
 
 pub use config::{MountConfig, OptionsError, USAGE, parse_mount_args};
+pub use union::requests::{Op, RequestCounts};
 pub use union::{Invalidator, UnionFs};
 
 use std::io;

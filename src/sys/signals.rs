@@ -1,6 +1,6 @@
 //! What the containers' built-in init needs beyond rustix's safe API: a
 //! fork of a single-threaded process, the signal mask, and waiting for a
-//! signal (`sigtimedwait`).
+//! signal (`sigtimedwait`, `sigwait`).
 
 use std::io;
 use std::time::Duration;
@@ -109,4 +109,42 @@ pub fn fork_single_threaded() -> io::Result<Forked> {
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid)),
     }
+}
+
+/// A set of one signal.
+fn single_set(sig: i32) -> libc::sigset_t {
+    // SAFETY: sigemptyset and sigaddset only write the set on this stack
+    // frame; an invalid `sig` makes sigaddset fail, leaving the set empty.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        set
+    }
+}
+
+/// Blocks `sig` in the calling thread, and so in every thread it starts
+/// afterwards (they inherit the mask): the signal then waits, pending,
+/// for [`wait_for_signal`] in whichever thread asks.
+pub fn block_signal(sig: i32) -> io::Result<()> {
+    let set = single_set(sig);
+    // SAFETY: pthread_sigmask reads a valid set and writes no old set.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// Waits until `sig` (blocked with [`block_signal`] in every thread) is
+/// delivered to the process.
+pub fn wait_for_signal(sig: i32) -> io::Result<()> {
+    let set = single_set(sig);
+    let mut got: libc::c_int = 0;
+    // SAFETY: the set and `got` are valid for the call.
+    let rc = unsafe { libc::sigwait(&set, &mut got) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
 }

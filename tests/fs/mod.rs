@@ -81,3 +81,5 @@ mod interop;
 mod hardlinks;
 // privileges_in_xattrs: set-id bits, devices and capabilities shown, kept off the disk.
 mod override_stat;
+// request_counts=FILE: the requests served by opcode, agreeing with the kernel's tracepoint.
+mod requests;

@@ -1,6 +1,7 @@
 //! The `fuser::Filesystem` implementation: FUSE calls to the union.
 
 use super::ids::Caller;
+use super::requests::Op;
 use super::setattr::SetAttr;
 use super::{UPPER, UnionFs};
 use crate::fs::nodes::{Node, ROOT};
@@ -81,12 +82,14 @@ impl Filesystem for UnionFs {
     }
 
     fn destroy(&mut self) {
+        self.write_request_counts();
         if self.exit_on_destroy {
             std::process::exit(0);
         }
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.requests.count(Op::Lookup);
         match self.lookup_inner(parent.0, name.as_bytes()) {
             Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
             // A miss is cached by the kernel like a hit (node id 0: a
@@ -99,10 +102,12 @@ impl Filesystem for UnionFs {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.requests.count(Op::Forget);
         self.nodes_write().forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.requests.count(Op::Getattr);
         let res = self.getattr_inner(ino.0, fh);
         reply_err!(reply, res, |a: FileAttr| reply.attr(&self.ttl, &a));
     }
@@ -125,6 +130,7 @@ impl Filesystem for UnionFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.requests.count(Op::Setattr);
         let res = self.setattr_inner(
             ino.0,
             SetAttr {
@@ -142,31 +148,37 @@ impl Filesystem for UnionFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.requests.count(Op::Readlink);
         let res = self.read_link(ino);
         reply_err!(reply, res, |t: Vec<u8>| reply.data(&t));
     }
 
     fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
+        self.requests.count(Op::Mknod);
         let res = self.make_node(req, parent, name, mode, umask, rdev);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        self.requests.count(Op::Mkdir);
         let res = self.make_dir(req, parent, name, mode, umask);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.requests.count(Op::Unlink);
         let res = self.remove(parent.0, name.as_bytes(), false);
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.requests.count(Op::Rmdir);
         let res = self.remove(parent.0, name.as_bytes(), true);
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+        self.requests.count(Op::Symlink);
         let res = self.make_symlink(req, parent, link_name, target);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
@@ -181,6 +193,7 @@ impl Filesystem for UnionFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Rename);
         let res = self.rename_inner(
             Caller::of(_req),
             parent.0,
@@ -193,11 +206,13 @@ impl Filesystem for UnionFs {
     }
 
     fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+        self.requests.count(Op::Link);
         let res = self.make_link(ino, newparent, newname);
         reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.requests.count(Op::Open);
         if let Some(fh) = self.open_cached(ino.0, flags.0) {
             return reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
         }
@@ -226,6 +241,7 @@ impl Filesystem for UnionFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
+        self.requests.count(Op::Read);
         let res = self.read_data(fh, offset, size);
         reply_err!(reply, res, |d: Vec<u8>| reply.data(&d));
     }
@@ -242,11 +258,13 @@ impl Filesystem for UnionFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.requests.count(Op::Write);
         let res = self.write_data(fh, offset, data);
         reply_err!(reply, res, |n: u32| reply.written(n));
     }
 
     fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lo: fuser::LockOwner, reply: ReplyEmpty) {
+        self.requests.count(Op::Flush);
         // Nothing to do on close (writes are not buffered here, and locks
         // are the kernel's): ENOSYS tells the kernel to stop sending FLUSH,
         // saving a round trip on every close.
@@ -263,16 +281,19 @@ impl Filesystem for UnionFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Release);
         self.release_file(fh.0);
         reply.ok();
     }
 
     fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        self.requests.count(Op::Fsync);
         let res = self.sync_file(fh, datasync);
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.requests.count(Op::Opendir);
         if self.no_opendir.load(Ordering::Relaxed) {
             return reply.error(fuser::Errno::ENOSYS);
         }
@@ -284,6 +305,7 @@ impl Filesystem for UnionFs {
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        self.requests.count(Op::Readdir);
         let entries = match self.dir_entries(ino.0, fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
@@ -309,6 +331,7 @@ impl Filesystem for UnionFs {
     }
 
     fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        self.requests.count(Op::Readdirplus);
         let entries = match self.dir_entries(ino.0, fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
@@ -373,15 +396,18 @@ impl Filesystem for UnionFs {
     }
 
     fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        self.requests.count(Op::Releasedir);
         self.handles().remove(&fh.0);
         reply.ok();
     }
 
     fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        self.requests.count(Op::Fsyncdir);
         reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.requests.count(Op::Statfs);
         match rustix::fs::fstatvfs(self.top_layer().root.as_fd()) {
             Ok(s) => reply.statfs(
                 s.f_blocks,
@@ -407,11 +433,13 @@ impl Filesystem for UnionFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Setxattr);
         let res = self.set_xattr(ino, name, value, flags);
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        self.requests.count(Op::Getxattr);
         let res = self.get_xattr(ino, name);
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
@@ -422,6 +450,7 @@ impl Filesystem for UnionFs {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        self.requests.count(Op::Listxattr);
         let res = self.list_xattrs(ino);
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
@@ -432,11 +461,13 @@ impl Filesystem for UnionFs {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.requests.count(Op::Removexattr);
         let res = self.remove_xattr(ino, name);
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        self.requests.count(Op::Access);
         // The kernel checks permissions (default_permissions).
         reply.ok();
     }
@@ -451,6 +482,7 @@ impl Filesystem for UnionFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        self.requests.count(Op::Create);
         let res = self.create_file(req, parent, name, mode, umask, flags);
         match res {
             Ok((a, fh, file)) => match self.passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f)) {
@@ -473,11 +505,13 @@ impl Filesystem for UnionFs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Fallocate);
         let res = self.allocate(fh, offset, length, mode);
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn lseek(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+        self.requests.count(Op::Lseek);
         let res = self.seek(fh, offset, whence);
         reply_err!(reply, res, |o: i64| reply.offset(o));
     }
@@ -495,6 +529,7 @@ impl Filesystem for UnionFs {
         _flags: fuser::CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
+        self.requests.count(Op::CopyFileRange);
         let res = self.copy_range(fh_in, offset_in, fh_out, offset_out, len);
         reply_err!(reply, res, |n: u32| reply.written(n));
     }

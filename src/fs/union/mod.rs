@@ -23,6 +23,7 @@ mod merge; // the merge rule: what a name shows, what merges under it
 mod origin; // origin records and metacopy data
 mod remove; // unlink, rmdir
 mod rename; // rename and exchange
+pub mod requests; // counts of the requests served, by opcode
 mod setattr; // size, owner, mode, times
 mod xattrs; // extended attributes
 
@@ -93,6 +94,10 @@ pub struct UnionFs {
     dir_listings: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
     /// See `exit_when_unmounted`.
     exit_on_destroy: bool,
+    /// What was served, by opcode (see `requests`).
+    requests: Arc<requests::RequestCounts>,
+    /// `request_counts=FILE`: where the counts go at unmount.
+    request_counts_file: Option<std::path::PathBuf>,
 }
 
 /// The merge list of every node that is not a directory: one shared
@@ -201,6 +206,8 @@ impl UnionFs {
             no_opendir: std::sync::atomic::AtomicBool::new(false),
             dir_listings: Mutex::new(HashMap::new()),
             exit_on_destroy: false,
+            requests: Arc::default(),
+            request_counts_file: cfg.request_counts.clone(),
         })
     }
 
@@ -212,6 +219,22 @@ impl UnionFs {
     /// already ended the mount, or the session would not have ended).
     pub fn exit_when_unmounted(&mut self) {
         self.exit_on_destroy = true;
+    }
+
+    /// The counts of the requests served so far, shared: a reader (a
+    /// signal handler's thread, a test) sees them grow.
+    pub fn request_counts(&self) -> Arc<requests::RequestCounts> {
+        self.requests.clone()
+    }
+
+    /// Writes the counts to the `request_counts=` file, if one was named;
+    /// a failure is logged, never raised (it runs at unmount).
+    pub(super) fn write_request_counts(&self) {
+        if let Some(path) = &self.request_counts_file
+            && let Err(e) = self.requests.write_report(path)
+        {
+            tracing::warn!("writing the request counts to {}: {e}", path.display());
+        }
     }
 
     pub(super) fn nodes_read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
