@@ -28,6 +28,7 @@ pub mod mounts;
 mod names;
 pub mod output;
 mod pause;
+pub mod ports;
 mod privileges;
 pub mod progress;
 pub mod pull;

@@ -153,7 +153,7 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
                 write_id_maps(uid, gid)?;
             }
             let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
-            if spec.network == NetworkMode::None {
+            if spec.network != NetworkMode::Host {
                 flags |= UnshareFlags::NEWNET;
             }
             crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;
@@ -214,17 +214,19 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
         let _ = wait_for(pid);
         return Err(fail("confining the container")(e));
     }
-    (&reader).write_all(&[CONFINED]).map_err(fail("writing to the init"))?;
+    // stratad configures the container's network between our "pid" and
+    // its acknowledgement: only then may the init run the image's code.
     let acknowledged = send(sock, &format!("pid {pid}")).is_ok() && {
         let mut ack = [0u8; 1];
         matches!((&*sock).read(&mut ack), Ok(1))
     };
     if !acknowledged {
-        // stratad is gone: so goes the container.
+        // stratad is gone, or could not set the container up: so goes the container.
         kill(&pidfd);
         let status = wait_for(pid).map_err(fail("waiting for the init"))?;
         return Ok(docker_code(status));
     }
+    (&reader).write_all(&[CONFINED]).map_err(fail("writing to the init"))?;
     let (report, master) = read_report(&reader);
     if !report.is_empty() {
         drop(master);
@@ -334,7 +336,8 @@ fn run_init(spec: InitSpec, sync: UnixStream) -> ! {
 }
 
 /// The byte the shim sends its init once the init is in the container's
-/// cgroups.
+/// cgroups and stratad has acknowledged its pid (its network is
+/// configured then, see [`super::network`]).
 const CONFINED: u8 = b'c';
 
 /// Returns once the shim has moved this process into the container's
