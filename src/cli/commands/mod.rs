@@ -26,5 +26,7 @@ pub mod run;
 pub mod security_args;
 pub mod start;
 pub mod tag;
+pub mod port;
+pub mod port_args;
 pub mod top;
 pub mod version;
