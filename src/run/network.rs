@@ -249,7 +249,12 @@ fn launch_error(stderr: &str, ports: &[PortMap]) -> Error {
         .lines()
         .filter(|l| !l.starts_with("Failed to send") && !l.contains("Changing to nobody"))
         .collect();
-    Error::Failed(words.join("; "))
+    let mut words = words.join("; ");
+    if words.contains("tun") {
+        // A rootless daemon's pasta opens /dev/net/tun as its user.
+        words.push_str(" (pasta needs /dev/net/tun readable and writable by the daemon's user: mode 0666)");
+    }
+    Error::Failed(words)
 }
 
 /// Docker's error for a host port that is taken.
