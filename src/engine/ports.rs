@@ -86,7 +86,11 @@ pub fn bindings(config: &Config, host: &HostSettings) -> Result<Vec<Binding>, Er
     let publish_all = host.extra.get("PublishAllPorts").and_then(Value::as_bool) == Some(true);
     for key in exposed(config) {
         let (container_port, proto) = parse_port_key(&key)?;
-        if publish_all && !out.iter().any(|b| b.container_port == container_port && b.proto == proto) {
+        if publish_all
+            && !out
+                .iter()
+                .any(|b| b.container_port == container_port && b.proto == proto)
+        {
             out.push(Binding {
                 container_port,
                 proto,
@@ -250,7 +254,8 @@ mod tests {
             "PublishAllPorts": true
         }));
         let mut c = Config::default();
-        c.extra.insert("ExposedPorts".into(), serde_json::json!({"80/tcp": {}, "443/tcp": {}}));
+        c.extra
+            .insert("ExposedPorts".into(), serde_json::json!({"80/tcp": {}, "443/tcp": {}}));
         let b = bindings(&c, &h).unwrap();
         assert_eq!(b.len(), 3, "{b:?}");
         assert!(b.contains(&Binding {
@@ -311,7 +316,8 @@ mod tests {
     #[test]
     fn inspect_shows_unpublished_as_null() {
         let mut c = Config::default();
-        c.extra.insert("ExposedPorts".into(), serde_json::json!({"80/tcp": {}, "443/tcp": {}}));
+        c.extra
+            .insert("ExposedPorts".into(), serde_json::json!({"80/tcp": {}, "443/tcp": {}}));
         let e = Endpoint {
             ports: vec![PortMap {
                 host_ip: "127.0.0.1".into(),

@@ -226,7 +226,9 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
         let status = wait_for(pid).map_err(fail("waiting for the init"))?;
         return Ok(docker_code(status));
     }
-    (&reader).write_all(&[CONFINED]).map_err(fail("writing to the init"))?;
+    // An init that failed meanwhile has closed its end: its report,
+    // read next, says why.
+    let _ = (&reader).write_all(&[CONFINED]);
     let (report, master) = read_report(&reader);
     if !report.is_empty() {
         drop(master);

@@ -561,7 +561,21 @@ fn handshake(
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     // On an error the shim sees no acknowledgement (our end closes) and
     // kills the init; a started pasta is dropped, so ended, with it.
-    let pasta = before_ack(pid)?;
+    let pasta = match before_ack(pid) {
+        Ok(pasta) => pasta,
+        Err(e) => {
+            // An init that failed before its network could be set up (a
+            // user not found): its own error is the one to report, and
+            // the shim sends it after our acknowledgement.
+            if pidfd.as_ref().is_none_or(exited) {
+                let _ = (&*sock).write_all(b"a");
+                if let Err(reported @ Error::Start { .. }) = messages.next() {
+                    return Err(reported);
+                }
+            }
+            return Err(e);
+        }
+    };
     (&*sock)
         .write_all(b"a")
         .map_err(Error::io("writing to the container helper"))?;
@@ -575,6 +589,14 @@ fn handshake(
         return Err(Error::Protocol(format!("{} descriptors from the helper", fds.len())));
     }
     Ok((pid, pidfd, fds.pop(), pasta))
+}
+
+/// Whether the process of a pidfd has ended (a zombie included).
+fn exited(pidfd: &OwnedFd) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
 }
 
 /// A new pseudo-terminal pair on the host's devpts: (master, slave), both

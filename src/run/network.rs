@@ -377,7 +377,10 @@ mod tests {
         ]);
         let args = pasta_args(&b, &Target::File("/run/c/netns".into())).join(" ");
         assert!(args.starts_with("--config-net --no-map-gw -T none -U none"), "{args}");
-        assert!(args.contains(" -t 127.0.0.1/18080:80 -u 5353:53 --pid /run/c/pasta.pid"), "{args}");
+        assert!(
+            args.contains(" -t 127.0.0.1/18080:80 -u 5353:53 --pid /run/c/pasta.pid"),
+            "{args}"
+        );
         assert!(args.ends_with("--runas 0 --netns /run/c/netns"), "{args}");
         assert!(!args.contains("-t none"), "{args}");
         let args = pasta_args(&bridge(vec![]), &Target::Pid(42)).join(" ");

@@ -59,8 +59,12 @@ const SERVE: &str = "mkdir -p /www && echo hello > /www/index.html && exec httpd
 fn pastas(needle: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&cmd);
         if cmd.starts_with("pasta") && cmd.contains(needle) {
             out.push(pid);
@@ -101,13 +105,7 @@ fn no_pasta_left(d: &Daemon) {
 fn published_isolated_and_outbound(d: &Daemon, docker: bool) {
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:80");
-    let run = |args: &[&str]| -> String {
-        if docker {
-            docker_ok(d, args)
-        } else {
-            ok(d, args)
-        }
-    };
+    let run = |args: &[&str]| -> String { if docker { docker_ok(d, args) } else { ok(d, args) } };
     let id = run(&["run", "-d", "-p", &publish, "busybox", "sh", "-c", SERVE]);
     let id = id.trim();
     let body = http_get(port, Duration::from_secs(10)).expect("the published port answers");
@@ -118,19 +116,37 @@ fn published_isolated_and_outbound(d: &Daemon, docker: bool) {
         serde_json::json!([{"HostIp": "127.0.0.1", "HostPort": port.to_string()}]),
         "{v}"
     );
-    assert!(!v["NetworkSettings"]["Networks"]["bridge"]["IPAddress"].as_str().unwrap().is_empty());
+    assert!(
+        !v["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
     let ports = run(&["port", id]);
     assert_eq!(ports.trim(), format!("80/tcp -> 127.0.0.1:{port}"));
     let ps = run(&["ps"]);
     assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
     run(&["rm", "-f", id]);
-    assert!(http_get(port, Duration::ZERO).is_none(), "the port outlives its container");
+    assert!(
+        http_get(port, Duration::ZERO).is_none(),
+        "the port outlives its container"
+    );
 
     // Unpublished: nothing answers at the port on the host.
-    let id = run(&["run", "-d", "busybox", "sh", "-c", &SERVE.replace("-p 80", &format!("-p {port}"))]);
+    let id = run(&[
+        "run",
+        "-d",
+        "busybox",
+        "sh",
+        "-c",
+        &SERVE.replace("-p 80", &format!("-p {port}")),
+    ]);
     let id = id.trim();
     // It does serve inside (so a failure below is the isolation's).
-    let inside = ok(d, &["exec", id, "wget", "-q", "-O-", &format!("http://127.0.0.1:{port}/")]);
+    let inside = ok(
+        d,
+        &["exec", id, "wget", "-q", "-O-", &format!("http://127.0.0.1:{port}/")],
+    );
     assert_eq!(inside.trim(), "hello");
     assert!(http_get(port, Duration::from_millis(300)).is_none());
     run(&["rm", "-f", id]);
@@ -146,8 +162,15 @@ fn published_isolated_and_outbound(d: &Daemon, docker: bool) {
     });
     let url = format!("http://127.0.0.1:{host_port}/");
     let out = d.strata(&["run", "--rm", "busybox", "wget", "-q", "-T", "3", "-O-", &url]);
-    assert!(!out.status.success(), "the host's loopback is reachable: {}", text(&out));
-    let out = ok(d, &["run", "--rm", "--network", "host", "busybox", "wget", "-q", "-O-", &url]);
+    assert!(
+        !out.status.success(),
+        "the host's loopback is reachable: {}",
+        text(&out)
+    );
+    let out = ok(
+        d,
+        &["run", "--rm", "--network", "host", "busybox", "wget", "-q", "-O-", &url],
+    );
     assert_eq!(out.trim(), "fromhost");
 
     // Outbound: DNS and HTTP.
@@ -219,7 +242,10 @@ fn a_taken_port_and_a_bad_spec_are_dockers_errors() {
     if let Some(out) = d.docker(&["run", "--name", "busy", "-p", &publish, "busybox", "true"]) {
         assert_eq!(out.status.code(), Some(125), "{}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("driver failed programming external connectivity on endpoint busy ("), "{err}");
+        assert!(
+            err.contains("driver failed programming external connectivity on endpoint busy ("),
+            "{err}"
+        );
         assert!(err.contains(&expect), "{err}");
         let state = docker_ok(&d, &["inspect", "-f", "{{.State.Status}}", "busy"]);
         assert_eq!(state.trim(), "created");
@@ -228,19 +254,34 @@ fn a_taken_port_and_a_bad_spec_are_dockers_errors() {
     assert!(!out.status.success());
     assert!(text(&out).contains(&expect), "{}", text(&out));
     no_pasta_left(&d);
-    for (key, host_port, bad) in [("abc/tcp", "1", "abc"), ("0/tcp", "1", "0"), ("80/tcp", "65536", "65536")] {
+    for (key, host_port, bad) in [
+        ("abc/tcp", "1", "abc"),
+        ("0/tcp", "1", "0"),
+        ("80/tcp", "65536", "65536"),
+    ] {
         let body = format!(
             r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{{"PortBindings":{{"{key}":[{{"HostPort":"{host_port}"}}]}}}}}}"#
         );
         let (status, reply) = d.http("POST", "/containers/create", body.as_bytes());
         assert_eq!(status, 400, "{reply}");
-        assert!(reply.contains(&format!("invalid port specification: \\\"{bad}\\\"")), "{reply}");
+        assert!(
+            reply.contains(&format!("invalid port specification: \\\"{bad}\\\"")),
+            "{reply}"
+        );
     }
     // Not yet: other containers' networks and user-defined ones.
     let out = d.strata(&["run", "--rm", "--network", "container:x", "busybox", "true"]);
-    assert!(text(&out).contains("does not support --network container:x yet"), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not support --network container:x yet"),
+        "{}",
+        text(&out)
+    );
     let out = d.strata(&["run", "--rm", "--network", "app", "busybox", "true"]);
-    assert!(text(&out).contains("network mode \"app\" is not supported"), "{}", text(&out));
+    assert!(
+        text(&out).contains("network mode \"app\" is not supported"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// `none` has only `lo`; `host` sees the host's interfaces; the default
@@ -248,13 +289,19 @@ fn a_taken_port_and_a_bad_spec_are_dockers_errors() {
 #[test]
 fn none_host_and_bridge_interfaces() {
     let d = require!(net_daemon());
-    let none = ok(&d, &["run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"]);
+    let none = ok(
+        &d,
+        &["run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"],
+    );
     assert_eq!(none.split_whitespace().collect::<Vec<_>>(), ["lo"]);
     let host: Vec<String> = std::fs::read_dir("/sys/class/net")
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let inside = ok(&d, &["run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net"]);
+    let inside = ok(
+        &d,
+        &["run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net"],
+    );
     for i in &host {
         assert!(inside.split_whitespace().any(|x| x == i), "{i} not in {inside}");
     }
@@ -262,8 +309,14 @@ fn none_host_and_bridge_interfaces() {
     let mut names: Vec<&str> = bridge.split_whitespace().collect();
     names.sort();
     assert_eq!(names, ["eth0", "lo"]);
-    let hosts = ok(&d, &["run", "--rm", "--hostname", "web", "busybox", "cat", "/etc/hosts"]);
-    assert!(hosts.lines().any(|l| l.ends_with("\tweb") && !l.starts_with("127.")), "{hosts}");
+    let hosts = ok(
+        &d,
+        &["run", "--rm", "--hostname", "web", "busybox", "cat", "/etc/hosts"],
+    );
+    assert!(
+        hosts.lines().any(|l| l.ends_with("\tweb") && !l.starts_with("127.")),
+        "{hosts}"
+    );
     let resolv = ok(&d, &["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
     assert!(
         !resolv

@@ -44,7 +44,11 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         None => all.iter().map(|(k, a)| format!("{k} -> {a}\n")).collect(),
         Some(p) => {
             let key = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
-            let found: String = all.iter().filter(|(k, _)| *k == key).map(|(_, a)| format!("{a}\n")).collect();
+            let found: String = all
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, a)| format!("{a}\n"))
+                .collect();
             if found.is_empty() {
                 return Err(Error::Usage(format!(
                     "Error: No public port '{key}' published for {}",

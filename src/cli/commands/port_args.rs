@@ -83,7 +83,9 @@ pub fn parse_publish(spec: &str) -> Result<Vec<Mapping>, String> {
             Some((h0, h1)) if c0 == c1 && h0 != h1 => format!("{h0}-{h1}"),
             Some((h0, h1)) => {
                 if h1 - h0 != c1 - c0 {
-                    return Err(format!("invalid ranges specified for container and host Ports: {ctr} and {host}"));
+                    return Err(format!(
+                        "invalid ranges specified for container and host Ports: {ctr} and {host}"
+                    ));
                 }
                 (h0 + i as u16).to_string()
             }
