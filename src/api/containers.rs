@@ -41,6 +41,17 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
     let name = query.get("name").map(str::to_string);
     let refusals = super::unsupported::check_create(&body, !crate::sys::is_root());
     let (config, host_config) = convert::create_spec(&body)?;
+    // As Docker: a host network has no ports to publish (none has none either, silently).
+    let published = host_config
+        .extra
+        .get("PortBindings")
+        .and_then(serde_json::Value::as_object)
+        .is_some_and(|m| !m.is_empty());
+    let warnings = if host_config.network_mode == "host" && published {
+        vec!["Published ports are discarded when using host network mode".to_string()]
+    } else {
+        Vec::new()
+    };
     let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), config, host_config, refusals))
         .await
         .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
@@ -48,7 +59,7 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
         StatusCode::CREATED,
         &IdResponse {
             id: c.id.clone(),
-            warnings: Some(Vec::new()),
+            warnings: Some(warnings),
         },
     ))
 }

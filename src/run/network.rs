@@ -11,8 +11,8 @@
 //!
 //! As root, pasta drops its capabilities, so it cannot join a root
 //! process's namespace by pid (the ptrace-mode check fails): the
-//! namespace is bound onto a file in the container's run directory and
-//! pasta is given that file (and keeps root: as `nobody` it cannot enter
+//! namespace is bound onto a file named by the container's ID under
+//! `/run/strata/netns` and pasta is given that file (and keeps root: as `nobody` it cannot enter
 //! it). Rootless, the init's user namespace is the daemon user's own,
 //! and pasta joins the init's user and network namespaces by pid.
 //!
@@ -32,8 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The namespace file, bound over by the namespace (root only).
-const NETNS_FILE: &str = "netns";
+/// Where a root daemon binds containers' namespaces, one file per
+/// container ID: outside the store, whose tree holds only the store's own
+/// files (a walk of it never meets a foreign mount).
+const NETNS_DIR: &str = "/run/strata/netns";
 /// pasta's `--pid` file.
 const PID_FILE: &str = "pasta.pid";
 /// How long pasta gets to configure the namespace.
@@ -177,6 +179,7 @@ impl Pasta {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
+        let began = Instant::now();
         let child = cmd.spawn().map_err(|e| undo(Error::Spawn(e)))?;
         // The daemonised pasta does not keep the launcher's stderr, so
         // this ends with the launcher.
@@ -186,6 +189,11 @@ impl Pasta {
             return Err(undo(launch_error(&stderr, &bridge.ports)));
         }
         let pid = read_pid(&bridge.dir).map_err(undo)?;
+        tracing::debug!(
+            "pasta {pid} configured the network of {} in {:?}",
+            netns.as_deref().unwrap_or(&bridge.dir).display(),
+            began.elapsed()
+        );
         let pidfd = rustix::process::Pid::from_raw(pid as i32)
             .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
         Ok(Pasta {
@@ -273,9 +281,20 @@ fn io_err(what: &str) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
-/// Binds the init's network namespace onto `dir/netns`.
+/// The namespace file of the container whose run directory is `dir`.
+fn netns_file(dir: &Path) -> PathBuf {
+    Path::new(NETNS_DIR).join(dir.file_name().unwrap_or_default())
+}
+
+/// Binds the init's network namespace onto its [`netns_file`].
 fn bind_netns(dir: &Path, init_pid: u32) -> Result<PathBuf, Error> {
-    let file = dir.join(NETNS_FILE);
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(NETNS_DIR)
+        .map_err(io_err("creating /run/strata/netns"))?;
+    let file = netns_file(dir);
     let _ = crate::sys::unmount_lazy(&file);
     std::fs::write(&file, b"").map_err(io_err("creating the network namespace file"))?;
     let source = format!("/proc/{init_pid}/ns/net");
@@ -343,7 +362,7 @@ pub fn cleanup(dir: &Path) {
             end_process(&fd);
         }
     }
-    let netns = dir.join(NETNS_FILE);
+    let netns = netns_file(dir);
     let netns = netns.exists().then_some(netns);
     remove_files(dir, netns.as_deref());
 }

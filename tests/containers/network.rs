@@ -92,10 +92,25 @@ fn no_pasta_left(d: &Daemon) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(pastas(&needle), Vec::<u32>::new(), "pasta left behind");
-    let netns: Vec<String> = mounts_under(&d.root)
+    let mut netns: Vec<String> = mounts_under(&d.root)
         .into_iter()
-        .filter(|l| l.contains("nsfs") || l.contains("/netns"))
+        .filter(|l| l.contains("nsfs") || l.contains("netns"))
         .collect();
+    // A root daemon's namespace files, as its log names them.
+    let log = d.log();
+    let files: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split(" configured the network of ").nth(1))
+        .filter_map(|rest| rest.split(' ').next())
+        .filter(|f| f.starts_with("/run/strata/netns/"))
+        .collect();
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    netns.extend(
+        files
+            .iter()
+            .filter(|f| mounted.contains(*f) || std::path::Path::new(f).exists())
+            .map(|f| f.to_string()),
+    );
     assert!(netns.is_empty(), "{netns:?}");
 }
 
@@ -155,9 +170,14 @@ fn published_isolated_and_outbound(d: &Daemon, docker: bool) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let host_port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let mut s = s;
+        for mut s in listener.incoming().flatten() {
+            // The request read first: closing with it unread would reset
+            // the connection under the reply.
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
             let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\nfromhost\n");
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = s.read(&mut buf);
         }
     });
     let url = format!("http://127.0.0.1:{host_port}/");
@@ -305,6 +325,20 @@ fn none_host_and_bridge_interfaces() {
     for i in &host {
         assert!(inside.split_whitespace().any(|x| x == i), "{i} not in {inside}");
     }
+    // Ports are Docker's warning with a host network, nothing with none.
+    let publish = format!("127.0.0.1:{}:80", free_port());
+    let out = d.strata(&["run", "--rm", "--network", "host", "-p", &publish, "busybox", "true"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("WARNING: Published ports are discarded when using host network mode"),
+        "{}",
+        text(&out)
+    );
+    ok(
+        &d,
+        &["run", "--rm", "--network", "none", "-p", &publish, "busybox", "true"],
+    );
     let bridge = ok(&d, &["run", "--rm", "busybox", "ls", "/sys/class/net"]);
     let mut names: Vec<&str> = bridge.split_whitespace().collect();
     names.sort();
@@ -340,6 +374,10 @@ fn no_pasta_outlives_its_container_or_a_killed_daemon() {
     no_pasta_left(&d);
     let id = ok(&d, &["run", "-d", "-p", &publish, "busybox", "sh", "-c", SERVE]);
     assert!(http_get(port, Duration::from_secs(10)).is_some());
+    assert!(
+        d.log().contains(" configured the network of /run/strata/netns/"),
+        "the namespace file is not named in the log"
+    );
     d.kill();
     d.spawn();
     no_pasta_left(&d);
