@@ -212,7 +212,9 @@ impl Pasta {
     /// Ends pasta and removes its files; again is a no-op.
     pub fn stop(&mut self) {
         if let Some(fd) = self.pidfd.take() {
+            let began = Instant::now();
             end_process(&fd);
+            tracing::debug!("pasta {} ended in {:?}", self.pid, began.elapsed());
         }
         remove_files(&self.dir, self.netns.take().as_deref());
     }
