@@ -18,7 +18,7 @@ fn options_that_are_not_honoured_are_refused_by_name() {
     let d = require!(Daemon::with_docker_and_busybox());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["-p", "18080:80"], "--publish"),
+        (&["--add-host", "a:192.0.2.9"], "--add-host"),
         (&["--pid", "host"], "--pid"),
         (&["--ipc", "host"], "--ipc"),
         (&["--uts", "host"], "--uts"),

@@ -41,6 +41,17 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
     let name = query.get("name").map(str::to_string);
     let refusals = super::unsupported::check_create(&body, !crate::sys::is_root());
     let (config, host_config) = convert::create_spec(&body)?;
+    // As Docker: a host network has no ports to publish (none has none either, silently).
+    let published = host_config
+        .extra
+        .get("PortBindings")
+        .and_then(serde_json::Value::as_object)
+        .is_some_and(|m| !m.is_empty());
+    let warnings = if host_config.network_mode == "host" && published {
+        vec!["Published ports are discarded when using host network mode".to_string()]
+    } else {
+        Vec::new()
+    };
     let c = tokio::task::spawn_blocking(move || engine.create(name.as_deref(), config, host_config, refusals))
         .await
         .map_err(|e| ApiError::internal(format!("create task failed: {e}")))??;
@@ -48,7 +59,7 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, req: Request<Incoming>)
         StatusCode::CREATED,
         &IdResponse {
             id: c.id.clone(),
-            warnings: Some(Vec::new()),
+            warnings: Some(warnings),
         },
     ))
 }
@@ -131,6 +142,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
                     state: r.state.status.as_str().into(),
                     status: status_text(&r),
                     labels: r.config.labels.clone().unwrap_or_default(),
+                    ports: super::network::summary_ports(&r),
                     host_config: SummaryHostConfig {
                         network_mode: r.host_config.network_mode.clone(),
                     },
@@ -232,10 +244,7 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
         },
         mounts: mount_points(daemon, &r),
         config,
-        network_settings: serde_json::json!({
-            "Networks": { (if r.host_config.network_mode == "none" { "none" } else { "host" }): {} },
-            "Ports": {},
-        }),
+        network_settings: super::network::network_settings(&r),
     };
     Ok(json(StatusCode::OK, &inspect))
 }

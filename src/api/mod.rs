@@ -12,6 +12,7 @@ mod handle;
 mod hijack;
 mod http;
 mod images;
+mod network;
 mod push;
 mod registry;
 mod resources;

@@ -95,8 +95,8 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("Tmpfs", "--tmpfs", Honoured),
     f("VolumeDriver", "--volume-driver", Partly),
     f("VolumesFrom", "--volumes-from", Honoured),
-    f("PortBindings", "--publish", Refused),
-    f("PublishAllPorts", "--publish-all", Refused),
+    f("PortBindings", "--publish", Honoured),
+    f("PublishAllPorts", "--publish-all", Honoured),
     f("Links", "--link", Refused),
     f("Dns", "--dns", Refused),
     f("DnsOptions", "--dns-option", Refused),
@@ -383,17 +383,19 @@ mod tests {
         create(&with_host("Binds", r#"["/tmp:/x:ro"]"#)).unwrap();
         create(&with_host("Tmpfs", r#"{"/t":""}"#)).unwrap();
         create(&with_host("VolumeDriver", r#""local""#)).unwrap();
+        create(&with_host(
+            "PortBindings",
+            r#"{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}"#,
+        ))
+        .unwrap();
+        create(&with_host("PublishAllPorts", "true")).unwrap();
     }
 
     #[test]
     fn each_refused_option_is_named() {
         let cases = [
             ("VolumeDriver", r#""nfs""#, "--volume-driver"),
-            (
-                "PortBindings",
-                r#"{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}"#,
-                "--publish",
-            ),
+            ("ExtraHosts", r#"["a:192.0.2.9"]"#, "--add-host"),
             ("PidMode", r#""host""#, "--pid"),
             ("IpcMode", r#""host""#, "--ipc"),
             ("UTSMode", r#""host""#, "--uts"),

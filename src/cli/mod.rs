@@ -119,6 +119,8 @@ pub enum Command {
     Exec(commands::exec::Args),
     /// Show the running processes of a container
     Top(commands::top::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(commands::port::Args),
     /// List the changes to files and directories of a container's filesystem
     Diff(commands::diff::Args),
     /// Create a new image from a container's changes
@@ -237,6 +239,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Logs(a) => commands::logs::run(&client, a).await,
         Command::Exec(a) => commands::exec::run(&client, a).await,
         Command::Top(a) => commands::top::run(&client, a, &mut out).await,
+        Command::Port(a) => commands::port::run(&client, a, &mut out).await,
         Command::Diff(a) => commands::diff::run(&client, a, &mut out).await,
         Command::Commit(a) => commands::commit::run(&client, a, &mut out).await,
         Command::Pull(a) => commands::pull::run(&client, a, &mut out).await,

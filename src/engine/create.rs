@@ -12,12 +12,21 @@ use crate::sys;
 use std::io;
 use std::sync::Arc;
 
+/// The network a container's mode asks for. A bridge's ports and run
+/// directory are filled in at start.
 pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
     match mode {
-        "" | "default" | "host" => Ok(NetworkMode::Host),
+        "" | "default" | "bridge" => Ok(NetworkMode::Bridge(crate::run::network::Bridge {
+            ports: Vec::new(),
+            dir: Default::default(),
+        })),
+        "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),
+        other if other.starts_with("container:") => Err(Error::invalid(format!(
+            "strata does not support --network {other} yet: use bridge, host or none"
+        ))),
         other => Err(Error::invalid(format!(
-            "network mode {other:?} is not supported: use host or none"
+            "network mode {other:?} is not supported: use bridge, host or none (user-defined networks come later)"
         ))),
     }
 }
@@ -67,6 +76,7 @@ impl Engine {
         }
         let (merged, path, args) = record::merge_image(std::mem::take(&mut config), &image.config)?;
         let mut config = merged;
+        super::ports::bindings(&config, &host_config)?;
         let id = random_id().map_err(internal("making an ID"))?;
         if config.hostname.is_empty() {
             config.hostname = id[..12].to_string();
@@ -100,6 +110,7 @@ impl Engine {
             restart_count: 0,
             manually_stopped: false,
             mounts: Vec::new(),
+            endpoint: None,
         };
         let mut record = record;
         self.make_volumes(&mut mounts)?;

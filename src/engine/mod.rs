@@ -28,6 +28,7 @@ pub mod mounts;
 mod names;
 pub mod output;
 mod pause;
+pub mod ports;
 mod privileges;
 pub mod progress;
 pub mod pull;
@@ -166,6 +167,8 @@ impl Engine {
                     Err(e) => return Err(e),
                 }
             }
+            // A pasta and a namespace file left by a daemon that was killed.
+            run::network::cleanup(&path);
             let c = Container::new(path, record);
             {
                 let mut live = c.lock();

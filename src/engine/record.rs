@@ -30,6 +30,10 @@ pub struct Record {
     /// create (`mounts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<super::mounts::MountEntry>,
+    /// The network of the current run (a `bridge` one's address and
+    /// published ports); cleared at its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<super::ports::Endpoint>,
 }
 
 impl Record {
@@ -133,6 +137,18 @@ pub fn merge_image(mut config: Config, image: &ImageConfig) -> Result<(Config, S
     }
     if config.stop_signal.is_none() {
         config.stop_signal = defaults.stop_signal.clone();
+    }
+    // The image's `EXPOSE`d ports join the request's, as Docker's.
+    if let Some(image_ports) = &defaults.exposed_ports {
+        let ports = config
+            .extra
+            .entry("ExposedPorts".to_string())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(ports) = ports.as_object_mut() {
+            for (k, v) in image_ports {
+                ports.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
     }
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
     argv.extend(config.cmd.clone().unwrap_or_default());

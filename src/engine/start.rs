@@ -109,12 +109,28 @@ impl Engine {
         }
     }
 
-    fn write_etc_files(c: &Container, record: &Record) -> io::Result<Vec<(String, PathBuf)>> {
+    /// `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`, as Docker
+    /// writes them: for a `bridge` container the hosts file names its
+    /// address and the resolver skips the host's loopback servers
+    /// ([`super::ports::bridge_resolv_conf`]), which it cannot reach.
+    fn write_etc_files(
+        c: &Container,
+        record: &Record,
+        endpoint: Option<&super::ports::Endpoint>,
+    ) -> io::Result<Vec<(String, PathBuf)>> {
         let hostname = &record.config.hostname;
+        let own = match endpoint {
+            Some(e) if !e.ip.is_empty() => format!("{}\t{hostname}\n", e.ip),
+            _ => format!("127.0.1.1\t{hostname}\n"),
+        };
         let hosts = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{own}"
         );
-        let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv = match endpoint {
+            Some(_) => super::ports::bridge_resolv_conf(&host_resolv).into_bytes(),
+            None => host_resolv.into_bytes(),
+        };
         let files = [
             ("/etc/hostname", "hostname", format!("{hostname}\n").into_bytes()),
             ("/etc/hosts", "hosts", hosts.into_bytes()),
@@ -137,7 +153,18 @@ impl Engine {
         let (mut confinement, cgroup) = self.confine(record).map_err(fail)?;
         let resources = resources::create(self.store.root(), &record.id, &record.host_config).map_err(fail)?;
         confinement.cgroups.extend(resources.iter().flat_map(|r| r.dirs()));
-        let etc_files = Self::write_etc_files(c, record).map_err(|e| fail(internal("writing /etc files")(e)))?;
+        let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
+        let endpoint = match &mut network {
+            run::NetworkMode::Bridge(bridge) => {
+                let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
+                bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
+                bridge.dir = c.dir.clone();
+                Some(super::ports::endpoint(bridge.ports.clone()))
+            }
+            _ => None,
+        };
+        let etc_files =
+            Self::write_etc_files(c, record, endpoint.as_ref()).map_err(|e| fail(internal("writing /etc files")(e)))?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         self.fill_volumes(c, record)
@@ -153,7 +180,7 @@ impl Engine {
             id: record.id.clone(),
             rootfs: c.dir.join("merged"),
             hostname: record.config.hostname.clone(),
-            network: network_mode(&record.host_config.network_mode).map_err(fail)?,
+            network,
             etc_files,
             mounts: user_mounts,
             readonly_root: super::mounts::readonly_root(&record.host_config),
@@ -181,7 +208,7 @@ impl Engine {
                     // for it are done.
                     c.output.close();
                 }
-                return Err(start_failure(&record.id, e));
+                return Err(start_failure(record, e));
             }
         };
         let streams = match connect_terminal(&process, streams, open_stdin) {
@@ -199,6 +226,7 @@ impl Engine {
         };
         mark_running(
             c,
+            endpoint,
             RunHandles {
                 process: process.clone(),
                 mount: Some(mount),
@@ -309,6 +337,7 @@ impl Engine {
                 tracing::warn!("container {}: {refused}", &c.id[..12]);
             }
             live.record.state.oom_killed = oom_killed;
+            live.record.endpoint = None;
             let rec = live.record.clone();
             drop(live);
             if let Err(e) = c.save(&rec) {
@@ -359,7 +388,11 @@ fn process_spec(record: &Record) -> run::ProcessSpec {
 /// A process that did not start: the client's error (400) when the runner
 /// says why with an exit code (127 not found, 126 not executable), the
 /// daemon's otherwise; and the exit code to record.
-fn start_failure(id: &str, e: run::Error) -> (Error, i32) {
+fn start_failure(record: &Record, e: run::Error) -> (Error, i32) {
+    if let run::Error::Network(e) = &e {
+        return (network_failure(record, e), 128);
+    }
+    let id = &record.id;
     let code = e.exit_code().unwrap_or(128);
     let message = format!("failed to start container {}: {e}", &id[..12]);
     let error = if e.exit_code().is_some() {
@@ -370,9 +403,19 @@ fn start_failure(id: &str, e: run::Error) -> (Error, i32) {
     (error, code)
 }
 
+/// Docker's error for a network that could not be set up (a host port
+/// taken): the daemon's (500), naming the container's endpoint.
+fn network_failure(record: &Record, e: &run::network::Error) -> Error {
+    Error::internal(format!(
+        "driver failed programming external connectivity on endpoint {} ({}): {e}",
+        record.name, record.id
+    ))
+}
+
 /// Records the started process as the container's run, and saves.
-fn mark_running(c: &Container, run: RunHandles) {
+fn mark_running(c: &Container, endpoint: Option<super::ports::Endpoint>, run: RunHandles) {
     let mut live = c.lock();
+    live.record.endpoint = endpoint;
     if let Err(refused) = live.record.state.start(run.process.pid(), now_rfc3339()) {
         tracing::warn!("container {}: {refused}", &c.id[..12]);
     }

@@ -153,7 +153,7 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
                 write_id_maps(uid, gid)?;
             }
             let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
-            if spec.network == NetworkMode::None {
+            if spec.network != NetworkMode::Host {
                 flags |= UnshareFlags::NEWNET;
             }
             crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;
@@ -207,30 +207,32 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
             let _ = rustix::process::pidfd_send_signal(fd, Signal::KILL);
         }
     };
-    // The init sets up meanwhile, and waits for this byte before anything
-    // of the image can run (see `wait_until_confined`).
-    if let Err(e) = cgroups.join(pid) {
+    // Three things run side by side now: the init's set-up (mounts),
+    // stratad's configuration of the network (between our "pid" and its
+    // acknowledgement) and the init's move into its cgroups here (on
+    // cgroup v1 an RCU grace period). The init waits for [`CONFINED`],
+    // sent once all are done, before anything of the image can run.
+    let sent = send(sock, &format!("pid {pid}")).is_ok();
+    let joined = cgroups.join(pid);
+    let acknowledged = sent && {
+        let mut ack = [0u8; 1];
+        matches!((&*sock).read(&mut ack), Ok(1))
+    };
+    if let Err(e) = joined {
+        // stratad, acknowledged or gone, reads why next.
         kill(&pidfd);
         let _ = wait_for(pid);
         return Err(fail("confining the container")(e));
     }
-    if let Err(e) = (&reader).write_all(&[CONFINED]) {
-        // The init ended before it waited to be confined (a user that is
-        // not in the image, say): its report says why.
-        let (report, _) = read_report(&reader);
-        let _ = wait_for(pid);
-        return Err(init_failure(&report).unwrap_or_else(|| fail("writing to the init")(e)));
-    }
-    let acknowledged = send(sock, &format!("pid {pid}")).is_ok() && {
-        let mut ack = [0u8; 1];
-        matches!((&*sock).read(&mut ack), Ok(1))
-    };
     if !acknowledged {
-        // stratad is gone: so goes the container.
+        // stratad is gone, or could not set the container up: so goes the container.
         kill(&pidfd);
         let status = wait_for(pid).map_err(fail("waiting for the init"))?;
         return Ok(docker_code(status));
     }
+    // An init that failed meanwhile has closed its end: its report,
+    // read next, says why.
+    let _ = (&reader).write_all(&[CONFINED]);
     let (report, master) = read_report(&reader);
     if let Some(failure) = init_failure(&report) {
         drop(master);
@@ -349,7 +351,8 @@ fn run_init(spec: InitSpec, sync: UnixStream) -> ! {
 }
 
 /// The byte the shim sends its init once the init is in the container's
-/// cgroups.
+/// cgroups and stratad has acknowledged its pid (its network is
+/// configured then, see [`super::network`]).
 const CONFINED: u8 = b'c';
 
 /// Returns once the shim has moved this process into the container's

@@ -46,6 +46,7 @@ pub mod ebpf;
 mod helper;
 mod linux;
 mod lookup;
+pub mod network;
 pub mod plan;
 mod ps;
 mod reaper;
@@ -80,6 +81,9 @@ pub enum NetworkMode {
     Host,
     /// A new network namespace with only `lo`, up.
     None,
+    /// A new network namespace configured by pasta ([`network`]): `eth0`
+    /// with outbound access, and the published ports.
+    Bridge(network::Bridge),
 }
 
 /// The process to run.
@@ -240,6 +244,9 @@ pub enum Error {
     /// [`Stdio::Terminal`], or the other way round).
     #[error("{0}")]
     Usage(&'static str),
+    /// The container's network could not be set up.
+    #[error("{0}")]
+    Network(#[from] network::Error),
 }
 
 impl Error {
@@ -313,6 +320,8 @@ pub struct Running {
     signaller: Signaller,
     /// The master of a TTY process's terminal, until taken.
     pty_master: Mutex<Option<OwnedFd>>,
+    /// The container's pasta (a `bridge` network), ended with the process.
+    pasta: Mutex<Option<network::Pasta>>,
     /// Held until the process is waited for: its closing kills the process.
     _lifeline: UnixStream,
 }
@@ -356,6 +365,8 @@ impl Running {
             .lock()
             .map_err(|_| Error::Protocol("a waiter panicked".into()))?;
         let status = shim.wait().map_err(Error::io("waiting for the container"))?;
+        // The network goes with its last process.
+        drop(self.pasta.lock().unwrap_or_else(|p| p.into_inner()).take());
         Ok(docker_code(status))
     }
 }
@@ -371,9 +382,10 @@ pub fn start(helper: &Path, spec: &ContainerSpec, stdio: Stdio) -> Result<Runnin
             code: None,
         });
     }
+    let rootless = !crate::sys::is_root();
     let shim = ShimSpec::Start {
         spec: spec.clone(),
-        rootless: !crate::sys::is_root(),
+        rootless,
     };
     launch(helper, &shim, spec.process.tty, stdio)
 }
@@ -429,17 +441,35 @@ fn launch(helper: &Path, spec: &ShimSpec, tty: bool, stdio: Stdio) -> Result<Run
         source,
     })?;
     drop(theirs);
-    let outcome = handshake(&ours).and_then(|(pid, pidfd, master)| match (master, tty) {
-        (master @ Some(_), true) | (master @ None, false) => Ok((pid, pidfd, master)),
+    let bridge = match spec {
+        ShimSpec::Start {
+            spec: ContainerSpec {
+                network: NetworkMode::Bridge(b),
+                ..
+            },
+            rootless,
+        } => Some((b, *rootless)),
+        _ => None,
+    };
+    // The network is configured before the init may run anything.
+    let before_ack = |pid: u32| -> Result<Option<network::Pasta>, Error> {
+        match bridge {
+            Some((b, rootless)) => Ok(Some(network::Pasta::start(b, pid, rootless)?)),
+            None => Ok(None),
+        }
+    };
+    let outcome = handshake(&ours, before_ack).and_then(|(pid, pidfd, master, pasta)| match (master, tty) {
+        (master @ Some(_), true) | (master @ None, false) => Ok((pid, pidfd, master, pasta)),
         (Some(_), false) => Err(Error::Protocol("a terminal came for a process without one".into())),
         (None, true) => Err(Error::Protocol("the container's terminal did not come".into())),
     });
     match outcome {
-        Ok((pid, pidfd, pty_master)) => Ok(Running {
+        Ok((pid, pidfd, pty_master, pasta)) => Ok(Running {
             pid,
             shim: Mutex::new(shim),
             signaller: Signaller { pidfd },
             pty_master: Mutex::new(pty_master),
+            pasta: Mutex::new(pasta),
             _lifeline: ours,
         }),
         Err(e) => {
@@ -509,8 +539,16 @@ fn parse_message(line: &str) -> Result<String, Error> {
     Ok(line)
 }
 
-/// The init's host pid, a pidfd on it, and the master of its terminal.
-fn handshake(sock: &UnixStream) -> Result<(u32, Option<OwnedFd>, Option<OwnedFd>), Error> {
+/// What the handshake gives: the init's host pid, a pidfd on it, the
+/// master of its terminal, and its pasta.
+type Handshake = (u32, Option<OwnedFd>, Option<OwnedFd>, Option<network::Pasta>);
+
+/// The handshake with the shim; `before_ack` runs between its "pid" and
+/// our acknowledgement, while the init cannot run anything of the image.
+fn handshake(
+    sock: &UnixStream,
+    before_ack: impl FnOnce(u32) -> Result<Option<network::Pasta>, Error>,
+) -> Result<Handshake, Error> {
     let mut messages = Messages::new(sock);
     let line = messages.next()?;
     let pid: u32 = line
@@ -521,6 +559,23 @@ fn handshake(sock: &UnixStream) -> Result<(u32, Option<OwnedFd>, Option<OwnedFd>
     // still names it (at worst as a zombie).
     let pidfd = rustix::process::Pid::from_raw(pid as i32)
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    // On an error the shim sees no acknowledgement (our end closes) and
+    // kills the init; a started pasta is dropped, so ended, with it.
+    let pasta = match before_ack(pid) {
+        Ok(pasta) => pasta,
+        Err(e) => {
+            // An init that failed before its network could be set up (a
+            // user not found): its own error is the one to report, and
+            // the shim sends it after our acknowledgement.
+            if pidfd.as_ref().is_none_or(exited) {
+                let _ = (&*sock).write_all(b"a");
+                if let Err(reported @ Error::Start { .. }) = messages.next() {
+                    return Err(reported);
+                }
+            }
+            return Err(e);
+        }
+    };
     (&*sock)
         .write_all(b"a")
         .map_err(Error::io("writing to the container helper"))?;
@@ -533,7 +588,15 @@ fn handshake(sock: &UnixStream) -> Result<(u32, Option<OwnedFd>, Option<OwnedFd>
     if fds.len() > 1 {
         return Err(Error::Protocol(format!("{} descriptors from the helper", fds.len())));
     }
-    Ok((pid, pidfd, fds.pop()))
+    Ok((pid, pidfd, fds.pop(), pasta))
+}
+
+/// Whether the process of a pidfd has ended (a zombie included).
+fn exited(pidfd: &OwnedFd) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
 }
 
 /// A new pseudo-terminal pair on the host's devpts: (master, slave), both

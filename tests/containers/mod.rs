@@ -79,3 +79,5 @@ mod security;
 mod volumes;
 // Resource limits, OOM kills, pause and unpause through cgroups.
 mod resources;
+// The default bridge network through pasta: published ports, isolation, outbound, no leftovers.
+mod network;

@@ -308,6 +308,9 @@ pub fn rootless_daemon_in(cgroups: Vec<PathBuf>) -> Result<Daemon, String> {
     fuse()?;
     tools(&["setpriv", "fusermount3"])?;
     std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
+    // pasta (a bridge network) opens the tun device as the daemon's user:
+    // 0666, as distributions ship it, where it exists.
+    let _ = std::fs::set_permissions("/dev/net/tun", std::fs::Permissions::from_mode(0o666));
     let (uid, gid) = test_user();
     let mut d = Daemon::prepare();
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -55,7 +55,7 @@ pub struct ContainerArgs {
     /// Container host name
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: host (the default) or none
+    /// Network: bridge (the default: its own, through pasta), host or none
     #[arg(long, alias = "net", value_name = "MODE")]
     pub network: Option<String>,
     /// Override the image's entrypoint
@@ -81,6 +81,8 @@ pub struct ContainerArgs {
     pub resources: super::resource_args::ResourceArgs,
     #[command(flatten)]
     pub init: super::init_args::InitArgs,
+    #[command(flatten)]
+    pub ports: super::port_args::PortArgs,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -165,6 +167,9 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
     };
     let mut request = args.request(attached);
     args.mount_args.apply(&mut request)?;
+    args.ports
+        .apply(&mut request.config, &mut request.host_config)
+        .map_err(Error::Usage)?;
     if args.pull == PullPolicy::Always {
         pull_to_stderr(client, &args.image).await?;
     }

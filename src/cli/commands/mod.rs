@@ -17,6 +17,8 @@ pub mod lifecycle;
 pub mod login;
 pub mod logs;
 pub mod mount_args;
+pub mod port;
+pub mod port_args;
 pub mod ps;
 pub mod pull;
 pub mod push;

@@ -61,7 +61,7 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
             format!("\"{command}\""),
             ago(c.created),
             c.status.clone(),
-            String::new(),
+            ports_column(&c.ports),
             c.names
                 .iter()
                 .map(|n| n.trim_start_matches('/').to_string())
@@ -70,4 +70,37 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         ]);
     }
     write_out(out, &table(&rows))
+}
+
+/// docker's PORTS column: `127.0.0.1:18080->80/tcp` for a published
+/// port, `80/tcp` for one only exposed, joined with ", ".
+fn ports_column(ports: &[serde_json::Value]) -> String {
+    let mut items: Vec<(u64, String)> = ports
+        .iter()
+        .map(|p| {
+            let private = p["PrivatePort"].as_u64().unwrap_or(0);
+            let proto = p["Type"].as_str().unwrap_or("tcp");
+            let text = match (p["IP"].as_str(), p["PublicPort"].as_u64()) {
+                (Some(ip), Some(public)) if ip.contains(':') => format!("[{ip}]:{public}->{private}/{proto}"),
+                (Some(ip), Some(public)) => format!("{ip}:{public}->{private}/{proto}"),
+                _ => format!("{private}/{proto}"),
+            };
+            (private, text)
+        })
+        .collect();
+    items.sort();
+    items.dedup();
+    items.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ports_column_as_docker() {
+        let ports = [
+            serde_json::json!({"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 18080, "Type": "tcp"}),
+            serde_json::json!({"PrivatePort": 443, "Type": "tcp"}),
+        ];
+        assert_eq!(super::ports_column(&ports), "127.0.0.1:18080->80/tcp, 443/tcp");
+    }
 }
