@@ -3,12 +3,17 @@
 # and see it finish, for Strata and its peers, on the same root filesystem,
 # side by side in the same run:
 #
-#   strata      strata run --rm busybox true          (a private release stratad; Docker's
-#               seccomp filter and device rules on, as by default)
-#   strata-mem  strata run --rm -m 512m busybox true  (the same with a memory limit: the
-#               container's resource cgroups, which every container gets, with a limit written)
-#   docker      docker -H unix://SOCK run --rm busybox true   (same stratad; skipped without docker)
+#   strata      strata run --rm --network host busybox true   (a private release stratad; Docker's
+#               seccomp filter and device rules on, as by default; the host's network, as bwrap's)
+#   strata-mem  the same with -m 512m (a memory limit: the container's resource cgroups, which
+#               every container gets, with a limit written)
+#   strata-none the same with --network none (a network namespace with lo alone)
+#   strata-bridge  strata run --rm busybox true (the default network: a namespace set up by pasta)
+#   docker      docker -H unix://SOCK run --rm --network host busybox true   (same stratad;
+#               skipped without docker)
 #   unconfined  the same with --security-opt seccomp=unconfined (no filter; device rules on)
+#   podman      podman run --rm busybox true (its default network; the same tar imported;
+#               skipped without podman or when it cannot run here)
 #   bwrap    bwrap over the busybox tar extracted into a directory
 #   crun     crun run with an OCI bundle over that directory (crun spec, edited)
 #   runc     runc run with the same bundle (skipped without runc)
@@ -82,16 +87,18 @@ tar --numeric-owner -xf "$work/busybox.tar" -C "$rootfs"
 
 # --- 4. targets -------------------------------------------------------------------
 # Each is a function running one container; a non-zero status aborts the bench.
-targets=(strata strata-mem)
+targets=(strata strata-mem strata-none strata-bridge)
 notes=()
-run_strata() { "$bin/strata" run --rm busybox true; }
-run_strata-mem() { "$bin/strata" run --rm -m 512m busybox true; }
+run_strata() { "$bin/strata" run --rm --network host busybox true; }
+run_strata-mem() { "$bin/strata" run --rm --network host -m 512m busybox true; }
+run_strata-none() { "$bin/strata" run --rm --network none busybox true; }
+run_strata-bridge() { "$bin/strata" run --rm busybox true; }
 
 if command -v docker >/dev/null; then
     export DOCKER_CONFIG=$work/docker-config
     mkdir -p "$DOCKER_CONFIG"
-    run_docker() { docker -H "$STRATA_HOST" run --rm busybox true; }
-    run_unconfined() { docker -H "$STRATA_HOST" run --rm --security-opt seccomp=unconfined busybox true; }
+    run_docker() { docker -H "$STRATA_HOST" run --rm --network host busybox true; }
+    run_unconfined() { docker -H "$STRATA_HOST" run --rm --network host --security-opt seccomp=unconfined busybox true; }
     targets+=(docker unconfined)
 else
     notes+=("docker: skipped: not installed")
@@ -163,6 +170,31 @@ else
     notes+=("runc: skipped: not installed")
 fi
 
+if command -v podman >/dev/null; then
+    # A private store, so nothing of the host's podman is touched. It mounts
+    # its overlay directory: unmounted before $work goes.
+    podman_args=(--root "$work/podman-root" --runroot "$work/podman-run")
+    on_exit 'podman "${podman_args[@]}" system reset -f >/dev/null 2>&1 || true;
+        awk -v w="$work/" '"'"'index($5, w) == 1 { print $5 }'"'"' /proc/self/mountinfo | tac | xargs -r -n1 umount -l'
+    # DOCKER_CONFIG, set for the docker CLI above, would be podman's auth
+    # file. Root cannot raise its hard limits here, which podman's default
+    # nofile and nproc limits need: lower ones are given. crun 1.8 refuses
+    # the hybrid cgroup layout: runc, as podman's runtime.
+    podman() { env -u DOCKER_CONFIG podman "$@"; }
+    run_podman() {
+        podman "${podman_args[@]}" run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 \
+            strata-bench-busybox true
+    }
+    if podman "${podman_args[@]}" import "$work/busybox.tar" strata-bench-busybox >"$work/podman-probe.log" 2>&1 \
+        && run_podman >>"$work/podman-probe.log" 2>&1; then
+        targets+=(podman)
+    else
+        notes+=("podman: skipped: $(tail -n 1 "$work/podman-probe.log")")
+    fi
+else
+    notes+=("podman: skipped: not installed")
+fi
+
 # --- 5. timed rounds ---------------------------------------------------------------
 ms() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }   # microseconds -> ms, 1 decimal
 once() { # TARGET: runs it once, sets $us; aborts with its output on failure
@@ -226,7 +258,13 @@ for t in "${targets[@]}"; do
 done
 for note in "${notes[@]}"; do echo "$note"; done
 echo "Wall-clock time of one run of \`true\` in a container, start to finish, as seen by the caller;"
-echo "'vs strata' = median / strata's median, 'vs bwrap' = median / bwrap's. Namespaces: mount, pid, uts, ipc everywhere; host network."
+echo "'vs strata' = median / strata's median, 'vs bwrap' = median / bwrap's. Namespaces: mount, pid, uts, ipc everywhere;"
+echo "the host's network but for strata-none (lo alone), strata-bridge (pasta) and podman (its default)."
+if [ -n "${times[strata-bridge]:-}" ] && [ -n "${times[strata-none]:-}" ]; then
+    read -r bridge_med _ _ <<<"$(stats ${times[strata-bridge]})"
+    read -r none_med _ _ <<<"$(stats ${times[strata-none]})"
+    echo "the default network (pasta) against none: $(ratio "$bridge_med" "$none_med")x"
+fi
 echo "stratad's device rules: $(grep -o "containers' cgroups under .*" "$work/stratad.log" | head -n 1)"
 echo
 echo "compiling Docker's seccomp profile (once per daemon for the default, once per start for another):"
