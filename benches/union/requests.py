@@ -10,6 +10,7 @@ they are not counted (they are replies to nothing and cost no round trip)."""
 
 import os
 import re
+import statistics
 
 TRACEFS = "/sys/kernel/tracing"
 EVENT = "events/fuse/fuse_request_send"
@@ -111,20 +112,17 @@ def describe(counts, files, top=4):
 
 
 def medians(rows):
-    """{(workload, target): ({opcode: median count}, files, lost)} over runs."""
-    grouped = {}
-    for w, t, _r, counts, files, lost in rows:
-        g = grouped.setdefault((w, t), ([], files, False))
-        g[0].append(counts)
-        grouped[(w, t)] = (g[0], files, g[2] or lost)
+    """{(workload, target): ({opcode: median count}, files, lost)} over runs;
+    an opcode a run did not send counts 0 in it."""
+    runs, files, lost = {}, {}, {}
+    for w, t, _r, counts, n, run_lost in rows:
+        runs.setdefault((w, t), []).append(counts)
+        files[(w, t)] = n
+        lost[(w, t)] = lost.get((w, t), False) or run_lost
     out = {}
-    for key, (runs, files, lost) in grouped.items():
-        ops = sorted({op for c in runs for op in c})
-        med = {}
-        for op in ops:
-            xs = sorted(c.get(op, 0) for c in runs)
-            med[op] = xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
-        out[key] = (med, files, lost)
+    for key, cs in runs.items():
+        ops = sorted({op for c in cs for op in c})
+        out[key] = ({op: statistics.median(c.get(op, 0) for c in cs) for op in ops}, files[key], lost[key])
     return out
 
 

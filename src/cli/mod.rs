@@ -261,6 +261,20 @@ pub(crate) fn write_out(out: &mut impl std::io::Write, text: &str) -> Result<(),
     })
 }
 
+/// One line of stdin, without its line end.
+pub(crate) fn read_stdin_line() -> Result<String, Error> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|source| Error::Io {
+            context: "reading stdin".into(),
+            source,
+        })?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
 /// Percent-encodes a query or path value.
 pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

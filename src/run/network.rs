@@ -238,20 +238,18 @@ impl Drop for Pasta {
     }
 }
 
-/// Waits for the launcher, killing it after [`START_LIMIT`].
+/// Waits for the launcher (woken by its pidfd, no polling), killing it
+/// after [`START_LIMIT`]. Without a pidfd (never on the kernels we run
+/// on) the wait has no limit.
 fn wait_bounded(mut child: std::process::Child) -> Result<std::process::Output, Error> {
-    let deadline = Instant::now() + START_LIMIT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::Failed("it did not configure the namespace in time".into()));
-            }
-            Err(e) => return Err(Error::Spawn(e)),
-        }
+    let pidfd = rustix::process::Pid::from_raw(child.id() as i32)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    if let Some(fd) = &pidfd
+        && !wait_pidfd(fd, START_LIMIT)
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::Failed("it did not configure the namespace in time".into()));
     }
     child.wait_with_output().map_err(Error::Spawn)
 }
@@ -342,12 +340,21 @@ fn end_process(fd: &OwnedFd) {
 
 fn wait_pidfd(fd: &OwnedFd, limit: Duration) -> bool {
     use rustix::event::{PollFd, PollFlags, poll};
-    let mut fds = [PollFd::new(fd, PollFlags::IN)];
-    let ts = rustix::time::Timespec {
-        tv_sec: limit.as_secs() as i64,
-        tv_nsec: limit.subsec_nanos() as i64,
-    };
-    matches!(poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+        let ts = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
+        match poll(&mut fds, Some(&ts)) {
+            Ok(n) => return n > 0,
+            // A signal for another thread of the daemon: wait on.
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
 }
 
 fn remove_files(dir: &Path, netns: Option<&Path>) {

@@ -3,9 +3,9 @@
 //! ([`crate::cli::credentials`]). Docker's flags, prompts and messages.
 
 use crate::cli::credentials::{self, CredentialStore, HUB_ADDRESS, HUB_KEY};
-use crate::cli::{Client, Error, write_out};
+use crate::cli::{Client, Error, read_stdin_line, write_out};
 use crate::wire::{AuthConfig, AuthResponse};
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 
 #[derive(clap::Args, Debug)]
@@ -148,23 +148,11 @@ fn interactive() -> Result<(), Error> {
     }
 }
 
-fn read_line() -> Result<String, Error> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|source| Error::Io {
-            context: "reading stdin".into(),
-            source,
-        })?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
-}
-
 fn prompt_line(out: &mut impl Write, prompt: &str) -> Result<String, Error> {
     interactive()?;
     write_out(out, prompt)?;
     let _ = out.flush();
-    Ok(read_line()?.trim().to_string())
+    Ok(read_stdin_line()?.trim().to_string())
 }
 
 /// Reads a password from the terminal with echo off (restored after).
@@ -181,7 +169,7 @@ fn prompt_password(out: &mut impl Write, prompt: &str) -> Result<String, Error> 
     }
     write_out(out, prompt)?;
     let _ = out.flush();
-    let line = read_line();
+    let line = read_stdin_line();
     if let Some(saved) = &saved {
         let _ = rustix::termios::tcsetattr(stdin.as_fd(), rustix::termios::OptionalActions::Now, saved);
     }

@@ -6,7 +6,7 @@ use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::{Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
 use hyper::Method;
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -209,14 +209,7 @@ fn confirm(warning: &str, out: &mut impl Write) -> Result<bool, Error> {
         context: "writing output".into(),
         source,
     })?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            context: "reading the answer".into(),
-            source,
-        })?;
+    let answer = crate::cli::read_stdin_line()?;
     Ok(matches!(answer.trim(), "y" | "Y"))
 }
 
