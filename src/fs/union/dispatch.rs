@@ -1,6 +1,7 @@
 //! The `fuser::Filesystem` implementation: FUSE calls to the union.
 
 use super::ids::Caller;
+use super::killpriv;
 use super::requests::Op;
 use super::setattr::SetAttr;
 use super::{UPPER, UnionFs};
@@ -70,6 +71,11 @@ impl Filesystem for UnionFs {
         {
             *self.no_opendir.get_mut() = true;
         }
+        // The kernel stops asking for `security.capability` before every
+        // write (and keeping set-id bits is ours): see `killpriv`.
+        self.killpriv = config
+            .add_capabilities(fuser::InitFlags::FUSE_HANDLE_KILLPRIV_V2)
+            .is_ok();
         if *self.passthrough.get_mut() {
             let offered = config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH).is_ok()
                 && config.set_max_stack_depth(2).is_ok();
@@ -217,6 +223,12 @@ impl Filesystem for UnionFs {
             return reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
         }
         match self.open_inner(ino.0, flags.0) {
+            // Its writes must reach us, to clear what they take away: not
+            // passthrough, nor cached (either may share the inode with
+            // passthrough opens; direct I/O opens never conflict).
+            Ok((fh, file, _)) if self.write_must_reach_us(flags.0, &file) => {
+                reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO)
+            }
             Ok((fh, file, layer)) => match self.passthrough_backing(ino.0, layer, fh, &file, |f| reply.open_backing(f))
             {
                 Some(b) => reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &b),
@@ -259,7 +271,7 @@ impl Filesystem for UnionFs {
         reply: ReplyWrite,
     ) {
         self.requests.count(Op::Write);
-        let res = self.write_data(fh, offset, data);
+        let res = self.write_data(fh, offset, data, _write_flags);
         reply_err!(reply, res, |n: u32| reply.written(n));
     }
 
@@ -485,6 +497,10 @@ impl Filesystem for UnionFs {
         self.requests.count(Op::Create);
         let res = self.create_file(req, parent, name, mode, umask, flags);
         match res {
+            // As in `open`: writes to a set-id file must reach us.
+            Ok((a, fh, _)) if self.killpriv && killpriv::mode_is_privileged(mode & !umask) => {
+                reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO)
+            }
             Ok((a, fh, file)) => match self.passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f)) {
                 Some(b) => {
                     reply.created_passthrough(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b)

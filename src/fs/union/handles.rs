@@ -4,7 +4,8 @@
 use super::listing::DirEntry;
 use super::{UPPER, UnionFs};
 use crate::fs::{FsError, FsResult};
-use fuser::FileHandle;
+use super::killpriv::Kill;
+use fuser::{FileHandle, WriteFlags};
 use rustix::fs::{OFlags, SeekFrom};
 use std::fs::File;
 use std::io;
@@ -156,6 +157,15 @@ impl UnionFs {
         Ok((fh, file, backing_layer))
     }
 
+    /// Whether an open with `flags` of `file` must send its writes to us
+    /// (`killpriv`): it writes, and the file holds privileges to clear.
+    pub(super) fn write_must_reach_us(&self, flags: i32, file: &File) -> bool {
+        let oflags = OFlags::from_bits_retain(flags as u32);
+        let writes = oflags.intersects(OFlags::WRONLY | OFlags::RDWR | OFlags::TRUNC | OFlags::APPEND);
+        // Unknown counts as privileged: the open merely loses passthrough.
+        writes && self.privileged_write(file).unwrap_or(true)
+    }
+
     /// The shared kernel backing the passthrough open `fh` of `ino` in
     /// `layer` holds, made from `file` (by `make`) when none is alive. None
     /// when the inode has page-cache opens, or the kernel offered no
@@ -214,9 +224,19 @@ impl UnionFs {
         Ok(buf)
     }
 
-    /// `write` (without passthrough): all of `data` at `offset`.
-    pub(super) fn write_data(&self, fh: FileHandle, offset: u64, data: &[u8]) -> FsResult<u32> {
+    /// `write` (without passthrough): all of `data` at `offset`, after
+    /// clearing what the write takes away (`killpriv`), as the kernel does
+    /// before a write.
+    pub(super) fn write_data(&self, fh: FileHandle, offset: u64, data: &[u8], flags: WriteFlags) -> FsResult<u32> {
         let f = self.file(fh)?;
+        if self.killpriv {
+            let kill = if flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+                Kill::Write
+            } else {
+                Kill::PrivilegedWrite
+            };
+            self.kill_privs(f.as_fd(), kill)?;
+        }
         f.write_all_at(data, offset)?;
         Ok(data.len() as u32)
     }

@@ -47,6 +47,19 @@ impl IdMapping {
     }
 }
 
+/// Whether this process is in the initial user namespace (its uid map is
+/// the identity over every id), where a caller's capabilities are the
+/// ones the kernel's `capable()` checks.
+fn in_initial_user_ns() -> bool {
+    static INITIAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INITIAL.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+            let fields: Vec<&str> = m.split_whitespace().collect();
+            fields == ["0", "0", "4294967295"]
+        })
+    })
+}
+
 /// Who is asking, for the few checks the kernel leaves to the filesystem.
 #[derive(Clone, Copy)]
 pub(super) struct Caller {
@@ -77,6 +90,34 @@ impl Caller {
             .lines()
             .find_map(|l| l.strip_prefix("Groups:"))
             .is_some_and(|g| g.split_whitespace().any(|x| x.parse() == Ok(gid)))
+    }
+
+    /// Whether the caller holds `CAP_FSETID` as the kernel's
+    /// `capable(CAP_FSETID)` asks it: effective, and in the initial user
+    /// namespace. The caller is blocked in its syscall meanwhile, so its
+    /// pid names it. Anything unknown (no pid in our pid namespace, a
+    /// /proc that cannot be read) counts as not holding it: set-id bits are
+    /// then cleared, the safe side.
+    pub(super) fn has_fsetid(&self) -> bool {
+        const CAP_FSETID: u32 = 4;
+        if self.pid == 0 || !in_initial_user_ns() {
+            return false;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return false;
+        };
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok());
+        let same_ns = match (
+            std::fs::read_link(format!("/proc/{}/ns/user", self.pid)),
+            std::fs::read_link("/proc/self/ns/user"),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        same_ns && eff.is_some_and(|e| e & (1 << CAP_FSETID) != 0)
     }
 
     pub(super) fn may_write(&self, st: &Stat) -> bool {

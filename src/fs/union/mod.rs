@@ -17,6 +17,7 @@ mod dispatch; // impl Filesystem: FUSE calls to the operations
 mod handles; // open files, lazy page-cache opens, passthrough backings
 mod ids; // id mapping and caller checks
 mod invalidator; // changes made beside the mount
+mod killpriv; // FUSE_HANDLE_KILLPRIV_V2: set-id bits and capabilities cleared here
 mod listing; // merged directory listings
 mod lookup; // finding a name across the layers
 mod merge; // the merge rule: what a name shows, what merges under it
@@ -85,6 +86,9 @@ pub struct UnionFs {
     share_whiteouts: std::sync::atomic::AtomicBool,
     /// Wanted by the mount, then confirmed (or not) by the kernel at init.
     passthrough: std::sync::atomic::AtomicBool,
+    /// `FUSE_HANDLE_KILLPRIV_V2` was negotiated: set-id bits and
+    /// capabilities are ours to clear (see `killpriv`).
+    killpriv: bool,
     /// Passthrough backings and page-cache opens (see `backings`).
     backings: Backings<fuser::BackingId>,
     /// The kernel opens directories without asking (zero-message opendir):
@@ -202,6 +206,7 @@ impl UnionFs {
             links,
             share_whiteouts: std::sync::atomic::AtomicBool::new(true),
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
+            killpriv: false,
             backings: Backings::new(),
             no_opendir: std::sync::atomic::AtomicBool::new(false),
             dir_listings: Mutex::new(HashMap::new()),

@@ -6,6 +6,7 @@ use super::WriteGuard;
 use super::attr::to_timespec;
 use super::handles::Handle;
 use super::ids::Caller;
+use super::killpriv::Kill;
 use crate::fs::layer::split;
 use crate::fs::nodes::ROOT;
 use crate::fs::override_stat;
@@ -69,6 +70,9 @@ impl UnionFs {
             .ok_or(FsError::NOENT)?;
         if let Some(size) = a.size {
             rustix::fs::ftruncate(file.as_fd(), size)?;
+            if self.killpriv {
+                self.kill_privs(file.as_fd(), Kill::Truncate(a.caller))?;
+            }
         }
         let ids_changed = a.uid.is_some() || a.gid.is_some();
         if ids_changed {
@@ -131,6 +135,9 @@ impl UnionFs {
             if node.lower_data.is_some() {
                 self.forget_lower_data(ino, &f)?;
             }
+            if self.killpriv {
+                self.kill_privs(f.as_fd(), Kill::Truncate(caller))?;
+            }
         }
         if uid.is_some() || gid.is_some() {
             let (uid, gid) = self.on_disk_owner(&a);
@@ -146,6 +153,19 @@ impl UnionFs {
             }
         }
         let ids_changed = uid.is_some() || gid.is_some();
+        let nothing = !ids_changed && mode.is_none() && size.is_none() && a.times().is_none();
+        // Under v2 the kernel leaves the set-id bits of a chown to us (it
+        // no longer sends the mode with it). The disk's chown cleared them
+        // itself, and the capability, unless they live in an override.
+        let kill = match () {
+            _ if !self.killpriv || node.is_dir || path.is_empty() => None,
+            _ if ids_changed && mode.is_none() && self.overrides => Some(Kill::Chown),
+            _ if nothing => Some(Kill::Empty(caller)),
+            _ => None,
+        };
+        if let Some(kill) = kill {
+            self.kill_privs(upper.root.open_path(&path)?, kill)?;
+        }
         if let Some(mut mode) = mode {
             // A non-root caller outside the file's group cannot keep its
             // set-gid bit (the kernel leaves this to us).
