@@ -102,8 +102,12 @@ fn serve(cfg: &MountConfig, report: bool) {
         report_counts_on_sigusr1(fs.request_counts(), path);
     }
     let config = strata::fs::session_config(cfg);
+    let notifier = fs.notifier_slot();
     let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {
-        Ok(s) => s,
+        Ok(s) => {
+            let _ = notifier.set(s.notifier());
+            s
+        }
         Err(e) => {
             say(&format!("mounting {}: {e}", cfg.mountpoint.display()));
             std::process::exit(1);

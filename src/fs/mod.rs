@@ -119,7 +119,10 @@ pub fn session_config(cfg: &MountConfig) -> fuser::Config {
 /// container roots). Dropping the session unmounts it.
 pub fn mount_background(cfg: &MountConfig) -> io::Result<fuser::BackgroundSession> {
     let fs = UnionFs::new(cfg)?;
-    fuser::Session::new(fs, &cfg.mountpoint, &session_config(cfg))?.spawn()
+    let notifier = fs.notifier_slot();
+    let session = fuser::Session::new(fs, &cfg.mountpoint, &session_config(cfg))?;
+    let _ = notifier.set(session.notifier());
+    session.spawn()
 }
 
 #[cfg(test)]

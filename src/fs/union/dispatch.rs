@@ -261,7 +261,7 @@ impl Filesystem for UnionFs {
     fn write(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         data: &[u8],
@@ -271,7 +271,7 @@ impl Filesystem for UnionFs {
         reply: ReplyWrite,
     ) {
         self.requests.count(Op::Write);
-        let res = self.write_data(fh, offset, data, _write_flags);
+        let res = self.write_data(ino.0, fh, offset, data, _write_flags);
         reply_err!(reply, res, |n: u32| reply.written(n));
     }
 

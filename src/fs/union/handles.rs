@@ -227,7 +227,14 @@ impl UnionFs {
     /// `write` (without passthrough): all of `data` at `offset`, after
     /// clearing what the write takes away (`killpriv`), as the kernel does
     /// before a write.
-    pub(super) fn write_data(&self, fh: FileHandle, offset: u64, data: &[u8], flags: WriteFlags) -> FsResult<u32> {
+    pub(super) fn write_data(
+        &self,
+        ino: u64,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        flags: WriteFlags,
+    ) -> FsResult<u32> {
         let f = self.file(fh)?;
         if self.killpriv {
             let kill = if flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
@@ -235,7 +242,9 @@ impl UnionFs {
             } else {
                 Kill::PrivilegedWrite
             };
-            self.kill_privs(f.as_fd(), kill)?;
+            if self.kill_privs(f.as_fd(), kill)? {
+                self.mode_changed(ino);
+            }
         }
         f.write_all_at(data, offset)?;
         Ok(data.len() as u32)

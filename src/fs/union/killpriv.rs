@@ -22,6 +22,7 @@ use crate::fs::override_stat::{self, Override};
 use crate::sys;
 use rustix::fs::FileType;
 use std::os::fd::AsFd;
+use std::sync::{Arc, OnceLock};
 
 const S_ISUID: u32 = 0o4000;
 const S_ISGID: u32 = 0o2000;
@@ -63,18 +64,37 @@ pub(super) fn mode_is_privileged(mode: u32) -> bool {
 }
 
 impl UnionFs {
+    /// Where the session's notifier goes once the mount is made.
+    pub fn notifier_slot(&self) -> Arc<OnceLock<fuser::Notifier>> {
+        self.notifier.clone()
+    }
+
+    /// A write of `ino` cleared its set-id bits: the kernel, which keeps
+    /// the mode cached across writes (a write invalidates only times and
+    /// size), must ask again. Only attributes are dropped (offset -1: no
+    /// pages), which takes no lock the writer holds.
+    pub(super) fn mode_changed(&self, ino: u64) {
+        if let Some(n) = self.notifier.get()
+            && let Err(e) = n.inval_inode(fuser::INodeNo(ino), -1, 0)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("telling the kernel about a cleared set-id bit: {e}");
+        }
+    }
+
     /// Clears what `kill` takes away from the upper object held by `fd`
-    /// (an open file or an `O_PATH` descriptor). Nothing for anything but a
-    /// regular file, as the kernel.
-    pub(super) fn kill_privs(&self, fd: impl AsFd, kill: Kill) -> FsResult<()> {
+    /// (an open file or an `O_PATH` descriptor); whether its mode changed.
+    /// Nothing for anything but a regular file, as the kernel.
+    pub(super) fn kill_privs(&self, fd: impl AsFd, kill: Kill) -> FsResult<bool> {
         let disk = rustix::fs::fstat(&fd)?;
         if FileType::from_raw_mode(disk.st_mode) != FileType::RegularFile {
-            return Ok(());
+            return Ok(false);
         }
         let mut shown = disk;
         if self.overrides {
             override_stat::present_fd(&fd, &mut shown)?;
         }
+        let mut changed = false;
         if let Some(mode) = killed_mode(shown.st_mode & 0o7777) {
             let set_ids = match kill {
                 Kill::Write | Kill::Chown => true,
@@ -87,6 +107,7 @@ impl UnionFs {
                     ..Override::of(&shown)
                 };
                 self.set_mode_fd(&fd, &want)?;
+                changed = true;
             }
         }
         let cap = self.stored_xattr(override_stat::CAPABILITY_XATTR);
@@ -96,9 +117,9 @@ impl UnionFs {
                 if e.raw_os_error() == Some(rustix::io::Errno::NODATA.raw_os_error())
                     || e.raw_os_error() == Some(rustix::io::Errno::NOTSUP.raw_os_error()) =>
             {
-                Ok(())
+                Ok(changed)
             }
-            res => Ok(res?),
+            res => res.map(|()| changed).map_err(Into::into),
         }
     }
 

@@ -89,6 +89,10 @@ pub struct UnionFs {
     /// `FUSE_HANDLE_KILLPRIV_V2` was negotiated: set-id bits and
     /// capabilities are ours to clear (see `killpriv`).
     killpriv: bool,
+    /// The session's notifier, once the mount is made (`notifier_slot`):
+    /// how a change the kernel cannot see coming (a write's cleared set-id
+    /// bits) reaches its attribute cache.
+    notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
     /// Passthrough backings and page-cache opens (see `backings`).
     backings: Backings<fuser::BackingId>,
     /// The kernel opens directories without asking (zero-message opendir):
@@ -207,6 +211,7 @@ impl UnionFs {
             share_whiteouts: std::sync::atomic::AtomicBool::new(true),
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             killpriv: false,
+            notifier: Arc::default(),
             backings: Backings::new(),
             no_opendir: std::sync::atomic::AtomicBool::new(false),
             dir_listings: Mutex::new(HashMap::new()),
