@@ -83,3 +83,5 @@ mod hardlinks;
 mod override_stat;
 // request_counts=FILE: the requests served by opcode, agreeing with the kernel's tracepoint.
 mod requests;
+// FUSE_HANDLE_KILLPRIV_V2: set-id bits and capabilities cleared by the server on write, truncate, chown.
+mod killpriv;

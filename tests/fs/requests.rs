@@ -173,3 +173,14 @@ fn the_counts_agree_with_the_kernels_tracepoint() {
         assert!(sent.contains_key(op), "{op} not traced: {sent:?}");
     }
 }
+
+/// The requests `work` made on a fresh counting mount (an empty lower), by
+/// opcode: the mount, and the delta of each opcode's count.
+pub(super) fn requests_delta(work: impl FnOnce(&Mount)) -> (Mount, impl Fn(&str) -> u64) {
+    let (m, counts) = mount_counting(0);
+    let before = counts_now(&counts);
+    work(&m);
+    let after = counts_now(&counts);
+    let delta = move |op: &str| after.get(op).unwrap_or(&0) - before.get(op).unwrap_or(&0);
+    (m, delta)
+}
