@@ -21,7 +21,16 @@ const CAPABILITY: &str = "security.capability";
 /// capability, in `dir`.
 fn as_nobody(dir: &Path, script: &str) {
     let st = Command::new("setpriv")
-        .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups", "sh", "-c", script])
+        .args([
+            "--reuid",
+            NOBODY,
+            "--regid",
+            NOBODY,
+            "--clear-groups",
+            "sh",
+            "-c",
+            script,
+        ])
         .current_dir(dir)
         .status()
         .unwrap();
@@ -29,7 +38,11 @@ fn as_nobody(dir: &Path, script: &str) {
 }
 
 fn sh(dir: &Path, script: &str) {
-    let st = Command::new("sh").args(["-c", script]).current_dir(dir).status().unwrap();
+    let st = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .status()
+        .unwrap();
     assert!(st.success(), "{script}");
 }
 
@@ -39,7 +52,9 @@ fn mode(p: &Path) -> u32 {
 
 fn cap(p: &Path) -> Option<Vec<u8>> {
     let mut buf = [0u8; 64];
-    rustix::fs::getxattr(p, CAPABILITY, &mut buf[..]).ok().map(|n| buf[..n].to_vec())
+    rustix::fs::getxattr(p, CAPABILITY, &mut buf[..])
+        .ok()
+        .map(|n| buf[..n].to_vec())
 }
 
 fn file(m: &Mount, name: &str, perm: u32, owner: &str) -> std::path::PathBuf {

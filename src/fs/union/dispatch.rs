@@ -498,9 +498,13 @@ impl Filesystem for UnionFs {
         let res = self.create_file(req, parent, name, mode, umask, flags);
         match res {
             // As in `open`: writes to a set-id file must reach us.
-            Ok((a, fh, _)) if self.killpriv && killpriv::mode_is_privileged(mode & !umask) => {
-                reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO)
-            }
+            Ok((a, fh, _)) if self.killpriv && killpriv::mode_is_privileged(mode & !umask) => reply.created(
+                &self.ttl,
+                &a,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::FOPEN_DIRECT_IO,
+            ),
             Ok((a, fh, file)) => match self.passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f)) {
                 Some(b) => {
                     reply.created_passthrough(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b)

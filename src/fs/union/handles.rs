@@ -1,10 +1,10 @@
 //! Open file handles: lazy page-cache opens of small lower files, opens
 //! of the upper layer, and passthrough backings.
 
+use super::killpriv::Kill;
 use super::listing::DirEntry;
 use super::{UPPER, UnionFs};
 use crate::fs::{FsError, FsResult};
-use super::killpriv::Kill;
 use fuser::{FileHandle, WriteFlags};
 use rustix::fs::{OFlags, SeekFrom};
 use std::fs::File;
