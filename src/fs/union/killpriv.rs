@@ -110,17 +110,13 @@ impl UnionFs {
                 changed = true;
             }
         }
+        // Read before it is removed: removing `security.capability` takes
+        // CAP_SETFCAP even when there is none (a rootless server has not).
         let cap = self.stored_xattr(override_stat::CAPABILITY_XATTR);
-        match sys::xattr::remove(&fd, cap) {
-            // None there, or no xattrs on this filesystem at all.
-            Err(e)
-                if e.raw_os_error() == Some(rustix::io::Errno::NODATA.raw_os_error())
-                    || e.raw_os_error() == Some(rustix::io::Errno::NOTSUP.raw_os_error()) =>
-            {
-                Ok(changed)
-            }
-            res => res.map(|()| changed).map_err(Into::into),
+        if sys::xattr::get(&fd, cap)?.is_some() {
+            sys::xattr::remove(&fd, cap)?;
         }
+        Ok(changed)
     }
 
     /// Whether an open for writing of the upper file held by `fd` must not
