@@ -133,3 +133,21 @@ impl Caller {
         st.st_mode & bits != 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caller_we_cannot_see_holds_no_cap_fsetid() {
+        let gone = |pid| Caller { uid: 0, gid: 0, pid };
+        // Outside our pid namespace (0), or exited: the safe answer.
+        assert!(!gone(0).has_fsetid());
+        assert!(!gone(u32::MAX).has_fsetid());
+        // This process as the caller: what its own status says.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let eff = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap();
+        let holds = u64::from_str_radix(eff.trim(), 16).unwrap() & (1 << 4) != 0;
+        assert_eq!(gone(std::process::id()).has_fsetid(), holds && in_initial_user_ns());
+    }
+}
