@@ -7,6 +7,7 @@
 mod archives;
 mod containers;
 mod convert;
+mod copy;
 mod error;
 mod handle;
 mod hijack;

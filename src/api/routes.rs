@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, images, push, registry, resources, system, volumes};
+use super::{archives, containers, copy, images, push, registry, resources, system, volumes};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -101,6 +101,9 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::GET, ["changes"]) => containers::changes(&daemon, &c).await,
                 (&Method::GET, ["layer"]) => containers::layer(&daemon, &c).await,
                 (&Method::GET, ["export"]) => archives::export(&daemon, &c).await,
+                (&Method::HEAD, ["archive"]) => copy::head(&daemon, &c, id, &query).await,
+                (&Method::GET, ["archive"]) => copy::get(&daemon, &c, id, &query).await,
+                (&Method::PUT, ["archive"]) => copy::put(&daemon, &c, id, &query, req.into_body()).await,
                 (&Method::POST, ["exec"]) => containers::exec_create(&daemon, &c, req).await,
                 (&Method::DELETE, []) => containers::remove(&daemon, &c, &query).await,
                 (&Method::POST, ["pause"]) => resources::pause(&daemon, &c).await,

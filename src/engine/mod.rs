@@ -15,6 +15,7 @@
 //! half-made or half-removed container behind: both prefixes are swept at
 //! start.
 
+mod archive;
 mod commit;
 mod container;
 mod create;
@@ -49,6 +50,7 @@ mod update;
 pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
+pub use archive::{CopyIn, PathStat};
 pub use commit::CommitOptions;
 pub use container::{Container, Progress};
 pub use error::Error;

@@ -160,3 +160,23 @@ pub struct ChangeItem {
     pub path: String,
     pub kind: u8,
 }
+
+/// `X-Docker-Container-Path-Stat` of `HEAD`/`GET /containers/{id}/archive`,
+/// base64'd JSON: `mode` in Go's `os.FileMode` bits (directory `1<<31`,
+/// symlink `1<<27`…), `mtime` RFC 3339, `linkTarget` the absolute path in
+/// the container a symlink resolves to.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerPathStat {
+    pub name: String,
+    pub size: i64,
+    pub mode: u32,
+    pub mtime: String,
+    pub link_target: String,
+}
+
+impl ContainerPathStat {
+    pub const HEADER: &'static str = "X-Docker-Container-Path-Stat";
+    pub const DIR: u32 = 1 << 31;
+    pub const SYMLINK: u32 = 1 << 27;
+}
