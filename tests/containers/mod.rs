@@ -81,3 +81,5 @@ mod volumes;
 mod resources;
 // The default bridge network through pasta: published ports, isolation, outbound, no leftovers.
 mod network;
+// cp: /containers/{id}/archive, both ways, paths resolved inside the root.
+mod cp;
