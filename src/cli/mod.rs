@@ -139,6 +139,8 @@ pub enum Command {
     Load(commands::archives::LoadArgs),
     /// Export a container's filesystem as a tar archive
     Export(commands::archives::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(commands::cp::Args),
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
@@ -249,6 +251,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Save(a) => commands::archives::save(&client, a).await,
         Command::Load(a) => commands::archives::load(&client, a, &mut out).await,
         Command::Export(a) => commands::archives::export(&client, a).await,
+        Command::Cp(a) => commands::cp::run(&client, a).await,
         Command::Volume(c) => commands::volume::run(&client, c, &mut out).await,
     }
 }

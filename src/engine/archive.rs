@@ -117,7 +117,7 @@ impl Engine {
         }
         let (path, asked) = (path.to_string(), asked.to_string());
         let privileged = crate::sys::is_root();
-        let owner = how.copy_uid_gid.then(|| container_user(&c.record()));
+        let user = c.record().config.user;
         self.in_root(c, move |root, mounts| {
             let rel = resolve(root, &path, true).map_err(|e| missing(e, &path, &asked))?;
             refuse_mounts(&rel, mounts, &path)?;
@@ -126,9 +126,14 @@ impl Engine {
                 return Err(Error::invalid("extraction point is not a directory"));
             }
             let dir = root.open_dir(&rel).map_err(internal("opening the directory"))?;
+            let owner = if how.copy_uid_gid {
+                container_user(root, &user)?
+            } else {
+                None
+            };
             let tree = IntoTree {
                 no_overwrite_dir_non_dir: how.no_overwrite_dir_non_dir,
-                owner: owner.flatten(),
+                owner,
             };
             match untar::extract_into(body, &dir, ExtractOptions { privileged }, tree) {
                 Ok(done) => {
@@ -187,18 +192,54 @@ impl Engine {
     }
 }
 
-/// The uid and gid of the container's `User` when it is numeric or empty
-/// (root); a named user is looked up by the runner only, so `None` here
-/// (the archive's owners are kept).
-fn container_user(record: &super::record::Record) -> Option<(u32, u32)> {
-    let user = record.config.user.as_str();
+/// The uid and gid of the container's `User` (`copyUIDGID`), names
+/// looked up in the container's own `/etc/passwd` and `/etc/group`. No
+/// `User` keeps the archive's owners, as Docker does.
+fn container_user(root: &BeneathDir, user: &str) -> Result<Option<(u32, u32)>, Error> {
     if user.is_empty() {
-        return Some((0, 0));
+        return Ok(None);
     }
     let (u, g) = user.split_once(':').unwrap_or((user, ""));
-    let uid = u.parse().ok()?;
-    let gid = if g.is_empty() { uid } else { g.parse().ok()? };
-    Some((uid, gid))
+    let unknown = || Error::invalid(format!("unable to find user {u}: no matching entries in passwd file"));
+    let (uid, primary) = match u.parse::<u32>() {
+        Ok(uid) => (
+            uid,
+            lookup(root, b"etc/passwd", u, 0).and_then(|f| f.get(3)?.parse().ok()),
+        ),
+        Err(_) => {
+            let fields = lookup(root, b"etc/passwd", u, 0).ok_or_else(unknown)?;
+            let uid = fields.get(2).and_then(|v| v.parse().ok()).ok_or_else(unknown)?;
+            (uid, fields.get(3).and_then(|v| v.parse().ok()))
+        }
+    };
+    let gid = match g {
+        "" => primary.unwrap_or(0),
+        g => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => lookup(root, b"etc/group", g, 0)
+                .and_then(|f| f.get(2)?.parse().ok())
+                .ok_or_else(|| {
+                    Error::invalid(format!("unable to find group {g}: no matching entries in group file"))
+                })?,
+        },
+    };
+    Ok(Some((uid, gid)))
+}
+
+/// The `:`-separated fields of the line of `file` (in the container's
+/// root, opened without following symlinks) whose field `key` (or, for a
+/// number, field 2) is `name`.
+fn lookup(root: &BeneathDir, file: &[u8], name: &str, key: usize) -> Option<Vec<String>> {
+    let mut text = String::new();
+    root.open_file(file, rustix::fs::OFlags::RDONLY)
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    let by_id = name.parse::<u32>().is_ok();
+    text.lines()
+        .map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>())
+        .find(|f| f.get(if by_id { 2 } else { key }).map(String::as_str) == Some(name))
 }
 
 /// Docker resolves the last component of a path ending in `/` or `/.`.

@@ -213,3 +213,132 @@ fn missing_paths_and_containers_are_docker_s_errors() {
     assert!(err.contains("No such container: nosuch"), "{err}");
     assert!(!out.exists());
 }
+
+/// The uid of the single file in a tar.
+fn tar_uid(tar: &[u8]) -> u64 {
+    let mut a = tar::Archive::new(tar);
+    let e = a.entries().unwrap().next().unwrap().unwrap();
+    e.header().uid().unwrap()
+}
+
+/// `-L` follows a symlink of the container; `-a` gives what is copied in
+/// the container user's ids, and without it the archive's are kept, as
+/// Docker does.
+#[test]
+fn follow_links_and_archive_mode() {
+    let d = require!(docker_daemon());
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "l",
+        "--user",
+        "1234:5678",
+        "busybox",
+        "ln",
+        "-s",
+        "/etc/passwd",
+        "/tmp/lnk",
+    ]);
+    let out = d.dir.path().join("o");
+    std::fs::create_dir_all(&out).unwrap();
+    d.docker_ok(&["cp", "l:/tmp/lnk", &format!("{}/plain", out.display())]);
+    let plain = std::fs::symlink_metadata(out.join("plain")).unwrap();
+    assert!(plain.file_type().is_symlink(), "without -L the link itself");
+    d.docker_ok(&["cp", "-L", "l:/tmp/lnk", &format!("{}/followed", out.display())]);
+    assert!(read(&out.join("followed")).starts_with("root:"), "with -L its target");
+
+    let src = host_tree(d.dir.path());
+    std::os::unix::fs::lchown(src.join("hello"), Some(4321), Some(4321)).unwrap();
+    let hello = format!("{}/hello", src.display());
+    d.docker_ok(&["cp", &hello, "l:/tmp/kept"]);
+    d.docker_ok(&["cp", "-a", &hello, "l:/tmp/mapped"]);
+    let tar = |p: &str| docker_stdin(&d, &["cp", &format!("l:{p}"), "-"], b"").stdout;
+    assert_eq!(tar_uid(&tar("/tmp/kept")), 4321, "the archive's owner");
+    assert_eq!(tar_uid(&tar("/tmp/mapped")), 1234, "the container's user");
+}
+
+/// `PUT` into a path that is not a directory is Docker's 400, and a
+/// read-only root refuses writes.
+#[test]
+fn extraction_needs_a_writable_directory() {
+    let d = require!(super::daemon());
+    require!(crate::util::tools(&["curl"]));
+    ok(&d, &["create", "--name", "f", "busybox", "true"]);
+    ok(&d, &["create", "--name", "ro", "--read-only", "busybox", "true"]);
+    let put = |c: &str, path: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/stderr",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "PUT",
+                "--data-binary",
+                "@/dev/null",
+            ])
+            .arg("--unix-socket")
+            .arg(&d.socket)
+            .arg(format!("http://localhost/containers/{c}/archive?path={path}"))
+            .output()
+            .unwrap();
+        (stdout_of(&out), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, body) = put("f", "/etc/passwd");
+    assert_eq!(code, "400", "{body}");
+    assert!(body.contains("extraction point is not a directory"), "{body}");
+    let (code, body) = put("f", "/nope");
+    assert_eq!(code, "404", "{body}");
+    assert!(body.contains("Could not find the file /nope in container f"), "{body}");
+    let (code, body) = put("ro", "/tmp");
+    assert_eq!(code, "400", "{body}");
+    assert!(body.contains("container rootfs is marked read-only"), "{body}");
+    assert_eq!(ok(&d, &["diff", "f"]), "");
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `strata cp`: the same forms, both ways, a running and a stopped
+/// container, `-` on either side.
+#[test]
+fn strata_cp_copies_both_ways() {
+    let d = require!(super::daemon());
+    let src = host_tree(d.dir.path());
+    let s = |p: &str| format!("{}/{p}", src.display());
+    ok(&d, &["run", "-d", "--name", "r", "busybox", "sleep", "1000"]);
+    ok(&d, &["create", "--name", "s", "busybox", "true"]);
+    for c in ["r", "s"] {
+        ok(&d, &["cp", &s("hello"), &format!("{c}:/hello")]);
+        ok(&d, &["cp", &s("dir"), &format!("{c}:/tmp/")]);
+        ok(&d, &["cp", &s("dir"), &format!("{c}:/renamed")]);
+        let diff = ok(&d, &["diff", c]);
+        for p in ["/hello", "/tmp/dir/inner/file", "/renamed/inner/file"] {
+            assert!(diff.contains(&format!("A {p}\n")), "{c}: {p} in {diff}");
+        }
+        let out = d.dir.path().join(format!("strata-out-{c}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let o = |p: &str| format!("{}/{p}", out.display());
+        ok(&d, &["cp", &format!("{c}:/hello"), &o("h2")]);
+        ok(&d, &["cp", &format!("{c}:/tmp/dir"), &o("")]);
+        ok(&d, &["cp", &format!("{c}:/renamed"), &o("again")]);
+        assert_eq!(read(&out.join("h2")), "hello\n");
+        assert_eq!(read(&out.join("dir/inner/file")), "inner\n");
+        assert_eq!(read(&out.join("again/inner/file")), "inner\n");
+    }
+    let tar = d.strata(&["cp", "r:/tmp/dir", "-"]);
+    assert!(tar.status.success(), "{}", text(&tar));
+    let up = d.strata_stdin(&["cp", "-", "s:/root"], &tar.stdout);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(ok(&d, &["diff", "s"]).contains("A /root/dir/inner/file\n"));
+    let err = d.strata(&["cp", "s:/nope", "/tmp/x"]);
+    assert!(!err.status.success());
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("Could not find the file /nope in container s"),
+        "{}",
+        text(&err)
+    );
+    ok(&d, &["rm", "-f", "r"]);
+}

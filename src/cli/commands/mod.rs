@@ -3,6 +3,7 @@
 pub mod archives;
 pub mod attach;
 pub mod commit;
+pub mod cp;
 pub mod create;
 pub mod diff;
 pub mod exec;
