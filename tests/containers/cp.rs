@@ -342,3 +342,23 @@ fn strata_cp_copies_both_ways() {
     );
     ok(&d, &["rm", "-f", "r"]);
 }
+
+/// A path under a volume or bind mount is refused with a clear error
+/// (the merged view `cp` reads does not hold it), and nothing is written.
+#[test]
+fn paths_under_mounts_are_refused() {
+    let d = require!(docker_daemon());
+    let bind = d.dir.path().join("bind");
+    std::fs::create_dir_all(&bind).unwrap();
+    let v = format!("{}:/data", bind.display());
+    d.docker_ok(&["create", "--name", "v", "-v", &v, "busybox", "true"]);
+    let src = host_tree(d.dir.path());
+    let err = d.docker_fails(&["cp", &format!("{}/hello", src.display()), "v:/data/hello"]);
+    assert!(
+        err.contains("volume, bind mount or tmpfs is not supported yet"),
+        "{err}"
+    );
+    let err = d.docker_fails(&["cp", "v:/data", &d.dir.path().join("o").display().to_string()]);
+    assert!(err.contains("is under /data"), "{err}");
+    assert_eq!(std::fs::read_dir(&bind).unwrap().count(), 0);
+}

@@ -99,3 +99,82 @@ impl Extractor<'_> {
         self.set_owner_and_times(dir, name, meta, raw_path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ExtractOptions, IntoTree, extract_into};
+    use crate::sys::BeneathDir;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn tar(entries: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.set_path(name).unwrap();
+            match data {
+                Some(d) => {
+                    h.set_size(d.len() as u64);
+                    h.set_mode(0o640);
+                    h.set_cksum();
+                    b.append(&h, d.as_bytes()).unwrap();
+                }
+                None => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_mode(0o750);
+                    h.set_size(0);
+                    h.set_cksum();
+                    b.append(&h, std::io::empty()).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    const OPTS: ExtractOptions = ExtractOptions { privileged: false };
+
+    #[test]
+    fn an_archive_merges_into_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("etc/keep")).unwrap();
+        std::fs::write(p.join("etc/keep/old"), "old").unwrap();
+        std::fs::write(p.join("etc/file"), "was").unwrap();
+        std::fs::set_permissions(p.join("etc"), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let root = BeneathDir::open(p).unwrap();
+        let t = tar(&[("etc/keep/new", Some("new")), ("etc/file", Some("now")), ("d/", None)]);
+        extract_into(t.as_slice(), &root, OPTS, IntoTree::default()).unwrap();
+        assert_eq!(std::fs::read_to_string(p.join("etc/keep/old")).unwrap(), "old");
+        assert_eq!(std::fs::read_to_string(p.join("etc/keep/new")).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(p.join("etc/file")).unwrap(), "now", "replaced");
+        let mode = |q: &str| std::fs::metadata(p.join(q)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(
+            mode("etc"),
+            0o711,
+            "a directory the archive did not name keeps its mode"
+        );
+        assert_eq!(mode("d"), 0o750);
+        assert_eq!(mode("etc/file") & 0o077, 0o040);
+    }
+
+    #[test]
+    fn no_overwrite_dir_non_dir_and_existing_symlinks_stop_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("d")).unwrap();
+        std::fs::write(p.join("f"), "f").unwrap();
+        std::os::unix::fs::symlink(outside.path(), p.join("out")).unwrap();
+        let root = BeneathDir::open(p).unwrap();
+        let strict = IntoTree {
+            no_overwrite_dir_non_dir: true,
+            owner: None,
+        };
+        let err = |t: Vec<u8>, how| extract_into(t.as_slice(), &root, OPTS, how).unwrap_err().to_string();
+        assert!(err(tar(&[("d", Some("x"))]), strict).contains("cannot overwrite directory"));
+        assert!(err(tar(&[("f/", None)]), strict).contains("cannot overwrite non-directory"));
+        assert!(err(tar(&[("out/pwned", Some("x"))]), IntoTree::default()).contains("refusing to follow a symlink"));
+        assert!(err(tar(&[(".wh.f", Some(""))]), IntoTree::default()).contains("whiteout"));
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        assert!(p.join("f").is_file() && p.join("d").is_dir());
+    }
+}
