@@ -93,6 +93,10 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::POST, ["stop"]) => containers::stop(&daemon, &c, &query).await,
                 (&Method::POST, ["kill"]) => containers::kill(&daemon, &c, &query),
                 (&Method::POST, ["restart"]) => containers::restart(&daemon, &c, &query).await,
+                (&Method::POST, ["rename"]) => {
+                    daemon.engine.rename(&c, query.get("name").unwrap_or(""))?;
+                    Ok(super::http::empty(StatusCode::NO_CONTENT))
+                }
                 (&Method::POST, ["wait"]) => containers::wait(&c, &query),
                 (&Method::POST, ["attach"]) => containers::attach(&daemon, &c, &query, &mut req),
                 (&Method::POST, ["resize"]) => containers::resize(&daemon, &c, &query),

@@ -105,6 +105,8 @@ pub enum Command {
     Rm(commands::lifecycle::RmArgs),
     /// Block until containers stop, then print their exit codes
     Wait(commands::lifecycle::WaitArgs),
+    /// Rename a container
+    Rename(commands::lifecycle::RenameArgs),
     /// Display a live stream of containers' resource usage statistics
     Stats(commands::resources::StatsArgs),
     /// Pause all processes within containers
@@ -234,6 +236,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Restart(a) => commands::lifecycle::restart(&client, a, &mut out).await,
         Command::Rm(a) => commands::lifecycle::rm(&client, a, &mut out).await,
         Command::Wait(a) => commands::lifecycle::wait(&client, a, &mut out).await,
+        Command::Rename(a) => commands::lifecycle::rename(&client, a).await,
         Command::Stats(a) => commands::resources::stats(&client, a, &mut out).await,
         Command::Pause(a) => commands::resources::pause(&client, a, &mut out).await,
         Command::Unpause(a) => commands::resources::unpause(&client, a, &mut out).await,

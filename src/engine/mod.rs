@@ -36,6 +36,7 @@ pub mod pull;
 pub mod push;
 pub mod record;
 mod remove;
+mod rename;
 mod resources;
 mod restart;
 mod security;

@@ -83,3 +83,5 @@ mod resources;
 mod network;
 // cp: /containers/{id}/archive, both ways, paths resolved inside the root.
 mod cp;
+// rename: a new name, running or stopped, with Docker's conflicts.
+mod rename;
