@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, copy, images, push, registry, resources, system, volumes};
+use super::{archives, containers, copy, images, prune, push, registry, resources, system, volumes};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -81,10 +81,14 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
             push::push(&daemon, &name.join("/"), &query, req.headers()).await
         }
+        (&Method::POST, ["images", "prune"]) => prune::images(&daemon, &query).await,
+        (&Method::GET, ["system", "df"]) => prune::disk_usage(&daemon).await,
+        (&Method::POST, ["networks", "prune"]) => prune::nothing("networks"),
+        (&Method::POST, ["build", "prune"]) => prune::nothing("build"),
         (_, ["images", rest @ ..]) if !rest.is_empty() => image_route(&daemon, &method, rest, &query).await,
         (&Method::POST, ["containers", "create"]) => containers::create(&daemon, &query, req).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&daemon, &query),
-        (&Method::POST, ["containers", "prune"]) => containers::not_implemented("container prune"),
+        (&Method::POST, ["containers", "prune"]) => prune::containers(&daemon, &query).await,
         (_, ["containers", id, rest @ ..]) => {
             let c = daemon.engine.get(id)?;
             match (&method, rest) {

@@ -82,6 +82,11 @@ pub struct ContainerSummary {
     pub labels: BTreeMap<String, String>,
     pub mounts: Vec<Value>,
     pub host_config: SummaryHostConfig,
+    /// Bytes of the writable layer (`size=1`, `system df`).
+    #[serde(rename = "SizeRw", skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(rename = "SizeRootFs", skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -85,3 +85,5 @@ mod network;
 mod cp;
 // rename: a new name, running or stopped, with Docker's conflicts.
 mod rename;
+// Prune and df: unused containers and images removed, real sizes reported.
+mod prune;
