@@ -146,6 +146,15 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
+    /// Manage containers (prune)
+    #[command(subcommand)]
+    Container(commands::prune::ContainerCommand),
+    /// Manage images (prune)
+    #[command(subcommand)]
+    Image(commands::prune::ImageCommand),
+    /// Manage the daemon's data (df, prune)
+    #[command(subcommand)]
+    System(commands::prune::SystemCommand),
 }
 
 /// Validated configuration.
@@ -256,6 +265,9 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Export(a) => commands::archives::export(&client, a).await,
         Command::Cp(a) => commands::cp::run(&client, a).await,
         Command::Volume(c) => commands::volume::run(&client, c, &mut out).await,
+        Command::Container(c) => commands::prune::container(&client, c, &mut out).await,
+        Command::Image(c) => commands::prune::image(&client, c, &mut out).await,
+        Command::System(c) => commands::prune::system(&client, c, &mut out).await,
     }
 }
 

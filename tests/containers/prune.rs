@@ -205,3 +205,45 @@ fn system_df_counts_real_sizes_and_system_prune_clears() {
     let vols = d.docker_ok(&["volume", "ls", "-q"]);
     assert_eq!(vols.trim(), "vol");
 }
+
+/// The `strata` forms print what the docker CLI prints.
+#[test]
+fn strata_prune_and_df_print_as_docker() {
+    let d = require!(daemon());
+    let write = "dd if=/dev/zero of=/big bs=1000 count=120 2>/dev/null";
+    let id = d.docker_ok(&["run", "-d", "--name", "a", "-v", "/anon", "busybox", "sh", "-c", write]);
+    d.docker_ok(&["wait", "a"]);
+    d.docker_ok(&["commit", "a", "snap:1"]);
+    d.docker_ok(&["run", "-d", "--name", "live", "busybox", "sleep", "1000"]);
+    assert_eq!(ok(&d, &["system", "df"]), d.docker_ok(&["system", "df"]));
+    let verbose = ok(&d, &["system", "df", "-v"]);
+    assert!(
+        verbose.contains("Images space usage:") && verbose.contains("snap "),
+        "{verbose}"
+    );
+    assert!(verbose.contains("120kB") && verbose.contains("a\n"), "{verbose}");
+
+    let out = ok(&d, &["container", "prune", "-f"]);
+    assert_eq!(
+        out,
+        format!("Deleted Containers:\n{}\n\nTotal reclaimed space: 120kB\n", id.trim())
+    );
+    let out = ok(&d, &["image", "prune", "-f"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n", "nothing dangling");
+    // Without -f and a "no": nothing happens.
+    let asked = d.strata_stdin(&["system", "prune", "-a", "--volumes"], b"n\n");
+    assert!(String::from_utf8_lossy(&asked.stdout).contains("Are you sure you want to continue? [y/N]"));
+    assert!(!ok(&d, &["images", "-q"]).is_empty());
+    let out = ok(&d, &["system", "prune", "-a", "-f", "--volumes"]);
+    assert!(
+        out.contains("Deleted Volumes:") && out.contains("untagged: snap:1"),
+        "{out}"
+    );
+    assert!(out.ends_with("B\n") && out.contains("Total reclaimed space: "), "{out}");
+    let left = ok(&d, &["images", "--format", "json"]);
+    assert!(
+        left.contains("busybox") && !left.contains("snap"),
+        "the running container's image stays: {left}"
+    );
+    ok(&d, &["rm", "-f", "live"]);
+}

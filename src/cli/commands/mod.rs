@@ -20,6 +20,7 @@ pub mod logs;
 pub mod mount_args;
 pub mod port;
 pub mod port_args;
+pub mod prune;
 pub mod ps;
 pub mod pull;
 pub mod push;
