@@ -362,3 +362,58 @@ fn paths_under_mounts_are_refused() {
     assert!(err.contains("is under /data"), "{err}");
     assert_eq!(std::fs::read_dir(&bind).unwrap().count(), 0);
 }
+
+/// A directory with a symlink, a hard link, an executable, a private
+/// directory, another owner and a 10 MB file goes in and comes back out
+/// the same (modes, owners, contents, links), and inside the container its
+/// tar says the same.
+#[test]
+fn a_round_trip_keeps_modes_owners_links_and_contents() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let d = require!(docker_daemon());
+    let src = d.dir.path().join("rt");
+    std::fs::create_dir_all(src.join("private")).unwrap();
+    std::fs::write(src.join("exe"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(src.join("exe"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::hard_link(src.join("exe"), src.join("hard")).unwrap();
+    std::os::unix::fs::symlink("exe", src.join("link")).unwrap();
+    let big: Vec<u8> = (0..10_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(src.join("big"), &big).unwrap();
+    std::fs::write(src.join("private/owned"), "mine\n").unwrap();
+    std::os::unix::fs::lchown(src.join("private/owned"), Some(1000), Some(1001)).unwrap();
+    std::fs::set_permissions(src.join("private"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    d.docker_ok(&["create", "--name", "t", "busybox", "true"]);
+    d.docker_ok(&["cp", &src.display().to_string(), "t:/"]);
+
+    let tar = docker_stdin(&d, &["cp", "t:/rt", "-"], b"");
+    assert!(tar.status.success(), "{}", text(&tar));
+    let mut seen = std::collections::BTreeMap::new();
+    for e in tar::Archive::new(tar.stdout.as_slice()).entries().unwrap() {
+        let e = e.unwrap();
+        let h = e.header();
+        let name = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+        let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+        seen.insert(name, (h.entry_type().as_byte(), h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap(), link));
+    }
+    assert_eq!(seen["rt/exe"].1 & 0o7777, 0o755);
+    assert_eq!(seen["rt/private"].1 & 0o7777, 0o700);
+    assert_eq!((seen["rt/private/owned"].2, seen["rt/private/owned"].3), (1000, 1001), "owners kept");
+    assert_eq!((seen["rt/link"].0, seen["rt/link"].4.as_deref()), (b'2', Some("exe")));
+    let hard = [&seen["rt/exe"], &seen["rt/hard"]];
+    assert!(
+        hard.iter().any(|e| e.0 == b'1'),
+        "one of the two names is a hard link to the other: {seen:?}"
+    );
+
+    let out = d.dir.path().join("back");
+    std::fs::create_dir_all(&out).unwrap();
+    d.docker_ok(&["cp", "t:/rt", &out.display().to_string()]);
+    let back = out.join("rt");
+    assert!(std::fs::read(back.join("big")).unwrap() == big, "the 10 MB file");
+    assert_eq!(read(&back.join("exe")), "#!/bin/sh\necho hi\n");
+    let meta = |p: &str| std::fs::symlink_metadata(back.join(p)).unwrap();
+    assert_eq!(meta("exe").permissions().mode() & 0o7777, 0o755);
+    assert_eq!(meta("private").permissions().mode() & 0o7777, 0o700);
+    assert_eq!(meta("exe").ino(), meta("hard").ino(), "still one inode");
+    assert_eq!(std::fs::read_link(back.join("link")).unwrap(), Path::new("exe"));
+}
