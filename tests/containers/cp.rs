@@ -417,3 +417,38 @@ fn a_round_trip_keeps_modes_owners_links_and_contents() {
     assert_eq!(meta("exe").ino(), meta("hard").ino(), "still one inode");
     assert_eq!(std::fs::read_link(back.join("link")).unwrap(), Path::new("exe"));
 }
+
+/// A rootless daemon copies too: files go in through its mount (root
+/// inside, its user outside), `diff` shows them, and they come back out
+/// owned by root in the tar, as the container sees them.
+#[test]
+fn a_rootless_daemon_copies_both_ways() {
+    let d = require!(crate::util::rootless_daemon());
+    let src = d.dir.path().join("rl-src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/f"), "rootless\n").unwrap();
+    // The daemon's user reads the source through the client, which runs as root here.
+    ok(&d, &["create", "--name", "s", "busybox", "true"]);
+    ok(&d, &["run", "-d", "--name", "r", "busybox", "sleep", "1000"]);
+    for c in ["s", "r"] {
+        ok(&d, &["cp", &src.join("d").display().to_string(), &format!("{c}:/tmp/")]);
+        assert!(ok(&d, &["diff", c]).contains("A /tmp/d/f\n"), "{c}");
+        let tar = d.strata(&["cp", &format!("{c}:/tmp/d"), "-"]);
+        assert!(tar.status.success(), "{}", text(&tar));
+        let mut a = tar::Archive::new(tar.stdout.as_slice());
+        let mut found = false;
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_string_lossy() == "d/f" {
+                use std::io::Read;
+                let mut s = String::new();
+                e.read_to_string(&mut s).unwrap();
+                assert_eq!((s.as_str(), e.header().uid().unwrap()), ("rootless\n", 0), "{c}");
+                found = true;
+            }
+        }
+        assert!(found, "{c}: d/f in the tar");
+    }
+    assert_eq!(ok(&d, &["exec", "r", "cat", "/tmp/d/f"]), "rootless\n");
+    ok(&d, &["rm", "-f", "r"]);
+}
