@@ -11,6 +11,7 @@
 //! symlink swapped in meanwhile makes the open fail rather than lead out.
 
 use super::error::{Error, internal};
+use super::mounts::MountType;
 use super::{Container, Engine};
 use crate::fs::changes::{Change, ChangeKind};
 use crate::layers::untar::{self, ExtractError, ExtractOptions, IntoTree};
@@ -49,10 +50,9 @@ impl Engine {
     pub async fn stat_path(self: &Arc<Self>, c: &Arc<Container>, asked: &str, path: &str) -> Result<PathStat, Error> {
         let (path, asked) = (path.to_string(), asked.to_string());
         self.in_root(c, move |root, mounts| {
-            let rel = resolve(root, &path, follows_last(&path)).map_err(|e| missing(e, &path, &asked))?;
-            refuse_mounts(&rel, mounts, &path)?;
-            let st = root.stat_path(&rel).map_err(|e| missing(e, &path, &asked))?;
-            path_stat(root, &path, &rel, &st).map_err(internal("reading the path"))
+            let at = locate(root, mounts, &path, follows_last(&path), &asked)?;
+            let st = at.dir.stat_path(&at.rel).map_err(|e| missing(e, &path, &asked))?;
+            path_stat(&at, &path, &st).map_err(internal("reading the path"))
         })
         .await
     }
@@ -71,28 +71,36 @@ impl Engine {
         let (path, asked) = (path.to_string(), asked.to_string());
         let ids = self.id_shift();
         self.in_root(c, move |root, mounts| {
-            let rel = resolve(root, &path, follows_last(&path)).map_err(|e| missing(e, &path, &asked))?;
-            refuse_mounts(&rel, mounts, &path)?;
-            let st = root.stat_path(&rel).map_err(|e| missing(e, &path, &asked))?;
-            let stat = path_stat(root, &path, &rel, &st).map_err(internal("reading the path"))?;
+            let at = locate(root, mounts, &path, follows_last(&path), &asked)?;
+            let rel = &at.rel;
+            let st = at.dir.stat_path(rel).map_err(|e| missing(e, &path, &asked))?;
+            let stat = path_stat(&at, &path, &st).map_err(internal("reading the path"))?;
             // Entries are named from the base, so the tar is written from
-            // its parent: `rel` is `parent/leaf` (the root itself is `.`).
+            // its parent: `rel` is `parent/leaf`. The root of the container
+            // is `.`; that of a mount is named after its mount point.
             let (parent, leaf) = match rel.iter().rposition(|&b| b == b'/') {
                 Some(i) => (&rel[..i], rel[i + 1..].to_vec()),
                 None if rel.is_empty() => (&rel[..0], b".".to_vec()),
                 None => (&rel[..0], rel.clone()),
             };
-            let leaf = if path.ends_with("/.") { b".".to_vec() } else { leaf };
+            let contents = path.ends_with("/.");
+            let leaf = if contents { b".".to_vec() } else { leaf };
             let from = if leaf == b"." {
-                root.open_dir(&rel)
+                at.dir.open_dir(rel)
             } else {
-                root.open_dir(parent)
+                at.dir.open_dir(parent)
             }
             .map_err(internal("opening the path"))?;
             let entries = subtree(&from, &leaf).map_err(internal("listing the path"))?;
+            let mount_name =
+                (rel.is_empty() && !at.target.is_empty() && !contents).then(|| base_name(&path).into_bytes());
+            let name = move |r: &[u8]| match &mount_name {
+                Some(m) => [m.as_slice(), r.strip_prefix(b".").unwrap_or(r)].concat(),
+                None => r.to_vec(),
+            };
             started(stat);
             let out = io::BufWriter::with_capacity(1 << 16, out);
-            let (written, mut out) = crate::fs::export::write_layer(&entries, &from, |_| false, ids, out)
+            let (written, mut out) = crate::fs::export::write_named(&entries, &from, |_| false, ids, out, &name)
                 .map_err(internal("writing the archive"))?;
             out.flush().map_err(internal("writing the archive"))?;
             Ok(written.bytes)
@@ -119,13 +127,15 @@ impl Engine {
         let privileged = crate::sys::is_root();
         let user = c.record().config.user;
         self.in_root(c, move |root, mounts| {
-            let rel = resolve(root, &path, true).map_err(|e| missing(e, &path, &asked))?;
-            refuse_mounts(&rel, mounts, &path)?;
-            let st = root.stat_path(&rel).map_err(|e| missing(e, &path, &asked))?;
+            let at = locate(root, mounts, &path, true, &asked)?;
+            if at.readonly {
+                return Err(Error::invalid("mounted volume is marked read-only"));
+            }
+            let st = at.dir.stat_path(&at.rel).map_err(|e| missing(e, &path, &asked))?;
             if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
                 return Err(Error::invalid("extraction point is not a directory"));
             }
-            let dir = root.open_dir(&rel).map_err(internal("opening the directory"))?;
+            let dir = at.dir.open_dir(&at.rel).map_err(internal("opening the directory"))?;
             let owner = if how.copy_uid_gid {
                 container_user(root, &user)?
             } else {
@@ -152,7 +162,7 @@ impl Engine {
     async fn in_root<T: Send + 'static>(
         self: &Arc<Self>,
         c: &Arc<Container>,
-        f: impl FnOnce(&BeneathDir, &[Vec<u8>]) -> Result<T, Error> + Send + 'static,
+        f: impl FnOnce(&BeneathDir, &[Reach]) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let _op = c.ops.lock().await;
         if c.lock().removed {
@@ -162,16 +172,28 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let record = c.record();
             let image = engine.store.image(&record.image.to_string())?;
-            let mounts: Vec<Vec<u8>> = record
+            let reach = |target: &str, source: Option<std::path::PathBuf>, readonly| Reach {
+                target: target.trim_matches('/').as_bytes().to_vec(),
+                source,
+                readonly,
+            };
+            let mounts: Vec<Reach> = record
                 .mounts
                 .iter()
-                .map(|m| m.target.trim_matches('/').as_bytes().to_vec())
+                .map(|m| {
+                    let source = match m.kind {
+                        MountType::Volume => Some(engine.volumes.data_dir(&m.source)),
+                        MountType::Bind => Some(m.source.clone().into()),
+                        MountType::Tmpfs => None,
+                    };
+                    reach(&m.target, source, m.readonly)
+                })
                 .chain(
                     // Bound over the image's files while it runs.
                     ["etc/hostname", "etc/hosts", "etc/resolv.conf"]
                         .iter()
                         .filter(|_| record.state.is_running())
-                        .map(|p| p.as_bytes().to_vec()),
+                        .map(|p| reach(p, None, true)),
                 )
                 .collect();
             engine.with_root(&c, &image.config, |merged, _upper, _ids| f(merged, &mounts))
@@ -260,21 +282,61 @@ fn missing(e: io::Error, path: &str, asked: &str) -> Error {
     }
 }
 
-/// A volume, bind or tmpfs is mounted in the container's own namespace,
-/// not in the merged view this reads: copying there would miss it, so it
-/// is refused rather than done wrong.
-fn refuse_mounts(rel: &[u8], mounts: &[Vec<u8>], path: &str) -> Result<(), Error> {
-    for m in mounts {
-        let under = rel == m.as_slice() || (rel.starts_with(m) && rel.get(m.len()) == Some(&b'/'));
-        if under && !m.is_empty() {
-            return Err(Error::invalid(format!(
-                "copying to or from a volume, bind mount or tmpfs is not supported yet: {} is under /{}",
-                crate::quote::excerpt(path, 256),
-                String::from_utf8_lossy(m)
-            )));
-        }
-    }
-    Ok(())
+/// A mount of the container as `cp` reaches it: its target (relative),
+/// where its files are on the host (`None`: a tmpfs, or a file the runtime
+/// binds, only inside the container's namespace), read-only or not.
+struct Reach {
+    target: Vec<u8>,
+    source: Option<std::path::PathBuf>,
+    readonly: bool,
+}
+
+/// Where a path of the container is: a directory (the merged root, or a
+/// volume's or bind's source) and the path beneath it.
+struct Located {
+    dir: BeneathDir,
+    rel: Vec<u8>,
+    /// The mount's target (empty for the root).
+    target: Vec<u8>,
+    readonly: bool,
+}
+
+/// Resolves `path` in the container's root; a path under a volume or bind
+/// mount is then resolved again beneath its source, from the mount point
+/// down (a symlink there resolves within the mount: the volume's content
+/// never leads out of it). A tmpfs, only inside the running container, is
+/// refused.
+fn locate(root: &BeneathDir, mounts: &[Reach], path: &str, follow_last: bool, asked: &str) -> Result<Located, Error> {
+    let rel = resolve(root, path, follow_last).map_err(|e| missing(e, path, asked))?;
+    let under = |m: &&Reach| {
+        !m.target.is_empty()
+            && (rel == m.target || (rel.starts_with(&m.target) && rel.get(m.target.len()) == Some(&b'/')))
+    };
+    let Some(m) = mounts.iter().filter(under).max_by_key(|m| m.target.len()) else {
+        let dir = root.try_clone().map_err(internal("opening the container's root"))?;
+        return Ok(Located {
+            dir,
+            rel,
+            target: Vec::new(),
+            readonly: false,
+        });
+    };
+    let Some(source) = &m.source else {
+        return Err(Error::invalid(format!(
+            "copying to or from a tmpfs mount is not supported yet: {} is under /{}",
+            crate::quote::excerpt(path, 256),
+            String::from_utf8_lossy(&m.target)
+        )));
+    };
+    let dir = BeneathDir::open(source).map_err(|e| missing(e, path, asked))?;
+    let rest = String::from_utf8_lossy(&rel[m.target.len()..]).into_owned();
+    let rel = resolve(&dir, &rest, follow_last).map_err(|e| missing(e, path, asked))?;
+    Ok(Located {
+        dir,
+        rel,
+        target: m.target.clone(),
+        readonly: m.readonly,
+    })
 }
 
 /// `path` (absolute in the container or not) as a path relative to `root`
@@ -333,11 +395,12 @@ fn components(path: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn path_stat(root: &BeneathDir, path: &str, rel: &[u8], st: &Stat) -> io::Result<PathStat> {
+fn path_stat(at: &Located, path: &str, st: &Stat) -> io::Result<PathStat> {
     let kind = FileType::from_raw_mode(st.st_mode);
     let link_target = if kind == FileType::Symlink {
-        let full = resolve(root, &String::from_utf8_lossy(rel), true)?;
-        format!("/{}", String::from_utf8_lossy(&full))
+        let full = resolve(&at.dir, &String::from_utf8_lossy(&at.rel), true)?;
+        let full = [at.target.as_slice(), b"/", full.as_slice()].concat();
+        format!("/{}", String::from_utf8_lossy(&full).trim_matches('/'))
     } else {
         String::new()
     };

@@ -343,24 +343,58 @@ fn strata_cp_copies_both_ways() {
     ok(&d, &["rm", "-f", "r"]);
 }
 
-/// A path under a volume or bind mount is refused with a clear error
-/// (the merged view `cp` reads does not hold it), and nothing is written.
+/// Volumes and binds are copied into and out of, at their sources (a
+/// symlink in one resolves within it); a read-only one refuses writes, a
+/// tmpfs (only inside the running container) is refused with a clear
+/// error.
 #[test]
-fn paths_under_mounts_are_refused() {
+fn volumes_and_binds_are_copied_tmpfs_refused() {
     let d = require!(docker_daemon());
     let bind = d.dir.path().join("bind");
+    let ro = d.dir.path().join("ro");
     std::fs::create_dir_all(&bind).unwrap();
-    let v = format!("{}:/data", bind.display());
-    d.docker_ok(&["create", "--name", "v", "-v", &v, "busybox", "true"]);
+    std::fs::create_dir_all(&ro).unwrap();
+    std::os::unix::fs::symlink("/", bind.join("up")).unwrap();
+    let b = format!("{}:/data", bind.display());
+    let r = format!("{}:/ro:ro", ro.display());
+    d.docker_ok(&[
+        "create", "--name", "v", "-v", &b, "-v", "vol:/vol", "-v", &r, "--tmpfs", "/tm", "busybox", "true",
+    ]);
     let src = host_tree(d.dir.path());
-    let err = d.docker_fails(&["cp", &format!("{}/hello", src.display()), "v:/data/hello"]);
+    let hello = format!("{}/hello", src.display());
+    d.docker_ok(&["cp", &hello, "v:/data/hello"]);
+    assert_eq!(read(&bind.join("hello")), "hello\n", "written at the bind's source");
+    let name = format!("strata-cp-test-{}", std::process::id());
+    d.docker_ok(&["cp", &hello, &format!("v:/data/up/{name}")]);
+    assert!(bind.join(&name).is_file(), "the symlink resolved within the bind");
+    assert!(!Path::new("/").join(&name).exists(), "not on the host's root");
+    d.docker_ok(&["cp", &format!("{}/dir", src.display()), "v:/vol/"]);
+    let mountpoint = d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "vol"]);
+    assert_eq!(read(&Path::new(mountpoint.trim()).join("dir/inner/file")), "inner\n");
     assert!(
-        err.contains("volume, bind mount or tmpfs is not supported yet"),
+        !ok(&d, &["diff", "v"]).contains("hello"),
+        "not in the container's layer"
+    );
+
+    let out = d.dir.path().join("o");
+    std::fs::create_dir_all(&out).unwrap();
+    d.docker_ok(&["cp", "v:/vol/dir", &out.display().to_string()]);
+    assert_eq!(read(&out.join("dir/inner/file")), "inner\n");
+    d.docker_ok(&["cp", "v:/data", &out.display().to_string()]);
+    assert_eq!(
+        read(&out.join("data/hello")),
+        "hello\n",
+        "a mount's root named after its mount point"
+    );
+
+    let err = d.docker_fails(&["cp", &hello, "v:/ro/x"]);
+    assert!(err.contains("mounted volume is marked read-only"), "{err}");
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
+    let err = d.docker_fails(&["cp", &hello, "v:/tm/x"]);
+    assert!(
+        err.contains("copying to or from a tmpfs mount is not supported yet"),
         "{err}"
     );
-    let err = d.docker_fails(&["cp", "v:/data", &d.dir.path().join("o").display().to_string()]);
-    assert!(err.contains("is under /data"), "{err}");
-    assert_eq!(std::fs::read_dir(&bind).unwrap().count(), 0);
 }
 
 /// A directory with a symlink, a hard link, an executable, a private
@@ -377,7 +411,9 @@ fn a_round_trip_keeps_modes_owners_links_and_contents() {
     std::fs::set_permissions(src.join("exe"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::hard_link(src.join("exe"), src.join("hard")).unwrap();
     std::os::unix::fs::symlink("exe", src.join("link")).unwrap();
-    let big: Vec<u8> = (0..10_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..10_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(src.join("big"), &big).unwrap();
     std::fs::write(src.join("private/owned"), "mine\n").unwrap();
     std::os::unix::fs::lchown(src.join("private/owned"), Some(1000), Some(1001)).unwrap();
@@ -393,11 +429,24 @@ fn a_round_trip_keeps_modes_owners_links_and_contents() {
         let h = e.header();
         let name = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
         let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
-        seen.insert(name, (h.entry_type().as_byte(), h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap(), link));
+        seen.insert(
+            name,
+            (
+                h.entry_type().as_byte(),
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+                link,
+            ),
+        );
     }
     assert_eq!(seen["rt/exe"].1 & 0o7777, 0o755);
     assert_eq!(seen["rt/private"].1 & 0o7777, 0o700);
-    assert_eq!((seen["rt/private/owned"].2, seen["rt/private/owned"].3), (1000, 1001), "owners kept");
+    assert_eq!(
+        (seen["rt/private/owned"].2, seen["rt/private/owned"].3),
+        (1000, 1001),
+        "owners kept"
+    );
     assert_eq!((seen["rt/link"].0, seen["rt/link"].4.as_deref()), (b'2', Some("exe")));
     let hard = [&seen["rt/exe"], &seen["rt/hard"]];
     assert!(
