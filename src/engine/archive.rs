@@ -176,6 +176,7 @@ impl Engine {
                 target: target.trim_matches('/').as_bytes().to_vec(),
                 source,
                 readonly,
+                what: "a tmpfs mount",
             };
             let mounts: Vec<Reach> = record
                 .mounts
@@ -193,7 +194,10 @@ impl Engine {
                     ["etc/hostname", "etc/hosts", "etc/resolv.conf"]
                         .iter()
                         .filter(|_| record.state.is_running())
-                        .map(|p| reach(p, None, true)),
+                        .map(|p| Reach {
+                            what: "a file the runtime binds",
+                            ..reach(p, None, true)
+                        }),
                 )
                 .collect();
             engine.with_root(&c, &image.config, |merged, _upper, _ids| f(merged, &mounts))
@@ -289,6 +293,8 @@ struct Reach {
     target: Vec<u8>,
     source: Option<std::path::PathBuf>,
     readonly: bool,
+    /// What it is, for the refusal of one without a source.
+    what: &'static str,
 }
 
 /// Where a path of the container is: a directory (the merged root, or a
@@ -323,7 +329,8 @@ fn locate(root: &BeneathDir, mounts: &[Reach], path: &str, follow_last: bool, as
     };
     let Some(source) = &m.source else {
         return Err(Error::invalid(format!(
-            "copying to or from a tmpfs mount is not supported yet: {} is under /{}",
+            "copying to or from {} is not supported yet: {} is under /{}",
+            m.what,
             crate::quote::excerpt(path, 256),
             String::from_utf8_lossy(&m.target)
         )));

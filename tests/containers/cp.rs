@@ -99,6 +99,12 @@ fn docker_cp_copies_both_ways_running_and_stopped() {
     let up = docker_stdin(&d, &["cp", "-", "s:/root"], &tar.stdout);
     assert!(up.status.success(), "{}", text(&up));
     assert!(ok(&d, &["diff", "s"]).contains("A /root/dir/inner/file\n"));
+    // Not yet: the files the runtime binds while the container runs.
+    let err = d.docker_fails(&["cp", "r:/etc/hosts", &d.dir.path().join("hosts").display().to_string()]);
+    assert!(
+        err.contains("copying to or from a file the runtime binds is not supported yet"),
+        "{err}"
+    );
     d.docker_ok(&["rm", "-f", "r"]);
 }
 
