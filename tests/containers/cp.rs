@@ -124,6 +124,12 @@ fn a_symlink_escape_stays_inside_the_root() {
     std::fs::create_dir_all(&out).unwrap();
     d.docker_ok(&["cp", "e:/link/file", &format!("{}/read", out.display())]);
     assert_eq!(read(&out.join("read")), "inside\n", "read inside the root");
+    d.docker_ok(&["cp", "-L", "e:/link", &format!("{}/followed", out.display())]);
+    assert_eq!(
+        read(&out.join("followed/file")),
+        "inside\n",
+        "-L follows the link inside the root"
+    );
     let src = host_tree(d.dir.path());
     d.docker_ok(&["cp", &format!("{}/hello", src.display()), "e:/link/"]);
     d.docker_ok(&["cp", &format!("{}/hello", src.display()), "e:/up/up/hello2"]);
@@ -506,4 +512,56 @@ fn a_rootless_daemon_copies_both_ways() {
     }
     assert_eq!(ok(&d, &["exec", "r", "cat", "/tmp/d/f"]), "rootless\n");
     ok(&d, &["rm", "-f", "r"]);
+}
+
+/// `HEAD …/archive`: the stat in `X-Docker-Container-Path-Stat`, its mode
+/// in Go's `os.FileMode` bits and a symlink's target resolved inside the
+/// root.
+#[test]
+fn the_path_stat_header_is_docker_s() {
+    use base64::Engine as _;
+    let d = require!(super::daemon());
+    require!(crate::util::tools(&["curl"]));
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "st",
+            "busybox",
+            "sh",
+            "-c",
+            "ln -s /../../etc /up && chmod 4755 /bin/busybox",
+        ],
+    );
+    let stat = |path: &str| -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sI", "--unix-socket"])
+            .arg(&d.socket)
+            .arg(format!("http://localhost/containers/st/archive?path={path}"))
+            .output()
+            .unwrap();
+        let head = String::from_utf8_lossy(&out.stdout).into_owned();
+        let value = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-docker-container-path-stat: "))
+            .unwrap_or_else(|| panic!("no stat header in {head}"));
+        let json = base64::engine::general_purpose::STANDARD.decode(value.trim()).unwrap();
+        serde_json::from_slice(&json).unwrap()
+    };
+    let etc = stat("/etc");
+    assert_eq!(
+        (etc["name"].as_str(), etc["mode"].as_u64()),
+        (Some("etc"), Some((1 << 31) | 0o755))
+    );
+    let up = stat("/up");
+    assert_eq!(up["mode"].as_u64(), Some((1 << 27) | 0o777));
+    assert_eq!(up["linkTarget"], "/etc", "resolved inside the root");
+    let bb = stat("/bin/busybox");
+    assert_eq!(
+        bb["mode"].as_u64(),
+        Some((1 << 23) | 0o755),
+        "set-uid as Go's ModeSetuid"
+    );
+    assert!(bb["size"].as_u64().unwrap() > 100_000 && bb["mtime"].as_str().unwrap().ends_with('Z'));
 }
