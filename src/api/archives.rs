@@ -28,7 +28,7 @@ impl From<archive::Error> for ApiError {
 }
 
 /// Chunks written from a blocking task, sent to the response body.
-struct ChunkWriter {
+pub(super) struct ChunkWriter {
     tx: mpsc::Sender<io::Result<Bytes>>,
     buf: Vec<u8>,
 }
@@ -36,7 +36,7 @@ struct ChunkWriter {
 const CHUNK: usize = 64 * 1024;
 
 impl ChunkWriter {
-    fn new(tx: mpsc::Sender<io::Result<Bytes>>) -> Self {
+    pub(super) fn new(tx: mpsc::Sender<io::Result<Bytes>>) -> Self {
         ChunkWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
@@ -90,7 +90,7 @@ fn tar_stream(
     tar_response(rx)
 }
 
-fn tar_response(rx: mpsc::Receiver<io::Result<Bytes>>) -> Response<Body> {
+pub(super) fn tar_response(rx: mpsc::Receiver<io::Result<Bytes>>) -> Response<Body> {
     let mut r = Response::new(http::fallible_channel(rx));
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));

@@ -124,32 +124,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
         .map(|c| c.record())
         .filter(|r| all || r.state.is_running() || r.state.is_restarting())
         .filter(|r| filter.matches(r, parent_of))
-        .map(|r| {
-            let image_name = if r.config.image.is_empty() {
-                r.image.to_string()
-            } else {
-                r.config.image.clone()
-            };
-            (
-                r.created.clone(),
-                ContainerSummary {
-                    id: r.id.clone(),
-                    names: vec![format!("/{}", r.name)],
-                    image: image_name,
-                    image_id: r.image.to_string(),
-                    command: command_text(&r),
-                    created: time::parse_rfc3339(&r.created).unwrap_or(0),
-                    state: r.state.status.as_str().into(),
-                    status: status_text(&r),
-                    labels: r.config.labels.clone().unwrap_or_default(),
-                    ports: super::network::summary_ports(&r),
-                    host_config: SummaryHostConfig {
-                        network_mode: r.host_config.network_mode.clone(),
-                    },
-                    ..Default::default()
-                },
-            )
-        })
+        .map(|r| (r.created.clone(), summary(&r)))
         .collect();
     // Newest first; RFC 3339 strings of one format sort as times.
     rows.sort_by(|a, b| b.0.cmp(&a.0));
@@ -158,6 +133,31 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
         list.truncate(n as usize);
     }
     Ok(json(StatusCode::OK, &list))
+}
+
+/// A container as lists show it (`ps`, `system df`).
+pub(super) fn summary(r: &Record) -> ContainerSummary {
+    let image_name = if r.config.image.is_empty() {
+        r.image.to_string()
+    } else {
+        r.config.image.clone()
+    };
+    ContainerSummary {
+        id: r.id.clone(),
+        names: vec![format!("/{}", r.name)],
+        image: image_name,
+        image_id: r.image.to_string(),
+        command: command_text(r),
+        created: time::parse_rfc3339(&r.created).unwrap_or(0),
+        state: r.state.status.as_str().into(),
+        status: status_text(r),
+        labels: r.config.labels.clone().unwrap_or_default(),
+        ports: super::network::summary_ports(r),
+        host_config: SummaryHostConfig {
+            network_mode: r.host_config.network_mode.clone(),
+        },
+        ..Default::default()
+    }
 }
 
 /// A record's mounts as Docker's `Mounts`.
@@ -742,11 +742,4 @@ fn wire_exec(exec: &Exec) -> ExecInspect {
         container_id: exec.container_id.clone(),
         pid: status.pid,
     }
-}
-
-pub fn not_implemented(what: &str) -> Reply {
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("{what} is not supported by this daemon yet"),
-    ))
 }

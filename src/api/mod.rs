@@ -7,12 +7,14 @@
 mod archives;
 mod containers;
 mod convert;
+mod copy;
 mod error;
 mod handle;
 mod hijack;
 mod http;
 mod images;
 mod network;
+mod prune;
 mod push;
 mod registry;
 mod resources;

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, images, push, registry, resources, system, volumes};
+use super::{archives, containers, copy, images, prune, push, registry, resources, system, volumes};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -81,10 +81,14 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
             push::push(&daemon, &name.join("/"), &query, req.headers()).await
         }
+        (&Method::POST, ["images", "prune"]) => prune::images(&daemon, &query).await,
+        (&Method::GET, ["system", "df"]) => prune::disk_usage(&daemon).await,
+        (&Method::POST, ["networks", "prune"]) => prune::nothing("networks"),
+        (&Method::POST, ["build", "prune"]) => prune::nothing("build"),
         (_, ["images", rest @ ..]) if !rest.is_empty() => image_route(&daemon, &method, rest, &query).await,
         (&Method::POST, ["containers", "create"]) => containers::create(&daemon, &query, req).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&daemon, &query),
-        (&Method::POST, ["containers", "prune"]) => containers::not_implemented("container prune"),
+        (&Method::POST, ["containers", "prune"]) => prune::containers(&daemon, &query).await,
         (_, ["containers", id, rest @ ..]) => {
             let c = daemon.engine.get(id)?;
             match (&method, rest) {
@@ -93,6 +97,10 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::POST, ["stop"]) => containers::stop(&daemon, &c, &query).await,
                 (&Method::POST, ["kill"]) => containers::kill(&daemon, &c, &query),
                 (&Method::POST, ["restart"]) => containers::restart(&daemon, &c, &query).await,
+                (&Method::POST, ["rename"]) => {
+                    daemon.engine.rename(&c, query.get("name").unwrap_or(""))?;
+                    Ok(super::http::empty(StatusCode::NO_CONTENT))
+                }
                 (&Method::POST, ["wait"]) => containers::wait(&c, &query),
                 (&Method::POST, ["attach"]) => containers::attach(&daemon, &c, &query, &mut req),
                 (&Method::POST, ["resize"]) => containers::resize(&daemon, &c, &query),
@@ -101,6 +109,9 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::GET, ["changes"]) => containers::changes(&daemon, &c).await,
                 (&Method::GET, ["layer"]) => containers::layer(&daemon, &c).await,
                 (&Method::GET, ["export"]) => archives::export(&daemon, &c).await,
+                (&Method::HEAD, ["archive"]) => copy::head(&daemon, &c, id, &query).await,
+                (&Method::GET, ["archive"]) => copy::get(&daemon, &c, id, &query).await,
+                (&Method::PUT, ["archive"]) => copy::put(&daemon, &c, id, &query, req.into_body()).await,
                 (&Method::POST, ["exec"]) => containers::exec_create(&daemon, &c, req).await,
                 (&Method::DELETE, []) => containers::remove(&daemon, &c, &query).await,
                 (&Method::POST, ["pause"]) => resources::pause(&daemon, &c).await,

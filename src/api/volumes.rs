@@ -11,7 +11,7 @@ use hyper::{Request, StatusCode};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn wire(v: &VolumeView) -> Volume {
+pub(super) fn wire(v: &VolumeView) -> Volume {
     Volume {
         created_at: v.info.created_at.clone(),
         driver: v.info.driver.clone(),
@@ -25,14 +25,14 @@ fn wire(v: &VolumeView) -> Volume {
 }
 
 /// `label=KEY` or `label=KEY=VALUE` against a volume's labels.
-fn label_matches(labels: &BTreeMap<String, String>, want: &str) -> bool {
+pub(super) fn label_matches(labels: &BTreeMap<String, String>, want: &str) -> bool {
     match want.split_once('=') {
         Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
         None => labels.contains_key(want),
     }
 }
 
-fn bool_filter(key: &str, v: &str) -> Result<bool, ApiError> {
+pub(super) fn bool_filter(key: &str, v: &str) -> Result<bool, ApiError> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),

@@ -105,6 +105,8 @@ pub enum Command {
     Rm(commands::lifecycle::RmArgs),
     /// Block until containers stop, then print their exit codes
     Wait(commands::lifecycle::WaitArgs),
+    /// Rename a container
+    Rename(commands::lifecycle::RenameArgs),
     /// Display a live stream of containers' resource usage statistics
     Stats(commands::resources::StatsArgs),
     /// Pause all processes within containers
@@ -139,9 +141,20 @@ pub enum Command {
     Load(commands::archives::LoadArgs),
     /// Export a container's filesystem as a tar archive
     Export(commands::archives::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(commands::cp::Args),
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
+    /// Manage containers (prune)
+    #[command(subcommand)]
+    Container(commands::prune::ContainerCommand),
+    /// Manage images (prune)
+    #[command(subcommand)]
+    Image(commands::prune::ImageCommand),
+    /// Manage the daemon's data (df, prune)
+    #[command(subcommand)]
+    System(commands::prune::SystemCommand),
 }
 
 /// Validated configuration.
@@ -232,6 +245,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Restart(a) => commands::lifecycle::restart(&client, a, &mut out).await,
         Command::Rm(a) => commands::lifecycle::rm(&client, a, &mut out).await,
         Command::Wait(a) => commands::lifecycle::wait(&client, a, &mut out).await,
+        Command::Rename(a) => commands::lifecycle::rename(&client, a).await,
         Command::Stats(a) => commands::resources::stats(&client, a, &mut out).await,
         Command::Pause(a) => commands::resources::pause(&client, a, &mut out).await,
         Command::Unpause(a) => commands::resources::unpause(&client, a, &mut out).await,
@@ -249,7 +263,11 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Save(a) => commands::archives::save(&client, a).await,
         Command::Load(a) => commands::archives::load(&client, a, &mut out).await,
         Command::Export(a) => commands::archives::export(&client, a).await,
+        Command::Cp(a) => commands::cp::run(&client, a).await,
         Command::Volume(c) => commands::volume::run(&client, c, &mut out).await,
+        Command::Container(c) => commands::prune::container(&client, c, &mut out).await,
+        Command::Image(c) => commands::prune::image(&client, c, &mut out).await,
+        Command::System(c) => commands::prune::system(&client, c, &mut out).await,
     }
 }
 

@@ -15,6 +15,7 @@
 //! half-made or half-removed container behind: both prefixes are swept at
 //! start.
 
+mod archive;
 mod commit;
 mod container;
 mod create;
@@ -31,10 +32,12 @@ mod pause;
 pub mod ports;
 mod privileges;
 pub mod progress;
+mod prune;
 pub mod pull;
 pub mod push;
 pub mod record;
 mod remove;
+mod rename;
 mod resources;
 mod restart;
 mod security;
@@ -49,11 +52,13 @@ mod update;
 pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
+pub use archive::{CopyIn, PathStat};
 pub use commit::CommitOptions;
 pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
 pub use login::login;
+pub use prune::{DiskUsage, ImageUsage};
 pub use pull::{PieceReader, PullOutcome, PullRequest};
 pub use push::{PushRequest, PushedTag};
 pub use signal::Signal;

@@ -73,6 +73,19 @@ pub fn write_layer<W: Write>(
     ids: IdShift,
     out: W,
 ) -> io::Result<(Written, W)> {
+    write_named(changes, merged, opaque, ids, out, &|rel| rel.to_vec())
+}
+
+/// [`write_layer`], each entry named `name(path)` rather than by its path
+/// under `merged` (`cp` names a mount's content after its mount point).
+pub fn write_named<W: Write>(
+    changes: &[Change],
+    merged: &BeneathDir,
+    opaque: impl Fn(&[u8]) -> bool,
+    ids: IdShift,
+    out: W,
+    name: &dyn Fn(&[u8]) -> Vec<u8>,
+) -> io::Result<(Written, W)> {
     let mut tar = tar::Builder::new(Counting { inner: out, bytes: 0 });
     tar.mode(tar::HeaderMode::Complete);
     let mut opaque_dirs: Vec<Vec<u8>> = Vec::new();
@@ -89,27 +102,29 @@ pub fn write_layer<W: Write>(
                 if opaque_dirs.iter().any(|d| is_below(rel, d)) {
                     continue;
                 }
-                let (parent, name) = split(rel);
+                let named = name(rel);
+                let (parent, leaf) = split(&named);
                 let mut wh = parent.to_vec();
                 if !wh.is_empty() {
                     wh.push(b'/');
                 }
                 wh.extend_from_slice(b".wh.");
-                wh.extend_from_slice(name);
+                wh.extend_from_slice(leaf);
                 append_marker(&mut tar, &wh)?;
             }
             ChangeKind::Added | ChangeKind::Modified => {
                 let st = merged.stat_path(rel)?;
+                let named = name(rel);
                 if file_type(&st) != FileType::Directory && st.st_nlink > 1 {
                     if let Some(first) = linked.get(&st.st_ino) {
-                        append_hard_link(&mut tar, rel, first, &st, ids)?;
+                        append_hard_link(&mut tar, &named, first, &st, ids)?;
                         continue;
                     }
-                    linked.insert(st.st_ino, rel.to_vec());
+                    linked.insert(st.st_ino, named.clone());
                 }
-                append_entry(&mut tar, merged, rel, &st, ids)?;
+                append_entry(&mut tar, merged, (rel, &named), &st, ids)?;
                 if file_type(&st) == FileType::Directory && change.kind == ChangeKind::Modified && opaque(rel) {
-                    let mut marker = rel.to_vec();
+                    let mut marker = named;
                     marker.extend_from_slice(b"/.wh..wh..opq");
                     append_marker(&mut tar, &marker)?;
                     opaque_dirs.push(rel.to_vec());
@@ -197,17 +212,18 @@ fn append_hard_link<W: Write>(
     tar.append(&h, io::empty())
 }
 
+/// `rel` (its path under `merged`) as the entry `named`.
 fn append_entry<W: Write>(
     tar: &mut tar::Builder<W>,
     merged: &BeneathDir,
-    rel: &[u8],
+    (rel, named): (&[u8], &[u8]),
     st: &Stat,
     ids: IdShift,
 ) -> io::Result<()> {
     let kind = file_type(st);
     let mut h = tar::Header::new_ustar();
     let mut pax: Vec<(&'static str, Vec<u8>)> = Vec::new();
-    let mut name = rel.to_vec();
+    let mut name = named.to_vec();
     if kind == FileType::Directory {
         name.push(b'/');
     }

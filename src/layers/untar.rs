@@ -99,6 +99,24 @@ pub struct ExtractOptions {
     pub privileged: bool,
 }
 
+/// Extracting into a tree that already has content (`docker cp` into a
+/// container's mounted root) rather than into a fresh layer: what is
+/// there is merged with, as Docker's `Unpack` does (a directory over a
+/// directory takes the archive's metadata, anything else replaces what was
+/// there). The same rules hold: no path leaves the root, no symlink is
+/// followed (one already in the tree, as a parent of an entry, is refused
+/// like one of the archive's), hard links only to earlier entries.
+/// Whiteouts are refused: they mean nothing outside a layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IntoTree {
+    /// Docker's `noOverwriteDirNonDir`: replacing a directory with a
+    /// non-directory, or the reverse, is an error.
+    pub no_overwrite_dir_non_dir: bool,
+    /// The owner every entry gets (Docker's `copyUIDGID`), instead of the
+    /// archive's.
+    pub owner: Option<(u32, u32)>,
+}
+
 /// Cleans a tar path into `a/b/c` form: `./` prefixes, empty and `.`
 /// components and a trailing `/` are dropped. Absolute paths and `..` are
 /// refused, as are components longer than NAME_MAX.
@@ -153,6 +171,11 @@ struct Extractor<'a> {
     /// directory, so this saves an openat2 per entry.
     last_parent: Option<(Vec<u8>, BeneathDir)>,
     buf: Vec<u8>,
+    /// Set when extracting into an existing tree.
+    tree: Option<IntoTree>,
+    /// Directories of the existing tree that entries went into and the
+    /// archive did not name: their metadata is left as it was.
+    untouched: std::collections::HashSet<Vec<u8>>,
 }
 
 /// Per-entry facts taken from the header and its PAX records.
@@ -237,6 +260,28 @@ pub fn extract_recording(
     opts: ExtractOptions,
     recorder: &mut impl Recorder,
 ) -> Result<Extracted, ExtractError> {
+    run(reader, root, opts, None, recorder)
+}
+
+/// Extracts `reader` (an uncompressed tar stream) into `root`, a directory
+/// that already has content (see [`IntoTree`]). The stream is read as it
+/// comes: memory does not grow with the archive's data.
+pub fn extract_into(
+    reader: impl Read,
+    root: &BeneathDir,
+    opts: ExtractOptions,
+    tree: IntoTree,
+) -> Result<Extracted, ExtractError> {
+    run(reader, root, opts, Some(tree), &mut ())
+}
+
+fn run(
+    reader: impl Read,
+    root: &BeneathDir,
+    opts: ExtractOptions,
+    tree: Option<IntoTree>,
+    recorder: &mut impl Recorder,
+) -> Result<Extracted, ExtractError> {
     let mut hashing = HashingReader::new(reader);
     let mut ex = Extractor {
         root,
@@ -244,8 +289,14 @@ pub fn extract_recording(
         index: IndexBuilder::new(),
         last_parent: None,
         buf: vec![0u8; 256 * 1024],
+        tree,
+        untouched: Default::default(),
     };
     ex.index.insert(Vec::new(), Entry::dir(0o755, 0, 0, 0));
+    if tree.is_some() {
+        // The extraction point keeps its own metadata.
+        ex.untouched.insert(Vec::new());
+    }
     let result = {
         // Buffered so that a header block is not a read of its own; every
         // byte the buffer takes has been hashed, and `finish` hashes the rest.
@@ -328,13 +379,22 @@ impl Extractor<'_> {
     fn entry<R: Read, T: Recorder>(&mut self, tar: &mut Reader<R, T>, h: &Header) -> Result<(), ExtractError> {
         let raw_path = h.name.as_slice();
         let path = clean_path(raw_path)?;
-        let meta = meta(h)?;
+        let mut meta = meta(h)?;
         let (parent, name) = split_parent(&path);
 
         if name.starts_with(WHITEOUT_PREFIX) {
+            if self.tree.is_some() {
+                return Err(bad(raw_path, "a whiteout cannot be copied into a container").into());
+            }
             return self.whiteout(tar.tap(), raw_path, parent, name);
         }
+        if let Some((uid, gid)) = self.tree.and_then(|t| t.owner) {
+            (meta.uid, meta.gid) = (uid, gid);
+        }
         let is_dir = h.typeflag == typeflag::DIR;
+        if path.is_empty() && self.tree.is_some() {
+            return Ok(());
+        }
         if path.is_empty() {
             // The archive's `./`: metadata for the layer root.
             if !is_dir {
@@ -346,6 +406,9 @@ impl Extractor<'_> {
         }
         let dir = self.parent_dir(raw_path, parent)?;
         let name_ref = Name::new(name).map_err(|e| bad(raw_path, e.to_string()))?;
+        if self.tree.is_some() {
+            self.replace_in_tree(tar.tap(), raw_path, &path, (&dir, name_ref), is_dir)?;
+        }
 
         // A later entry for an existing path replaces it, except that a
         // directory over a directory only updates its metadata.
@@ -387,6 +450,9 @@ impl Extractor<'_> {
             }
             typeflag::LINK => {
                 e = self.hard_link(raw_path, &h.linkname, &dir, name_ref)?;
+            }
+            typeflag::CHAR | typeflag::BLOCK if self.tree.is_some() => {
+                self.device_node(h, &dir, name_ref, &meta, &mut e)?
             }
             typeflag::CHAR | typeflag::BLOCK => self.device(h, &dir, name_ref, &meta, &mut e)?,
             typeflag::FIFO => {
@@ -506,6 +572,7 @@ impl Extractor<'_> {
                     )
                     .into());
                 }
+                None if self.tree.is_some() && self.existing_dir(raw_path, &prefix)? => {}
                 Some(EntryKind::Whiteout) | None => {
                     // Implied parent: created as Docker does, 0755 root-owned.
                     let d = self.root.open_dir(&dir_path).map_err(|e| io_to_archive(raw_path, e))?;
@@ -659,12 +726,17 @@ impl Extractor<'_> {
     /// and, where the daemon cannot chown, what its owner needs for the
     /// filesystem to serve it.
     fn disk_mode(&self, mode: u32, owner_needs: u32) -> u32 {
-        let mode = mode & !SET_ID_BITS;
+        // Into a container's root, the union filesystem keeps them off its
+        // disk itself (`privileges_in_xattrs`).
+        let mode = if self.tree.is_some() { mode } else { mode & !SET_ID_BITS };
         if self.opts.privileged { mode } else { mode | owner_needs }
     }
 
     fn set_xattrs(&self, fd: &impl std::os::fd::AsFd, xattrs: &[(String, Vec<u8>)], raw_path: &[u8]) {
-        for (k, v) in xattrs.iter().filter(|(k, _)| k != CAPABILITY_XATTR) {
+        // Into a tree, the capability goes on the file (the union filesystem
+        // keeps it safely); in a layer, only the index keeps it.
+        let keep_cap = self.tree.is_some();
+        for (k, v) in xattrs.iter().filter(|(k, _)| keep_cap || k != CAPABILITY_XATTR) {
             if let Err(e) = rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty()) {
                 // The index keeps security.capability whatever the store's
                 // filesystem supports; other xattrs are best effort, as in Docker.
@@ -685,6 +757,9 @@ impl Extractor<'_> {
             .collect();
         self.last_parent = None;
         for (path, e) in dirs.into_iter().rev() {
+            if self.untouched.contains(&path) {
+                continue;
+            }
             let d = self.root.open_dir(&path)?;
             if self.opts.privileged {
                 rustix::fs::fchown(
@@ -715,3 +790,4 @@ fn times(sec: i64, nsec: u32) -> Timestamps {
 mod roundtrip;
 #[cfg(test)]
 mod tests;
+mod tree;

@@ -82,6 +82,11 @@ pub struct ContainerSummary {
     pub labels: BTreeMap<String, String>,
     pub mounts: Vec<Value>,
     pub host_config: SummaryHostConfig,
+    /// Bytes of the writable layer (`size=1`, `system df`).
+    #[serde(rename = "SizeRw", skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(rename = "SizeRootFs", skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -159,4 +164,24 @@ pub struct TopResponse {
 pub struct ChangeItem {
     pub path: String,
     pub kind: u8,
+}
+
+/// `X-Docker-Container-Path-Stat` of `HEAD`/`GET /containers/{id}/archive`,
+/// base64'd JSON: `mode` in Go's `os.FileMode` bits (directory `1<<31`,
+/// symlink `1<<27`…), `mtime` RFC 3339, `linkTarget` the absolute path in
+/// the container a symlink resolves to.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerPathStat {
+    pub name: String,
+    pub size: i64,
+    pub mode: u32,
+    pub mtime: String,
+    pub link_target: String,
+}
+
+impl ContainerPathStat {
+    pub const HEADER: &'static str = "X-Docker-Container-Path-Stat";
+    pub const DIR: u32 = 1 << 31;
+    pub const SYMLINK: u32 = 1 << 27;
 }

@@ -168,3 +168,31 @@ mod tests {
         }
     }
 }
+
+/// `POST /containers/prune`. `ContainersDeleted` is null when none was,
+/// as moby's.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainersPruneResponse {
+    pub containers_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
+/// `POST /images/prune`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImagesPruneResponse {
+    pub images_deleted: Option<Vec<super::DeleteItem>>,
+    pub space_reclaimed: u64,
+}
+
+/// `GET /system/df` (API 1.50's form: moby's `types.DiskUsage`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DiskUsage {
+    pub layers_size: i64,
+    pub images: Vec<super::ImageSummary>,
+    pub containers: Vec<super::ContainerSummary>,
+    pub volumes: Vec<super::Volume>,
+    pub build_cache: Vec<serde_json::Value>,
+}

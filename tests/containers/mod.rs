@@ -81,3 +81,9 @@ mod volumes;
 mod resources;
 // The default bridge network through pasta: published ports, isolation, outbound, no leftovers.
 mod network;
+// cp: /containers/{id}/archive, both ways, paths resolved inside the root.
+mod cp;
+// rename: a new name, running or stopped, with Docker's conflicts.
+mod rename;
+// Prune and df: unused containers and images removed, real sizes reported.
+mod prune;

@@ -135,3 +135,21 @@ pub async fn wait(client: &Client, args: WaitArgs, out: &mut impl Write) -> Resu
     })
     .await
 }
+
+#[derive(clap::Args, Debug)]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    container: String,
+    #[arg(value_name = "NEW_NAME")]
+    new_name: String,
+}
+
+/// `strata rename CONTAINER NEW_NAME`: prints nothing, as docker.
+pub async fn rename(client: &Client, args: RenameArgs) -> Result<(), Error> {
+    let path = format!(
+        "/containers/{}/rename?name={}",
+        encode(&args.container),
+        encode(&args.new_name)
+    );
+    client.call(Method::POST, &path, None).await.map(drop)
+}

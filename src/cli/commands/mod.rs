@@ -3,6 +3,7 @@
 pub mod archives;
 pub mod attach;
 pub mod commit;
+pub mod cp;
 pub mod create;
 pub mod diff;
 pub mod exec;
@@ -19,6 +20,7 @@ pub mod logs;
 pub mod mount_args;
 pub mod port;
 pub mod port_args;
+pub mod prune;
 pub mod ps;
 pub mod pull;
 pub mod push;

@@ -188,7 +188,7 @@ async fn prune(client: &Client, args: PruneArgs, out: &mut impl Write) -> Result
 }
 
 /// What `docker volume prune` prints after the daemon's answer.
-fn prune_report(report: &VolumePruneResponse) -> String {
+pub(crate) fn prune_report(report: &VolumePruneResponse) -> String {
     let mut text = String::new();
     if !report.volumes_deleted.is_empty() {
         text.push_str("Deleted Volumes:\n");
@@ -203,7 +203,7 @@ fn prune_report(report: &VolumePruneResponse) -> String {
 
 /// docker's prompt: the warning, then `y`/`Y` on stdin continues; anything
 /// else (or end of input) answers no.
-fn confirm(warning: &str, out: &mut impl Write) -> Result<bool, Error> {
+pub(crate) fn confirm(warning: &str, out: &mut impl Write) -> Result<bool, Error> {
     write_out(out, &format!("{warning}\nAre you sure you want to continue? [y/N] "))?;
     out.flush().map_err(|source| Error::Io {
         context: "writing output".into(),
