@@ -17,6 +17,10 @@ use crate::run::{self, cgroup::Cgroup, resources::ContainerCgroups};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// How long a start waits for a spare still joining its cgroups (on v1
+/// an RCU grace period) before it starts on a new shim instead.
+const READY_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A spare shim and the cgroups its pre-init waits in.
 #[derive(Debug)]
 pub(super) struct Prepared {
@@ -85,7 +89,8 @@ impl Engine {
     /// Makes a new spare in the background if the slot is empty.
     pub(super) fn refill_spare(self: &Arc<Self>) {
         let spares = &self.spares;
-        if spares.off.load(Ordering::SeqCst) || spares.filling.swap(true, Ordering::SeqCst) {
+        let full = || spares.slot.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+        if spares.off.load(Ordering::SeqCst) || full() || spares.filling.swap(true, Ordering::SeqCst) {
             return;
         }
         let engine = self.clone();
@@ -140,7 +145,14 @@ impl Engine {
             return None;
         }
         // The next is made once this start is under way (see launch).
-        let p = self.spares.take()?;
+        let mut p = self.spares.take()?;
+        // Its pre-init must be in its cgroups (and have opened them by
+        // name) before they are renamed. One that is not, in a second,
+        // is dropped: the start goes on a new shim.
+        if let Err(e) = p.shim.wait_ready(READY_LIMIT) {
+            tracing::warn!("the spare shim: {e}");
+            return None;
+        }
         Some(self.adopt(p, id, host))
     }
 
