@@ -516,3 +516,122 @@ fn a_rootless_daemon_filters_syscalls_and_the_kernel_forbids_devices() {
         }
     }
 }
+
+/// The mount point of the v1 hierarchy with `controller`.
+fn v1_root(controller: &str) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|line| {
+        let (head, tail) = line.split_once(" - ")?;
+        let tail: Vec<&str> = tail.split(' ').collect();
+        let found = tail[0] == "cgroup" && tail.get(2)?.split(',').any(|o| o == controller);
+        found.then(|| PathBuf::from(head.split(' ').nth(4).unwrap()))
+    })
+}
+
+/// The spare cgroups under `parent`: (name, inode).
+fn spares(parent: &Path) -> Vec<(String, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, u64)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("spare"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().ino(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn procs(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    text.lines().map(str::to_string).collect()
+}
+
+fn inode(path: &Path) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).expect("stat"))
+}
+
+/// A spare is kept ready: one spare cgroup holding one process.
+fn the_spare(parent: &Path) -> (String, u64) {
+    crate::util::wait_for(
+        || matches!(&spares(parent)[..], [(name, _)] if procs(&parent.join(name)).len() == 1),
+        "a spare shim waiting in its cgroup",
+    );
+    spares(parent).remove(0)
+}
+
+#[test]
+fn a_start_takes_the_spare_cgroups_and_its_shim_stays_out_of_them() {
+    let (mut d, parent) = require!(confined_daemon(Hierarchy::V1Devices));
+    let memory = require!(v1_root("memory").ok_or("no v1 memory hierarchy"));
+    let memory_parent = memory.join(parent_name(&d.root));
+    let (name, ino) = the_spare(&parent);
+    let memory_ino = inode(&memory_parent.join(&name));
+
+    let id = ok(&d, &["run", "-d", "-m", "64m", "busybox", "sleep", "100"]);
+    let id = id.trim().to_string();
+    let dir = parent.join(&id);
+    // The container's cgroups are the spare's, renamed: cgroupfs keeps a
+    // directory's inode across a rename, a new directory has a new one.
+    assert_eq!(inode(&dir), ino, "the container's devices cgroup is not the spare's");
+    assert_eq!(inode(&memory_parent.join(&id)), memory_ino, "nor its memory cgroup");
+    // Its limit and Docker's device rules were written on them.
+    let limit = std::fs::read_to_string(memory_parent.join(&id).join("memory.limit_in_bytes")).unwrap();
+    assert_eq!(limit.trim(), (64u64 << 20).to_string());
+    let rules = std::fs::read_to_string(dir.join("devices.list")).unwrap();
+    assert!(!rules.lines().any(|l| l.starts_with("a ")), "{rules}");
+    // The init was born there and is all there is: the pre-init is gone,
+    // and the shim (the init's parent) never joined.
+    let pid = d.inspect(&id)["State"]["Pid"].as_u64().unwrap().to_string();
+    assert_eq!(procs(&dir), vec![pid.clone()]);
+    assert_eq!(procs(&memory_parent.join(&id)), vec![pid.clone()]);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let shim = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let shim_cgroups = std::fs::read_to_string(format!("/proc/{shim}/cgroup")).unwrap();
+    assert!(
+        !shim_cgroups.contains(&id),
+        "the shim {shim} is in the container's cgroups: {shim_cgroups}"
+    );
+    // An exec'd process joins them as before.
+    let out = ok(&d, &["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert!(out.contains(&format!("/{}/{id}\n", parent_name(&d.root))), "{out}");
+
+    // The next start gets a new spare.
+    let (next, _) = the_spare(&parent);
+    assert_ne!(next, name);
+    // With --pids-limit 1 the pre-init and the init would be two tasks at
+    // once: such a container starts on a new shim, and the spare stays.
+    let out = d.strata(&["run", "--rm", "--pids-limit", "1", "busybox", "true"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(the_spare(&parent).0, next);
+
+    ok(&d, &["rm", "-f", &id]);
+    // A stopped daemon leaves no spare: no cgroup, no waiting process.
+    d.stop();
+    assert!(spares(&parent).is_empty(), "{:?}", spares(&parent));
+    assert!(spares(&memory_parent).is_empty(), "{:?}", spares(&memory_parent));
+}
+
+#[test]
+fn without_a_spare_containers_start_on_new_shims() {
+    let root = require!(cgroup_root(Hierarchy::V1Devices).ok_or("no v1 devices hierarchy"));
+    let d = require!(daemon_with(&["--device-cgroup=v1", "--no-spare"]));
+    let parent = root.join(parent_name(&d.root));
+    let id = ok(&d, &["run", "-d", "busybox", "sleep", "100"]);
+    let id = id.trim().to_string();
+    let pid = d.inspect(&id)["State"]["Pid"].as_u64().unwrap().to_string();
+    assert_eq!(procs(&parent.join(&id)), vec![pid]);
+    assert!(spares(&parent).is_empty(), "{:?}", spares(&parent));
+    ok(&d, &["rm", "-f", &id]);
+}

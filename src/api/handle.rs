@@ -42,6 +42,8 @@ pub struct DaemonConfig {
     pub device_cgroup: crate::run::cgroup::Choice,
     /// `--insecure-registry` and `--config-dir` (registries' CAs).
     pub registry: crate::engine::RegistryConfig,
+    /// `--no-spare`: every container starts on a new shim.
+    pub no_spare: bool,
 }
 
 /// Everything a request handler may reach.

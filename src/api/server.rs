@@ -104,6 +104,7 @@ impl Daemon {
             config,
             started: Instant::now(),
         });
+        daemon.engine.keep_spares(daemon.config.no_spare);
         daemon.engine.start_restart_policies();
         Ok((daemon, Listeners(bound)))
     }

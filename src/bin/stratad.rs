@@ -48,6 +48,10 @@ struct Args {
     /// DIR/certs.d/HOST:PORT/ [default: /etc/strata as root, $XDG_CONFIG_HOME/strata otherwise]
     #[arg(long, value_name = "DIR")]
     config_dir: Option<PathBuf>,
+    /// Start every container on a new shim, not on the spare kept ready in
+    /// cgroups of its own (slower: for comparison and diagnosis)
+    #[arg(long)]
+    no_spare: bool,
     /// Log level: error, warn, info, debug, trace
     #[arg(short = 'l', long, default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -81,6 +85,7 @@ impl Args {
             insecure: self.insecure,
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout),
             device_cgroup: self.device_cgroup,
+            no_spare: self.no_spare,
             helper: std::env::current_exe().context("finding stratad's own executable")?,
             registry: strata::registry::RegistryConfig {
                 insecure: self.insecure_registries,

@@ -11,6 +11,7 @@ use crate::sys;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -31,6 +32,31 @@ pub struct Container {
     pub(super) ops: tokio::sync::Mutex<()>,
     pub(super) progress: watch::Sender<Progress>,
     pub output: Arc<Output>,
+    /// Orders the record's writes (see [`Container::save_soon`]).
+    pub(super) saves: Saves,
+}
+
+/// A container's record writes, numbered as they are asked for: one at a
+/// time (they share a temporary file), and never an older record over a
+/// newer one. Removal holds the lock while it renames the directory away,
+/// so no write lands in a directory being deleted.
+#[derive(Debug, Default)]
+pub(super) struct Saves {
+    asked: AtomicU64,
+    /// The number of the record on disk.
+    pub(super) written: Mutex<u64>,
+}
+
+/// Background record writes not yet done, across containers: the daemon
+/// waits for them before it exits.
+static SAVING: AtomicUsize = AtomicUsize::new(0);
+
+/// Waits, at most `limit`, for the background record writes.
+pub(super) fn wait_for_saves(limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while SAVING.load(Ordering::SeqCst) > 0 && start.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }
 
 pub(super) struct Live {
@@ -76,6 +102,7 @@ impl Container {
             }),
             ops: tokio::sync::Mutex::new(()),
             progress: watch::channel(Progress::default()).0,
+            saves: Saves::default(),
         })
     }
 
@@ -83,8 +110,45 @@ impl Container {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Writes `record` (durable when this returns).
     pub(super) fn save(&self, record: &Record) -> io::Result<()> {
-        write_record(&self.dir, record)
+        let n = self.saves.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        self.write_numbered(n, record)
+    }
+
+    /// Writes `record` in the background, off the caller's path: for a
+    /// run's start and end, whose record a crash may lose without harm (a
+    /// container recorded as running is marked exited at the next start;
+    /// one recorded as created just shows so). The write is as durable
+    /// and whole as [`Container::save`]'s, a few milliseconds later
+    /// (an fsync here costs about 2 ms, twice per run).
+    pub(super) fn save_soon(self: &Arc<Self>, record: Record) {
+        let n = self.saves.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        let c = self.clone();
+        SAVING.fetch_add(1, Ordering::SeqCst);
+        let write = move || {
+            if let Err(e) = c.write_numbered(n, &record)
+                && !c.lock().removed
+            {
+                tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
+            }
+            SAVING.fetch_sub(1, Ordering::SeqCst);
+        };
+        if let Err(e) = std::thread::Builder::new().name("save".into()).spawn(write) {
+            SAVING.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!("container {}: saving its state: {e}", &self.id[..12]);
+        }
+    }
+
+    fn write_numbered(&self, n: u64, record: &Record) -> io::Result<()> {
+        let mut written = self.saves.written.lock().unwrap_or_else(|p| p.into_inner());
+        if *written > n {
+            // A newer record is on disk already.
+            return Ok(());
+        }
+        write_record(&self.dir, record)?;
+        *written = n;
+        Ok(())
     }
 
     pub fn record(&self) -> Record {

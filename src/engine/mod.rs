@@ -42,6 +42,7 @@ mod resources;
 mod restart;
 mod security;
 pub mod signal;
+mod spare;
 pub mod spec;
 mod start;
 pub mod stats;
@@ -92,6 +93,8 @@ pub struct Engine {
     shutting_down: std::sync::atomic::AtomicBool,
     /// Named and anonymous volumes (`volumes/`).
     volumes: volumes::Volumes,
+    /// The spare shim the next start takes ([`spare`]).
+    spares: spare::Spares,
 }
 
 fn random_id() -> io::Result<String> {
@@ -209,6 +212,7 @@ impl Engine {
             restarts: restart::Restarts::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             volumes,
+            spares: Default::default(),
         })
     }
 

@@ -31,8 +31,12 @@ impl Engine {
             self.kill_and_wait(c).await;
         }
         let gone = self.dir.join(format!(".gone-{}", c.id));
-        std::fs::rename(&c.dir, &gone).map_err(internal("removing the container"))?;
-        c.lock().removed = true;
+        {
+            // No record write lands in the directory once it is renamed.
+            let _writes = c.saves.written.lock().unwrap_or_else(|p| p.into_inner());
+            std::fs::rename(&c.dir, &gone).map_err(internal("removing the container"))?;
+            c.lock().removed = true;
+        }
         self.map().remove(&c.id);
         self.execs
             .lock()
@@ -40,20 +44,23 @@ impl Engine {
             .retain(|_, e| e.container_id != c.id);
         c.output.close();
         let _ = sys::fsync_dir(&self.dir);
-        // Done before the reply: `rm` returns once the writable layer is gone
-        // (a failure here leaves `.gone-<id>`, swept at the next start).
+        let record = c.record();
+        if record.host_config.auto_remove {
+            // `--rm` takes the container's anonymous volumes with it, as Docker.
+            self.remove_anonymous_volumes(&record.mounts);
+        }
+        // The container is gone for everyone now (a crash from here on
+        // leaves `.gone-<id>`, swept at the next start): a `wait
+        // --condition removed` (`run --rm`) returns while its writable
+        // layer is deleted.
+        c.progress.send_modify(|p| p.removed = true);
+        // Done before `rm`'s reply: it returns once the writable layer is gone.
         let removed = tokio::task::spawn_blocking(move || {
             if let Err(e) = std::fs::remove_dir_all(&gone) {
                 tracing::warn!("removing {}: {e}", gone.display());
             }
         });
         let _ = removed.await;
-        let record = c.record();
-        if record.host_config.auto_remove {
-            // `--rm` takes the container's anonymous volumes with it, as Docker.
-            self.remove_anonymous_volumes(&record.mounts);
-        }
-        c.progress.send_modify(|p| p.removed = true);
         Ok(())
     }
 }

@@ -260,6 +260,20 @@ pub fn create(store_root: &Path, id: &str, host: &HostSettings) -> Result<Option
         .map_err(|e| Error::internal(format!("the container's resource cgroups: {e}")))
 }
 
+/// A starting container's resource cgroups made from a spare's
+/// ([`super::spare`]): renamed to the container's, limits applied.
+pub fn adopt(
+    store_root: &Path,
+    spare: ContainerCgroups,
+    id: &str,
+    host: &HostSettings,
+) -> Result<ContainerCgroups, Error> {
+    let limits = check(host)?;
+    let m = manager(store_root).ok_or_else(|| Error::internal("a spare's cgroups without a manager"))?;
+    m.adopt(spare, id, &limits)
+        .map_err(|e| Error::internal(format!("the container's resource cgroups: {e}")))
+}
+
 /// A run's end: whether its memory limit's OOM killer killed a process
 /// of it (read before the cgroups go), and the cgroups removed.
 pub fn ended(cgroups: Option<ContainerCgroups>) -> bool {

@@ -150,9 +150,18 @@ impl Engine {
     /// be executed).
     fn launch(self: &Arc<Self>, c: &Arc<Container>, record: &Record, lowers: Vec<PathBuf>) -> Result<(), (Error, i32)> {
         let fail = |e: Error| (e, 128);
-        let (mut confinement, cgroup) = self.confine(record).map_err(fail)?;
-        let resources = resources::create(self.store.root(), &record.id, &record.host_config).map_err(fail)?;
-        confinement.cgroups.extend(resources.iter().flat_map(|r| r.dirs()));
+        let (confinement, cgroup, resources, spare) = match self.adopt_spare(&record.id, &record.host_config) {
+            Some(adopted) => {
+                let (confinement, cgroup, resources, spare) = adopted.map_err(fail)?;
+                (confinement, cgroup, resources, Some(spare))
+            }
+            None => {
+                let (mut confinement, cgroup) = self.confine(record).map_err(fail)?;
+                let resources = resources::create(self.store.root(), &record.id, &record.host_config).map_err(fail)?;
+                confinement.cgroups.extend(resources.iter().flat_map(|r| r.dirs()));
+                (confinement, cgroup, resources, None)
+            }
+        };
         let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
         let endpoint = match &mut network {
             run::NetworkMode::Bridge(bridge) => {
@@ -199,7 +208,13 @@ impl Engine {
         if !sources.is_empty() {
             c.output.start_run(sources);
         }
-        let process = match run::start(&self.helper, &spec, stdio) {
+        let started = match spare {
+            Some(spare) => spare.start(&spec, stdio),
+            None => run::start(&self.helper, &spec, stdio),
+        };
+        // The next start's spare, made while this container runs.
+        self.refill_spare();
+        let process = match started {
             Ok(p) => Arc::new(p),
             Err(e) => {
                 drop(mount);
@@ -340,10 +355,9 @@ impl Engine {
             live.record.endpoint = None;
             let rec = live.record.clone();
             drop(live);
-            if let Err(e) = c.save(&rec) {
-                tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
-            }
-            rec.host_config.auto_remove
+            let auto_remove = rec.host_config.auto_remove;
+            c.save_soon(rec);
+            auto_remove
         };
         c.progress.send_modify(|p| {
             p.exits += 1;
@@ -412,8 +426,9 @@ fn network_failure(record: &Record, e: &run::network::Error) -> Error {
     ))
 }
 
-/// Records the started process as the container's run, and saves.
-fn mark_running(c: &Container, endpoint: Option<super::ports::Endpoint>, run: RunHandles) {
+/// Records the started process as the container's run, and saves (in
+/// the background).
+fn mark_running(c: &Arc<Container>, endpoint: Option<super::ports::Endpoint>, run: RunHandles) {
     let mut live = c.lock();
     live.record.endpoint = endpoint;
     if let Err(refused) = live.record.state.start(run.process.pid(), now_rfc3339()) {
@@ -422,7 +437,5 @@ fn mark_running(c: &Container, endpoint: Option<super::ports::Endpoint>, run: Ru
     live.run = Some(run);
     let rec = live.record.clone();
     drop(live);
-    if let Err(e) = c.save(&rec) {
-        tracing::warn!("container {}: saving its state: {e}", &c.id[..12]);
-    }
+    c.save_soon(rec);
 }

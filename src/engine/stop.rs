@@ -86,6 +86,9 @@ impl Engine {
             }
         }
         while tasks.join_next().await.is_some() {}
+        self.spares.clear();
+        // The exits just recorded are written in the background.
+        let _ = tokio::task::spawn_blocking(|| super::container::wait_for_saves(Duration::from_secs(10))).await;
         if let Some(m) = self.devices.manager() {
             m.remove_parent();
         }

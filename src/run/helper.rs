@@ -23,7 +23,7 @@ use std::process::Command;
 
 /// What the init is asked to do.
 #[derive(Debug)]
-enum InitSpec {
+pub(super) enum InitSpec {
     Start {
         spec: ContainerSpec,
         rootless: bool,
@@ -59,7 +59,7 @@ fn env_spec<T: for<'de> Deserialize<'de>>() -> Result<T, Failure> {
     serde_json::from_str(&json).map_err(|e| Failure::new(1, format!("decoding the spec: {e}")))
 }
 
-fn send(sock: &UnixStream, line: &str) -> std::io::Result<()> {
+pub(super) fn send(sock: &UnixStream, line: &str) -> std::io::Result<()> {
     let line = line.replace('\n', " ");
     (&*sock).write_all(format!("{line}\n").as_bytes())
 }
@@ -91,6 +91,21 @@ fn write_id_maps(uid: u32, gid: u32) -> Result<(), Failure> {
     std::fs::write("/proc/self/setgroups", "deny").map_err(fail("writing setgroups"))?;
     std::fs::write("/proc/self/gid_map", format!("0 {gid} 1\n")).map_err(fail("writing gid_map"))?;
     Ok(())
+}
+
+/// Makes a container's namespaces for this process's next child (the
+/// init): a user namespace first when rootless, then the rest.
+pub(super) fn unshare_for(spec: &ContainerSpec, rootless: bool) -> Result<(), Failure> {
+    if rootless {
+        let (uid, gid) = crate::sys::ids();
+        crate::sys::unshare_namespaces(UnshareFlags::NEWUSER).map_err(fail("creating a user namespace"))?;
+        write_id_maps(uid, gid)?;
+    }
+    let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
+    if spec.network != NetworkMode::Host {
+        flags |= UnshareFlags::NEWNET;
+    }
+    crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))
 }
 
 const NAMESPACES: &[(&str, LinkNameSpaceType)] = &[
@@ -139,26 +154,22 @@ fn setns(kind: &str, fd: BorrowedFd<'_>) -> Result<(), Failure> {
 
 fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     let spec: ShimSpec = env_spec()?;
+    if let ShimSpec::Spare { cgroups } = spec {
+        return super::spare::shim(sock, &cgroups);
+    }
     let mut keep: Vec<(String, OwnedFd)> = Vec::new();
     let cgroups = match &spec {
         ShimSpec::Start { spec, .. } => &spec.confinement.cgroups,
         ShimSpec::Exec { confinement, .. } => &confinement.cgroups,
+        ShimSpec::Spare { cgroups } => cgroups,
     };
     let cgroups = cgroup::Joiner::open(cgroups).map_err(fail("confining the container"))?;
     let init_spec = match spec {
         ShimSpec::Start { spec, rootless } => {
-            if rootless {
-                let (uid, gid) = crate::sys::ids();
-                crate::sys::unshare_namespaces(UnshareFlags::NEWUSER).map_err(fail("creating a user namespace"))?;
-                write_id_maps(uid, gid)?;
-            }
-            let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
-            if spec.network != NetworkMode::Host {
-                flags |= UnshareFlags::NEWNET;
-            }
-            crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;
+            unshare_for(&spec, rootless)?;
             InitSpec::Start { spec, rootless }
         }
+        ShimSpec::Spare { .. } => return Err(Failure::new(1, "a spare came as a start")),
         ShimSpec::Exec {
             target_pid,
             process,
@@ -200,6 +211,19 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     };
     drop(writer);
     drop(init_spec);
+    relay(sock, &cgroups, pid, &reader)
+}
+
+/// The shim's part once the init is forked (host pid `pid`, its end of
+/// the sync socket `reader`): the init confined (`cgroups`, empty when
+/// it was born in them), stratad told and acknowledging, the init's
+/// outcome relayed, the container waited for; its exit code.
+pub(super) fn relay(
+    sock: &UnixStream,
+    cgroups: &cgroup::Joiner,
+    pid: u32,
+    reader: &UnixStream,
+) -> Result<i32, Failure> {
     let pidfd = Pid::from_raw(pid as i32)
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     let kill = |pidfd: &Option<OwnedFd>| {
@@ -232,8 +256,8 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     }
     // An init that failed meanwhile has closed its end: its report,
     // read next, says why.
-    let _ = (&reader).write_all(&[CONFINED]);
-    let (report, master) = read_report(&reader);
+    let _ = (&*reader).write_all(&[CONFINED]);
+    let (report, master) = read_report(reader);
     if let Some(failure) = init_failure(&report) {
         drop(master);
         let _ = wait_for(pid);
@@ -266,7 +290,7 @@ fn init_failure(report: &str) -> Option<Failure> {
 }
 
 /// Waits for the child `pid` to end; its status.
-fn wait_for(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+pub(super) fn wait_for(pid: u32) -> std::io::Result<std::process::ExitStatus> {
     use std::os::unix::process::ExitStatusExt;
     let pid = Pid::from_raw(pid as i32).ok_or_else(|| std::io::Error::other("pid 0"))?;
     loop {
@@ -327,7 +351,7 @@ fn watch(sock: &UnixStream, pidfd: &OwnedFd) {
 /// and execs its command (or, with `--init`, forks it and reaps). `sync` is
 /// its end of the socket to the shim: a failure before the exec is written
 /// there; EOF (the exec closed it) means the exec happened.
-fn run_init(spec: InitSpec, sync: UnixStream) -> ! {
+pub(super) fn run_init(spec: InitSpec, sync: UnixStream) -> ! {
     // Nothing of the shim's (its socket to stratad, the namespaces' and
     // cgroups' descriptors) reaches the container's command.
     let _ = crate::sys::cloexec_from(3);

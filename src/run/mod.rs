@@ -53,6 +53,7 @@ mod reaper;
 pub mod resources;
 pub mod rlimits;
 pub mod seccomp;
+pub mod spare;
 pub mod stats;
 pub mod user;
 
@@ -277,6 +278,11 @@ enum ShimSpec {
         process: ProcessSpec,
         confinement: Confinement,
     },
+    /// A shim started ahead of its container ([`spare`]): its child waits
+    /// in `cgroups` for a [`ShimSpec::Start`] over the socket.
+    Spare {
+        cgroups: Vec<PathBuf>,
+    },
 }
 
 /// Docker's exit code for a finished process.
@@ -423,6 +429,27 @@ fn launch(helper: &Path, spec: &ShimSpec, tty: bool, stdio: Stdio) -> Result<Run
         (Stdio::Fds { .. }, true) => return Err(Error::Usage("a TTY process takes Stdio::Terminal")),
         (Stdio::Terminal, false) => return Err(Error::Usage("Stdio::Terminal is for a TTY process")),
     };
+    let (shim, ours) = spawn_shim(helper, spec, (stdin, stdout, stderr))?;
+    let bridge = match spec {
+        ShimSpec::Start {
+            spec: ContainerSpec {
+                network: NetworkMode::Bridge(b),
+                ..
+            },
+            rootless,
+        } => Some((b, *rootless)),
+        _ => None,
+    };
+    attend(shim, ours, bridge, tty)
+}
+
+/// Starts the shim for `spec` with these standard streams; the shim and
+/// our end of its socket.
+fn spawn_shim(
+    helper: &Path,
+    spec: &ShimSpec,
+    (stdin, stdout, stderr): (std::process::Stdio, std::process::Stdio, std::process::Stdio),
+) -> Result<(Child, UnixStream), Error> {
     let json = serde_json::to_string(spec)?;
     let (ours, theirs) = UnixStream::pair().map_err(Error::io("creating the helper's socket"))?;
     // Above the standard streams, which the child's stdio set-up overwrites.
@@ -436,21 +463,23 @@ fn launch(helper: &Path, spec: &ShimSpec, tty: bool, stdio: Stdio) -> Result<Run
         .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr);
-    let mut shim = crate::sys::spawn_keeping_fds(cmd, &[theirs.as_fd()]).map_err(|source| Error::Helper {
+    let shim = crate::sys::spawn_keeping_fds(cmd, &[theirs.as_fd()]).map_err(|source| Error::Helper {
         helper: helper.to_path_buf(),
         source,
     })?;
-    drop(theirs);
-    let bridge = match spec {
-        ShimSpec::Start {
-            spec: ContainerSpec {
-                network: NetworkMode::Bridge(b),
-                ..
-            },
-            rootless,
-        } => Some((b, *rootless)),
-        _ => None,
-    };
+    Ok((shim, ours))
+}
+
+/// The daemon's side of a start once its shim runs: the handshake (the
+/// network of a `bridge` container set up between the init's "pid" and
+/// our acknowledgement), and the running process; the shim killed on a
+/// failure.
+fn attend(
+    mut shim: Child,
+    ours: UnixStream,
+    bridge: Option<(&network::Bridge, bool)>,
+    tty: bool,
+) -> Result<Running, Error> {
     // The network is configured before the init may run anything.
     let before_ack = |pid: u32| -> Result<Option<network::Pasta>, Error> {
         match bridge {

@@ -50,6 +50,12 @@ pub enum Error {
     NoController(&'static str),
     #[error("invalid container id {0:?}")]
     BadId(String),
+    #[error("renaming the spare cgroup {} to {}: {source}", from.display(), to.display())]
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A container's limits, in the kernel's units; 0 (or empty) is "unset",
@@ -198,7 +204,49 @@ impl Manager {
                 source,
             })?;
         // From here on, dropping it removes the directories.
-        let cgroups = ContainerCgroups { cgroup };
+        let cgroups = ContainerCgroups { cgroup, armed: true };
+        cgroups.apply(limits)?;
+        Ok(cgroups)
+    }
+
+    /// Whether a spare's cgroups can become a container's by a rename
+    /// ([`Manager::adopt`]): v1 alone renames directories.
+    pub fn can_adopt(&self) -> bool {
+        self.layout == Layout::V1
+    }
+
+    /// Makes a spare's cgroups (`create`d without limits, a process of the
+    /// daemon's waiting in them) into container `id`'s, with `limits`
+    /// applied: each directory renamed, so that the waiting process is in
+    /// the container's cgroups without a move (see
+    /// [`super::cgroup::Manager::adopt`]). On an error nothing is renamed.
+    pub fn adopt(&self, mut spare: ContainerCgroups, id: &str, limits: &Limits) -> Result<ContainerCgroups, Error> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::BadId(id.to_string()));
+        }
+        let path = relative_path(&self.parent, id);
+        let stale = self.load(&path);
+        if stale.exists() {
+            let _ = stale.kill();
+            let _ = stale.delete();
+        }
+        let mut renamed: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for from in spare.dirs() {
+            let to = from.with_file_name(id);
+            if let Err(source) = std::fs::rename(&from, &to) {
+                for (back, done) in renamed.iter().rev() {
+                    let _ = std::fs::rename(done, back);
+                }
+                return Err(Error::Rename { from, to, source });
+            }
+            renamed.push((from, to));
+        }
+        // The spare's handle names the old paths: it must not remove them.
+        spare.armed = false;
+        let cgroups = ContainerCgroups {
+            cgroup: self.load(&path),
+            armed: true,
+        };
         cgroups.apply(limits)?;
         Ok(cgroups)
     }
@@ -243,6 +291,8 @@ impl Manager {
 #[derive(Debug)]
 pub struct ContainerCgroups {
     cgroup: Cgroup,
+    /// Whether dropping it removes the directories (not once renamed).
+    armed: bool,
 }
 
 impl ContainerCgroups {
@@ -389,6 +439,9 @@ fn parse_oom_kill(events: &str) -> u64 {
 
 impl Drop for ContainerCgroups {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let _ = self.cgroup.kill();
         // A process that has just exited may keep a cgroup busy a moment.
         for attempt in 0..20 {
