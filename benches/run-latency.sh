@@ -9,6 +9,9 @@
 #               every container gets, with a limit written)
 #   strata-none the same with --network none (a network namespace with lo alone)
 #   strata-bridge  strata run --rm busybox true (the default network: a namespace set up by pasta)
+#   strata-new-shim the first row's command on a second stratad started with --no-spare: each
+#               container on a new shim, its init moved into its cgroups (what a start cost
+#               before the spare shim)
 #   docker      docker -H unix://SOCK run --rm --network host busybox true   (same stratad;
 #               skipped without docker)
 #   unconfined  the same with --security-opt seccomp=unconfined (no filter; device rules on)
@@ -93,6 +96,17 @@ run_strata() { "$bin/strata" run --rm --network host busybox true; }
 run_strata-mem() { "$bin/strata" run --rm --network host -m 512m busybox true; }
 run_strata-none() { "$bin/strata" run --rm --network none busybox true; }
 run_strata-bridge() { "$bin/strata" run --rm busybox true; }
+# The second daemon: its own store and socket, the same image.
+"$bin/stratad" --no-spare --root "$work/root-new-shim" -H "unix://$work/new-shim.sock" 2>"$work/stratad-new-shim.log" &
+new_shim_daemon=$!
+on_exit 'kill -TERM "$new_shim_daemon" 2>/dev/null; wait "$new_shim_daemon" 2>/dev/null'
+for _ in $(seq 200); do
+    STRATA_HOST=unix://$work/new-shim.sock "$bin/strata" version >/dev/null 2>&1 && break
+    sleep 0.05
+done
+STRATA=$bin/strata STRATA_HOST=unix://$work/new-shim.sock bash scripts/busybox-image.sh busybox >/dev/null
+run_strata-new-shim() { STRATA_HOST=unix://$work/new-shim.sock "$bin/strata" run --rm --network host busybox true; }
+targets+=(strata-new-shim)
 
 if command -v docker >/dev/null; then
     export DOCKER_CONFIG=$work/docker-config
@@ -222,7 +236,7 @@ echo "versions: strata $("$bin/strata" version 2>/dev/null | awk '/Version:/ { p
 load before
 echo "$runs rounds, each running every target once (round-robin, rotating start); ms per run:"
 printf '%5s' round
-for t in "${targets[@]}"; do printf ' %10s' "$t"; done
+for t in "${targets[@]}"; do printf ' %15s' "$t"; done
 echo
 for ((r = 0; r < runs; r++)); do
     declare -A row=()
@@ -233,7 +247,7 @@ for ((r = 0; r < runs; r++)); do
         times[$t]+="$us "
     done
     printf '%5d' $((r + 1))
-    for t in "${targets[@]}"; do printf ' %10s' "$(ms "${row[$t]}")"; done
+    for t in "${targets[@]}"; do printf ' %15s' "$(ms "${row[$t]}")"; done
     echo
 done
 load after
@@ -249,11 +263,11 @@ bwrap_med=""
 [ -z "${times[bwrap]:-}" ] || read -r bwrap_med _ _ <<<"$(stats ${times[bwrap]})"
 ratio() { [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || echo -; }
 echo
-printf '%-10s %9s %8s %8s %10s %9s\n' target "median ms" "min" "max" "vs strata" "vs bwrap"
-printf '%-10s %9s %8s %8s %10s %9s\n' ---------- --------- -------- -------- ---------- ---------
+printf '%-15s %9s %8s %8s %10s %9s\n' target "median ms" "min" "max" "vs strata" "vs bwrap"
+printf '%-15s %9s %8s %8s %10s %9s\n' ---------- --------- -------- -------- ---------- ---------
 for t in "${targets[@]}"; do
     read -r med lo hi <<<"$(stats ${times[$t]})"
-    printf '%-10s %9s %8s %8s %10s %9s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
+    printf '%-15s %9s %8s %8s %10s %9s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
         "$(ratio "$med" "$base")" "$(ratio "$med" "$bwrap_med")"
 done
 for note in "${notes[@]}"; do echo "$note"; done
