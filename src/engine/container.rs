@@ -63,6 +63,9 @@ pub(super) struct Live {
     pub(super) record: Record,
     pub(super) run: Option<RunHandles>,
     pub(super) removed: bool,
+    /// A finished run's teardown still under way in the background (a
+    /// `--rm` container's, see `exited`): the next start waits for it.
+    pub(super) teardown: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What a running container holds.
@@ -99,6 +102,7 @@ impl Container {
                 record,
                 run: None,
                 removed: false,
+                teardown: None,
             }),
             ops: tokio::sync::Mutex::new(()),
             progress: watch::channel(Progress::default()).0,

@@ -274,12 +274,6 @@ pub fn adopt(
         .map_err(|e| Error::internal(format!("the container's resource cgroups: {e}")))
 }
 
-/// A run's end: whether its memory limit's OOM killer killed a process
-/// of it (read before the cgroups go), and the cgroups removed.
-pub fn ended(cgroups: Option<ContainerCgroups>) -> bool {
-    cgroups.is_some_and(|c| c.oom_kills() > 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

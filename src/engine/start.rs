@@ -150,6 +150,11 @@ impl Engine {
     /// be executed).
     fn launch(self: &Arc<Self>, c: &Arc<Container>, record: &Record, lowers: Vec<PathBuf>) -> Result<(), (Error, i32)> {
         let fail = |e: Error| (e, 128);
+        // The previous run's, if still under way: its paths are this run's.
+        let teardown = c.lock().teardown.take();
+        if let Some(handle) = teardown {
+            let _ = handle.join();
+        }
         let (confinement, cgroup, resources, spare) = match self.adopt_spare(&record.id, &record.host_config) {
             Some(adopted) => {
                 let (confinement, cgroup, resources, spare) = adopted.map_err(fail)?;
@@ -321,16 +326,32 @@ impl Engine {
         if !c.output.wait_drained(output::DRAIN_LIMIT) {
             tracing::warn!("container {}: its output had not ended at its exit", &c.id[..12]);
         }
-        let handles = c.lock().run.take();
+        let (handles, auto_remove) = {
+            let mut live = c.lock();
+            (live.run.take(), live.record.host_config.auto_remove)
+        };
         let mut oom_killed = false;
         if let Some(mut h) = handles {
             h.stdin.close();
             // Detach first: a process of the container that has not quite
             // died yet must not make the unmount fail.
             let _ = sys::unmount_lazy(&c.dir.join("merged"));
-            drop(h.mount.take());
-            drop(h.cgroup.take());
-            oom_killed = resources::ended(h.resources.take());
+            oom_killed = h.resources.as_ref().is_some_and(|r| r.oom_kills() > 0);
+            let (mount, cgroup, resources) = (h.mount.take(), h.cgroup.take(), h.resources.take());
+            let teardown = move || drop((mount, cgroup, resources));
+            if auto_remove {
+                // Its last run (no policy restarts a --rm container): the
+                // session's end and the cgroups' removal (which waits for
+                // the kernel's cgroup lock, held through an RCU grace
+                // period by any move into a cgroup) go after the waiters
+                // are told; a start meanwhile waits for them.
+                match std::thread::Builder::new().name("teardown".into()).spawn(teardown) {
+                    Ok(handle) => c.lock().teardown = Some(handle),
+                    Err(e) => tracing::warn!("container {}: the teardown thread: {e}", &c.id[..12]),
+                }
+            } else {
+                teardown();
+            }
         }
         let ran = {
             let started = c.lock().record.state.started_at.clone();
