@@ -13,6 +13,7 @@ mod hijack;
 mod http;
 mod images;
 mod network;
+mod networks;
 mod push;
 mod registry;
 mod resources;

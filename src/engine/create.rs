@@ -19,15 +19,17 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
         "" | "default" | "bridge" => Ok(NetworkMode::Bridge(crate::run::network::Bridge {
             ports: Vec::new(),
             dir: Default::default(),
+            links: Vec::new(),
+            internal: false,
         })),
         "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),
         other if other.starts_with("container:") => Err(Error::invalid(format!(
             "strata does not support --network {other} yet: use bridge, host or none"
         ))),
-        other => Err(Error::invalid(format!(
-            "network mode {other:?} is not supported: use bridge, host or none (user-defined networks come later)"
-        ))),
+        // A user-defined network (checked by the caller): pasta for the
+        // outside, and a link to the network's bridge.
+        _ => network_mode("bridge"),
     }
 }
 
@@ -49,6 +51,7 @@ impl Engine {
         request_checked?;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
+        let networks = self.create_attachments(&config, &host_config)?;
         let settings = privileges::settings(&host_config)?;
         security::seccomp_program_for(&host_config, &settings.privileges)?;
         resources::check(&host_config)?;
@@ -111,6 +114,7 @@ impl Engine {
             manually_stopped: false,
             mounts: Vec::new(),
             endpoint: None,
+            networks,
         };
         let mut record = record;
         self.make_volumes(&mut mounts)?;

@@ -15,6 +15,7 @@
 //! half-made or half-removed container behind: both prefixes are swept at
 //! start.
 
+mod attach;
 mod commit;
 mod container;
 mod create;
@@ -25,6 +26,7 @@ mod export;
 pub mod filter;
 mod login;
 pub mod mounts;
+pub mod networks;
 mod names;
 pub mod output;
 mod pause;
@@ -50,6 +52,7 @@ pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
 pub use commit::CommitOptions;
+pub use attach::{Member, NetworkView, is_user_mode as attach_mode_is_user};
 pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
@@ -87,6 +90,8 @@ pub struct Engine {
     shutting_down: std::sync::atomic::AtomicBool,
     /// Named and anonymous volumes (`volumes/`).
     volumes: volumes::Volumes,
+    /// User-defined networks (`networks/`) and their leases.
+    networks: networks::Networks,
 }
 
 fn random_id() -> io::Result<String> {
@@ -129,6 +134,20 @@ impl Engine {
             }
         }
         let volumes = volumes::Volumes::open(store.root())?;
+        let networks = networks::Networks::open(store.root())?;
+        if sys::is_root() {
+            // Each network's namespace and bridge: kept across a daemon's
+            // restart (no container is on them now: their ends went with
+            // the containers' namespaces), made again after a reboot.
+            // (No sweep of the directory: other daemons' are there too.)
+            for n in &networks.stored() {
+                if let Some((base, len)) = n.cidr()
+                    && let Err(e) = run::bridge::ensure(&n.id, n.gateway.parse().unwrap_or(base), len)
+                {
+                    tracing::error!("network {}: {e}", n.name);
+                }
+            }
+        }
         resources::sweep(store.root());
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
@@ -204,6 +223,7 @@ impl Engine {
             restarts: restart::Restarts::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             volumes,
+            networks,
         })
     }
 

@@ -88,6 +88,7 @@ impl Engine {
         match started {
             Ok(()) => Ok(true),
             Err((e, code)) => {
+                self.release_links(c);
                 let mut live = c.lock();
                 if let Err(refused) = live.record.state.start_failed(code, bounded(e.to_string())) {
                     tracing::warn!("container {}: {refused}", &c.id[..12]);
@@ -114,18 +115,21 @@ impl Engine {
     /// address and the resolver skips the host's loopback servers
     /// ([`super::ports::bridge_resolv_conf`]), which it cannot reach.
     fn write_etc_files(
+        &self,
         c: &Container,
         record: &Record,
         endpoint: Option<&super::ports::Endpoint>,
     ) -> io::Result<Vec<(String, PathBuf)>> {
         let hostname = &record.config.hostname;
-        let own = match endpoint {
-            Some(e) if !e.ip.is_empty() => format!("{}\t{hostname}\n", e.ip),
-            _ => format!("127.0.1.1\t{hostname}\n"),
+        let mut with_endpoint = record.clone();
+        with_endpoint.endpoint = endpoint.cloned();
+        // Its peers are named before it runs; they learn its name after.
+        let peers = if record.networks.is_empty() {
+            String::new()
+        } else {
+            self.peer_lines(record)
         };
-        let hosts = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{own}"
-        );
+        let hosts = super::attach::hosts_text(hostname, &super::attach::own_ip(&with_endpoint), &peers);
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let resolv = match endpoint {
             Some(_) => super::ports::bridge_resolv_conf(&host_resolv).into_bytes(),
@@ -154,8 +158,20 @@ impl Engine {
         let resources = resources::create(self.store.root(), &record.id, &record.host_config).map_err(fail)?;
         confinement.cgroups.extend(resources.iter().flat_map(|r| r.dirs()));
         let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
+        // The addresses on its user networks (given back by start_run on
+        // a failure, by `exited` at the end).
+        let mut record = record.clone();
+        let record = &mut record;
+        let (links, internal_only) = self.start_links(record).map_err(fail)?;
         let endpoint = match &mut network {
+            run::NetworkMode::Bridge(bridge) if internal_only => {
+                bridge.links = links;
+                bridge.internal = true;
+                bridge.dir = c.dir.clone();
+                None
+            }
             run::NetworkMode::Bridge(bridge) => {
+                bridge.links = links;
                 let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
                 bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
                 bridge.dir = c.dir.clone();
@@ -163,8 +179,8 @@ impl Engine {
             }
             _ => None,
         };
-        let etc_files =
-            Self::write_etc_files(c, record, endpoint.as_ref()).map_err(|e| fail(internal("writing /etc files")(e)))?;
+        let etc_files = self
+            .write_etc_files(c, record, endpoint.as_ref()).map_err(|e| fail(internal("writing /etc files")(e)))?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         self.fill_volumes(c, record)
@@ -227,6 +243,7 @@ impl Engine {
         mark_running(
             c,
             endpoint,
+            record.networks.clone(),
             RunHandles {
                 process: process.clone(),
                 mount: Some(mount),
@@ -238,6 +255,9 @@ impl Engine {
             },
         );
         self.spawn_waiter(c, process);
+        if !record.networks.is_empty() {
+            self.refresh_hosts();
+        }
         Ok(())
     }
 
@@ -338,6 +358,10 @@ impl Engine {
             }
             live.record.state.oom_killed = oom_killed;
             live.record.endpoint = None;
+            for a in live.record.networks.values_mut() {
+                a.ip.clear();
+                a.ifname.clear();
+            }
             let rec = live.record.clone();
             drop(live);
             if let Err(e) = c.save(&rec) {
@@ -345,6 +369,8 @@ impl Engine {
             }
             rec.host_config.auto_remove
         };
+        self.release_links(c);
+        self.refresh_hosts();
         c.progress.send_modify(|p| {
             p.exits += 1;
             p.exit_code = code;
@@ -413,9 +439,15 @@ fn network_failure(record: &Record, e: &run::network::Error) -> Error {
 }
 
 /// Records the started process as the container's run, and saves.
-fn mark_running(c: &Container, endpoint: Option<super::ports::Endpoint>, run: RunHandles) {
+fn mark_running(
+    c: &Container,
+    endpoint: Option<super::ports::Endpoint>,
+    networks: std::collections::BTreeMap<String, super::record::Attachment>,
+    run: RunHandles,
+) {
     let mut live = c.lock();
     live.record.endpoint = endpoint;
+    live.record.networks = networks;
     if let Err(refused) = live.record.state.start(run.process.pid(), now_rfc3339()) {
         tracing::warn!("container {}: {refused}", &c.id[..12]);
     }

@@ -46,6 +46,7 @@ pub mod ebpf;
 mod helper;
 mod linux;
 mod lookup;
+pub mod bridge;
 pub mod network;
 pub mod plan;
 mod ps;
@@ -454,7 +455,19 @@ fn launch(helper: &Path, spec: &ShimSpec, tty: bool, stdio: Stdio) -> Result<Run
     // The network is configured before the init may run anything.
     let before_ack = |pid: u32| -> Result<Option<network::Pasta>, Error> {
         match bridge {
-            Some((b, rootless)) => Ok(Some(network::Pasta::start(b, pid, rootless)?)),
+            Some((b, rootless)) => {
+                let pasta = if b.internal {
+                    None
+                } else {
+                    Some(network::Pasta::start(b, pid, rootless)?)
+                };
+                // A failure drops pasta; the init is killed, and the
+                // pairs made go with its namespace.
+                for link in &b.links {
+                    bridge::attach(pid, link).map_err(network::Error::from)?;
+                }
+                Ok(pasta)
+            }
             None => Ok(None),
         }
     };
