@@ -6,10 +6,7 @@ use crate::engine::record::Record;
 
 /// inspect's `NetworkSettings`: the network the mode names, with a
 /// `bridge` run's address (pasta's: the host's) and its ports.
-pub(super) fn network_settings(
-    r: &Record,
-    gateways: &std::collections::BTreeMap<String, String>,
-) -> serde_json::Value {
+pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
     let mode = r.host_config.network_mode.as_str();
     let name = match mode {
         "none" | "host" => mode,

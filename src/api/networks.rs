@@ -174,7 +174,10 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
     let filters = super::http::parse_filters(query.get("filters"))?;
     let mut nets = daemon.engine.network_list();
     for (key, values) in &filters {
-        if !matches!(key.as_str(), "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling") {
+        if !matches!(
+            key.as_str(),
+            "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
+        ) {
             return Err(bad_filter(key));
         }
         for v in values {
@@ -196,9 +199,7 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
                 "dangling" => values
                     .iter()
                     .any(|v| (v == "true" || v == "1") == (!i.is_predefined() && n.members.is_empty())),
-                _ => values
-                    .iter()
-                    .any(|v| (v == "builtin") == i.is_predefined()),
+                _ => values.iter().any(|v| (v == "builtin") == i.is_predefined()),
             }
         });
     }

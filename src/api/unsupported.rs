@@ -223,12 +223,15 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
         // Only the endpoint the CLI always sends for the default network,
         // with nothing asked of it.
         // and a user network's `Aliases` (the engine reads them).
-        "NetworkingConfig" => v.get("EndpointsConfig").and_then(Value::as_object).map_or(is_blank(v), |eps| {
-            eps.values().all(|ep| match ep {
-                Value::Object(o) => o.iter().all(|(k, x)| k == "Aliases" || k == "DNSNames" || is_blank(x)),
-                other => is_blank(other),
-            })
-        }),
+        "NetworkingConfig" => v
+            .get("EndpointsConfig")
+            .and_then(Value::as_object)
+            .map_or(is_blank(v), |eps| {
+                eps.values().all(|ep| match ep {
+                    Value::Object(o) => o.iter().all(|(k, x)| k == "Aliases" || k == "DNSNames" || is_blank(x)),
+                    other => is_blank(other),
+                })
+            }),
         "SecurityOpt" => true,
         "VolumeDriver" => matches!(s, "" | "local"),
         _ => false,

@@ -58,7 +58,11 @@ pub fn is_user_mode(mode: &str) -> bool {
 fn endpoint_aliases(v: Option<&Value>) -> Result<Vec<String>, Error> {
     let Some(v) = v else { return Ok(Vec::new()) };
     let ipam = &v["IPAMConfig"];
-    if !(ipam.is_null() || ipam.as_object().is_some_and(|o| o.values().all(|x| x.is_null() || x == ""))) {
+    if !(ipam.is_null()
+        || ipam
+            .as_object()
+            .is_some_and(|o| o.values().all(|x| x.is_null() || x == "")))
+    {
         return Err(Error::invalid(
             "strata does not support --ip/--ip6 (IPAMConfig) yet: remove it from the command",
         ));
@@ -131,8 +135,8 @@ impl Engine {
             if !r.state.is_running() {
                 continue;
             }
-            let on_default = net.name == "bridge"
-                && matches!(r.host_config.network_mode.as_str(), "" | "default" | "bridge");
+            let on_default =
+                net.name == "bridge" && matches!(r.host_config.network_mode.as_str(), "" | "default" | "bridge");
             if let Some(a) = r.networks.get(&net.id).filter(|a| !a.ip.is_empty()) {
                 out.push(Member {
                     id: r.id.clone(),
@@ -207,22 +211,30 @@ impl Engine {
         out
     }
 
-    /// The user network a create's mode names (404 when there is none),
-    /// as the record's first attachment, with the endpoint's aliases.
+    /// The user network a create's mode names as the record's first
+    /// attachment, with the endpoint's aliases. As Docker, a network that
+    /// does not exist is an error of the start, not of the create (the
+    /// docker CLI takes a create's 404 for a missing image, and pulls):
+    /// `strict` is the start's.
     pub(super) fn create_attachments(
         &self,
         config: &Config,
         host: &HostSettings,
+        strict: bool,
     ) -> Result<BTreeMap<String, Attachment>, Error> {
         let mode = host.network_mode.as_str();
         let mut out = BTreeMap::new();
         if !is_user_mode(mode) {
             return Ok(out);
         }
-        let net = self.networks.get(mode)?;
         if !crate::sys::is_root() {
             return Err(rootless_refusal());
         }
+        let net = match self.networks.get(mode) {
+            Ok(net) => net,
+            Err(_) if !strict => return Ok(out),
+            Err(e) => return Err(e),
+        };
         let endpoints = config.extra.get("NetworkingConfig").map(|n| &n["EndpointsConfig"]);
         let endpoint = endpoints.and_then(|e| e.get(mode).or_else(|| e.get(&net.id)));
         out.insert(
@@ -240,13 +252,17 @@ impl Engine {
     /// networks (written into `record`), their namespaces made if a reboot
     /// took them. Whether the mode's network is internal (no pasta).
     pub(super) fn start_links(&self, record: &mut Record) -> Result<(Vec<Link>, bool), Error> {
-        if record.networks.is_empty() {
+        if record.networks.is_empty() && !is_user_mode(&record.host_config.network_mode) {
             return Ok((Vec::new(), false));
         }
         if !crate::sys::is_root() {
             return Err(rootless_refusal());
         }
         let mode = record.host_config.network_mode.clone();
+        if is_user_mode(&mode) && !record.networks.values().any(|a| a.network == mode) {
+            let more = self.create_attachments(&record.config, &record.host_config, true)?;
+            record.networks.extend(more);
+        }
         let mut names: Vec<String> = Vec::new();
         let mut links = Vec::new();
         let first_internal = record
@@ -259,10 +275,13 @@ impl Engine {
             names.push(pasta_ifname().to_string());
         }
         for (id, a) in record.networks.iter_mut() {
-            let net = self.networks.get(id).map_err(|_| {
-                Error::not_found(format!("network {} not found", a.network))
-            })?;
-            let (base, len) = net.cidr().ok_or_else(|| Error::internal("a network without a subnet"))?;
+            let net = self
+                .networks
+                .get(id)
+                .map_err(|_| Error::not_found(format!("network {} not found", a.network)))?;
+            let (base, len) = net
+                .cidr()
+                .ok_or_else(|| Error::internal("a network without a subnet"))?;
             let netns = bridge::ensure(&net.id, net.gateway.parse().unwrap_or(base), len)
                 .map_err(|e| Error::internal(e.to_string()))?;
             let (ip, prefix_len) = self.networks.lease(&net, &record.id, None)?;
@@ -369,7 +388,9 @@ impl Engine {
             ..Default::default()
         };
         if let Some(pid) = live.run.as_ref().map(|r| r.process.pid()) {
-            let (base, len) = net.cidr().ok_or_else(|| Error::internal("a network without a subnet"))?;
+            let (base, len) = net
+                .cidr()
+                .ok_or_else(|| Error::internal("a network without a subnet"))?;
             let netns = bridge::ensure(&net.id, net.gateway.parse().unwrap_or(base), len)
                 .map_err(|e| Error::internal(e.to_string()))?;
             let (ip, prefix_len) = self.networks.lease(&net, &c.id, None)?;

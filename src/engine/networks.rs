@@ -63,7 +63,7 @@ pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), Error> {
     let (addr, len) = s.split_once('/').ok_or_else(bad)?;
     let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
     let len: u8 = len.parse().map_err(|_| bad())?;
-    if len > 30 || len < 8 {
+    if !(8..=30).contains(&len) {
         return Err(bad());
     }
     let masked = u32::from(addr) & mask(len);
@@ -106,7 +106,11 @@ fn host_routes() -> Vec<(Ipv4Addr, u8)> {
         .filter_map(|r| r["dst"].as_str())
         .filter(|d| *d != "default")
         .filter_map(|d| {
-            let d = if d.contains('/') { d.to_string() } else { format!("{d}/32") };
+            let d = if d.contains('/') {
+                d.to_string()
+            } else {
+                format!("{d}/32")
+            };
             let (a, l) = d.split_once('/')?;
             Some((a.parse().ok()?, l.parse().ok()?))
         })
@@ -221,7 +225,10 @@ impl Networks {
         }
         let _held = self.lock();
         if self.list().iter().any(|n| n.name == spec.name) {
-            return Err(Error::conflict(format!("network with name {} already exists", spec.name)));
+            return Err(Error::conflict(format!(
+                "network with name {} already exists",
+                spec.name
+            )));
         }
         let taken: Vec<(Ipv4Addr, u8)> = self.stored().iter().filter_map(NetworkInfo::cidr).collect();
         let subnet = if spec.subnet.is_empty() {
@@ -248,9 +255,7 @@ impl Networks {
                 .parse()
                 .map_err(|_| Error::invalid(format!("invalid gateway address: {}", spec.gateway)))?;
             if !contains(subnet, g) {
-                return Err(Error::forbidden(format!(
-                    "no matching subnet for gateway {g}"
-                )));
+                return Err(Error::forbidden(format!("no matching subnet for gateway {g}")));
             }
             g
         };
@@ -315,7 +320,11 @@ impl Networks {
         let free = |ip: Ipv4Addr| Some(ip) != gateway && !table.contains_key(&ip);
         let ip = match want {
             Some(ip) if contains((base, len), ip) && free(ip) => ip,
-            Some(ip) => return Err(Error::invalid(format!("Address already in use or not in the network's subnet: {ip}"))),
+            Some(ip) => {
+                return Err(Error::invalid(format!(
+                    "Address already in use or not in the network's subnet: {ip}"
+                )));
+            }
             None => (first..last)
                 .map(Ipv4Addr::from)
                 .find(|ip| free(*ip))

@@ -180,7 +180,8 @@ impl Engine {
             _ => None,
         };
         let etc_files = self
-            .write_etc_files(c, record, endpoint.as_ref()).map_err(|e| fail(internal("writing /etc files")(e)))?;
+            .write_etc_files(c, record, endpoint.as_ref())
+            .map_err(|e| fail(internal("writing /etc files")(e)))?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         self.fill_volumes(c, record)

@@ -58,7 +58,7 @@ pub fn netns_file(id: &str) -> PathBuf {
 /// Whether `file` is a bound namespace (not an empty file left by a
 /// reboot or a crash between its creation and its bind).
 fn is_namespace(file: &Path) -> bool {
-    rustix::fs::statfs(file).is_ok_and(|s| s.f_type as i64 == NSFS_MAGIC)
+    rustix::fs::statfs(file).is_ok_and(|s| s.f_type == NSFS_MAGIC)
 }
 
 /// Runs `ip -batch -` with `commands`, under `nsenter` with `enter`'s
@@ -192,9 +192,8 @@ pub fn attach(pid: u32, link: &Link) -> Result<(), Error> {
         .chain(rnd.iter().map(|b| format!("{b:02x}")))
         .collect();
     let ifname = &link.ifname;
-    let commands = format!(
-        "link add {outer} type veth peer name {ifname} netns {pid}\nlink set {outer} master br0 up\n"
-    );
+    let commands =
+        format!("link add {outer} type veth peer name {ifname} netns {pid}\nlink set {outer} master br0 up\n");
     ip_batch(
         &[format!("--net={}", link.netns.display())],
         &commands,
@@ -238,7 +237,11 @@ pub fn bridge_ports(id: &str) -> Vec<String> {
         .map(|o| {
             String::from_utf8_lossy(&o.stdout)
                 .lines()
-                .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().split('@').next().unwrap_or("").to_string()))
+                .filter_map(|l| {
+                    l.split(':')
+                        .nth(1)
+                        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -38,6 +38,7 @@
 //! may install a filter then. [`Privileges`] carries the rest of what
 //! Docker's `HostConfig` asks: the capability set, limits, groups, devices.
 
+pub mod bridge;
 pub mod caps;
 pub mod cgroup;
 pub mod delegation;
@@ -46,7 +47,6 @@ pub mod ebpf;
 mod helper;
 mod linux;
 mod lookup;
-pub mod bridge;
 pub mod network;
 pub mod plan;
 mod ps;
@@ -266,8 +266,10 @@ impl Error {
     }
 }
 
-/// What the shim is asked to do.
+/// What the shim is asked to do. (One is made per process start and
+/// sent as JSON: the variants' sizes do not matter.)
 #[derive(Debug, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
 enum ShimSpec {
     Start {
         spec: ContainerSpec,

@@ -81,3 +81,5 @@ mod volumes;
 mod resources;
 // The default bridge network through pasta: published ports, isolation, outbound, no leftovers.
 mod network;
+// User-defined networks: objects, names between containers, isolation, connect, no leftovers.
+mod networks;

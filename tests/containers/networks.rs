@@ -1,0 +1,353 @@
+//! User-defined networks (issue 17, slice 2), driven with the docker
+//! CLI: the objects' shapes and errors, containers that reach each other
+//! by name and alias on one network and not across two, connect and
+//! disconnect of a running container, persistence across a daemon's
+//! restart, no veth, bridge or namespace left, and the refusal of a
+//! rootless daemon.
+
+use crate::util::{Daemon, require, rootless_daemon, text, tool};
+use std::path::Path;
+
+fn net_daemon() -> Result<Daemon, String> {
+    tool("pasta")?;
+    tool("nsenter")?;
+    tool("unshare")?;
+    let d = Daemon::with_docker_and_busybox()?;
+    Ok(d)
+}
+
+/// busybox's httpd serving "hello" on the container's port 80.
+const SERVE: &str = "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www";
+
+fn inspect_network(d: &Daemon, name: &str) -> serde_json::Value {
+    let out = d.docker_ok(&["network", "inspect", name]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("network inspect JSON");
+    v[0].clone()
+}
+
+/// What `GET http://TARGET/` gives from a new container on `network`
+/// (through nc: busybox's static wget crashes on a name it cannot
+/// resolve, which must not pass for "unreachable").
+fn fetch_from(d: &Daemon, network: &str, target: &str) -> String {
+    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 5 nc -w 3 {target} 80; true");
+    let out = d
+        .docker(&["run", "--rm", "--network", network, "busybox", "sh", "-c", &script])
+        .expect("docker CLI");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The namespace file of a network, by its ID.
+fn netns_of(id: &str) -> String {
+    format!("/run/strata/netns/net-{}", &id[..12])
+}
+
+fn is_bound(file: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(file))
+}
+
+/// The interfaces on the network's bridge (its namespace must exist).
+fn bridge_ports(id: &str) -> Vec<String> {
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", netns_of(id)))
+        .args(["ip", "-o", "link", "show", "master", "br0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        .collect()
+}
+
+#[test]
+fn network_objects_shapes_and_errors() {
+    let d = require!(net_daemon());
+    let ls = d.docker_ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
+    assert_eq!(ls, "bridge bridge local\nhost host local\nnone null local\n");
+    let id = d.docker_ok(&["network", "create", "--label", "tier=front", "app"]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    let e = d.docker_fails(&["network", "create", "app"]);
+    assert!(e.contains("network with name app already exists"), "{e}");
+    let e = d.docker_fails(&["network", "create", "bridge"]);
+    assert!(e.contains("network with name bridge already exists"), "{e}");
+    let e = d.docker_fails(&["network", "create", "-d", "macvlan", "mv"]);
+    assert!(e.contains("only the bridge network driver"), "{e}");
+    let e = d.docker_fails(&[
+        "network",
+        "create",
+        "--ip-range",
+        "172.30.1.0/24",
+        "--subnet",
+        "172.30.0.0/16",
+        "r",
+    ]);
+    assert!(e.contains("IPRange"), "{e}");
+    let v = inspect_network(&d, "app");
+    assert_eq!(v["Id"], id);
+    assert_eq!(v["Driver"], "bridge");
+    assert_eq!(v["Scope"], "local");
+    assert_eq!(v["Labels"]["tier"], "front");
+    let subnet = v["IPAM"]["Config"][0]["Subnet"].as_str().unwrap().to_string();
+    assert!(subnet.starts_with("172.") && subnet.ends_with(".0.0/16"), "{subnet}");
+    assert_eq!(
+        v["IPAM"]["Config"][0]["Gateway"],
+        subnet.replace(".0.0/16", ".0.1").as_str()
+    );
+    // By ID prefix too; another network gets another subnet.
+    assert_eq!(inspect_network(&d, &id[..6])["Name"], "app");
+    d.docker_ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.213.0.0/24",
+        "--gateway",
+        "10.213.0.254",
+        "fixed",
+    ]);
+    let v = inspect_network(&d, "fixed");
+    assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "10.213.0.0/24");
+    assert_eq!(v["IPAM"]["Config"][0]["Gateway"], "10.213.0.254");
+    let e = d.docker_fails(&["network", "create", "--subnet", "10.213.0.0/16", "overlapping"]);
+    assert!(e.contains("Pool overlaps"), "{e}");
+    // Filters.
+    let names = d.docker_ok(&["network", "ls", "-q", "--no-trunc", "--filter", "label=tier=front"]);
+    assert_eq!(names.trim(), id);
+    let names = d.docker_ok(&["network", "ls", "--filter", "type=custom", "--format", "{{.Name}}"]);
+    assert_eq!(names, "app\nfixed\n");
+    // Unknown, predefined, in use.
+    let e = d.docker_fails(&["network", "inspect", "nosuch"]);
+    assert!(e.contains("network nosuch not found"), "{e}");
+    let e = d.docker_fails(&["run", "--rm", "--network", "nosuch", "busybox", "true"]);
+    assert!(e.contains("network nosuch not found"), "{e}");
+    let e = d.docker_fails(&["network", "rm", "bridge"]);
+    assert!(
+        e.contains("bridge is a pre-defined network and cannot be removed"),
+        "{e}"
+    );
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "user",
+        "--network",
+        "app",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let e = d.docker_fails(&["network", "rm", "app"]);
+    assert!(
+        e.contains(&format!(
+            "error while removing network: network app id {id} has active endpoints"
+        )),
+        "{e}"
+    );
+    let (status, body) = d.http("DELETE", "/networks/app", b"");
+    assert_eq!(status, 403, "{body}");
+    // Prune takes the unused one only.
+    let out = d.docker_ok(&["network", "prune", "-f"]);
+    assert!(out.contains("fixed") && !out.contains("app"), "{out}");
+    d.docker_ok(&["rm", "-f", "user"]);
+    d.docker_ok(&["network", "rm", "app"]);
+    assert!(
+        !Path::new(&netns_of(id)).exists(),
+        "the network's namespace file is left"
+    );
+}
+
+#[test]
+fn containers_reach_each_other_by_name_and_not_across_networks() {
+    let d = require!(net_daemon());
+    let app = d.docker_ok(&["network", "create", "app"]);
+    d.docker_ok(&["network", "create", "other"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "--network-alias",
+        "www",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]);
+    let ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "web"]);
+    let ip = ip.trim().to_string();
+    assert!(ip.starts_with("172."), "{ip}");
+    crate::util::wait_for(
+        || fetch_from(&d, "app", "web").contains("hello"),
+        "web answering by name",
+    );
+    assert!(fetch_from(&d, "app", "www").contains("hello"), "by its alias");
+    assert!(fetch_from(&d, "app", &ip).contains("hello"), "by its address");
+    // `hostname -i` and the container's own line are its address there.
+    let own = d.docker_ok(&["run", "--rm", "--network", "app", "busybox", "hostname", "-i"]);
+    assert!(own.trim().starts_with(&ip[..ip.rfind('.').unwrap()]), "{own} vs {ip}");
+    // Another network: neither the name nor the address reaches it.
+    assert!(!fetch_from(&d, "other", "web").contains("hello"));
+    assert!(!fetch_from(&d, "other", &ip).contains("hello"));
+    let e = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "other",
+            "busybox",
+            "ping",
+            "-c1",
+            "-W1",
+            "web",
+        ])
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("bad address 'web'"),
+        "{}",
+        text(&e)
+    );
+    assert!(
+        !fetch_from(&d, "bridge", &ip).contains("hello"),
+        "from the default bridge"
+    );
+    // The network shows its container; the bridge has its veth end.
+    let v = inspect_network(&d, "app");
+    let containers = v["Containers"].as_object().unwrap();
+    assert_eq!(containers.len(), 1, "{v}");
+    let (_, web) = containers.iter().next().unwrap();
+    assert_eq!(web["Name"], "web");
+    assert_eq!(web["IPv4Address"], format!("{ip}/16").as_str());
+    assert_eq!(bridge_ports(app.trim()).len(), 1);
+    d.docker_ok(&["rm", "-f", "web"]);
+    crate::util::wait_for(
+        || bridge_ports(app.trim()).is_empty(),
+        "the veth going with its container",
+    );
+}
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    let d = require!(net_daemon());
+    d.docker_ok(&["network", "create", "app"]);
+    d.docker_ok(&["network", "create", "side"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "side",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let get = |target: &str| {
+        let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 5 nc -w 3 {target} 80; true");
+        d.docker_ok(&["exec", "client", "sh", "-c", &script])
+    };
+    assert!(!get("web").contains("hello"));
+    d.docker_ok(&["network", "connect", "--alias", "cli", "app", "client"]);
+    crate::util::wait_for(|| get("web").contains("hello"), "web reachable after the connect");
+    // web learned the new name, in place (its bind-mounted file).
+    let hosts = d.docker_ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.lines().any(|l| l.contains("\tclient cli ")), "{hosts}");
+    let e = d.docker_fails(&["network", "connect", "app", "client"]);
+    assert!(
+        e.contains("endpoint with name client already exists in network app"),
+        "{e}"
+    );
+    let v = d.inspect("client");
+    assert_eq!(v["NetworkSettings"]["Networks"]["app"]["Aliases"][0], "cli");
+    assert!(
+        v["NetworkSettings"]["Networks"]["side"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("172.")
+    );
+    d.docker_ok(&["network", "disconnect", "app", "client"]);
+    assert!(!get("web").contains("hello"));
+    let links = d.docker_ok(&["exec", "client", "ip", "-o", "-4", "addr"]);
+    assert_eq!(links.lines().count(), 3, "lo, pasta's and side's: {links}");
+    let hosts = d.docker_ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains("client"), "{hosts}");
+    let e = d.docker_fails(&["network", "disconnect", "app", "client"]);
+    assert!(e.contains("is not connected to network app"), "{e}");
+    d.docker_ok(&["rm", "-f", "web", "client"]);
+}
+
+#[test]
+fn networks_survive_a_killed_daemon_and_leave_nothing() {
+    let mut d = require!(net_daemon());
+    let id = d.docker_ok(&["network", "create", "keep"]);
+    let id = id.trim().to_string();
+    assert!(is_bound(&netns_of(&id)));
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "k",
+        "--network",
+        "keep",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]);
+    assert_eq!(bridge_ports(&id).len(), 1);
+    let subnet = inspect_network(&d, "keep")["IPAM"]["Config"][0]["Subnet"].clone();
+    d.kill();
+    d.spawn();
+    let v = inspect_network(&d, "keep");
+    assert_eq!(v["Id"], id.as_str());
+    assert_eq!(v["IPAM"]["Config"][0]["Subnet"], subnet);
+    assert_eq!(v["Containers"].as_object().map(|c| c.len()), Some(0), "{v}");
+    crate::util::wait_for(|| bridge_ports(&id).is_empty(), "the dead container's veth gone");
+    // It starts again on its network.
+    d.docker_ok(&["start", "k"]);
+    crate::util::wait_for(
+        || fetch_from(&d, "keep", "k").contains("hello"),
+        "k answering after the restart",
+    );
+    d.docker_ok(&["rm", "-f", "k"]);
+    d.docker_ok(&["network", "rm", "keep"]);
+    assert!(!is_bound(&netns_of(&id)), "namespace bind left");
+    assert!(!Path::new(&netns_of(&id)).exists(), "namespace file left");
+    assert!(!d.docker_ok(&["network", "ls"]).contains("keep"));
+}
+
+#[test]
+fn a_rootless_daemon_refuses_user_networks() {
+    let d = require!(rootless_daemon());
+    tool("pasta").unwrap_or_else(|e| panic!("{e}"));
+    let out = d.strata(&["run", "--rm", "--network", "nosuch", "busybox", "true"]);
+    assert!(!out.status.success());
+    let (status, body) = d.http("POST", "/networks/create", br#"{"Name":"app"}"#);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = d.http(
+        "POST",
+        "/containers/create",
+        br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"app"}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("user-defined networks on a rootless daemon"), "{body}");
+    let (status, _) = d.http("DELETE", "/networks/app", b"");
+    assert_eq!(status, 204);
+}
