@@ -139,6 +139,9 @@ pub enum Command {
     Load(commands::archives::LoadArgs),
     /// Export a container's filesystem as a tar archive
     Export(commands::archives::ExportArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(commands::network::Command),
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
@@ -250,6 +253,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Load(a) => commands::archives::load(&client, a, &mut out).await,
         Command::Export(a) => commands::archives::export(&client, a).await,
         Command::Volume(c) => commands::volume::run(&client, c, &mut out).await,
+        Command::Network(c) => commands::network::run(&client, c, &mut out).await,
     }
 }
 

@@ -224,7 +224,17 @@ impl Engine {
     ) -> Result<BTreeMap<String, Attachment>, Error> {
         let mode = host.network_mode.as_str();
         let mut out = BTreeMap::new();
+        let endpoints = config.extra.get("NetworkingConfig").map(|n| &n["EndpointsConfig"]);
         if !is_user_mode(mode) {
+            let aliased = endpoints.and_then(Value::as_object).is_some_and(|eps| {
+                eps.values()
+                    .any(|ep| ep["Aliases"].as_array().is_some_and(|a| !a.is_empty()))
+            });
+            if aliased {
+                return Err(Error::invalid(
+                    "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
             return Ok(out);
         }
         if !crate::sys::is_root() {
@@ -235,7 +245,6 @@ impl Engine {
             Err(_) if !strict => return Ok(out),
             Err(e) => return Err(e),
         };
-        let endpoints = config.extra.get("NetworkingConfig").map(|n| &n["EndpointsConfig"]);
         let endpoint = endpoints.and_then(|e| e.get(mode).or_else(|| e.get(&net.id)));
         out.insert(
             net.id.clone(),

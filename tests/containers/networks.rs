@@ -351,3 +351,77 @@ fn a_rootless_daemon_refuses_user_networks() {
     let (status, _) = d.http("DELETE", "/networks/app", b"");
     assert_eq!(status, 204);
 }
+
+/// `strata network …` prints what `docker network …` prints, and
+/// `strata run --network NET --network-alias A` is reachable by its alias.
+#[test]
+fn strata_network_commands_print_as_docker() {
+    let d = require!(net_daemon());
+    let id = super::ok(&d, &["network", "create", "--label", "a=b", "app"]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    let e = d.strata(&["network", "create", "app"]);
+    assert!(!e.status.success());
+    assert!(
+        text(&e).contains("network with name app already exists"),
+        "{}",
+        text(&e)
+    );
+    assert_eq!(super::ok(&d, &["network", "ls"]), d.docker_ok(&["network", "ls"]));
+    assert_eq!(
+        super::ok(&d, &["network", "ls", "-q", "--filter", "label=a=b"]),
+        d.docker_ok(&["network", "ls", "-q", "--filter", "label=a=b"])
+    );
+    let ours: serde_json::Value = serde_json::from_str(&super::ok(&d, &["network", "inspect", "app"])).unwrap();
+    let theirs: serde_json::Value = serde_json::from_str(&d.docker_ok(&["network", "inspect", "app"])).unwrap();
+    assert_eq!(ours, theirs);
+    super::ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "app",
+            "--network-alias",
+            "www",
+            "busybox",
+            "sh",
+            "-c",
+            SERVE,
+        ],
+    );
+    crate::util::wait_for(|| fetch_from(&d, "app", "www").contains("hello"), "web by its alias");
+    let e = d.strata(&["run", "--rm", "--network-alias", "x", "busybox", "true"]);
+    assert!(
+        text(&e).contains("network-scoped alias is supported only for containers in user defined networks"),
+        "{}",
+        text(&e)
+    );
+    super::ok(&d, &["run", "-d", "--name", "side", "busybox", "sleep", "100"]);
+    let e = d.strata(&["network", "connect", "--ip", "172.30.0.9", "app", "side"]);
+    assert!(text(&e).contains("--ip"), "{}", text(&e));
+    assert_eq!(super::ok(&d, &["network", "connect", "app", "side"]), "");
+    let v = d.inspect("side");
+    assert!(
+        v["NetworkSettings"]["Networks"]["app"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("172."),
+        "{v}"
+    );
+    assert_eq!(super::ok(&d, &["network", "disconnect", "app", "side"]), "");
+    let e = d.strata(&["network", "rm", "bridge", "nosuch"]);
+    assert!(!e.status.success());
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("bridge is a pre-defined network and cannot be removed"),
+        "{err}"
+    );
+    assert!(err.contains("network nosuch not found"), "{err}");
+    super::ok(&d, &["rm", "-f", "web", "side"]);
+    super::ok(&d, &["network", "create", "spare"]);
+    assert_eq!(super::ok(&d, &["network", "rm", "spare"]), "spare\n");
+    assert_eq!(super::ok(&d, &["network", "prune", "-f"]), "Deleted Networks:\napp\n\n");
+    assert_eq!(super::ok(&d, &["network", "prune", "-f"]), "");
+}
