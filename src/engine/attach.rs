@@ -90,10 +90,12 @@ fn pasta_ifname() -> &'static str {
 
 /// `/etc/hosts` as Docker writes it, with the container's own line and
 /// the lines of its peers.
-pub(super) fn hosts_text(hostname: &str, own_ip: &str, peers: &str) -> String {
+pub(super) fn hosts_text(r: &Record, own_ip: &str, peers: &str) -> String {
     let own = if own_ip.is_empty() { "127.0.1.1" } else { own_ip };
+    let hostname = &r.config.hostname;
+    let extra = super::dns::extra_hosts(&r.host_config);
     format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{own}\t{hostname}\n{peers}"
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{extra}{own}\t{hostname}\n{peers}"
     )
 }
 
@@ -346,7 +348,7 @@ impl Engine {
             if !r.state.is_running() || r.networks.is_empty() {
                 continue;
             }
-            let text = hosts_text(&r.config.hostname, &own_ip(&r), &self.peer_lines(&r));
+            let text = hosts_text(&r, &own_ip(&r), &self.peer_lines(&r));
             if let Err(e) = std::fs::write(c.dir.join("hosts"), text) {
                 tracing::warn!("container {}: rewriting its hosts file: {e}", &c.id[..12]);
             }
@@ -451,7 +453,7 @@ impl Engine {
             .map_err(super::error::internal("saving the container's record"))?;
         // Its own file keeps its peers' lines until it is rewritten here.
         if rec.state.is_running() {
-            let text = hosts_text(&rec.config.hostname, &own_ip(&rec), &self.peer_lines(&rec));
+            let text = hosts_text(&rec, &own_ip(&rec), &self.peer_lines(&rec));
             let _ = std::fs::write(c.dir.join("hosts"), text);
         }
         self.refresh_hosts();
@@ -477,9 +479,20 @@ mod tests {
 
     #[test]
     fn hosts_lines() {
-        let t = hosts_text("web", "172.18.0.2", "172.18.0.3\tdb db0 0123456789ab\n");
+        let mut r: Record = serde_json::from_value(serde_json::json!({
+            "id": "x", "name": "web", "created": "", "image": format!("sha256:{}", "0".repeat(64)),
+            "path": "sh", "args": [], "config": {"Hostname": "web"},
+            "host_config": {"ExtraHosts": ["db2:192.0.2.9"]}, "state": {}
+        }))
+        .unwrap();
+        let t = hosts_text(&r, "172.18.0.2", "172.18.0.3\tdb db0 0123456789ab\n");
         assert!(t.starts_with("127.0.0.1\tlocalhost\n"), "{t}");
-        assert!(t.ends_with("172.18.0.2\tweb\n172.18.0.3\tdb db0 0123456789ab\n"), "{t}");
-        assert!(hosts_text("h", "", "").ends_with("127.0.1.1\th\n"));
+        assert!(
+            t.ends_with("192.0.2.9\tdb2\n172.18.0.2\tweb\n172.18.0.3\tdb db0 0123456789ab\n"),
+            "{t}"
+        );
+        r.host_config.extra.clear();
+        r.config.hostname = "h".into();
+        assert!(hosts_text(&r, "", "").ends_with("127.0.1.1\th\n"));
     }
 }

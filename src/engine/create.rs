@@ -51,6 +51,7 @@ impl Engine {
         request_checked?;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
+        super::dns::check(&host_config)?;
         let networks = self.create_attachments(&config, &host_config, false)?;
         let settings = privileges::settings(&host_config)?;
         security::seccomp_program_for(&host_config, &settings.privileges)?;

@@ -19,6 +19,7 @@ mod attach;
 mod commit;
 mod container;
 mod create;
+mod dns;
 mod environment;
 pub mod error;
 mod exec;

@@ -129,12 +129,13 @@ impl Engine {
         } else {
             self.peer_lines(record)
         };
-        let hosts = super::attach::hosts_text(hostname, &super::attach::own_ip(&with_endpoint), &peers);
+        let hosts = super::attach::hosts_text(record, &super::attach::own_ip(&with_endpoint), &peers);
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let resolv = match endpoint {
-            Some(_) => super::ports::bridge_resolv_conf(&host_resolv).into_bytes(),
-            None => host_resolv.into_bytes(),
+            Some(_) => super::ports::bridge_resolv_conf(&host_resolv),
+            None => host_resolv,
         };
+        let resolv = super::dns::resolv_conf(&resolv, &record.host_config).into_bytes();
         let files = [
             ("/etc/hostname", "hostname", format!("{hostname}\n").into_bytes()),
             ("/etc/hosts", "hosts", hosts.into_bytes()),

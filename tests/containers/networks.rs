@@ -425,3 +425,63 @@ fn strata_network_commands_print_as_docker() {
     assert_eq!(super::ok(&d, &["network", "prune", "-f"]), "Deleted Networks:\napp\n\n");
     assert_eq!(super::ok(&d, &["network", "prune", "-f"]), "");
 }
+
+/// `--dns`, `--dns-search`, `--dns-option` and `--add-host` land in the
+/// container's files (and would be missed if ignored); host-gateway is
+/// refused where pasta gives it no meaning.
+#[test]
+fn dns_options_and_extra_hosts_are_written() {
+    let d = require!(net_daemon());
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.com",
+        "--dns-option",
+        "ndots:2",
+        "--add-host",
+        "db:192.0.2.9",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; echo ---; cat /etc/hosts",
+    ]);
+    let (resolv, hosts) = out.split_once("---\n").unwrap();
+    let ns: Vec<&str> = resolv.lines().filter(|l| l.starts_with("nameserver")).collect();
+    assert_eq!(ns, ["nameserver 192.0.2.53"], "{resolv}");
+    assert!(resolv.lines().any(|l| l == "search example.com"), "{resolv}");
+    assert!(resolv.lines().any(|l| l == "options ndots:2"), "{resolv}");
+    assert!(hosts.lines().any(|l| l == "192.0.2.9\tdb"), "{hosts}");
+    let ping = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--add-host",
+            "db:127.0.0.1",
+            "busybox",
+            "ping",
+            "-c1",
+            "-W2",
+            "db",
+        ])
+        .unwrap();
+    assert!(ping.status.success(), "the extra name resolves: {}", text(&ping));
+    let e = d.docker_fails(&["run", "--rm", "--add-host", "h:host-gateway", "busybox", "true"]);
+    assert!(e.contains("host-gateway"), "{e}");
+    let hosts = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--add-host",
+        "h:host-gateway",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.lines().any(|l| l == "127.0.0.1\th"), "{hosts}");
+    let e = d.docker_fails(&["run", "--rm", "--add-host", "db:nope", "busybox", "true"]);
+    assert!(e.contains("add-host"), "{e}");
+}
