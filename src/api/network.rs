@@ -22,7 +22,7 @@ pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap
         serde_json::json!({})
     };
     let mut networks = serde_json::Map::new();
-    if !crate::engine::attach_mode_is_user(mode) {
+    if !crate::engine::attach_mode_is_user(mode) && !mode.starts_with("container:") {
         networks.insert(
             name.to_string(),
             serde_json::json!({

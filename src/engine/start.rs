@@ -180,9 +180,29 @@ impl Engine {
             }
             _ => None,
         };
-        let etc_files = self
-            .write_etc_files(c, record, endpoint.as_ref())
-            .map_err(|e| fail(internal("writing /etc files")(e)))?;
+        // `container:NAME`: its namespace, and its names and resolver.
+        let joined = match &mut network {
+            run::NetworkMode::Container(pid) => {
+                let (target_pid, target) = self.network_container(record).map_err(fail)?;
+                *pid = target_pid;
+                Some(target)
+            }
+            _ => None,
+        };
+        let (hostname, etc_files) = match &joined {
+            Some(target) => (
+                target.record().config.hostname,
+                ["hostname", "hosts", "resolv.conf"]
+                    .iter()
+                    .map(|f| (format!("/etc/{f}"), target.dir.join(f)))
+                    .collect(),
+            ),
+            None => (
+                record.config.hostname.clone(),
+                self.write_etc_files(c, record, endpoint.as_ref())
+                    .map_err(|e| fail(internal("writing /etc files")(e)))?,
+            ),
+        };
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         self.fill_volumes(c, record)
@@ -197,7 +217,7 @@ impl Engine {
         let spec = run::ContainerSpec {
             id: record.id.clone(),
             rootfs: c.dir.join("merged"),
-            hostname: record.config.hostname.clone(),
+            hostname,
             network,
             etc_files,
             mounts: user_mounts,
@@ -261,6 +281,23 @@ impl Engine {
             self.refresh_hosts();
         }
         Ok(())
+    }
+
+    /// The running container a `container:NAME` mode names, and its
+    /// init's pid (Docker's errors when it is not there, not running, or
+    /// this one).
+    fn network_container(&self, record: &Record) -> Result<(u32, Arc<Container>), Error> {
+        let name = record.host_config.network_mode.trim_start_matches("container:");
+        let target = self.get(name)?;
+        if target.id == record.id {
+            return Err(Error::invalid("cannot join own network namespace"));
+        }
+        match target.pid() {
+            Some(pid) => Ok((pid, target)),
+            None => Err(Error::conflict(format!(
+                "cannot join network namespace of a non running container: {name}"
+            ))),
+        }
     }
 
     /// Empty volumes (not `nocopy`) get the image's content at their path.

@@ -147,13 +147,25 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     let cgroups = cgroup::Joiner::open(cgroups).map_err(fail("confining the container"))?;
     let init_spec = match spec {
         ShimSpec::Start { spec, rootless } => {
-            if rootless {
+            let mut joined_user = false;
+            if let NetworkMode::Container(pid) = spec.network {
+                // The user namespace first: it grants the right to join
+                // the network namespace it owns.
+                let namespaces = open_namespaces(pid)?;
+                for kind in ["user", "net"] {
+                    if let Some((_, fd)) = namespaces.iter().find(|(k, _)| k == kind) {
+                        setns(kind, fd.as_fd())?;
+                        joined_user |= kind == "user";
+                    }
+                }
+            }
+            if rootless && !joined_user {
                 let (uid, gid) = crate::sys::ids();
                 crate::sys::unshare_namespaces(UnshareFlags::NEWUSER).map_err(fail("creating a user namespace"))?;
                 write_id_maps(uid, gid)?;
             }
             let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
-            if spec.network != NetworkMode::Host {
+            if !matches!(spec.network, NetworkMode::Host | NetworkMode::Container(_)) {
                 flags |= UnshareFlags::NEWNET;
             }
             crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;

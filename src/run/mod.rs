@@ -85,6 +85,10 @@ pub enum NetworkMode {
     /// A new network namespace configured by pasta ([`network`]): `eth0`
     /// with outbound access, and the published ports.
     Bridge(network::Bridge),
+    /// The network namespace of another container, whose init's host pid
+    /// this is (rootless, its user namespace too: only a process of that
+    /// user namespace may join its network namespace).
+    Container(u32),
 }
 
 /// The process to run.

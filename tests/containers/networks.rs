@@ -485,3 +485,69 @@ fn dns_options_and_extra_hosts_are_written() {
     let e = d.docker_fails(&["run", "--rm", "--add-host", "db:nope", "busybox", "true"]);
     assert!(e.contains("add-host"), "{e}");
 }
+
+/// `--network container:NAME`: the other container's loopback, name and
+/// resolver; Docker's errors when it is missing, stopped, or the options
+/// conflict. `rootless`: the same through a rootless daemon.
+fn joins_another_containers_network(d: &Daemon) {
+    d.docker_ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", SERVE]);
+    let script =
+        "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1/ && break; sleep 0.2; done; echo; hostname";
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let web_host = d.docker_ok(&["inspect", "-f", "{{.Config.Hostname}}", "web"]);
+    assert_eq!(out, format!("hello\n\n{}", web_host), "web's loopback and hostname");
+    let e = d.docker_fails(&["run", "--rm", "--network", "container:nosuch", "busybox", "true"]);
+    assert!(e.contains("No such container: nosuch"), "{e}");
+    d.docker_ok(&["create", "--name", "stopped", "busybox", "true"]);
+    let e = d.docker_fails(&["run", "--rm", "--network", "container:stopped", "busybox", "true"]);
+    assert!(
+        e.contains("cannot join network namespace of a non running container: stopped"),
+        "{e}"
+    );
+    let e = d.docker_fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "-p",
+        "8080:80",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("conflicting options: port publishing"), "{e}");
+    let e = d.docker_fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "--hostname",
+        "x",
+        "busybox",
+        "true",
+    ]);
+    assert!(e.contains("conflicting options: hostname and the network mode"), "{e}");
+    d.docker_ok(&["rm", "-f", "web", "stopped"]);
+}
+
+#[test]
+fn network_container_mode() {
+    let d = require!(net_daemon());
+    joins_another_containers_network(&d);
+}
+
+#[test]
+fn network_container_mode_rootless() {
+    let d = require!(rootless_daemon());
+    require!(d.docker_cli());
+    tool("pasta").unwrap_or_else(|e| panic!("{e}"));
+    joins_another_containers_network(&d);
+}
