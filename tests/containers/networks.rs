@@ -551,3 +551,62 @@ fn network_container_mode_rootless() {
     tool("pasta").unwrap_or_else(|e| panic!("{e}"));
     joins_another_containers_network(&d);
 }
+
+/// An `--internal` network as the mode: the peers by name, and no way
+/// out (no pasta, so no interface but the network's and no default
+/// route).
+#[test]
+fn an_internal_network_has_no_way_out() {
+    let d = require!(net_daemon());
+    d.docker_ok(&["network", "create", "--internal", "priv"]);
+    assert_eq!(inspect_network(&d, "priv")["Internal"], true);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "priv",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]);
+    crate::util::wait_for(
+        || fetch_from(&d, "priv", "web").contains("hello"),
+        "web on the internal network",
+    );
+    let links = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "priv",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net; ip route",
+    ]);
+    assert!(!links.contains("default"), "{links}");
+    let names: Vec<&str> = links.lines().take_while(|l| !l.contains(' ')).collect();
+    assert_eq!(names, ["eth0", "lo"], "{links}");
+    assert!(pastas_of(&d).is_empty());
+    d.docker_ok(&["rm", "-f", "web"]);
+}
+
+/// The pastas whose command line names this daemon's store.
+fn pastas_of(d: &Daemon) -> Vec<u32> {
+    let needle = d.root.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.starts_with("pasta") && c.contains(&needle)
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
