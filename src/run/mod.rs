@@ -470,7 +470,9 @@ fn launch(helper: &Path, spec: &ShimSpec, tty: bool, stdio: Stdio) -> Result<Run
                 // A failure drops pasta; the init is killed, and the
                 // pairs made go with its namespace.
                 for link in &b.links {
+                    let began = std::time::Instant::now();
                     bridge::attach(pid, link).map_err(network::Error::from)?;
+                    tracing::debug!("linked {} of {pid} to {} in {:?}", link.ifname, link.netns.display(), began.elapsed());
                 }
                 Ok(pasta)
             }
