@@ -355,6 +355,15 @@ impl Engine {
         }
     }
 
+    /// Unbinds every network's namespace (the daemon's shutdown).
+    pub(super) fn networks_down(&self) {
+        if crate::sys::is_root() {
+            for n in self.networks.stored() {
+                bridge::remove(&n.id);
+            }
+        }
+    }
+
     /// The addresses of a run given back (at its end, or a failed start).
     pub(super) fn release_links(&self, c: &Container) {
         self.networks.release(&c.id, None);

@@ -86,6 +86,9 @@ impl Engine {
             }
         }
         while tasks.join_next().await.is_some() {}
+        // The networks' namespaces go with the daemon (made again at its
+        // next start): a stopped daemon leaves nothing in /run.
+        self.networks_down();
         if let Some(m) = self.devices.manager() {
             m.remove_parent();
         }

@@ -472,7 +472,12 @@ fn launch(helper: &Path, spec: &ShimSpec, tty: bool, stdio: Stdio) -> Result<Run
                 for link in &b.links {
                     let began = std::time::Instant::now();
                     bridge::attach(pid, link).map_err(network::Error::from)?;
-                    tracing::debug!("linked {} of {pid} to {} in {:?}", link.ifname, link.netns.display(), began.elapsed());
+                    tracing::debug!(
+                        "linked {} of {pid} to {} in {:?}",
+                        link.ifname,
+                        link.netns.display(),
+                        began.elapsed()
+                    );
                 }
                 Ok(pasta)
             }

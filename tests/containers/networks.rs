@@ -331,6 +331,18 @@ fn networks_survive_a_killed_daemon_and_leave_nothing() {
     assert!(!is_bound(&netns_of(&id)), "namespace bind left");
     assert!(!Path::new(&netns_of(&id)).exists(), "namespace file left");
     assert!(!d.docker_ok(&["network", "ls"]).contains("keep"));
+    // A stopped daemon leaves no namespace; its next start makes it again.
+    let id = d.docker_ok(&["network", "create", "again"]);
+    let id = id.trim().to_string();
+    d.stop();
+    assert!(
+        !is_bound(&netns_of(&id)),
+        "a stopped daemon left its network's namespace"
+    );
+    d.spawn();
+    assert!(is_bound(&netns_of(&id)), "the restarted daemon did not make it again");
+    d.docker_ok(&["network", "rm", "again"]);
+    assert!(!is_bound(&netns_of(&id)));
 }
 
 #[test]
