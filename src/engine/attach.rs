@@ -11,10 +11,10 @@
 //! container on one of its networks starts, ends, connects or
 //! disconnects ([`Engine::refresh_hosts`]).
 //!
-//! Rootless, every container has a user namespace of its own, so no
-//! process could configure two containers' namespaces and a network's:
-//! user-defined networks are refused there (the objects can be made, not
-//! joined).
+//! Rootless, the containers on user networks share one user namespace,
+//! the daemon's holder's ([`crate::run::holder`]), which owns the
+//! networks' namespaces too: only so may one process configure both ends
+//! of a veth pair.
 
 use super::error::Error;
 use super::networks::{NetworkInfo, NetworkSpec};
@@ -40,12 +40,6 @@ pub struct Member {
 pub struct NetworkView {
     pub info: NetworkInfo,
     pub members: Vec<Member>,
-}
-
-fn rootless_refusal() -> Error {
-    Error::invalid(
-        "strata does not support user-defined networks on a rootless daemon yet: use --network bridge, host or none",
-    )
 }
 
 /// Whether a network mode names a user-defined network.
@@ -195,6 +189,7 @@ impl Engine {
         }
         self.networks.remove(info)?;
         bridge::remove(&info.id);
+        self.holder().remove(&info.id);
         Ok(())
     }
 
@@ -239,9 +234,6 @@ impl Engine {
             }
             return Ok(out);
         }
-        if !crate::sys::is_root() {
-            return Err(rootless_refusal());
-        }
         let net = match self.networks.get(mode) {
             Ok(net) => net,
             Err(_) if !strict => return Ok(out),
@@ -266,9 +258,6 @@ impl Engine {
         if record.networks.is_empty() && !is_user_mode(&record.host_config.network_mode) {
             return Ok((Vec::new(), false));
         }
-        if !crate::sys::is_root() {
-            return Err(rootless_refusal());
-        }
         let mode = record.host_config.network_mode.clone();
         if is_user_mode(&mode) && !record.networks.values().any(|a| a.network == mode) {
             let more = self.create_attachments(&record.config, &record.host_config, true)?;
@@ -290,11 +279,7 @@ impl Engine {
                 .networks
                 .get(id)
                 .map_err(|_| Error::not_found(format!("network {} not found", a.network)))?;
-            let (base, len) = net
-                .cidr()
-                .ok_or_else(|| Error::internal("a network without a subnet"))?;
-            let netns = bridge::ensure(&net.id, net.gateway.parse().unwrap_or(base), len)
-                .map_err(|e| Error::internal(e.to_string()))?;
+            let (netns, userns) = self.net_namespace(&net)?;
             let (ip, prefix_len) = self.networks.lease(&net, &record.id, None)?;
             let ifname = (0..)
                 .map(|n| format!("eth{n}"))
@@ -306,6 +291,7 @@ impl Engine {
             a.ifname = ifname.clone();
             links.push(Link {
                 netns,
+                userns,
                 ifname,
                 ip,
                 prefix_len,
@@ -362,6 +348,28 @@ impl Engine {
                 bridge::remove(&n.id);
             }
         }
+        self.holder().end();
+    }
+
+    fn holder(&self) -> std::sync::MutexGuard<'_, crate::run::holder::Holder> {
+        self.holder.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A network's namespace (made if missing: a reboot, or rootless the
+    /// first use since the daemon's start), and rootless the user
+    /// namespace it is in.
+    fn net_namespace(&self, net: &NetworkInfo) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>), Error> {
+        let (base, len) = net
+            .cidr()
+            .ok_or_else(|| Error::internal("a network without a subnet"))?;
+        let gateway = net.gateway.parse().unwrap_or(base);
+        let failed = |e: bridge::Error| Error::internal(format!("network {}: {e}", net.name));
+        if crate::sys::is_root() {
+            return Ok((bridge::ensure(&net.id, gateway, len).map_err(failed)?, None));
+        }
+        let mut holder = self.holder();
+        let netns = holder.ensure(&net.id, gateway, len).map_err(failed)?;
+        Ok((netns, Some(holder.userns().map_err(failed)?)))
     }
 
     /// The addresses of a run given back (at its end, or a failed start).
@@ -380,9 +388,6 @@ impl Engine {
                 "strata does not support connecting a container to the {} network yet",
                 net.name
             )));
-        }
-        if !crate::sys::is_root() {
-            return Err(rootless_refusal());
         }
         let mut live = c.lock();
         let mode = live.record.host_config.network_mode.clone();
@@ -408,14 +413,11 @@ impl Engine {
             ..Default::default()
         };
         if let Some(pid) = live.run.as_ref().map(|r| r.process.pid()) {
-            let (base, len) = net
-                .cidr()
-                .ok_or_else(|| Error::internal("a network without a subnet"))?;
-            let netns = bridge::ensure(&net.id, net.gateway.parse().unwrap_or(base), len)
-                .map_err(|e| Error::internal(e.to_string()))?;
+            let (netns, userns) = self.net_namespace(&net)?;
             let (ip, prefix_len) = self.networks.lease(&net, &c.id, None)?;
             let link = Link {
                 netns,
+                userns,
                 ifname: bridge::free_ifname(pid),
                 ip,
                 prefix_len,
@@ -452,7 +454,7 @@ impl Engine {
         if let Some(pid) = live.run.as_ref().map(|r| r.process.pid())
             && !a.ifname.is_empty()
         {
-            bridge::detach(pid, &a.ifname);
+            bridge::detach(pid, &a.ifname, !crate::sys::is_root());
         }
         self.networks.release(&c.id, Some(&net.id));
         live.record.networks.remove(&net.id);

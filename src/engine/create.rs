@@ -21,6 +21,7 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
             dir: Default::default(),
             links: Vec::new(),
             internal: false,
+            userns: None,
         })),
         "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),

@@ -93,6 +93,9 @@ pub struct Engine {
     volumes: volumes::Volumes,
     /// User-defined networks (`networks/`) and their leases.
     networks: networks::Networks,
+    /// Rootless: the user namespace of the containers on user networks,
+    /// and the networks' namespaces.
+    holder: Mutex<run::holder::Holder>,
 }
 
 fn random_id() -> io::Result<String> {
@@ -136,6 +139,11 @@ impl Engine {
         }
         let volumes = volumes::Volumes::open(store.root())?;
         let networks = networks::Networks::open(store.root())?;
+        let holder = run::holder::Holder::new(&helper, store.root());
+        if !sys::is_root() {
+            // Those a killed daemon left.
+            holder.sweep();
+        }
         if sys::is_root() {
             // Each network's namespace and bridge: kept across a daemon's
             // restart (no container is on them now: their ends went with
@@ -225,6 +233,7 @@ impl Engine {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             volumes,
             networks,
+            holder: Mutex::new(holder),
         })
     }
 

@@ -166,12 +166,14 @@ impl Engine {
         let (links, internal_only) = self.start_links(record).map_err(fail)?;
         let endpoint = match &mut network {
             run::NetworkMode::Bridge(bridge) if internal_only => {
+                bridge.userns = links.first().and_then(|l| l.userns.clone());
                 bridge.links = links;
                 bridge.internal = true;
                 bridge.dir = c.dir.clone();
                 None
             }
             run::NetworkMode::Bridge(bridge) => {
+                bridge.userns = links.first().and_then(|l| l.userns.clone());
                 bridge.links = links;
                 let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
                 bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;

@@ -44,6 +44,10 @@ pub enum Error {
 pub struct Link {
     /// The network's namespace file.
     pub netns: PathBuf,
+    /// Rootless: the user namespace of the network and the container
+    /// ([`super::holder`]).
+    #[serde(default)]
+    pub userns: Option<PathBuf>,
     /// The interface's name inside the container.
     pub ifname: String,
     pub ip: Ipv4Addr,
@@ -132,21 +136,39 @@ pub fn ensure(id: &str, gateway: Ipv4Addr, prefix_len: u8) -> Result<PathBuf, Er
                 })
             }
         });
-    let configured = made.and_then(|()| {
-        let commands = format!(
-            "link set lo up\nlink add br0 type bridge\naddr add {gateway}/{prefix_len} dev br0\nlink set br0 up\n"
-        );
-        ip_batch(
-            &[format!("--net={}", file.display())],
-            &commands,
-            "making the network's bridge",
-        )
-    });
+    let configured = made.and_then(|()| configure(&file, None, gateway, prefix_len));
     if let Err(e) = configured {
         remove(id);
         return Err(e);
     }
     Ok(file)
+}
+
+/// `nsenter`'s arguments to enter a network's namespace (and rootless
+/// its user namespace).
+fn enter(netns: &Path, userns: Option<&Path>) -> Vec<String> {
+    let mut args = vec![format!("--net={}", netns.display())];
+    if let Some(u) = userns {
+        args.insert(0, format!("--user={}", u.display()));
+        args.push("--preserve-credentials".into());
+    }
+    args
+}
+
+/// `nsenter`'s arguments to enter the container of init `pid`.
+fn enter_container(pid: u32, rootless: bool) -> Vec<String> {
+    let mut args = vec!["-t".to_string(), pid.to_string(), "-n".into()];
+    if rootless {
+        args.extend(["-U".into(), "--preserve-credentials".into()]);
+    }
+    args
+}
+
+/// A network namespace's bridge `br0` with the gateway's address, up.
+pub fn configure(netns: &Path, userns: Option<&Path>, gateway: Ipv4Addr, prefix_len: u8) -> Result<(), Error> {
+    let commands =
+        format!("link set lo up\nlink add br0 type bridge\naddr add {gateway}/{prefix_len} dev br0\nlink set br0 up\n");
+    ip_batch(&enter(netns, userns), &commands, "making the network's bridge")
 }
 
 /// Removes the namespace of network `id` (its bridge goes with it).
@@ -195,7 +217,7 @@ pub fn attach(pid: u32, link: &Link) -> Result<(), Error> {
     let commands =
         format!("link add {outer} type veth peer name {ifname} netns {pid}\nlink set {outer} master br0 up\n");
     ip_batch(
-        &[format!("--net={}", link.netns.display())],
+        &enter(&link.netns, link.userns.as_deref()),
         &commands,
         "linking the container to its network",
     )?;
@@ -203,48 +225,25 @@ pub fn attach(pid: u32, link: &Link) -> Result<(), Error> {
         "link set lo up\naddr add {}/{} dev {ifname}\nlink set {ifname} up\n",
         link.ip, link.prefix_len
     );
+    let rootless = link.userns.is_some();
     let inside = ip_batch(
-        &["-t".into(), pid.to_string(), "-n".into()],
+        &enter_container(pid, rootless),
         &commands,
         "configuring the container's interface",
     );
     if inside.is_err() {
-        detach(pid, ifname);
+        detach(pid, ifname, rootless);
     }
     inside
 }
 
 /// Deletes the container's interface `ifname` (and so its pair).
-pub fn detach(pid: u32, ifname: &str) {
+pub fn detach(pid: u32, ifname: &str, rootless: bool) {
     let _ = ip_batch(
-        &["-t".into(), pid.to_string(), "-n".into()],
+        &enter_container(pid, rootless),
         &format!("link del {ifname}\n"),
         "deleting the container's interface",
     );
-}
-
-/// The veth ends on the bridge of a network (for the tests of leftovers
-/// and the daemon's log).
-pub fn bridge_ports(id: &str) -> Vec<String> {
-    let file = netns_file(id);
-    if !is_namespace(&file) {
-        return Vec::new();
-    }
-    Command::new("nsenter")
-        .arg(format!("--net={}", file.display()))
-        .args(["ip", "-o", "link", "show", "master", "br0"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter_map(|l| {
-                    l.split(':')
-                        .nth(1)
-                        .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -21,8 +21,10 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-/// What the init is asked to do.
+/// What the init is asked to do. (One per start, moved into the forked
+/// init: the variants' sizes do not matter.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum InitSpec {
     Start {
         spec: ContainerSpec,
@@ -158,6 +160,14 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
                         joined_user |= kind == "user";
                     }
                 }
+            }
+            if let NetworkMode::Bridge(b) = &spec.network
+                && let Some(userns) = &b.userns
+            {
+                let fd = rustix::fs::open(userns, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(fail_errno(&userns.display().to_string()))?;
+                setns("user", fd.as_fd())?;
+                joined_user = true;
             }
             if rootless && !joined_user {
                 let (uid, gid) = crate::sys::ids();

@@ -45,6 +45,7 @@ pub mod delegation;
 pub mod devices;
 pub mod ebpf;
 mod helper;
+pub mod holder;
 mod linux;
 mod lookup;
 pub mod network;
@@ -667,6 +668,9 @@ pub fn dispatch_helper() {
     };
     if arg == SHIM_ARG {
         helper::shim_main()
+    }
+    if arg == holder::HOLD_ARG {
+        holder::hold_main()
     }
 }
 

@@ -84,6 +84,10 @@ pub struct Bridge {
     /// brought up with the first link.
     #[serde(default)]
     pub internal: bool,
+    /// Rootless, with links: the user namespace to join instead of making
+    /// one (the holder's, see [`super::holder`]).
+    #[serde(default)]
+    pub userns: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -408,6 +412,7 @@ mod tests {
             dir: PathBuf::from("/run/c"),
             links: Vec::new(),
             internal: false,
+            userns: None,
         }
     }
 

@@ -345,23 +345,99 @@ fn networks_survive_a_killed_daemon_and_leave_nothing() {
     assert!(!is_bound(&netns_of(&id)));
 }
 
+/// The processes holding a rootless daemon's namespaces (their command
+/// line names its store).
+fn holders(d: &Daemon) -> Vec<u32> {
+    let tag = format!("strata-store={}", d.root.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args = String::from_utf8_lossy(&args);
+            args.contains("__strata-hold") && args.contains(&tag)
+        })
+        .collect()
+}
+
+/// Rootless: names on one network, isolation from another, connect, and
+/// no holder left after the daemon's stop (nor after a SIGKILL and a
+/// restart).
 #[test]
-fn a_rootless_daemon_refuses_user_networks() {
-    let d = require!(rootless_daemon());
+fn rootless_containers_reach_each_other_by_name() {
+    let mut d = require!(rootless_daemon());
+    require!(d.docker_cli());
     tool("pasta").unwrap_or_else(|e| panic!("{e}"));
-    let out = d.strata(&["run", "--rm", "--network", "nosuch", "busybox", "true"]);
-    assert!(!out.status.success());
-    let (status, body) = d.http("POST", "/networks/create", br#"{"Name":"app"}"#);
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = d.http(
-        "POST",
-        "/containers/create",
-        br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"app"}}"#,
+    d.docker_ok(&["network", "create", "app"]);
+    d.docker_ok(&["network", "create", "other"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "--network-alias",
+        "www",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]);
+    crate::util::wait_for(
+        || fetch_from(&d, "app", "web").contains("hello"),
+        "web by name, rootless",
     );
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("user-defined networks on a rootless daemon"), "{body}");
-    let (status, _) = d.http("DELETE", "/networks/app", b"");
-    assert_eq!(status, 204);
+    assert!(fetch_from(&d, "app", "www").contains("hello"));
+    let ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "web"]);
+    assert!(!fetch_from(&d, "other", "web").contains("hello"));
+    assert!(!fetch_from(&d, "other", ip.trim()).contains("hello"));
+    assert_eq!(holders(&d).len(), 3, "the user namespace's and two networks'");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "other",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.docker_ok(&["network", "connect", "app", "client"]);
+    let script = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 5 nc -w 3 web 80; true";
+    assert!(d.docker_ok(&["exec", "client", "sh", "-c", script]).contains("hello"));
+    d.docker_ok(&["network", "disconnect", "app", "client"]);
+    assert!(!d.docker_ok(&["exec", "client", "sh", "-c", script]).contains("hello"));
+    d.docker_ok(&["rm", "-f", "web", "client"]);
+    d.docker_ok(&["network", "rm", "other"]);
+    assert_eq!(holders(&d).len(), 2);
+    d.kill();
+    d.spawn();
+    assert!(
+        holders(&d).is_empty(),
+        "a killed daemon's holders are ended at the next start"
+    );
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "busybox",
+        "sh",
+        "-c",
+        SERVE,
+    ]);
+    crate::util::wait_for(
+        || fetch_from(&d, "app", "web").contains("hello"),
+        "web after the restart",
+    );
+    d.docker_ok(&["rm", "-f", "web"]);
+    d.stop();
+    assert!(holders(&d).is_empty(), "a stopped daemon left its holders");
 }
 
 /// `strata network …` prints what `docker network …` prints, and
