@@ -158,53 +158,16 @@ impl Engine {
         let (mut confinement, cgroup) = self.confine(record).map_err(fail)?;
         let resources = resources::create(self.store.root(), &record.id, &record.host_config).map_err(fail)?;
         confinement.cgroups.extend(resources.iter().flat_map(|r| r.dirs()));
-        let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
         // The addresses on its user networks (given back by start_run on
         // a failure, by `exited` at the end).
         let mut record = record.clone();
         let record = &mut record;
-        let (links, internal_only) = self.start_links(record).map_err(fail)?;
-        let endpoint = match &mut network {
-            run::NetworkMode::Bridge(bridge) if internal_only => {
-                bridge.userns = links.first().and_then(|l| l.userns.clone());
-                bridge.links = links;
-                bridge.internal = true;
-                bridge.dir = c.dir.clone();
-                None
-            }
-            run::NetworkMode::Bridge(bridge) => {
-                bridge.userns = links.first().and_then(|l| l.userns.clone());
-                bridge.links = links;
-                let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
-                bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
-                bridge.dir = c.dir.clone();
-                Some(super::ports::endpoint(bridge.ports.clone()))
-            }
-            _ => None,
-        };
-        // `container:NAME`: its namespace, and its names and resolver.
-        let joined = match &mut network {
-            run::NetworkMode::Container(pid) => {
-                let (target_pid, target) = self.network_container(record).map_err(fail)?;
-                *pid = target_pid;
-                Some(target)
-            }
-            _ => None,
-        };
-        let (hostname, etc_files) = match &joined {
-            Some(target) => (
-                target.record().config.hostname,
-                ["hostname", "hosts", "resolv.conf"]
-                    .iter()
-                    .map(|f| (format!("/etc/{f}"), target.dir.join(f)))
-                    .collect(),
-            ),
-            None => (
-                record.config.hostname.clone(),
-                self.write_etc_files(c, record, endpoint.as_ref())
-                    .map_err(|e| fail(internal("writing /etc files")(e)))?,
-            ),
-        };
+        let Prepared {
+            network,
+            endpoint,
+            hostname,
+            etc_files,
+        } = self.prepare_network(c, record)?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         self.fill_volumes(c, record)
@@ -283,6 +246,62 @@ impl Engine {
             self.refresh_hosts();
         }
         Ok(())
+    }
+
+    /// The network of a start: its mode made concrete (the links to its
+    /// user networks, its published ports, the pid of a `container:`
+    /// mode's container), its endpoint, and its hostname and /etc files.
+    fn prepare_network(&self, c: &Container, record: &mut Record) -> Result<Prepared, (Error, i32)> {
+        let fail = |e: Error| (e, 128);
+        let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
+        let (links, internal_only) = self.start_links(record).map_err(fail)?;
+        let endpoint = match &mut network {
+            run::NetworkMode::Bridge(bridge) if internal_only => {
+                bridge.userns = links.first().and_then(|l| l.userns.clone());
+                bridge.links = links;
+                bridge.internal = true;
+                bridge.dir = c.dir.clone();
+                None
+            }
+            run::NetworkMode::Bridge(bridge) => {
+                bridge.userns = links.first().and_then(|l| l.userns.clone());
+                bridge.links = links;
+                let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
+                bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
+                bridge.dir = c.dir.clone();
+                Some(super::ports::endpoint(bridge.ports.clone()))
+            }
+            _ => None,
+        };
+        // `container:NAME`: its namespace, and its names and resolver.
+        let joined = match &mut network {
+            run::NetworkMode::Container(pid) => {
+                let (target_pid, target) = self.network_container(record).map_err(fail)?;
+                *pid = target_pid;
+                Some(target)
+            }
+            _ => None,
+        };
+        let (hostname, etc_files) = match &joined {
+            Some(target) => (
+                target.record().config.hostname,
+                ["hostname", "hosts", "resolv.conf"]
+                    .iter()
+                    .map(|f| (format!("/etc/{f}"), target.dir.join(f)))
+                    .collect(),
+            ),
+            None => (
+                record.config.hostname.clone(),
+                self.write_etc_files(c, record, endpoint.as_ref())
+                    .map_err(|e| fail(internal("writing /etc files")(e)))?,
+            ),
+        };
+        Ok(Prepared {
+            network,
+            endpoint,
+            hostname,
+            etc_files,
+        })
     }
 
     /// The running container a `container:NAME` mode names, and its
@@ -477,6 +496,14 @@ fn network_failure(record: &Record, e: &run::network::Error) -> Error {
         "driver failed programming external connectivity on endpoint {} ({}): {e}",
         record.name, record.id
     ))
+}
+
+/// What [`Engine::prepare_network`] gives a start.
+struct Prepared {
+    network: run::NetworkMode,
+    endpoint: Option<super::ports::Endpoint>,
+    hostname: String,
+    etc_files: Vec<(String, PathBuf)>,
 }
 
 /// Records the started process as the container's run, and saves.

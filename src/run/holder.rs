@@ -151,11 +151,13 @@ impl Holder {
         }
     }
 
-    /// Ends the holders a killed daemon of this store left.
+    /// Ends the holders a killed daemon of this store left, and waits
+    /// (bounded) until they are gone.
     pub fn sweep(&self) {
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return;
         };
+        let mut killed = Vec::new();
         for e in entries.flatten() {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
@@ -165,7 +167,16 @@ impl Holder {
             let ours = words.contains(&HOLD_ARG.as_bytes()) && words.contains(&self.tag.as_bytes());
             if ours && let Some(p) = rustix::process::Pid::from_raw(pid) {
                 let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                killed.push(pid);
             }
+        }
+        // A zombie's command line is empty: gone enough.
+        let alive = |pid: &i32| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty());
+        for _ in 0..1000 {
+            if !killed.iter().any(alive) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
 }

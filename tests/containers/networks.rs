@@ -415,9 +415,9 @@ fn rootless_containers_reach_each_other_by_name() {
     assert_eq!(holders(&d).len(), 2);
     d.kill();
     d.spawn();
-    assert!(
-        holders(&d).is_empty(),
-        "a killed daemon's holders are ended at the next start"
+    crate::util::wait_for(
+        || holders(&d).is_empty(),
+        "a killed daemon's holders ended at the next start",
     );
     d.docker_ok(&[
         "run",
