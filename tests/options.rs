@@ -18,7 +18,7 @@ fn options_that_are_not_honoured_are_refused_by_name() {
     let d = require!(Daemon::with_docker_and_busybox());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["--add-host", "a:192.0.2.9"], "--add-host"),
+        (&["--link", "web:w"], "--link"),
         (&["--pid", "host"], "--pid"),
         (&["--ipc", "host"], "--ipc"),
         (&["--uts", "host"], "--uts"),
@@ -28,7 +28,7 @@ fn options_that_are_not_honoured_are_refused_by_name() {
         (&["--oom-kill-disable"], "--oom-kill-disable"),
         (&["--runtime", "runc"], "--runtime"),
         (&["--health-cmd", "true"], "--health-cmd"),
-        (&["--dns", "1.1.1.1"], "--dns"),
+        (&["--domainname", "example.com"], "--domainname"),
     ];
     for (flags, named) in cases {
         let mut args = vec!["run"];

@@ -244,7 +244,15 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
         },
         mounts: mount_points(daemon, &r),
         config,
-        network_settings: super::network::network_settings(&r),
+        network_settings: super::network::network_settings(
+            &r,
+            &daemon
+                .engine
+                .network_list()
+                .into_iter()
+                .map(|n| (n.info.id, n.info.gateway))
+                .collect(),
+        ),
     };
     Ok(json(StatusCode::OK, &inspect))
 }

@@ -60,6 +60,7 @@ impl From<engine::Error> for ApiError {
             E::Store(e) => e.into(),
             E::NotFound(m) => ApiError::not_found(m),
             E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            E::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
             E::InvalidArgument(m) => ApiError::bad_request(m),
             E::Unauthorized(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
             E::StorageFull(m) => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, m),

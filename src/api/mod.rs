@@ -14,6 +14,7 @@ mod hijack;
 mod http;
 mod images;
 mod network;
+mod networks;
 mod prune;
 mod push;
 mod registry;

@@ -6,7 +6,7 @@ use crate::engine::record::Record;
 
 /// inspect's `NetworkSettings`: the network the mode names, with a
 /// `bridge` run's address (pasta's: the host's) and its ports.
-pub(super) fn network_settings(r: &Record) -> serde_json::Value {
+pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
     let mode = r.host_config.network_mode.as_str();
     let name = match mode {
         "none" | "host" => mode,
@@ -21,13 +21,45 @@ pub(super) fn network_settings(r: &Record) -> serde_json::Value {
     } else {
         serde_json::json!({})
     };
+    let mut networks = serde_json::Map::new();
+    if !crate::engine::attach_mode_is_user(mode) && !mode.starts_with("container:") {
+        networks.insert(
+            name.to_string(),
+            serde_json::json!({
+                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
+                "NetworkID": name, "EndpointID": if e.is_some() { r.id.as_str() } else { "" },
+                "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix,
+                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
+            }),
+        );
+    }
+    // The user-defined networks: their address while it runs; the names
+    // it answers to there.
+    for (id, a) in &r.networks {
+        let running = !a.ip.is_empty();
+        let mut names = vec![r.name.clone()];
+        names.extend(a.aliases.iter().cloned());
+        names.push(r.id[..12].to_string());
+        networks.insert(
+            a.network.clone(),
+            serde_json::json!({
+                "IPAMConfig": null, "Links": null,
+                "Aliases": if a.aliases.is_empty() { serde_json::Value::Null } else { serde_json::json!(a.aliases) },
+                "MacAddress": "", "NetworkID": id, "EndpointID": if running { r.id.as_str() } else { "" },
+                "Gateway": if running { gateways.get(id).cloned().unwrap_or_default() } else { String::new() },
+                "IPAddress": a.ip, "IPPrefixLen": a.prefix_len,
+                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "DNSNames": if running { serde_json::json!(names) } else { serde_json::Value::Null },
+            }),
+        );
+    }
+    let (ip, prefix, gateway) = if crate::engine::attach_mode_is_user(mode) {
+        (String::new(), 0, String::new())
+    } else {
+        (ip, prefix, gateway)
+    };
     serde_json::json!({
-        "Networks": { name: {
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
-            "NetworkID": name, "EndpointID": if e.is_some() { r.id.as_str() } else { "" },
-            "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
-        }},
+        "Networks": networks,
         "Ports": ports,
         "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix, "MacAddress": "",
     })

@@ -214,14 +214,12 @@ pub async fn disk_usage(daemon: &Arc<Daemon>) -> Reply {
     ))
 }
 
-/// `POST /networks/prune` and `POST /build/prune`: this daemon has no
-/// user-defined networks and no build cache, so nothing goes.
-pub fn nothing(what: &str) -> Reply {
-    let body = match what {
-        "networks" => serde_json::json!({"NetworksDeleted": null}),
-        _ => serde_json::json!({"CachesDeleted": null, "SpaceReclaimed": 0}),
-    };
-    Ok(json(StatusCode::OK, &body))
+/// `POST /build/prune`: this daemon has no build cache, so nothing goes.
+pub fn build_cache() -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"CachesDeleted": null, "SpaceReclaimed": 0}),
+    ))
 }
 
 #[cfg(test)]

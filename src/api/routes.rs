@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, copy, images, prune, push, registry, resources, system, volumes};
+use super::{archives, containers, copy, images, networks, prune, push, registry, resources, system, volumes};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -83,8 +83,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         }
         (&Method::POST, ["images", "prune"]) => prune::images(&daemon, &query).await,
         (&Method::GET, ["system", "df"]) => prune::disk_usage(&daemon).await,
-        (&Method::POST, ["networks", "prune"]) => prune::nothing("networks"),
-        (&Method::POST, ["build", "prune"]) => prune::nothing("build"),
+        (&Method::POST, ["build", "prune"]) => prune::build_cache(),
         (_, ["images", rest @ ..]) if !rest.is_empty() => image_route(&daemon, &method, rest, &query).await,
         (&Method::POST, ["containers", "create"]) => containers::create(&daemon, &query, req).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&daemon, &query),
@@ -125,11 +124,14 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::POST, ["exec", id, "start"]) => containers::exec_start(&daemon, id, req).await,
         (&Method::POST, ["exec", id, "resize"]) => containers::exec_resize(&daemon, id, &query),
         (&Method::GET, ["exec", id, "json"]) => containers::exec_inspect(&daemon, id),
-        (&Method::GET, ["networks"]) => Ok(super::http::json(StatusCode::OK, &Vec::<()>::new())),
-        (_, ["networks", id, ..]) => Err(ApiError::not_found(format!(
-            "network {} not found",
-            crate::quote::excerpt(id, 128)
-        ))),
+        (&Method::GET, ["networks"]) => networks::list(&daemon, &query),
+        (&Method::POST, ["networks", "create"]) => networks::create(&daemon, req).await,
+        (&Method::POST, ["networks", "prune"]) => networks::prune(&daemon, &query).await,
+        (&Method::GET, ["networks", id]) => networks::inspect(&daemon, id),
+        (&Method::DELETE, ["networks", id]) => networks::remove(&daemon, id).await,
+        (&Method::POST, ["networks", id, "connect"]) => networks::connect(&daemon, id, req).await,
+        (&Method::POST, ["networks", id, "disconnect"]) => networks::disconnect(&daemon, id, req).await,
+        (_, ["networks", ..]) => Err(ApiError::not_found("page not found")),
         (&Method::GET, ["volumes"]) => volumes::list(&daemon, &query),
         (&Method::POST, ["volumes", "create"]) => volumes::create(&daemon, req).await,
         (&Method::POST, ["volumes", "prune"]) => volumes::prune(&daemon, &query).await,

@@ -67,7 +67,7 @@ pub const CONFIG_FIELDS: &[Field] = &[
     f("MacAddress", "--mac-address", Refused),
     f(
         "NetworkingConfig",
-        "--network, --ip, --mac-address, --network-alias",
+        "--ip, --ip6, --mac-address, --link (of --network)",
         Partly,
     ),
     f("HostConfig", "", Honoured),
@@ -98,10 +98,10 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("PortBindings", "--publish", Honoured),
     f("PublishAllPorts", "--publish-all", Honoured),
     f("Links", "--link", Refused),
-    f("Dns", "--dns", Refused),
-    f("DnsOptions", "--dns-option", Refused),
-    f("DnsSearch", "--dns-search", Refused),
-    f("ExtraHosts", "--add-host", Refused),
+    f("Dns", "--dns", Honoured),
+    f("DnsOptions", "--dns-option", Honoured),
+    f("DnsSearch", "--dns-search", Honoured),
+    f("ExtraHosts", "--add-host", Honoured),
     f("ReadonlyRootfs", "--read-only", Honoured),
     f("CapAdd", "--cap-add", Honoured),
     f("CapDrop", "--cap-drop", Honoured),
@@ -222,7 +222,16 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
         }
         // Only the endpoint the CLI always sends for the default network,
         // with nothing asked of it.
-        "NetworkingConfig" => is_blank(v),
+        // and a user network's `Aliases` (the engine reads them).
+        "NetworkingConfig" => v
+            .get("EndpointsConfig")
+            .and_then(Value::as_object)
+            .map_or(is_blank(v), |eps| {
+                eps.values().all(|ep| match ep {
+                    Value::Object(o) => o.iter().all(|(k, x)| k == "Aliases" || k == "DNSNames" || is_blank(x)),
+                    other => is_blank(other),
+                })
+            }),
         "SecurityOpt" => true,
         "VolumeDriver" => matches!(s, "" | "local"),
         _ => false,
@@ -395,7 +404,7 @@ mod tests {
     fn each_refused_option_is_named() {
         let cases = [
             ("VolumeDriver", r#""nfs""#, "--volume-driver"),
-            ("ExtraHosts", r#"["a:192.0.2.9"]"#, "--add-host"),
+            ("Links", r#"["web:w"]"#, "--link"),
             ("PidMode", r#""host""#, "--pid"),
             ("IpcMode", r#""host""#, "--ipc"),
             ("UTSMode", r#""host""#, "--uts"),

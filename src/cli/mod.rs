@@ -143,6 +143,9 @@ pub enum Command {
     Export(commands::archives::ExportArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(commands::cp::Args),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(commands::network::Command),
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
@@ -268,6 +271,7 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Container(c) => commands::prune::container(&client, c, &mut out).await,
         Command::Image(c) => commands::prune::image(&client, c, &mut out).await,
         Command::System(c) => commands::prune::system(&client, c, &mut out).await,
+        Command::Network(c) => commands::network::run(&client, c, &mut out).await,
     }
 }
 

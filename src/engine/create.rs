@@ -19,15 +19,53 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
         "" | "default" | "bridge" => Ok(NetworkMode::Bridge(crate::run::network::Bridge {
             ports: Vec::new(),
             dir: Default::default(),
+            links: Vec::new(),
+            internal: false,
+            userns: None,
         })),
         "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),
-        other if other.starts_with("container:") => Err(Error::invalid(format!(
-            "strata does not support --network {other} yet: use bridge, host or none"
-        ))),
-        other => Err(Error::invalid(format!(
-            "network mode {other:?} is not supported: use bridge, host or none (user-defined networks come later)"
-        ))),
+        // The other container's pid is known at the start.
+        other if other.starts_with("container:") => {
+            if other.len() == "container:".len() {
+                return Err(Error::invalid(format!("invalid network mode: {other}")));
+            }
+            Ok(NetworkMode::Container(0))
+        }
+        // A user-defined network (checked by the caller): pasta for the
+        // outside, and a link to the network's bridge.
+        _ => network_mode("bridge"),
+    }
+}
+
+/// Docker's conflicts of `--network container:NAME`: the names, the
+/// resolver and the ports are the other container's.
+fn check_container_mode(config: &Config, host: &HostSettings) -> Result<(), Error> {
+    if !host.network_mode.starts_with("container:") {
+        return Ok(());
+    }
+    let set = |v: Option<&serde_json::Value>| {
+        v.is_some_and(|v| match v {
+            serde_json::Value::Array(a) => !a.is_empty(),
+            serde_json::Value::Object(o) => !o.is_empty(),
+            serde_json::Value::Bool(b) => *b,
+            _ => false,
+        })
+    };
+    let conflict = if !config.hostname.is_empty() {
+        Some("hostname and the network mode")
+    } else if set(host.extra.get("Dns")) || set(host.extra.get("DnsSearch")) || set(host.extra.get("DnsOptions")) {
+        Some("dns and the network mode")
+    } else if set(host.extra.get("ExtraHosts")) {
+        Some("custom host-to-IP mapping and the network mode")
+    } else if set(host.extra.get("PortBindings")) || set(host.extra.get("PublishAllPorts")) {
+        Some("port publishing and the container type network mode")
+    } else {
+        None
+    };
+    match conflict {
+        Some(what) => Err(Error::invalid(format!("conflicting options: {what}"))),
+        None => Ok(()),
     }
 }
 
@@ -49,6 +87,9 @@ impl Engine {
         request_checked?;
         record::validate_user(&config.user)?;
         network_mode(&host_config.network_mode)?;
+        super::dns::check(&host_config)?;
+        check_container_mode(&config, &host_config)?;
+        let networks = self.create_attachments(&config, &host_config, false)?;
         let settings = privileges::settings(&host_config)?;
         security::seccomp_program_for(&host_config, &settings.privileges)?;
         resources::check(&host_config)?;
@@ -111,6 +152,7 @@ impl Engine {
             manually_stopped: false,
             mounts: Vec::new(),
             endpoint: None,
+            networks,
         };
         let mut record = record;
         self.make_volumes(&mut mounts)?;

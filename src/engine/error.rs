@@ -13,6 +13,10 @@ pub enum Error {
     /// use (Docker's 409).
     #[error("{0}")]
     Conflict(String),
+    /// Refused by the object's own rules: a predefined network, one in
+    /// use (Docker's 403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request itself is wrong or asks for what is not supported
     /// (Docker's 400).
     #[error("{0}")]
@@ -37,6 +41,9 @@ impl Error {
     }
     pub fn conflict(message: impl Into<String>) -> Error {
         Error::Conflict(message.into())
+    }
+    pub fn forbidden(message: impl Into<String>) -> Error {
+        Error::Forbidden(message.into())
     }
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::InvalidArgument(message.into())

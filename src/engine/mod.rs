@@ -16,9 +16,11 @@
 //! start.
 
 mod archive;
+mod attach;
 mod commit;
 mod container;
 mod create;
+mod dns;
 mod environment;
 pub mod error;
 mod exec;
@@ -27,6 +29,7 @@ pub mod filter;
 mod login;
 pub mod mounts;
 mod names;
+pub mod networks;
 pub mod output;
 mod pause;
 pub mod ports;
@@ -54,6 +57,7 @@ pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
 pub use archive::{CopyIn, PathStat};
+pub use attach::{Member, NetworkView, is_user_mode as attach_mode_is_user};
 pub use commit::CommitOptions;
 pub use container::{Container, Progress};
 pub use error::Error;
@@ -95,6 +99,11 @@ pub struct Engine {
     volumes: volumes::Volumes,
     /// The spare shim the next start takes ([`spare`]).
     spares: spare::Spares,
+    /// User-defined networks (`networks/`) and their leases.
+    networks: networks::Networks,
+    /// Rootless: the user namespace of the containers on user networks,
+    /// and the networks' namespaces.
+    holder: Mutex<run::holder::Holder>,
 }
 
 fn random_id() -> io::Result<String> {
@@ -137,6 +146,25 @@ impl Engine {
             }
         }
         let volumes = volumes::Volumes::open(store.root())?;
+        let networks = networks::Networks::open(store.root())?;
+        let holder = run::holder::Holder::new(&helper, store.root());
+        if !sys::is_root() {
+            // Those a killed daemon left.
+            holder.sweep();
+        }
+        if sys::is_root() {
+            // Each network's namespace and bridge: kept across a daemon's
+            // restart (no container is on them now: their ends went with
+            // the containers' namespaces), made again after a reboot.
+            // (No sweep of the directory: other daemons' are there too.)
+            for n in &networks.stored() {
+                if let Some((base, len)) = n.cidr()
+                    && let Err(e) = run::bridge::ensure(&n.id, n.gateway.parse().unwrap_or(base), len)
+                {
+                    tracing::error!("network {}: {e}", n.name);
+                }
+            }
+        }
         resources::sweep(store.root());
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
@@ -213,6 +241,8 @@ impl Engine {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             volumes,
             spares: Default::default(),
+            networks,
+            holder: Mutex::new(holder),
         })
     }
 

@@ -6,6 +6,7 @@ use super::spec::{Config, HostSettings};
 use super::status::State;
 use crate::layers::{Digest, ImageConfig};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
@@ -34,6 +35,23 @@ pub struct Record {
     /// published ports); cleared at its end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<super::ports::Endpoint>,
+    /// The user-defined networks it is on, by network ID (`attach`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, Attachment>,
+}
+
+/// A container's place on a user-defined network: its aliases (fixed),
+/// and while it runs its address and interface.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Attachment {
+    /// The network's name (a network is never renamed).
+    pub network: String,
+    pub aliases: Vec<String>,
+    /// `a.b.c.d` while it runs, empty otherwise.
+    pub ip: String,
+    pub prefix_len: u8,
+    pub ifname: String,
 }
 
 impl Record {

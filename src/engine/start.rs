@@ -88,6 +88,7 @@ impl Engine {
         match started {
             Ok(()) => Ok(true),
             Err((e, code)) => {
+                self.release_links(c);
                 let mut live = c.lock();
                 if let Err(refused) = live.record.state.start_failed(code, bounded(e.to_string())) {
                     tracing::warn!("container {}: {refused}", &c.id[..12]);
@@ -114,23 +115,27 @@ impl Engine {
     /// address and the resolver skips the host's loopback servers
     /// ([`super::ports::bridge_resolv_conf`]), which it cannot reach.
     fn write_etc_files(
+        &self,
         c: &Container,
         record: &Record,
         endpoint: Option<&super::ports::Endpoint>,
     ) -> io::Result<Vec<(String, PathBuf)>> {
         let hostname = &record.config.hostname;
-        let own = match endpoint {
-            Some(e) if !e.ip.is_empty() => format!("{}\t{hostname}\n", e.ip),
-            _ => format!("127.0.1.1\t{hostname}\n"),
+        let mut with_endpoint = record.clone();
+        with_endpoint.endpoint = endpoint.cloned();
+        // Its peers are named before it runs; they learn its name after.
+        let peers = if record.networks.is_empty() {
+            String::new()
+        } else {
+            self.peer_lines(record)
         };
-        let hosts = format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{own}"
-        );
+        let hosts = super::attach::hosts_text(record, &super::attach::own_ip(&with_endpoint), &peers);
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let resolv = match endpoint {
-            Some(_) => super::ports::bridge_resolv_conf(&host_resolv).into_bytes(),
-            None => host_resolv.into_bytes(),
+            Some(_) => super::ports::bridge_resolv_conf(&host_resolv),
+            None => host_resolv,
         };
+        let resolv = super::dns::resolv_conf(&resolv, &record.host_config).into_bytes();
         let files = [
             ("/etc/hostname", "hostname", format!("{hostname}\n").into_bytes()),
             ("/etc/hosts", "hosts", hosts.into_bytes()),
@@ -167,18 +172,16 @@ impl Engine {
                 (confinement, cgroup, resources, None)
             }
         };
-        let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
-        let endpoint = match &mut network {
-            run::NetworkMode::Bridge(bridge) => {
-                let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
-                bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
-                bridge.dir = c.dir.clone();
-                Some(super::ports::endpoint(bridge.ports.clone()))
-            }
-            _ => None,
-        };
-        let etc_files =
-            Self::write_etc_files(c, record, endpoint.as_ref()).map_err(|e| fail(internal("writing /etc files")(e)))?;
+        // The addresses on its user networks (given back by start_run on
+        // a failure, by `exited` at the end).
+        let mut record = record.clone();
+        let record = &mut record;
+        let Prepared {
+            network,
+            endpoint,
+            hostname,
+            etc_files,
+        } = self.prepare_network(c, record)?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
         self.fill_volumes(c, record)
@@ -193,7 +196,7 @@ impl Engine {
         let spec = run::ContainerSpec {
             id: record.id.clone(),
             rootfs: c.dir.join("merged"),
-            hostname: record.config.hostname.clone(),
+            hostname,
             network,
             etc_files,
             mounts: user_mounts,
@@ -247,6 +250,7 @@ impl Engine {
         mark_running(
             c,
             endpoint,
+            record.networks.clone(),
             RunHandles {
                 process: process.clone(),
                 mount: Some(mount),
@@ -258,7 +262,83 @@ impl Engine {
             },
         );
         self.spawn_waiter(c, process);
+        if !record.networks.is_empty() {
+            self.refresh_hosts();
+        }
         Ok(())
+    }
+
+    /// The network of a start: its mode made concrete (the links to its
+    /// user networks, its published ports, the pid of a `container:`
+    /// mode's container), its endpoint, and its hostname and /etc files.
+    fn prepare_network(&self, c: &Container, record: &mut Record) -> Result<Prepared, (Error, i32)> {
+        let fail = |e: Error| (e, 128);
+        let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
+        let (links, internal_only) = self.start_links(record).map_err(fail)?;
+        let endpoint = match &mut network {
+            run::NetworkMode::Bridge(bridge) if internal_only => {
+                bridge.userns = links.first().and_then(|l| l.userns.clone());
+                bridge.links = links;
+                bridge.internal = true;
+                bridge.dir = c.dir.clone();
+                None
+            }
+            run::NetworkMode::Bridge(bridge) => {
+                bridge.userns = links.first().and_then(|l| l.userns.clone());
+                bridge.links = links;
+                let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
+                bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
+                bridge.dir = c.dir.clone();
+                Some(super::ports::endpoint(bridge.ports.clone()))
+            }
+            _ => None,
+        };
+        // `container:NAME`: its namespace, and its names and resolver.
+        let joined = match &mut network {
+            run::NetworkMode::Container(pid) => {
+                let (target_pid, target) = self.network_container(record).map_err(fail)?;
+                *pid = target_pid;
+                Some(target)
+            }
+            _ => None,
+        };
+        let (hostname, etc_files) = match &joined {
+            Some(target) => (
+                target.record().config.hostname,
+                ["hostname", "hosts", "resolv.conf"]
+                    .iter()
+                    .map(|f| (format!("/etc/{f}"), target.dir.join(f)))
+                    .collect(),
+            ),
+            None => (
+                record.config.hostname.clone(),
+                self.write_etc_files(c, record, endpoint.as_ref())
+                    .map_err(|e| fail(internal("writing /etc files")(e)))?,
+            ),
+        };
+        Ok(Prepared {
+            network,
+            endpoint,
+            hostname,
+            etc_files,
+        })
+    }
+
+    /// The running container a `container:NAME` mode names, and its
+    /// init's pid (Docker's errors when it is not there, not running, or
+    /// this one).
+    fn network_container(&self, record: &Record) -> Result<(u32, Arc<Container>), Error> {
+        let name = record.host_config.network_mode.trim_start_matches("container:");
+        let target = self.get(name)?;
+        if target.id == record.id {
+            return Err(Error::invalid("cannot join own network namespace"));
+        }
+        match target.pid() {
+            Some(pid) => Ok((pid, target)),
+            None => Err(Error::conflict(format!(
+                "cannot join network namespace of a non running container: {name}"
+            ))),
+        }
     }
 
     /// Empty volumes (not `nocopy`) get the image's content at their path.
@@ -374,12 +454,18 @@ impl Engine {
             }
             live.record.state.oom_killed = oom_killed;
             live.record.endpoint = None;
+            for a in live.record.networks.values_mut() {
+                a.ip.clear();
+                a.ifname.clear();
+            }
             let rec = live.record.clone();
             drop(live);
             let auto_remove = rec.host_config.auto_remove;
             c.save_soon(rec);
             auto_remove
         };
+        self.release_links(c);
+        self.refresh_hosts();
         c.progress.send_modify(|p| {
             p.exits += 1;
             p.exit_code = code;
@@ -447,11 +533,25 @@ fn network_failure(record: &Record, e: &run::network::Error) -> Error {
     ))
 }
 
+/// What [`Engine::prepare_network`] gives a start.
+struct Prepared {
+    network: run::NetworkMode,
+    endpoint: Option<super::ports::Endpoint>,
+    hostname: String,
+    etc_files: Vec<(String, PathBuf)>,
+}
+
 /// Records the started process as the container's run, and saves (in
 /// the background).
-fn mark_running(c: &Arc<Container>, endpoint: Option<super::ports::Endpoint>, run: RunHandles) {
+fn mark_running(
+    c: &Arc<Container>,
+    endpoint: Option<super::ports::Endpoint>,
+    networks: std::collections::BTreeMap<String, super::record::Attachment>,
+    run: RunHandles,
+) {
     let mut live = c.lock();
     live.record.endpoint = endpoint;
+    live.record.networks = networks;
     if let Err(refused) = live.record.state.start(run.process.pid(), now_rfc3339()) {
         tracing::warn!("container {}: {refused}", &c.id[..12]);
     }

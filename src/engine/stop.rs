@@ -89,6 +89,9 @@ impl Engine {
         self.spares.clear();
         // The exits just recorded are written in the background.
         let _ = tokio::task::spawn_blocking(|| super::container::wait_for_saves(Duration::from_secs(10))).await;
+        // The networks' namespaces go with the daemon (made again at its
+        // next start): a stopped daemon leaves nothing in /run.
+        self.networks_down();
         if let Some(m) = self.devices.manager() {
             m.remove_parent();
         }

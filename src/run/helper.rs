@@ -21,8 +21,10 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-/// What the init is asked to do.
+/// What the init is asked to do. (One per start, moved into the forked
+/// init: the variants' sizes do not matter.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(super) enum InitSpec {
     Start {
         spec: ContainerSpec,
@@ -93,21 +95,6 @@ fn write_id_maps(uid: u32, gid: u32) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Makes a container's namespaces for this process's next child (the
-/// init): a user namespace first when rootless, then the rest.
-pub(super) fn unshare_for(spec: &ContainerSpec, rootless: bool) -> Result<(), Failure> {
-    if rootless {
-        let (uid, gid) = crate::sys::ids();
-        crate::sys::unshare_namespaces(UnshareFlags::NEWUSER).map_err(fail("creating a user namespace"))?;
-        write_id_maps(uid, gid)?;
-    }
-    let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
-    if spec.network != NetworkMode::Host {
-        flags |= UnshareFlags::NEWNET;
-    }
-    crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))
-}
-
 const NAMESPACES: &[(&str, LinkNameSpaceType)] = &[
     ("user", LinkNameSpaceType::User),
     ("mnt", LinkNameSpaceType::Mount),
@@ -152,6 +139,43 @@ fn setns(kind: &str, fd: BorrowedFd<'_>) -> Result<(), Failure> {
     })
 }
 
+/// A container's namespaces, made (or joined: another container's
+/// network, the holder's user namespace of a rootless user network)
+/// before its init is forked.
+pub(super) fn start_namespaces(spec: &ContainerSpec, rootless: bool) -> Result<(), Failure> {
+    let mut joined_user = false;
+    if let NetworkMode::Container(pid) = spec.network {
+        // The user namespace first: it grants the right to join
+        // the network namespace it owns.
+        let namespaces = open_namespaces(pid)?;
+        for kind in ["user", "net"] {
+            if let Some((_, fd)) = namespaces.iter().find(|(k, _)| k == kind) {
+                setns(kind, fd.as_fd())?;
+                joined_user |= kind == "user";
+            }
+        }
+    }
+    if let NetworkMode::Bridge(b) = &spec.network
+        && let Some(userns) = &b.userns
+    {
+        let fd = rustix::fs::open(userns, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(fail_errno(&userns.display().to_string()))?;
+        setns("user", fd.as_fd())?;
+        joined_user = true;
+    }
+    if rootless && !joined_user {
+        let (uid, gid) = crate::sys::ids();
+        crate::sys::unshare_namespaces(UnshareFlags::NEWUSER).map_err(fail("creating a user namespace"))?;
+        write_id_maps(uid, gid)?;
+    }
+    let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
+    if !matches!(spec.network, NetworkMode::Host | NetworkMode::Container(_)) {
+        flags |= UnshareFlags::NEWNET;
+    }
+    crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;
+    Ok(())
+}
+
 fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     let spec: ShimSpec = env_spec()?;
     if let ShimSpec::Spare { cgroups } = spec {
@@ -166,7 +190,7 @@ fn shim(sock: &UnixStream) -> Result<i32, Failure> {
     let cgroups = cgroup::Joiner::open(cgroups).map_err(fail("confining the container"))?;
     let init_spec = match spec {
         ShimSpec::Start { spec, rootless } => {
-            unshare_for(&spec, rootless)?;
+            start_namespaces(&spec, rootless)?;
             InitSpec::Start { spec, rootless }
         }
         ShimSpec::Spare { .. } => return Err(Failure::new(1, "a spare came as a start")),

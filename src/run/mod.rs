@@ -38,12 +38,14 @@
 //! may install a filter then. [`Privileges`] carries the rest of what
 //! Docker's `HostConfig` asks: the capability set, limits, groups, devices.
 
+pub mod bridge;
 pub mod caps;
 pub mod cgroup;
 pub mod delegation;
 pub mod devices;
 pub mod ebpf;
 mod helper;
+pub mod holder;
 mod linux;
 mod lookup;
 pub mod network;
@@ -85,6 +87,10 @@ pub enum NetworkMode {
     /// A new network namespace configured by pasta ([`network`]): `eth0`
     /// with outbound access, and the published ports.
     Bridge(network::Bridge),
+    /// The network namespace of another container, whose init's host pid
+    /// this is (rootless, its user namespace too: only a process of that
+    /// user namespace may join its network namespace).
+    Container(u32),
 }
 
 /// The process to run.
@@ -266,8 +272,10 @@ impl Error {
     }
 }
 
-/// What the shim is asked to do.
+/// What the shim is asked to do. (One is made per process start and
+/// sent as JSON: the variants' sizes do not matter.)
 #[derive(Debug, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
 enum ShimSpec {
     Start {
         spec: ContainerSpec,
@@ -483,7 +491,26 @@ fn attend(
     // The network is configured before the init may run anything.
     let before_ack = |pid: u32| -> Result<Option<network::Pasta>, Error> {
         match bridge {
-            Some((b, rootless)) => Ok(Some(network::Pasta::start(b, pid, rootless)?)),
+            Some((b, rootless)) => {
+                let pasta = if b.internal {
+                    None
+                } else {
+                    Some(network::Pasta::start(b, pid, rootless)?)
+                };
+                // A failure drops pasta; the init is killed, and the
+                // pairs made go with its namespace.
+                for link in &b.links {
+                    let began = std::time::Instant::now();
+                    bridge::attach(pid, link).map_err(network::Error::from)?;
+                    tracing::debug!(
+                        "linked {} of {pid} to {} in {:?}",
+                        link.ifname,
+                        link.netns.display(),
+                        began.elapsed()
+                    );
+                }
+                Ok(pasta)
+            }
             None => Ok(None),
         }
     };
@@ -670,6 +697,9 @@ pub fn dispatch_helper() {
     };
     if arg == SHIM_ARG {
         helper::shim_main()
+    }
+    if arg == holder::HOLD_ARG {
+        holder::hold_main()
     }
 }
 

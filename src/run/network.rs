@@ -76,6 +76,18 @@ pub struct Bridge {
     /// The container's run directory, where the namespace file and
     /// pasta's pid file go.
     pub dir: PathBuf,
+    /// The user-defined networks it joins ([`super::bridge`]), linked
+    /// once pasta has configured the namespace.
+    #[serde(default)]
+    pub links: Vec<super::bridge::Link>,
+    /// Only internal networks: no pasta (no outbound, no ports); `lo` is
+    /// brought up with the first link.
+    #[serde(default)]
+    pub internal: bool,
+    /// Rootless, with links: the user namespace to join instead of making
+    /// one (the holder's, see [`super::holder`]).
+    #[serde(default)]
+    pub userns: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +101,8 @@ pub enum Error {
     Failed(String),
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
+    #[error(transparent)]
+    Link(#[from] super::bridge::Error),
 }
 
 /// Where pasta finds the namespace.
@@ -396,6 +410,9 @@ mod tests {
         Bridge {
             ports,
             dir: PathBuf::from("/run/c"),
+            links: Vec::new(),
+            internal: false,
+            userns: None,
         }
     }
 

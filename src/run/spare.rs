@@ -252,7 +252,7 @@ fn pre_init(sock: &UnixStream, joiner: &Joiner, sync: UnixStream, report: UnixSt
             .map_err(|e| Failure::new(1, format!("confining the container: {e}")))?;
         helper::send(&report, "ready").map_err(|_| Failure::new(1, "the spare shim is gone"))?;
         let (spec, rootless) = read_start(sock)?;
-        helper::unshare_for(&spec, rootless)?;
+        helper::start_namespaces(&spec, rootless)?;
         match crate::sys::signals::fork_single_threaded()
             .map_err(|e| Failure::new(1, format!("starting the container's init: {e}")))?
         {

@@ -87,3 +87,5 @@ mod cp;
 mod rename;
 // Prune and df: unused containers and images removed, real sizes reported.
 mod prune;
+// User-defined networks: objects, names between containers, isolation, connect, no leftovers.
+mod networks;

@@ -294,19 +294,11 @@ fn a_taken_port_and_a_bad_spec_are_dockers_errors() {
             "{reply}"
         );
     }
-    // Not yet: other containers' networks and user-defined ones.
+    // Other containers' networks and user-defined ones that do not exist.
     let out = d.strata(&["run", "--rm", "--network", "container:x", "busybox", "true"]);
-    assert!(
-        text(&out).contains("does not support --network container:x yet"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("No such container: x"), "{}", text(&out));
     let out = d.strata(&["run", "--rm", "--network", "app", "busybox", "true"]);
-    assert!(
-        text(&out).contains("network mode \"app\" is not supported"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("network app not found"), "{}", text(&out));
 }
 
 /// `none` has only `lo`; `host` sees the host's interfaces; the default

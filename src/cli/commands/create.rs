@@ -55,9 +55,12 @@ pub struct ContainerArgs {
     /// Container host name
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: bridge (the default: its own, through pasta), host or none
+    /// Network: bridge (the default: its own, through pasta), host, none or a user-defined network
     #[arg(long, alias = "net", value_name = "MODE")]
     pub network: Option<String>,
+    /// Add network-scoped alias for the container (a user-defined network's)
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    pub network_aliases: Vec<String>,
     /// Override the image's entrypoint
     #[arg(long, value_name = "CMD")]
     pub entrypoint: Option<String>,
@@ -146,6 +149,14 @@ impl ContainerArgs {
                 ..Default::default()
             },
         };
+        if !self.network_aliases.is_empty() {
+            // As docker: the endpoint of the network the mode names.
+            let network = request.host_config.network_mode.clone();
+            request.config.extra.insert(
+                "NetworkingConfig".into(),
+                serde_json::json!({"EndpointsConfig": {network: {"Aliases": self.network_aliases}}}),
+            );
+        }
         self.security.apply(&mut request.host_config);
         self.resources.apply(&mut request.host_config);
         self.init.apply(&mut request.host_config);

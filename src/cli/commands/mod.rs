@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod login;
 pub mod logs;
 pub mod mount_args;
+pub mod network;
 pub mod port;
 pub mod port_args;
 pub mod prune;

@@ -174,6 +174,17 @@ async fn system_prune(client: &Client, a: SystemPruneArgs, out: &mut impl Write)
     let containers = prune_containers(client, &a.filter).await?;
     let mut text = containers_report(&containers);
     let mut space = containers.space_reclaimed;
+    // Docker's order: containers, networks, volumes, images.
+    let q = filters::query(&filters::parse(&a.filter)?);
+    let raw = client.call(Method::POST, &format!("/networks/prune{q}"), None).await?;
+    let nets: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| Error::Protocol(e.to_string()))?;
+    if let Some(names) = nets["NetworksDeleted"].as_array().filter(|n| !n.is_empty()) {
+        text += "Deleted Networks:\n";
+        for n in names.iter().filter_map(|n| n.as_str()) {
+            text += &format!("{n}\n");
+        }
+        text += "\n";
+    }
     if a.volumes {
         let q = filters::query(&filters::parse(&a.filter)?);
         let raw = client.call(Method::POST, &format!("/volumes/prune{q}"), None).await?;
