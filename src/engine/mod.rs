@@ -97,6 +97,9 @@ pub struct Engine {
     shutting_down: std::sync::atomic::AtomicBool,
     /// Named and anonymous volumes (`volumes/`).
     volumes: volumes::Volumes,
+    /// The runtime's bind targets, every container's topmost lower
+    /// ([`start::init_layer`]).
+    init_layer: PathBuf,
     /// The spare shim the next start takes ([`spare`]).
     spares: spare::Spares,
     /// User-defined networks (`networks/`) and their leases.
@@ -146,6 +149,7 @@ impl Engine {
             }
         }
         let volumes = volumes::Volumes::open(store.root())?;
+        let init_layer = start::init_layer(store.root())?;
         let networks = networks::Networks::open(store.root())?;
         let holder = run::holder::Holder::new(&helper, store.root());
         if !sys::is_root() {
@@ -240,6 +244,7 @@ impl Engine {
             restarts: restart::Restarts::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             volumes,
+            init_layer,
             spares: Default::default(),
             networks,
             holder: Mutex::new(holder),
@@ -290,13 +295,11 @@ impl Engine {
     }
 
     /// The layer directories of an image, topmost first.
+    /// A container's lower layers, topmost first: the init layer, then
+    /// the image's.
     pub(super) fn lowers(&self, image: &crate::layers::ImageConfig) -> Vec<PathBuf> {
-        image
-            .rootfs
-            .diff_ids
-            .iter()
-            .rev()
-            .map(|d| self.store.layer_dir(d))
+        std::iter::once(self.init_layer.clone())
+            .chain(image.rootfs.diff_ids.iter().rev().map(|d| self.store.layer_dir(d)))
             .collect()
     }
 

@@ -18,6 +18,39 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The files the runtime binds over in every container, made empty once
+/// per store in a layer of their own (`init-layer/`), which every
+/// container's root has as its topmost lower, as Docker's `-init` layer:
+/// the init finds its bind targets there instead of creating them in the
+/// writable layer (four FUSE requests each, and a copied-up `/etc` that
+/// `diff` and `commit` would see).
+const INIT_FILES: [&str; 3] = ["etc/hostname", "etc/hosts", "etc/resolv.conf"];
+
+/// The store's init layer, made if missing (in a temporary directory,
+/// renamed into place whole).
+pub(super) fn init_layer(store_root: &std::path::Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = store_root.join("init-layer");
+    if INIT_FILES.iter().all(|f| dir.join(f).is_file()) {
+        return Ok(dir);
+    }
+    let tmp = store_root.join(".init-layer.tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::DirBuilder::new().mode(0o755).create(&tmp)?;
+    std::fs::DirBuilder::new().mode(0o755).create(tmp.join("etc"))?;
+    for f in INIT_FILES {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(tmp.join(f))?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir)?;
+    sys::fsync_dir(store_root)?;
+    Ok(dir)
+}
+
 /// Mounts the container's root (its image's layers, `lowers` topmost
 /// first, under its writable layer) at `merged/`, served by this process.
 pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuser::BackgroundSession> {

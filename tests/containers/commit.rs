@@ -364,3 +364,35 @@ fn a_commit_on_a_full_disk_says_so_and_leaves_nothing() {
     );
     ok(&d, &["rm", "big"]);
 }
+
+/// A container that only made `/new`: its diff is that alone, and its
+/// writable layer holds nothing of the runtime's (the bind targets of
+/// `/etc/hosts` and friends come from the store's init layer).
+fn only_the_new_file_is_a_change(d: &Daemon) {
+    ok(d, &["run", "--name", "touched", "busybox", "touch", "/new"]);
+    assert_eq!(ok(d, &["diff", "touched"]), "A /new\n");
+    let id = d.inspect("touched")["Id"].as_str().unwrap().to_string();
+    let upper = super::container_dir(d, &id).join("upper");
+    let mut entries: Vec<String> = std::fs::read_dir(&upper)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["new"], "the writable layer {}", upper.display());
+    // Inside, the runtime's files are there all the same.
+    let out = ok(d, &["run", "--rm", "busybox", "cat", "/etc/hostname", "/etc/hosts"]);
+    assert!(out.contains("localhost"), "{out}");
+}
+
+#[test]
+fn the_runtimes_files_stay_out_of_the_writable_layer() {
+    let d = require!(daemon());
+    only_the_new_file_is_a_change(&d);
+}
+
+#[test]
+fn the_runtimes_files_stay_out_of_a_rootless_writable_layer() {
+    let d = require!(crate::util::rootless_daemon());
+    d.import_busybox();
+    only_the_new_file_is_a_change(&d);
+}
