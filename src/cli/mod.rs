@@ -10,6 +10,7 @@ mod format;
 mod progress;
 mod reference;
 mod session;
+mod template;
 
 pub use client::{Client, TlsFiles};
 
