@@ -76,6 +76,10 @@ enum Node {
 pub struct Template {
     source: String,
     nodes: Vec<Node>,
+    /// `json` of the whole item is `json.Marshal`'s, HTML-escaped: docker's
+    /// list contexts marshal themselves (`{{json .}}` of a `ps` row), where
+    /// `{{json .Field}}` goes through docker's non-escaping encoder.
+    marshalled_root: bool,
 }
 
 fn line_col(src: &str, pos: usize) -> (usize, usize) {
@@ -111,7 +115,7 @@ fn is_word(c: char) -> bool {
 }
 
 /// The tokens of one action's text; `base` is its offset in the template.
-fn lex(text: &str, base: usize, src: &str) -> Result<Vec<(Tok, usize, String)>, Error> {
+fn lex(text: &str, base: usize, src: &str) -> Result<Vec<Token>, Error> {
     let err = |pos: usize, message: String| {
         let (line, col) = line_col(src, pos);
         Error::Parse { line, col, message }
@@ -223,7 +227,7 @@ fn lex(text: &str, base: usize, src: &str) -> Result<Vec<(Tok, usize, String)>, 
 
 struct Parser<'a> {
     src: &'a str,
-    toks: Vec<(Tok, usize, String)>,
+    toks: Vec<Token>,
     at: usize,
 }
 
@@ -346,13 +350,18 @@ fn pieces(src: &str) -> Result<Vec<Piece>, Error> {
     Ok(out)
 }
 
-enum End {
+/// A token with its offset in the template and its text.
+type Token = (Tok, usize, String);
+
+/// What ended a list of nodes.
+enum Stop {
     Eof,
     End,
-    Else(Option<(Vec<(Tok, usize, String)>, usize)>),
+    /// `{{else}}`, or `{{else if …}}` with the tokens after `else`.
+    Else(Option<(Vec<Token>, usize)>),
 }
 
-fn parse_list(src: &str, it: &mut std::vec::IntoIter<Piece>) -> Result<(Vec<Node>, End), Error> {
+fn parse_list(src: &str, it: &mut std::vec::IntoIter<Piece>) -> Result<(Vec<Node>, Stop), Error> {
     let mut nodes = Vec::new();
     while let Some(piece) = it.next() {
         let (body, pos) = match piece {
@@ -380,10 +389,10 @@ fn parse_list(src: &str, it: &mut std::vec::IntoIter<Piece>) -> Result<(Vec<Node
             _ => String::new(),
         };
         match keyword.as_str() {
-            "end" => return Ok((nodes, End::End)),
+            "end" => return Ok((nodes, Stop::End)),
             "else" => {
                 let rest: Vec<_> = toks[1..].to_vec();
-                return Ok((nodes, End::Else((!rest.is_empty()).then_some((rest, pos)))));
+                return Ok((nodes, Stop::Else((!rest.is_empty()).then_some((rest, pos)))));
             }
             "if" | "range" | "with" => {
                 let mut p = Parser { src, toks, at: 1 };
@@ -396,7 +405,7 @@ fn parse_list(src: &str, it: &mut std::vec::IntoIter<Piece>) -> Result<(Vec<Node
             }
         }
     }
-    Ok((nodes, End::Eof))
+    Ok((nodes, Stop::Eof))
 }
 
 fn block(src: &str, it: &mut std::vec::IntoIter<Piece>, kind: &str, pipe: Pipeline, pos: usize) -> Result<Node, Error> {
@@ -406,14 +415,14 @@ fn block(src: &str, it: &mut std::vec::IntoIter<Piece>, kind: &str, pipe: Pipeli
     };
     let (body, end) = parse_list(src, it)?;
     let otherwise = match end {
-        End::Eof => return Err(unexpected(format!("unexpected EOF in {kind}"))),
-        End::End => Vec::new(),
-        End::Else(None) => match parse_list(src, it)? {
-            (nodes, End::End) => nodes,
+        Stop::Eof => return Err(unexpected(format!("unexpected EOF in {kind}"))),
+        Stop::End => Vec::new(),
+        Stop::Else(None) => match parse_list(src, it)? {
+            (nodes, Stop::End) => nodes,
             _ => return Err(unexpected(format!("expected end in {kind}"))),
         },
         // `{{else if …}}`: an `if` inside the else branch, sharing its `end`.
-        End::Else(Some((toks, epos))) => {
+        Stop::Else(Some((toks, epos))) => {
             let word = match toks.first() {
                 Some((Tok::Ident(w), _, _)) if w == "if" || w == "with" => w.clone(),
                 _ => return Err(unexpected("unexpected tokens after else".into())),
@@ -434,7 +443,7 @@ impl Template {
     pub fn parse(source: &str) -> Result<Template, Error> {
         let mut it = pieces(source)?.into_iter();
         let (nodes, end) = parse_list(source, &mut it)?;
-        if !matches!(end, End::Eof) {
+        if !matches!(end, Stop::Eof) {
             return Err(Error::Parse {
                 line: 1,
                 col: 0,
@@ -444,13 +453,21 @@ impl Template {
         Ok(Template {
             source: source.to_string(),
             nodes,
+            marshalled_root: false,
         })
+    }
+
+    /// See [`Template::marshalled_root`]'s field.
+    pub fn marshalled_root(mut self) -> Template {
+        self.marshalled_root = true;
+        self
     }
 
     /// The template run on `data`.
     pub fn execute(&self, data: &Value) -> Result<String, Error> {
         let mut ex = Exec {
             src: &self.source,
+            marshalled_root: self.marshalled_root,
             vars: vec![("$".to_string(), data.clone())],
             out: String::new(),
         };
@@ -463,6 +480,7 @@ impl Template {
 
 struct Exec<'a> {
     src: &'a str,
+    marshalled_root: bool,
     vars: Vec<(String, Value)>,
     out: String,
 }
@@ -660,11 +678,30 @@ impl Exec<'_> {
     }
 
     fn call(&self, op: &Operand, name: &str, args: Vec<Value>) -> Result<Value, Error> {
+        if name == "json" && self.marshalled_root && args.len() == 1 && args[0] == self.vars[0].1 {
+            return Ok(Value::String(go_json(&args[0])));
+        }
         call(name, args).map_err(|message| self.fail(op, format!("error calling {name}: {message}")))
     }
 }
 
 // ------------------------------------------------------------- functions
+
+/// `json.Marshal`'s output: `<`, `>`, `&`, U+2028 and U+2029 escaped.
+pub fn go_json(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for c in v.to_string().chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 const FUNCS: &[&str] = &[
     "json", "join", "split", "upper", "lower", "title", "pad", "truncate", "len", "index", "print", "println",
