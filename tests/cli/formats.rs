@@ -93,3 +93,46 @@ fn a_missing_key_is_docker_s_template_error() {
     let out = d.strata(&["images", "--format", "{{.Repository"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
+
+#[test]
+fn history_volume_network_version_and_info_formats_match_the_docker_cli() {
+    let d = require!(Daemon::with_docker_and_busybox());
+    d.ok(&["volume", "create", "fmt-vol"]);
+    let cases: &[&[&str]] = &[
+        &[
+            "history",
+            "--format",
+            "{{.ID}} {{.Size}} {{.CreatedBy}} {{.Comment}}",
+            "busybox",
+        ],
+        &["history", "--format", "table {{.ID}}\\t{{.CreatedSince}}", "busybox"],
+        &["volume", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"],
+        &["volume", "ls", "--format", "table {{.Name}}\\t{{.Driver}}"],
+        &[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}} {{.IPv6}} {{.Internal}}",
+        ],
+        &["network", "ls", "--format", "table {{.ID}}\\t{{.Name}}"],
+        &[
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}",
+        ],
+        &[
+            "info",
+            "--format",
+            "{{.ServerVersion}} {{.Containers}} {{.Images}} {{json .Driver}}",
+        ],
+    ];
+    for args in cases {
+        let ours = d.ok(args);
+        assert!(!ours.trim().is_empty(), "{args:?}");
+        assert_eq!(ours, d.docker_ok(args), "{args:?}");
+    }
+    assert_eq!(
+        d.ok(&["volume", "ls", "--format", "table {{.Name}}"]),
+        "VOLUME NAME\nfmt-vol\n"
+    );
+}
