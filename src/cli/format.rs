@@ -263,4 +263,29 @@ mod tests {
             r#"{"a":"\u003cnone\u003e\u0026\u2028"}"#
         );
     }
+
+    #[test]
+    fn list_formats_as_docker_s_formatter() {
+        let items = [serde_json::json!({"Names": "a", "ID": "0123", "Size": "<1kB"})];
+        let headers = serde_json::json!({"Names": "NAMES", "ID": "CONTAINER ID", "Size": "SIZE"});
+        let render = |f: &str| ListFormat::parse(Some(f)).unwrap().render(&items, &headers).unwrap();
+        assert_eq!(
+            render("table {{.ID}}\\t{{.Names}}").unwrap(),
+            "CONTAINER ID   NAMES\n0123           a\n"
+        );
+        assert_eq!(render("{{.Names}}:{{.ID}}").unwrap(), "a:0123\n");
+        assert_eq!(
+            render("{{json .}}").unwrap(),
+            "{\"ID\":\"0123\",\"Names\":\"a\",\"Size\":\"\\u003c1kB\"}\n"
+        );
+        assert_eq!(render("{{json .Size}}").unwrap(), "\"<1kB\"\n");
+        assert_eq!(
+            render("json").unwrap(),
+            "{\"ID\":\"0123\",\"Names\":\"a\",\"Size\":\"\\u003c1kB\"}\n"
+        );
+        assert!(render("table").is_none());
+        assert!(ListFormat::parse(Some("{{.Names")).is_err());
+        let missing = ListFormat::parse(Some("{{.Nope}}")).unwrap().render(&items, &headers);
+        assert!(missing.is_err());
+    }
 }

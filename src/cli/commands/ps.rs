@@ -21,12 +21,17 @@ pub struct Args {
 }
 
 pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
-    let path = if args.all {
+    let mut path = String::from(if args.all {
         "/containers/json?all=1"
     } else {
-        "/containers/json"
-    };
-    let list: Vec<ContainerSummary> = client.get_json(path).await?;
+        "/containers/json?all=0"
+    });
+    // As docker: sizes are asked for (they cost a walk of each writable
+    // layer) only when the format shows them.
+    if args.format.as_deref().is_some_and(|f| f.contains(".Size")) {
+        path += "&size=1";
+    }
+    let list: Vec<ContainerSummary> = client.get_json(&path).await?;
     let id = |s: &str| {
         if args.no_trunc {
             s.to_string()
