@@ -66,16 +66,17 @@ fn title(s: &str) -> String {
     out
 }
 
-pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
+/// docker's own functions, on text: `None` when `name` is not one.
+fn text_func(name: &str, args: &[Value]) -> Result<Option<Value>, String> {
     let s = |v: &Value| text(v);
-    Ok(match name {
+    Ok(Some(match name {
         // docker's: json.Encoder without HTML escaping, newline trimmed.
         "json" => {
-            want(&args, 1)?;
+            want(args, 1)?;
             Value::String(serde_json::to_string(&args[0]).map_err(|e| e.to_string())?)
         }
         "join" => {
-            want(&args, 2)?;
+            want(args, 2)?;
             let items = match &args[0] {
                 Value::Array(a) => a.iter().map(s).collect::<Vec<_>>(),
                 Value::Null => Vec::new(),
@@ -89,12 +90,12 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             Value::String(items.join(&s(&args[1])))
         }
         "split" => {
-            want(&args, 2)?;
+            want(args, 2)?;
             let (a, sep) = (s(&args[0]), s(&args[1]));
             Value::Array(a.split(sep.as_str()).map(|p| Value::String(p.into())).collect())
         }
         "upper" | "lower" | "title" => {
-            want(&args, 1)?;
+            want(args, 1)?;
             let a = s(&args[0]);
             Value::String(match name {
                 "upper" => a.to_uppercase(),
@@ -104,7 +105,7 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         }
         // docker's padWithSpace(source, prefix, suffix int).
         "pad" => {
-            want(&args, 3)?;
+            want(args, 3)?;
             let n = |v: &Value| v.as_u64().unwrap_or(0) as usize;
             let a = s(&args[0]);
             if a.is_empty() {
@@ -114,10 +115,20 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             }
         }
         "truncate" => {
-            want(&args, 2)?;
+            want(args, 2)?;
             let n = args[1].as_u64().unwrap_or(0) as usize;
             Value::String(s(&args[0]).chars().take(n).collect())
         }
+        _ => return Ok(None),
+    }))
+}
+
+pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
+    if let Some(v) = text_func(name, &args)? {
+        return Ok(v);
+    }
+    let s = |v: &Value| text(v);
+    Ok(match name {
         "len" => {
             want(&args, 1)?;
             Value::from(match &args[0] {

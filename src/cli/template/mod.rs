@@ -114,6 +114,27 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// The string literal that starts at `start` (`"…"` with Go's escapes,
+/// or a raw `` `…` ``): the offset after it, and its value.
+fn quoted(text: &str, start: usize) -> Result<(usize, String), String> {
+    let b = text.as_bytes();
+    let quote = b[start];
+    let mut j = start + 1;
+    while j < b.len() && b[j] != quote {
+        j += if quote == b'"' && b[j] == b'\\' { 2 } else { 1 };
+    }
+    if j >= b.len() {
+        return Err("unterminated quoted string".into());
+    }
+    let raw = &text[start..=j];
+    let value = if quote == b'`' {
+        raw[1..raw.len() - 1].to_string()
+    } else {
+        serde_json::from_str::<String>(raw).map_err(|_| format!("bad string syntax: {raw}"))?
+    };
+    Ok((j + 1, value))
+}
+
 /// The tokens of one action's text; `base` is its offset in the template.
 fn lex(text: &str, base: usize, src: &str) -> Result<Vec<Token>, Error> {
     let err = |pos: usize, message: String| {
@@ -175,22 +196,9 @@ fn lex(text: &str, base: usize, src: &str) -> Result<Vec<Token>, Error> {
                 Tok::Var(name, split_fields(&text[j..i]))
             }
             '"' | '`' => {
-                let mut j = i + 1;
-                while j < b.len() && b[j] != c as u8 {
-                    j += if c == '"' && b[j] == b'\\' { 2 } else { 1 };
-                }
-                if j >= b.len() {
-                    return Err(err(base + start, "unterminated quoted string".into()));
-                }
-                i = j + 1;
-                let raw = &text[start..i];
-                let s = if c == '`' {
-                    raw[1..raw.len() - 1].to_string()
-                } else {
-                    serde_json::from_str::<String>(raw)
-                        .map_err(|_| err(base + start, format!("bad string syntax: {raw}")))?
-                };
-                Tok::Lit(Value::String(s))
+                let (end, lit) = quoted(text, start).map_err(|m| err(base + start, m))?;
+                i = end;
+                Tok::Lit(Value::String(lit))
             }
             c if c.is_ascii_digit() || c == '-' => {
                 let mut j = i + 1;
