@@ -90,6 +90,19 @@ fn a_missing_key_is_docker_s_template_error() {
         text(&out)
     );
     assert!(out.stdout.is_empty());
+    // Go places the error at the chain's last field, as docker reports it.
+    let f = "{{.Config.Nope}}";
+    let ours = d.strata(&["inspect", "-f", f, "nocmd:1"]);
+    let want =
+        r#"template parsing error: template: :1:9: executing "" at <.Config.Nope>: map has no entry for key "Nope""#;
+    assert!(String::from_utf8_lossy(&ours.stderr).contains(want), "{}", text(&ours));
+    if let Some(docker) = d.docker(&["inspect", "-f", f, "nocmd:1"]) {
+        assert!(
+            String::from_utf8_lossy(&docker.stderr).contains(want),
+            "{}",
+            text(&docker)
+        );
+    }
     let out = d.strata(&["images", "--format", "{{.Repository"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }

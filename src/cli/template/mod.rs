@@ -226,7 +226,15 @@ fn lex(text: &str, base: usize, src: &str) -> Result<Vec<Token>, Error> {
             }
             other => return Err(err(base + start, format!("unexpected {other:?} in command"))),
         };
-        out.push((tok, base + start, text[start..i].to_string()));
+        // Go's node for `.A.B` (or `$x.A`) is at its last field: errors
+        // name that column.
+        let at = match &tok {
+            Tok::Field(f) | Tok::Var(_, f) | Tok::Chain(f) if !f.is_empty() => {
+                start + text[start..i].rfind('.').unwrap_or(0)
+            }
+            _ => start,
+        };
+        out.push((tok, base + at, text[start..i].to_string()));
     }
     Ok(out)
 }

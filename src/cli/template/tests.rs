@@ -41,7 +41,7 @@ fn missing_keys_are_docker_errors() {
     );
     assert_eq!(
         run("a {{.Config.Nope}}", &v).unwrap_err().to_string(),
-        "template: :1:4: executing \"\" at <.Config.Nope>: map has no entry for key \"Nope\""
+        "template: :1:11: executing \"\" at <.Config.Nope>: map has no entry for key \"Nope\""
     );
     assert!(
         run("{{.Id.X}}", &v)
