@@ -24,6 +24,13 @@ fn formats_match_the_docker_cli() {
     let f = "{{json .Config.Entrypoint}} {{.Config.WorkingDir}}|{{json .Config.Labels}} {{.Config.Tty}}";
     let ours = d.ok(&["inspect", "--type", "image", "-f", f, "nocmd:1"]);
     assert_eq!(ours, "null |null false\n");
+    for f in [
+        "{{.Config.Cmd}} {{.Config.Env}}",
+        "{{.Config.Labels}}|{{.Config.Volumes}}|{{.RepoTags}}",
+    ] {
+        let ours = d.ok(&["inspect", "-f", f, "nocmd:1"]);
+        assert_eq!(ours, d.docker_ok(&["inspect", "-f", f, "nocmd:1"]), "{f}");
+    }
     let raw = d.inspect("nocmd:1");
     for key in [
         "Cmd",

@@ -536,6 +536,62 @@ pub fn go_print(v: &Value, top: bool) -> String {
     }
 }
 
+/// Docker's fields that are Go slices and maps: the docker CLI runs
+/// `inspect -f` on its typed structs, where a null one prints `[]` or
+/// `map[]`, not `<no value>` (`{{json …}}` still gives `null`).
+const SLICE_FIELDS: &[&str] = &[
+    "Cmd",
+    "Entrypoint",
+    "Env",
+    "OnBuild",
+    "Shell",
+    "RepoTags",
+    "RepoDigests",
+    "Args",
+    "ExecIDs",
+    "Binds",
+    "Links",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "CapAdd",
+    "CapDrop",
+    "SecurityOpt",
+    "Mounts",
+    "Aliases",
+];
+const MAP_FIELDS: &[&str] = &[
+    "Labels",
+    "Volumes",
+    "ExposedPorts",
+    "Ports",
+    "PortBindings",
+    "Networks",
+    "Options",
+];
+
+/// What a typed docker struct prints for this null, when the action is
+/// a plain field (`{{.Config.Cmd}}`) whose Go type docker knows.
+fn typed_nil(p: &Pipeline, v: &Value) -> Option<&'static str> {
+    let [cmd] = p.cmds.as_slice() else { return None };
+    let [
+        Operand {
+            arg: Arg::Dot(f) | Arg::Var(_, f),
+            ..
+        },
+    ] = cmd.as_slice()
+    else {
+        return None;
+    };
+    let last = f.last()?.as_str();
+    match v.is_null() {
+        true if SLICE_FIELDS.contains(&last) => Some("[]"),
+        true if MAP_FIELDS.contains(&last) => Some("map[]"),
+        _ => None,
+    }
+}
+
 pub(super) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "interface {}",
@@ -566,7 +622,11 @@ impl Exec<'_> {
                 Node::Action(p) => {
                     let v = self.pipeline(p, dot)?;
                     if p.decl.is_empty() {
-                        self.out.push_str(&go_print(&v, true));
+                        let text = match typed_nil(p, &v) {
+                            Some(empty) => empty.to_string(),
+                            None => go_print(&v, true),
+                        };
+                        self.out.push_str(&text);
                     }
                     // A declaration's variable lives to the end of the
                     // enclosing list.

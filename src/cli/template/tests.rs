@@ -25,7 +25,16 @@ fn fields_and_nested_fields_print_as_go() {
     assert_eq!(ok("id={{.Id}} size={{.Size}}", &v), "id=sha256:ab size=4261032");
     assert_eq!(ok("{{.Config.Env}}", &v), "[A=1 B=2]");
     assert_eq!(ok("{{.Config.Labels}}", &v), "map[a:1 b:2]");
-    assert_eq!(ok("{{.Config.Cmd}}", &v), "<no value>");
+    // Docker's typed fields: a null slice or map prints empty.
+    assert_eq!(ok("{{.Config.Cmd}}", &v), "[]");
+    assert_eq!(
+        ok("{{.Config.Nothing}}", &json!({"Config": {"Nothing": null}})),
+        "<no value>"
+    );
+    assert_eq!(
+        ok("{{.Config.Volumes}}", &json!({"Config": {"Volumes": null}})),
+        "map[]"
+    );
     assert_eq!(ok("{{.Config.Tty}}", &v), "false");
     assert_eq!(ok("{{json .Config.Cmd}}", &v), "null");
     assert_eq!(ok("{{.Id}} {{json .Config.Cmd}}", &v), "sha256:ab null");
