@@ -2,6 +2,8 @@
 
 // Archives through `strata`: save, load, export.
 mod archives;
+// `--format`: Go templates, as the docker CLI prints them.
+mod formats;
 // Registries through `strata`: pull, push, login, logout, --pull.
 mod registry;
 

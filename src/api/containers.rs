@@ -220,7 +220,11 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
             .unwrap_or_default(),
     );
     let exec_ids = engine(daemon).exec_ids(&r.id);
-    let (config, host_config) = convert::inspect_config(&r.config, &r.host_config)?;
+    let (mut config, host_config) = convert::inspect_config(&r.config, &r.host_config)?;
+    // Docker's container Config always has these two, null when unset.
+    for key in ["Volumes", "OnBuild"] {
+        config.extra.entry(key.to_string()).or_insert(serde_json::Value::Null);
+    }
     let inspect = ContainerInspect {
         id: r.id.clone(),
         created: r.created.clone(),

@@ -133,7 +133,7 @@ pub async fn inspect(daemon: &Arc<Daemon>, name: &str) -> Reply {
         created: i.config.created.clone().unwrap_or_else(|| time::format_rfc3339(0, 0)),
         docker_version: String::new(),
         author: i.config.author.clone().unwrap_or_default(),
-        config: serde_json::to_value(&i.config.config).unwrap_or_default(),
+        config: crate::wire::with_docker_empty_fields(serde_json::to_value(&i.config.config).unwrap_or_default()),
         architecture: i.config.architecture.clone(),
         os: i.config.os.clone(),
         size: i.size as i64,

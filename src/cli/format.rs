@@ -150,6 +150,79 @@ pub fn indent_json(raw: &[u8]) -> String {
     out
 }
 
+/// A `--format` for a list command, as the docker CLI's formatter reads
+/// it: `table` (alone: the default table), `table TEMPLATE` (a header row
+/// from `headers`, cells split at tabs and aligned as `table` does), `json`
+/// (`{{json .}}` per line) or a template run once per item. `\t` and `\n`
+/// written as two characters are a tab and a newline, as in docker.
+pub enum ListFormat {
+    DefaultTable,
+    Table(crate::cli::template::Template),
+    Lines(crate::cli::template::Template),
+    /// `--format json`: docker marshals each item itself, with Go's HTML
+    /// escaping (`<none>` is `\u003cnone\u003e`), unlike `{{json .}}`.
+    Json,
+}
+
+impl ListFormat {
+    pub fn parse(format: Option<&str>) -> Result<ListFormat, crate::cli::Error> {
+        use crate::cli::template::Template;
+        let Some(f) = format else {
+            return Ok(ListFormat::DefaultTable);
+        };
+        let f = f.replace("\\t", "\t").replace("\\n", "\n");
+        let parse =
+            |t: &str| Template::parse(t).map_err(|e| crate::cli::Error::Usage(format!("template parsing error: {e}")));
+        Ok(match f.strip_prefix("table") {
+            Some(rest) if rest.trim().is_empty() => ListFormat::DefaultTable,
+            Some(rest) if rest.starts_with(char::is_whitespace) => {
+                ListFormat::Table(parse(rest.trim_start())?.marshalled_root())
+            }
+            _ if f == "json" => ListFormat::Json,
+            _ => ListFormat::Lines(parse(&f)?.marshalled_root()),
+        })
+    }
+
+    /// The items through the template (`None` for the default table,
+    /// which the command draws itself).
+    pub fn render(
+        &self,
+        items: &[serde_json::Value],
+        headers: &serde_json::Value,
+    ) -> Result<Option<String>, crate::cli::Error> {
+        let exec = |t: &crate::cli::template::Template, v: &serde_json::Value| {
+            t.execute(v)
+                .map_err(|e| crate::cli::Error::Usage(format!("template parsing error: {e}")))
+        };
+        match self {
+            ListFormat::DefaultTable => Ok(None),
+            ListFormat::Json => Ok(Some(
+                items.iter().map(|v| crate::cli::template::go_json(v) + "\n").collect(),
+            )),
+            ListFormat::Lines(t) => {
+                let mut out = String::new();
+                for v in items {
+                    out += &exec(t, v)?;
+                    out.push('\n');
+                }
+                Ok(Some(out))
+            }
+            ListFormat::Table(t) => {
+                let mut text = exec(t, headers)? + "\n";
+                for v in items {
+                    text += &exec(t, v)?;
+                    text.push('\n');
+                }
+                let rows: Vec<Vec<String>> = text
+                    .lines()
+                    .map(|l| l.split('\t').map(str::to_string).collect())
+                    .collect();
+                Ok(Some(table(&rows)))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +258,34 @@ mod tests {
             "[\n    {\n        \"b\": 1,\n        \"a\": {},\n        \"c\": [\n            \"x, y\",\n            {\n                \"d\": \"\\\"}\"\n            }\n        ]\n    }\n]"
         );
         assert_eq!(ellipsis("abcdef", 4), "abc…");
+        assert_eq!(
+            crate::cli::template::go_json(&serde_json::json!({"a": "<none>&\u{2028}"})),
+            r#"{"a":"\u003cnone\u003e\u0026\u2028"}"#
+        );
+    }
+
+    #[test]
+    fn list_formats_as_docker_s_formatter() {
+        let items = [serde_json::json!({"Names": "a", "ID": "0123", "Size": "<1kB"})];
+        let headers = serde_json::json!({"Names": "NAMES", "ID": "CONTAINER ID", "Size": "SIZE"});
+        let render = |f: &str| ListFormat::parse(Some(f)).unwrap().render(&items, &headers).unwrap();
+        assert_eq!(
+            render("table {{.ID}}\\t{{.Names}}").unwrap(),
+            "CONTAINER ID   NAMES\n0123           a\n"
+        );
+        assert_eq!(render("{{.Names}}:{{.ID}}").unwrap(), "a:0123\n");
+        assert_eq!(
+            render("{{json .}}").unwrap(),
+            "{\"ID\":\"0123\",\"Names\":\"a\",\"Size\":\"\\u003c1kB\"}\n"
+        );
+        assert_eq!(render("{{json .Size}}").unwrap(), "\"<1kB\"\n");
+        assert_eq!(
+            render("json").unwrap(),
+            "{\"ID\":\"0123\",\"Names\":\"a\",\"Size\":\"\\u003c1kB\"}\n"
+        );
+        assert!(render("table").is_none());
+        assert!(ListFormat::parse(Some("{{.Names")).is_err());
+        let missing = ListFormat::parse(Some("{{.Nope}}")).unwrap().render(&items, &headers);
+        assert!(missing.is_err());
     }
 }

@@ -10,6 +10,7 @@ mod format;
 mod progress;
 mod reference;
 mod session;
+mod template;
 
 pub use client::{Client, TlsFiles};
 
@@ -70,9 +71,9 @@ pub struct RawArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Show the client and daemon versions
-    Version,
+    Version(commands::FormatArgs),
     /// Show system-wide information
-    Info,
+    Info(commands::FormatArgs),
     /// Import a root filesystem tar (plain or gzip) as an image
     Import(commands::import::Args),
     /// List images
@@ -230,8 +231,8 @@ async fn run(config: Config) -> Result<(), Error> {
     let client = Client::new(config.host, config.tls.as_ref())?;
     let mut out = std::io::stdout().lock();
     match config.command {
-        Command::Version => commands::version::run(&client, &mut out).await,
-        Command::Info => commands::info::run(&client, &mut out).await,
+        Command::Version(a) => commands::version::run(&client, a, &mut out).await,
+        Command::Info(a) => commands::info::run(&client, a, &mut out).await,
         Command::Import(a) => commands::import::run(&client, a, &mut out).await,
         Command::Images(a) => commands::images::run(&client, a, &mut out).await,
         Command::Inspect(a) => commands::inspect::run(&client, a, &mut out).await,

@@ -36,6 +36,12 @@ pub fn go_time_string(unix: i64) -> String {
         .replace('Z', " +0000 UTC")
 }
 
+/// Go's `time.Unix(unix, 0).Format(time.RFC3339)` in UTC, as `docker
+/// history --format '{{.CreatedAt}}'` prints it.
+pub fn rfc3339(unix: i64) -> String {
+    time::format_rfc3339(unix, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

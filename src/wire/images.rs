@@ -66,6 +66,56 @@ pub struct ImageInspect {
     pub metadata: ImageMetadata,
 }
 
+/// The fields Docker's `Config` (moby's `container.Config`, which image
+/// inspect showed up to API 1.49 and the docker CLI's types still carry)
+/// always has, with their empty values: an imported image's config has
+/// none of them, and `inspect -f '{{json .Config.Cmd}}'` run on the raw
+/// JSON (as `strata` and the docker CLI's fallback do) must find `null`
+/// rather than a missing key.
+pub const CONFIG_EMPTY_FIELDS: &[(&str, EmptyValue)] = &[
+    ("Hostname", EmptyValue::Text),
+    ("Domainname", EmptyValue::Text),
+    ("User", EmptyValue::Text),
+    ("AttachStdin", EmptyValue::False),
+    ("AttachStdout", EmptyValue::False),
+    ("AttachStderr", EmptyValue::False),
+    ("Tty", EmptyValue::False),
+    ("OpenStdin", EmptyValue::False),
+    ("StdinOnce", EmptyValue::False),
+    ("Env", EmptyValue::Null),
+    ("Cmd", EmptyValue::Null),
+    ("Image", EmptyValue::Text),
+    ("Volumes", EmptyValue::Null),
+    ("WorkingDir", EmptyValue::Text),
+    ("Entrypoint", EmptyValue::Null),
+    ("OnBuild", EmptyValue::Null),
+    ("Labels", EmptyValue::Null),
+];
+
+#[derive(Clone, Copy, Debug)]
+pub enum EmptyValue {
+    Text,
+    False,
+    Null,
+}
+
+/// `config` (an object; anything else becomes one) with every absent
+/// field of [`CONFIG_EMPTY_FIELDS`] added, empty; present ones are kept.
+pub fn with_docker_empty_fields(config: Value) -> Value {
+    let mut map = match config {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    for (key, empty) in CONFIG_EMPTY_FIELDS {
+        map.entry(key.to_string()).or_insert(match empty {
+            EmptyValue::Text => Value::String(String::new()),
+            EmptyValue::False => Value::Bool(false),
+            EmptyValue::Null => Value::Null,
+        });
+    }
+    Value::Object(map)
+}
+
 /// An entry of `GET /images/{name}/history`, newest first.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

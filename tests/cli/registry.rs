@@ -157,6 +157,11 @@ fn a_missing_image_is_looked_for_in_its_registry_first() {
     assert!(out.stdout.is_empty(), "stdout is for the container ID only");
     let images = d.ok(&["images", "-q"]);
     assert_eq!(images, "", "nothing was made");
+    // -q: no pull output, but the pull's failure is still the error.
+    let quiet = strata_with(&d, &config, &["create", "-q", "127.0.0.1:9/nosuch"], None);
+    assert_eq!(quiet.status.code(), Some(1), "{}", text(&quiet));
+    assert!(!stderr(&quiet).contains("Unable to find image"), "{}", text(&quiet));
+    assert!(!stderr(&quiet).is_empty(), "{}", text(&quiet));
 }
 
 #[test]
@@ -348,6 +353,17 @@ fn run_pulls_a_missing_image_first() {
     // Present now: no pull.
     let again = strata_with(&d, &config, &["run", "--rm", &name, "echo", "hi"], None);
     assert_eq!(stderr(&again), "", "{}", text(&again));
+    // -q: the pull is done, its output not shown.
+    let quiet = strata_with(
+        &d,
+        &config,
+        &["run", "-q", "--rm", "--pull", "always", &name, "echo", "hi"],
+        None,
+    );
+    assert_eq!(
+        (stderr(&quiet).as_str(), String::from_utf8_lossy(&quiet.stdout).as_ref()),
+        ("", "hi\n")
+    );
     // Always: pulled again (up to date), then run.
     let always = strata_with(
         &d,

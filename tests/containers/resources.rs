@@ -510,6 +510,19 @@ fn pause_freezes_a_counter_and_unpause_resumes_it() {
     ok(&d, &["rm", &id]);
 }
 
+/// A table's cells, split at runs of two or more spaces.
+fn table_cells(t: &str) -> Vec<Vec<String>> {
+    t.lines()
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn stats_show_the_memory_limit_and_update_changes_it() {
     let d = require!(daemon());
@@ -521,6 +534,32 @@ fn stats_show_the_memory_limit_and_update_changes_it() {
     let out = ok(&d, &["stats", "--no-stream", "limited"]);
     assert!(out.starts_with("CONTAINER ID"), "{out}");
     assert!(out.contains(" / 64MiB"), "{out}");
+    let f = "table {{.Container}}\t{{.Name}}\t{{.PIDs}}";
+    let formatted = ok(&d, &["stats", "--no-stream", "--format", f, "limited"]);
+    assert_eq!(
+        table_cells(&formatted),
+        [["CONTAINER", "NAME", "PIDS"], ["limited", "limited", "1"]]
+    );
+    let f = "{{.MemUsage}}";
+    assert!(
+        ok(&d, &["stats", "--no-stream", "--format", f, "limited"])
+            .trim_end()
+            .ends_with(" / 64MiB")
+    );
+    if let Some(out) = d.docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "table {{.Container}}\t{{.Name}}",
+        "limited",
+    ]) {
+        assert_eq!(
+            table_cells(&stdout(&out)),
+            [["CONTAINER", "NAME"], ["limited", "limited"]],
+            "{}",
+            text(&out)
+        );
+    }
     if let Some(out) = d.docker(&["stats", "--no-stream", "limited"]) {
         assert!(
             out.status.success() && stdout(&out).contains(" / 64MiB"),

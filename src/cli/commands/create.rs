@@ -76,6 +76,9 @@ pub struct ContainerArgs {
     /// Pull the image before creating: always, missing (when absent) or never
     #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = parse_pull_policy)]
     pub pull: PullPolicy,
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub mount_args: super::mount_args::MountArgs,
     #[command(flatten)]
@@ -182,15 +185,17 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
         .apply(&mut request.config, &mut request.host_config)
         .map_err(Error::Usage)?;
     if args.pull == PullPolicy::Always {
-        pull_to_stderr(client, &args.image).await?;
+        pull_to_stderr(client, &args.image, args.quiet).await?;
     }
     let reply = match client.post_json(&path, &request).await {
         Err(Error::Daemon { status: 404, message })
             if args.pull == PullPolicy::Missing && message.starts_with("No such image") =>
         {
             let reference = parse(&args.image)?.with_default_tag();
-            eprintln!("Unable to find image '{}' locally", reference.familiar_string());
-            pull_to_stderr(client, &args.image).await?;
+            if !args.quiet {
+                eprintln!("Unable to find image '{}' locally", reference.familiar_string());
+            }
+            pull_to_stderr(client, &args.image, args.quiet).await?;
             client.post_json(&path, &request).await?
         }
         reply => reply?,
@@ -203,9 +208,13 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
 }
 
 /// Pulls an image for `create`/`run`, drawing the stream on stderr (stdout
-/// is for the container), as docker does.
-async fn pull_to_stderr(client: &Client, image: &str) -> Result<(), Error> {
+/// is for the container), as docker does; with `-q` the stream is read
+/// (its error still fails the pull) but not shown.
+async fn pull_to_stderr(client: &Client, image: &str, quiet: bool) -> Result<(), Error> {
     let reference = parse(image)?.with_default_tag();
+    if quiet {
+        return pull(client, &reference, None, std::io::sink(), None).await;
+    }
     let terminal = terminal_width(std::io::stderr());
     pull(client, &reference, None, std::io::stderr().lock(), terminal).await
 }
@@ -244,5 +253,6 @@ mod tests {
             PullPolicy::Never
         );
         assert!(Cli::try_parse_from(["x", "--pull", "bad", "busybox"]).is_err());
+        assert!(Cli::parse_from(["x", "-q", "busybox"]).c.quiet, "docker's -q/--quiet");
     }
 }

@@ -1,4 +1,4 @@
-use crate::cli::format::{ellipsis, human_size, table};
+use crate::cli::format::{ListFormat, ellipsis, human_size, table};
 use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::HistoryItem;
 use crate::wire::display::ago;
@@ -12,6 +12,9 @@ pub struct Args {
     /// Only show image IDs
     #[arg(short, long)]
     quiet: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     /// The image
     #[arg(value_name = "IMAGE")]
     name: String,
@@ -32,6 +35,27 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         let s: String = items.iter().map(|i| short(&i.id) + "\n").collect();
         return write_out(out, &s);
     }
+    let format = ListFormat::parse(args.format.as_deref())?;
+    let fields: Vec<serde_json::Value> = items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "ID": short(&i.id),
+                "CreatedSince": ago(i.created),
+                "CreatedAt": crate::wire::display::rfc3339(i.created),
+                "CreatedBy": created_by(i, args.no_trunc),
+                "Size": human_size(i.size),
+                "Comment": i.comment,
+            })
+        })
+        .collect();
+    let headers = serde_json::json!({
+        "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+        "Size": "SIZE", "Comment": "COMMENT",
+    });
+    if let Some(text) = format.render(&fields, &headers)? {
+        return write_out(out, &text);
+    }
     let mut cells = vec![
         vec!["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
             .into_iter()
@@ -39,18 +63,22 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
             .collect::<Vec<_>>(),
     ];
     for i in &items {
-        let created_by = if args.no_trunc {
-            i.created_by.clone()
-        } else {
-            ellipsis(&i.created_by.replace('\t', " "), 45)
-        };
         cells.push(vec![
             short(&i.id),
             ago(i.created),
-            created_by,
+            created_by(i, args.no_trunc),
             human_size(i.size),
             i.comment.clone(),
         ]);
     }
     write_out(out, &table(&cells))
+}
+
+/// docker's CREATED BY: tabs as spaces, 45 characters unless --no-trunc.
+fn created_by(i: &HistoryItem, no_trunc: bool) -> String {
+    if no_trunc {
+        i.created_by.clone()
+    } else {
+        ellipsis(&i.created_by.replace('\t', " "), 45)
+    }
 }

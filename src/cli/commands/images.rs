@@ -1,4 +1,4 @@
-use crate::cli::format::{human_size, human_size_with_precision, table};
+use crate::cli::format::{ListFormat, human_size, human_size_with_precision, table};
 use crate::cli::{Client, Error, write_out};
 use crate::wire::ImageSummary;
 use crate::wire::display::{ago, go_time_string};
@@ -18,7 +18,7 @@ pub struct Args {
     /// Show all images (no intermediate images are hidden yet)
     #[arg(short, long)]
     all: bool,
-    /// Output format: "table" (default) or "json" (one object per line)
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     /// Filter: dangling=true|false, reference=PATTERN, label=KEY[=VALUE]
@@ -117,56 +117,59 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         }
         return write_out(out, &s);
     }
-    match args.format.as_deref() {
-        None | Some("table") => {
-            let mut header = vec!["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
-            if args.digests {
-                header.insert(2, "DIGEST");
-            }
-            let mut cells = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
-            for r in &rows {
-                let mut row = vec![
-                    r.repository.clone(),
-                    r.tag.clone(),
-                    r.id.clone(),
-                    ago(r.created),
-                    human_size(r.size),
-                ];
-                if args.digests {
-                    row.insert(2, r.digest.clone());
-                }
-                cells.push(row);
-            }
-            write_out(out, &table(&cells))
-        }
-        Some("json") => {
-            let mut s = String::new();
-            for r in &rows {
-                // Go's time.String() form, as docker prints CreatedAt.
-                let created_at = go_time_string(r.created);
-                let line = serde_json::json!({
-                    "Containers": "N/A",
-                    "CreatedAt": created_at,
-                    "CreatedSince": ago(r.created),
-                    "Digest": r.digest,
-                    "ID": r.id,
-                    "Repository": r.repository,
-                    "SharedSize": "N/A",
-                    "Size": human_size(r.size),
-                    "Tag": r.tag,
-                    "UniqueSize": "N/A",
-                    // units.HumanSize: four digits, where Size has three.
-                    "VirtualSize": human_size_with_precision(r.size, 4),
-                });
-                s += &line.to_string();
-                s.push('\n');
-            }
-            write_out(out, &s)
-        }
-        Some(other) => Err(Error::Usage(format!(
-            "unsupported --format {other:?}: use \"table\" or \"json\""
-        ))),
+    let format = ListFormat::parse(args.format.as_deref())?;
+    let items: Vec<serde_json::Value> = rows.iter().map(fields).collect();
+    if let Some(text) = format.render(&items, &headers())? {
+        return write_out(out, &text);
     }
+    let mut header = vec!["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
+    if args.digests {
+        header.insert(2, "DIGEST");
+    }
+    let mut cells = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
+    for r in &rows {
+        let mut row = vec![
+            r.repository.clone(),
+            r.tag.clone(),
+            r.id.clone(),
+            ago(r.created),
+            human_size(r.size),
+        ];
+        if args.digests {
+            row.insert(2, r.digest.clone());
+        }
+        cells.push(row);
+    }
+    write_out(out, &table(&cells))
+}
+
+/// The docker CLI's image formatter fields (`{{.Repository}}`, `{{.Tag}}`…);
+/// `--format json` prints them all, keys sorted.
+fn fields(r: &Row) -> serde_json::Value {
+    serde_json::json!({
+        "Containers": "N/A",
+        // Go's time.String() form, as docker prints CreatedAt.
+        "CreatedAt": go_time_string(r.created),
+        "CreatedSince": ago(r.created),
+        "Digest": r.digest,
+        "ID": r.id,
+        "Repository": r.repository,
+        "SharedSize": "N/A",
+        "Size": human_size(r.size),
+        "Tag": r.tag,
+        "UniqueSize": "N/A",
+        // units.HumanSize: four digits, where Size has three.
+        "VirtualSize": human_size_with_precision(r.size, 4),
+    })
+}
+
+/// The header of each field in a `table` format, as docker names them.
+fn headers() -> serde_json::Value {
+    serde_json::json!({
+        "Containers": "CONTAINERS", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED", "Digest": "DIGEST",
+        "ID": "IMAGE ID", "Repository": "REPOSITORY", "SharedSize": "SHARED SIZE", "Size": "SIZE", "Tag": "TAG",
+        "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,17 @@ use crate::cli::{Client, Error, write_out};
 use crate::wire::SystemInfo;
 use std::io::Write;
 
-pub async fn run(client: &Client, out: &mut impl Write) -> Result<(), Error> {
+pub async fn run(client: &Client, args: super::FormatArgs, out: &mut impl Write) -> Result<(), Error> {
+    if args.format.is_some() {
+        let mut data: serde_json::Value = client.get_json("/info").await?;
+        if let Some(m) = data.as_object_mut() {
+            let client_info =
+                serde_json::json!({"Version": crate::wire::VERSION, "Context": "default", "Debug": false});
+            m.insert("ClientInfo".into(), client_info);
+        }
+        let text = args.render(&data)?.unwrap_or_default();
+        return write_out(out, &text);
+    }
     let i: SystemInfo = client.get_json("/info").await?;
     let mut s = format!("Client:\n Version:    {}\n\nServer:\n", crate::wire::VERSION);
     s += &format!(" Containers: {}\n", i.containers);

@@ -1,4 +1,5 @@
 use crate::cli::format::indent_json;
+use crate::cli::template::Template;
 use crate::cli::{Client, Error, encode, write_out};
 use hyper::Method;
 use std::io::Write;
@@ -11,6 +12,9 @@ pub struct Args {
     /// Only this kind of object: container or image
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
+    /// Format the output using the given Go template
+    #[arg(short, long, value_name = "FORMAT")]
+    format: Option<String>,
     /// Containers or images to inspect (containers first, as docker)
     #[arg(required = true, value_name = "NAME")]
     names: Vec<String>,
@@ -35,6 +39,10 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         Some("image") => &["images"],
         Some(other) => return Err(Error::Usage(format!("\"{other}\" is not a valid value for --type"))),
     };
+    let template = match args.format.as_deref() {
+        None | Some("") | Some("json") => None,
+        Some(f) => Some(Template::parse(f).map_err(|e| Error::Usage(format!("template parsing error: {e}")))?),
+    };
     let mut objects = Vec::new();
     let mut missing = None;
     'names: for name in &args.names {
@@ -53,8 +61,24 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         }
         missing = Some(name.clone());
     }
-    let joined = format!("[{}]", objects.join(","));
-    write_out(out, &(indent_json(joined.as_bytes()) + "\n"))?;
+    match &template {
+        // As docker: each object through the template, one per line; what
+        // came before a failing one is printed.
+        Some(t) => {
+            for raw in &objects {
+                let value: serde_json::Value = serde_json::from_str(raw)
+                    .map_err(|e| Error::Protocol(format!("unable to read inspect data: {e}")))?;
+                let text = t
+                    .execute(&value)
+                    .map_err(|e| Error::Usage(format!("template parsing error: {e}")))?;
+                write_out(out, &(text + "\n"))?;
+            }
+        }
+        None => {
+            let joined = format!("[{}]", objects.join(","));
+            write_out(out, &(indent_json(joined.as_bytes()) + "\n"))?;
+        }
+    }
     match missing {
         Some(name) => Err(Error::Usage(format!("Error: No such object: {name}"))),
         None => Ok(()),

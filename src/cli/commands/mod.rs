@@ -35,3 +35,30 @@ pub mod tag;
 pub mod top;
 pub mod version;
 pub mod volume;
+
+/// `-f/--format` of `version` and `info`: a Go template run on what the
+/// command would print (docker's field names).
+#[derive(clap::Args, Debug)]
+pub struct FormatArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+impl FormatArgs {
+    /// The template run on `data`, or None when there is no `--format`.
+    pub fn render(&self, data: &serde_json::Value) -> Result<Option<String>, crate::cli::Error> {
+        let Some(f) = self.format.as_deref() else {
+            return Ok(None);
+        };
+        let usage = |e: crate::cli::template::Error| crate::cli::Error::Usage(format!("template parsing error: {e}"));
+        let text = match f {
+            "json" => crate::cli::template::go_json(data),
+            f => crate::cli::template::Template::parse(f)
+                .map_err(usage)?
+                .execute(data)
+                .map_err(usage)?,
+        };
+        Ok(Some(text + "\n"))
+    }
+}

@@ -2,7 +2,7 @@
 //! as `docker network`.
 
 use super::filters;
-use crate::cli::format::{indent_json, table};
+use crate::cli::format::{ListFormat, indent_json, table};
 use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::{
     Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
@@ -70,6 +70,9 @@ pub struct LsArgs {
     /// Only display network IDs
     #[arg(short, long)]
     quiet: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     /// Do not truncate the output
     #[arg(long)]
     no_trunc: bool,
@@ -203,6 +206,33 @@ async fn create(client: &Client, a: CreateArgs, out: &mut impl Write) -> Result<
 }
 
 /// `docker network ls`'s table (sorted by name) or its IDs.
+/// The docker CLI's network formatter fields.
+fn network_fields(n: &NetworkResource, no_trunc: bool) -> serde_json::Value {
+    let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    serde_json::json!({
+        "ID": if no_trunc { n.id.clone() } else { n.id.chars().take(12).collect() },
+        "Name": n.name, "Driver": n.driver, "Scope": n.scope,
+        "IPv4": n.enable_ipv4.to_string(), "IPv6": n.enable_ipv6.to_string(),
+        "Internal": n.internal.to_string(), "CreatedAt": n.created, "Labels": labels.join(","),
+    })
+}
+
+fn list_formatted(mut nets: Vec<NetworkResource>, a: &LsArgs) -> Result<String, Error> {
+    let format = ListFormat::parse(a.format.as_deref())?;
+    nets.sort_by(|x, y| x.name.cmp(&y.name));
+    let fields: Vec<serde_json::Value> = nets.iter().map(|n| network_fields(n, a.no_trunc)).collect();
+    let headers = serde_json::json!({
+        "ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+        "IPv6": "IPV6", "Internal": "INTERNAL", "CreatedAt": "CREATED AT", "Labels": "LABELS",
+    });
+    match a.quiet {
+        true => Ok(list_text(nets, true, a.no_trunc)),
+        false => Ok(format
+            .render(&fields, &headers)?
+            .unwrap_or_else(|| list_text(nets, false, a.no_trunc))),
+    }
+}
+
 fn list_text(mut nets: Vec<NetworkResource>, quiet: bool, no_trunc: bool) -> String {
     nets.sort_by(|a, b| a.name.cmp(&b.name));
     let id = |n: &NetworkResource| {
@@ -231,7 +261,7 @@ fn list_text(mut nets: Vec<NetworkResource>, quiet: bool, no_trunc: bool) -> Str
 async fn list(client: &Client, a: LsArgs, out: &mut impl Write) -> Result<(), Error> {
     let query = filters::query(&filters::parse(&a.filter)?);
     let nets: Vec<NetworkResource> = client.get_json(&format!("/networks{query}")).await?;
-    write_out(out, &list_text(nets, a.quiet, a.no_trunc))
+    write_out(out, &list_formatted(nets, &a)?)
 }
 
 async fn inspect(client: &Client, a: InspectArgs, out: &mut impl Write) -> Result<(), Error> {

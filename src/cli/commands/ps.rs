@@ -1,7 +1,7 @@
-use crate::cli::format::{ellipsis, table};
+use crate::cli::format::{ListFormat, ellipsis, human_size, table};
 use crate::cli::{Client, Error, write_out};
 use crate::wire::ContainerSummary;
-use crate::wire::display::ago;
+use crate::wire::display::{ago, go_time_string};
 use std::io::Write;
 
 #[derive(clap::Args, Debug)]
@@ -15,15 +15,23 @@ pub struct Args {
     /// Don't truncate output
     #[arg(long)]
     no_trunc: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
 }
 
 pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
-    let path = if args.all {
+    let mut path = String::from(if args.all {
         "/containers/json?all=1"
     } else {
-        "/containers/json"
-    };
-    let list: Vec<ContainerSummary> = client.get_json(path).await?;
+        "/containers/json?all=0"
+    });
+    // As docker: sizes are asked for (they cost a walk of each writable
+    // layer) only when the format shows them.
+    if args.format.as_deref().is_some_and(|f| f.contains(".Size")) {
+        path += "&size=1";
+    }
+    let list: Vec<ContainerSummary> = client.get_json(&path).await?;
     let id = |s: &str| {
         if args.no_trunc {
             s.to_string()
@@ -34,6 +42,11 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
     if args.quiet {
         let s: String = list.iter().map(|c| id(&c.id) + "\n").collect();
         return write_out(out, &s);
+    }
+    let format = ListFormat::parse(args.format.as_deref())?;
+    let items: Vec<serde_json::Value> = list.iter().map(|c| fields(c, args.no_trunc)).collect();
+    if let Some(text) = format.render(&items, &headers())? {
+        return write_out(out, &text);
     }
     let mut rows = vec![
         [
@@ -70,6 +83,60 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         ]);
     }
     write_out(out, &table(&rows))
+}
+
+/// The docker CLI's container formatter fields (`{{.ID}}`, `{{.Names}}`…).
+fn fields(c: &ContainerSummary, no_trunc: bool) -> serde_json::Value {
+    let trunc = |s: &str, n: usize| {
+        if no_trunc {
+            s.to_string()
+        } else {
+            s.chars().take(n).collect()
+        }
+    };
+    let command = if no_trunc {
+        c.command.clone()
+    } else {
+        ellipsis(&c.command, 20)
+    };
+    let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mounts: Vec<String> = c
+        .mounts
+        .iter()
+        .filter_map(|m| m["Name"].as_str().or(m["Source"].as_str()))
+        .map(|m| trunc(m, 15))
+        .collect();
+    let size = match (c.size_rw, c.size_root_fs) {
+        (Some(rw), Some(root)) if root > 0 => format!("{} (virtual {})", human_size(rw), human_size(root)),
+        (Some(rw), _) => human_size(rw),
+        _ => String::new(),
+    };
+    serde_json::json!({
+        "ID": trunc(&c.id, 12),
+        "Image": c.image,
+        "Command": serde_json::to_string(&command).unwrap_or_default(),
+        "CreatedAt": go_time_string(c.created),
+        "RunningFor": ago(c.created),
+        "Ports": ports_column(&c.ports),
+        "State": c.state,
+        "Status": c.status,
+        "Size": size,
+        "Names": c.names.iter().map(|n| n.trim_start_matches('/')).collect::<Vec<_>>().join(","),
+        "Labels": labels.join(","),
+        "Mounts": mounts.join(","),
+        "Networks": c.host_config.network_mode,
+        "LocalVolumes": c.mounts.iter().filter(|m| m["Type"] == "volume").count().to_string(),
+    })
+}
+
+/// The header of each field in a `table` format, as docker names them.
+fn headers() -> serde_json::Value {
+    serde_json::json!({
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+        "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+        "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+        "LocalVolumes": "LOCAL VOLUMES",
+    })
 }
 
 /// docker's PORTS column: `127.0.0.1:18080->80/tcp` for a published

@@ -1,7 +1,7 @@
 //! `stats`, `pause`, `unpause` and `update`, as the docker CLI has them.
 
 use super::resource_args::ResourceArgs;
-use crate::cli::format::{binary_size, human_size, table};
+use crate::cli::format::{ListFormat, binary_size, human_size, table};
 use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::{ContainerSummary, Stats};
 use hyper::Method;
@@ -21,6 +21,9 @@ pub struct StatsArgs {
     /// Show all containers (default shows just running)
     #[arg(short, long)]
     all: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     #[arg(value_name = "CONTAINER")]
     names: Vec<String>,
 }
@@ -156,6 +159,16 @@ const HEADER: [&str; 8] = [
     "PIDS",
 ];
 
+/// The docker CLI's stats formatter fields, from a row of the table
+/// (`cells` in [`HEADER`]'s order) and the container as it was named.
+fn stats_fields(container: &str, cells: &[String]) -> serde_json::Value {
+    let cell = |i: usize| cells.get(i).cloned().unwrap_or_default();
+    serde_json::json!({
+        "Container": container, "ID": cell(0), "Name": cell(1), "CPUPerc": cell(2), "MemUsage": cell(3),
+        "MemPerc": cell(4), "NetIO": cell(5), "BlockIO": cell(6), "PIDs": cell(7),
+    })
+}
+
 pub async fn stats(client: &Client, args: StatsArgs, out: &mut impl Write) -> Result<(), Error> {
     let names = if args.names.is_empty() {
         let list: Vec<ContainerSummary> = client
@@ -169,18 +182,26 @@ pub async fn stats(client: &Client, args: StatsArgs, out: &mut impl Write) -> Re
     } else {
         args.names.clone()
     };
+    let format = ListFormat::parse(args.format.as_deref())?;
     loop {
         let mut rows = vec![HEADER.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+        let mut fields = Vec::new();
         for name in &names {
             let path = format!("/containers/{}/stats?stream=false", encode(name));
             let s: Stats = client.get_json(&path).await?;
-            rows.push(row(&s));
+            let cells = row(&s);
+            fields.push(stats_fields(name, &cells));
+            rows.push(cells);
         }
+        let text = match format.render(&fields, &stats_fields("CONTAINER", &HEADER.map(String::from)))? {
+            Some(text) => text,
+            None => table(&rows),
+        };
         if args.no_stream {
-            return write_out(out, &table(&rows));
+            return write_out(out, &text);
         }
         // As docker: the screen is redrawn each second.
-        write_out(out, &format!("\x1b[2J\x1b[H{}", table(&rows)))?;
+        write_out(out, &format!("\x1b[2J\x1b[H{text}"))?;
         let _ = out.flush();
     }
 }

@@ -1,7 +1,7 @@
 //! `strata volume create|ls|inspect|rm|prune`, printed as `docker volume`.
 
 use super::filters;
-use crate::cli::format::{human_size, indent_json, table};
+use crate::cli::format::{ListFormat, human_size, indent_json, table};
 use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::{Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
 use hyper::Method;
@@ -45,6 +45,9 @@ pub struct LsArgs {
     /// Only display volume names
     #[arg(short, long)]
     quiet: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     /// Filter: dangling=true|false, driver=NAME, label=KEY[=VALUE], name=PART
     #[arg(short, long = "filter", value_name = "FILTER")]
     filter: Vec<String>,
@@ -114,13 +117,33 @@ async fn create(client: &Client, args: CreateArgs, out: &mut impl Write) -> Resu
     write_out(out, &format!("{}\n", volume.name))
 }
 
+/// The docker CLI's volume formatter fields.
+fn volume_fields(v: &Volume) -> serde_json::Value {
+    let labels: Vec<String> = v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    serde_json::json!({
+        "Name": v.name, "Driver": v.driver, "Scope": v.scope, "Mountpoint": v.mountpoint,
+        "Labels": labels.join(","), "Links": "N/A", "Size": "N/A",
+    })
+}
+
+thread_local! {
+    static VOLUME_HEADERS: serde_json::Value = serde_json::json!({
+        "Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
+        "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE",
+    });
+}
+
 async fn list(client: &Client, args: LsArgs, out: &mut impl Write) -> Result<(), Error> {
     let query = filters::query(&filters::parse(&args.filter)?);
     let mut listed: VolumeListResponse = client.get_json(&format!("/volumes{query}")).await?;
     // docker sorts by name.
     listed.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+    let format = ListFormat::parse(args.format.as_deref())?;
+    let fields: Vec<serde_json::Value> = listed.volumes.iter().map(volume_fields).collect();
     let text = if args.quiet {
         listed.volumes.iter().map(|v| format!("{}\n", v.name)).collect()
+    } else if let Some(text) = format.render(&fields, &VOLUME_HEADERS.with(Clone::clone))? {
+        text
     } else {
         let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".to_string()]];
         rows.extend(listed.volumes.iter().map(|v| vec![v.driver.clone(), v.name.clone()]));
