@@ -180,6 +180,7 @@ impl Engine {
             network,
             endpoint,
             hostname,
+            domainname,
             etc_files,
         } = self.prepare_network(c, record)?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
@@ -197,6 +198,7 @@ impl Engine {
             id: record.id.clone(),
             rootfs: c.dir.join("merged"),
             hostname,
+            domainname,
             network,
             etc_files,
             mounts: user_mounts,
@@ -289,6 +291,7 @@ impl Engine {
                 let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
                 bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
                 bridge.dir = c.dir.clone();
+                bridge.map_gw = super::dns::wants_host_gateway(&record.host_config);
                 Some(super::ports::endpoint(bridge.ports.clone()))
             }
             _ => None,
@@ -302,9 +305,10 @@ impl Engine {
             }
             _ => None,
         };
-        let (hostname, etc_files) = match &joined {
+        let (hostname, domainname, etc_files) = match &joined {
             Some(target) => (
                 target.record().config.hostname,
+                target.record().config.domainname,
                 ["hostname", "hosts", "resolv.conf"]
                     .iter()
                     .map(|f| (format!("/etc/{f}"), target.dir.join(f)))
@@ -312,6 +316,7 @@ impl Engine {
             ),
             None => (
                 record.config.hostname.clone(),
+                record.config.domainname.clone(),
                 self.write_etc_files(c, record, endpoint.as_ref())
                     .map_err(|e| fail(internal("writing /etc files")(e)))?,
             ),
@@ -320,6 +325,7 @@ impl Engine {
             network,
             endpoint,
             hostname,
+            domainname,
             etc_files,
         })
     }
@@ -538,6 +544,7 @@ struct Prepared {
     network: run::NetworkMode,
     endpoint: Option<super::ports::Endpoint>,
     hostname: String,
+    domainname: String,
     etc_files: Vec<(String, PathBuf)>,
 }
 
