@@ -16,12 +16,16 @@ fn net_daemon() -> Result<Daemon, String> {
     daemon()
 }
 
+/// An HTTP request for nc (busybox's wget dies of SIGSEGV on these
+/// connections, which would pass the negative check for nothing).
+const REQUEST: &str = r"printf 'GET / HTTP/1.0\r\n\r\n'";
+
 /// `--add-host x:host-gateway`: `x` is the gateway pasta maps to the
 /// host, where the host's loopback listener on `host_port` answers; a
 /// container that did not ask cannot reach it through that gateway.
 fn host_gateway_reaches_only_who_asked(d: &Daemon, host_port: u16) {
     let through_gw = format!(
-        "gw=$(ip route | awk '/^default/ {{ print $3 }}'); echo gw=$gw; wget -q -T 3 -O- http://$gw:{host_port}/ && echo reached"
+        "gw=$(ip route | awk '/^default/ {{ print $3 }}'); echo gw=$gw; {REQUEST} | timeout 4 nc $gw {host_port}"
     );
     let out = d.strata(&["run", "--rm", "busybox", "sh", "-c", &through_gw]);
     let seen = stdout(&out);
@@ -31,12 +35,13 @@ fn host_gateway_reaches_only_who_asked(d: &Daemon, host_port: u16) {
         text(&out)
     );
     assert!(
-        !seen.contains("fromhost") && !seen.contains("reached"),
+        !seen.contains("fromhost"),
         "the host's loopback is reachable through the gateway without host-gateway: {}",
         text(&out)
     );
-    let script = format!("grep -w x /etc/hosts; wget -q -T 5 -O- http://x:{host_port}/");
-    let out = ok(
+    let script = format!("grep -w x /etc/hosts; {REQUEST} | timeout 4 nc x {host_port}; true");
+    // Through the docker CLI: the strata client has no --add-host.
+    let out = docker_ok(
         d,
         &[
             "run",
@@ -49,7 +54,7 @@ fn host_gateway_reaches_only_who_asked(d: &Daemon, host_port: u16) {
             &script,
         ],
     );
-    assert!(out.ends_with("fromhost\n"), "{out}");
+    assert!(out.contains("\r\n\r\nfromhost\n"), "{out}");
     let gw_line = out.lines().next().unwrap_or_default();
     assert!(gw_line.ends_with("\tx") && !gw_line.starts_with("127."), "{out}");
 }
