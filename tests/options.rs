@@ -28,7 +28,6 @@ fn options_that_are_not_honoured_are_refused_by_name() {
         (&["--oom-kill-disable"], "--oom-kill-disable"),
         (&["--runtime", "runc"], "--runtime"),
         (&["--health-cmd", "true"], "--health-cmd"),
-        (&["--domainname", "example.com"], "--domainname"),
     ];
     for (flags, named) in cases {
         let mut args = vec!["run"];

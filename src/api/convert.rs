@@ -77,7 +77,7 @@ mod tests {
         let req: wire::ContainerCreateRequest = serde_json::from_value(body.clone()).unwrap();
         let (config, host) = create_spec(&req).unwrap();
         assert_eq!((config.tty, config.stop_timeout), (true, Some(3)));
-        assert_eq!(config.extra["Domainname"], "d");
+        assert_eq!(config.domainname, "d");
         assert_eq!(
             (host.network_mode.as_str(), host.console_size),
             ("none", Some([24, 80]))

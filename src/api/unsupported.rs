@@ -41,7 +41,7 @@ use Rule::{Honoured, Partly, Recorded, Refused};
 /// The container's `Config` (the body's top level).
 pub const CONFIG_FIELDS: &[Field] = &[
     f("Hostname", "--hostname", Honoured),
-    f("Domainname", "--domainname", Refused),
+    f("Domainname", "--domainname", Honoured),
     f("User", "--user", Honoured),
     f("AttachStdin", "--attach / -i", Honoured),
     f("AttachStdout", "--attach", Honoured),

@@ -86,7 +86,10 @@ fn pasta_ifname() -> &'static str {
 /// the lines of its peers.
 pub(super) fn hosts_text(r: &Record, own_ip: &str, peers: &str) -> String {
     let own = if own_ip.is_empty() { "127.0.1.1" } else { own_ip };
-    let hostname = &r.config.hostname;
+    let hostname = match r.config.domainname.as_str() {
+        "" => r.config.hostname.clone(),
+        domain => format!("{0}.{domain} {0}", r.config.hostname),
+    };
     let extra = super::dns::extra_hosts(&r.host_config);
     format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{extra}{own}\t{hostname}\n{peers}"

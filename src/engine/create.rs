@@ -22,6 +22,7 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
             links: Vec::new(),
             internal: false,
             userns: None,
+            map_gw: false,
         })),
         "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),

@@ -50,9 +50,14 @@ pub fn check(host: &HostSettings) -> Result<(), Error> {
     for entry in strings(host, "ExtraHosts") {
         let (_, ip) = split_host(&entry)?;
         if ip == "host-gateway" {
-            if host.network_mode != "host" {
+            if host.network_mode == "none" {
                 return Err(Error::invalid(
-                    "strata does not support host-gateway in --add-host with a network of its own yet (pasta maps no address to the host): use --network host or the host's address",
+                    "strata does not support host-gateway in --add-host with --network none (there is no route to the host): use another network",
+                ));
+            }
+            if host.network_mode != "host" && pasta_gateway().is_none() {
+                return Err(Error::invalid(
+                    "strata cannot map host-gateway in --add-host: the host has no IPv4 default route, whose gateway pasta maps to the host",
                 ));
             }
         } else if ip.parse::<IpAddr>().is_err() {
@@ -65,14 +70,49 @@ pub fn check(host: &HostSettings) -> Result<(), Error> {
     Ok(())
 }
 
-/// `/etc/hosts` lines for `--add-host`; `host-gateway` (host network
-/// only) is the host's loopback address, which is the host's there.
+/// Whether the container asked for `host-gateway`: only then does pasta
+/// map the gateway's address to the host (see `run::network::Bridge::map_gw`).
+pub fn wants_host_gateway(host: &HostSettings) -> bool {
+    strings(host, "ExtraHosts")
+        .iter()
+        .any(|e| split_host(e).is_ok_and(|(_, ip)| ip == "host-gateway"))
+}
+
+/// The gateway of the host's IPv4 default route: pasta gives the
+/// container the same one and, without `--no-map-gw`, connects what is
+/// sent to it to the host's loopback, so it is the host as the container
+/// sees it.
+fn pasta_gateway() -> Option<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-j", "-4", "route", "show", "default"])
+        .output()
+        .ok()?;
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    v[0]["gateway"].as_str().map(str::to_string)
+}
+
+/// `/etc/hosts` lines for `--add-host`; `host-gateway` is the host's
+/// loopback address on the host's network, pasta's mapped gateway on a
+/// network of the container's own.
 pub fn extra_hosts(host: &HostSettings) -> String {
+    let gateway = if !wants_host_gateway(host) {
+        String::new()
+    } else if host.network_mode == "host" {
+        "127.0.0.1".into()
+    } else {
+        pasta_gateway().unwrap_or_default()
+    };
+    extra_hosts_with(host, &gateway)
+}
+
+fn extra_hosts_with(host: &HostSettings, gateway: &str) -> String {
     let mut out = String::new();
     for entry in strings(host, "ExtraHosts") {
         if let Ok((name, ip)) = split_host(&entry) {
-            let ip = if ip == "host-gateway" { "127.0.0.1" } else { ip };
-            out.push_str(&format!("{ip}\t{name}\n"));
+            let ip = if ip == "host-gateway" { gateway } else { ip };
+            if !ip.is_empty() {
+                out.push_str(&format!("{ip}\t{name}\n"));
+            }
         }
     }
     out
@@ -145,8 +185,12 @@ mod tests {
                 .to_string()
                 .contains("invalid IP address in add-host")
         );
-        let gw = host(serde_json::json!({"ExtraHosts": ["h:host-gateway"]}));
+        assert!(!wants_host_gateway(&h));
+        let gw = host(serde_json::json!({"ExtraHosts": ["h:host-gateway"], "NetworkMode": "none"}));
         assert!(check(&gw).unwrap_err().to_string().contains("host-gateway"));
+        let gw = host(serde_json::json!({"ExtraHosts": ["db:192.0.2.9", "h=host-gateway"]}));
+        assert!(wants_host_gateway(&gw));
+        assert_eq!(extra_hosts_with(&gw, "192.0.2.1"), "192.0.2.9\tdb\n192.0.2.1\th\n");
         let gw = host(serde_json::json!({"ExtraHosts": ["h:host-gateway"], "NetworkMode": "host"}));
         check(&gw).unwrap();
         assert_eq!(extra_hosts(&gw), "127.0.0.1\th\n");

@@ -7,7 +7,7 @@
 //! the Docker API uses (PascalCase), because `containers/<id>/container.json`
 //! was written with the API's own types before the engine had these: old
 //! records load, and older versions read what this one writes. Fields the
-//! engine does not use (`Domainname`, `AttachStdout`, `RestartPolicy`, …)
+//! engine does not use (`AttachStdout`, `RestartPolicy`, …)
 //! are kept as they came, as opaque JSON in `extra`, so inspect still shows
 //! them and a record written now has the same fields as before.
 
@@ -21,6 +21,9 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "PascalCase", default)]
 pub struct Config {
     pub hostname: String,
+    /// `--domainname`: the UTS domain name, and the hosts file's
+    /// `IP host.domain host` line.
+    pub domainname: String,
     pub user: String,
     pub tty: bool,
     pub open_stdin: bool,

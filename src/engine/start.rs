@@ -213,6 +213,7 @@ impl Engine {
             network,
             endpoint,
             hostname,
+            domainname,
             etc_files,
         } = self.prepare_network(c, record)?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
@@ -230,6 +231,7 @@ impl Engine {
             id: record.id.clone(),
             rootfs: c.dir.join("merged"),
             hostname,
+            domainname,
             network,
             etc_files,
             mounts: user_mounts,
@@ -322,6 +324,7 @@ impl Engine {
                 let wanted = super::ports::bindings(&record.config, &record.host_config).map_err(fail)?;
                 bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
                 bridge.dir = c.dir.clone();
+                bridge.map_gw = super::dns::wants_host_gateway(&record.host_config);
                 Some(super::ports::endpoint(bridge.ports.clone()))
             }
             _ => None,
@@ -335,9 +338,10 @@ impl Engine {
             }
             _ => None,
         };
-        let (hostname, etc_files) = match &joined {
+        let (hostname, domainname, etc_files) = match &joined {
             Some(target) => (
                 target.record().config.hostname,
+                target.record().config.domainname,
                 ["hostname", "hosts", "resolv.conf"]
                     .iter()
                     .map(|f| (format!("/etc/{f}"), target.dir.join(f)))
@@ -345,6 +349,7 @@ impl Engine {
             ),
             None => (
                 record.config.hostname.clone(),
+                record.config.domainname.clone(),
                 self.write_etc_files(c, record, endpoint.as_ref())
                     .map_err(|e| fail(internal("writing /etc files")(e)))?,
             ),
@@ -353,6 +358,7 @@ impl Engine {
             network,
             endpoint,
             hostname,
+            domainname,
             etc_files,
         })
     }
@@ -571,6 +577,7 @@ struct Prepared {
     network: run::NetworkMode,
     endpoint: Option<super::ports::Endpoint>,
     hostname: String,
+    domainname: String,
     etc_files: Vec<(String, PathBuf)>,
 }
 

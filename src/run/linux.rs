@@ -189,6 +189,10 @@ impl Syscalls for LinuxSyscalls {
         }
         Ok(rustix::system::sethostname(name.as_bytes())?)
     }
+
+    fn setdomainname(&mut self, name: &str) -> io::Result<()> {
+        Ok(rustix::system::setdomainname(name.as_bytes())?)
+    }
 }
 
 fn bind(source: &Path, target: &Path, flags: MountFlags) -> io::Result<()> {

@@ -193,6 +193,9 @@ pub struct ContainerSpec {
     /// Host path of the mounted root filesystem.
     pub rootfs: PathBuf,
     pub hostname: String,
+    /// The UTS domain name; empty leaves the new namespace's `(none)`.
+    #[serde(default)]
+    pub domainname: String,
     pub network: NetworkMode,
     /// (container path, host file): bound over the container path, which is
     /// created (empty) if missing.

@@ -88,6 +88,12 @@ pub struct Bridge {
     /// one (the holder's, see [`super::holder`]).
     #[serde(default)]
     pub userns: Option<PathBuf>,
+    /// pasta maps the gateway's address to the host's loopback (no
+    /// `--no-map-gw`): only for a container that asked for
+    /// `--add-host NAME:host-gateway`, as every other container must not
+    /// reach the host's loopback listeners.
+    #[serde(default)]
+    pub map_gw: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +124,6 @@ pub enum Target {
 pub fn pasta_args(bridge: &Bridge, target: &Target) -> Vec<String> {
     let mut args: Vec<String> = [
         "--config-net",
-        "--no-map-gw",
         "-T",
         "none",
         "-U",
@@ -131,6 +136,9 @@ pub fn pasta_args(bridge: &Bridge, target: &Target) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !bridge.map_gw {
+        args.insert(1, "--no-map-gw".into());
+    }
     for p in &bridge.ports {
         let flag = match p.proto {
             Protocol::Tcp => "-t",
@@ -413,6 +421,7 @@ mod tests {
             links: Vec::new(),
             internal: false,
             userns: None,
+            map_gw: false,
         }
     }
 
@@ -443,6 +452,13 @@ mod tests {
         let args = pasta_args(&bridge(vec![]), &Target::Pid(42)).join(" ");
         assert!(args.contains("-t none -u none --pid /run/c/pasta.pid 42"), "{args}");
         assert!(!args.contains("--runas"), "{args}");
+        // Only a container asking for host-gateway gets the gateway mapped.
+        let mapped = Bridge {
+            map_gw: true,
+            ..bridge(vec![])
+        };
+        let args = pasta_args(&mapped, &Target::Pid(42)).join(" ");
+        assert!(args.starts_with("--config-net -T none -U none"), "{args}");
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub enum Step {
     /// `pivot_root` into the new root and detach the old one.
     PivotRoot,
     SetHostname(String),
+    /// `setdomainname`, only for a domain name given.
+    SetDomainname(String),
 }
 
 /// A mount the user asked for, resolved by the engine: a host path (a bind
@@ -167,6 +169,7 @@ pub trait Syscalls {
     fn loopback_up(&mut self) -> io::Result<()>;
     fn pivot_root(&mut self) -> io::Result<()>;
     fn sethostname(&mut self, name: &str) -> io::Result<()>;
+    fn setdomainname(&mut self, name: &str) -> io::Result<()>;
 }
 
 /// The host device nodes bound into the container's `/dev`.
@@ -258,6 +261,9 @@ pub fn plan(spec: &ContainerSpec, rootless: bool) -> Vec<Step> {
     }
     steps.push(Step::PivotRoot);
     steps.push(Step::SetHostname(spec.hostname.clone()));
+    if !spec.domainname.is_empty() {
+        steps.push(Step::SetDomainname(spec.domainname.clone()));
+    }
     steps
 }
 
@@ -484,6 +490,7 @@ pub fn run_step(sys: &mut dyn Syscalls, step: &Step) -> io::Result<()> {
         Step::LoopbackUp => sys.loopback_up(),
         Step::PivotRoot => sys.pivot_root(),
         Step::SetHostname(name) => sys.sethostname(name),
+        Step::SetDomainname(name) => sys.setdomainname(name),
     }
 }
 
@@ -518,6 +525,7 @@ pub fn describe(step: &Step) -> String {
         Step::LoopbackUp => "bringing up the loopback interface".into(),
         Step::PivotRoot => "pivot_root".into(),
         Step::SetHostname(h) => format!("setting hostname {h:?}"),
+        Step::SetDomainname(d) => format!("setting domain name {d:?}"),
     }
 }
 

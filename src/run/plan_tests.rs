@@ -9,6 +9,7 @@ fn spec(network: NetworkMode) -> ContainerSpec {
         id: "abc".into(),
         rootfs: PathBuf::from("/var/lib/strata/c/abc/merged"),
         hostname: "abc123".into(),
+        domainname: String::new(),
         network,
         etc_files: vec![
             ("/etc/hostname".into(), PathBuf::from("/var/lib/strata/c/abc/hostname")),
@@ -65,7 +66,14 @@ fn order_is_private_bind_proc_dev_then_pivot() {
         "masks need the new /proc and come before pivot"
     );
     assert_eq!(steps.last(), Some(&Step::SetHostname("abc123".into())));
+    assert!(!steps.iter().any(|s| matches!(s, Step::SetDomainname(_))));
     assert!(!steps.contains(&Step::LoopbackUp));
+    // A domain name is set after the host name, in the new namespace.
+    let mut with_domain = spec(NetworkMode::Host);
+    with_domain.domainname = "example.com".into();
+    let steps = plan(&with_domain, false);
+    assert_eq!(steps.last(), Some(&Step::SetDomainname("example.com".into())));
+    let steps = plan(&spec(NetworkMode::Host), false);
     // Everything that mounts happens before the pivot.
     assert!(steps[pivot..].iter().all(|s| !matches!(s, Step::Mount { .. })));
 }
@@ -218,6 +226,11 @@ impl Syscalls for Fake {
     }
     fn sethostname(&mut self, name: &str) -> io::Result<()> {
         self.calls.push(format!("hostname {name}"));
+        Ok(())
+    }
+
+    fn setdomainname(&mut self, name: &str) -> io::Result<()> {
+        self.calls.push(format!("domainname {name}"));
         Ok(())
     }
 }

@@ -16,6 +16,49 @@ fn net_daemon() -> Result<Daemon, String> {
     daemon()
 }
 
+/// An HTTP request for nc (busybox's wget dies of SIGSEGV on these
+/// connections, which would pass the negative check for nothing).
+const REQUEST: &str = r"printf 'GET / HTTP/1.0\r\n\r\n'";
+
+/// `--add-host x:host-gateway`: `x` is the gateway pasta maps to the
+/// host, where the host's loopback listener on `host_port` answers; a
+/// container that did not ask cannot reach it through that gateway.
+fn host_gateway_reaches_only_who_asked(d: &Daemon, host_port: u16) {
+    let through_gw = format!(
+        "gw=$(ip route | awk '/^default/ {{ print $3 }}'); echo gw=$gw; {REQUEST} | timeout 4 nc $gw {host_port}"
+    );
+    let out = d.strata(&["run", "--rm", "busybox", "sh", "-c", &through_gw]);
+    let seen = stdout(&out);
+    assert!(
+        seen.contains("gw=") && !seen.contains("gw=\n"),
+        "a default route: {}",
+        text(&out)
+    );
+    assert!(
+        !seen.contains("fromhost"),
+        "the host's loopback is reachable through the gateway without host-gateway: {}",
+        text(&out)
+    );
+    let script = format!("grep -w x /etc/hosts; {REQUEST} | timeout 4 nc x {host_port}; true");
+    // Through the docker CLI: the strata client has no --add-host.
+    let out = docker_ok(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--add-host",
+            "x:host-gateway",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert!(out.contains("\r\n\r\nfromhost\n"), "{out}");
+    let gw_line = out.lines().next().unwrap_or_default();
+    assert!(gw_line.ends_with("\tx") && !gw_line.starts_with("127."), "{out}");
+}
+
 fn rootless_net_daemon() -> Result<Daemon, String> {
     tool("pasta")?;
     rootless_daemon()
@@ -197,6 +240,7 @@ fn published_isolated_and_outbound(d: &Daemon, docker: bool) {
         &["run", "--rm", "--network", "host", "busybox", "wget", "-q", "-O-", &url],
     );
     assert_eq!(out.trim(), "fromhost");
+    host_gateway_reaches_only_who_asked(d, host_port);
 
     // Outbound: DNS and HTTP.
     let out = ok(

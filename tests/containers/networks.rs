@@ -516,7 +516,7 @@ fn strata_network_commands_print_as_docker() {
 
 /// `--dns`, `--dns-search`, `--dns-option` and `--add-host` land in the
 /// container's files (and would be missed if ignored); host-gateway is
-/// refused where pasta gives it no meaning.
+/// refused where it has no meaning (`--network none`).
 #[test]
 fn dns_options_and_extra_hosts_are_written() {
     let d = require!(net_daemon());
@@ -556,7 +556,16 @@ fn dns_options_and_extra_hosts_are_written() {
         ])
         .unwrap();
     assert!(ping.status.success(), "the extra name resolves: {}", text(&ping));
-    let e = d.docker_fails(&["run", "--rm", "--add-host", "h:host-gateway", "busybox", "true"]);
+    let e = d.docker_fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--add-host",
+        "h:host-gateway",
+        "busybox",
+        "true",
+    ]);
     assert!(e.contains("host-gateway"), "{e}");
     let hosts = d.docker_ok(&[
         "run",
@@ -572,6 +581,41 @@ fn dns_options_and_extra_hosts_are_written() {
     assert!(hosts.lines().any(|l| l == "127.0.0.1\th"), "{hosts}");
     let e = d.docker_fails(&["run", "--rm", "--add-host", "db:nope", "busybox", "true"]);
     assert!(e.contains("add-host"), "{e}");
+}
+
+/// `--domainname`: the UTS domain name, the hosts file's
+/// `IP host.domain host` line and `Config.Domainname`, as Docker's.
+#[test]
+fn domainname_is_the_uts_domain_and_in_hosts() {
+    let d = require!(net_daemon());
+    let script = "cat /proc/sys/kernel/domainname; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname";
+    let out = d.docker_ok(&[
+        "run",
+        "--name",
+        "dom",
+        "--hostname",
+        "h",
+        "--domainname",
+        "example.com",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(parts[0], "example.com\n", "{out}");
+    assert!(
+        parts[1]
+            .lines()
+            .any(|l| l.ends_with("\th.example.com h") && !l.starts_with("127.")),
+        "{out}"
+    );
+    assert_eq!(parts[2], "h\n", "{out}");
+    let inspect = d.docker_ok(&["inspect", "-f", "{{.Config.Domainname}}", "dom"]);
+    assert_eq!(inspect, "example.com\n");
+    let plain = d.docker_ok(&["run", "--rm", "busybox", "cat", "/proc/sys/kernel/domainname"]);
+    assert_eq!(plain, "(none)\n", "no domain name without --domainname");
+    d.docker_ok(&["rm", "dom"]);
 }
 
 /// `--network container:NAME`: the other container's loopback, name and
