@@ -120,13 +120,23 @@ impl Container {
         self.write_numbered(n, record)
     }
 
-    /// Writes `record` in the background, off the caller's path: for a
-    /// run's start and end, whose record a crash may lose without harm (a
-    /// container recorded as running is marked exited at the next start;
-    /// one recorded as created just shows so). The write is as durable
-    /// and whole as [`Container::save`]'s, a few milliseconds later
-    /// (an fsync here costs about 2 ms, twice per run).
+    /// Writes the record of a `--rm` container's start or end in the
+    /// background, off the caller's path (an fsync here costs about 2 ms,
+    /// twice per run); any other container's at once. A crash may lose
+    /// such a record without harm (a container recorded as running is
+    /// marked exited at the next start; one recorded as created just shows
+    /// so), and the write is as durable and whole as
+    /// [`Container::save`]'s, a few milliseconds later.
     pub(super) fn save_soon(self: &Arc<Self>, record: Record) {
+        if !record.host_config.auto_remove {
+            // Only a `--rm` container's (its record goes with it at its
+            // exit): anyone else's store is as the reply said once the
+            // reply comes, for whoever looks at it next.
+            if let Err(e) = self.save(&record) {
+                tracing::warn!("container {}: saving its state: {e}", &self.id[..12]);
+            }
+            return;
+        }
         let n = self.saves.asked.fetch_add(1, Ordering::SeqCst) + 1;
         let c = self.clone();
         SAVING.fetch_add(1, Ordering::SeqCst);
