@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, bytes, json};
 use crate::engine::PieceReader;
-use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
+use crate::layers::{self, ImageConfig, ImportOptions, Reference, Store};
 use crate::layers::{ImageUser, Refusal};
 use crate::time;
 use crate::wire::{
@@ -230,19 +230,7 @@ pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
     let removals = blocking(&daemon.store, move |s| s.remove_image(&name, force, held_by.as_ref()))
         .await?
         .map_err(refusal_error)?;
-    let items: Vec<DeleteItem> = removals
-        .into_iter()
-        .map(|r| match r {
-            Removal::Untagged(t) => DeleteItem {
-                untagged: Some(t.to_string()),
-                deleted: None,
-            },
-            Removal::Deleted(d) => DeleteItem {
-                untagged: None,
-                deleted: Some(d.to_string()),
-            },
-        })
-        .collect();
+    let items: Vec<DeleteItem> = removals.into_iter().map(super::convert::delete_item).collect();
     Ok(json(StatusCode::OK, &items))
 }
 
