@@ -614,36 +614,14 @@ pub async fn layer(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
     Ok(super::http::bytes(StatusCode::OK, "application/x-tar", tar))
 }
 
-pub fn top(c: &Container) -> Reply {
-    let Some(pid) = c.pid() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("container {} is not running", c.id),
-        ));
-    };
-    let procs = crate::run::processes(pid).map_err(|e| ApiError::internal(format!("listing processes: {e}")))?;
+/// `GET /containers/{id}/top?ps_args=…`.
+pub fn top(c: &Container, query: &Query) -> Reply {
+    let top = crate::engine::top::top(c, query.get("ps_args"))?;
     Ok(json(
         StatusCode::OK,
         &TopResponse {
-            titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            processes: procs
-                .into_iter()
-                .map(|p| {
-                    vec![
-                        p.uid,
-                        p.pid.to_string(),
-                        p.ppid.to_string(),
-                        "0".into(),
-                        p.stime,
-                        p.tty,
-                        p.time,
-                        p.cmd,
-                    ]
-                })
-                .collect(),
+            titles: top.titles,
+            processes: top.processes,
         },
     ))
 }

@@ -104,7 +104,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::POST, ["attach"]) => containers::attach(&daemon, &c, &query, &mut req),
                 (&Method::POST, ["resize"]) => containers::resize(&daemon, &c, &query),
                 (&Method::GET, ["logs"]) => containers::logs(&c, &query).await,
-                (&Method::GET, ["top"]) => containers::top(&c),
+                (&Method::GET, ["top"]) => containers::top(&c, &query),
                 (&Method::GET, ["changes"]) => containers::changes(&daemon, &c).await,
                 (&Method::GET, ["layer"]) => containers::layer(&daemon, &c).await,
                 (&Method::GET, ["export"]) => archives::export(&daemon, &c).await,

@@ -52,6 +52,7 @@ pub mod stats;
 pub mod status;
 mod stop;
 mod streams;
+pub mod top;
 mod update;
 pub mod volumes;
 
