@@ -118,20 +118,37 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
     // As Docker: a limit, or a status filter, includes stopped containers.
     let all = query.flag("all") || limit.is_some() || filter.wants_all;
     let parent_of = |id: &crate::layers::Digest| daemon.store.image(&id.to_string()).ok().and_then(|i| i.parent);
-    let mut rows: Vec<(String, ContainerSummary)> = engine(daemon)
+    let mut rows: Vec<(Arc<Container>, Record)> = engine(daemon)
         .all()
         .into_iter()
-        .map(|c| c.record())
-        .filter(|r| all || r.state.is_running() || r.state.is_restarting())
-        .filter(|r| filter.matches(r, parent_of))
-        .map(|r| (r.created.clone(), summary(&r)))
+        .map(|c| {
+            let r = c.record();
+            (c, r)
+        })
+        .filter(|(_, r)| all || r.state.is_running() || r.state.is_restarting())
+        .filter(|(_, r)| filter.matches(r, parent_of))
         .collect();
     // Newest first; RFC 3339 strings of one format sort as times.
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
-    let mut list: Vec<ContainerSummary> = rows.into_iter().map(|(_, s)| s).collect();
+    rows.sort_by(|a, b| b.1.created.cmp(&a.1.created));
     if let Some(n) = limit {
-        list.truncate(n as usize);
+        rows.truncate(n as usize);
     }
+    // `size=1` (`ps -s`): the writable layer's bytes, and with the image's
+    // (`virtual`), walked only for the rows listed.
+    let sizes = query.flag("size");
+    let list: Vec<ContainerSummary> = rows
+        .into_iter()
+        .map(|(c, r)| {
+            let mut s = summary(&r);
+            if sizes {
+                let rw = engine(daemon).writable_size(&c) as i64;
+                let image = daemon.store.image(&r.image.to_string()).map_or(0, |i| i.size as i64);
+                s.size_rw = Some(rw);
+                s.size_root_fs = Some(rw + image);
+            }
+            s
+        })
+        .collect();
     Ok(json(StatusCode::OK, &list))
 }
 
