@@ -104,6 +104,7 @@ pub async fn events(daemon: &Arc<Daemon>, query: &Query) -> Reply {
         loop {
             tokio::select! {
                 next = subscription.next() => match next {
+                    Some(e) if until.is_some_and(|u| e.time_nanos > u) => return,
                     Some(e) => {
                         if tx.send(line(&e)).await.is_err() {
                             return;

@@ -108,15 +108,17 @@ impl Events {
         id: impl Into<String>,
         attributes: BTreeMap<String, String>,
     ) {
+        let (action, id) = (action.into(), id.into());
+        tracing::debug!(kind = kind.as_str(), %action, %id, "event");
+        let mut journal = self.lock();
+        // Stamped under the lock: the journal is in time order.
         let event = Arc::new(Event {
             kind,
-            action: action.into(),
-            id: id.into(),
+            action,
+            id,
             attributes,
             time_nanos: now_nanos(),
         });
-        tracing::debug!(kind = kind.as_str(), action = %event.action, id = %event.id, "event");
-        let mut journal = self.lock();
         if journal.len() == self.limit {
             journal.pop_front();
         }

@@ -283,3 +283,76 @@ fn bad_since_until_and_filters_are_refused() {
     let out = output_within(child, Duration::from_secs(20), "strata events --format");
     assert_eq!(out.status.code(), Some(64), "{}", text(&out));
 }
+
+/// The `TYPE ACTION` of the events about `id` (its own, and its networks'
+/// with `container=ID`).
+fn about(all: &str, id: &str) -> Vec<String> {
+    actions(all)
+        .into_iter()
+        .filter(|(_, l)| l.contains(id))
+        .map(|(a, _)| a)
+        .collect()
+}
+
+#[test]
+fn each_operation_reports_its_event_once_in_mobys_order() {
+    let d = require!(Daemon::with_docker_and_busybox());
+    let since = now();
+    let id = d.docker_ok(&["run", "-d", "--name", "ops", "busybox", "sleep", "60"]);
+    let id = id.trim();
+    d.docker_ok(&["exec", "ops", "true"]);
+    d.docker_ok(&["pause", "ops"]);
+    d.docker_ok(&["unpause", "ops"]);
+    d.docker_ok(&["rename", "ops", "ops2"]);
+    d.docker_ok(&["network", "create", "evnet"]);
+    d.docker_ok(&["network", "connect", "evnet", "ops2"]);
+    d.docker_ok(&["network", "disconnect", "evnet", "ops2"]);
+    d.docker_ok(&["network", "rm", "evnet"]);
+    // Its sleep is PID 1 and ignores SIGTERM: SIGKILL after a second.
+    d.docker_ok(&["stop", "-t", "1", "ops2"]);
+    d.docker_ok(&["volume", "create", "evvol"]);
+    d.docker_ok(&["volume", "rm", "evvol"]);
+    d.docker_ok(&["rm", "ops2"]);
+    let until = now();
+    let all = events(&d, true, &["--since", &since, "--until", &until]);
+    assert_eq!(
+        about(&all, id),
+        [
+            "container create",
+            "network connect",
+            "container start",
+            "container exec_create:",
+            "container exec_start:",
+            "container exec_die",
+            "container pause",
+            "container unpause",
+            "container rename",
+            "network connect",
+            "network disconnect",
+            "container kill",
+            "container kill",
+            "network disconnect",
+            "container die",
+            "container stop",
+            "container destroy",
+        ],
+        "{all}"
+    );
+    let line = |what: &str| {
+        all.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("{what}: {all}"))
+    };
+    assert!(line("exec_create: true ").contains("execID="), "{all}");
+    assert!(line("exec_die").contains("exitCode=0"), "{all}");
+    assert!(line("container rename").contains("oldName=ops"), "{all}");
+    assert!(line("container kill").contains("signal=15"), "{all}");
+    assert!(line("signal=9").contains("container kill"), "{all}");
+    assert!(line("container die").contains("exitCode=137"), "{all}");
+    assert!(line("network create").contains("name=evnet, type=bridge"), "{all}");
+    assert!(line("network destroy").contains("name=evnet"), "{all}");
+    assert!(line("volume create evvol").contains("driver=local"), "{all}");
+    assert!(line("volume destroy evvol").contains("driver=local"), "{all}");
+    // The same with strata's client.
+    assert_eq!(events(&d, false, &["--since", &since, "--until", &until]), all);
+}
