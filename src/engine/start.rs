@@ -511,6 +511,9 @@ impl Engine {
         self.refresh_hosts();
         // As moby: the networks let go of it, then it dies.
         let record = c.record();
+        if oom_killed {
+            self.container_event(&record, "oom", &[]);
+        }
         self.network_events(&record, "disconnect");
         self.container_event(
             &record,
