@@ -304,6 +304,10 @@ fn each_operation_reports_its_event_once_in_mobys_order() {
     d.docker_ok(&["pause", "ops"]);
     d.docker_ok(&["unpause", "ops"]);
     d.docker_ok(&["rename", "ops", "ops2"]);
+    d.docker_ok(&["update", "--cpu-shares", "512", "ops2"]);
+    d.docker_ok(&["commit", "ops2", "evimg:1"]);
+    d.docker_ok(&["cp", "ops2:/bin/sh", "-"]);
+    d.docker_ok(&["export", "-o", d.dir.path().join("ops.tar").to_str().unwrap(), "ops2"]);
     d.docker_ok(&["network", "create", "evnet"]);
     d.docker_ok(&["network", "connect", "evnet", "ops2"]);
     d.docker_ok(&["network", "disconnect", "evnet", "ops2"]);
@@ -327,6 +331,10 @@ fn each_operation_reports_its_event_once_in_mobys_order() {
             "container pause",
             "container unpause",
             "container rename",
+            "container update",
+            "container commit",
+            "container archive-path",
+            "container export",
             "network connect",
             "network disconnect",
             "container kill",
@@ -346,6 +354,16 @@ fn each_operation_reports_its_event_once_in_mobys_order() {
     assert!(line("exec_create: true ").contains("execID="), "{all}");
     assert!(line("exec_die").contains("exitCode=0"), "{all}");
     assert!(line("container rename").contains("oldName=ops"), "{all}");
+    let commit = line("container commit");
+    let image = commit
+        .split("imageID=")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap();
+    assert!(commit.contains("imageRef=evimg:1"), "{all}");
+    // The image made, then tagged, before the container's commit.
+    let images: Vec<String> = about(&all, image);
+    assert_eq!(images, ["image create", "image tag", "container commit"], "{all}");
     assert!(line("container kill").contains("signal=15"), "{all}");
     assert!(line("signal=9").contains("container kill"), "{all}");
     assert!(line("container die").contains("exitCode=137"), "{all}");
