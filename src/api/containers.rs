@@ -411,6 +411,7 @@ pub fn attach(daemon: &Daemon, c: &Arc<Container>, query: &Query, req: &mut Requ
         None
     };
     let stream = query.flag("stream") || !query.flag("logs");
+    engine(daemon).attached(c);
     let session_stdout = query.flag("stdout");
     let session_stderr = query.flag("stderr");
     hijack::upgrade(req, tty, move |conn| async move {
@@ -665,11 +666,10 @@ pub async fn exec_start(daemon: &Arc<Daemon>, id: &str, mut req: Request<Incomin
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
     let (rx, _) = exec.output.subscribe();
-    let helper = engine(daemon).helper().to_path_buf();
     let start_exec = {
-        let exec = exec.clone();
+        let (exec, engine) = (exec.clone(), engine(daemon).clone());
         move || async move {
-            tokio::task::spawn_blocking(move || exec.start(&helper))
+            tokio::task::spawn_blocking(move || engine.start_exec(&exec))
                 .await
                 .map_err(|e| ApiError::internal(format!("exec task failed: {e}")))?
                 .map_err(ApiError::from)

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, copy, images, networks, prune, push, registry, resources, system, volumes};
+use super::{archives, containers, copy, events, images, networks, prune, push, registry, resources, system, volumes};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -70,6 +70,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(&method)),
         (&Method::GET, ["version"]) => Ok(system::version()),
         (&Method::GET, ["info"]) => system::info(&daemon).await,
+        (&Method::GET, ["events"]) => events::events(&daemon, &query).await,
         (&Method::GET, ["images", "json"]) => images::list(&daemon, &query).await,
         (&Method::POST, ["images", "create"]) if query.get("fromImage").is_some() => {
             registry::pull(&daemon, &query, req.headers()).await

@@ -23,6 +23,7 @@ mod create;
 mod dns;
 mod environment;
 pub mod error;
+pub mod events;
 mod exec;
 mod export;
 pub mod filter;
@@ -108,6 +109,8 @@ pub struct Engine {
     /// Rootless: the user namespace of the containers on user networks,
     /// and the networks' namespaces.
     holder: Mutex<run::holder::Holder>,
+    /// What happened, for `/events`.
+    events: events::Events,
 }
 
 fn random_id() -> io::Result<String> {
@@ -249,6 +252,7 @@ impl Engine {
             spares: Default::default(),
             networks,
             holder: Mutex::new(holder),
+            events: events::Events::default(),
         })
     }
 

@@ -89,3 +89,5 @@ mod rename;
 mod prune;
 // User-defined networks: objects, names between containers, isolation, connect, no leftovers.
 mod networks;
+// events: the daemon's event stream, its filters and subscribers.
+mod events;
