@@ -4,6 +4,8 @@
 mod archives;
 // `--format`: Go templates, as the docker CLI prints them.
 mod formats;
+// `strata container|image|system VERB`: docker's management forms.
+mod management;
 // Registries through `strata`: pull, push, login, logout, --pull.
 mod registry;
 
