@@ -6,6 +6,8 @@ mod archives;
 mod formats;
 // `strata container|image|system VERB`: docker's management forms.
 mod management;
+// The command line: docker's parse errors, global options, completion, man pages.
+mod usage;
 // Registries through `strata`: pull, push, login, logout, --pull.
 mod registry;
 

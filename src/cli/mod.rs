@@ -12,6 +12,7 @@ mod progress;
 mod reference;
 mod session;
 mod template;
+mod usage;
 
 pub use client::{Client, TlsFiles};
 
@@ -52,19 +53,19 @@ pub enum Error {
 #[command(name = "strata", version, about = "The Strata client: talks to stratad over its API")]
 pub struct RawArgs {
     /// Daemon to talk to: unix:///path or tcp://host:port
-    #[arg(short = 'H', long = "host", env = "STRATA_HOST", global = true, value_name = "HOST")]
+    #[arg(short = 'H', long = "host", env = "STRATA_HOST", value_name = "HOST")]
     host: Option<String>,
     /// Use TLS and verify the daemon; send a client certificate
-    #[arg(long, global = true)]
+    #[arg(long)]
     tlsverify: bool,
     /// CA certificate the daemon's certificate must chain to
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     tlscacert: Option<PathBuf>,
     /// Client certificate
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     tlscert: Option<PathBuf>,
     /// Client key
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     tlskey: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -108,7 +109,14 @@ impl RawArgs {
 
 /// Runs the client and returns the process exit code.
 pub fn main() -> i32 {
-    let config = match RawArgs::parse().validate() {
+    let raw = match RawArgs::try_parse() {
+        Ok(raw) => raw,
+        Err(e) => {
+            let argv: Vec<String> = std::env::args().collect();
+            return usage::report(e, <RawArgs as clap::CommandFactory>::command(), &argv);
+        }
+    };
+    let config = match raw.validate() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("strata: {e}");
