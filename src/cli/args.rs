@@ -49,6 +49,8 @@ pub enum Command {
     /// Manage Strata (df, info, prune)
     #[command(subcommand)]
     System(SystemCommand),
+    /// Generate the autocompletion script for the specified shell
+    Completion(commands::completion::Args),
 }
 
 /// The verbs spelt the same as `strata VERB` and `strata container VERB`.
@@ -180,6 +182,7 @@ pub async fn run(client: &Client, command: Command, out: &mut impl Write) -> Res
         Command::Network(c) => commands::network::run(client, c, out).await,
         Command::Volume(c) => commands::volume::run(client, c, out).await,
         Command::System(c) => system(client, c, out).await,
+        Command::Completion(a) => commands::completion::run(a, out),
     }
 }
 

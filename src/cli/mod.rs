@@ -113,7 +113,7 @@ pub fn main() -> i32 {
         Ok(raw) => raw,
         Err(e) => {
             let argv: Vec<String> = std::env::args().collect();
-            return usage::report(e, <RawArgs as clap::CommandFactory>::command(), &argv);
+            return usage::report(e, command(), &argv);
         }
     };
     let config = match raw.validate() {
@@ -152,10 +152,20 @@ async fn run(config: Config) -> Result<(), Error> {
 
 /// Writes to stdout, mapping a closed pipe to an error like any other.
 pub(crate) fn write_out(out: &mut impl std::io::Write, text: &str) -> Result<(), Error> {
-    out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+    write_bytes(out, text.as_bytes())
+}
+
+/// Writes bytes to stdout, as [`write_out`] does text.
+pub(crate) fn write_bytes(out: &mut impl std::io::Write, bytes: &[u8]) -> Result<(), Error> {
+    out.write_all(bytes).map_err(|source| Error::Io {
         context: "writing output".into(),
         source,
     })
+}
+
+/// The clap tree of the command line: for completion scripts and man pages.
+pub fn command() -> clap::Command {
+    <RawArgs as clap::CommandFactory>::command()
 }
 
 /// One line of stdin, without its line end.

@@ -83,6 +83,10 @@ fn describe(err: &clap::Error, root: &clap::Command, path: &str, argv: &[String]
                 None => (first_line(err), FLAG_ERROR),
             }
         }
+        // A positional argument of the wrong kind: clap's words.
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation if !invalid_arg.starts_with('-') => {
+            (format!("{name}: {}", first_line(err)), 1)
+        }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let value = context(err, ContextKind::InvalidValue).unwrap_or_default();
             let flag = flag_names(root, path, &invalid_arg);
