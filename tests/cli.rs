@@ -2,6 +2,8 @@
 
 // Archives through `strata`: save, load, export.
 mod archives;
+// Output into a closed pipe: quiet, as docker's.
+mod closed_output;
 // `--format`: Go templates, as the docker CLI prints them.
 mod formats;
 // `strata container|image|system VERB`: docker's management forms.

@@ -107,6 +107,9 @@ impl RawArgs {
     }
 }
 
+/// The exit code when stdout was closed before the output was all written.
+const CLOSED_OUTPUT: i32 = 128 + 13;
+
 /// Runs the client and returns the process exit code.
 pub fn main() -> i32 {
     let raw = match RawArgs::try_parse() {
@@ -135,6 +138,10 @@ pub fn main() -> i32 {
     runtime.shutdown_background();
     match result {
         Ok(()) => 0,
+        // Output piped into `head` and closed: nothing to say. Docker's
+        // client dies of SIGPIPE there; this is the status a shell shows
+        // for that (128 + 13).
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => CLOSED_OUTPUT,
         Err(Error::Reported) => 1,
         Err(Error::Exit(code)) => code,
         Err(e) => {

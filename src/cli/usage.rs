@@ -18,7 +18,7 @@ pub fn report(err: clap::Error, mut root: clap::Command, argv: &[String]) -> i32
             return 0;
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            print!("{}", err.render());
+            print_quietly(&err.render().to_string());
             return 0;
         }
         _ => {}
@@ -28,7 +28,7 @@ pub fn report(err: clap::Error, mut root: clap::Command, argv: &[String]) -> i32
     if err.kind() == ErrorKind::MissingSubcommand {
         // Flags but no verb (`strata -H x`): docker prints the help too.
         if let Some(command) = find(&root, &path) {
-            print!("{}", command.clone().render_help());
+            print_quietly(&command.clone().render_help().to_string());
             return 0;
         }
     }
@@ -54,6 +54,12 @@ pub fn report(err: clap::Error, mut root: clap::Command, argv: &[String]) -> i32
         }
     }
     code
+}
+
+/// Help on stdout; a closed stdout (`| head`) is not an error.
+fn print_quietly(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// The first line of the error and its exit code.
