@@ -10,6 +10,8 @@ mod formats;
 mod management;
 // The command line: docker's parse errors, global options, completion, man pages.
 mod usage;
+// run/create of an image that is not here: what to do next.
+mod missing_image;
 // Registries through `strata`: pull, push, login, logout, --pull.
 mod registry;
 

@@ -39,6 +39,9 @@ pub enum Error {
     Protocol(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    /// An error and what the user can do about it, after a blank line.
+    #[error("{error}\n\n{hint}")]
+    WithHint { error: Box<Error>, hint: String },
     /// Failures already printed one by one (as `rmi` does); exit 1 quietly.
     #[error("")]
     Reported,
