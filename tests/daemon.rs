@@ -367,3 +367,12 @@ fn set_mode(tar: &mut [u8], name: &str, mode: u32) {
     }
     panic!("no entry {name}");
 }
+
+#[test]
+fn the_log_in_a_file_has_no_colour() {
+    let d = Daemon::start();
+    d.ok(&["images"]);
+    let log = d.log();
+    assert!(log.contains("stratad ready"), "{log}");
+    assert!(!log.contains('\x1b'), "escape codes in a log file: {log:?}");
+}
