@@ -243,10 +243,7 @@ async fn pull_to_stderr(client: &Client, image: &str, quiet: bool) -> Result<(),
 }
 
 pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
-    // Docker's create exits 125 for its own errors, as run does.
-    let id = create(client, &args.container, false)
-        .await
-        .map_err(super::run::report(125))?;
+    let id = create(client, &args.container, false).await?;
     write_out(out, &format!("{id}\n"))
 }
 
