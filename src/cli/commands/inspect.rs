@@ -80,9 +80,9 @@ async fn config_raw(client: &Client, names: &[String], out: &mut impl Write) -> 
     })
 }
 
-/// Each name looked up as each of `kinds` in turn; docker's "No such
-/// object" when none has it (or the daemon's own "No such container/image"
-/// when only one kind is asked, as `docker container inspect` prints it).
+/// Each name looked up as each of `kinds` in turn; docker's "Error: No
+/// such object" when none has it (or the daemon's "No such container/image"
+/// error when only one kind is asked, as `docker container inspect` prints it).
 async fn inspect(
     client: &Client,
     kinds: &[&str],
@@ -97,7 +97,7 @@ async fn inspect(
     let mut objects = Vec::new();
     let mut missing = None;
     'names: for name in names {
-        let mut not_found = format!("No such object: {name}");
+        let mut not_found = format!("Error: No such object: {name}");
         for kind in kinds {
             match client
                 .call(Method::GET, &format!("/{kind}/{}/json", encode(name)), None)
@@ -107,7 +107,7 @@ async fn inspect(
                     objects.push(String::from_utf8_lossy(&raw).trim().to_string());
                     continue 'names;
                 }
-                Err(Error::Daemon { status: 404, message }) if kinds.len() == 1 => not_found = message,
+                Err(e @ Error::Daemon { status: 404, .. }) if kinds.len() == 1 => not_found = e.to_string(),
                 Err(Error::Daemon { status: 404, .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -133,7 +133,7 @@ async fn inspect(
         }
     }
     match missing {
-        Some(message) => Err(Error::Usage(format!("Error: {message}"))),
+        Some(line) => Err(Error::Usage(line)),
         None => Ok(()),
     }
 }
