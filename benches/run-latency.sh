@@ -96,8 +96,8 @@ run_strata() { "$bin/strata" run --rm --network host busybox true; }
 run_strata-mem() { "$bin/strata" run --rm --network host -m 512m busybox true; }
 run_strata-none() { "$bin/strata" run --rm --network none busybox true; }
 run_strata-bridge() { "$bin/strata" run --rm busybox true; }
-# The second daemon: its own store and socket, the same image.
-"$bin/stratad" --no-spare --root "$work/root-new-shim" -H "unix://$work/new-shim.sock" 2>"$work/stratad-new-shim.log" &
+# The second daemon: its own store, socket and pid file, the same image.
+"$bin/stratad" --no-spare --root "$work/root-new-shim" -H "unix://$work/new-shim.sock" --pidfile "$work/new-shim.pid" 2>"$work/stratad-new-shim.log" &
 new_shim_daemon=$!
 on_exit 'kill -TERM "$new_shim_daemon" 2>/dev/null; wait "$new_shim_daemon" 2>/dev/null'
 for _ in $(seq 200); do

@@ -14,14 +14,12 @@ bin=$PWD/target/release
 export PATH=$bin:$PATH
 
 log=${STRATA_DEMO_LOG:-/var/log/stratad.log}
-pidfile=/run/strata/stratad.pid
-mkdir -p /run/strata
 if strata version >/dev/null 2>&1; then
     echo "== stratad is already running"
 else
     echo "== starting stratad (log: $log)"
+    # stratad writes /run/strata/stratad.pid itself once it is up.
     nohup "$bin/stratad" >>"$log" 2>&1 &
-    echo $! >"$pidfile"
     for _ in $(seq 100); do strata version >/dev/null 2>&1 && break; sleep 0.1; done
     strata version >/dev/null || { tail "$log" >&2; exit 1; }
 fi

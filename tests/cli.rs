@@ -2,10 +2,18 @@
 
 // Archives through `strata`: save, load, export.
 mod archives;
+// Output into a closed pipe: quiet, as docker's.
+mod closed_output;
 // `--format`: Go templates, as the docker CLI prints them.
 mod formats;
+// `strata container|image|system VERB`: docker's management forms.
+mod management;
+// run/create of an image that is not here: what to do next.
+mod missing_image;
 // Progress of long operations: on a terminal, in a pipe, quiet.
 mod progress;
+// The command line: docker's parse errors, global options, completion, man pages.
+mod usage;
 // Registries through `strata`: pull, push, login, logout, --pull.
 mod registry;
 

@@ -103,9 +103,14 @@ fn one_daemon_per_store_and_socket() {
     let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
     let other_sock = d.dir.path().join("other.sock");
+    // A pid file of its own: the default one, beside the socket, is the
+    // first daemon's (and refused first; see the pid file's test).
+    let other_pidfile = d.dir.path().join("other.pid");
     let out = Command::new(STRATAD)
         .args(["--root", d.root.to_str().unwrap(), "-H"])
         .arg(format!("unix://{}", other_sock.display()))
+        .arg("--pidfile")
+        .arg(&other_pidfile)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -113,6 +118,8 @@ fn one_daemon_per_store_and_socket() {
     let other_root = d.dir.path().join("root2");
     let out = Command::new(STRATAD)
         .args(["--root", other_root.to_str().unwrap(), "-H", &d.host()])
+        .arg("--pidfile")
+        .arg(&other_pidfile)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -366,4 +373,57 @@ fn set_mode(tar: &mut [u8], name: &str, mode: u32) {
         off += 512 + size.div_ceil(512) * 512;
     }
     panic!("no entry {name}");
+}
+
+#[test]
+fn the_log_in_a_file_has_no_colour() {
+    let d = Daemon::start();
+    d.ok(&["images"]);
+    let log = d.log();
+    assert!(log.contains("stratad ready"), "{log}");
+    assert!(!log.contains('\x1b'), "escape codes in a log file: {log:?}");
+}
+
+#[test]
+fn the_pid_file_names_the_daemon_until_a_clean_stop() {
+    let mut d = Daemon::start();
+    // By default beside the socket.
+    let pidfile = d.socket.with_file_name("stratad.pid");
+    let named = || std::fs::read_to_string(&pidfile).unwrap_or_default();
+    assert_eq!(named(), format!("{}\n", d.pid().unwrap()));
+    d.stop();
+    assert!(!pidfile.exists(), "a clean stop removes the pid file");
+    // A crash leaves it behind; the next start replaces it.
+    d.spawn();
+    let first = d.pid().unwrap();
+    d.kill();
+    assert_eq!(named(), format!("{first}\n"), "SIGKILL leaves the file");
+    d.spawn();
+    assert_eq!(named(), format!("{}\n", d.pid().unwrap()));
+    assert_ne!(d.pid(), Some(first));
+    // Another daemon (its own store and socket) told to use the same file
+    // is refused while this one runs, as dockerd refuses.
+    let out = Command::new(STRATAD)
+        .args(["--root", d.dir.path().join("root2").to_str().unwrap(), "-H"])
+        .arg(format!("unix://{}", d.dir.path().join("other.sock").display()))
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("names a running stratad"), "{err}");
+    assert_eq!(named(), format!("{}\n", d.pid().unwrap()));
+    d.ok(&["images"]);
+    // --pidfile elsewhere.
+    d.stop();
+    let elsewhere = d.dir.path().join("run/elsewhere.pid");
+    d.extra_args = vec!["--pidfile".into(), elsewhere.display().to_string()];
+    d.spawn();
+    assert_eq!(
+        std::fs::read_to_string(&elsewhere).unwrap(),
+        format!("{}\n", d.pid().unwrap())
+    );
+    d.stop();
+    assert!(!elsewhere.exists());
 }

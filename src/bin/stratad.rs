@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use strata::api::{Daemon, DaemonConfig, TlsFiles, default_config_dir, default_root};
 use strata::wire::Host;
 
+#[path = "stratad/pidfile.rs"]
+mod pidfile;
+
 /// The Strata daemon: owns images and layers and serves the Docker Engine API.
 #[derive(Parser, Debug)]
 #[command(name = "stratad", version, about)]
@@ -52,6 +55,11 @@ struct Args {
     /// cgroups of its own (slower: for comparison and diagnosis)
     #[arg(long)]
     no_spare: bool,
+    /// Where to write the daemon's pid [default: stratad.pid beside the first
+    /// Unix socket: /run/strata/stratad.pid as root,
+    /// $XDG_RUNTIME_DIR/strata/stratad.pid otherwise]
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pidfile: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace
     #[arg(short = 'l', long, default_value = "info", value_name = "LEVEL")]
     log_level: String,
@@ -124,6 +132,9 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: a log file or a pipe
+        // gets plain lines.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = run(args) {
         eprintln!("stratad: error: {e:#}");
@@ -132,15 +143,20 @@ fn main() {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    let pidfile_arg = args.pidfile.clone();
     let config = args.into_config()?;
+    let pid_path = pidfile_arg.unwrap_or_else(|| pidfile::default_path(&config.hosts));
+    pidfile::refuse_if_taken(&pid_path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
         let (daemon, listeners) = Daemon::start(config).await?;
+        let pidfile = pidfile::PidFile::write(&pid_path)?;
         tracing::info!(root = %daemon.store.root().display(), version = strata::VERSION, "stratad ready");
         listeners.serve(daemon, shutdown_signal()).await;
+        pidfile.remove();
         Ok(())
     })
 }

@@ -29,6 +29,9 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("strata={level},stratafs={level}"))),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: a log file or a pipe
+        // gets plain lines.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     for opt in &cfg.ignored {
         tracing::warn!("unknown or unsupported option {opt:?} ignored");

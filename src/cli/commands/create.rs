@@ -184,8 +184,11 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
     args.ports
         .apply(&mut request.config, &mut request.host_config)
         .map_err(Error::Usage)?;
+    let next_step = |e| with_next_step(e, &args.image);
     if args.pull == PullPolicy::Always {
-        pull_to_stderr(client, &args.image, args.quiet).await?;
+        pull_to_stderr(client, &args.image, args.quiet)
+            .await
+            .map_err(next_step)?;
     }
     let reply = match client.post_json(&path, &request).await {
         Err(Error::Daemon { status: 404, message })
@@ -195,9 +198,12 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
             if !args.quiet {
                 eprintln!("Unable to find image '{}' locally", reference.familiar_string());
             }
-            pull_to_stderr(client, &args.image, args.quiet).await?;
+            pull_to_stderr(client, &args.image, args.quiet)
+                .await
+                .map_err(next_step)?;
             client.post_json(&path, &request).await?
         }
+        Err(e @ Error::Daemon { status: 404, .. }) if args.pull == PullPolicy::Never => return Err(next_step(e)),
         reply => reply?,
     };
     let id: IdResponse = serde_json::from_slice(&reply).map_err(|e| Error::Protocol(e.to_string()))?;
@@ -205,6 +211,23 @@ pub async fn create(client: &Client, args: &ContainerArgs, attached: bool) -> Re
         eprintln!("WARNING: {w}");
     }
     Ok(id.id)
+}
+
+/// An image that is not here and could not be pulled: what to do next
+/// follows the error (this machine may have no registry to reach).
+fn with_next_step(error: Error, image: &str) -> Error {
+    if matches!(error, Error::Usage(_)) {
+        return error;
+    }
+    let name = parse(image).map_or_else(|_| image.to_string(), |r| r.with_default_tag().familiar_string());
+    Error::WithHint {
+        error: Box::new(error),
+        hint: format!(
+            "To get the image: pull it from a registry you can reach (strata pull {name}), \
+             load an archive of docker save (strata load -i FILE), or import a root filesystem \
+             tar (strata import FILE {name})."
+        ),
+    }
 }
 
 /// Pulls an image for `create`/`run`, drawing the stream on stderr (stdout

@@ -3,6 +3,7 @@
 pub mod archives;
 pub mod attach;
 pub mod commit;
+pub mod completion;
 pub mod cp;
 pub mod create;
 pub mod diff;

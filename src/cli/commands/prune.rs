@@ -10,26 +10,6 @@ use crate::wire::{ContainersPruneResponse, DiskUsage, ImagesPruneResponse, Volum
 use hyper::Method;
 use std::io::Write;
 
-#[derive(clap::Subcommand, Debug)]
-pub enum ContainerCommand {
-    /// Remove all stopped containers
-    Prune(ContainerPruneArgs),
-}
-
-#[derive(clap::Subcommand, Debug)]
-pub enum ImageCommand {
-    /// Remove unused images
-    Prune(ImagePruneArgs),
-}
-
-#[derive(clap::Subcommand, Debug)]
-pub enum SystemCommand {
-    /// Show docker disk usage
-    Df(DfArgs),
-    /// Remove unused data
-    Prune(SystemPruneArgs),
-}
-
 #[derive(clap::Args, Debug)]
 pub struct ContainerPruneArgs {
     /// Do not prompt for confirmation
@@ -76,8 +56,7 @@ pub struct SystemPruneArgs {
     filter: Vec<String>,
 }
 
-pub async fn container(client: &Client, c: ContainerCommand, out: &mut impl Write) -> Result<(), Error> {
-    let ContainerCommand::Prune(a) = c;
+pub async fn containers(client: &Client, a: ContainerPruneArgs, out: &mut impl Write) -> Result<(), Error> {
     if !a.force && !confirm("WARNING! This will remove all stopped containers.", out)? {
         return Ok(());
     }
@@ -85,8 +64,7 @@ pub async fn container(client: &Client, c: ContainerCommand, out: &mut impl Writ
     write_out(out, &(containers_report(&report) + &total(report.space_reclaimed)))
 }
 
-pub async fn image(client: &Client, c: ImageCommand, out: &mut impl Write) -> Result<(), Error> {
-    let ImageCommand::Prune(a) = c;
+pub async fn images(client: &Client, a: ImagePruneArgs, out: &mut impl Write) -> Result<(), Error> {
     let warning = if a.all {
         "WARNING! This will remove all images without at least one container associated to them."
     } else {
@@ -97,13 +75,6 @@ pub async fn image(client: &Client, c: ImageCommand, out: &mut impl Write) -> Re
     }
     let report = prune_images(client, &a.filter, a.all).await?;
     write_out(out, &(images_report(&report) + &total(report.space_reclaimed)))
-}
-
-pub async fn system(client: &Client, c: SystemCommand, out: &mut impl Write) -> Result<(), Error> {
-    match c {
-        SystemCommand::Df(a) => df(client, a, out).await,
-        SystemCommand::Prune(a) => system_prune(client, a, out).await,
-    }
 }
 
 /// docker's `units.HumanSize`: four significant digits.
@@ -156,7 +127,7 @@ fn images_report(r: &ImagesPruneResponse) -> String {
     text + "\n"
 }
 
-async fn system_prune(client: &Client, a: SystemPruneArgs, out: &mut impl Write) -> Result<(), Error> {
+pub async fn system(client: &Client, a: SystemPruneArgs, out: &mut impl Write) -> Result<(), Error> {
     let mut warning =
         "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n"
             .to_string();
@@ -208,7 +179,7 @@ fn reclaimable(bytes: i64, total: i64) -> String {
     format!("{} ({}%)", human_size(bytes), bytes * 100 / total)
 }
 
-async fn df(client: &Client, a: DfArgs, out: &mut impl Write) -> Result<(), Error> {
+pub async fn df(client: &Client, a: DfArgs, out: &mut impl Write) -> Result<(), Error> {
     let raw = client.call(Method::GET, "/system/df", None).await?;
     let u: DiskUsage = serde_json::from_slice(&raw).map_err(|e| Error::Protocol(e.to_string()))?;
     if a.verbose {
