@@ -49,7 +49,7 @@ fn container_management_forms_are_the_top_level_verbs() {
     let not_an_image = d.strata(&["image", "inspect", "box"]);
     assert_eq!(not_an_image.status.code(), Some(1));
     let err = String::from_utf8_lossy(&not_an_image.stderr);
-    assert_eq!(err, "Error response from daemon: No such image: box\n");
+    assert_eq!(err, "Error response from daemon: No such image: box:latest\n");
     d.ok(&["container", "rename", "box", "crate"]);
     assert_eq!(d.ok(&["ps", "-a", "--format", "{{.Names}}"]), "crate\n");
     assert_eq!(d.ok(&["container", "rm", "crate"]).trim(), "crate");
