@@ -222,11 +222,7 @@ pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
         .store
         .resolve(&name)
         .ok()
-        .and_then(|id| daemon.engine.image_users(&id).into_iter().next())
-        .map(|(c, running)| ImageUser {
-            container: c[..12].to_string(),
-            running,
-        });
+        .and_then(|id| daemon.engine.image_holder(&id));
     let removals = blocking(&daemon.store, move |s| s.remove_image(&name, force, held_by.as_ref()))
         .await?
         .map_err(refusal_error)?;
@@ -254,17 +250,27 @@ fn refusal_error(refusal: Refusal) -> ApiError {
             "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
             image.short()
         ),
-        Refusal::TagInUse { tag, image, user } => format!(
-            "conflict: unable to remove repository reference \"{tag}\" (must force) - container {} is using its referenced image {}",
-            user.container,
-            image.short()
-        ),
-        Refusal::ImageInUse { image, user } => format!(
-            "conflict: unable to delete {} (cannot be forced) - image is being used by {} container {}",
-            image.short(),
-            if user.running { "running" } else { "stopped" },
-            user.container
-        ),
+        Refusal::TagInUse { tag, image, user } => match user {
+            ImageUser::Container { id, .. } => format!(
+                "conflict: unable to remove repository reference \"{tag}\" (must force) - container {id} is using its referenced image {}",
+                image.short()
+            ),
+            ImageUser::Mount { dir } => format!(
+                "conflict: unable to remove repository reference \"{tag}\" (must force) - image {} is mounted at {dir}",
+                image.short()
+            ),
+        },
+        Refusal::ImageInUse { image, user } => match user {
+            ImageUser::Container { id, running } => format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by {} container {id}",
+                image.short(),
+                if running { "running" } else { "stopped" },
+            ),
+            ImageUser::Mount { dir } => format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by the mount at {dir}",
+                image.short(),
+            ),
+        },
         Refusal::HasChildren { image } => format!(
             "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
             image.short()
@@ -404,8 +410,8 @@ mod tests {
     fn refusals_are_worded_as_docker_words_them() {
         let image = layers::Digest::of(b"config");
         let short = image.short();
-        let user = |running| ImageUser {
-            container: "0123456789ab".into(),
+        let user = |running| ImageUser::Container {
+            id: "0123456789ab".into(),
             running,
         };
         let cases = [

@@ -150,6 +150,11 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
+    /// Mount an image's layers (read-only, or over --upper); with no image, list what is mounted
+    Mount(commands::mount::MountArgs),
+    /// Unmount what `strata mount` mounted
+    #[command(visible_alias = "umount")]
+    Unmount(commands::mount::UnmountArgs),
     /// Manage containers (prune)
     #[command(subcommand)]
     Container(commands::prune::ContainerCommand),
@@ -269,6 +274,8 @@ async fn run(config: Config) -> Result<(), Error> {
         Command::Export(a) => commands::archives::export(&client, a).await,
         Command::Cp(a) => commands::cp::run(&client, a).await,
         Command::Volume(c) => commands::volume::run(&client, c, &mut out).await,
+        Command::Mount(a) => commands::mount::mount(&client, a, &mut out).await,
+        Command::Unmount(a) => commands::mount::unmount(&client, a, &mut out).await,
         Command::Container(c) => commands::prune::container(&client, c, &mut out).await,
         Command::Image(c) => commands::prune::image(&client, c, &mut out).await,
         Command::System(c) => commands::prune::system(&client, c, &mut out).await,

@@ -53,6 +53,7 @@ pub mod status;
 mod stop;
 mod streams;
 mod update;
+pub mod user_mounts;
 pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
@@ -107,6 +108,8 @@ pub struct Engine {
     /// Rootless: the user namespace of the containers on user networks,
     /// and the networks' namespaces.
     holder: Mutex<run::holder::Holder>,
+    /// `strata mount`'s mounts of images.
+    user_mounts: user_mounts::UserMounts,
 }
 
 fn random_id() -> io::Result<String> {
@@ -151,6 +154,7 @@ impl Engine {
         let volumes = volumes::Volumes::open(store.root())?;
         let init_layer = start::init_layer(store.root())?;
         let networks = networks::Networks::open(store.root())?;
+        let user_mounts = user_mounts::UserMounts::open(store.root())?;
         let holder = run::holder::Holder::new(&helper, store.root());
         if !sys::is_root() {
             // Those a killed daemon left.
@@ -248,6 +252,7 @@ impl Engine {
             spares: Default::default(),
             networks,
             holder: Mutex::new(holder),
+            user_mounts,
         })
     }
 
@@ -283,15 +288,21 @@ impl Engine {
         }
     }
 
-    /// Images some container still stands on: they cannot be deleted.
-    pub fn image_users(&self, image: &Digest) -> Vec<(String, bool)> {
-        self.all()
-            .into_iter()
-            .filter_map(|c| {
-                let l = c.lock();
-                (l.record.image == *image).then(|| (c.id.clone(), l.record.state.is_running()))
+    /// What keeps an image from being deleted: a container standing on
+    /// it, or else a user mount of it.
+    pub fn image_holder(&self, image: &Digest) -> Option<crate::layers::ImageUser> {
+        let container = self.all().into_iter().find_map(|c| {
+            let l = c.lock();
+            (l.record.image == *image).then(|| crate::layers::ImageUser::Container {
+                id: c.id[..12.min(c.id.len())].to_string(),
+                running: l.record.state.is_running(),
             })
-            .collect()
+        });
+        container.or_else(|| {
+            self.image_mounted_at(image).map(|dir| crate::layers::ImageUser::Mount {
+                dir: dir.display().to_string(),
+            })
+        })
     }
 
     /// The layer directories of an image, topmost first.

@@ -97,7 +97,7 @@ impl Engine {
                 !tried.contains(&i.id)
                     && !parents.contains(&i.id)
                     && (all || i.tags.is_empty())
-                    && self.image_users(&i.id).is_empty()
+                    && self.image_holder(&i.id).is_none()
                     && !keep(i)
             });
             let Some(image) = next else { break };

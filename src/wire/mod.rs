@@ -16,6 +16,7 @@ mod images;
 mod networks;
 mod stats;
 mod system;
+mod user_mounts;
 mod volumes;
 
 pub use auth::*;
@@ -25,6 +26,7 @@ pub use images::*;
 pub use networks::*;
 pub use stats::*;
 pub use system::*;
+pub use user_mounts::*;
 pub use volumes::*;
 
 use serde::{Deserialize, Serialize};

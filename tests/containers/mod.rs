@@ -89,3 +89,5 @@ mod rename;
 mod prune;
 // User-defined networks: objects, names between containers, isolation, connect, no leftovers.
 mod networks;
+// strata mount / unmount: images' layers mounted from the store, read-only or over an upper.
+mod user_mounts;

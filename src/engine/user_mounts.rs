@@ -1,0 +1,367 @@
+//! User mounts (`strata mount`, Strata's own `/strata/mounts`): an image's
+//! layers mounted where a user asks, or in a directory the daemon makes
+//! (`mounts/<id>/merged` in the store), served by this process as the
+//! containers' roots are. The lowers are the store's layer directories
+//! themselves (nothing is copied); the mount is read-only (EROFS), or a
+//! writable union over a directory of the user's (`upper`, outside the
+//! store). Not a container's volumes and binds: those are `mounts`.
+//!
+//! Invariants: every entry of the list is mounted and served by its
+//! session; an image mounted is held ([`Engine::image_holder`]: rmi is
+//! refused); only a directory the daemon made is ever removed, and only
+//! with `remove_dir` once unmounted (never a recursive removal, which would
+//! reach through a mount that is still there). The daemon's shutdown ends
+//! every mount; a killed daemon's own directories are detached and removed
+//! at the next start ([`UserMounts::open`]).
+
+use super::error::internal;
+use super::{Engine, Error};
+use crate::fs::MountConfig;
+use crate::layers::Digest;
+use crate::sys;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// What to mount, as a user asks for it (paths absolute).
+#[derive(Clone, Debug, Default)]
+pub struct MountRequest {
+    /// An image's name or ID.
+    pub target: String,
+    /// Where: an existing empty directory; absent, the daemon makes one.
+    pub dir: Option<PathBuf>,
+    /// A writable directory the union is over (read-only without).
+    pub upper: Option<PathBuf>,
+    /// The upper's scratch directory (on its filesystem); absent, a
+    /// sibling `NAME.work` of the upper, made if missing.
+    pub work: Option<PathBuf>,
+}
+
+/// A user mount, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountView {
+    /// The image as the user named it.
+    pub target: String,
+    pub image: Digest,
+    pub dir: PathBuf,
+    pub upper: Option<PathBuf>,
+    pub work: Option<PathBuf>,
+}
+
+/// Which mounts an unmount ends.
+#[derive(Clone, Copy, Debug)]
+pub enum Unmount<'a> {
+    /// The one at this directory.
+    Dir(&'a Path),
+    /// Every mount of this image (by the name it was mounted with, or any
+    /// name of the same image).
+    Target(&'a str),
+    All,
+}
+
+struct UserMount {
+    view: MountView,
+    /// The directory the daemon made (`mounts/<id>`), removed at unmount.
+    owned: Option<PathBuf>,
+    session: fuser::BackgroundSession,
+}
+
+/// The daemon's user mounts.
+pub(super) struct UserMounts {
+    /// `mounts/` in the store: the directories the daemon makes.
+    dir: PathBuf,
+    list: Mutex<Vec<UserMount>>,
+}
+
+impl UserMounts {
+    /// Opens `mounts/` in the store, detaching and removing what a killed
+    /// daemon left there (no mount outlives its daemon).
+    pub(super) fn open(store_root: &Path) -> io::Result<UserMounts> {
+        let dir = store_root.join("mounts");
+        std::fs::create_dir_all(&dir)?;
+        sys::make_private(&dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let owned = entry?.path();
+            let merged = owned.join("merged");
+            let _ = crate::fs::unmount_lazy(&merged);
+            if let Err(e) = remove_owned(&owned) {
+                tracing::warn!("removing the stale mount directory {}: {e}", owned.display());
+            }
+        }
+        Ok(UserMounts {
+            dir,
+            list: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<UserMount>> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Removes a directory the daemon made for a mount, once unmounted: only
+/// empty directories go (`remove_dir`), so a mount still there is never
+/// reached through.
+fn remove_owned(owned: &Path) -> io::Result<()> {
+    match std::fs::remove_dir(owned.join("merged")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::remove_dir(owned)
+}
+
+/// An existing directory, absolute, outside the store (`what` names it in
+/// errors); with `empty`, one with nothing in it.
+fn existing_dir(path: &Path, what: &str, store: &Path, empty: bool) -> Result<PathBuf, Error> {
+    let shown = path.display();
+    if !path.is_absolute() {
+        return Err(Error::invalid(format!("{what} {shown}: not an absolute path")));
+    }
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::invalid(format!("{what} {shown} does not exist")),
+        _ => Error::invalid(format!("{what} {shown}: {e}")),
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::invalid(format!("{what} {shown} is not a directory")));
+    }
+    let canonical = std::fs::canonicalize(path).map_err(|e| Error::invalid(format!("{what} {shown}: {e}")))?;
+    let store = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
+    if canonical.starts_with(&store) || store.starts_with(&canonical) {
+        return Err(Error::invalid(format!(
+            "{what} {shown} is inside the daemon's store (or holds it)"
+        )));
+    }
+    if empty {
+        let mut entries = std::fs::read_dir(path).map_err(|e| Error::invalid(format!("{what} {shown}: {e}")))?;
+        if entries.next().is_some() {
+            return Err(Error::invalid(format!("{what} {shown} is not empty")));
+        }
+    }
+    Ok(canonical)
+}
+
+/// The upper's work directory: the one given, or `UPPER.work` beside the
+/// upper (made if missing); never inside the upper or the mount point.
+fn work_dir(upper: &Path, work: Option<&Path>, dir: &Path, store: &Path) -> Result<PathBuf, Error> {
+    let work = match work {
+        Some(w) => existing_dir(w, "the work directory", store, false)?,
+        None => {
+            let name = upper.file_name().unwrap_or_default().to_string_lossy();
+            let sibling = upper.with_file_name(format!("{name}.work"));
+            match std::fs::create_dir(&sibling) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(internal("making the work directory")(e)),
+            }
+            existing_dir(&sibling, "the work directory", store, false)?
+        }
+    };
+    for other in [upper, dir] {
+        if work.starts_with(other) || other.starts_with(&work) {
+            return Err(Error::invalid(format!(
+                "the work directory {} and {} contain one another",
+                work.display(),
+                other.display()
+            )));
+        }
+    }
+    Ok(work)
+}
+
+impl Engine {
+    /// Mounts an image's layers (see the module's doc). Without a
+    /// directory or an upper, an image already mounted so is not mounted
+    /// again: its mount is the answer (as `podman image mount`).
+    pub fn user_mount(&self, req: MountRequest) -> Result<MountView, Error> {
+        if req.work.is_some() && req.upper.is_none() {
+            return Err(Error::invalid("a work directory needs an upper directory"));
+        }
+        let image = self.store.image(&req.target)?;
+        let store = self.store.root();
+        let mut list = self.user_mounts.lock();
+        if req.dir.is_none()
+            && req.upper.is_none()
+            && let Some(m) = list
+                .iter()
+                .find(|m| m.owned.is_some() && m.view.upper.is_none() && m.view.image == image.id)
+        {
+            return Ok(m.view.clone());
+        }
+        let (dir, owned) = match &req.dir {
+            Some(d) => {
+                let dir = existing_dir(d, "the mount point", store, true)?;
+                if list.iter().any(|m| m.view.dir == dir) {
+                    return Err(Error::conflict(format!("{} is mounted already", dir.display())));
+                }
+                (dir, None)
+            }
+            None => {
+                let id = super::random_id().map_err(internal("making a mount's ID"))?;
+                let owned = self.user_mounts.dir.join(&id[..12]);
+                std::fs::create_dir(&owned)
+                    .and_then(|()| std::fs::create_dir(owned.join("merged")))
+                    .map_err(internal("making the mount point"))?;
+                (owned.join("merged"), Some(owned))
+            }
+        };
+        let mounted = self.mount_image_at(&req, &image, &dir);
+        let (session, upper, work) = match mounted {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(owned) = &owned {
+                    let _ = remove_owned(owned);
+                }
+                return Err(e);
+            }
+        };
+        let view = MountView {
+            target: req.target,
+            image: image.id,
+            dir,
+            upper,
+            work,
+        };
+        tracing::info!(image = %image.id.short(), dir = %view.dir.display(), "mounted");
+        list.push(UserMount {
+            view: view.clone(),
+            owned,
+            session,
+        });
+        Ok(view)
+    }
+
+    /// The union of `image`'s layers (under the request's upper) at `dir`.
+    #[allow(clippy::type_complexity)]
+    fn mount_image_at(
+        &self,
+        req: &MountRequest,
+        image: &crate::layers::ImageSummary,
+        dir: &Path,
+    ) -> Result<(fuser::BackgroundSession, Option<PathBuf>, Option<PathBuf>), Error> {
+        let store = self.store.root();
+        let (upper, work) = match &req.upper {
+            Some(u) => {
+                let upper = existing_dir(u, "the upper directory", store, false)?;
+                let work = work_dir(&upper, req.work.as_deref(), dir, store)?;
+                (Some(upper), Some(work))
+            }
+            None => (None, None),
+        };
+        let lowers = image
+            .config
+            .rootfs
+            .diff_ids
+            .iter()
+            .rev()
+            .map(|d| self.store.layer_dir(d))
+            .collect();
+        let mut cfg = MountConfig::new(lowers, upper.clone(), work.clone(), dir.to_path_buf());
+        cfg.read_only = upper.is_none();
+        cfg.fsname = Some(format!("strata-image-{}", image.id.short()));
+        if !sys::is_root() {
+            // As a rootless container's root: every file is this user's.
+            let (uid, gid) = sys::ids();
+            cfg.squash_uid = Some(uid);
+            cfg.squash_gid = Some(gid);
+        }
+        let session = crate::fs::mount_background(&cfg).map_err(internal("mounting the image"))?;
+        Ok((session, upper, work))
+    }
+
+    /// Every user mount, in the order they were made.
+    pub fn user_mounts(&self) -> Vec<MountView> {
+        self.user_mounts.lock().iter().map(|m| m.view.clone()).collect()
+    }
+
+    /// Where `image` is mounted, if it is.
+    pub(super) fn image_mounted_at(&self, image: &Digest) -> Option<PathBuf> {
+        let list = self.user_mounts.lock();
+        list.iter().find(|m| m.view.image == *image).map(|m| m.view.dir.clone())
+    }
+
+    /// Unmounts what `which` names, each once its session has ended, and
+    /// removes the directories the daemon made. Nothing of it mounted: a
+    /// not-found error. A busy mount stays (and is the error).
+    pub fn user_unmount(&self, which: Unmount<'_>) -> Result<Vec<MountView>, Error> {
+        let mut list = self.user_mounts.lock();
+        let image = match which {
+            Unmount::Target(t) => self.store.resolve(t).ok(),
+            _ => None,
+        };
+        let chosen = |m: &UserMount| match which {
+            Unmount::Dir(d) => m.view.dir == d || std::fs::canonicalize(d).is_ok_and(|c| c == m.view.dir),
+            Unmount::Target(t) => m.view.target == t || image == Some(m.view.image),
+            Unmount::All => true,
+        };
+        if !matches!(which, Unmount::All) && !list.iter().any(chosen) {
+            let named = match which {
+                Unmount::Dir(d) => d.display().to_string(),
+                Unmount::Target(t) => t.to_string(),
+                Unmount::All => String::new(),
+            };
+            return Err(Error::not_found(format!(
+                "{} is not mounted",
+                crate::quote::excerpt(&named, 256)
+            )));
+        }
+        let mut done = Vec::new();
+        let mut i = 0;
+        while i < list.len() {
+            if !chosen(&list[i]) {
+                i += 1;
+                continue;
+            }
+            let dir = list[i].view.dir.clone();
+            match crate::fs::unmount(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
+                    return Err(Error::conflict(format!("unmounting {}: target is busy", dir.display())));
+                }
+                // Unmounted behind the daemon's back: its session has ended.
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {}
+                Err(e) => return Err(internal("unmounting")(e)),
+            }
+            let m = list.remove(i);
+            done.push(m.view.clone());
+            end_session(m);
+        }
+        Ok(done)
+    }
+
+    /// At the daemon's shutdown: every user mount ends, detached when busy.
+    pub(super) fn end_user_mounts(&self) {
+        let mut list = self.user_mounts.lock();
+        for m in list.drain(..) {
+            let dir = &m.view.dir;
+            if let Err(e) = crate::fs::unmount(dir) {
+                tracing::warn!("unmounting {}: {e}; detaching it", dir.display());
+                if let Err(e) = crate::fs::unmount_lazy(dir) {
+                    tracing::error!("detaching {}: {e}", dir.display());
+                }
+                // A detached mount's session may serve on while it is in
+                // use: not waited for (it ends with the daemon).
+                drop(m.session);
+                if let Some(owned) = &m.owned {
+                    let _ = remove_owned(owned);
+                }
+                continue;
+            }
+            end_session(m);
+        }
+    }
+}
+
+/// Waits for an unmounted mount's session to end, then removes the
+/// directory the daemon made for it.
+fn end_session(m: UserMount) {
+    if let Err(e) = m.session.join() {
+        tracing::warn!("the session of {}: {e}", m.view.dir.display());
+    }
+    if let Some(owned) = &m.owned
+        && let Err(e) = remove_owned(owned)
+    {
+        tracing::warn!("removing {}: {e}", owned.display());
+    }
+    tracing::info!(dir = %m.view.dir.display(), "unmounted");
+}
