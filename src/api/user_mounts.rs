@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{JSON_BODY_LIMIT, Query, json, read_body};
-use crate::engine::user_mounts::{MountRequest, MountView, Unmount};
+use crate::engine::user_mounts::{Kind, MountRequest, MountView, Unmount};
 use crate::wire::{UserMount, UserMountRequest};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
@@ -15,8 +15,12 @@ fn wire(v: &MountView) -> UserMount {
     let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     UserMount {
         target: v.target.clone(),
-        id: v.image.to_string(),
-        kind: "image".into(),
+        id: v.id.clone(),
+        kind: match v.kind {
+            Kind::Image => "image",
+            Kind::Container => "container",
+        }
+        .into(),
         dir: v.dir.display().to_string(),
         upper: shown(&v.upper),
         work: shown(&v.work),

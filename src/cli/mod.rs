@@ -150,7 +150,7 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
-    /// Mount an image's layers (read-only, or over --upper); with no image, list what is mounted
+    /// Mount an image's layers (read-only, or over --upper) or a container's root; with no argument, list what is mounted
     Mount(commands::mount::MountArgs),
     /// Unmount what `strata mount` mounted
     #[command(visible_alias = "umount")]

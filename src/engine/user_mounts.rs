@@ -37,12 +37,21 @@ pub struct MountRequest {
     pub work: Option<PathBuf>,
 }
 
+/// What a user mount is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Image,
+    Container,
+}
+
 /// A user mount, as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountView {
-    /// The image as the user named it.
+    /// The image or container as the user named it.
     pub target: String,
-    pub image: Digest,
+    pub kind: Kind,
+    /// The image's ID (`sha256:…`) or the container's.
+    pub id: String,
     pub dir: PathBuf,
     pub upper: Option<PathBuf>,
     pub work: Option<PathBuf>,
@@ -170,13 +179,23 @@ fn work_dir(upper: &Path, work: Option<&Path>, dir: &Path, store: &Path) -> Resu
 }
 
 impl Engine {
-    /// Mounts an image's layers (see the module's doc). Without a
-    /// directory or an upper, an image already mounted so is not mounted
-    /// again: its mount is the answer (as `podman image mount`).
+    /// Mounts what the request names: a container (by name or ID) if
+    /// there is one, or else an image.
     pub fn user_mount(&self, req: MountRequest) -> Result<MountView, Error> {
         if req.work.is_some() && req.upper.is_none() {
             return Err(Error::invalid("a work directory needs an upper directory"));
         }
+        match self.get(&req.target) {
+            Ok(c) => self.mount_container(&c, req),
+            Err(Error::NotFound(_)) => self.mount_image(req),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Mounts an image's layers (see the module's doc). Without a
+    /// directory or an upper, an image already mounted so is not mounted
+    /// again: its mount is the answer (as `podman image mount`).
+    fn mount_image(&self, req: MountRequest) -> Result<MountView, Error> {
         let image = self.store.image(&req.target)?;
         let store = self.store.root();
         let mut list = self.user_mounts.lock();
@@ -184,7 +203,7 @@ impl Engine {
             && req.upper.is_none()
             && let Some(m) = list
                 .iter()
-                .find(|m| m.owned.is_some() && m.view.upper.is_none() && m.view.image == image.id)
+                .find(|m| m.owned.is_some() && m.view.upper.is_none() && m.view.id == image.id.to_string())
         {
             return Ok(m.view.clone());
         }
@@ -217,7 +236,8 @@ impl Engine {
         };
         let view = MountView {
             target: req.target,
-            image: image.id,
+            kind: Kind::Image,
+            id: image.id.to_string(),
             dir,
             upper,
             work,
@@ -269,21 +289,41 @@ impl Engine {
         Ok((session, upper, work))
     }
 
-    /// Every user mount, in the order they were made.
+    /// Every user mount: images' in the order they were made, then
+    /// containers'.
     pub fn user_mounts(&self) -> Vec<MountView> {
-        self.user_mounts.lock().iter().map(|m| m.view.clone()).collect()
+        let mut views: Vec<MountView> = self.user_mounts.lock().iter().map(|m| m.view.clone()).collect();
+        for c in self.all() {
+            let live = c.lock();
+            if let Some(held) = &live.user_mount {
+                views.extend(held.views(&c, &live.record.name));
+            }
+        }
+        views
     }
 
     /// Where `image` is mounted, if it is.
     pub(super) fn image_mounted_at(&self, image: &Digest) -> Option<PathBuf> {
         let list = self.user_mounts.lock();
-        list.iter().find(|m| m.view.image == *image).map(|m| m.view.dir.clone())
+        let image = image.to_string();
+        list.iter().find(|m| m.view.id == image).map(|m| m.view.dir.clone())
     }
 
-    /// Unmounts what `which` names, each once its session has ended, and
-    /// removes the directories the daemon made. Nothing of it mounted: a
-    /// not-found error. A busy mount stays (and is the error).
+    /// Unmounts what `which` names (containers' mounts, then images'),
+    /// each once its session has ended, and removes the directories the
+    /// daemon made. Nothing of it mounted: a not-found error. A busy mount
+    /// stays (and is the error).
     pub fn user_unmount(&self, which: Unmount<'_>) -> Result<Vec<MountView>, Error> {
+        let mut done = self.unmount_containers(which)?;
+        match self.unmount_images(which) {
+            Ok(views) => done.extend(views),
+            Err(Error::NotFound(_)) if !done.is_empty() => {}
+            Err(e) => return Err(e),
+        }
+        Ok(done)
+    }
+
+    fn unmount_images(&self, which: Unmount<'_>) -> Result<Vec<MountView>, Error> {
         let mut list = self.user_mounts.lock();
         let image = match which {
             Unmount::Target(t) => self.store.resolve(t).ok(),
@@ -291,7 +331,7 @@ impl Engine {
         };
         let chosen = |m: &UserMount| match which {
             Unmount::Dir(d) => m.view.dir == d || std::fs::canonicalize(d).is_ok_and(|c| c == m.view.dir),
-            Unmount::Target(t) => m.view.target == t || image == Some(m.view.image),
+            Unmount::Target(t) => m.view.target == t || image.is_some_and(|i| i.to_string() == m.view.id),
             Unmount::All => true,
         };
         if !matches!(which, Unmount::All) && !list.iter().any(chosen) {
@@ -329,8 +369,15 @@ impl Engine {
         Ok(done)
     }
 
-    /// At the daemon's shutdown: every user mount ends, detached when busy.
+    /// At the daemon's shutdown (its containers stopped): every user
+    /// mount ends, detached when busy.
     pub(super) fn end_user_mounts(&self) {
+        for c in self.all() {
+            let held = c.lock().user_mount.take();
+            if let Some(held) = held {
+                held.end_at_shutdown(&c.dir.join("merged"));
+            }
+        }
         let mut list = self.user_mounts.lock();
         for m in list.drain(..) {
             let dir = &m.view.dir;
@@ -364,4 +411,236 @@ fn end_session(m: UserMount) {
         tracing::warn!("removing {}: {e}", owned.display());
     }
     tracing::info!(dir = %m.view.dir.display(), "unmounted");
+}
+
+/// A container's root held for `strata mount` (in its `Live`): one FUSE
+/// session per writable layer, ever, so the user's view is the
+/// container's own `merged/` (bound elsewhere on request), and a run
+/// shares the session: a start takes `idle`, the exit gives it back.
+#[derive(Default)]
+pub(super) struct HeldRoot {
+    /// The root's session while no run holds it.
+    pub(super) idle: Option<fuser::BackgroundSession>,
+    /// Mounted for a user at `merged/` itself (`strata mount CONTAINER`).
+    at_merged: bool,
+    /// Where the root is bound besides (root only).
+    binds: Vec<PathBuf>,
+}
+
+impl HeldRoot {
+    fn views(&self, c: &super::Container, name: &str) -> Vec<MountView> {
+        let merged = self.at_merged.then(|| c.dir.join("merged"));
+        merged
+            .into_iter()
+            .chain(self.binds.iter().cloned())
+            .map(|dir| MountView {
+                target: name.to_string(),
+                kind: Kind::Container,
+                id: c.id.clone(),
+                dir,
+                upper: None,
+                work: None,
+            })
+            .collect()
+    }
+
+    fn end_at_shutdown(self, merged: &Path) {
+        for b in &self.binds {
+            if let Err(e) = sys::unmount_lazy(b) {
+                tracing::warn!("detaching {}: {e}", b.display());
+            }
+        }
+        if let Some(session) = self.idle {
+            match crate::fs::unmount(merged) {
+                Ok(()) => {
+                    let _ = session.join();
+                }
+                Err(e) => {
+                    tracing::warn!("unmounting {}: {e}; detaching it", merged.display());
+                    let _ = crate::fs::unmount_lazy(merged);
+                }
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// A container's root for a user: its live root while it runs, or
+    /// mounted as a start mounts it (and kept for the next start) while it
+    /// does not; bound at the directory asked for (root only).
+    fn mount_container(&self, c: &std::sync::Arc<super::Container>, req: MountRequest) -> Result<MountView, Error> {
+        if req.upper.is_some() {
+            return Err(Error::invalid(
+                "--upper is for images: a container's root is over its own writable layer",
+            ));
+        }
+        let merged = c.dir.join("merged");
+        let dir = req
+            .dir
+            .as_deref()
+            .map(|d| existing_dir(d, "the mount point", self.store.root(), true))
+            .transpose()?;
+        if dir.is_some() && !sys::is_root() {
+            return Err(Error::invalid(format!(
+                "a rootless daemon cannot bind a container's root elsewhere: it is mounted at {}",
+                merged.display()
+            )));
+        }
+        let _op = c.ops.blocking_lock();
+        let mut live = c.lock();
+        if live.removed {
+            return Err(Error::not_found(format!("No such container: {}", req.target)));
+        }
+        let made = live.user_mount.is_none();
+        if made {
+            // Its run's session, while there is a run (decided under the
+            // lock its exit takes the run with); else one of its own.
+            let idle = if live.run.is_some() {
+                None
+            } else {
+                let image = live.record.image.to_string();
+                drop(live);
+                let image = self.store.image(&image)?;
+                let session = super::start::mount_root(c, self.lowers(&image.config))
+                    .map_err(internal("mounting the container's root"))?;
+                live = c.lock();
+                Some(session)
+            };
+            live.user_mount = Some(HeldRoot {
+                idle,
+                ..HeldRoot::default()
+            });
+        }
+        let held = live.user_mount.as_mut().expect("held above");
+        match &dir {
+            Some(d) => {
+                if let Err(e) = sys::bind_mount(&merged, d) {
+                    let unused = made.then(|| live.user_mount.take()).flatten();
+                    drop(live);
+                    if let Some(unused) = unused {
+                        unused.end_at_shutdown(&merged);
+                    }
+                    return Err(internal("binding the container's root")(e));
+                }
+                held.binds.push(d.clone());
+            }
+            None => held.at_merged = true,
+        }
+        tracing::info!(container = %&c.id[..12], dir = %dir.as_ref().unwrap_or(&merged).display(), "mounted");
+        Ok(MountView {
+            target: req.target,
+            kind: Kind::Container,
+            id: c.id.clone(),
+            dir: dir.unwrap_or(merged),
+            upper: None,
+            work: None,
+        })
+    }
+
+    /// The containers' mounts `which` names: a container's every one, the
+    /// one at a directory, or all.
+    fn unmount_containers(&self, which: Unmount<'_>) -> Result<Vec<MountView>, Error> {
+        let canonical = match which {
+            Unmount::Dir(d) => Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf())),
+            _ => None,
+        };
+        let mut done = Vec::new();
+        for c in self.all() {
+            let mine = {
+                let live = c.lock();
+                let Some(held) = &live.user_mount else { continue };
+                match which {
+                    Unmount::All => true,
+                    Unmount::Target(t) => {
+                        t == live.record.name || t == format!("/{}", live.record.name) || c.id.starts_with(t)
+                    }
+                    Unmount::Dir(d) => {
+                        let merged = c.dir.join("merged");
+                        let at = |p: &Path| p == d || canonical.as_deref() == Some(p);
+                        (held.at_merged && at(&merged)) || held.binds.iter().any(|b| at(b))
+                    }
+                }
+            };
+            if mine {
+                let _op = c.ops.blocking_lock();
+                done.extend(self.unmount_container_locked(
+                    &c,
+                    canonical.as_deref().or(match which {
+                        Unmount::Dir(d) => Some(d),
+                        _ => None,
+                    }),
+                )?);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Ends a container's user mounts (`only`: the one at that directory),
+    /// its lifecycle lock held. A busy one stays, and is the error. When
+    /// none is left, a root no run holds is unmounted.
+    pub(super) fn unmount_container_locked(
+        &self,
+        c: &super::Container,
+        only: Option<&Path>,
+    ) -> Result<Vec<MountView>, Error> {
+        let merged = c.dir.join("merged");
+        let (mut held, name) = {
+            let mut live = c.lock();
+            match live.user_mount.take() {
+                Some(h) => (h, live.record.name.clone()),
+                None => return Ok(Vec::new()),
+            }
+        };
+        let before = held.views(c, &name);
+        let give_back = |held: HeldRoot| c.lock().user_mount = Some(held);
+        let mut binds = std::mem::take(&mut held.binds);
+        let mut result = Ok(());
+        binds.retain(|b| {
+            if result.is_err() || only.is_some_and(|o| o != b.as_path()) {
+                return true;
+            }
+            match rustix::mount::unmount(b, rustix::mount::UnmountFlags::empty()) {
+                Ok(()) => false,
+                Err(e) if e == rustix::io::Errno::INVAL => false,
+                Err(e) => {
+                    result = Err(Error::conflict(format!(
+                        "unmounting {}: {}",
+                        b.display(),
+                        io::Error::from(e)
+                    )));
+                    true
+                }
+            }
+        });
+        held.binds = binds;
+        if only.is_none_or(|o| o == merged) {
+            held.at_merged = false;
+        }
+        if let Err(e) = result {
+            give_back(held);
+            return Err(e);
+        }
+        if held.at_merged || !held.binds.is_empty() {
+            let after = held.views(c, &name);
+            give_back(held);
+            return Ok(before.into_iter().filter(|v| !after.contains(v)).collect());
+        }
+        if let Some(session) = held.idle.take() {
+            match crate::fs::unmount(&merged) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {}
+                Err(e) => {
+                    held.idle = Some(session);
+                    held.at_merged = true;
+                    give_back(held);
+                    return Err(Error::conflict(format!("unmounting {}: {e}", merged.display())));
+                }
+            }
+            if let Err(e) = session.join() {
+                tracing::warn!("the session of {}: {e}", merged.display());
+            }
+        }
+        tracing::info!(container = %&c.id[..12], "unmounted");
+        Ok(before)
+    }
 }

@@ -271,3 +271,87 @@ fn a_rootless_daemon_mounts_an_image_for_its_user() {
     assert!(!mounted(&dir), "{} is still mounted", dir.display());
     assert!(!dir.exists());
 }
+
+/// The lines of /proc/self/mountinfo mounted at `dir`.
+fn mounts_at(dir: &Path) -> usize {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.to_str().unwrap();
+    info.lines().filter(|l| l.split(' ').nth(4) == Some(dir)).count()
+}
+
+/// A stopped container's root mounts as a start mounts it, the next start
+/// runs on that same session (one mount, writes both ways), rm is refused
+/// while it is mounted, and unmount ends it.
+#[test]
+fn a_stopped_container_s_root_mounts_and_its_start_shares_it() {
+    let d = require!(daemon());
+    let id = ok(
+        &d,
+        &[
+            "create",
+            "--name",
+            "c",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /two; echo ran >> /log",
+        ],
+    );
+    let merged = super::container_dir(&d, id.trim()).join("merged");
+    let shown = PathBuf::from(ok(&d, &["mount", "c"]).trim());
+    assert_eq!(shown, merged);
+    assert_eq!(mounts_at(&merged), 1);
+    assert!(merged.join("bin/busybox").is_file());
+    std::fs::write(merged.join("two"), b"two\n").unwrap();
+    // A new session would be a new mount: another device.
+    let device = || std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(&merged).unwrap());
+    let before = device();
+    assert_eq!(ok(&d, &["start", "-a", "c"]), "two\n");
+    assert_eq!(
+        mounts_at(&merged),
+        1,
+        "the start mounted another session, or the exit unmounted"
+    );
+    assert_eq!(device(), before, "the start did not run on the mount's session");
+    assert_eq!(std::fs::read(merged.join("log")).unwrap(), b"ran\n");
+    assert_eq!(ok(&d, &["start", "-a", "c"]), "two\n");
+    assert_eq!(std::fs::read(merged.join("log")).unwrap(), b"ran\nran\n");
+    let listed = ok(&d, &["mount", "--format", "{{.Target}} {{.Type}} {{.Dir}}"]);
+    assert_eq!(listed.trim(), format!("c container {}", merged.display()));
+    let err = fails(&d, &["rm", "c"]);
+    assert!(err.contains("container is mounted"), "{err}");
+    ok(&d, &["unmount", "c"]);
+    assert_eq!(mounts_at(&merged), 0);
+    assert_eq!(ok(&d, &["mount"]).lines().count(), 1);
+    // Still whole: the next start mounts its root again.
+    assert_eq!(ok(&d, &["start", "-a", "c"]), "two\n");
+    ok(&d, &["rm", "c"]);
+}
+
+/// A running container's mount is its live root (bound at a directory
+/// given); unmounting leaves the container running; rm -f ends the rest.
+#[test]
+fn a_running_container_s_root_is_its_live_root() {
+    let d = require!(daemon());
+    let id = ok(&d, &["run", "-d", "--name", "r", "busybox", "sleep", "100"]);
+    let merged = super::container_dir(&d, id.trim()).join("merged");
+    assert_eq!(PathBuf::from(ok(&d, &["mount", "r"]).trim()), merged);
+    assert_eq!(mounts_at(&merged), 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let at = tmp.path().join("at");
+    std::fs::create_dir(&at).unwrap();
+    ok(&d, &["mount", "r", at.to_str().unwrap()]);
+    std::fs::write(at.join("x"), b"from outside").unwrap();
+    assert_eq!(ok(&d, &["exec", "r", "cat", "/x"]), "from outside");
+    assert_eq!(ok(&d, &["mount", "-q"]).lines().count(), 2);
+    ok(&d, &["unmount", at.to_str().unwrap()]);
+    assert!(!mounted(&at));
+    assert_eq!(mounts_at(&merged), 1);
+    ok(&d, &["unmount", "r"]);
+    assert_eq!(mounts_at(&merged), 1, "the running container's root went");
+    ok(&d, &["exec", "r", "true"]);
+    ok(&d, &["mount", "r", at.to_str().unwrap()]);
+    ok(&d, &["rm", "-f", "r"]);
+    assert!(!mounted(&at) && mounts_at(&merged) == 0);
+    assert_eq!(ok(&d, &["mount"]).lines().count(), 1);
+}

@@ -1,6 +1,6 @@
 //! `strata mount` and `strata unmount` (Strata's own, as `podman image
-//! mount` / `unmount`): an image's layers mounted by the daemon, over
-//! `/strata/mounts`.
+//! mount` and `podman mount`): an image's layers or a container's root
+//! mounted by the daemon, over `/strata/mounts`.
 
 use crate::cli::format::{ListFormat, table};
 use crate::cli::{Client, Error, encode, write_out};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct MountArgs {
-    /// A writable directory to mount the image's layers under (read-only without)
+    /// A writable directory to mount an image's layers under (read-only without)
     #[arg(long, value_name = "DIR")]
     upper: Option<PathBuf>,
     /// The upper directory's work directory (default: UPPER.work beside it)
@@ -23,8 +23,8 @@ pub struct MountArgs {
     /// With no image: only display the mount points
     #[arg(short, long)]
     quiet: bool,
-    /// The image to mount (none: list what is mounted)
-    #[arg(value_name = "IMAGE")]
+    /// The container or image to mount (none: list what is mounted)
+    #[arg(value_name = "IMAGE|CONTAINER")]
     target: Option<String>,
     /// An existing empty directory to mount it at (default: one the daemon makes)
     #[arg(value_name = "DIR")]
@@ -36,8 +36,8 @@ pub struct UnmountArgs {
     /// Unmount everything mounted
     #[arg(short, long, conflicts_with = "targets")]
     all: bool,
-    /// Images or mount points to unmount
-    #[arg(value_name = "IMAGE|DIR", required_unless_present = "all")]
+    /// Images, containers or mount points to unmount
+    #[arg(value_name = "TARGET|DIR", required_unless_present = "all")]
     targets: Vec<String>,
 }
 
