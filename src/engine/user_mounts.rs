@@ -475,17 +475,17 @@ impl Engine {
             ));
         }
         let merged = c.dir.join("merged");
+        if req.dir.is_some() && !sys::is_root() {
+            return Err(Error::invalid(format!(
+                "a rootless daemon cannot bind a container's root elsewhere: mount it without a directory, at {}",
+                merged.display()
+            )));
+        }
         let dir = req
             .dir
             .as_deref()
             .map(|d| existing_dir(d, "the mount point", self.store.root(), true))
             .transpose()?;
-        if dir.is_some() && !sys::is_root() {
-            return Err(Error::invalid(format!(
-                "a rootless daemon cannot bind a container's root elsewhere: it is mounted at {}",
-                merged.display()
-            )));
-        }
         let _op = c.ops.blocking_lock();
         let mut live = c.lock();
         if live.removed {

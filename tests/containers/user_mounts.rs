@@ -206,9 +206,19 @@ fn the_daemon_ends_its_mounts() {
     std::fs::create_dir(&given).unwrap();
     let owned = PathBuf::from(ok(&d, &["mount", "busybox"]).trim());
     ok(&d, &["mount", "busybox", given.to_str().unwrap()]);
-    assert!(mounted(&owned) && mounted(&given));
+    ok(&d, &["create", "--name", "stopped", "busybox", "true"]);
+    ok(&d, &["run", "-d", "--name", "running", "busybox", "sleep", "100"]);
+    let roots: Vec<PathBuf> = ["stopped", "running"]
+        .iter()
+        .map(|c| PathBuf::from(ok(&d, &["mount", c]).trim()))
+        .collect();
+    assert!(mounted(&owned) && mounted(&given) && roots.iter().all(|r| mounted(r)));
     d.stop();
     assert!(!mounted(&owned) && !mounted(&given));
+    assert!(
+        roots.iter().all(|r| !mounted(r)),
+        "a container's root outlived the daemon"
+    );
     assert!(!owned.exists());
     assert!(given.is_dir());
 
@@ -267,9 +277,24 @@ fn a_rootless_daemon_mounts_an_image_for_its_user() {
         "{}",
         text(&out)
     );
+    // A container's root: its own merged/, which a rootless daemon cannot
+    // bind elsewhere (it says where the root is).
+    let id = ok(&d, &["create", "--name", "c", "busybox", "true"]);
+    let merged = PathBuf::from(ok(&d, &["mount", "c"]).trim());
+    assert_eq!(merged, super::container_dir(&d, id.trim()).join("merged"));
+    assert!(mounted(&merged));
+    let out = as_user(&format!("stat -c %u {}/bin/busybox", merged.display()));
+    assert_eq!(stdout(&out).trim(), uid.to_string(), "{}", text(&out));
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fails(&d, &["mount", "c", tmp.path().to_str().unwrap()]);
+    assert!(
+        err.contains(&format!("without a directory, at {}", merged.display())),
+        "{err}"
+    );
     ok(&d, &["unmount", "--all"]);
     assert!(!mounted(&dir), "{} is still mounted", dir.display());
     assert!(!dir.exists());
+    assert!(!mounted(&merged));
 }
 
 /// The lines of /proc/self/mountinfo mounted at `dir`.
