@@ -375,7 +375,7 @@ impl Engine {
         for c in self.all() {
             let held = c.lock().user_mount.take();
             if let Some(held) = held {
-                held.end_at_shutdown(&c.dir.join("merged"));
+                held.end(&c.dir.join("merged"));
             }
         }
         let mut list = self.user_mounts.lock();
@@ -444,7 +444,10 @@ impl HeldRoot {
             .collect()
     }
 
-    fn end_at_shutdown(self, merged: &Path) {
+    /// Ends the held root now (the daemon's shutdown, a failed mount):
+    /// binds detached, a session no run holds unmounted (detached when
+    /// busy, and then not waited for).
+    fn end(self, merged: &Path) {
         for b in &self.binds {
             if let Err(e) = sys::unmount_lazy(b) {
                 tracing::warn!("detaching {}: {e}", b.display());
@@ -518,7 +521,7 @@ impl Engine {
                     let unused = made.then(|| live.user_mount.take()).flatten();
                     drop(live);
                     if let Some(unused) = unused {
-                        unused.end_at_shutdown(&merged);
+                        unused.end(&merged);
                     }
                     return Err(internal("binding the container's root")(e));
                 }
@@ -541,35 +544,31 @@ impl Engine {
     /// one at a directory, or all.
     fn unmount_containers(&self, which: Unmount<'_>) -> Result<Vec<MountView>, Error> {
         let canonical = match which {
-            Unmount::Dir(d) => Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf())),
+            Unmount::Dir(d) => std::fs::canonicalize(d).ok(),
+            _ => None,
+        };
+        let wanted = |p: &Path| matches!(which, Unmount::Dir(d) if p == d) || canonical.as_deref() == Some(p);
+        let target = match which {
+            Unmount::Target(t) => self.get(t).ok().map(|c| c.id.clone()),
             _ => None,
         };
         let mut done = Vec::new();
         for c in self.all() {
-            let mine = {
+            // Which of its mounts: `Some(None)` every one.
+            let chosen: Option<Option<PathBuf>> = {
                 let live = c.lock();
                 let Some(held) = &live.user_mount else { continue };
+                let merged = c.dir.join("merged");
                 match which {
-                    Unmount::All => true,
-                    Unmount::Target(t) => {
-                        t == live.record.name || t == format!("/{}", live.record.name) || c.id.starts_with(t)
-                    }
-                    Unmount::Dir(d) => {
-                        let merged = c.dir.join("merged");
-                        let at = |p: &Path| p == d || canonical.as_deref() == Some(p);
-                        (held.at_merged && at(&merged)) || held.binds.iter().any(|b| at(b))
-                    }
+                    Unmount::All => Some(None),
+                    Unmount::Target(_) => (target.as_deref() == Some(c.id.as_str())).then_some(None),
+                    Unmount::Dir(_) if held.at_merged && wanted(&merged) => Some(Some(merged)),
+                    Unmount::Dir(_) => held.binds.iter().find(|b| wanted(b)).map(|b| Some(b.clone())),
                 }
             };
-            if mine {
+            if let Some(only) = chosen {
                 let _op = c.ops.blocking_lock();
-                done.extend(self.unmount_container_locked(
-                    &c,
-                    canonical.as_deref().or(match which {
-                        Unmount::Dir(d) => Some(d),
-                        _ => None,
-                    }),
-                )?);
+                done.extend(self.unmount_container_locked(&c, only.as_deref())?);
             }
         }
         Ok(done)
