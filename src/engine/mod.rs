@@ -13,7 +13,8 @@
 //! A container is created in `containers/.new-<id>` and renamed into place,
 //! and removed by renaming to `.gone-<id>` first, so a crash never leaves a
 //! half-made or half-removed container behind: both prefixes are swept at
-//! start.
+//! start. `mounts/<id>/merged` are the directories `strata mount` makes
+//! (see `user_mounts`).
 
 mod archive;
 mod attach;

@@ -643,3 +643,49 @@ impl Engine {
         Ok(before)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mount_point_must_be_an_empty_directory_outside_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = tmp.path().join("store");
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir_all(store.join("mounts")).unwrap();
+        std::fs::create_dir(&empty).unwrap();
+        std::fs::write(tmp.path().join("file"), b"").unwrap();
+        let check = |p: &Path| existing_dir(p, "the mount point", &store, true).map_err(|e| e.to_string());
+        assert_eq!(check(&empty).unwrap(), std::fs::canonicalize(&empty).unwrap());
+        for (path, said) in [
+            (PathBuf::from("relative"), "not an absolute path"),
+            (tmp.path().join("missing"), "does not exist"),
+            (tmp.path().join("file"), "is not a directory"),
+            (tmp.path().to_path_buf(), "is inside the daemon's store (or holds it)"),
+            (store.join("mounts"), "is inside the daemon's store"),
+        ] {
+            let err = check(&path).unwrap_err();
+            assert!(err.contains(said), "{}: {err}", path.display());
+        }
+        std::fs::write(empty.join("f"), b"").unwrap();
+        assert!(check(&empty).unwrap_err().ends_with("is not empty"));
+    }
+
+    #[test]
+    fn the_work_directory_is_beside_the_upper_and_apart_from_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, upper, mnt) = (tmp.path().join("s"), tmp.path().join("up"), tmp.path().join("mnt"));
+        for d in [&store, &upper, &mnt] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let upper = std::fs::canonicalize(&upper).unwrap();
+        let work = work_dir(&upper, None, &mnt, &store).unwrap();
+        assert_eq!(work, upper.with_file_name("up.work"));
+        assert!(work.is_dir());
+        let inside = upper.join("w");
+        std::fs::create_dir(&inside).unwrap();
+        let err = work_dir(&upper, Some(&inside), &mnt, &store).unwrap_err().to_string();
+        assert!(err.contains("contain one another"), "{err}");
+    }
+}

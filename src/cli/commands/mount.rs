@@ -137,3 +137,18 @@ pub async fn unmount(client: &Client, args: UnmountArgs, out: &mut impl Write) -
     }
     if failed { Err(Error::Reported) } else { Ok(()) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_path;
+
+    #[test]
+    fn only_paths_written_as_paths_are_directories() {
+        for p in ["/mnt", "./mnt", "../mnt", ".", ".."] {
+            assert!(is_path(p), "{p}");
+        }
+        for t in ["busybox", "library/busybox:latest", "mnt", "ctr"] {
+            assert!(!is_path(t), "{t}");
+        }
+    }
+}
