@@ -237,7 +237,7 @@ fn the_daemon_ends_its_mounts() {
 /// (every file shows as that user's), read-only, and unmounts clean.
 #[test]
 fn a_rootless_daemon_mounts_an_image_for_its_user() {
-    let d = require!(rootless_daemon());
+    let mut d = require!(rootless_daemon());
     // The daemon's ids: `rootless_daemon` runs it with the user's uid as
     // its gid too, and only those ids pass FUSE's check (no allow_other).
     let (uid, _) = crate::util::test_user();
@@ -295,6 +295,13 @@ fn a_rootless_daemon_mounts_an_image_for_its_user() {
     assert!(!mounted(&dir), "{} is still mounted", dir.display());
     assert!(!dir.exists());
     assert!(!mounted(&merged));
+    // A killed daemon's mount is swept by the next start (fusermount3).
+    let dir = PathBuf::from(ok(&d, &["mount", "busybox"]).trim());
+    d.kill();
+    assert!(mounted(&dir));
+    d.spawn();
+    assert!(!mounted(&dir), "a killed rootless daemon's mount is still there");
+    assert!(!dir.exists());
 }
 
 /// The lines of /proc/self/mountinfo mounted at `dir`.
