@@ -218,12 +218,8 @@ pub async fn tag(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
 pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
     let name = name.to_string();
     let force = query.flag("force");
-    let held_by = daemon
-        .store
-        .resolve(&name)
-        .ok()
-        .and_then(|id| daemon.engine.image_holder(&id));
-    let removals = blocking(&daemon.store, move |s| s.remove_image(&name, force, held_by.as_ref()))
+    let engine = daemon.engine.clone();
+    let removals = blocking(&daemon.store, move |_| engine.remove_image(&name, force))
         .await?
         .map_err(refusal_error)?;
     let items: Vec<DeleteItem> = removals

@@ -292,16 +292,20 @@ impl Engine {
     /// What keeps an image from being deleted: a container standing on
     /// it, or else a user mount of it.
     pub fn image_holder(&self, image: &Digest) -> Option<crate::layers::ImageUser> {
-        let container = self.all().into_iter().find_map(|c| {
+        self.container_on(image).or_else(|| {
+            self.image_mounted_at(image).map(|dir| crate::layers::ImageUser::Mount {
+                dir: dir.display().to_string(),
+            })
+        })
+    }
+
+    /// A container standing on `image`, if one does.
+    fn container_on(&self, image: &Digest) -> Option<crate::layers::ImageUser> {
+        self.all().into_iter().find_map(|c| {
             let l = c.lock();
             (l.record.image == *image).then(|| crate::layers::ImageUser::Container {
                 id: c.id[..12.min(c.id.len())].to_string(),
                 running: l.record.state.is_running(),
-            })
-        });
-        container.or_else(|| {
-            self.image_mounted_at(image).map(|dir| crate::layers::ImageUser::Mount {
-                dir: dir.display().to_string(),
             })
         })
     }

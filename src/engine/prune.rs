@@ -116,7 +116,7 @@ impl Engine {
                 image.tags.iter().map(ToString::to_string).collect()
             };
             for name in names {
-                match self.store.remove_image(&name, false, None)? {
+                match self.remove_image(&name, false)? {
                     Ok(r) => removals.extend(r),
                     Err(refusal) => {
                         tracing::info!(image = %image.id, "not pruned: {refusal:?}");

@@ -108,6 +108,12 @@ impl UserMounts {
     }
 }
 
+/// Where `image` is mounted in `list`, if it is.
+fn mounted_at(list: &[UserMount], image: &Digest) -> Option<PathBuf> {
+    let image = image.to_string();
+    list.iter().find(|m| m.view.id == image).map(|m| m.view.dir.clone())
+}
+
 /// Removes a directory the daemon made for a mount, once unmounted: only
 /// empty directories go (`remove_dir`), so a mount still there is never
 /// reached through.
@@ -196,9 +202,11 @@ impl Engine {
     /// directory or an upper, an image already mounted so is not mounted
     /// again: its mount is the answer (as `podman image mount`).
     fn mount_image(&self, req: MountRequest) -> Result<MountView, Error> {
+        // Resolved under the lock `remove_image` holds: an image is either
+        // mounted before its removal looks, or gone before this does.
+        let mut list = self.user_mounts.lock();
         let image = self.store.image(&req.target)?;
         let store = self.store.root();
-        let mut list = self.user_mounts.lock();
         if req.dir.is_none()
             && req.upper.is_none()
             && let Some(m) = list
@@ -304,9 +312,26 @@ impl Engine {
 
     /// Where `image` is mounted, if it is.
     pub(super) fn image_mounted_at(&self, image: &Digest) -> Option<PathBuf> {
+        mounted_at(&self.user_mounts.lock(), image)
+    }
+
+    /// `rmi`: the store's removal with Docker's rules, an image a
+    /// container or a user mount holds kept; no mount of it is made
+    /// meanwhile (the mounts' lock is held throughout).
+    pub fn remove_image(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Result<Vec<crate::layers::Removal>, crate::layers::Refusal>, crate::layers::Error> {
         let list = self.user_mounts.lock();
-        let image = image.to_string();
-        list.iter().find(|m| m.view.id == image).map(|m| m.view.dir.clone())
+        let held_by = self.store.resolve(name).ok().and_then(|id| {
+            self.container_on(&id).or_else(|| {
+                mounted_at(&list, &id).map(|dir| crate::layers::ImageUser::Mount {
+                    dir: dir.display().to_string(),
+                })
+            })
+        });
+        self.store.remove_image(name, force, held_by.as_ref())
     }
 
     /// Unmounts what `which` names (containers' mounts, then images'),
