@@ -129,3 +129,29 @@ median_min_max() {
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         print m, v[1], v[NR] }'
 }
+
+# round_robin RUNS WIDTH FIELD SHOW: RUNS rounds, each calling `once TARGET`
+# for every target of the caller's `targets` array, starting one later each
+# round so that no target always runs first (after a quiet gap) or last.
+# `once` leaves its figure in the global named FIELD; each is appended to
+# the caller's associative array `results[TARGET]`, and printed per round
+# in columns WIDTH wide through `SHOW VALUE`.
+round_robin() {
+    local runs=$1 width=$2 field=$3 show=$4 n=${#targets[@]} r k t
+    local -A row=()
+    printf '%5s' round
+    for t in "${targets[@]}"; do printf " %${width}s" "$t"; done
+    echo
+    for ((r = 0; r < runs; r++)); do
+        row=()
+        for ((k = 0; k < n; k++)); do
+            t=${targets[$(((r + k) % n))]}
+            once "$t"
+            row[$t]=${!field}
+            results[$t]+="${!field} "
+        done
+        printf '%5d' $((r + 1))
+        for t in "${targets[@]}"; do printf " %${width}s" "$("$show" "${row[$t]}")"; done
+        echo
+    done
+}

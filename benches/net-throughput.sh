@@ -108,23 +108,9 @@ done
 echo "kernel: $(uname -r); nproc: $(nproc); $(iperf3 --version | head -n 1); $(pasta --version 2>/dev/null | head -n 1)"
 load before
 echo "$runs rounds of ${secs} s per target (round-robin, rotating start); Gbit/s received:"
-n=${#targets[@]}
 declare -A results
-printf '%5s' round
-for t in "${targets[@]}"; do printf ' %14s' "$t"; done
-echo
-for ((r = 0; r < runs; r++)); do
-    declare -A row=()
-    for ((k = 0; k < n; k++)); do
-        t=${targets[$(((r + k) % n))]}
-        once "$t"
-        row[$t]=$gbps
-        results[$t]+="$gbps "
-    done
-    printf '%5d' $((r + 1))
-    for t in "${targets[@]}"; do printf ' %14.2f' "${row[$t]}"; done
-    echo
-done
+gbit() { printf '%.2f' "$1"; }
+round_robin "$runs" 14 gbps gbit
 load after
 
 # --- 5. the table -------------------------------------------------------------------

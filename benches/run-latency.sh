@@ -223,8 +223,7 @@ once() { # TARGET: runs it once, sets $us; aborts with its output on failure
     us=$((${t1/./} - ${t0/./}))
 }
 
-n=${#targets[@]}
-declare -A times
+declare -A results
 for t in "${targets[@]}"; do once "$t"; done   # warm-up, untimed
 
 echo "kernel: $(uname -r); nproc: $(nproc); filesystem of the store and rootfs: $(findmnt -n -o FSTYPE -T "$work")"
@@ -235,21 +234,7 @@ echo "versions: strata $("$bin/strata" version 2>/dev/null | awk '/Version:/ { p
     command -v runc >/dev/null && echo "; $(runc --version | head -n 1)")"
 load before
 echo "$runs rounds, each running every target once (round-robin, rotating start); ms per run:"
-printf '%5s' round
-for t in "${targets[@]}"; do printf ' %15s' "$t"; done
-echo
-for ((r = 0; r < runs; r++)); do
-    declare -A row=()
-    for ((k = 0; k < n; k++)); do
-        t=${targets[$(((r + k) % n))]}
-        once "$t"
-        row[$t]=$us
-        times[$t]+="$us "
-    done
-    printf '%5d' $((r + 1))
-    for t in "${targets[@]}"; do printf ' %15s' "$(ms "${row[$t]}")"; done
-    echo
-done
+round_robin "$runs" 15 us ms
 load after
 
 # --- 6. the table -------------------------------------------------------------------
@@ -258,15 +243,15 @@ stats() { # microseconds... -> "median min max" in whole microseconds
     read -r m lo hi <<<"$(median_min_max "$@")"
     echo "${m%.*} $lo $hi"
 }
-read -r base _ _ <<<"$(stats ${times[strata]})"
+read -r base _ _ <<<"$(stats ${results[strata]})"
 bwrap_med=""
-[ -z "${times[bwrap]:-}" ] || read -r bwrap_med _ _ <<<"$(stats ${times[bwrap]})"
+[ -z "${results[bwrap]:-}" ] || read -r bwrap_med _ _ <<<"$(stats ${results[bwrap]})"
 ratio() { [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || echo -; }
 echo
 printf '%-15s %9s %8s %8s %10s %9s\n' target "median ms" "min" "max" "vs strata" "vs bwrap"
 printf '%-15s %9s %8s %8s %10s %9s\n' ---------- --------- -------- -------- ---------- ---------
 for t in "${targets[@]}"; do
-    read -r med lo hi <<<"$(stats ${times[$t]})"
+    read -r med lo hi <<<"$(stats ${results[$t]})"
     printf '%-15s %9s %8s %8s %10s %9s\n' "$t" "$(ms "$med")" "$(ms "$lo")" "$(ms "$hi")" \
         "$(ratio "$med" "$base")" "$(ratio "$med" "$bwrap_med")"
 done
@@ -274,9 +259,9 @@ for note in "${notes[@]}"; do echo "$note"; done
 echo "Wall-clock time of one run of \`true\` in a container, start to finish, as seen by the caller;"
 echo "'vs strata' = median / strata's median, 'vs bwrap' = median / bwrap's. Namespaces: mount, pid, uts, ipc everywhere;"
 echo "the host's network but for strata-none (lo alone), strata-bridge (pasta) and podman (its default)."
-if [ -n "${times[strata-bridge]:-}" ] && [ -n "${times[strata-none]:-}" ]; then
-    read -r bridge_med _ _ <<<"$(stats ${times[strata-bridge]})"
-    read -r none_med _ _ <<<"$(stats ${times[strata-none]})"
+if [ -n "${results[strata-bridge]:-}" ] && [ -n "${results[strata-none]:-}" ]; then
+    read -r bridge_med _ _ <<<"$(stats ${results[strata-bridge]})"
+    read -r none_med _ _ <<<"$(stats ${results[strata-none]})"
     echo "the default network (pasta) against none: $(ratio "$bridge_med" "$none_med")x"
 fi
 echo "stratad's device rules: $(grep -o "containers' cgroups under .*" "$work/stratad.log" | head -n 1)"

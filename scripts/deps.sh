@@ -2,6 +2,7 @@
 # Installs the system packages Strata's demo and tests need, if missing
 # (Debian/Ubuntu, as root). Idempotent and quiet when all is there.
 #   busybox-static  the default image (scripts/busybox-image.sh)
+#   debootstrap     the Debian image of the apt-get network tests (scripts/debian-image.sh)
 #   openssl         certificates for the TLS tests
 #   tar, file       building and checking image tars
 #   fuse3           fusermount3, for stratafs mounts without root
@@ -19,7 +20,7 @@
 #   iproute2         ip, for the network and capability tests' checks
 #   python3          the union benchmark's unit tests (tests/benches.rs)
 set -euo pipefail
-packages=(busybox-static openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd passt iproute2 python3)
+packages=(busybox-static debootstrap openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd passt iproute2 python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

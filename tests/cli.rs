@@ -4,6 +4,8 @@
 mod archives;
 // `--format`: Go templates, as the docker CLI prints them.
 mod formats;
+// Progress of long operations: on a terminal, in a pipe, quiet.
+mod progress;
 // Registries through `strata`: pull, push, login, logout, --pull.
 mod registry;
 

@@ -90,3 +90,135 @@ fn docker_cli_manages_images_through_stratad() {
     let bad = d.docker(&["import", path.to_str().unwrap(), "UPPER:case"]).unwrap();
     assert!(!bad.status.success());
 }
+
+/// One command of a script and what it must answer.
+#[derive(Debug, Default)]
+struct Step {
+    line: usize,
+    command: String,
+    stdout: Vec<String>,
+    exit: i32,
+    stderr: Vec<String>,
+}
+
+/// The steps of a script in `day.txt`'s format (see its head).
+fn parse_script(text: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(command) = line.strip_prefix("$ ") {
+            steps.push(Step {
+                line: n + 1,
+                command: command.to_string(),
+                ..Step::default()
+            });
+            continue;
+        }
+        let Some(step) = steps.last_mut() else { continue };
+        if line.starts_with('#') || (line.is_empty() && step.stdout.is_empty()) {
+            continue;
+        }
+        if let Some(code) = line.strip_prefix("[exit ").and_then(|l| l.strip_suffix(']')) {
+            step.exit = code.parse().expect("an exit status");
+        } else if let Some(text) = line.strip_prefix("[stderr] ") {
+            step.stderr.push(text.to_string());
+        } else {
+            step.stdout.push(line.to_string());
+        }
+    }
+    // A blank line ends a step's output unless more output follows it.
+    for step in &mut steps {
+        while step.stdout.last().is_some_and(|l| l.is_empty()) {
+            step.stdout.pop();
+        }
+    }
+    steps
+}
+
+/// Whether `text` is `pattern`, where `*` stands for any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| glob(rest, &tail[i..]))
+        }
+    }
+}
+
+/// Whether `lines` are what `patterns` say, `...` standing for any lines.
+fn lines_match(patterns: &[String], lines: &[&str]) -> bool {
+    match patterns.split_first() {
+        None => lines.is_empty(),
+        Some((p, rest)) if p == "..." => (0..=lines.len()).any(|i| lines_match(rest, &lines[i..])),
+        Some((p, rest)) => lines
+            .split_first()
+            .is_some_and(|(l, more)| glob(p, l) && lines_match(rest, more)),
+    }
+}
+
+#[test]
+fn the_script_matcher_reads_globs_and_ellipses() {
+    assert!(glob("Exited (0) *", "Exited (0) 2 seconds ago"));
+    assert!(glob("127.0.0.1:*", "127.0.0.1:40123"));
+    assert!(!glob("127.0.0.1:*", "0.0.0.0:40123"));
+    assert!(glob("*No such image: x*", "Error: No such image: x:latest"));
+    let lines = ["Deleted Containers:", "abc", "def", "", "Total reclaimed space: 0B"];
+    let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(lines_match(&p(&["Deleted Containers:", "...", "", "Total *"]), &lines));
+    assert!(!lines_match(&p(&["Deleted Containers:", "*", "", "Total *"]), &lines));
+    let steps = parse_script("# c\n$ a\nx\n\n[exit 2]\n$ b\n[stderr] e\n\n");
+    assert_eq!(steps.len(), 2);
+    assert_eq!((steps[0].stdout.clone(), steps[0].exit), (vec!["x".to_string()], 2));
+    assert_eq!(steps[1].stderr, vec!["e".to_string()]);
+}
+
+/// A Docker user's day (tests/docker_cli/day.txt, 80-odd commands over
+/// every verb) run by the docker CLI against stratad, each answer as
+/// written there. Every mismatch is reported, not only the first.
+#[test]
+fn a_docker_users_day_runs_as_written() {
+    let d = require!(Daemon::with_docker_and_busybox());
+    require!(crate::util::tool("pasta"));
+    let work = d.dir.path().join("day");
+    std::fs::create_dir(&work).unwrap();
+    let steps = parse_script(include_str!("docker_cli/day.txt"));
+    assert!(steps.len() >= 60, "{} commands", steps.len());
+    let mut failures = Vec::new();
+    for step in &steps {
+        let child = std::process::Command::new("bash")
+            .args(["-c", &step.command])
+            .current_dir(&work)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run bash");
+        let out = crate::util::output_within(child, std::time::Duration::from_secs(120), &step.command);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let ok = out.status.code() == Some(step.exit)
+            && lines_match(&step.stdout, &lines)
+            && step.stderr.iter().all(|p| stderr.lines().any(|l| glob(p, l)));
+        if !ok {
+            failures.push(format!(
+                "day.txt:{}: $ {}\n  exit {:?} (want {})\n  stdout: {:?}\n  want:   {:?}\n  stderr: {:?}\n  want:   {:?}",
+                step.line, step.command, out.status.code(), step.exit, lines, step.stdout, stderr, step.stderr
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} commands answered otherwise:\n{}\n{}",
+        failures.len(),
+        steps.len(),
+        failures.join("\n"),
+        d.log()
+    );
+}

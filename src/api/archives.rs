@@ -111,6 +111,12 @@ pub async fn save(daemon: &Arc<Daemon>, names: Vec<String>) -> Reply {
             .map_err(|e| ApiError::internal(format!("save task failed: {e}")))??
     };
     tracing::info!(images = ?names, layer_bytes = plan.layer_bytes(), "saving");
+    for name in &names {
+        if let Ok(id) = store.resolve(name) {
+            let id = id.to_string();
+            daemon.engine.image_event("save", &id, &id);
+        }
+    }
     Ok(tar_stream("saving images", move |out| save::write(&store, &plan, out)))
 }
 
@@ -171,18 +177,19 @@ pub async fn load(daemon: &Arc<Daemon>, query: &Query, body: hyper::body::Incomi
     super::images::pump(body, tx).await;
     let first = tokio::select! {
         line = progress.recv() => line,
-        done = &mut work => return Ok(json_lines(loaded_lines(done)?)),
+        done = &mut work => return Ok(json_lines(loaded_lines(&daemon.engine, done)?)),
     };
     let Some(first) = first else {
-        return Ok(json_lines(loaded_lines(work.await)?));
+        return Ok(json_lines(loaded_lines(&daemon.engine, work.await)?));
     };
+    let engine = daemon.engine.clone();
     let (body_tx, body_rx) = mpsc::channel::<io::Result<Bytes>>(16);
     tokio::spawn(async move {
         let _ = body_tx.send(Ok(first)).await;
         while let Some(line) = progress.recv().await {
             let _ = body_tx.send(Ok(line)).await;
         }
-        let last = loaded_lines(work.await).unwrap_or_else(|e| StreamMessage::failure(e.message).to_line());
+        let last = loaded_lines(&engine, work.await).unwrap_or_else(|e| StreamMessage::failure(e.message).to_line());
         let _ = body_tx.send(Ok(Bytes::from(last))).await;
     });
     let mut r = Response::new(http::fallible_channel(body_rx));
@@ -208,8 +215,10 @@ fn json_lines(lines: Vec<u8>) -> Response<Body> {
     super::http::bytes(StatusCode::OK, "application/json", lines)
 }
 
-/// The lines naming what a load added, or why it failed.
+/// The lines naming what a load added (each image's `load` event), or
+/// why it failed.
 fn loaded_lines(
+    engine: &crate::engine::Engine,
     done: Result<Result<Vec<load::Loaded>, archive::Error>, tokio::task::JoinError>,
 ) -> Result<Vec<u8>, ApiError> {
     let loaded = done.map_err(|e| ApiError::internal(format!("load task failed: {e}")))??;
@@ -225,6 +234,8 @@ fn loaded_lines(
     };
     for image in &loaded {
         tracing::info!(image = %image.id, tags = image.tags.len(), "loaded");
+        let id = image.id.to_string();
+        engine.image_event("load", &id, &id);
         for (tag, old) in &image.moved {
             line(format!(
                 "The image {tag} already exists, renaming the old one with ID {old} to empty string\n"

@@ -118,20 +118,37 @@ pub fn list(daemon: &Daemon, query: &Query) -> Reply {
     // As Docker: a limit, or a status filter, includes stopped containers.
     let all = query.flag("all") || limit.is_some() || filter.wants_all;
     let parent_of = |id: &crate::layers::Digest| daemon.store.image(&id.to_string()).ok().and_then(|i| i.parent);
-    let mut rows: Vec<(String, ContainerSummary)> = engine(daemon)
+    let mut rows: Vec<(Arc<Container>, Record)> = engine(daemon)
         .all()
         .into_iter()
-        .map(|c| c.record())
-        .filter(|r| all || r.state.is_running() || r.state.is_restarting())
-        .filter(|r| filter.matches(r, parent_of))
-        .map(|r| (r.created.clone(), summary(&r)))
+        .map(|c| {
+            let r = c.record();
+            (c, r)
+        })
+        .filter(|(_, r)| all || r.state.is_running() || r.state.is_restarting())
+        .filter(|(_, r)| filter.matches(r, parent_of))
         .collect();
     // Newest first; RFC 3339 strings of one format sort as times.
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
-    let mut list: Vec<ContainerSummary> = rows.into_iter().map(|(_, s)| s).collect();
+    rows.sort_by(|a, b| b.1.created.cmp(&a.1.created));
     if let Some(n) = limit {
-        list.truncate(n as usize);
+        rows.truncate(n as usize);
     }
+    // `size=1` (`ps -s`): the writable layer's bytes, and with the image's
+    // (`virtual`), walked only for the rows listed.
+    let sizes = query.flag("size");
+    let list: Vec<ContainerSummary> = rows
+        .into_iter()
+        .map(|(c, r)| {
+            let mut s = summary(&r);
+            if sizes {
+                let rw = engine(daemon).writable_size(&c) as i64;
+                let image = daemon.store.image(&r.image.to_string()).map_or(0, |i| i.size as i64);
+                s.size_rw = Some(rw);
+                s.size_root_fs = Some(rw + image);
+            }
+            s
+        })
+        .collect();
     Ok(json(StatusCode::OK, &list))
 }
 
@@ -394,6 +411,7 @@ pub fn attach(daemon: &Daemon, c: &Arc<Container>, query: &Query, req: &mut Requ
         None
     };
     let stream = query.flag("stream") || !query.flag("logs");
+    engine(daemon).attached(c);
     let session_stdout = query.flag("stdout");
     let session_stderr = query.flag("stderr");
     hijack::upgrade(req, tty, move |conn| async move {
@@ -614,36 +632,14 @@ pub async fn layer(daemon: &Arc<Daemon>, c: &Arc<Container>) -> Reply {
     Ok(super::http::bytes(StatusCode::OK, "application/x-tar", tar))
 }
 
-pub fn top(c: &Container) -> Reply {
-    let Some(pid) = c.pid() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("container {} is not running", c.id),
-        ));
-    };
-    let procs = crate::run::processes(pid).map_err(|e| ApiError::internal(format!("listing processes: {e}")))?;
+/// `GET /containers/{id}/top?ps_args=…`.
+pub fn top(c: &Container, query: &Query) -> Reply {
+    let top = crate::engine::top::top(c, query.get("ps_args"))?;
     Ok(json(
         StatusCode::OK,
         &TopResponse {
-            titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            processes: procs
-                .into_iter()
-                .map(|p| {
-                    vec![
-                        p.uid,
-                        p.pid.to_string(),
-                        p.ppid.to_string(),
-                        "0".into(),
-                        p.stime,
-                        p.tty,
-                        p.time,
-                        p.cmd,
-                    ]
-                })
-                .collect(),
+            titles: top.titles,
+            processes: top.processes,
         },
     ))
 }
@@ -670,11 +666,10 @@ pub async fn exec_start(daemon: &Arc<Daemon>, id: &str, mut req: Request<Incomin
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
     let (rx, _) = exec.output.subscribe();
-    let helper = engine(daemon).helper().to_path_buf();
     let start_exec = {
-        let exec = exec.clone();
+        let (exec, engine) = (exec.clone(), engine(daemon).clone());
         move || async move {
-            tokio::task::spawn_blocking(move || exec.start(&helper))
+            tokio::task::spawn_blocking(move || engine.start_exec(&exec))
                 .await
                 .map_err(|e| ApiError::internal(format!("exec task failed: {e}")))?
                 .map_err(ApiError::from)

@@ -54,6 +54,22 @@ pub fn exec_spec(c: wire::ExecConfig) -> ExecSpec {
     }
 }
 
+/// An image removal as `DELETE /images/{name}` and `POST /images/prune`
+/// list it: one name untagged, or one image deleted.
+pub fn delete_item(removal: crate::layers::Removal) -> wire::DeleteItem {
+    use crate::layers::Removal;
+    match removal {
+        Removal::Untagged(t) => wire::DeleteItem {
+            untagged: Some(t.to_string()),
+            deleted: None,
+        },
+        Removal::Deleted(d) => wire::DeleteItem {
+            untagged: None,
+            deleted: Some(d.to_string()),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

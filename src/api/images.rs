@@ -4,8 +4,8 @@ use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, bytes, json};
 use crate::engine::PieceReader;
-use crate::layers::{self, ImageConfig, ImportOptions, Reference, Removal, Store};
-use crate::layers::{ImageUser, Refusal};
+use crate::layers::{self, ImageConfig, ImportOptions, Reference, Store};
+use crate::layers::{ImageUser, Refusal, Removal};
 use crate::time;
 use crate::wire::{
     DeleteItem, GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs, StreamMessage,
@@ -211,30 +211,31 @@ pub async fn tag(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
     let target = Reference::from_parts(query.get("repo").unwrap_or(""), query.get("tag").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let name = name.to_string();
+    let tagged = target.to_string();
     blocking(&daemon.store, move |s| s.tag(&name, target)).await?;
+    if let Ok(id) = daemon.store.resolve(&tagged) {
+        daemon.engine.image_event("tag", &id.to_string(), &tagged);
+    }
     Ok(super::http::empty(StatusCode::CREATED))
 }
 
 pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
     let name = name.to_string();
     let force = query.flag("force");
+    let image_id = daemon.store.resolve(&name).ok().map(|d| d.to_string());
     let engine = daemon.engine.clone();
     let removals = blocking(&daemon.store, move |_| engine.remove_image(&name, force))
         .await?
         .map_err(refusal_error)?;
-    let items: Vec<DeleteItem> = removals
-        .into_iter()
-        .map(|r| match r {
-            Removal::Untagged(t) => DeleteItem {
-                untagged: Some(t.to_string()),
-                deleted: None,
-            },
-            Removal::Deleted(d) => DeleteItem {
-                untagged: None,
-                deleted: Some(d.to_string()),
-            },
-        })
-        .collect();
+    // As moby's: an untag or a delete names the image by its ID.
+    for r in &removals {
+        let (action, id) = match r {
+            Removal::Untagged(t) => ("untag", image_id.clone().unwrap_or_else(|| t.to_string())),
+            Removal::Deleted(d) => ("delete", d.to_string()),
+        };
+        daemon.engine.image_event(action, &id, &id);
+    }
+    let items: Vec<DeleteItem> = removals.into_iter().map(super::convert::delete_item).collect();
     Ok(json(StatusCode::OK, &items))
 }
 
@@ -303,6 +304,8 @@ pub async fn create(daemon: &Arc<Daemon>, query: &Query, body: Incoming) -> Repl
         entries = result.entries,
         "imported"
     );
+    let id = result.image.to_string();
+    daemon.engine.image_event("import", &id, &id);
     let mut line = serde_json::to_vec(&StreamMessage {
         status: Some(result.image.to_string()),
         ..Default::default()

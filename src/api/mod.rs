@@ -9,6 +9,7 @@ mod containers;
 mod convert;
 mod copy;
 mod error;
+mod events;
 mod handle;
 mod hijack;
 mod http;

@@ -8,7 +8,6 @@ use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Query, json};
 use super::volumes::{bool_filter, label_matches};
-use crate::layers::Removal;
 use crate::wire::{ContainersPruneResponse, DeleteItem, DiskUsage, ImageSummary, ImagesPruneResponse};
 use hyper::StatusCode;
 use std::collections::BTreeMap;
@@ -136,19 +135,7 @@ pub async fn images(daemon: &Arc<Daemon>, query: &Query) -> Reply {
     .await
     .map_err(|e| ApiError::internal(format!("prune task failed: {e}")))??;
     tracing::info!(removals = removals.len(), bytes = space, "pruned images");
-    let items: Vec<DeleteItem> = removals
-        .into_iter()
-        .map(|r| match r {
-            Removal::Untagged(t) => DeleteItem {
-                untagged: Some(t.to_string()),
-                deleted: None,
-            },
-            Removal::Deleted(d) => DeleteItem {
-                untagged: None,
-                deleted: Some(d.to_string()),
-            },
-        })
-        .collect();
+    let items: Vec<DeleteItem> = removals.into_iter().map(super::convert::delete_item).collect();
     Ok(json(
         StatusCode::OK,
         &ImagesPruneResponse {

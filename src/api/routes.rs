@@ -4,7 +4,8 @@ use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
 use super::{
-    archives, containers, copy, images, networks, prune, push, registry, resources, system, user_mounts, volumes,
+    archives, containers, copy, events, images, networks, prune, push, registry, resources, system, user_mounts,
+    volumes,
 };
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
@@ -72,6 +73,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
         (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(&method)),
         (&Method::GET, ["version"]) => Ok(system::version()),
         (&Method::GET, ["info"]) => system::info(&daemon).await,
+        (&Method::GET, ["events"]) => events::events(&daemon, &query).await,
         (&Method::GET, ["images", "json"]) => images::list(&daemon, &query).await,
         (&Method::POST, ["images", "create"]) if query.get("fromImage").is_some() => {
             registry::pull(&daemon, &query, req.headers()).await
@@ -106,7 +108,7 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
                 (&Method::POST, ["attach"]) => containers::attach(&daemon, &c, &query, &mut req),
                 (&Method::POST, ["resize"]) => containers::resize(&daemon, &c, &query),
                 (&Method::GET, ["logs"]) => containers::logs(&c, &query).await,
-                (&Method::GET, ["top"]) => containers::top(&c),
+                (&Method::GET, ["top"]) => containers::top(&c, &query),
                 (&Method::GET, ["changes"]) => containers::changes(&daemon, &c).await,
                 (&Method::GET, ["layer"]) => containers::layer(&daemon, &c).await,
                 (&Method::GET, ["export"]) => archives::export(&daemon, &c).await,

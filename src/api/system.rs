@@ -92,6 +92,7 @@ pub async fn info(daemon: &Arc<Daemon>) -> Reply {
             .map(|n| n.get() as u64)
             .unwrap_or(1),
         mem_total: mem_total().unwrap_or(0),
+        n_events_listener: daemon.engine.events().subscribers() as u64,
         name: sys::hostname(),
         server_version: crate::VERSION.into(),
         logging_driver: "json-file".into(),

@@ -74,6 +74,8 @@ pub enum Command {
     Version(commands::FormatArgs),
     /// Show system-wide information
     Info(commands::FormatArgs),
+    /// Get real time events from the server
+    Events(commands::events::Args),
     /// Import a root filesystem tar (plain or gzip) as an image
     Import(commands::import::Args),
     /// List images
@@ -238,6 +240,7 @@ async fn run(config: Config) -> Result<(), Error> {
     match config.command {
         Command::Version(a) => commands::version::run(&client, a, &mut out).await,
         Command::Info(a) => commands::info::run(&client, a, &mut out).await,
+        Command::Events(a) => commands::events::run(&client, a, &mut out).await,
         Command::Import(a) => commands::import::run(&client, a, &mut out).await,
         Command::Images(a) => commands::images::run(&client, a, &mut out).await,
         Command::Inspect(a) => commands::inspect::run(&client, a, &mut out).await,

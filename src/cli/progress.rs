@@ -207,7 +207,7 @@ where
 }
 
 /// A byte counter on stderr for an archive moving (`save`, `load`,
-/// `export`); hidden when stderr is not a terminal.
+/// `export`, `import`); hidden when stderr is not a terminal.
 pub fn transfer_bar(total: Option<u64>, what: &'static str) -> indicatif::ProgressBar {
     if terminal_width(std::io::stderr()).is_none() {
         return indicatif::ProgressBar::hidden();
@@ -219,9 +219,57 @@ pub fn transfer_bar(total: Option<u64>, what: &'static str) -> indicatif::Progre
     let style = indicatif::ProgressStyle::with_template(template)
         .expect("the template is valid")
         .progress_chars("=> ");
-    indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr())
+    let bar = indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr())
         .with_style(style)
-        .with_message(what)
+        .with_message(what);
+    // Drawn at once: a short transfer shows what it was.
+    bar.tick();
+    bar
+}
+
+/// A spinner on stderr with the time so far, for a wait the daemon does
+/// not report on (`commit`: the reply comes when the layer is written);
+/// hidden when stderr is not a terminal.
+pub fn wait_spinner(what: String) -> indicatif::ProgressBar {
+    if terminal_width(std::io::stderr()).is_none() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{msg} {spinner} {elapsed}").expect("the template is valid");
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+        .with_style(style)
+        .with_message(what);
+    bar.tick();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// A reader that moves `bar` on by what is read through it (an upload's
+/// byte counter: `import`).
+pub struct CountingReader<R> {
+    inner: R,
+    bar: indicatif::ProgressBar,
+}
+
+impl<R> CountingReader<R> {
+    pub fn new(inner: R, bar: indicatif::ProgressBar) -> Self {
+        CountingReader { inner, bar }
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingReader<R> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = polled {
+            this.bar.inc((buf.filled().len() - before) as u64);
+        }
+        polled
+    }
 }
 
 #[cfg(test)]

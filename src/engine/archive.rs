@@ -70,42 +70,45 @@ impl Engine {
     ) -> Result<u64, Error> {
         let (path, asked) = (path.to_string(), asked.to_string());
         let ids = self.id_shift();
-        self.in_root(c, move |root, mounts| {
-            let at = locate(root, mounts, &path, follows_last(&path), &asked)?;
-            let rel = &at.rel;
-            let st = at.dir.stat_path(rel).map_err(|e| missing(e, &path, &asked))?;
-            let stat = path_stat(&at, &path, &st).map_err(internal("reading the path"))?;
-            // Entries are named from the base, so the tar is written from
-            // its parent: `rel` is `parent/leaf`. The root of the container
-            // is `.`; that of a mount is named after its mount point.
-            let (parent, leaf) = match rel.iter().rposition(|&b| b == b'/') {
-                Some(i) => (&rel[..i], rel[i + 1..].to_vec()),
-                None if rel.is_empty() => (&rel[..0], b".".to_vec()),
-                None => (&rel[..0], rel.clone()),
-            };
-            let contents = path.ends_with("/.");
-            let leaf = if contents { b".".to_vec() } else { leaf };
-            let from = if leaf == b"." {
-                at.dir.open_dir(rel)
-            } else {
-                at.dir.open_dir(parent)
-            }
-            .map_err(internal("opening the path"))?;
-            let entries = subtree(&from, &leaf).map_err(internal("listing the path"))?;
-            let mount_name =
-                (rel.is_empty() && !at.target.is_empty() && !contents).then(|| base_name(&path).into_bytes());
-            let name = move |r: &[u8]| match &mount_name {
-                Some(m) => [m.as_slice(), r.strip_prefix(b".").unwrap_or(r)].concat(),
-                None => r.to_vec(),
-            };
-            started(stat);
-            let out = io::BufWriter::with_capacity(1 << 16, out);
-            let (written, mut out) = crate::fs::export::write_named(&entries, &from, |_| false, ids, out, &name)
-                .map_err(internal("writing the archive"))?;
-            out.flush().map_err(internal("writing the archive"))?;
-            Ok(written.bytes)
-        })
-        .await
+        let written = self
+            .in_root(c, move |root, mounts| {
+                let at = locate(root, mounts, &path, follows_last(&path), &asked)?;
+                let rel = &at.rel;
+                let st = at.dir.stat_path(rel).map_err(|e| missing(e, &path, &asked))?;
+                let stat = path_stat(&at, &path, &st).map_err(internal("reading the path"))?;
+                // Entries are named from the base, so the tar is written from
+                // its parent: `rel` is `parent/leaf`. The root of the container
+                // is `.`; that of a mount is named after its mount point.
+                let (parent, leaf) = match rel.iter().rposition(|&b| b == b'/') {
+                    Some(i) => (&rel[..i], rel[i + 1..].to_vec()),
+                    None if rel.is_empty() => (&rel[..0], b".".to_vec()),
+                    None => (&rel[..0], rel.clone()),
+                };
+                let contents = path.ends_with("/.");
+                let leaf = if contents { b".".to_vec() } else { leaf };
+                let from = if leaf == b"." {
+                    at.dir.open_dir(rel)
+                } else {
+                    at.dir.open_dir(parent)
+                }
+                .map_err(internal("opening the path"))?;
+                let entries = subtree(&from, &leaf).map_err(internal("listing the path"))?;
+                let mount_name =
+                    (rel.is_empty() && !at.target.is_empty() && !contents).then(|| base_name(&path).into_bytes());
+                let name = move |r: &[u8]| match &mount_name {
+                    Some(m) => [m.as_slice(), r.strip_prefix(b".").unwrap_or(r)].concat(),
+                    None => r.to_vec(),
+                };
+                started(stat);
+                let out = io::BufWriter::with_capacity(1 << 16, out);
+                let (written, mut out) = crate::fs::export::write_named(&entries, &from, |_| false, ids, out, &name)
+                    .map_err(internal("writing the archive"))?;
+                out.flush().map_err(internal("writing the archive"))?;
+                Ok(written.bytes)
+            })
+            .await?;
+        self.event_of(c, "archive-path", &[]);
+        Ok(written)
     }
 
     /// `PUT /containers/{id}/archive`: the tar `body` extracted into the
@@ -154,7 +157,9 @@ impl Engine {
                 Err(ExtractError::Io(e)) => Err(internal("extracting the archive")(e)),
             }
         })
-        .await
+        .await?;
+        self.event_of(c, "extract-to-dir", &[]);
+        Ok(())
     }
 
     /// Runs `f` on the container's merged root and its mounts' targets,

@@ -123,6 +123,7 @@ impl Engine {
                 return Err(Error::internal(format!("creating network {}: {e}", info.name)));
             }
         }
+        self.network_event("create", &info, None);
         Ok(info)
     }
 
@@ -193,6 +194,7 @@ impl Engine {
         self.networks.remove(info)?;
         bridge::remove(&info.id);
         self.holder().remove(&info.id);
+        self.network_event("destroy", info, None);
         Ok(())
     }
 
@@ -438,6 +440,10 @@ impl Engine {
         drop(live);
         c.save(&rec)
             .map_err(super::error::internal("saving the container's record"))?;
+        // A stopped container connects at its next start.
+        if rec.state.is_running() {
+            self.network_event("connect", &net, Some(&c.id));
+        }
         self.refresh_hosts();
         Ok(())
     }
@@ -465,6 +471,9 @@ impl Engine {
         drop(live);
         c.save(&rec)
             .map_err(super::error::internal("saving the container's record"))?;
+        if rec.state.is_running() {
+            self.network_event("disconnect", &net, Some(&c.id));
+        }
         // Its own file keeps its peers' lines until it is rewritten here.
         if rec.state.is_running() {
             let text = hosts_text(&rec, &own_ip(&rec), &self.peer_lines(&rec));

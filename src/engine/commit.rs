@@ -33,10 +33,24 @@ impl Engine {
         if c.lock().removed {
             return Err(Error::not_found(format!("No such container: {}", c.id)));
         }
-        let (engine, c) = (self.clone(), c.clone());
-        tokio::task::spawn_blocking(move || engine.commit_blocking(&c, opts))
+        let (tag, comment) = (opts.tag.clone(), opts.comment.clone());
+        let (engine, c2) = (self.clone(), c.clone());
+        let id = tokio::task::spawn_blocking(move || engine.commit_blocking(&c2, opts))
             .await
-            .map_err(|e| Error::internal(format!("commit task failed: {e}")))?
+            .map_err(|e| Error::internal(format!("commit task failed: {e}")))??;
+        // As moby's: the image made, then tagged, then the container's event.
+        let id_text = id.to_string();
+        self.image_event("create", &id_text, &id_text);
+        let image_ref = tag.map(|t| t.to_string()).unwrap_or_default();
+        if !image_ref.is_empty() {
+            self.image_event("tag", &id_text, &image_ref);
+        }
+        self.event_of(
+            c,
+            "commit",
+            &[("comment", comment), ("imageID", id_text), ("imageRef", image_ref)],
+        );
+        Ok(id)
     }
 
     fn commit_blocking(&self, c: &Arc<Container>, opts: CommitOptions) -> Result<Digest, Error> {

@@ -175,6 +175,8 @@ impl Engine {
         }
         let c = Container::new(self.dir.join(&id), record);
         map.insert(id, c.clone());
+        drop(map);
+        self.event_of(&c, "create", &[]);
         Ok(c)
     }
 }

@@ -85,6 +85,17 @@ impl Exec {
         }
     }
 
+    /// Docker's `exec_create: CMD ARGS` (its space even with no
+    /// arguments).
+    fn action(&self, prefix: &str) -> String {
+        let (first, rest) = self
+            .config
+            .cmd
+            .split_first()
+            .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
+        format!("{prefix}: {first} {}", rest.join(" "))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, ExecState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -235,8 +246,28 @@ impl Engine {
         self.execs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, exec.clone());
+            .insert(id.clone(), exec.clone());
+        self.container_event(&record, &exec.action("exec_create"), &[("execID", id)]);
         Ok(exec)
+    }
+
+    /// Starts `exec` ([`Exec::start`], blocking), with Docker's
+    /// `exec_start` event, and its `exec_die` when it ends.
+    pub fn start_exec(self: &Arc<Self>, exec: &Arc<Exec>) -> Result<Streams, Error> {
+        let record = self.get(&exec.container_id)?.record();
+        self.container_event(&record, &exec.action("exec_start"), &[("execID", exec.id.clone())]);
+        let streams = exec.start(&self.helper)?;
+        let (engine, exec) = (self.clone(), exec.clone());
+        super::tokio_handle_spawn(async move {
+            exec.finished().await;
+            let code = exec.status().exit_code.unwrap_or(126);
+            engine.container_event(
+                &record,
+                "exec_die",
+                &[("execID", exec.id.clone()), ("exitCode", code.to_string())],
+            );
+        });
+        Ok(streams)
     }
 
     pub fn get_exec(&self, id: &str) -> Result<Arc<Exec>, Error> {

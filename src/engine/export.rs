@@ -28,10 +28,12 @@ impl Engine {
         if c.lock().removed {
             return Err(Error::not_found(format!("No such container: {}", c.id)));
         }
-        let (engine, c) = (self.clone(), c.clone());
-        tokio::task::spawn_blocking(move || engine.export_blocking(&c, out, started))
+        let (engine, c2) = (self.clone(), c.clone());
+        let written = tokio::task::spawn_blocking(move || engine.export_blocking(&c2, out, started))
             .await
-            .map_err(|e| Error::internal(format!("export task failed: {e}")))?
+            .map_err(|e| Error::internal(format!("export task failed: {e}")))??;
+        self.event_of(c, "export", &[]);
+        Ok(written)
     }
 
     fn export_blocking<W: Write>(&self, c: &Container, out: W, started: impl FnOnce()) -> Result<u64, Error> {

@@ -24,6 +24,7 @@ mod create;
 mod dns;
 mod environment;
 pub mod error;
+pub mod events;
 mod exec;
 mod export;
 pub mod filter;
@@ -53,6 +54,7 @@ pub mod stats;
 pub mod status;
 mod stop;
 mod streams;
+pub mod top;
 mod update;
 pub mod user_mounts;
 pub mod volumes;
@@ -109,6 +111,8 @@ pub struct Engine {
     /// Rootless: the user namespace of the containers on user networks,
     /// and the networks' namespaces.
     holder: Mutex<run::holder::Holder>,
+    /// What happened, for `/events`.
+    events: events::Events,
     /// `strata mount`'s mounts of images.
     user_mounts: user_mounts::UserMounts,
 }
@@ -253,6 +257,7 @@ impl Engine {
             spares: Default::default(),
             networks,
             holder: Mutex::new(holder),
+            events: events::Events::default(),
             user_mounts,
         })
     }

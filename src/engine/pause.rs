@@ -64,12 +64,16 @@ impl Drop for Hold {
 impl Engine {
     pub async fn pause(&self, c: &Arc<Container>) -> Result<(), Error> {
         let _op = c.ops.lock().await;
-        set_frozen(c, true)
+        set_frozen(c, true)?;
+        self.event_of(c, "pause", &[]);
+        Ok(())
     }
 
     pub async fn unpause(&self, c: &Arc<Container>) -> Result<(), Error> {
         let _op = c.ops.lock().await;
-        set_frozen(c, false)
+        set_frozen(c, false)?;
+        self.event_of(c, "unpause", &[]);
+        Ok(())
     }
 
     /// Keeps a running container's processes still for a commit: `None`

@@ -55,7 +55,16 @@ impl Engine {
         req: PullRequest,
         progress: Progress,
     ) -> Result<PullOutcome, Error> {
-        pull(&self.store, config, req, progress).await
+        let outcome = pull(&self.store, config, req, progress).await?;
+        // As moby's: the reference pulled, and its repository's name.
+        let repository = match outcome.name.split_once('@') {
+            Some((repo, _)) => repo.to_string(),
+            None => crate::layers::Reference::parse(&outcome.name)
+                .map(|r| r.name().to_string())
+                .unwrap_or_else(|_| outcome.name.clone()),
+        };
+        self.image_event("pull", &outcome.name, &repository);
+        Ok(outcome)
     }
 }
 

@@ -79,6 +79,7 @@ impl Engine {
         let mut pushed = Vec::new();
         for tag in &tags {
             let done = push_tag(&self.store, &session, tag, &progress).await?;
+            self.image_event("push", &tag.to_string(), tag.name());
             progress
                 .message(
                     None,

@@ -65,6 +65,7 @@ impl Engine {
         // leaves `.gone-<id>`, swept at the next start): a `wait
         // --condition removed` (`run --rm`) returns while its writable
         // layer is deleted.
+        self.container_event(&record, "destroy", &[]);
         c.progress.send_modify(|p| p.removed = true);
         // Done before `rm`'s reply: it returns once the writable layer is gone.
         let removed = tokio::task::spawn_blocking(move || {

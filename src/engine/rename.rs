@@ -36,7 +36,9 @@ impl Engine {
         // Written first: the name in memory is the one on disk.
         c.save(&record).map_err(internal("saving the container"))?;
         tracing::info!(container = %&c.id[..12], from = %old, to = %record.name, "renamed");
-        live.record = record;
+        live.record = record.clone();
+        drop(live);
+        self.container_event(&record, "rename", &[("oldName", old)]);
         Ok(())
     }
 }

@@ -132,7 +132,10 @@ impl Engine {
             .await
             .map_err(|e| Error::internal(format!("start task failed: {e}")))?;
         match started {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.event_of(c, "start", &[]);
+                Ok(true)
+            }
             Err((e, code)) => {
                 self.release_links(c);
                 let mut live = c.lock();
@@ -324,6 +327,7 @@ impl Engine {
             },
         );
         self.spawn_waiter(c, process);
+        self.network_events(record, "connect");
         if !record.networks.is_empty() {
             self.refresh_hosts();
         }
@@ -539,6 +543,20 @@ impl Engine {
         };
         self.release_links(c);
         self.refresh_hosts();
+        // As moby: the networks let go of it, then it dies.
+        let record = c.record();
+        if oom_killed {
+            self.container_event(&record, "oom", &[]);
+        }
+        self.network_events(&record, "disconnect");
+        self.container_event(
+            &record,
+            "die",
+            &[
+                ("exitCode", code.to_string()),
+                ("execDuration", ran.as_secs().to_string()),
+            ],
+        );
         c.progress.send_modify(|p| {
             p.exits += 1;
             p.exit_code = code;

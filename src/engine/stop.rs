@@ -28,7 +28,14 @@ impl Engine {
                 return Ok(());
             }
         }
-        c.signal(sig)
+        c.signal(sig)?;
+        self.kill_event(c, sig);
+        Ok(())
+    }
+
+    /// Docker's `kill` event, for every signal sent by a kill or a stop.
+    fn kill_event(&self, c: &Container, sig: Signal) {
+        self.event_of(c, "kill", &[("signal", sig.raw().to_string())]);
     }
 
     /// Docker's stop: the stop signal, then SIGKILL after `timeout` seconds
@@ -40,7 +47,11 @@ impl Engine {
         if self.cancel_restart(c) {
             return Ok(true);
         }
-        stop_locked(c, timeout, signal, None).await
+        let stopped = stop_locked(Some(self), c, timeout, signal, None).await?;
+        if stopped {
+            self.event_of(c, "stop", &[]);
+        }
+        Ok(stopped)
     }
 
     /// Kills and waits, for removal with force.
@@ -50,6 +61,7 @@ impl Engine {
         let mut rx = c.progress.subscribe();
         let before = rx.borrow().exits;
         if c.signal(Signal::KILL).is_ok() {
+            self.kill_event(c, Signal::KILL);
             let _ = rx.wait_for(|p| p.exits > before).await;
         }
     }
@@ -60,9 +72,13 @@ impl Engine {
             // Not the policy's restart: the start below resets its count.
             self.restarts.cancel(&c.id);
             self.cancel_restart(c);
-            stop_locked(c, timeout, None, None).await?;
+            if stop_locked(Some(self), c, timeout, None, None).await? {
+                self.event_of(c, "stop", &[]);
+            }
         }
-        self.start(c).await.map(|_| ())
+        self.start(c).await?;
+        self.event_of(c, "restart", &[]);
+        Ok(())
     }
 
     /// Stops every running container (the daemon is shutting down) as
@@ -77,10 +93,10 @@ impl Engine {
                 let timeout = stop_timeout(&c, None).clamp(0, limit.as_secs() as i64);
                 tasks.spawn(async move {
                     let _op = c.ops.lock().await;
-                    if let Err(e) = stop_locked(&c, Some(timeout), None, Some(SHUTDOWN_KILL_WAIT)).await {
+                    if let Err(e) = stop_locked(None, &c, Some(timeout), None, Some(SHUTDOWN_KILL_WAIT)).await {
                         // Its recorded stop signal is not one: as Docker, SIGTERM then.
                         tracing::warn!("stopping {}: {e}", &c.id[..12]);
-                        let _ = stop_locked(&c, Some(timeout), Some("SIGTERM"), Some(SHUTDOWN_KILL_WAIT)).await;
+                        let _ = stop_locked(None, &c, Some(timeout), Some("SIGTERM"), Some(SHUTDOWN_KILL_WAIT)).await;
                     }
                 });
             }
@@ -141,8 +157,10 @@ impl Container {
 /// The one stop, for a caller holding `c.ops`: the stop signal, then
 /// SIGKILL after the timeout (negative: wait for ever), then the exit,
 /// waited for at most `kill_wait` when given. `Ok(false)` when the
-/// container was not running.
+/// container was not running. Each signal sent is an event of `engine`'s
+/// (none at the daemon's shutdown).
 async fn stop_locked(
+    engine: Option<&Engine>,
     c: &Arc<Container>,
     timeout: Option<i64>,
     signal: Option<&str>,
@@ -164,7 +182,11 @@ async fn stop_locked(
     let timeout = stop_timeout(c, timeout);
     let mut rx = c.progress.subscribe();
     let before = rx.borrow().exits;
-    let _ = c.signal(sig);
+    if c.signal(sig).is_ok()
+        && let Some(e) = engine
+    {
+        e.kill_event(c, sig);
+    }
     let exited = async {
         let _ = rx.wait_for(|p| p.exits > before).await;
     };
@@ -175,7 +197,11 @@ async fn stop_locked(
         .is_err()
     {
         let mut rx = c.progress.subscribe();
-        let _ = c.signal(Signal::KILL);
+        if c.signal(Signal::KILL).is_ok()
+            && let Some(e) = engine
+        {
+            e.kill_event(c, Signal::KILL);
+        }
         let exited = rx.wait_for(|p| p.exits > before);
         match kill_wait {
             Some(bound) => drop(tokio::time::timeout(bound, exited).await),

@@ -79,6 +79,7 @@ impl Engine {
         drop(live);
         c.save(&rec)
             .map_err(|e| Error::internal(format!("saving the container's record: {e}")))?;
+        self.container_event(&rec, "update", &[]);
         Ok(Vec::new())
     }
 }

@@ -198,12 +198,29 @@ impl super::Engine {
             if m.anonymous {
                 labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
             }
-            self.volumes.create(VolumeInfo {
+            self.create_volume(VolumeInfo {
                 name: m.source.clone(),
                 labels,
                 ..Default::default()
             })?;
         }
+        Ok(())
+    }
+
+    /// [`Volumes::create`], and its event when the volume is new.
+    fn create_volume(&self, info: VolumeInfo) -> Result<VolumeInfo, Error> {
+        let existed = self.volumes.get(&info.name).is_ok();
+        let info = self.volumes.create(info)?;
+        if !existed {
+            self.volume_event("create", &info.name, &[]);
+        }
+        Ok(info)
+    }
+
+    /// [`Volumes::remove`], and its event.
+    fn destroy_volume(&self, name: &str) -> Result<(), Error> {
+        self.volumes.remove(name)?;
+        self.volume_event("destroy", name, &[]);
         Ok(())
     }
 
@@ -236,7 +253,7 @@ impl super::Engine {
     }
 
     pub fn volume_create(&self, info: VolumeInfo) -> Result<VolumeView, Error> {
-        let info = self.volumes.create(info)?;
+        let info = self.create_volume(info)?;
         Ok(self.view(info))
     }
 
@@ -262,7 +279,7 @@ impl super::Engine {
                 v.users.join(", ")
             )));
         }
-        self.volumes.remove(name)
+        self.destroy_volume(name)
     }
 
     /// `POST /volumes/prune`: unused volumes that `keep` does not hold
@@ -275,7 +292,7 @@ impl super::Engine {
                 continue;
             }
             let size = self.volumes.size(&v.info.name);
-            if self.volumes.remove(&v.info.name).is_ok() {
+            if self.destroy_volume(&v.info.name).is_ok() {
                 names.push(v.info.name);
                 space += size;
             }
@@ -288,7 +305,7 @@ impl super::Engine {
     pub fn remove_anonymous_volumes(&self, mounts: &[super::mounts::MountEntry]) {
         for m in mounts.iter().filter(|m| m.anonymous) {
             if self.volume_users(&m.source).is_empty()
-                && let Err(e) = self.volumes.remove(&m.source)
+                && let Err(e) = self.destroy_volume(&m.source)
             {
                 tracing::warn!("removing the volume {}: {e}", m.source);
             }

@@ -17,6 +17,9 @@ pub struct MountConfig {
     /// Entry and attribute cache time (`timeout=`, seconds; an hour by default).
     pub timeout: Duration,
     pub read_only: bool,
+    /// `noatime`: reads never update access times (the kernel's mount
+    /// flag); `relatime`, the kernel's default, is accepted as a no-op.
+    pub noatime: bool,
     pub allow_other: bool,
     pub allow_root: bool,
     /// `fsync=0` / `volatile`: fsync is a no-op.
@@ -75,6 +78,7 @@ impl MountConfig {
             // kernel overlayfs); `timeout=` shortens it for layers changed out of band.
             timeout: Duration::from_secs(3600),
             read_only: false,
+            noatime: false,
             allow_other: false,
             allow_root: false,
             no_fsync: false,
@@ -208,6 +212,8 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
             }
             "ro" => cfg.read_only = true,
             "rw" => cfg.read_only = false,
+            "noatime" => cfg.noatime = true,
+            "relatime" => cfg.noatime = false,
             "allow_other" => cfg.allow_other = true,
             "allow_root" => cfg.allow_root = true,
             "fsync" => cfg.no_fsync = need(key, value)? == "0",

@@ -90,6 +90,9 @@ pub fn session_config(cfg: &MountConfig) -> fuser::Config {
     if cfg.read_only {
         options.push(fuser::MountOption::RO);
     }
+    if cfg.noatime {
+        options.push(fuser::MountOption::NoAtime);
+    }
     if crate::sys::is_root() {
         options.push(fuser::MountOption::Dev);
         options.push(fuser::MountOption::Suid);

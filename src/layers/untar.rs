@@ -318,6 +318,24 @@ fn run(
     })
 }
 
+/// A device entry's kind and numbers, recorded in its index entry; a
+/// number that does not fit the kernel's 32 bits is refused.
+fn record_device(h: &Header, e: &mut Entry) -> Result<(), ExtractError> {
+    let raw_path = h.name.as_slice();
+    let number = |v: Option<i64>, what: &str| {
+        v.and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| bad(raw_path, format!("bad device {what} number")))
+    };
+    e.kind = if h.typeflag == typeflag::CHAR {
+        EntryKind::CharDevice
+    } else {
+        EntryKind::BlockDevice
+    };
+    e.rdev_major = number(h.devmajor, "major")?;
+    e.rdev_minor = number(h.devminor, "minor")?;
+    Ok(())
+}
+
 fn io_to_archive(path: &[u8], e: io::Error) -> ExtractError {
     // Errors that only a hostile or inconsistent archive can cause are the
     // client's; the rest (ENOSPC, EIO) are the store's.
@@ -489,17 +507,7 @@ impl Extractor<'_> {
         e: &mut Entry,
     ) -> Result<(), ExtractError> {
         let raw_path = h.name.as_slice();
-        let number = |v: Option<i64>, what: &str| {
-            v.and_then(|v| u32::try_from(v).ok())
-                .ok_or_else(|| bad(raw_path, format!("bad device {what} number")))
-        };
-        e.kind = if h.typeflag == typeflag::CHAR {
-            EntryKind::CharDevice
-        } else {
-            EntryKind::BlockDevice
-        };
-        e.rdev_major = number(h.devmajor, "major")?;
-        e.rdev_minor = number(h.devminor, "minor")?;
+        record_device(h, e)?;
         let file = dir
             .create_file(name, 0o600)
             .map_err(|err| io_to_archive(raw_path, err))?;

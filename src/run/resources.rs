@@ -189,15 +189,7 @@ impl Manager {
     /// The containers' cgroups of container `id`, made afresh (a
     /// leftover of the same name is removed first) with `limits` applied.
     pub fn create(&self, id: &str, limits: &Limits) -> Result<ContainerCgroups, Error> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::BadId(id.to_string()));
-        }
-        let path = relative_path(&self.parent, id);
-        let stale = self.load(&path);
-        if stale.exists() {
-            let _ = stale.kill();
-            let _ = stale.delete();
-        }
+        let path = self.fresh_path(id)?;
         let cgroup = Cgroup::new_with_specified_controllers(self.hierarchy(), &path, controllers(self.layout))
             .map_err(|source| Error::Cgroup {
                 path: path.clone(),
@@ -207,6 +199,22 @@ impl Manager {
         let cgroups = ContainerCgroups { cgroup, armed: true };
         cgroups.apply(limits)?;
         Ok(cgroups)
+    }
+
+    /// The relative path of container `id`'s cgroups, checked to be one
+    /// plain name and cleared of a stale cgroup of the same id (killing
+    /// what is left in it), so that the caller can make it anew.
+    fn fresh_path(&self, id: &str) -> Result<String, Error> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::BadId(id.to_string()));
+        }
+        let path = relative_path(&self.parent, id);
+        let stale = self.load(&path);
+        if stale.exists() {
+            let _ = stale.kill();
+            let _ = stale.delete();
+        }
+        Ok(path)
     }
 
     /// Whether a spare's cgroups can become a container's by a rename
@@ -221,15 +229,7 @@ impl Manager {
     /// the container's cgroups without a move (see
     /// [`super::cgroup::Manager::adopt`]). On an error nothing is renamed.
     pub fn adopt(&self, mut spare: ContainerCgroups, id: &str, limits: &Limits) -> Result<ContainerCgroups, Error> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::BadId(id.to_string()));
-        }
-        let path = relative_path(&self.parent, id);
-        let stale = self.load(&path);
-        if stale.exists() {
-            let _ = stale.kill();
-            let _ = stale.delete();
-        }
+        let path = self.fresh_path(id)?;
         let mut renamed: Vec<(PathBuf, PathBuf)> = Vec::new();
         for from in spare.dirs() {
             let to = from.with_file_name(id);

@@ -11,16 +11,19 @@
 mod auth;
 mod containers;
 pub mod display;
+mod events;
 mod exec;
 mod images;
 mod networks;
 mod stats;
 mod system;
+pub mod timestamp;
 mod user_mounts;
 mod volumes;
 
 pub use auth::*;
 pub use containers::*;
+pub use events::*;
 pub use exec::*;
 pub use images::*;
 pub use networks::*;

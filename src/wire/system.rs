@@ -64,6 +64,9 @@ pub struct SystemInfo {
     pub architecture: String,
     #[serde(rename = "NCPU")]
     pub ncpu: u64,
+    /// Clients subscribed to `/events` now.
+    #[serde(rename = "NEventsListener")]
+    pub n_events_listener: u64,
     pub mem_total: u64,
     pub name: String,
     pub server_version: String,

@@ -156,3 +156,40 @@ fn history_volume_network_version_and_info_formats_match_the_docker_cli() {
         "VOLUME NAME\nfmt-vol\n"
     );
 }
+
+#[test]
+fn ps_sizes_filters_and_limits_match_the_docker_cli() {
+    let d = require!(Daemon::with_docker_and_busybox());
+    d.ok(&["run", "--name", "small", "busybox", "true"]);
+    d.ok(&[
+        "run",
+        "--name",
+        "big",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/f",
+        "bs=1k",
+        "count=300",
+    ]);
+    d.ok(&["create", "--name", "newest", "--label", "k=v", "busybox", "true"]);
+    let cases: &[&[&str]] = &[
+        &["ps", "-a", "-s"],
+        &["ps", "-a", "--size", "--format", "{{.Names}} {{.Size}}"],
+        &["ps", "-a", "-n", "2", "--format", "{{.Names}}"],
+        &["ps", "-l", "--format", "{{.Names}}"],
+        &["ps", "-a", "--filter", "label=k=v", "--format", "{{.Names}}"],
+        &["ps", "-a", "-f", "name=big", "-f", "status=exited", "-q"],
+    ];
+    for args in cases {
+        let ours = d.ok(args);
+        assert!(!ours.trim().is_empty(), "{args:?}");
+        assert_eq!(ours, d.docker_ok(args), "{args:?}");
+    }
+    // The writable layer holds the 300 KiB file: its size is that, and
+    // the virtual size adds the image's.
+    let sizes = d.ok(&["ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}"]);
+    let big = sizes.lines().find(|l| l.starts_with("big ")).expect("big is listed");
+    assert!(big.starts_with("big 307kB (virtual "), "{sizes}");
+    assert_eq!(d.ok(&["ps", "-l", "-q"]).trim().len(), 12);
+}

@@ -125,6 +125,12 @@ fn exec_runs_a_second_process_in_the_container() {
     assert_eq!(stdout(&out).trim(), "5", "{}", text(&out));
     let top = ok(&d, &["top", "e"]);
     assert!(top.starts_with("UID") && top.contains("sleep 100"), "{top}");
+    // ps options go to the host's ps; its rows are the container's alone.
+    let top = ok(&d, &["top", "e", "-o", "pid,args"]);
+    let rows: Vec<&str> = top.lines().collect();
+    assert!(rows[0].starts_with("PID") && rows[0].contains("COMMAND"), "{top}");
+    assert_eq!(rows.len(), 2, "the sleep alone: {top}");
+    assert!(rows[1].ends_with("sleep 100"), "{top}");
     // Docker's exit code and words for an exec that cannot start.
     let out = d.strata(&["exec", "e", "nosuchcmd"]);
     assert_eq!(out.status.code(), Some(126), "{}", text(&out));

@@ -89,5 +89,7 @@ mod rename;
 mod prune;
 // User-defined networks: objects, names between containers, isolation, connect, no leftovers.
 mod networks;
+// events: the daemon's event stream, its filters and subscribers.
+mod events;
 // strata mount / unmount: images' layers mounted from the store, read-only or over an upper.
 mod user_mounts;

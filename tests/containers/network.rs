@@ -429,3 +429,50 @@ fn no_pasta_outlives_its_container_or_a_killed_daemon() {
     ok(&d, &["rm", "-f", id.trim()]);
     no_pasta_left(&d);
 }
+
+/// `apt-get update` in a Debian container on the default network: the
+/// package registry answers through the container's own network.
+fn apt_get_update_works(d: &Daemon, run_extra: &[&str]) {
+    let tar = crate::util::debian_tar().unwrap_or_else(|e| panic!("{e}"));
+    ok(
+        d,
+        &[
+            "import",
+            "-c",
+            "CMD [\"bash\"]",
+            tar.to_str().unwrap(),
+            "debian:bookworm",
+        ],
+    );
+    let mut args = vec!["run", "--rm", "debian:bookworm", "apt-get"];
+    args.extend_from_slice(run_extra);
+    args.push("update");
+    let out = d.strata(&args);
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("Get:") && l.contains("deb.debian.org")),
+        "fetched from the registry: {shown}"
+    );
+    assert!(shown.contains("Reading package lists"), "{shown}");
+    let inspect = d.inspect("debian:bookworm");
+    assert_eq!(inspect["Config"]["Cmd"][0], "bash");
+    no_pasta_left(d);
+}
+
+#[test]
+fn apt_get_update_works_on_the_default_network() {
+    let d = require!(net_daemon());
+    apt_get_update_works(&d, &[]);
+}
+
+#[test]
+fn apt_get_update_works_on_a_rootless_daemons_default_network() {
+    let d = require!(rootless_net_daemon());
+    // The container's user namespace maps its root alone: apt's download
+    // sandbox (setuid to _apt) cannot work there, as under any one-id
+    // mapping, so it runs as root inside.
+    apt_get_update_works(&d, &["-o", "APT::Sandbox::User=root"]);
+}

@@ -8,6 +8,22 @@
 use crate::util::{Daemon, require, rootless_daemon, text, tool};
 use std::path::Path;
 
+/// A web server named `web`, alias `www`, on network `app`.
+const WEB: &[&str] = &[
+    "run",
+    "-d",
+    "--name",
+    "web",
+    "--network",
+    "app",
+    "--network-alias",
+    "www",
+    "busybox",
+    "sh",
+    "-c",
+    SERVE,
+];
+
 fn net_daemon() -> Result<Daemon, String> {
     tool("pasta")?;
     tool("nsenter")?;
@@ -165,20 +181,7 @@ fn containers_reach_each_other_by_name_and_not_across_networks() {
     let d = require!(net_daemon());
     let app = d.docker_ok(&["network", "create", "app"]);
     d.docker_ok(&["network", "create", "other"]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--network",
-        "app",
-        "--network-alias",
-        "www",
-        "busybox",
-        "sh",
-        "-c",
-        SERVE,
-    ]);
+    d.docker_ok(WEB);
     let ip = d.docker_ok(&["inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "web"]);
     let ip = ip.trim().to_string();
     assert!(ip.starts_with("172."), "{ip}");
@@ -371,20 +374,7 @@ fn rootless_containers_reach_each_other_by_name() {
     tool("pasta").unwrap_or_else(|e| panic!("{e}"));
     d.docker_ok(&["network", "create", "app"]);
     d.docker_ok(&["network", "create", "other"]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--network",
-        "app",
-        "--network-alias",
-        "www",
-        "busybox",
-        "sh",
-        "-c",
-        SERVE,
-    ]);
+    d.docker_ok(WEB);
     crate::util::wait_for(
         || fetch_from(&d, "app", "web").contains("hello"),
         "web by name, rootless",
@@ -462,23 +452,7 @@ fn strata_network_commands_print_as_docker() {
     let ours: serde_json::Value = serde_json::from_str(&super::ok(&d, &["network", "inspect", "app"])).unwrap();
     let theirs: serde_json::Value = serde_json::from_str(&d.docker_ok(&["network", "inspect", "app"])).unwrap();
     assert_eq!(ours, theirs);
-    super::ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "--network",
-            "app",
-            "--network-alias",
-            "www",
-            "busybox",
-            "sh",
-            "-c",
-            SERVE,
-        ],
-    );
+    super::ok(&d, WEB);
     crate::util::wait_for(|| fetch_from(&d, "app", "www").contains("hello"), "web by its alias");
     let e = d.strata(&["run", "--rm", "--network-alias", "x", "busybox", "true"]);
     assert!(

@@ -61,6 +61,25 @@ fn a_memory_limit_oom_kills_with_137_and_oomkilled() {
         assert_eq!(v["State"]["OOMKilled"], true, "{cli}: {}", v["State"]);
         assert_eq!(v["State"]["ExitCode"], 137);
         assert_eq!(v["HostConfig"]["Memory"], 64 << 20);
+        // Docker's `oom` event, before its die.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let until = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+        let filter = format!("container={name}");
+        let args = [
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "-f",
+            &filter,
+            "--format",
+            "{{.Action}}",
+        ];
+        let events = ok(&d, &args);
+        assert!(events.contains("oom\ndie\n"), "{cli}: {events}");
         ok(&d, &["rm", &name]);
     }
     // Without a limit the same allocation succeeds, and no OOM is reported.

@@ -116,3 +116,31 @@ fn the_ro_option_refuses_writes_even_with_an_upper_layer() {
         "nothing reached the upper layer"
     );
 }
+
+/// The mount's options as /proc/self/mountinfo lists them (its fourth
+/// field on: the per-mount flags).
+fn mount_flags(mnt: &std::path::Path) -> String {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mnt = mnt.to_str().unwrap();
+    info.lines()
+        .find(|l| l.split(' ').nth(4) == Some(mnt))
+        .and_then(|l| l.split(' ').nth(5))
+        .unwrap_or_else(|| panic!("{mnt} is not mounted"))
+        .to_string()
+}
+
+#[test]
+fn noatime_and_relatime_reach_the_kernel() {
+    require!(fuse());
+    let mut m = Mount::prepare(1);
+    m.options = "noatime".into();
+    m.mount();
+    let flags = mount_flags(&m.mnt);
+    assert!(flags.split(',').any(|f| f == "noatime"), "{flags}");
+    m.unmount();
+    m.options = "relatime".into();
+    m.mount();
+    let flags = mount_flags(&m.mnt);
+    assert!(flags.split(',').any(|f| f == "relatime"), "{flags}");
+    m.unmount();
+}

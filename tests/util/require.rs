@@ -114,3 +114,34 @@ pub fn part<T>(requirement: Result<T, String>) -> Option<T> {
         }
     }
 }
+
+/// A Debian root filesystem tar (scripts/debian-image.sh: debootstrap's
+/// minbase, from the Debian package registry), made once for the whole
+/// test run and kept under the test target directory for later runs.
+pub fn debian_tar() -> Result<PathBuf, String> {
+    static MADE: std::sync::Mutex<Option<Result<PathBuf, String>>> = std::sync::Mutex::new(None);
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(done) = made.as_ref() {
+        return done.clone();
+    }
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian.tar");
+    let result = if out.is_file() {
+        Ok(out)
+    } else {
+        let partial = out.with_extension("tar.partial");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/debian-image.sh");
+        match Command::new("bash").arg(script).arg("-o").arg(&partial).output() {
+            Ok(run) if run.status.success() => std::fs::rename(&partial, &out)
+                .map(|()| out)
+                .map_err(|e| format!("keeping the Debian tar: {e}")),
+            Ok(run) => Err(format!(
+                "scripts/debian-image.sh failed ({}): {}",
+                run.status,
+                String::from_utf8_lossy(&run.stderr).trim()
+            )),
+            Err(e) => Err(format!("cannot run bash {script}: {e}")),
+        }
+    };
+    *made = Some(result.clone());
+    result
+}

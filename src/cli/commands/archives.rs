@@ -11,6 +11,7 @@ use crate::cli::{Client, Error, encode};
 use http_body_util::BodyExt;
 use hyper::Method;
 use hyper::body::Incoming;
+use indicatif::ProgressBar;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -19,6 +20,9 @@ use tokio::io::AsyncRead;
 
 #[derive(clap::Args, Debug)]
 pub struct SaveArgs {
+    /// No byte counter on a terminal
+    #[arg(short, long)]
+    quiet: bool,
     /// Write to a file, instead of STDOUT
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -39,6 +43,9 @@ pub struct LoadArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
+    /// No byte counter on a terminal
+    #[arg(short, long)]
+    quiet: bool,
     /// Write to a file, instead of STDOUT
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -55,14 +62,14 @@ pub async fn save(client: &Client, args: SaveArgs) -> Result<(), Error> {
     let body = client
         .stream(Method::GET, &format!("/images/get?{}", names.join("&")), None)
         .await?;
-    copy_out(body, output, "Saving").await
+    copy_out(body, output, counter(args.quiet, "Saving")).await
 }
 
 pub async fn export(client: &Client, args: ExportArgs) -> Result<(), Error> {
     let output = output_for(args.output.as_deref(), "failed to export container")?;
     let path = format!("/containers/{}/export", encode(&args.container));
     let body = client.stream(Method::GET, &path, None).await?;
-    copy_out(body, output, "Exporting").await
+    copy_out(body, output, counter(args.quiet, "Exporting")).await
 }
 
 pub async fn load(client: &Client, args: LoadArgs, out: &mut impl Write) -> Result<(), Error> {
@@ -108,20 +115,28 @@ fn output_for(path: Option<&Path>, failed: &str) -> Result<Output, Error> {
     }
 }
 
+/// The byte counter of an archive coming in, unless `quiet`.
+fn counter(quiet: bool, what: &'static str) -> ProgressBar {
+    if quiet {
+        ProgressBar::hidden()
+    } else {
+        transfer_bar(None, what)
+    }
+}
+
 /// Sends a reply's body to the output, counting bytes; a file is kept
 /// only when the whole body arrived.
-async fn copy_out(body: Incoming, output: Output, what: &'static str) -> Result<(), Error> {
+async fn copy_out(body: Incoming, output: Output, bar: ProgressBar) -> Result<(), Error> {
     match output {
-        Output::Stdout => copy_body(body, &mut std::io::stdout().lock(), what).await,
+        Output::Stdout => copy_body(body, &mut std::io::stdout().lock(), bar).await,
         Output::File(mut pending) => {
-            copy_body(body, &mut pending.file, what).await?;
+            copy_body(body, &mut pending.file, bar).await?;
             pending.commit()
         }
     }
 }
 
-async fn copy_body(mut body: Incoming, sink: &mut impl Write, what: &'static str) -> Result<(), Error> {
-    let bar = transfer_bar(None, what);
+async fn copy_body(mut body: Incoming, sink: &mut impl Write, bar: ProgressBar) -> Result<(), Error> {
     let write_err = |source| Error::Io {
         context: "writing the archive".into(),
         source,

@@ -18,6 +18,9 @@ pub struct Args {
     #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pause: bool,
+    /// No progress on a terminal, only the image ID
+    #[arg(short, long)]
+    quiet: bool,
     /// The container
     #[arg(value_name = "CONTAINER")]
     container: String,
@@ -50,7 +53,14 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
     if !args.pause {
         path += "&pause=0";
     }
-    let reply = client.call(Method::POST, &path, None).await?;
+    let spinner = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::cli::progress::wait_spinner(format!("Committing {}", args.container))
+    };
+    let reply = client.call(Method::POST, &path, None).await;
+    spinner.finish_and_clear();
+    let reply = reply?;
     let id: IdResponse = serde_json::from_slice(&reply).map_err(|e| Error::Protocol(e.to_string()))?;
     write_out(out, &format!("{}\n", id.id))
 }

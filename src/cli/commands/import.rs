@@ -1,4 +1,5 @@
 use crate::cli::client::ReaderBody;
+use crate::cli::progress::{CountingReader, transfer_bar};
 use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::StreamMessage;
 use hyper::Method;
@@ -12,6 +13,9 @@ pub struct Args {
     /// Apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, …)
     #[arg(short, long = "change", value_name = "INSTRUCTION")]
     change: Vec<String>,
+    /// No byte counter on a terminal, only the image ID
+    #[arg(short, long)]
+    quiet: bool,
     /// A tar file, or - for standard input
     file: String,
     /// Name for the image
@@ -30,16 +34,26 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
     for c in &args.change {
         path += &format!("&changes={}", encode(c));
     }
-    let body = if args.file == "-" {
-        ReaderBody::boxed(tokio::io::stdin())
+    // On a terminal, a byte counter of the upload on stderr (the daemon's
+    // reply comes once the image is stored: a bad archive is a plain 400).
+    let (body, bar) = if args.file == "-" {
+        let bar = counter(args.quiet, None);
+        (
+            ReaderBody::boxed(CountingReader::new(tokio::io::stdin(), bar.clone())),
+            bar,
+        )
     } else {
         let f = tokio::fs::File::open(&args.file).await.map_err(|source| Error::Io {
             context: format!("open {}", args.file),
             source,
         })?;
-        ReaderBody::boxed(f)
+        let size = f.metadata().await.ok().map(|m| m.len());
+        let bar = counter(args.quiet, size);
+        (ReaderBody::boxed(CountingReader::new(f, bar.clone())), bar)
     };
-    let bytes = client.call(Method::POST, &path, Some(body)).await?;
+    let bytes = client.call(Method::POST, &path, Some(body)).await;
+    bar.finish_and_clear();
+    let bytes = bytes?;
     for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let msg: StreamMessage = serde_json::from_slice(line).map_err(|e| Error::Protocol(e.to_string()))?;
         if let Some(e) = msg.error {
@@ -53,4 +67,12 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         }
     }
     Ok(())
+}
+
+fn counter(quiet: bool, size: Option<u64>) -> indicatif::ProgressBar {
+    if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        transfer_bar(size, "Importing")
+    }
 }

@@ -2,6 +2,7 @@
 //! as `docker network`.
 
 use super::filters;
+use super::volume::{confirm, key_values};
 use crate::cli::format::{ListFormat, indent_json, table};
 use crate::cli::{Client, Error, encode, write_out};
 use crate::wire::{
@@ -165,16 +166,6 @@ pub async fn run(client: &Client, command: Command, out: &mut impl Write) -> Res
     }
 }
 
-fn key_values(flags: &[String]) -> BTreeMap<String, String> {
-    flags
-        .iter()
-        .map(|f| match f.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (f.clone(), String::new()),
-        })
-        .collect()
-}
-
 async fn create(client: &Client, a: CreateArgs, out: &mut impl Write) -> Result<(), Error> {
     let config = match (&a.subnet, &a.gateway, &a.ip_range) {
         (None, None, None) => Vec::new(),
@@ -320,18 +311,9 @@ fn prune_report(report: &NetworkPruneResponse) -> String {
 }
 
 async fn prune(client: &Client, a: PruneArgs, out: &mut impl Write) -> Result<(), Error> {
-    if !a.force {
-        write_out(
-            out,
-            "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ",
-        )?;
-        out.flush().map_err(|source| Error::Io {
-            context: "writing output".into(),
-            source,
-        })?;
-        if !matches!(crate::cli::read_stdin_line()?.trim(), "y" | "Y") {
-            return Ok(());
-        }
+    let warning = "WARNING! This will remove all custom networks not used by at least one container.";
+    if !a.force && !confirm(warning, out)? {
+        return Ok(());
     }
     let path = format!("/networks/prune{}", filters::query(&filters::parse(&a.filter)?));
     let raw = client.call(Method::POST, &path, None).await?;

@@ -9,9 +9,21 @@ pub struct Args {
     /// Show all containers (default shows just running)
     #[arg(short, long)]
     all: bool,
+    /// Filter output based on conditions provided (name=, status=, label=, ancestor=, …)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    filter: Vec<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", value_name = "N", default_value_t = -1, allow_negative_numbers = true)]
+    last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    latest: bool,
     /// Only display container IDs
     #[arg(short, long)]
     quiet: bool,
+    /// Display total file sizes
+    #[arg(short, long)]
+    size: bool,
     /// Don't truncate output
     #[arg(long)]
     no_trunc: bool,
@@ -21,14 +33,20 @@ pub struct Args {
 }
 
 pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<(), Error> {
-    let mut path = String::from(if args.all {
-        "/containers/json?all=1"
-    } else {
-        "/containers/json?all=0"
-    });
+    let mut path = format!("/containers/json?all={}", u8::from(args.all));
+    // As docker: -l is the last one; a limit includes stopped containers.
+    let last = if args.latest { 1 } else { args.last };
+    if last > 0 {
+        path += &format!("&limit={last}");
+    }
+    let filters = super::filters::query(&super::filters::parse(&args.filter)?);
+    if let Some(q) = filters.strip_prefix('?') {
+        path += &format!("&{q}");
+    }
     // As docker: sizes are asked for (they cost a walk of each writable
-    // layer) only when the format shows them.
-    if args.format.as_deref().is_some_and(|f| f.contains(".Size")) {
+    // layer) only with -s or when the format shows them.
+    let size = args.size || args.format.as_deref().is_some_and(|f| f.contains(".Size"));
+    if size {
         path += "&size=1";
     }
     let list: Vec<ContainerSummary> = client.get_json(&path).await?;
@@ -59,6 +77,7 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
             "NAMES",
         ]
         .into_iter()
+        .chain(args.size.then_some("SIZE"))
         .map(String::from)
         .collect::<Vec<_>>(),
     ];
@@ -81,8 +100,20 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
                 .collect::<Vec<_>>()
                 .join(","),
         ]);
+        if args.size {
+            rows.last_mut().expect("a row was pushed").push(size_column(c));
+        }
     }
     write_out(out, &table(&rows))
+}
+
+/// docker's SIZE: the writable layer's bytes (and, after, with the image's).
+fn size_column(c: &ContainerSummary) -> String {
+    match (c.size_rw, c.size_root_fs) {
+        (Some(rw), Some(root)) if root > 0 => format!("{} (virtual {})", human_size(rw), human_size(root)),
+        (Some(rw), _) => human_size(rw),
+        _ => String::new(),
+    }
 }
 
 /// The docker CLI's container formatter fields (`{{.ID}}`, `{{.Names}}`…).
@@ -106,11 +137,7 @@ fn fields(c: &ContainerSummary, no_trunc: bool) -> serde_json::Value {
         .filter_map(|m| m["Name"].as_str().or(m["Source"].as_str()))
         .map(|m| trunc(m, 15))
         .collect();
-    let size = match (c.size_rw, c.size_root_fs) {
-        (Some(rw), Some(root)) if root > 0 => format!("{} (virtual {})", human_size(rw), human_size(root)),
-        (Some(rw), _) => human_size(rw),
-        _ => String::new(),
-    };
+    let size = size_column(c);
     serde_json::json!({
         "ID": trunc(&c.id, 12),
         "Image": c.image,

@@ -95,7 +95,7 @@ pub async fn run(client: &Client, command: Command, out: &mut impl Write) -> Res
 
 /// `KEY=VALUE` flags as a map; a flag without `=` keeps an empty value,
 /// as docker's `opts.ListOpts` of labels does.
-fn key_values(flags: &[String]) -> BTreeMap<String, String> {
+pub(crate) fn key_values(flags: &[String]) -> BTreeMap<String, String> {
     flags
         .iter()
         .map(|f| match f.split_once('=') {

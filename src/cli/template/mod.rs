@@ -80,6 +80,9 @@ pub struct Template {
     /// list contexts marshal themselves (`{{json .}}` of a `ps` row), where
     /// `{{json .Field}}` goes through docker's non-escaping encoder.
     marshalled_root: bool,
+    /// A missing map key is Go's zero value (`<no value>`), as in a
+    /// template with no `missingkey=error` (`docker events --format`).
+    missing_is_null: bool,
 }
 
 fn line_col(src: &str, pos: usize) -> (usize, usize) {
@@ -470,6 +473,7 @@ impl Template {
             source: source.to_string(),
             nodes,
             marshalled_root: false,
+            missing_is_null: false,
         })
     }
 
@@ -479,11 +483,18 @@ impl Template {
         self
     }
 
+    /// See [`Template::missing_is_null`]'s field.
+    pub fn missing_is_null(mut self) -> Template {
+        self.missing_is_null = true;
+        self
+    }
+
     /// The template run on `data`.
     pub fn execute(&self, data: &Value) -> Result<String, Error> {
         let mut ex = Exec {
             src: &self.source,
             marshalled_root: self.marshalled_root,
+            missing_is_null: self.missing_is_null,
             vars: vec![("$".to_string(), data.clone())],
             out: String::new(),
         };
@@ -497,6 +508,7 @@ impl Template {
 struct Exec<'a> {
     src: &'a str,
     marshalled_root: bool,
+    missing_is_null: bool,
     vars: Vec<(String, Value)>,
     out: String,
 }
@@ -706,6 +718,7 @@ impl Exec<'_> {
             v = match v {
                 Value::Object(mut o) => match o.remove(name) {
                     Some(x) => x,
+                    None if self.missing_is_null => Value::Null,
                     None => return Err(self.fail(op, format!("map has no entry for key \"{name}\""))),
                 },
                 Value::Null => return Err(self.fail(op, format!("nil pointer evaluating interface {{}}.{name}"))),

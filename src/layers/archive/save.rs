@@ -65,7 +65,15 @@ fn resolve(store: &Store, all: &[ImageSummary], name: &str) -> Result<Vec<(Diges
         })
         .collect();
     if tagged.is_empty() {
-        return Ok(vec![(store.resolve(name)?, None)]);
+        // An ID prefix, or nothing: moby's image search names the term as
+        // given (`No such image: nothing`), not as a tagged name.
+        let id = store.resolve(name).map_err(|e| match e {
+            crate::layers::Error::ImageNotFound(_) => {
+                crate::layers::Error::ImageNotFound(crate::quote::excerpt(name, 128))
+            }
+            e => e,
+        })?;
+        return Ok(vec![(id, None)]);
     }
     tagged.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(tagged)

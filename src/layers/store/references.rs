@@ -267,11 +267,15 @@ pub(super) fn resolve_in(state: &State, name: &str) -> Result<Digest> {
     if let Some((repo, digest)) = name.split_once('@') {
         return resolve_repo_digest(state, repo, digest).ok_or_else(not_found);
     }
+    // Not found, a name is told with its tag (`busybox:latest`), as moby's
+    // ErrImageDoesNotExist tells it.
+    let mut named_not_found = None;
     match Reference::parse(name) {
         Ok(r) => {
             if let Some(id) = state.tags.get(&r) {
                 return Ok(*id);
             }
+            named_not_found = Some(Error::ImageNotFound(crate::quote::excerpt(&r.to_string(), 128)));
         }
         // A name that is neither a valid reference nor an ID prefix is a client error.
         Err(e) if !crate::layers::digest::is_hex(name.strip_prefix("sha256:").unwrap_or(name)) => return Err(e.into()),
@@ -287,7 +291,7 @@ pub(super) fn resolve_in(state: &State, name: &str) -> Result<Digest> {
             return Ok(*first);
         }
     }
-    Err(not_found())
+    Err(named_not_found.unwrap_or_else(not_found))
 }
 
 /// The image pulled as `repo@digest` (a RepoDigest), `repo` in any of

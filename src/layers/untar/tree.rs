@@ -3,7 +3,7 @@
 
 use super::{ExtractError, Extractor, Meta, bad, io_to_archive};
 use crate::layers::index::{Entry, EntryKind};
-use crate::layers::tarread::{Header, Tap, quote, typeflag};
+use crate::layers::tarread::{Header, Tap, quote};
 use crate::sys::{BeneathDir, Name};
 use rustix::fs::FileType;
 use std::io;
@@ -76,18 +76,12 @@ impl Extractor<'_> {
         e: &mut Entry,
     ) -> Result<(), ExtractError> {
         let raw_path = h.name.as_slice();
-        let number = |v: Option<i64>, what: &str| {
-            v.and_then(|v| u32::try_from(v).ok())
-                .ok_or_else(|| bad(raw_path, format!("bad device {what} number")))
-        };
-        let (kind, file_type) = if h.typeflag == typeflag::CHAR {
-            (EntryKind::CharDevice, FileType::CharacterDevice)
+        super::record_device(h, e)?;
+        let file_type = if e.kind == EntryKind::CharDevice {
+            FileType::CharacterDevice
         } else {
-            (EntryKind::BlockDevice, FileType::BlockDevice)
+            FileType::BlockDevice
         };
-        e.kind = kind;
-        e.rdev_major = number(h.devmajor, "major")?;
-        e.rdev_minor = number(h.devminor, "minor")?;
         let dev = rustix::fs::makedev(e.rdev_major, e.rdev_minor);
         dir.mknod(name, file_type, meta.mode & 0o7777, dev).map_err(|err| {
             if err.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) {
