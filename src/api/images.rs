@@ -223,16 +223,8 @@ pub async fn remove(daemon: &Arc<Daemon>, name: &str, query: &Query) -> Reply {
     let name = name.to_string();
     let force = query.flag("force");
     let image_id = daemon.store.resolve(&name).ok().map(|d| d.to_string());
-    let held_by = daemon
-        .store
-        .resolve(&name)
-        .ok()
-        .and_then(|id| daemon.engine.image_users(&id).into_iter().next())
-        .map(|(c, running)| ImageUser {
-            container: c[..12].to_string(),
-            running,
-        });
-    let removals = blocking(&daemon.store, move |s| s.remove_image(&name, force, held_by.as_ref()))
+    let engine = daemon.engine.clone();
+    let removals = blocking(&daemon.store, move |_| engine.remove_image(&name, force))
         .await?
         .map_err(refusal_error)?;
     // As moby's: an untag or a delete names the image by its ID.
@@ -255,17 +247,27 @@ fn refusal_error(refusal: Refusal) -> ApiError {
             "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
             image.short()
         ),
-        Refusal::TagInUse { tag, image, user } => format!(
-            "conflict: unable to remove repository reference \"{tag}\" (must force) - container {} is using its referenced image {}",
-            user.container,
-            image.short()
-        ),
-        Refusal::ImageInUse { image, user } => format!(
-            "conflict: unable to delete {} (cannot be forced) - image is being used by {} container {}",
-            image.short(),
-            if user.running { "running" } else { "stopped" },
-            user.container
-        ),
+        Refusal::TagInUse { tag, image, user } => match user {
+            ImageUser::Container { id, .. } => format!(
+                "conflict: unable to remove repository reference \"{tag}\" (must force) - container {id} is using its referenced image {}",
+                image.short()
+            ),
+            ImageUser::Mount { dir } => format!(
+                "conflict: unable to remove repository reference \"{tag}\" (must force) - image {} is mounted at {dir}",
+                image.short()
+            ),
+        },
+        Refusal::ImageInUse { image, user } => match user {
+            ImageUser::Container { id, running } => format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by {} container {id}",
+                image.short(),
+                if running { "running" } else { "stopped" },
+            ),
+            ImageUser::Mount { dir } => format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by the mount at {dir}",
+                image.short(),
+            ),
+        },
         Refusal::HasChildren { image } => format!(
             "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
             image.short()
@@ -407,8 +409,8 @@ mod tests {
     fn refusals_are_worded_as_docker_words_them() {
         let image = layers::Digest::of(b"config");
         let short = image.short();
-        let user = |running| ImageUser {
-            container: "0123456789ab".into(),
+        let user = |running| ImageUser::Container {
+            id: "0123456789ab".into(),
             running,
         };
         let cases = [

@@ -24,6 +24,7 @@ mod routes;
 mod server;
 mod system;
 mod unsupported;
+mod user_mounts;
 mod volumes;
 
 pub use error::ApiError;

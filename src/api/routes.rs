@@ -3,7 +3,10 @@
 use super::error::ApiError;
 use super::handle::{Daemon, Reply};
 use super::http::{Body, Query, percent_decode};
-use super::{archives, containers, copy, events, images, networks, prune, push, registry, resources, system, volumes};
+use super::{
+    archives, containers, copy, events, images, networks, prune, push, registry, resources, system, user_mounts,
+    volumes,
+};
 use crate::wire::{API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
@@ -142,6 +145,9 @@ async fn route(daemon: Arc<Daemon>, mut req: Request<Incoming>) -> Reply {
             "get {}: no such volume",
             crate::quote::excerpt(name, 128)
         ))),
+        (&Method::POST, ["strata", "mounts"]) => user_mounts::create(&daemon, req).await,
+        (&Method::GET, ["strata", "mounts"]) => user_mounts::list(&daemon),
+        (&Method::DELETE, ["strata", "mounts"]) => user_mounts::remove(&daemon, &query).await,
         (_, ["plugins", name, ..]) => Err(ApiError::not_found(format!(
             "plugin \"{}\" not found",
             crate::quote::excerpt(name, 128)

@@ -48,6 +48,11 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::Command),
+    /// Mount an image's layers (read-only, or over --upper) or a container's root; with no argument, list what is mounted
+    Mount(commands::mount::MountArgs),
+    /// Unmount what `strata mount` mounted
+    #[command(visible_alias = "umount")]
+    Unmount(commands::mount::UnmountArgs),
     /// Manage Strata (df, info, prune)
     #[command(subcommand)]
     System(SystemCommand),
@@ -186,6 +191,8 @@ pub async fn run(client: &Client, command: Command, out: &mut impl Write) -> Res
         Command::Image(c) => image(client, c, out).await,
         Command::Network(c) => commands::network::run(client, c, out).await,
         Command::Volume(c) => commands::volume::run(client, c, out).await,
+        Command::Mount(a) => commands::mount::mount(client, a, out).await,
+        Command::Unmount(a) => commands::mount::unmount(client, a, out).await,
         Command::System(c) => system(client, c, out).await,
         Command::Completion(a) => commands::completion::run(a, out),
     }

@@ -138,7 +138,8 @@ impl Engine {
         image: &crate::layers::ImageConfig,
         f: impl FnOnce(&sys::BeneathDir, &sys::BeneathDir, crate::fs::export::IdShift) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let _mount = if c.is_running() {
+        let held = c.lock().user_mount.as_ref().is_some_and(|h| h.idle.is_some());
+        let _mount = if c.is_running() || held {
             None
         } else {
             Some(mount_root(c, self.lowers(image)).map_err(internal("mounting the container's root"))?)

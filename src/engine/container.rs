@@ -66,6 +66,8 @@ pub(super) struct Live {
     /// A finished run's teardown still under way in the background (a
     /// `--rm` container's, see `exited`): the next start waits for it.
     pub(super) teardown: Option<std::thread::JoinHandle<()>>,
+    /// Its root held for `strata mount` (see `user_mounts`).
+    pub(super) user_mount: Option<super::user_mounts::HeldRoot>,
 }
 
 /// What a running container holds.
@@ -103,6 +105,7 @@ impl Container {
                 run: None,
                 removed: false,
                 teardown: None,
+                user_mount: None,
             }),
             ops: tokio::sync::Mutex::new(()),
             progress: watch::channel(Progress::default()).0,

@@ -13,7 +13,8 @@
 //! A container is created in `containers/.new-<id>` and renamed into place,
 //! and removed by renaming to `.gone-<id>` first, so a crash never leaves a
 //! half-made or half-removed container behind: both prefixes are swept at
-//! start.
+//! start. `mounts/<id>/merged` are the directories `strata mount` makes
+//! (see `user_mounts`).
 
 mod archive;
 mod attach;
@@ -55,6 +56,7 @@ mod stop;
 mod streams;
 pub mod top;
 mod update;
+pub mod user_mounts;
 pub mod volumes;
 
 pub use crate::registry::{Credentials, RegistryConfig};
@@ -111,6 +113,8 @@ pub struct Engine {
     holder: Mutex<run::holder::Holder>,
     /// What happened, for `/events`.
     events: events::Events,
+    /// `strata mount`'s mounts of images.
+    user_mounts: user_mounts::UserMounts,
 }
 
 fn random_id() -> io::Result<String> {
@@ -155,6 +159,7 @@ impl Engine {
         let volumes = volumes::Volumes::open(store.root())?;
         let init_layer = start::init_layer(store.root())?;
         let networks = networks::Networks::open(store.root())?;
+        let user_mounts = user_mounts::UserMounts::open(store.root())?;
         let holder = run::holder::Holder::new(&helper, store.root());
         if !sys::is_root() {
             // Those a killed daemon left.
@@ -253,6 +258,7 @@ impl Engine {
             networks,
             holder: Mutex::new(holder),
             events: events::Events::default(),
+            user_mounts,
         })
     }
 
@@ -288,15 +294,25 @@ impl Engine {
         }
     }
 
-    /// Images some container still stands on: they cannot be deleted.
-    pub fn image_users(&self, image: &Digest) -> Vec<(String, bool)> {
-        self.all()
-            .into_iter()
-            .filter_map(|c| {
-                let l = c.lock();
-                (l.record.image == *image).then(|| (c.id.clone(), l.record.state.is_running()))
+    /// What keeps an image from being deleted: a container standing on
+    /// it, or else a user mount of it.
+    pub fn image_holder(&self, image: &Digest) -> Option<crate::layers::ImageUser> {
+        self.container_on(image).or_else(|| {
+            self.image_mounted_at(image).map(|dir| crate::layers::ImageUser::Mount {
+                dir: dir.display().to_string(),
             })
-            .collect()
+        })
+    }
+
+    /// A container standing on `image`, if one does.
+    fn container_on(&self, image: &Digest) -> Option<crate::layers::ImageUser> {
+        self.all().into_iter().find_map(|c| {
+            let l = c.lock();
+            (l.record.image == *image).then(|| crate::layers::ImageUser::Container {
+                id: c.id[..12.min(c.id.len())].to_string(),
+                running: l.record.state.is_running(),
+            })
+        })
     }
 
     /// The layer directories of an image, topmost first.

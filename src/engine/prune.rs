@@ -97,7 +97,7 @@ impl Engine {
                 !tried.contains(&i.id)
                     && !parents.contains(&i.id)
                     && (all || i.tags.is_empty())
-                    && self.image_users(&i.id).is_empty()
+                    && self.image_holder(&i.id).is_none()
                     && !keep(i)
             });
             let Some(image) = next else { break };
@@ -116,7 +116,7 @@ impl Engine {
                 image.tags.iter().map(ToString::to_string).collect()
             };
             for name in names {
-                match self.store.remove_image(&name, false, None)? {
+                match self.remove_image(&name, false)? {
                     Ok(r) => removals.extend(r),
                     Err(refusal) => {
                         tracing::info!(image = %image.id, "not pruned: {refusal:?}");

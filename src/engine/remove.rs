@@ -21,6 +21,12 @@ impl Engine {
                 live.record.name.clone(),
             )
         };
+        let mounted = c.lock().user_mount.is_some();
+        if mounted && !force {
+            return Err(Error::conflict(format!(
+                "cannot remove container \"/{name}\": container is mounted (strata mount): unmount it before removing or force remove"
+            )));
+        }
         if running {
             if !force {
                 let status = c.state().status;
@@ -29,6 +35,12 @@ impl Engine {
                 )));
             }
             self.kill_and_wait(c).await;
+        }
+        if mounted {
+            // Forced: its user mounts end first (nothing is removed through
+            // a mount still there).
+            let unmounted = tokio::task::block_in_place(|| self.unmount_container_locked(c, None));
+            unmounted?;
         }
         let gone = self.dir.join(format!(".gone-{}", c.id));
         {

@@ -75,6 +75,19 @@ pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuse
     crate::fs::mount_background(&cfg)
 }
 
+/// A root session a start made or took but did not use: back to the
+/// `strata mount` that holds the root, or ended.
+fn give_back_root(c: &Container, mount: fuser::BackgroundSession) {
+    let mut live = c.lock();
+    match live.user_mount.as_mut() {
+        Some(held) => held.idle = Some(mount),
+        None => {
+            drop(live);
+            drop(mount);
+        }
+    }
+}
+
 impl Engine {
     /// A user's start (or the daemon's, for a restart policy): as
     /// [`Engine::start_run`], with a fresh restart count and back-off (as
@@ -220,16 +233,30 @@ impl Engine {
             etc_files,
         } = self.prepare_network(c, record)?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
-        let mount = mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?;
-        self.fill_volumes(c, record)
-            .map_err(|e| fail(internal("copying the image's content into a volume")(e)))?;
+        // A root `strata mount` holds is this run's: one session per
+        // writable layer, ever.
+        let held = c.lock().user_mount.as_mut().and_then(|h| h.idle.take());
+        let mount = match held {
+            Some(session) => session,
+            None => mount_root(c, lowers).map_err(|e| fail(internal("mounting the container's root")(e)))?,
+        };
+        if let Err(e) = self.fill_volumes(c, record) {
+            give_back_root(c, mount);
+            return Err(fail(internal("copying the image's content into a volume")(e)));
+        }
         let tty = record.config.tty;
         let open_stdin = record.config.open_stdin;
         let Wiring {
             stdio,
             sources,
             streams,
-        } = make_stdio(tty, open_stdin).map_err(|e| fail(internal("making the container's streams")(e)))?;
+        } = match make_stdio(tty, open_stdin) {
+            Ok(w) => w,
+            Err(e) => {
+                give_back_root(c, mount);
+                return Err(fail(internal("making the container's streams")(e)));
+            }
+        };
         let spec = run::ContainerSpec {
             id: record.id.clone(),
             rootfs: c.dir.join("merged"),
@@ -263,7 +290,7 @@ impl Engine {
         let process = match started {
             Ok(p) => Arc::new(p),
             Err(e) => {
-                drop(mount);
+                give_back_root(c, mount);
                 if tty {
                     // No reader ends the run's output: clients attached
                     // for it are done.
@@ -280,7 +307,7 @@ impl Engine {
             Err(e) => {
                 let _ = process.signal(Signal::KILL.raw());
                 let _ = process.wait();
-                drop(mount);
+                give_back_root(c, mount);
                 c.output.close();
                 return Err(fail(internal("wiring the container's terminal")(e)));
             }
@@ -451,14 +478,21 @@ impl Engine {
         }
         let (handles, auto_remove) = {
             let mut live = c.lock();
-            (live.run.take(), live.record.host_config.auto_remove)
+            let mut handles = live.run.take();
+            // A root `strata mount` holds stays mounted, for it.
+            if let (Some(h), Some(held)) = (handles.as_mut(), live.user_mount.as_mut()) {
+                held.idle = h.mount.take();
+            }
+            (handles, live.record.host_config.auto_remove)
         };
         let mut oom_killed = false;
         if let Some(mut h) = handles {
             h.stdin.close();
             // Detach first: a process of the container that has not quite
             // died yet must not make the unmount fail.
-            let _ = sys::unmount_lazy(&c.dir.join("merged"));
+            if h.mount.is_some() {
+                let _ = sys::unmount_lazy(&c.dir.join("merged"));
+            }
             oom_killed = h.resources.as_ref().is_some_and(|r| r.oom_kills() > 0);
             let (mount, cgroup, resources) = (h.mount.take(), h.cgroup.take(), h.resources.take());
             let teardown = move || drop((mount, cgroup, resources));

@@ -103,6 +103,7 @@ impl Engine {
         }
         while tasks.join_next().await.is_some() {}
         self.spares.clear();
+        self.end_user_mounts();
         // The exits just recorded are written in the background.
         let _ = tokio::task::spawn_blocking(|| super::container::wait_for_saves(Duration::from_secs(10))).await;
         // The networks' namespaces go with the daemon (made again at its

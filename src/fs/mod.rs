@@ -128,6 +128,53 @@ pub fn mount_background(cfg: &MountConfig) -> io::Result<fuser::BackgroundSessio
     session.spawn()
 }
 
+/// Unmounts the FUSE mount at `dir` now, refusing as `umount` does when
+/// it is busy (EBUSY): root calls `umount2`; any other user has
+/// `fusermount3 -u` do it (the kernel lets only root unmount). Its
+/// session's threads then end; join them with `BackgroundSession::join`.
+pub fn unmount(dir: &std::path::Path) -> io::Result<()> {
+    if crate::sys::is_root() {
+        return Ok(rustix::mount::unmount(dir, rustix::mount::UnmountFlags::empty())?);
+    }
+    fusermount_unmount(dir, false)
+}
+
+/// Detaches the FUSE mount at `dir` (it goes once nothing uses it), as
+/// root or through `fusermount3 -u -z`. Not mounted: an error.
+pub fn unmount_lazy(dir: &std::path::Path) -> io::Result<()> {
+    if crate::sys::is_root() {
+        return crate::sys::unmount_lazy(dir);
+    }
+    fusermount_unmount(dir, true)
+}
+
+fn fusermount_unmount(dir: &std::path::Path, lazy: bool) -> io::Result<()> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no fusermount3 or fusermount found");
+    for program in ["fusermount3", "fusermount"] {
+        let mut cmd = std::process::Command::new(program);
+        cmd.arg("-u").arg("-q");
+        if lazy {
+            cmd.arg("-z");
+        }
+        match cmd.arg("--").arg(dir).stdin(std::process::Stdio::null()).output() {
+            Ok(out) if out.status.success() => return Ok(()),
+            Ok(out) => {
+                let said = String::from_utf8_lossy(&out.stderr);
+                let said = said.trim();
+                let kind = if said.contains("busy") {
+                    io::ErrorKind::ResourceBusy
+                } else {
+                    io::ErrorKind::Other
+                };
+                return Err(io::Error::new(kind, format!("{program}: {said}")));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::FsError;

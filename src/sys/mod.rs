@@ -133,3 +133,9 @@ pub fn hostname() -> String {
 pub fn unmount_lazy(path: &std::path::Path) -> io::Result<()> {
     Ok(rustix::mount::unmount(path, rustix::mount::UnmountFlags::DETACH)?)
 }
+
+/// Binds the tree at `source` at `target` too (`mount --bind`, not
+/// recursive).
+pub fn bind_mount(source: &std::path::Path, target: &std::path::Path) -> io::Result<()> {
+    Ok(rustix::mount::mount_bind(source, target)?)
+}

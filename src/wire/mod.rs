@@ -18,6 +18,7 @@ mod networks;
 mod stats;
 mod system;
 pub mod timestamp;
+mod user_mounts;
 mod volumes;
 
 pub use auth::*;
@@ -28,6 +29,7 @@ pub use images::*;
 pub use networks::*;
 pub use stats::*;
 pub use system::*;
+pub use user_mounts::*;
 pub use volumes::*;
 
 use serde::{Deserialize, Serialize};

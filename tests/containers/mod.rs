@@ -91,3 +91,5 @@ mod prune;
 mod networks;
 // events: the daemon's event stream, its filters and subscribers.
 mod events;
+// strata mount / unmount: images' layers mounted from the store, read-only or over an upper.
+mod user_mounts;

@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod login;
 pub mod logs;
+pub mod mount;
 pub mod mount_args;
 pub mod network;
 pub mod port;

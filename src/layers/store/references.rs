@@ -19,12 +19,19 @@ pub enum Removal {
     Deleted(Digest),
 }
 
-/// A container standing on an image: it keeps the image from being deleted.
+/// What keeps an image from being deleted: a container standing on it,
+/// or a user mount of its layers (`strata mount`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageUser {
-    /// The container's short ID, as messages name it.
-    pub container: String,
-    pub running: bool,
+pub enum ImageUser {
+    Container {
+        /// The container's short ID, as messages name it.
+        id: String,
+        running: bool,
+    },
+    Mount {
+        /// Where it is mounted.
+        dir: String,
+    },
 }
 
 /// Why the removal rules refuse to remove what was named. The store states
@@ -435,8 +442,8 @@ mod tests {
     fn an_image_a_container_uses_is_never_deleted() {
         let mut state = State::default();
         let id = add(&mut state, "held", &[1], None, &["held"]);
-        let user = ImageUser {
-            container: "0123456789ab".into(),
+        let user = ImageUser::Container {
+            id: "0123456789ab".into(),
             running: true,
         };
         for force in [false, true] {

@@ -88,8 +88,8 @@ fn a_refused_removal_changes_nothing() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
     let image = import(&store, &tar_of(&[(b"a", b"a")]), "held");
-    let user = ImageUser {
-        container: "0123456789ab".into(),
+    let user = ImageUser::Container {
+        id: "0123456789ab".into(),
         running: false,
     };
     let refused = store.remove_image("held", false, Some(&user)).unwrap();
