@@ -43,7 +43,12 @@ pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap
         networks.insert(
             a.network.clone(),
             serde_json::json!({
-                "IPAMConfig": null, "Links": null,
+                "IPAMConfig": if a.requested_ip.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::json!({"IPv4Address": a.requested_ip})
+                },
+                "Links": null,
                 "Aliases": if a.aliases.is_empty() { serde_json::Value::Null } else { serde_json::json!(a.aliases) },
                 "MacAddress": "", "NetworkID": id, "EndpointID": if running { r.id.as_str() } else { "" },
                 "Gateway": if running { gateways.get(id).cloned().unwrap_or_default() } else { String::new() },

@@ -221,14 +221,16 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
                     .is_some_and(|t| t.len() == 1 && t[0] == "NONE" && v.as_object().is_some_and(|o| o.len() == 1))
         }
         // Only the endpoint the CLI always sends for the default network,
-        // with nothing asked of it.
-        // and a user network's `Aliases` (the engine reads them).
+        // with nothing asked of it, and a user network's `Aliases` and
+        // `IPAMConfig` (the engine reads and checks them).
         "NetworkingConfig" => v
             .get("EndpointsConfig")
             .and_then(Value::as_object)
             .map_or(is_blank(v), |eps| {
                 eps.values().all(|ep| match ep {
-                    Value::Object(o) => o.iter().all(|(k, x)| k == "Aliases" || k == "DNSNames" || is_blank(x)),
+                    Value::Object(o) => o
+                        .iter()
+                        .all(|(k, x)| matches!(k.as_str(), "Aliases" | "DNSNames" | "IPAMConfig") || is_blank(x)),
                     other => is_blank(other),
                 })
             }),

@@ -24,6 +24,7 @@ use super::{Container, Engine};
 use crate::run::bridge::{self, Link};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 /// A container on a network, as the network shows it.
@@ -47,24 +48,54 @@ pub fn is_user_mode(mode: &str) -> bool {
     !matches!(mode, "" | "default" | "bridge" | "host" | "none") && !mode.starts_with("container:")
 }
 
-/// The aliases an endpoint config asks for; any address asked for is
-/// refused (not yet honoured).
-fn endpoint_aliases(v: Option<&Value>) -> Result<Vec<String>, Error> {
-    let Some(v) = v else { return Ok(Vec::new()) };
+/// What an endpoint config asks for: aliases, and an IPv4 address
+/// (`--ip`). An IPv6 or link-local address is refused (no IPv6 here).
+#[derive(Debug, Default, PartialEq)]
+struct Endpoint {
+    aliases: Vec<String>,
+    ip: Option<Ipv4Addr>,
+}
+
+fn endpoint_settings(v: Option<&Value>) -> Result<Endpoint, Error> {
+    let Some(v) = v else { return Ok(Endpoint::default()) };
     let ipam = &v["IPAMConfig"];
-    if !(ipam.is_null()
-        || ipam
-            .as_object()
-            .is_some_and(|o| o.values().all(|x| x.is_null() || x == "")))
+    let blank = |x: &Value| x.is_null() || x == "" || x.as_array().is_some_and(|a| a.is_empty());
+    if let Some(o) = ipam.as_object()
+        && let Some((key, _)) = o.iter().find(|(k, x)| *k != "IPv4Address" && !blank(x))
     {
-        return Err(Error::invalid(
-            "strata does not support --ip/--ip6 (IPAMConfig) yet: remove it from the command",
-        ));
+        return Err(Error::invalid(format!(
+            "strata does not support IPAMConfig.{key} (--ip6, --link-local-ip): remove it from the command"
+        )));
     }
-    Ok(v["Aliases"]
+    let ip = match ipam["IPv4Address"].as_str().filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| Error::invalid(format!("invalid IPv4 address: {s}")))?,
+        ),
+        None => None,
+    };
+    let aliases = v["Aliases"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok(Endpoint { aliases, ip })
+}
+
+/// Docker's rule: an address may be asked for only on a user network
+/// whose subnet the user gave, and it must be in that subnet.
+fn check_requested_ip(net: &NetworkInfo, ip: Option<Ipv4Addr>) -> Result<(), Error> {
+    let Some(ip) = ip else { return Ok(()) };
+    if !net.subnet_configured {
+        return Err(Error::invalid(
+            "user specified IP address is supported only when connecting to networks with user configured subnets",
+        ));
+    }
+    match net.cidr() {
+        Some(cidr) if super::networks::cidr_contains(cidr, ip) => Ok(()),
+        _ => Err(Error::invalid(format!(
+            "no configured subnet or ip-range contain the IP address {ip}"
+        ))),
+    }
 }
 
 /// The name of pasta's interface in a container: the host's interface of
@@ -228,13 +259,22 @@ impl Engine {
         let mut out = BTreeMap::new();
         let endpoints = config.extra.get("NetworkingConfig").map(|n| &n["EndpointsConfig"]);
         if !is_user_mode(mode) {
-            let aliased = endpoints.and_then(Value::as_object).is_some_and(|eps| {
-                eps.values()
-                    .any(|ep| ep["Aliases"].as_array().is_some_and(|a| !a.is_empty()))
-            });
-            if aliased {
+            let asked = |what: &str| {
+                endpoints.and_then(Value::as_object).is_some_and(|eps| {
+                    eps.values().any(|ep| match what {
+                        "alias" => ep["Aliases"].as_array().is_some_and(|a| !a.is_empty()),
+                        _ => ep["IPAMConfig"]["IPv4Address"].as_str().is_some_and(|s| !s.is_empty()),
+                    })
+                })
+            };
+            if asked("alias") {
                 return Err(Error::invalid(
                     "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
+            if asked("ip") {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
                 ));
             }
             return Ok(out);
@@ -244,12 +284,14 @@ impl Engine {
             Err(_) if !strict => return Ok(out),
             Err(e) => return Err(e),
         };
-        let endpoint = endpoints.and_then(|e| e.get(mode).or_else(|| e.get(&net.id)));
+        let endpoint = endpoint_settings(endpoints.and_then(|e| e.get(mode).or_else(|| e.get(&net.id))))?;
+        check_requested_ip(&net, endpoint.ip)?;
         out.insert(
             net.id.clone(),
             Attachment {
                 network: net.name.clone(),
-                aliases: endpoint_aliases(endpoint)?,
+                aliases: endpoint.aliases,
+                requested_ip: endpoint.ip.map(|ip| ip.to_string()).unwrap_or_default(),
                 ..Default::default()
             },
         );
@@ -285,7 +327,7 @@ impl Engine {
                 .get(id)
                 .map_err(|_| Error::not_found(format!("network {} not found", a.network)))?;
             let (netns, userns) = self.net_namespace(&net)?;
-            let (ip, prefix_len) = self.networks.lease(&net, &record.id, None)?;
+            let (ip, prefix_len) = self.networks.lease(&net, &record.id, a.requested_ip.parse().ok())?;
             let ifname = (0..)
                 .map(|n| format!("eth{n}"))
                 .find(|n| !names.contains(n))
@@ -387,7 +429,7 @@ impl Engine {
     pub fn network_connect(&self, net: &str, key: &str, endpoint: Option<&Value>) -> Result<(), Error> {
         let net = self.networks.get(net)?;
         let c = self.get(key)?;
-        let aliases = endpoint_aliases(endpoint)?;
+        let Endpoint { aliases, ip: asked } = endpoint_settings(endpoint)?;
         if net.is_predefined() {
             return Err(Error::invalid(format!(
                 "strata does not support connecting a container to the {} network yet",
@@ -412,14 +454,16 @@ impl Engine {
                 live.record.name, net.name
             )));
         }
+        check_requested_ip(&net, asked)?;
         let mut a = Attachment {
             network: net.name.clone(),
             aliases,
+            requested_ip: asked.map(|ip| ip.to_string()).unwrap_or_default(),
             ..Default::default()
         };
         if let Some(pid) = live.run.as_ref().map(|r| r.process.pid()) {
             let (netns, userns) = self.net_namespace(&net)?;
-            let (ip, prefix_len) = self.networks.lease(&net, &c.id, None)?;
+            let (ip, prefix_len) = self.networks.lease(&net, &c.id, asked)?;
             let link = Link {
                 netns,
                 userns,
@@ -495,9 +539,18 @@ mod tests {
             assert!(!is_user_mode(m), "{m}");
         }
         let v = serde_json::json!({"Aliases": ["a", "b"], "IPAMConfig": null, "MacAddress": ""});
-        assert_eq!(endpoint_aliases(Some(&v)).unwrap(), ["a", "b"]);
+        assert_eq!(endpoint_settings(Some(&v)).unwrap().aliases, ["a", "b"]);
         let v = serde_json::json!({"IPAMConfig": {"IPv4Address": "172.18.0.9"}});
-        assert!(endpoint_aliases(Some(&v)).is_err());
+        assert_eq!(
+            endpoint_settings(Some(&v)).unwrap().ip,
+            Some(Ipv4Addr::new(172, 18, 0, 9))
+        );
+        let v = serde_json::json!({"IPAMConfig": {"IPv4Address": "", "IPv6Address": "fd00::9"}});
+        assert!(endpoint_settings(Some(&v)).is_err());
+        let v = serde_json::json!({"IPAMConfig": {"IPv4Address": "300.1.1.1"}});
+        assert!(endpoint_settings(Some(&v)).is_err());
+        let v = serde_json::json!({"IPAMConfig": {"IPv4Address": "", "IPv6Address": "", "LinkLocalIPs": []}});
+        assert_eq!(endpoint_settings(Some(&v)).unwrap(), Endpoint::default());
     }
 
     #[test]

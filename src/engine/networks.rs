@@ -32,6 +32,9 @@ pub struct NetworkInfo {
     /// `a.b.c.d/len`; empty for the predefined ones.
     pub subnet: String,
     pub gateway: String,
+    /// The subnet was the user's (`--subnet`): only then may a container
+    /// ask for its own address (`--ip`), as Docker's rule is.
+    pub subnet_configured: bool,
 }
 
 impl NetworkInfo {
@@ -79,7 +82,7 @@ fn overlaps(a: (Ipv4Addr, u8), b: (Ipv4Addr, u8)) -> bool {
     u32::from(a.0) & mask(len) == u32::from(b.0) & mask(len)
 }
 
-fn contains(net: (Ipv4Addr, u8), ip: Ipv4Addr) -> bool {
+pub(super) fn cidr_contains(net: (Ipv4Addr, u8), ip: Ipv4Addr) -> bool {
     u32::from(ip) & mask(net.1) == u32::from(net.0)
 }
 
@@ -254,7 +257,7 @@ impl Networks {
                 .gateway
                 .parse()
                 .map_err(|_| Error::invalid(format!("invalid gateway address: {}", spec.gateway)))?;
-            if !contains(subnet, g) {
+            if !cidr_contains(subnet, g) {
                 return Err(Error::forbidden(format!("no matching subnet for gateway {g}")));
             }
             g
@@ -269,6 +272,7 @@ impl Networks {
             labels: spec.labels,
             subnet: format!("{}/{}", subnet.0, subnet.1),
             gateway: gateway.to_string(),
+            subnet_configured: !spec.subnet.is_empty(),
         };
         self.write(&info).map_err(internal("saving the network"))?;
         Ok(info)
@@ -319,7 +323,7 @@ impl Networks {
         let last = u32::from(base) | !mask(len);
         let free = |ip: Ipv4Addr| Some(ip) != gateway && !table.contains_key(&ip);
         let ip = match want {
-            Some(ip) if contains((base, len), ip) && free(ip) => ip,
+            Some(ip) if cidr_contains((base, len), ip) && free(ip) => ip,
             Some(ip) => {
                 return Err(Error::invalid(format!(
                     "Address already in use or not in the network's subnet: {ip}"

@@ -48,6 +48,8 @@ pub struct Attachment {
     /// The network's name (a network is never renamed).
     pub network: String,
     pub aliases: Vec<String>,
+    /// The address asked for (`--ip`), `a.b.c.d`; empty for the next free one.
+    pub requested_ip: String,
     /// `a.b.c.d` while it runs, empty otherwise.
     pub ip: String,
     pub prefix_len: u8,

@@ -461,8 +461,15 @@ fn strata_network_commands_print_as_docker() {
         text(&e)
     );
     super::ok(&d, &["run", "-d", "--name", "side", "busybox", "sleep", "100"]);
+    // app's subnet was not the user's: no address may be asked for.
     let e = d.strata(&["network", "connect", "--ip", "172.30.0.9", "app", "side"]);
-    assert!(text(&e).contains("--ip"), "{}", text(&e));
+    assert!(
+        text(&e).contains(
+            "user specified IP address is supported only when connecting to networks with user configured subnets"
+        ),
+        "{}",
+        text(&e)
+    );
     assert_eq!(super::ok(&d, &["network", "connect", "app", "side"]), "");
     let v = d.inspect("side");
     assert!(
@@ -715,4 +722,111 @@ fn pastas_of(d: &Daemon) -> Vec<u32> {
                 .unwrap_or(false)
         })
         .collect()
+}
+
+/// `--ip` on a network whose subnet the user gave: the container has that
+/// address (run and connect); an address in use, outside the subnet, on a
+/// network without a subnet of the user's, or on the default bridge gets
+/// Docker's error.
+#[test]
+fn a_requested_address_is_the_containers_or_dockers_error() {
+    let d = require!(net_daemon());
+    d.docker_ok(&["network", "create", "--subnet", "172.30.5.0/24", "fixed"]);
+    d.docker_ok(&["network", "create", "auto"]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "f1",
+        "--network",
+        "fixed",
+        "--ip",
+        "172.30.5.50",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let inside = d.docker_ok(&["exec", "f1", "ip", "-o", "-4", "addr"]);
+    assert!(inside.contains("inet 172.30.5.50/24"), "{inside}");
+    let v = d.inspect("f1");
+    let ep = &v["NetworkSettings"]["Networks"]["fixed"];
+    assert_eq!(ep["IPAddress"], "172.30.5.50", "{ep}");
+    assert_eq!(ep["IPAMConfig"]["IPv4Address"], "172.30.5.50", "{ep}");
+    // strata's own flag asks the same; the address is taken now.
+    let e = d.strata(&[
+        "run",
+        "--rm",
+        "--network",
+        "fixed",
+        "--ip",
+        "172.30.5.50",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        !e.status.success() && text(&e).contains("Address already in use"),
+        "{}",
+        text(&e)
+    );
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "fixed",
+        "--ip",
+        "172.30.5.51",
+        "busybox",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+    ]);
+    assert!(out.contains("inet 172.30.5.51/24"), "{out}");
+    for (args, want) in [
+        (
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                "fixed",
+                "--ip",
+                "10.9.9.9",
+                "busybox",
+                "true",
+            ],
+            "no configured subnet or ip-range contain the IP address 10.9.9.9",
+        ),
+        (
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                "auto",
+                "--ip",
+                "172.30.5.9",
+                "busybox",
+                "true",
+            ],
+            "user specified IP address is supported only when connecting to networks with user configured subnets",
+        ),
+        (
+            vec!["run", "--rm", "--ip", "172.17.0.9", "busybox", "true"],
+            "user specified IP address is supported on user defined networks only",
+        ),
+        (
+            vec!["run", "--rm", "--network", "fixed", "--ip", "nope", "busybox", "true"],
+            "",
+        ),
+    ] {
+        let e = d.docker(&args).expect("docker CLI");
+        assert!(!e.status.success(), "{args:?}: {}", text(&e));
+        assert!(text(&e).contains(want), "{args:?}: {}", text(&e));
+    }
+    // connect --ip on a running container: a new interface with it.
+    d.docker_ok(&["run", "-d", "--name", "f2", "busybox", "sleep", "300"]);
+    d.docker_ok(&["network", "connect", "--ip", "172.30.5.60", "fixed", "f2"]);
+    let inside = d.docker_ok(&["exec", "f2", "ip", "-o", "-4", "addr"]);
+    assert!(inside.contains("inet 172.30.5.60/24"), "{inside}");
+    d.docker_ok(&["rm", "-f", "f1", "f2"]);
+    d.docker_ok(&["network", "rm", "fixed", "auto"]);
 }

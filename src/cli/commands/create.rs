@@ -61,6 +61,9 @@ pub struct ContainerArgs {
     /// Add network-scoped alias for the container (a user-defined network's)
     #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
     pub network_aliases: Vec<String>,
+    /// IPv4 address (on a user-defined network with a --subnet of its own)
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
     /// Override the image's entrypoint
     #[arg(long, value_name = "CMD")]
     pub entrypoint: Option<String>,
@@ -152,12 +155,16 @@ impl ContainerArgs {
                 ..Default::default()
             },
         };
-        if !self.network_aliases.is_empty() {
+        if !self.network_aliases.is_empty() || self.ip.is_some() {
             // As docker: the endpoint of the network the mode names.
             let network = request.host_config.network_mode.clone();
+            let mut endpoint = serde_json::json!({"Aliases": self.network_aliases});
+            if let Some(ip) = &self.ip {
+                endpoint["IPAMConfig"] = serde_json::json!({"IPv4Address": ip});
+            }
             request.config.extra.insert(
                 "NetworkingConfig".into(),
-                serde_json::json!({"EndpointsConfig": {network: {"Aliases": self.network_aliases}}}),
+                serde_json::json!({"EndpointsConfig": {network: endpoint}}),
             );
         }
         self.security.apply(&mut request.host_config);
