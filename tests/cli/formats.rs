@@ -125,7 +125,8 @@ fn history_volume_network_version_and_info_formats_match_the_docker_cli() {
             "{{.ID}} {{.Size}} {{.CreatedBy}} {{.Comment}}",
             "busybox",
         ],
-        &["history", "--format", "table {{.ID}}\\t{{.CreatedSince}}", "busybox"],
+        // CreatedAt, not CreatedSince: a second may tick between the two clients.
+        &["history", "--format", "table {{.ID}}\\t{{.CreatedAt}}", "busybox"],
         &["volume", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"],
         &["volume", "ls", "--format", "table {{.Name}}\\t{{.Driver}}"],
         &[
@@ -174,7 +175,8 @@ fn ps_sizes_filters_and_limits_match_the_docker_cli() {
     ]);
     d.ok(&["create", "--name", "newest", "--label", "k=v", "busybox", "true"]);
     let cases: &[&[&str]] = &[
-        &["ps", "-a", "-s"],
+        // No time columns: a second may tick between the two clients.
+        &["ps", "-a", "-s", "--format", "table {{.ID}}\\t{{.Names}}\\t{{.Size}}"],
         &["ps", "-a", "--size", "--format", "{{.Names}} {{.Size}}"],
         &["ps", "-a", "-n", "2", "--format", "{{.Names}}"],
         &["ps", "-l", "--format", "{{.Names}}"],
