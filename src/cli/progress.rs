@@ -206,10 +206,10 @@ where
     handle(&pending)
 }
 
-/// A byte counter on stderr for an archive moving (`save`, `load`,
-/// `export`, `import`); hidden when stderr is not a terminal.
-pub fn transfer_bar(total: Option<u64>, what: &'static str) -> indicatif::ProgressBar {
-    if terminal_width(std::io::stderr()).is_none() {
+/// A byte counter on stderr for an archive moving (`save`, `export`,
+/// `import`); hidden when `quiet` (`-q`) or stderr is not a terminal.
+pub fn transfer_bar(quiet: bool, total: Option<u64>, what: &'static str) -> indicatif::ProgressBar {
+    if quiet || terminal_width(std::io::stderr()).is_none() {
         return indicatif::ProgressBar::hidden();
     }
     let template = match total {
@@ -229,9 +229,9 @@ pub fn transfer_bar(total: Option<u64>, what: &'static str) -> indicatif::Progre
 
 /// A spinner on stderr with the time so far, for a wait the daemon does
 /// not report on (`commit`: the reply comes when the layer is written);
-/// hidden when stderr is not a terminal.
-pub fn wait_spinner(what: String) -> indicatif::ProgressBar {
-    if terminal_width(std::io::stderr()).is_none() {
+/// hidden when `quiet` (`-q`) or stderr is not a terminal.
+pub fn wait_spinner(quiet: bool, what: String) -> indicatif::ProgressBar {
+    if quiet || terminal_width(std::io::stderr()).is_none() {
         return indicatif::ProgressBar::hidden();
     }
     let style = indicatif::ProgressStyle::with_template("{msg} {spinner} {elapsed}").expect("the template is valid");

@@ -62,14 +62,14 @@ pub async fn save(client: &Client, args: SaveArgs) -> Result<(), Error> {
     let body = client
         .stream(Method::GET, &format!("/images/get?{}", names.join("&")), None)
         .await?;
-    copy_out(body, output, counter(args.quiet, "Saving")).await
+    copy_out(body, output, transfer_bar(args.quiet, None, "Saving")).await
 }
 
 pub async fn export(client: &Client, args: ExportArgs) -> Result<(), Error> {
     let output = output_for(args.output.as_deref(), "failed to export container")?;
     let path = format!("/containers/{}/export", encode(&args.container));
     let body = client.stream(Method::GET, &path, None).await?;
-    copy_out(body, output, counter(args.quiet, "Exporting")).await
+    copy_out(body, output, transfer_bar(args.quiet, None, "Exporting")).await
 }
 
 pub async fn load(client: &Client, args: LoadArgs, out: &mut impl Write) -> Result<(), Error> {
@@ -112,15 +112,6 @@ fn output_for(path: Option<&Path>, failed: &str) -> Result<Output, Error> {
         Some(p) => PendingFile::create(p)
             .map(Output::File)
             .map_err(|e| Error::Usage(format!("{failed}: {e}"))),
-    }
-}
-
-/// The byte counter of an archive coming in, unless `quiet`.
-fn counter(quiet: bool, what: &'static str) -> ProgressBar {
-    if quiet {
-        ProgressBar::hidden()
-    } else {
-        transfer_bar(None, what)
     }
 }
 

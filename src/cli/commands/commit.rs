@@ -53,11 +53,7 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
     if !args.pause {
         path += "&pause=0";
     }
-    let spinner = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        crate::cli::progress::wait_spinner(format!("Committing {}", args.container))
-    };
+    let spinner = crate::cli::progress::wait_spinner(args.quiet, format!("Committing {}", args.container));
     let reply = client.call(Method::POST, &path, None).await;
     spinner.finish_and_clear();
     let reply = reply?;

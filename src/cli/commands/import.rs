@@ -37,7 +37,7 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
     // On a terminal, a byte counter of the upload on stderr (the daemon's
     // reply comes once the image is stored: a bad archive is a plain 400).
     let (body, bar) = if args.file == "-" {
-        let bar = counter(args.quiet, None);
+        let bar = transfer_bar(args.quiet, None, "Importing");
         (
             ReaderBody::boxed(CountingReader::new(tokio::io::stdin(), bar.clone())),
             bar,
@@ -48,7 +48,7 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
             source,
         })?;
         let size = f.metadata().await.ok().map(|m| m.len());
-        let bar = counter(args.quiet, size);
+        let bar = transfer_bar(args.quiet, size, "Importing");
         (ReaderBody::boxed(CountingReader::new(f, bar.clone())), bar)
     };
     let bytes = client.call(Method::POST, &path, Some(body)).await;
@@ -67,12 +67,4 @@ pub async fn run(client: &Client, args: Args, out: &mut impl Write) -> Result<()
         }
     }
     Ok(())
-}
-
-fn counter(quiet: bool, size: Option<u64>) -> indicatif::ProgressBar {
-    if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        transfer_bar(size, "Importing")
-    }
 }
