@@ -427,3 +427,33 @@ fn the_pid_file_names_the_daemon_until_a_clean_stop() {
     d.stop();
     assert!(!elsewhere.exists());
 }
+
+/// A `--rm` container's record is written without fsync: a power loss
+/// may leave it empty. The next start removes such a container when its
+/// writable layer holds nothing, and keeps (unserved) one that holds data.
+#[test]
+fn an_unreadable_record_goes_only_with_an_empty_writable_layer() {
+    let mut d = require!(Daemon::with_busybox());
+    let empty = d.ok(&["create", "--rm", "busybox", "true"]).trim().to_string();
+    let kept = d.ok(&["create", "busybox", "true"]).trim().to_string();
+    d.stop();
+    let containers = d.root.join("containers");
+    let dir = |id: &str| containers.join(id);
+    for id in [&empty, &kept] {
+        // What a power loss leaves of a record whose data never reached the disk.
+        std::fs::write(dir(id).join("container.json"), b"").unwrap();
+    }
+    std::fs::write(dir(&kept).join("upper/data"), b"the container's own").unwrap();
+    d.spawn();
+    assert!(
+        !dir(&empty).exists(),
+        "an empty writable layer under an unreadable record is removed"
+    );
+    assert_eq!(
+        std::fs::read(dir(&kept).join("upper/data")).unwrap(),
+        b"the container's own",
+        "a writable layer with data is never thrown away"
+    );
+    let listed = d.ok(&["ps", "-a", "-q", "--no-trunc"]);
+    assert!(!listed.contains(&kept) && !listed.contains(&empty), "{listed}");
+}

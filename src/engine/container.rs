@@ -93,6 +93,20 @@ pub(super) fn write_record(dir: &Path, record: &Record) -> io::Result<()> {
     sys::write_atomic(&dir.join("container.json"), &bytes, 0o600)
 }
 
+/// [`write_record`] into a directory not yet in place (a create's
+/// staging directory): no temporary, no fsync.
+pub(super) fn write_record_unsynced(dir: &Path, record: &Record) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join("container.json"))?;
+    f.write_all(&bytes)
+}
+
 impl Container {
     pub(super) fn new(dir: PathBuf, record: Record) -> Arc<Container> {
         let log = dir.join(format!("{}-json.log", record.id));
@@ -111,6 +125,20 @@ impl Container {
             progress: watch::channel(Progress::default()).0,
             saves: Saves::default(),
         })
+    }
+
+    /// Waits for a finished run's teardown still under way in the
+    /// background (see `Engine::exited`): its root's mount and cgroups have
+    /// this container's paths. `true` when there was one.
+    pub(super) fn finish_teardown(&self) -> bool {
+        let handle = self.lock().teardown.take();
+        match handle {
+            Some(handle) => {
+                let _ = handle.join();
+                true
+            }
+            None => false,
+        }
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Live> {

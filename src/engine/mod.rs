@@ -128,6 +128,12 @@ pub fn random_volume_name() -> Result<String, Error> {
     random_id().map_err(error::internal("making a volume name"))
 }
 
+/// A directory that exists and holds nothing (a missing or unreadable one
+/// is not: it may hold something).
+fn is_empty_dir(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
 fn now_rfc3339() -> String {
     let (s, n) = time::now();
     time::format_rfc3339(s, n)
@@ -197,6 +203,16 @@ impl Engine {
                 .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
             {
                 Ok(r) => r,
+                Err(e) if is_empty_dir(&path.join("upper")) => {
+                    // A `--rm` container's create whose unsynced record a
+                    // power loss cut short (see `create`): nothing to keep.
+                    tracing::warn!("container {name}: unreadable record over an empty writable layer, removed: {e}");
+                    let _ = sys::unmount_lazy(&path.join("merged"));
+                    if let Err(e) = std::fs::remove_dir_all(&path) {
+                        tracing::warn!("removing {}: {e}", path.display());
+                    }
+                    continue;
+                }
                 Err(e) => {
                     // Kept on disk (the writable layer is never thrown away), but not served.
                     tracing::error!("container {name}: unreadable record, skipped: {e}");

@@ -55,7 +55,6 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, e| e.container_id != c.id);
         c.output.close();
-        let _ = sys::fsync_dir(&self.dir);
         let record = c.record();
         if record.host_config.auto_remove {
             // `--rm` takes the container's anonymous volumes with it, as Docker.
@@ -68,7 +67,18 @@ impl Engine {
         self.container_event(&record, "destroy", &[]);
         c.progress.send_modify(|p| p.removed = true);
         // Done before `rm`'s reply: it returns once the writable layer is gone.
+        let c = c.clone();
         let removed = tokio::task::spawn_blocking(move || {
+            // Nothing is removed through a mount: a `--rm` run's teardown
+            // detaches its root, but may have tried at the old path, before
+            // the rename (see `exited`).
+            if c.finish_teardown() {
+                let _ = crate::fs::unmount_lazy(&gone.join("merged"));
+            }
+            // The rename made durable after the waiters are told (`run --rm`
+            // returns then): a power loss before it brings the container back
+            // as it was, which is no harm.
+            let _ = sys::fsync_dir(gone.parent().unwrap_or(&gone));
             if let Err(e) = std::fs::remove_dir_all(&gone) {
                 tracing::warn!("removing {}: {e}", gone.display());
             }

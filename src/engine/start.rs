@@ -54,6 +54,8 @@ pub(super) fn init_layer(store_root: &std::path::Path) -> io::Result<PathBuf> {
 /// Mounts the container's root (its image's layers, `lowers` topmost
 /// first, under its writable layer) at `merged/`, served by this process.
 pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuser::BackgroundSession> {
+    // A finished run's detach, still to come, would take this mount away.
+    c.finish_teardown();
     let merged = c.dir.join("merged");
     let _ = sys::unmount_lazy(&merged);
     let mut cfg = MountConfig::new(lowers, Some(c.dir.join("upper")), Some(c.dir.join("work")), merged);
@@ -205,10 +207,7 @@ impl Engine {
     fn launch(self: &Arc<Self>, c: &Arc<Container>, record: &Record, lowers: Vec<PathBuf>) -> Result<(), (Error, i32)> {
         let fail = |e: Error| (e, 128);
         // The previous run's, if still under way: its paths are this run's.
-        let teardown = c.lock().teardown.take();
-        if let Some(handle) = teardown {
-            let _ = handle.join();
-        }
+        c.finish_teardown();
         let (confinement, cgroup, resources, spare) = match self.adopt_spare(&record.id, &record.host_config) {
             Some(adopted) => {
                 let (confinement, cgroup, resources, spare) = adopted.map_err(fail)?;
@@ -488,26 +487,35 @@ impl Engine {
         let mut oom_killed = false;
         if let Some(mut h) = handles {
             h.stdin.close();
-            // Detach first: a process of the container that has not quite
-            // died yet must not make the unmount fail.
-            if h.mount.is_some() {
-                let _ = sys::unmount_lazy(&c.dir.join("merged"));
-            }
             oom_killed = h.resources.as_ref().is_some_and(|r| r.oom_kills() > 0);
             let (mount, cgroup, resources) = (h.mount.take(), h.cgroup.take(), h.resources.take());
-            let teardown = move || drop((mount, cgroup, resources));
+            // Detach first: a process of the container that has not quite
+            // died yet must not make the unmount fail.
+            let merged = c.dir.join("merged");
             if auto_remove {
                 // Its last run (no policy restarts a --rm container): the
-                // session's end and the cgroups' removal (which waits for
-                // the kernel's cgroup lock, held through an RCU grace
-                // period by any move into a cgroup) go after the waiters
-                // are told; a start meanwhile waits for them.
+                // detach (which waits for an RCU grace period: 5-9 ms
+                // here), the session's end and the cgroups' removal (the
+                // kernel's cgroup lock, held through a grace period by any
+                // move into a cgroup) go after the waiters are told.
+                // Whatever mounts its root next or removes it waits for
+                // them (`Container::finish_teardown`); the removal, which
+                // may rename the directory first, detaches again there.
+                let teardown = move || {
+                    if mount.is_some() {
+                        let _ = crate::fs::unmount_lazy(&merged);
+                    }
+                    drop((mount, cgroup, resources));
+                };
                 match std::thread::Builder::new().name("teardown".into()).spawn(teardown) {
                     Ok(handle) => c.lock().teardown = Some(handle),
                     Err(e) => tracing::warn!("container {}: the teardown thread: {e}", &c.id[..12]),
                 }
             } else {
-                teardown();
+                if mount.is_some() {
+                    let _ = sys::unmount_lazy(&merged);
+                }
+                drop((mount, cgroup, resources));
             }
         }
         let ran = {

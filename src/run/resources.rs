@@ -140,6 +140,10 @@ pub struct Manager {
     parent: String,
     /// A rootless daemon's delegated cgroups; `None` as root.
     delegation: Option<Delegation>,
+    /// The host's v1 mounts, read once: `V1::new` reads and parses all of
+    /// /proc/self/mountinfo (two or three times a start), and the cgroup
+    /// filesystems' mount points do not move under a running daemon.
+    v1: Option<cgroups_rs::hierarchies::V1>,
 }
 
 impl Manager {
@@ -154,6 +158,7 @@ impl Manager {
             layout,
             parent,
             delegation: None,
+            v1: (layout == Layout::V1).then(cgroups_rs::hierarchies::V1::new),
         }
     }
 
@@ -168,13 +173,15 @@ impl Manager {
             layout,
             parent,
             delegation: Some(delegation),
+            v1: None,
         }
     }
 
     fn hierarchy(&self) -> Box<dyn Hierarchy> {
-        match &self.delegation {
-            Some(d) => d.hierarchy(),
-            None => hierarchy(self.layout),
+        match (&self.delegation, &self.v1) {
+            (Some(d), _) => d.hierarchy(),
+            (None, Some(v1)) => Box::new(v1.clone()),
+            (None, None) => hierarchy(self.layout),
         }
     }
 

@@ -50,3 +50,40 @@ fn a_rootless_daemon_runs_containers_in_a_user_namespace() {
     }
     ok(&d, &["rm", "-f", id]);
 }
+
+/// `run --rm` leaves no mount behind, root and rootless: the exit's
+/// detach runs after the waiters are told, racing the removal's rename
+/// (a rootless root is in the host's mount namespace, unmounted by
+/// fusermount3 at a path: one the rename has moved is missed unless the
+/// removal detaches it again there).
+#[test]
+fn run_rm_leaves_no_mount_behind() {
+    let root = require!(super::daemon());
+    let rootless = require!(rootless_daemon());
+    for d in [&root, &rootless] {
+        for _ in 0..6 {
+            ok(d, &["run", "--rm", "busybox", "true"]);
+        }
+        let store = d.root.to_str().unwrap().to_string();
+        let left = || {
+            let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+            info.lines()
+                .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&store)))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let gone = || {
+            std::fs::read_dir(d.root.join("containers"))
+                .unwrap()
+                .filter_map(Result::ok)
+                .count()
+        };
+        // The removals finish after `run` returns: poll, bounded.
+        let start = std::time::Instant::now();
+        while !(left().is_empty() && gone() == 0) && start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(left(), Vec::<String>::new(), "mounts left under {store}");
+        assert_eq!(gone(), 0, "container directories left under {store}");
+    }
+}
