@@ -54,6 +54,7 @@ pub fn is_user_mode(mode: &str) -> bool {
 struct Endpoint {
     aliases: Vec<String>,
     ip: Option<Ipv4Addr>,
+    mac: Option<String>,
 }
 
 fn endpoint_settings(v: Option<&Value>) -> Result<Endpoint, Error> {
@@ -78,7 +79,8 @@ fn endpoint_settings(v: Option<&Value>) -> Result<Endpoint, Error> {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
-    Ok(Endpoint { aliases, ip })
+    let mac = super::mac::of_endpoint(Some(v))?;
+    Ok(Endpoint { aliases, ip, mac })
 }
 
 /// Docker's rule: an address may be asked for only on a user network
@@ -292,6 +294,7 @@ impl Engine {
                 network: net.name.clone(),
                 aliases: endpoint.aliases,
                 requested_ip: endpoint.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                requested_mac: super::mac::requested(config, host)?.unwrap_or_default(),
                 ..Default::default()
             },
         );
@@ -333,15 +336,21 @@ impl Engine {
                 .find(|n| !names.contains(n))
                 .unwrap_or_default();
             names.push(ifname.clone());
+            let mac = match a.requested_mac.as_str() {
+                "" => super::mac::generated()?,
+                asked => asked.to_string(),
+            };
             a.ip = ip.to_string();
             a.prefix_len = prefix_len;
             a.ifname = ifname.clone();
+            a.mac = mac.clone();
             links.push(Link {
                 netns,
                 userns,
                 ifname,
                 ip,
                 prefix_len,
+                mac,
             });
         }
         Ok((links, first_internal))
@@ -429,7 +438,11 @@ impl Engine {
     pub fn network_connect(&self, net: &str, key: &str, endpoint: Option<&Value>) -> Result<(), Error> {
         let net = self.networks.get(net)?;
         let c = self.get(key)?;
-        let Endpoint { aliases, ip: asked } = endpoint_settings(endpoint)?;
+        let Endpoint {
+            aliases,
+            ip: asked,
+            mac: asked_mac,
+        } = endpoint_settings(endpoint)?;
         if net.is_predefined() {
             return Err(Error::invalid(format!(
                 "strata does not support connecting a container to the {} network yet",
@@ -459,10 +472,15 @@ impl Engine {
             network: net.name.clone(),
             aliases,
             requested_ip: asked.map(|ip| ip.to_string()).unwrap_or_default(),
+            requested_mac: asked_mac.clone().unwrap_or_default(),
             ..Default::default()
         };
         if let Some(pid) = live.run.as_ref().map(|r| r.process.pid()) {
             let (netns, userns) = self.net_namespace(&net)?;
+            let mac = match asked_mac {
+                Some(mac) => mac,
+                None => super::mac::generated()?,
+            };
             let (ip, prefix_len) = self.networks.lease(&net, &c.id, asked)?;
             let link = Link {
                 netns,
@@ -470,6 +488,7 @@ impl Engine {
                 ifname: bridge::free_ifname(pid),
                 ip,
                 prefix_len,
+                mac,
             };
             if let Err(e) = bridge::attach(pid, &link) {
                 self.networks.release(&c.id, Some(&net.id));
@@ -478,6 +497,7 @@ impl Engine {
             a.ip = ip.to_string();
             a.prefix_len = prefix_len;
             a.ifname = link.ifname;
+            a.mac = link.mac;
         }
         live.record.networks.insert(net.id.clone(), a);
         let rec = live.record.clone();

@@ -29,6 +29,7 @@ mod exec;
 mod export;
 pub mod filter;
 mod login;
+mod mac;
 pub mod mounts;
 mod names;
 pub mod networks;

@@ -29,6 +29,9 @@ pub struct Endpoint {
     pub prefix_len: u8,
     pub gateway: String,
     pub ports: Vec<PortMap>,
+    /// The MAC of pasta's interface in the container.
+    #[serde(default)]
+    pub mac_address: String,
 }
 
 fn invalid_spec(s: &str) -> Error {
@@ -141,13 +144,14 @@ pub fn allocate(bindings: &[Binding]) -> Result<Vec<PortMap>, crate::run::networ
 
 /// The endpoint of a `bridge` run: pasta gives the container the host's
 /// address and gateway (of the interface of its default route).
-pub fn endpoint(ports: Vec<PortMap>) -> Endpoint {
+pub fn endpoint(ports: Vec<PortMap>, mac_address: String) -> Endpoint {
     let (ip, prefix_len, gateway) = host_address().clone();
     Endpoint {
         ip,
         prefix_len,
         gateway,
         ports,
+        mac_address,
     }
 }
 

@@ -54,6 +54,11 @@ pub struct Attachment {
     pub ip: String,
     pub prefix_len: u8,
     pub ifname: String,
+    /// The MAC asked for (`--mac-address`, the endpoint's `MacAddress`),
+    /// lower-case `aa:bb:…`; empty for a generated one.
+    pub requested_mac: String,
+    /// The interface's MAC while it runs, empty otherwise.
+    pub mac: String,
 }
 
 impl Record {

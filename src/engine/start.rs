@@ -356,7 +356,12 @@ impl Engine {
                 bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
                 bridge.dir = c.dir.clone();
                 bridge.map_gw = super::dns::wants_host_gateway(&record.host_config);
-                Some(super::ports::endpoint(bridge.ports.clone()))
+                bridge.mac = match super::mac::requested(&record.config, &record.host_config) {
+                    Ok(Some(mac)) if !super::attach::is_user_mode(&record.host_config.network_mode) => mac,
+                    Ok(_) => super::mac::generated().map_err(fail)?,
+                    Err(e) => return Err(fail(e)),
+                };
+                Some(super::ports::endpoint(bridge.ports.clone(), bridge.mac.clone()))
             }
             _ => None,
         };
@@ -534,6 +539,7 @@ impl Engine {
             for a in live.record.networks.values_mut() {
                 a.ip.clear();
                 a.ifname.clear();
+                a.mac.clear();
             }
             let rec = live.record.clone();
             drop(live);

@@ -94,6 +94,10 @@ pub struct Bridge {
     /// reach the host's loopback listeners.
     #[serde(default)]
     pub map_gw: bool,
+    /// The MAC address of pasta's interface in the namespace (checked by
+    /// the engine); empty leaves pasta's default.
+    #[serde(default)]
+    pub mac: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +142,9 @@ pub fn pasta_args(bridge: &Bridge, target: &Target) -> Vec<String> {
     .collect();
     if !bridge.map_gw {
         args.insert(1, "--no-map-gw".into());
+    }
+    if !bridge.mac.is_empty() {
+        args.extend(["--ns-mac-addr".into(), bridge.mac.clone()]);
     }
     for p in &bridge.ports {
         let flag = match p.proto {
@@ -422,6 +429,7 @@ mod tests {
             internal: false,
             userns: None,
             map_gw: false,
+            mac: String::new(),
         }
     }
 

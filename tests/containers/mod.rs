@@ -89,6 +89,8 @@ mod rename;
 mod prune;
 // User-defined networks: objects, names between containers, isolation, connect, no leftovers.
 mod networks;
+// --mac-address: the interface's MAC on the default and on a user network, inspect, Docker's errors.
+mod mac;
 // events: the daemon's event stream, its filters and subscribers.
 mod events;
 // strata mount / unmount: images' layers mounted from the store, read-only or over an upper.
