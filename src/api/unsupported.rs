@@ -97,7 +97,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("VolumesFrom", "--volumes-from", Honoured),
     f("PortBindings", "--publish", Honoured),
     f("PublishAllPorts", "--publish-all", Honoured),
-    f("Links", "--link", Refused),
+    f("Links", "--link", Honoured),
     f("Dns", "--dns", Honoured),
     f("DnsOptions", "--dns-option", Honoured),
     f("DnsSearch", "--dns-search", Honoured),
@@ -403,13 +403,13 @@ mod tests {
         ))
         .unwrap();
         create(&with_host("PublishAllPorts", "true")).unwrap();
+        create(&with_host("Links", r#"["web:w"]"#)).unwrap();
     }
 
     #[test]
     fn each_refused_option_is_named() {
         let cases = [
             ("VolumeDriver", r#""nfs""#, "--volume-driver"),
-            ("Links", r#"["web:w"]"#, "--link"),
             ("PidMode", r#""host""#, "--pid"),
             ("IpcMode", r#""host""#, "--ipc"),
             ("UTSMode", r#""host""#, "--uts"),

@@ -92,6 +92,7 @@ impl Engine {
         super::dns::check(&host_config)?;
         check_container_mode(&config, &host_config)?;
         super::mac::requested(&config, &host_config)?;
+        self.check_links(&config, &host_config)?;
         let networks = self.create_attachments(&config, &host_config, false)?;
         let settings = privileges::settings(&host_config)?;
         security::seccomp_program_for(&host_config, &settings.privileges)?;

@@ -28,6 +28,7 @@ pub mod events;
 mod exec;
 mod export;
 pub mod filter;
+mod links;
 mod login;
 mod mac;
 pub mod mounts;

@@ -32,6 +32,13 @@ pub struct Endpoint {
     /// The MAC of pasta's interface in the container.
     #[serde(default)]
     pub mac_address: String,
+    /// Its interface on the link bridge, once a legacy link made one
+    /// ([`super::links`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_leg: Option<super::record::Attachment>,
+    /// Its hosts lines for the containers it links to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_hosts: Vec<String>,
 }
 
 fn invalid_spec(s: &str) -> Error {
@@ -152,6 +159,7 @@ pub fn endpoint(ports: Vec<PortMap>, mac_address: String) -> Endpoint {
         gateway,
         ports,
         mac_address,
+        ..Default::default()
     }
 }
 

@@ -59,6 +59,10 @@ pub struct Attachment {
     pub requested_mac: String,
     /// The interface's MAC while it runs, empty otherwise.
     pub mac: String,
+    /// Its links on this network (`--link NAME:ALIAS`): NAME's container
+    /// there is also ALIAS, for this container only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
 }
 
 impl Record {

@@ -173,10 +173,11 @@ impl Engine {
         let mut with_endpoint = record.clone();
         with_endpoint.endpoint = endpoint.cloned();
         // Its peers are named before it runs; they learn its name after.
-        let peers = if record.networks.is_empty() {
+        let linked = endpoint.is_some_and(|e| !e.link_hosts.is_empty());
+        let peers = if record.networks.is_empty() && !linked {
             String::new()
         } else {
-            self.peer_lines(record)
+            self.peer_lines(&with_endpoint)
         };
         let hosts = super::attach::hosts_text(record, &super::attach::own_ip(&with_endpoint), &peers);
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -361,7 +362,22 @@ impl Engine {
                     Ok(_) => super::mac::generated().map_err(fail)?,
                     Err(e) => return Err(fail(e)),
                 };
-                Some(super::ports::endpoint(bridge.ports.clone(), bridge.mac.clone()))
+                let mut endpoint = super::ports::endpoint(bridge.ports.clone(), bridge.mac.clone());
+                let taken: Vec<String> = std::iter::once(super::attach::pasta_ifname().to_string())
+                    .chain(bridge.links.iter().map(|l| l.ifname.clone()))
+                    .collect();
+                let linked = self.legacy_links(record, &taken).map_err(fail)?;
+                if let Some((link, leg)) = linked.link {
+                    bridge.links.push(link);
+                    endpoint.link_leg = Some(leg);
+                }
+                endpoint.link_hosts = linked.hosts;
+                // Docker's order: the link variables, then the container's own.
+                if !linked.env.is_empty() {
+                    let own = record.config.env.take().unwrap_or_default();
+                    record.config.env = Some(super::environment::replace_or_append(linked.env, &own));
+                }
+                Some(endpoint)
             }
             _ => None,
         };

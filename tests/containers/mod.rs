@@ -91,6 +91,8 @@ mod prune;
 mod networks;
 // --mac-address: the interface's MAC on the default and on a user network, inspect, Docker's errors.
 mod mac;
+// --link: names, variables and a way through on the default network; an alias on a user network.
+mod links;
 // events: the daemon's event stream, its filters and subscribers.
 mod events;
 // strata mount / unmount: images' layers mounted from the store, read-only or over an upper.
