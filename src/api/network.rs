@@ -78,9 +78,11 @@ pub(super) fn summary_ports(r: &Record) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let published = r.endpoint.as_ref().map(|e| e.ports.as_slice()).unwrap_or_default();
     for p in published {
-        out.push(serde_json::json!({
-            "IP": p.host_ip, "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto.as_str(),
-        }));
+        for ip in crate::engine::ports::shown_addresses(&p.host_ip) {
+            out.push(serde_json::json!({
+                "IP": ip, "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto.as_str(),
+            }));
+        }
     }
     for key in crate::engine::ports::exposed(&r.config) {
         if let Ok((port, proto)) = crate::engine::ports::parse_port_key(&key)
