@@ -5,7 +5,7 @@
 //! an alias only the linking container sees. Docker's errors for a
 //! missing, a stopped and a host-network link.
 
-use crate::util::{Daemon, require, text, tool};
+use crate::util::{Daemon, require, rootless_daemon, text, tool};
 
 fn net_daemon() -> Result<Daemon, String> {
     tool("pasta")?;
@@ -185,4 +185,23 @@ fn a_link_on_a_user_network_is_an_alias_for_the_linker_only() {
     );
     d.docker_ok(&["rm", "-f", "web2", "linker", "other", "early", "late2"]);
     d.docker_ok(&["network", "rm", "lnet"]);
+}
+
+/// A rootless daemon's default-network containers have user namespaces
+/// of their own, which no link bridge can join: refused at create, by
+/// name, with nothing made.
+#[test]
+fn a_rootless_default_network_link_is_refused_clearly() {
+    let d = require!(tool("pasta").and_then(|_| rootless_daemon()));
+    d.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "300"]);
+    let before = d.ok(&["ps", "-aq"]);
+    let (status, body) = d.http(
+        "POST",
+        "/containers/create",
+        br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"Links":["web:w"]}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("--link on a rootless daemon's default network"), "{body}");
+    assert_eq!(d.ok(&["ps", "-aq"]), before);
+    d.ok(&["rm", "-f", "web"]);
 }
