@@ -39,6 +39,9 @@ pub struct Endpoint {
     /// Its hosts lines for the containers it links to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_hosts: Vec<String>,
+    /// Its link variables (also an exec's, as Docker's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_env: Vec<String>,
 }
 
 fn invalid_spec(s: &str) -> Error {

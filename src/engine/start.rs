@@ -375,8 +375,9 @@ impl Engine {
                 // Docker's order: the link variables, then the container's own.
                 if !linked.env.is_empty() {
                     let own = record.config.env.take().unwrap_or_default();
-                    record.config.env = Some(super::environment::replace_or_append(linked.env, &own));
+                    record.config.env = Some(super::environment::replace_or_append(linked.env.clone(), &own));
                 }
+                endpoint.link_env = linked.env;
                 Some(endpoint)
             }
             _ => None,

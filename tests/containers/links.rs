@@ -70,6 +70,9 @@ fn a_link_on_the_default_network_names_and_connects() {
         assert!(env.lines().any(|l| l == want), "{want} not in {env}");
     }
     assert!(!env.contains("W_ENV_PATH"), "{env}");
+    // An exec has them too, as Docker's.
+    let exec_env = d.docker_ok(&["exec", "client", "env"]);
+    assert!(exec_env.lines().any(|l| l == "W_NAME=/client/w"), "{exec_env}");
     // Without the link, the same address is out of reach.
     d.docker_ok(&["run", "-d", "--name", "stranger", "busybox", "sleep", "300"]);
     assert!(!fetch_in(&d, "stranger", &ip).contains("hello"));
