@@ -57,6 +57,22 @@ pub fn parse(link: &str) -> Result<(String, String), Error> {
     }
 }
 
+/// `HostConfig.Links` as Docker's inspect shows a default-network
+/// container's, `/NAME:/CONTAINER/ALIAS`; `None` for another mode (its
+/// links are shown as they were given).
+pub fn shown(r: &Record) -> Option<Vec<String>> {
+    if !on_default_network(&r.host_config.network_mode) {
+        return None;
+    }
+    let links = of_host(&r.host_config).ok().filter(|l| !l.is_empty())?;
+    Some(
+        links
+            .iter()
+            .map(|(name, alias)| format!("/{}:/{}/{alias}", name.trim_start_matches('/'), r.name))
+            .collect(),
+    )
+}
+
 /// `HostConfig.Links`, parsed.
 pub fn of_host(host: &HostSettings) -> Result<Vec<(String, String)>, Error> {
     strings(host.extra.get("Links")).iter().map(|l| parse(l)).collect()

@@ -68,6 +68,7 @@ pub use commit::CommitOptions;
 pub use container::{Container, Progress};
 pub use error::Error;
 pub use exec::Exec;
+pub use links::shown as links_shown;
 pub use login::login;
 pub use prune::{DiskUsage, ImageUsage};
 pub use pull::{PieceReader, PullOutcome, PullRequest};

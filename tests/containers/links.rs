@@ -70,6 +70,10 @@ fn a_link_on_the_default_network_names_and_connects() {
         assert!(env.lines().any(|l| l == want), "{want} not in {env}");
     }
     assert!(!env.contains("W_ENV_PATH"), "{env}");
+    assert_eq!(
+        d.inspect("client")["HostConfig"]["Links"],
+        serde_json::json!(["/web:/client/w"])
+    );
     // An exec has them too, as Docker's.
     let exec_env = d.docker_ok(&["exec", "client", "env"]);
     assert!(exec_env.lines().any(|l| l == "W_NAME=/client/w"), "{exec_env}");
