@@ -237,7 +237,10 @@ pub fn inspect(daemon: &Daemon, c: &Container) -> Reply {
             .unwrap_or_default(),
     );
     let exec_ids = engine(daemon).exec_ids(&r.id);
-    let (mut config, host_config) = convert::inspect_config(&r.config, &r.host_config)?;
+    let (mut config, mut host_config) = convert::inspect_config(&r.config, &r.host_config)?;
+    if let Some(links) = crate::engine::links_shown(&r) {
+        host_config.extra.insert("Links".into(), serde_json::json!(links));
+    }
     // Docker's container Config always has these two, null when unset.
     for key in ["Volumes", "OnBuild"] {
         config.extra.entry(key.to_string()).or_insert(serde_json::Value::Null);

@@ -13,8 +13,8 @@ pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap
         _ => "bridge",
     };
     let e = r.endpoint.as_ref();
-    let (ip, prefix, gateway) = e.map_or((String::new(), 0, String::new()), |e| {
-        (e.ip.clone(), e.prefix_len, e.gateway.clone())
+    let (ip, prefix, gateway, mac) = e.map_or((String::new(), 0, String::new(), String::new()), |e| {
+        (e.ip.clone(), e.prefix_len, e.gateway.clone(), e.mac_address.clone())
     });
     let ports = if name == "bridge" {
         crate::engine::ports::inspect_ports(&r.config, e)
@@ -26,7 +26,7 @@ pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap
         networks.insert(
             name.to_string(),
             serde_json::json!({
-                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
+                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": mac,
                 "NetworkID": name, "EndpointID": if e.is_some() { r.id.as_str() } else { "" },
                 "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix,
                 "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
@@ -50,7 +50,9 @@ pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap
                 },
                 "Links": null,
                 "Aliases": if a.aliases.is_empty() { serde_json::Value::Null } else { serde_json::json!(a.aliases) },
-                "MacAddress": "", "NetworkID": id, "EndpointID": if running { r.id.as_str() } else { "" },
+                // The interface's while it runs, else the asked-for one.
+                "MacAddress": if running { &a.mac } else { &a.requested_mac },
+                "NetworkID": id, "EndpointID": if running { r.id.as_str() } else { "" },
                 "Gateway": if running { gateways.get(id).cloned().unwrap_or_default() } else { String::new() },
                 "IPAddress": a.ip, "IPPrefixLen": a.prefix_len,
                 "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
@@ -58,15 +60,15 @@ pub(super) fn network_settings(r: &Record, gateways: &std::collections::BTreeMap
             }),
         );
     }
-    let (ip, prefix, gateway) = if crate::engine::attach_mode_is_user(mode) {
-        (String::new(), 0, String::new())
+    let (ip, prefix, gateway, mac) = if crate::engine::attach_mode_is_user(mode) {
+        (String::new(), 0, String::new(), String::new())
     } else {
-        (ip, prefix, gateway)
+        (ip, prefix, gateway, mac)
     };
     serde_json::json!({
         "Networks": networks,
         "Ports": ports,
-        "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix, "MacAddress": "",
+        "Gateway": gateway, "IPAddress": ip, "IPPrefixLen": prefix, "MacAddress": mac,
     })
 }
 
@@ -76,9 +78,11 @@ pub(super) fn summary_ports(r: &Record) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let published = r.endpoint.as_ref().map(|e| e.ports.as_slice()).unwrap_or_default();
     for p in published {
-        out.push(serde_json::json!({
-            "IP": p.host_ip, "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto.as_str(),
-        }));
+        for ip in crate::engine::ports::shown_addresses(&p.host_ip) {
+            out.push(serde_json::json!({
+                "IP": ip, "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto.as_str(),
+            }));
+        }
     }
     for key in crate::engine::ports::exposed(&r.config) {
         if let Ok((port, proto)) = crate::engine::ports::parse_port_key(&key)

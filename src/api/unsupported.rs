@@ -64,7 +64,7 @@ pub const CONFIG_FIELDS: &[Field] = &[
     f("Shell", "SHELL", Recorded),
     f("ArgsEscaped", "(Windows)", Refused),
     f("NetworkDisabled", "--network none", Refused),
-    f("MacAddress", "--mac-address", Refused),
+    f("MacAddress", "--mac-address", Honoured),
     f(
         "NetworkingConfig",
         "--ip, --ip6, --mac-address, --link (of --network)",
@@ -97,7 +97,7 @@ pub const HOST_CONFIG_FIELDS: &[Field] = &[
     f("VolumesFrom", "--volumes-from", Honoured),
     f("PortBindings", "--publish", Honoured),
     f("PublishAllPorts", "--publish-all", Honoured),
-    f("Links", "--link", Refused),
+    f("Links", "--link", Honoured),
     f("Dns", "--dns", Honoured),
     f("DnsOptions", "--dns-option", Honoured),
     f("DnsSearch", "--dns-search", Honoured),
@@ -221,16 +221,19 @@ fn special_ok(name: &str, v: &Value, rootless: bool) -> bool {
                     .is_some_and(|t| t.len() == 1 && t[0] == "NONE" && v.as_object().is_some_and(|o| o.len() == 1))
         }
         // Only the endpoint the CLI always sends for the default network,
-        // with nothing asked of it, and a user network's `Aliases` and
-        // `IPAMConfig` (the engine reads and checks them).
+        // with nothing asked of it, and the `Aliases`, `IPAMConfig`,
+        // `MacAddress` and `Links` the engine reads and checks.
         "NetworkingConfig" => v
             .get("EndpointsConfig")
             .and_then(Value::as_object)
             .map_or(is_blank(v), |eps| {
                 eps.values().all(|ep| match ep {
-                    Value::Object(o) => o
-                        .iter()
-                        .all(|(k, x)| matches!(k.as_str(), "Aliases" | "DNSNames" | "IPAMConfig") || is_blank(x)),
+                    Value::Object(o) => o.iter().all(|(k, x)| {
+                        matches!(
+                            k.as_str(),
+                            "Aliases" | "DNSNames" | "IPAMConfig" | "MacAddress" | "Links"
+                        ) || is_blank(x)
+                    }),
                     other => is_blank(other),
                 })
             }),
@@ -400,13 +403,13 @@ mod tests {
         ))
         .unwrap();
         create(&with_host("PublishAllPorts", "true")).unwrap();
+        create(&with_host("Links", r#"["web:w"]"#)).unwrap();
     }
 
     #[test]
     fn each_refused_option_is_named() {
         let cases = [
             ("VolumeDriver", r#""nfs""#, "--volume-driver"),
-            ("Links", r#"["web:w"]"#, "--link"),
             ("PidMode", r#""host""#, "--pid"),
             ("IpcMode", r#""host""#, "--ipc"),
             ("UTSMode", r#""host""#, "--uts"),
@@ -426,9 +429,10 @@ mod tests {
         let e = create(r#"{"Healthcheck":{"Test":["CMD-SHELL","true"]}}"#).unwrap_err();
         assert!(e.to_string().contains("--health-cmd"), "{}", e);
         create(r#"{"Volumes":{"/data":{}}}"#).unwrap();
-        let e = create(r#"{"NetworkingConfig":{"EndpointsConfig":{"default":{"MacAddress":"02:42:ac:11:00:02"}}}}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("--mac-address"), "{}", e);
+        create(r#"{"NetworkingConfig":{"EndpointsConfig":{"default":{"MacAddress":"02:42:ac:11:00:02"}}}}"#).unwrap();
+        create(r#"{"MacAddress":"02:42:ac:11:00:02"}"#).unwrap();
+        let e = create(r#"{"NetworkingConfig":{"EndpointsConfig":{"default":{"DriverOpts":{"a":"b"}}}}}"#).unwrap_err();
+        assert!(e.to_string().contains("NetworkingConfig"), "{}", e);
         // A rootless daemon always maps ids.
         let req: ContainerCreateRequest = serde_json::from_str(&with_host("UsernsMode", r#""host""#)).unwrap();
         assert!(check_create(&req, true).is_err());

@@ -54,6 +54,8 @@ pub fn is_user_mode(mode: &str) -> bool {
 struct Endpoint {
     aliases: Vec<String>,
     ip: Option<Ipv4Addr>,
+    mac: Option<String>,
+    links: Vec<(String, String)>,
 }
 
 fn endpoint_settings(v: Option<&Value>) -> Result<Endpoint, Error> {
@@ -78,7 +80,14 @@ fn endpoint_settings(v: Option<&Value>) -> Result<Endpoint, Error> {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
-    Ok(Endpoint { aliases, ip })
+    let mac = super::mac::of_endpoint(Some(v))?;
+    let links = super::links::of_endpoint(Some(v))?;
+    Ok(Endpoint {
+        aliases,
+        ip,
+        mac,
+        links,
+    })
 }
 
 /// Docker's rule: an address may be asked for only on a user network
@@ -100,7 +109,7 @@ fn check_requested_ip(net: &NetworkInfo, ip: Option<Ipv4Addr>) -> Result<(), Err
 
 /// The name of pasta's interface in a container: the host's interface of
 /// its default route (pasta's default), `tap0` without one.
-fn pasta_ifname() -> &'static str {
+pub(super) fn pasta_ifname() -> &'static str {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
         std::process::Command::new("ip")
@@ -284,14 +293,20 @@ impl Engine {
             Err(_) if !strict => return Ok(out),
             Err(e) => return Err(e),
         };
-        let endpoint = endpoint_settings(endpoints.and_then(|e| e.get(mode).or_else(|| e.get(&net.id))))?;
+        let mut endpoint = endpoint_settings(endpoints.and_then(|e| e.get(mode).or_else(|| e.get(&net.id))))?;
         check_requested_ip(&net, endpoint.ip)?;
+        // An API client may name the links in HostConfig only.
+        if endpoint.links.is_empty() {
+            endpoint.links = super::links::of_host(host)?;
+        }
         out.insert(
             net.id.clone(),
             Attachment {
                 network: net.name.clone(),
                 aliases: endpoint.aliases,
                 requested_ip: endpoint.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                requested_mac: super::mac::requested(config, host)?.unwrap_or_default(),
+                links: endpoint.links,
                 ..Default::default()
             },
         );
@@ -333,15 +348,21 @@ impl Engine {
                 .find(|n| !names.contains(n))
                 .unwrap_or_default();
             names.push(ifname.clone());
+            let mac = match a.requested_mac.as_str() {
+                "" => super::mac::generated()?,
+                asked => asked.to_string(),
+            };
             a.ip = ip.to_string();
             a.prefix_len = prefix_len;
             a.ifname = ifname.clone();
+            a.mac = mac.clone();
             links.push(Link {
                 netns,
                 userns,
                 ifname,
                 ip,
                 prefix_len,
+                mac,
             });
         }
         Ok((links, first_internal))
@@ -360,14 +381,25 @@ impl Engine {
                 continue;
             }
             for (id, a) in &other.networks {
-                if a.ip.is_empty() || !record.networks.contains_key(id) {
+                let Some(own) = record.networks.get(id) else { continue };
+                if a.ip.is_empty() {
                     continue;
                 }
                 let mut names = vec![other.name.clone()];
                 names.extend(a.aliases.iter().cloned());
+                // This container's links to it on this network.
+                let linked = own.links.iter().filter(|(name, _)| {
+                    let name = name.strip_prefix('/').unwrap_or(name);
+                    name == other.name || (name.len() >= 12 && other.id.starts_with(name))
+                });
+                names.extend(linked.map(|(_, alias)| alias.clone()));
                 names.push(other.id[..12].to_string());
                 out.push_str(&format!("{}\t{}\n", a.ip, names.join(" ")));
             }
+        }
+        // Its legacy links' lines on the default network.
+        for line in record.endpoint.iter().flat_map(|e| &e.link_hosts) {
+            out.push_str(line);
         }
         out
     }
@@ -394,6 +426,7 @@ impl Engine {
             for n in self.networks.stored() {
                 bridge::remove(&n.id);
             }
+            self.link_bridge_down();
         }
         self.holder().end();
     }
@@ -405,7 +438,10 @@ impl Engine {
     /// A network's namespace (made if missing: a reboot, or rootless the
     /// first use since the daemon's start), and rootless the user
     /// namespace it is in.
-    fn net_namespace(&self, net: &NetworkInfo) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>), Error> {
+    pub(super) fn net_namespace(
+        &self,
+        net: &NetworkInfo,
+    ) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>), Error> {
         let (base, len) = net
             .cidr()
             .ok_or_else(|| Error::internal("a network without a subnet"))?;
@@ -429,7 +465,12 @@ impl Engine {
     pub fn network_connect(&self, net: &str, key: &str, endpoint: Option<&Value>) -> Result<(), Error> {
         let net = self.networks.get(net)?;
         let c = self.get(key)?;
-        let Endpoint { aliases, ip: asked } = endpoint_settings(endpoint)?;
+        let Endpoint {
+            aliases,
+            ip: asked,
+            mac: asked_mac,
+            links,
+        } = endpoint_settings(endpoint)?;
         if net.is_predefined() {
             return Err(Error::invalid(format!(
                 "strata does not support connecting a container to the {} network yet",
@@ -459,10 +500,16 @@ impl Engine {
             network: net.name.clone(),
             aliases,
             requested_ip: asked.map(|ip| ip.to_string()).unwrap_or_default(),
+            requested_mac: asked_mac.clone().unwrap_or_default(),
+            links,
             ..Default::default()
         };
         if let Some(pid) = live.run.as_ref().map(|r| r.process.pid()) {
             let (netns, userns) = self.net_namespace(&net)?;
+            let mac = match asked_mac {
+                Some(mac) => mac,
+                None => super::mac::generated()?,
+            };
             let (ip, prefix_len) = self.networks.lease(&net, &c.id, asked)?;
             let link = Link {
                 netns,
@@ -470,6 +517,7 @@ impl Engine {
                 ifname: bridge::free_ifname(pid),
                 ip,
                 prefix_len,
+                mac,
             };
             if let Err(e) = bridge::attach(pid, &link) {
                 self.networks.release(&c.id, Some(&net.id));
@@ -478,6 +526,7 @@ impl Engine {
             a.ip = ip.to_string();
             a.prefix_len = prefix_len;
             a.ifname = link.ifname;
+            a.mac = link.mac;
         }
         live.record.networks.insert(net.id.clone(), a);
         let rec = live.record.clone();

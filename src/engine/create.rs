@@ -23,6 +23,7 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
             internal: false,
             userns: None,
             map_gw: false,
+            mac: String::new(),
         })),
         "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),
@@ -90,6 +91,8 @@ impl Engine {
         network_mode(&host_config.network_mode)?;
         super::dns::check(&host_config)?;
         check_container_mode(&config, &host_config)?;
+        super::mac::requested(&config, &host_config)?;
+        self.check_links(&config, &host_config)?;
         let networks = self.create_attachments(&config, &host_config, false)?;
         let settings = privileges::settings(&host_config)?;
         security::seccomp_program_for(&host_config, &settings.privileges)?;

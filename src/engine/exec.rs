@@ -50,8 +50,12 @@ impl Exec {
             // container's seccomp filter and cgroup still hold.
             confinement.privileges.caps = Some(run::caps::all().bits());
         }
+        // The link variables come first, as at the container's start.
+        let link_env = record.endpoint.as_ref().map(|e| e.link_env.clone()).unwrap_or_default();
+        let config_env =
+            super::environment::replace_or_append(link_env, record.config.env.as_deref().unwrap_or_default());
         let env = super::environment::process_env(
-            record.config.env.as_deref().unwrap_or_default(),
+            &config_env,
             &record.config.hostname,
             config.tty,
             config.env.as_deref().unwrap_or_default(),

@@ -29,6 +29,19 @@ pub struct Endpoint {
     pub prefix_len: u8,
     pub gateway: String,
     pub ports: Vec<PortMap>,
+    /// The MAC of pasta's interface in the container.
+    #[serde(default)]
+    pub mac_address: String,
+    /// Its interface on the link bridge, once a legacy link made one
+    /// ([`super::links`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_leg: Option<super::record::Attachment>,
+    /// Its hosts lines for the containers it links to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_hosts: Vec<String>,
+    /// Its link variables (also an exec's, as Docker's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_env: Vec<String>,
 }
 
 fn invalid_spec(s: &str) -> Error {
@@ -115,17 +128,25 @@ pub fn exposed(config: &Config) -> Vec<String> {
 /// Concrete ports for a start: each host port checked free by binding it
 /// (Docker's error when taken), a random one chosen by binding port 0.
 /// The sockets are closed before pasta binds the ports.
+///
+/// A binding without an address is kept without one: pasta then listens
+/// on both families (one dual-stack socket), as Docker binds `0.0.0.0`
+/// and `::`; it is checked free on `::` (dual-stack, so both) when the
+/// host has IPv6.
 pub fn allocate(bindings: &[Binding]) -> Result<Vec<PortMap>, crate::run::network::Error> {
-    let mut out = Vec::new();
-    for b in bindings {
-        let host_ip = if b.host_ip.is_empty() { "0.0.0.0" } else { &b.host_ip }.to_string();
+    let mut out: Vec<PortMap> = Vec::new();
+    for b in merge_families(bindings) {
         let mut map = PortMap {
-            host_ip,
+            host_ip: b.host_ip.clone(),
             host_port: b.host_port,
             container_port: b.container_port,
             proto: b.proto,
         };
-        let ip: IpAddr = map.host_ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let ip: IpAddr = match map.host_ip.parse() {
+            Ok(ip) => ip,
+            Err(_) if host_has_ipv6() => IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED),
+            Err(_) => IpAddr::from([0, 0, 0, 0]),
+        };
         let bound = match b.proto {
             Protocol::Tcp => TcpListener::bind((ip, b.host_port)).and_then(|l| l.local_addr()),
             Protocol::Udp => UdpSocket::bind((ip, b.host_port)).and_then(|l| l.local_addr()),
@@ -139,15 +160,56 @@ pub fn allocate(bindings: &[Binding]) -> Result<Vec<PortMap>, crate::run::networ
     Ok(out)
 }
 
+/// `0.0.0.0` and `::` asked for one host port become one binding without
+/// an address (pasta refuses the two as overlapping).
+fn merge_families(bindings: &[Binding]) -> Vec<Binding> {
+    let mut out: Vec<Binding> = Vec::new();
+    for b in bindings {
+        let other_family = match b.host_ip.as_str() {
+            "0.0.0.0" => "::",
+            "::" => "0.0.0.0",
+            _ => "",
+        };
+        let pair = out.iter_mut().find(|p| {
+            b.host_port != 0
+                && p.host_ip == other_family
+                && (p.host_port, p.container_port, p.proto) == (b.host_port, b.container_port, b.proto)
+        });
+        match pair {
+            Some(pair) => pair.host_ip.clear(),
+            None => out.push(b.clone()),
+        }
+    }
+    out
+}
+
+/// Whether the host has IPv6 (its loopback `::1` can be bound).
+pub fn host_has_ipv6() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| TcpListener::bind("[::1]:0").is_ok())
+}
+
+/// The addresses a published port shows (inspect, `ps`, `docker port`):
+/// one without an address is `0.0.0.0` and, with IPv6, `::`, as Docker's.
+pub fn shown_addresses(host_ip: &str) -> Vec<&str> {
+    match host_ip {
+        "" if host_has_ipv6() => vec!["0.0.0.0", "::"],
+        "" => vec!["0.0.0.0"],
+        ip => vec![ip],
+    }
+}
+
 /// The endpoint of a `bridge` run: pasta gives the container the host's
 /// address and gateway (of the interface of its default route).
-pub fn endpoint(ports: Vec<PortMap>) -> Endpoint {
+pub fn endpoint(ports: Vec<PortMap>, mac_address: String) -> Endpoint {
     let (ip, prefix_len, gateway) = host_address().clone();
     Endpoint {
         ip,
         prefix_len,
         gateway,
         ports,
+        mac_address,
+        ..Default::default()
     }
 }
 
@@ -217,7 +279,9 @@ pub fn inspect_ports(config: &Config, endpoint: Option<&Endpoint>) -> Value {
             *entry = Value::Array(Vec::new());
         }
         if let Value::Array(list) = entry {
-            list.push(serde_json::json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
+            for ip in shown_addresses(&p.host_ip) {
+                list.push(serde_json::json!({"HostIp": ip, "HostPort": p.host_port.to_string()}));
+            }
         }
     }
     serde_json::to_value(map).unwrap_or_default()
@@ -332,5 +396,42 @@ mod tests {
             v,
             serde_json::json!({"443/tcp": null, "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]})
         );
+        // No address: both families, as Docker's 0.0.0.0 and ::.
+        let all = Endpoint {
+            ports: vec![PortMap {
+                host_ip: String::new(),
+                ..e.ports[0].clone()
+            }],
+            ..Default::default()
+        };
+        let shown = &inspect_ports(&c, Some(&all))["80/tcp"];
+        let v4 = serde_json::json!({"HostIp": "0.0.0.0", "HostPort": "18080"});
+        let v6 = serde_json::json!({"HostIp": "::", "HostPort": "18080"});
+        if host_has_ipv6() {
+            assert_eq!(shown, &serde_json::json!([v4, v6]));
+        } else {
+            assert_eq!(shown, &serde_json::json!([v4]));
+        }
+    }
+
+    #[test]
+    fn both_families_of_one_port_are_one_binding() {
+        let b = |ip: &str, port: u16| Binding {
+            container_port: 80,
+            proto: Protocol::Tcp,
+            host_ip: ip.into(),
+            host_port: port,
+        };
+        let merged = merge_families(&[
+            b("0.0.0.0", 8080),
+            b("::", 8080),
+            b("::", 8081),
+            b("0.0.0.0", 0),
+            b("::", 0),
+        ]);
+        assert_eq!(merged, [b("", 8080), b("::", 8081), b("0.0.0.0", 0), b("::", 0)]);
+        let maps = allocate(&[b("127.0.0.1", 0)]).unwrap();
+        assert_eq!(maps[0].host_ip, "127.0.0.1");
+        assert_ne!(maps[0].host_port, 0);
     }
 }

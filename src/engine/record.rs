@@ -54,6 +54,15 @@ pub struct Attachment {
     pub ip: String,
     pub prefix_len: u8,
     pub ifname: String,
+    /// The MAC asked for (`--mac-address`, the endpoint's `MacAddress`),
+    /// lower-case `aa:bb:…`; empty for a generated one.
+    pub requested_mac: String,
+    /// The interface's MAC while it runs, empty otherwise.
+    pub mac: String,
+    /// Its links on this network (`--link NAME:ALIAS`): NAME's container
+    /// there is also ALIAS, for this container only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
 }
 
 impl Record {

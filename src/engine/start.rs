@@ -175,10 +175,11 @@ impl Engine {
         let mut with_endpoint = record.clone();
         with_endpoint.endpoint = endpoint.cloned();
         // Its peers are named before it runs; they learn its name after.
-        let peers = if record.networks.is_empty() {
+        let linked = endpoint.is_some_and(|e| !e.link_hosts.is_empty());
+        let peers = if record.networks.is_empty() && !linked {
             String::new()
         } else {
-            self.peer_lines(record)
+            self.peer_lines(&with_endpoint)
         };
         let hosts = super::attach::hosts_text(record, &super::attach::own_ip(&with_endpoint), &peers);
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -355,7 +356,28 @@ impl Engine {
                 bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
                 bridge.dir = c.dir.clone();
                 bridge.map_gw = super::dns::wants_host_gateway(&record.host_config);
-                Some(super::ports::endpoint(bridge.ports.clone()))
+                bridge.mac = match super::mac::requested(&record.config, &record.host_config) {
+                    Ok(Some(mac)) if !super::attach::is_user_mode(&record.host_config.network_mode) => mac,
+                    Ok(_) => super::mac::generated().map_err(fail)?,
+                    Err(e) => return Err(fail(e)),
+                };
+                let mut endpoint = super::ports::endpoint(bridge.ports.clone(), bridge.mac.clone());
+                let taken: Vec<String> = std::iter::once(super::attach::pasta_ifname().to_string())
+                    .chain(bridge.links.iter().map(|l| l.ifname.clone()))
+                    .collect();
+                let linked = self.legacy_links(record, &taken).map_err(fail)?;
+                if let Some((link, leg)) = linked.link {
+                    bridge.links.push(link);
+                    endpoint.link_leg = Some(leg);
+                }
+                endpoint.link_hosts = linked.hosts;
+                // Docker's order: the link variables, then the container's own.
+                if !linked.env.is_empty() {
+                    let own = record.config.env.take().unwrap_or_default();
+                    record.config.env = Some(super::environment::replace_or_append(linked.env.clone(), &own));
+                }
+                endpoint.link_env = linked.env;
+                Some(endpoint)
             }
             _ => None,
         };
@@ -542,6 +564,7 @@ impl Engine {
             for a in live.record.networks.values_mut() {
                 a.ip.clear();
                 a.ifname.clear();
+                a.mac.clear();
             }
             let rec = live.record.clone();
             drop(live);

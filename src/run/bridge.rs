@@ -52,6 +52,10 @@ pub struct Link {
     pub ifname: String,
     pub ip: Ipv4Addr,
     pub prefix_len: u8,
+    /// The container's interface's MAC address (checked by the engine);
+    /// empty leaves the kernel's random one.
+    #[serde(default)]
+    pub mac: String,
 }
 
 /// The namespace file of the network whose ID is `id`.
@@ -214,8 +218,13 @@ pub fn attach(pid: u32, link: &Link) -> Result<(), Error> {
         .chain(rnd.iter().map(|b| format!("{b:02x}")))
         .collect();
     let ifname = &link.ifname;
+    let address = if link.mac.is_empty() {
+        String::new()
+    } else {
+        format!(" address {}", link.mac)
+    };
     let commands =
-        format!("link add {outer} type veth peer name {ifname} netns {pid}\nlink set {outer} master br0 up\n");
+        format!("link add {outer} type veth peer name {ifname}{address} netns {pid}\nlink set {outer} master br0 up\n");
     ip_batch(
         &enter(&link.netns, link.userns.as_deref()),
         &commands,

@@ -60,7 +60,7 @@ impl Protocol {
 
 /// One published port: the host's `host_ip:host_port` forwarded to the
 /// container's `container_port`. The port is concrete (a random one was
-/// chosen by the caller); `host_ip` is an address, `0.0.0.0` for all.
+/// chosen by the caller); `host_ip` is an address, or empty for all of both families.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PortMap {
     pub host_ip: String,
@@ -94,6 +94,10 @@ pub struct Bridge {
     /// reach the host's loopback listeners.
     #[serde(default)]
     pub map_gw: bool,
+    /// The MAC address of pasta's interface in the namespace (checked by
+    /// the engine); empty leaves pasta's default.
+    #[serde(default)]
+    pub mac: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,13 +143,17 @@ pub fn pasta_args(bridge: &Bridge, target: &Target) -> Vec<String> {
     if !bridge.map_gw {
         args.insert(1, "--no-map-gw".into());
     }
+    if !bridge.mac.is_empty() {
+        args.extend(["--ns-mac-addr".into(), bridge.mac.clone()]);
+    }
     for p in &bridge.ports {
         let flag = match p.proto {
             Protocol::Tcp => "-t",
             Protocol::Udp => "-u",
         };
         args.push(flag.into());
-        let addr = if p.host_ip == "0.0.0.0" || p.host_ip.is_empty() {
+        // No address: pasta's dual-stack listener, both families.
+        let addr = if p.host_ip.is_empty() {
             String::new()
         } else {
             format!("{}/", p.host_ip)
@@ -299,12 +307,18 @@ fn launch_error(stderr: &str, ports: &[PortMap]) -> Error {
     Error::Failed(words)
 }
 
-/// Docker's error for a host port that is taken.
+/// Docker's error for a host port that is taken (an IPv6 address in
+/// brackets, `tcp6`).
 pub fn port_in_use(p: &PortMap) -> Error {
     let proto = p.proto.as_str();
+    let (addr, family) = match p.host_ip.as_str() {
+        "" => ("0.0.0.0".to_string(), "4"),
+        ip if ip.contains(':') => (format!("[{ip}]"), "6"),
+        ip => (ip.to_string(), "4"),
+    };
     Error::PortInUse(
-        format!("{}:{}/{proto}", p.host_ip, p.host_port),
-        format!("{proto}4 {}:{}", p.host_ip, p.host_port),
+        format!("{addr}:{}/{proto}", p.host_port),
+        format!("{proto}{family} {addr}:{}", p.host_port),
     )
 }
 
@@ -422,6 +436,7 @@ mod tests {
             internal: false,
             userns: None,
             map_gw: false,
+            mac: String::new(),
         }
     }
 
@@ -435,13 +450,23 @@ mod tests {
                 proto: Protocol::Tcp,
             },
             PortMap {
-                host_ip: "0.0.0.0".into(),
+                host_ip: String::new(),
                 host_port: 5353,
                 container_port: 53,
                 proto: Protocol::Udp,
             },
         ]);
         let args = pasta_args(&b, &Target::File("/run/c/netns".into())).join(" ");
+        let v6 = pasta_args(
+            &bridge(vec![PortMap {
+                host_ip: "::1".into(),
+                host_port: 18080,
+                container_port: 80,
+                proto: Protocol::Tcp,
+            }]),
+            &Target::Pid(42),
+        );
+        assert!(v6.join(" ").contains("-t ::1/18080:80 -u none"), "{v6:?}");
         assert!(args.starts_with("--config-net --no-map-gw -T none -U none"), "{args}");
         assert!(
             args.contains(" -t 127.0.0.1/18080:80 -u 5353:53 --pid /run/c/pasta.pid"),
@@ -469,10 +494,21 @@ mod tests {
             container_port: 80,
             proto: Protocol::Tcp,
         };
-        let e = launch_error("Failed to bind any port for '-t 127.0.0.1/18080:80', exiting\n", &[p]);
+        let e = launch_error(
+            "Failed to bind any port for '-t 127.0.0.1/18080:80', exiting\n",
+            std::slice::from_ref(&p),
+        );
         assert_eq!(
             e.to_string(),
             "failed to bind port 127.0.0.1:18080/tcp: Error starting userland proxy: listen tcp4 127.0.0.1:18080: bind: address already in use"
+        );
+        let v6 = PortMap {
+            host_ip: "::1".into(),
+            ..p.clone()
+        };
+        assert_eq!(
+            port_in_use(&v6).to_string(),
+            "failed to bind port [::1]:18080/tcp: Error starting userland proxy: listen tcp6 [::1]:18080: bind: address already in use"
         );
         let e = launch_error("Failed to send 47 bytes to syslog\nsomething else\n", &[]);
         assert_eq!(e.to_string(), "pasta failed: something else");

@@ -89,6 +89,12 @@ mod rename;
 mod prune;
 // User-defined networks: objects, names between containers, isolation, connect, no leftovers.
 mod networks;
+// --mac-address: the interface's MAC on the default and on a user network, inspect, Docker's errors.
+mod mac;
+// --link: names, variables and a way through on the default network; an alias on a user network.
+mod links;
+// IPv6 published ports: -p [::1]:H:C through pasta, docker port, inspect, ps, a taken port.
+mod ipv6_ports;
 // events: the daemon's event stream, its filters and subscribers.
 mod events;
 // strata mount / unmount: images' layers mounted from the store, read-only or over an upper.
