@@ -134,6 +134,51 @@ impl Caller {
     }
 }
 
+/// A caller as the permission rules see it: its groups and capabilities
+/// read from /proc at most once, and only if a rule asks (see
+/// `permissions`). Made per request, never kept: a pid names the caller
+/// only while it waits for the reply.
+pub(super) struct Asking {
+    caller: Caller,
+    status: std::cell::OnceCell<Option<crate::sys::ProcessCredentials>>,
+}
+
+impl Asking {
+    pub(super) fn new(caller: Caller) -> Asking {
+        Asking {
+            caller,
+            status: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// None when the caller cannot be seen (outside our pid namespace, or
+    /// gone): it then has no supplementary groups and no capabilities.
+    fn status(&self) -> Option<&crate::sys::ProcessCredentials> {
+        self.status
+            .get_or_init(|| {
+                (self.caller.pid != 0)
+                    .then(|| crate::sys::process_credentials(self.caller.pid).ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
+}
+
+impl super::permissions::Credentials for Asking {
+    fn uid(&self) -> u32 {
+        self.caller.uid
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        gid == self.caller.gid || self.status().is_some_and(|s| s.groups.contains(&gid))
+    }
+
+    fn has(&self, cap: super::permissions::Cap) -> bool {
+        self.status()
+            .is_some_and(|s| s.same_user_namespace && s.cap_effective & (1 << cap as u32) != 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
