@@ -101,10 +101,7 @@ impl Filesystem for UnionFs {
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.requests.count(Op::Lookup);
-        let ttl = match self
-            .permit_lookup(Caller::of(req), parent.0)
-            .and_then(|_| self.entry_ttl(parent.0))
-        {
+        let ttl = match self.lookup_ttl(Caller::of(req), parent.0) {
             Ok(ttl) => ttl,
             Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
         };

@@ -78,26 +78,25 @@ impl UnionFs {
         self.entry_ttl_in(&obj, parent)
     }
 
-    /// A lookup in `parent` needs search permission on it.
-    pub(super) fn permit_lookup(&self, caller: Caller, parent: u64) -> FsResult<()> {
-        if self.server_permissions {
-            self.require(&Asking::new(caller), parent, MAY_EXEC)?;
+    /// `want` on `parent` for a name in it; the TTL of that name's entry.
+    fn entry_in(&self, caller: Caller, parent: u64, want: u32) -> FsResult<Duration> {
+        if !self.server_permissions {
+            return Ok(self.ttl);
         }
-        Ok(())
+        let dir = self.require(&Asking::new(caller), parent, want)?;
+        self.entry_ttl_in(&dir, parent)
     }
 
-    /// A new entry in `parent` (create, mknod, mkdir, symlink, link).
-    pub(super) fn permit_new(&self, caller: Caller, parent: u64) -> FsResult<()> {
-        if self.server_permissions {
-            self.require(&Asking::new(caller), parent, MAY_WRITE | MAY_EXEC)?;
-        }
-        Ok(())
+    /// A lookup in `parent` needs search permission on it; the TTL of the
+    /// entry found (or not).
+    pub(super) fn lookup_ttl(&self, caller: Caller, parent: u64) -> FsResult<Duration> {
+        self.entry_in(caller, parent, MAY_EXEC)
     }
 
-    /// `permit_new` for a request, and the entry TTL of the new entry.
+    /// A new entry in `parent` (create, mknod, mkdir, symlink, link) needs
+    /// write and search permission on it; the TTL of the new entry.
     pub(super) fn new_entry_ttl(&self, req: &fuser::Request, parent: INodeNo) -> FsResult<Duration> {
-        self.permit_new(Caller::of(req), parent.0)?;
-        self.entry_ttl(parent.0)
+        self.entry_in(Caller::of(req), parent.0, MAY_WRITE | MAY_EXEC)
     }
 
     /// Taking `name` out of `parent` (unlink, rmdir, either end of a
