@@ -104,6 +104,13 @@ fn owner_group_and_other_classes_decide() {
         &as_user_in(&[GROUP], &format!("cat {}", p("owned"))),
         "Permission denied"
     ));
+    // Exec by the caller's class (the kernel alone asks for any x bit).
+    for (name, mode) in [("x744", 0o744), ("x755", 0o755)] {
+        fs::copy("/bin/true", m.m(name)).unwrap();
+        chmod(&m.m(name), mode);
+    }
+    assert!(refused(&as_user(&p("x744")), "Permission denied"));
+    assert!(as_user(&p("x755")).status.success());
     // access() answers by the same rules.
     assert!(
         as_user_in(&[GROUP], &format!("test -r {}", p("group")))
@@ -156,6 +163,16 @@ fn a_directory_closed_to_others_is_closed_even_to_cached_entries() {
     chmod(&m.m("d/g"), 0o644);
     assert!(refused(
         &as_user(&format!("cat {}", m.m("d/g").display())),
+        "Permission denied"
+    ));
+    // An entry moved in keeps no cached entry either.
+    fs::create_dir(m.m("open")).unwrap();
+    fs::write(m.m("open/h"), "h\n").unwrap();
+    chmod(&m.m("open/h"), 0o644);
+    assert!(as_user(&format!("cat {}", m.m("open/h").display())).status.success());
+    fs::rename(m.m("open/h"), m.m("d/h")).unwrap();
+    assert!(refused(
+        &as_user(&format!("cat {}", m.m("d/h").display())),
         "Permission denied"
     ));
     chmod(&m.m("d"), 0o755);

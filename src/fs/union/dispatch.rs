@@ -156,7 +156,11 @@ impl Filesystem for UnionFs {
             mtime,
             fh,
         };
-        let dir_ttl = self.entry_ttl(ino.0).unwrap_or_default();
+        // Who may search a directory changes only with its owner or mode.
+        let dir_ttl = match mode.is_some() || uid.is_some() || gid.is_some() {
+            true => self.entry_ttl(ino.0).unwrap_or_default(),
+            false => Duration::ZERO,
+        };
         let res = self
             .permit_setattr(ino.0, &mut change)
             .and_then(|_| self.setattr_inner(ino.0, change));
@@ -243,6 +247,9 @@ impl Filesystem for UnionFs {
         let res = self
             .permit_rename(Caller::of(_req), from, to)
             .and_then(|_| self.rename_inner(Caller::of(_req), from, to, flags));
+        if res.is_ok() {
+            self.after_move(to.0, to.1);
+        }
         reply_err!(reply, res, |_| reply.ok());
     }
 
@@ -494,12 +501,18 @@ impl Filesystem for UnionFs {
         reply: ReplyEmpty,
     ) {
         self.requests.count(Op::Setxattr);
+        let acl_change = self.checks_permissions() && name.as_bytes() == b"system.posix_acl_access";
+        let dir_ttl = match acl_change {
+            true => self.entry_ttl(ino.0).unwrap_or_default(),
+            false => Duration::ZERO,
+        };
         let res = self
             .permit_xattr(Caller::of(req), ino.0, name.as_bytes(), true)
             .and_then(|_| self.set_xattr(ino, name, value, flags));
-        if res.is_ok() && self.checks_permissions() && name.as_bytes().starts_with(b"system.posix_acl_access") {
+        if res.is_ok() && acl_change {
             // The upper filesystem changed the mode with the ACL.
             self.mode_changed(ino.0);
+            self.after_dir_change(ino.0, dir_ttl);
         }
         reply_err!(reply, res, |_| reply.ok());
     }

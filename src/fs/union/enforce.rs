@@ -222,24 +222,40 @@ impl UnionFs {
     /// After a directory's mode, owner or ACL changed: if not everyone may
     /// search it any more, the kernel forgets the entries it holds of it
     /// (they were cached while anyone could), so that walks come here.
-    /// From another thread: the kernel holds the directory's lock while it
-    /// waits for this request's reply, and dropping an entry takes it.
     pub(super) fn after_dir_change(&self, ino: u64, before: Duration) {
         if !self.server_permissions || before.is_zero() || self.entry_ttl(ino).is_ok_and(|t| !t.is_zero()) {
             return;
         }
-        let Some(notifier) = self.notifier.get().cloned() else {
-            return;
-        };
-        let names: Vec<Vec<u8>> = self
+        let names = self
             .nodes_read()
             .children(ino)
             .into_iter()
             .map(|(_, name)| name)
             .collect();
+        self.forget_entries(ino, names);
+    }
+
+    /// After a rename into `dir`: the kernel keeps the moved entry with the
+    /// TTL it had, which it must not if not everyone may search `dir`.
+    pub(super) fn after_move(&self, dir: u64, name: &[u8]) {
+        if self.server_permissions && self.entry_ttl(dir).is_ok_and(|t| t.is_zero()) {
+            self.forget_entries(dir, vec![name.to_vec()]);
+        }
+    }
+
+    /// Has the kernel drop its entries `names` of `dir`, from another
+    /// thread: the kernel holds the directory's lock while it waits for the
+    /// reply to the request that asks this, and dropping an entry takes it.
+    fn forget_entries(&self, dir: u64, names: Vec<Vec<u8>>) {
+        let Some(notifier) = self.notifier.get().cloned() else {
+            return;
+        };
+        if names.is_empty() {
+            return;
+        }
         std::thread::spawn(move || {
             for name in names {
-                let _ = notifier.inval_entry(INodeNo(ino), std::ffi::OsStr::from_bytes(&name));
+                let _ = notifier.inval_entry(INodeNo(dir), std::ffi::OsStr::from_bytes(&name));
             }
         });
     }

@@ -487,5 +487,9 @@ mod tests {
         assert_eq!(open_wants(0o1000), MAY_READ | MAY_WRITE);
         assert_eq!(open_wants(0o40), MAY_READ | MAY_EXEC);
         assert!(dir(0, 0, 0o755).searchable_by_all() && !dir(0, 0, 0o750).searchable_by_all());
+        // An exec needs x of the caller's class, not merely some x bit.
+        let exec = open_wants(0o100040);
+        assert!(!may(&who(999, 995), &file(0, 0, 0o744), None, exec));
+        assert!(may(&who(999, 995), &file(0, 0, 0o745), None, exec));
     }
 }
