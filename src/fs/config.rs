@@ -37,6 +37,10 @@ pub struct MountConfig {
     pub static_nlink: bool,
     /// POSIX ACLs, enforced by the kernel (`noacl` turns them off).
     pub acl: bool,
+    /// `permissions=server`: this filesystem checks permissions itself
+    /// (see `union::permissions`) instead of the kernel
+    /// (`default_permissions`, `permissions=kernel`, the default).
+    pub server_permissions: bool,
     /// FUSE passthrough of file data when the kernel allows it
     /// (`passthrough=0` turns it off).
     pub passthrough: bool,
@@ -89,6 +93,7 @@ impl MountConfig {
             squash_gid: None,
             static_nlink: false,
             acl: true,
+            server_permissions: false,
             passthrough: true,
             metacopy: false,
             privileges_in_xattrs: false,
@@ -220,6 +225,13 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
             "volatile" => cfg.no_fsync = true,
             "fsname" => cfg.fsname = Some(need(key, value)?.to_string()),
             "noacl" => cfg.acl = false,
+            "permissions" => {
+                cfg.server_permissions = match need(key, value)? {
+                    "server" => true,
+                    "kernel" => false,
+                    _ => return Err(OptionsError::BadValue(opt.clone())),
+                }
+            }
             "uidmapping" => cfg.uid_map = parse_id_map(need(key, value)?).ok_or(OptionsError::BadValue(opt.clone()))?,
             "gidmapping" => cfg.gid_map = parse_id_map(need(key, value)?).ok_or(OptionsError::BadValue(opt.clone()))?,
             "squash_to_root" => {
@@ -307,6 +319,9 @@ mod tests {
         let c = parse_mount_args(args("-o lowerdir=/a,metacopy=on /m")).unwrap();
         assert!(c.metacopy);
         assert!(parse_mount_args(args("-o lowerdir=/a,metacopy=yes /m")).is_err());
+        let c = parse_mount_args(args("-o lowerdir=/a,permissions=server /m")).unwrap();
+        assert!(c.server_permissions);
+        assert!(parse_mount_args(args("-o lowerdir=/a,permissions=user /m")).is_err());
         assert!(!c.privileges_in_xattrs);
         let c = parse_mount_args(args("-o lowerdir=/a,privileges_in_xattrs /m")).unwrap();
         assert!(c.privileges_in_xattrs && c.ignored.is_empty());

@@ -44,6 +44,7 @@ impl FsError {
     pub const NODATA: FsError = FsError(rustix::io::Errno::NODATA.raw_os_error());
     pub const RANGE: FsError = FsError(rustix::io::Errno::RANGE.raw_os_error());
     pub const PERM: FsError = FsError(rustix::io::Errno::PERM.raw_os_error());
+    pub const ACCES: FsError = FsError(rustix::io::Errno::ACCESS.raw_os_error());
     pub const NOTSUP: FsError = FsError(rustix::io::Errno::NOTSUP.raw_os_error());
 }
 
@@ -85,8 +86,14 @@ pub fn session_config(cfg: &MountConfig) -> fuser::Config {
     let mut options = vec![
         fuser::MountOption::FSName(cfg.fsname.clone().unwrap_or_else(|| "stratafs".into())),
         fuser::MountOption::Subtype("stratafs".into()),
-        fuser::MountOption::DefaultPermissions,
     ];
+    // The kernel checks permissions unless `permissions=server` asks this
+    // filesystem to (see `union::permissions`: it saves the GETATTR of the
+    // directory before each change in it). The default stays the kernel's
+    // until the server's checks have been run beside it for a while.
+    if !cfg.server_permissions {
+        options.push(fuser::MountOption::DefaultPermissions);
+    }
     if cfg.read_only {
         options.push(fuser::MountOption::RO);
     }
@@ -100,7 +107,7 @@ pub fn session_config(cfg: &MountConfig) -> fuser::Config {
     let mut config = fuser::Config::default();
     config.mount_options = options;
     // As root, the mount serves every user (as kernel overlayfs does), with
-    // the kernel checking permissions (default_permissions).
+    // permissions checked by the kernel or by us (above).
     config.acl = if cfg.allow_other || crate::sys::is_root() {
         fuser::SessionACL::All
     } else if cfg.allow_root {

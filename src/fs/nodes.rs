@@ -324,6 +324,20 @@ impl Nodes {
         }
     }
 
+    /// The nodes named in `parent`, with their names there. A scan: only
+    /// for rare changes (a directory closed to some callers).
+    pub fn children(&self, parent: u64) -> Vec<(u64, Vec<u8>)> {
+        self.map
+            .iter()
+            .flat_map(|(ino, n)| {
+                n.links
+                    .iter()
+                    .filter(|(p, _)| *p == parent)
+                    .map(|(_, name)| (*ino, name.clone()))
+            })
+            .collect()
+    }
+
     /// The node currently named `name` in `parent`, if the table has one.
     /// A scan: only for the rare invalidations from outside the mount.
     pub fn child(&self, parent: u64, name: &[u8]) -> Option<u64> {

@@ -20,6 +20,7 @@
 mod beneath;
 #[allow(unsafe_code)]
 pub mod bpf;
+mod credentials;
 mod fdpass;
 mod lock;
 #[allow(unsafe_code)]
@@ -36,6 +37,7 @@ pub mod signals;
 pub mod xattr;
 
 pub use beneath::{BeneathDir, Name, NameError};
+pub use credentials::{ProcessCredentials, process_credentials};
 pub use fdpass::{recv_with_fds, send_with_fds};
 pub use lock::LockFile;
 pub use malloc::keep_large_blocks_mapped;

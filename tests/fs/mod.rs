@@ -83,5 +83,7 @@ mod hardlinks;
 mod override_stat;
 // request_counts=FILE: the requests served by opcode, agreeing with the kernel's tracepoint.
 mod requests;
+// permissions=server: the permission rules checked by stratafs instead of the kernel.
+mod permissions;
 // FUSE_HANDLE_KILLPRIV_V2: set-id bits and capabilities cleared by the server on write, truncate, chown.
 mod killpriv;

@@ -34,7 +34,7 @@ fn server_pid(counts: &Path) -> i32 {
 }
 
 /// Asks the server for its counts (SIGUSR1) and waits for the new report.
-fn counts_now(counts: &Path) -> BTreeMap<String, u64> {
+pub(super) fn counts_now(counts: &Path) -> BTreeMap<String, u64> {
     let _ = fs::remove_file(counts);
     let pid = rustix::process::Pid::from_raw(server_pid(counts)).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::USR1).unwrap();

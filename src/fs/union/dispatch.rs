@@ -17,7 +17,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The attributes of a negative entry: only its node id (0) matters.
 pub(super) const NEGATIVE_ENTRY: FileAttr = FileAttr {
@@ -49,7 +49,10 @@ macro_rules! reply_err {
 
 impl Filesystem for UnionFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
-        if self.acl && config.add_capabilities(fuser::InitFlags::FUSE_POSIX_ACL).is_err() {
+        // Negotiating POSIX ACLs turns the kernel's default_permissions on
+        // (see `permissions`): a mount checking here keeps them off, and
+        // evaluates ACLs itself.
+        if self.acl && !self.server_permissions && config.add_capabilities(fuser::InitFlags::FUSE_POSIX_ACL).is_err() {
             tracing::info!("the kernel offers no POSIX ACLs over FUSE");
         }
         // Symlinks and directories change only through this mount (the
@@ -65,9 +68,11 @@ impl Filesystem for UnionFs {
         // Opening a directory needs nothing from us (listings are made when
         // read), so the kernel may skip OPENDIR and RELEASEDIR altogether;
         // it then caches listings as if asked to (KEEP_CACHE | CACHE_DIR).
-        if config
-            .add_capabilities(fuser::InitFlags::FUSE_NO_OPENDIR_SUPPORT)
-            .is_ok()
+        // Not when listing a directory is checked here (at OPENDIR).
+        if !self.server_permissions
+            && config
+                .add_capabilities(fuser::InitFlags::FUSE_NO_OPENDIR_SUPPORT)
+                .is_ok()
         {
             *self.no_opendir.get_mut() = true;
         }
@@ -94,15 +99,19 @@ impl Filesystem for UnionFs {
         }
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.requests.count(Op::Lookup);
+        let ttl = match self.lookup_ttl(Caller::of(req), parent.0) {
+            Ok(ttl) => ttl,
+            Err(e) => return reply.error(fuser::Errno::from_i32(e.0)),
+        };
         match self.lookup_inner(parent.0, name.as_bytes()) {
-            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            Ok(a) => reply.entry_with_ttls(&self.ttl, &ttl, &a, Generation(0)),
             // A miss is cached by the kernel like a hit (node id 0: a
             // negative entry) for as long: names appear only through this
             // mount, which drops the negative entry then, or are announced
             // by the `Invalidator`.
-            Err(e) if e == FsError::NOENT => reply.entry(&self.ttl, &NEGATIVE_ENTRY, Generation(0)),
+            Err(e) if e == FsError::NOENT => reply.entry_with_ttls(&self.ttl, &ttl, &NEGATIVE_ENTRY, Generation(0)),
             Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
         }
     }
@@ -137,19 +146,27 @@ impl Filesystem for UnionFs {
         reply: ReplyAttr,
     ) {
         self.requests.count(Op::Setattr);
-        let res = self.setattr_inner(
-            ino.0,
-            SetAttr {
-                caller: Caller::of(_req),
-                mode,
-                uid,
-                gid,
-                size,
-                atime,
-                mtime,
-                fh,
-            },
-        );
+        let mut change = SetAttr {
+            caller: Caller::of(_req),
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+            fh,
+        };
+        // Who may search a directory changes only with its owner or mode.
+        let dir_ttl = match mode.is_some() || uid.is_some() || gid.is_some() {
+            true => self.entry_ttl(ino.0).unwrap_or_default(),
+            false => Duration::ZERO,
+        };
+        let res = self
+            .permit_setattr(ino.0, &mut change)
+            .and_then(|_| self.setattr_inner(ino.0, change));
+        if res.as_ref().is_ok_and(|a| a.kind == FuseType::Directory) {
+            self.after_dir_change(ino.0, dir_ttl);
+        }
         reply_err!(reply, res, |a: FileAttr| reply.attr(&self.ttl, &a));
     }
 
@@ -161,32 +178,57 @@ impl Filesystem for UnionFs {
 
     fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
         self.requests.count(Op::Mknod);
-        let res = self.make_node(req, parent, name, mode, umask, rdev);
-        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+        let res = self
+            .new_entry_ttl(req, parent)
+            .and_then(|ttl| Ok((ttl, self.make_node(req, parent, name, mode, umask, rdev)?)));
+        reply_err!(reply, res, |(ttl, a): (Duration, FileAttr)| reply.entry_with_ttls(
+            &self.ttl,
+            &ttl,
+            &a,
+            Generation(0)
+        ));
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
         self.requests.count(Op::Mkdir);
-        let res = self.make_dir(req, parent, name, mode, umask);
-        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+        let res = self
+            .new_entry_ttl(req, parent)
+            .and_then(|ttl| Ok((ttl, self.make_dir(req, parent, name, mode, umask)?)));
+        reply_err!(reply, res, |(ttl, a): (Duration, FileAttr)| reply.entry_with_ttls(
+            &self.ttl,
+            &ttl,
+            &a,
+            Generation(0)
+        ));
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         self.requests.count(Op::Unlink);
-        let res = self.remove(parent.0, name.as_bytes(), false);
+        let res = self
+            .permit_remove(Caller::of(req), parent.0, name.as_bytes())
+            .and_then(|_| self.remove(parent.0, name.as_bytes(), false));
         reply_err!(reply, res, |_| reply.ok());
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         self.requests.count(Op::Rmdir);
-        let res = self.remove(parent.0, name.as_bytes(), true);
+        let res = self
+            .permit_remove(Caller::of(req), parent.0, name.as_bytes())
+            .and_then(|_| self.remove(parent.0, name.as_bytes(), true));
         reply_err!(reply, res, |_| reply.ok());
     }
 
     fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
         self.requests.count(Op::Symlink);
-        let res = self.make_symlink(req, parent, link_name, target);
-        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+        let res = self
+            .new_entry_ttl(req, parent)
+            .and_then(|ttl| Ok((ttl, self.make_symlink(req, parent, link_name, target)?)));
+        reply_err!(reply, res, |(ttl, a): (Duration, FileAttr)| reply.entry_with_ttls(
+            &self.ttl,
+            &ttl,
+            &a,
+            Generation(0)
+        ));
     }
 
     fn rename(
@@ -200,25 +242,35 @@ impl Filesystem for UnionFs {
         reply: ReplyEmpty,
     ) {
         self.requests.count(Op::Rename);
-        let res = self.rename_inner(
-            Caller::of(_req),
-            parent.0,
-            name.as_bytes(),
-            newparent.0,
-            newname.as_bytes(),
-            flags,
-        );
+        let from = (parent.0, name.as_bytes());
+        let to = (newparent.0, newname.as_bytes());
+        let res = self
+            .permit_rename(Caller::of(_req), from, to)
+            .and_then(|_| self.rename_inner(Caller::of(_req), from, to, flags));
+        if res.is_ok() {
+            self.after_move(to.0, to.1);
+        }
         reply_err!(reply, res, |_| reply.ok());
     }
 
-    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+    fn link(&self, req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
         self.requests.count(Op::Link);
-        let res = self.make_link(ino, newparent, newname);
-        reply_err!(reply, res, |a: FileAttr| reply.entry(&self.ttl, &a, Generation(0)));
+        let res = self
+            .new_entry_ttl(req, newparent)
+            .and_then(|ttl| Ok((ttl, self.make_link(ino, newparent, newname)?)));
+        reply_err!(reply, res, |(ttl, a): (Duration, FileAttr)| reply.entry_with_ttls(
+            &self.ttl,
+            &ttl,
+            &a,
+            Generation(0)
+        ));
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.requests.count(Op::Open);
+        if let Err(e) = self.permit_open(Caller::of(req), ino.0, flags.0) {
+            return reply.error(fuser::Errno::from_i32(e.0));
+        }
         if let Some(fh) = self.open_cached(ino.0, flags.0) {
             return reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
         }
@@ -304,12 +356,14 @@ impl Filesystem for UnionFs {
         reply_err!(reply, res, |_| reply.ok());
     }
 
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+    fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.requests.count(Op::Opendir);
         if self.no_opendir.load(Ordering::Relaxed) {
             return reply.error(fuser::Errno::ENOSYS);
         }
-        let res = self.open_dir(ino);
+        let res = self
+            .permit_list(Caller::of(req), ino.0)
+            .and_then(|_| self.open_dir(ino));
         reply_err!(reply, res, |fh: u64| reply.opened(
             FileHandle(fh),
             FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
@@ -352,6 +406,7 @@ impl Filesystem for UnionFs {
             let (dir, dir_path) = self.node(ino.0)?;
             let parent = dir.parent().unwrap_or(ROOT);
             let dir_attr = self.attr(ino.0, &self.stat_node(ino.0)?);
+            let ttl = self.entry_ttl(ino.0)?;
             // Every entry but `.` and `..` counts as a lookup in the kernel,
             // so each one sent is remembered, and only those sent.
             let mut found: Vec<(u64, Node)> = Vec::new();
@@ -378,7 +433,7 @@ impl Filesystem for UnionFs {
                             INodeNo(child),
                             i + 1,
                             OsStr::from_bytes(&e.name),
-                            &self.ttl,
+                            &ttl,
                             &attr,
                             Generation(0),
                         );
@@ -437,7 +492,7 @@ impl Filesystem for UnionFs {
 
     fn setxattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         name: &OsStr,
         value: &[u8],
@@ -446,13 +501,27 @@ impl Filesystem for UnionFs {
         reply: ReplyEmpty,
     ) {
         self.requests.count(Op::Setxattr);
-        let res = self.set_xattr(ino, name, value, flags);
+        let acl_change = self.checks_permissions() && name.as_bytes() == b"system.posix_acl_access";
+        let dir_ttl = match acl_change {
+            true => self.entry_ttl(ino.0).unwrap_or_default(),
+            false => Duration::ZERO,
+        };
+        let res = self
+            .permit_xattr(Caller::of(req), ino.0, name.as_bytes(), true)
+            .and_then(|_| self.set_xattr(ino, name, value, flags));
+        if res.is_ok() && acl_change {
+            // The upper filesystem changed the mode with the ACL.
+            self.mode_changed(ino.0);
+            self.after_dir_change(ino.0, dir_ttl);
+        }
         reply_err!(reply, res, |_| reply.ok());
     }
 
-    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+    fn getxattr(&self, req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
         self.requests.count(Op::Getxattr);
-        let res = self.get_xattr(ino, name);
+        let res = self
+            .permit_xattr(Caller::of(req), ino.0, name.as_bytes(), false)
+            .and_then(|_| self.get_xattr(ino, name));
         match res {
             Ok(v) if size == 0 => reply.size(v.len() as u32),
             Ok(v) if v.len() > size as usize => reply.error(fuser::Errno::ERANGE),
@@ -472,16 +541,19 @@ impl Filesystem for UnionFs {
         }
     }
 
-    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn removexattr(&self, req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         self.requests.count(Op::Removexattr);
-        let res = self.remove_xattr(ino, name);
+        let res = self
+            .permit_xattr(Caller::of(req), ino.0, name.as_bytes(), true)
+            .and_then(|_| self.remove_xattr(ino, name));
         reply_err!(reply, res, |_| reply.ok());
     }
 
-    fn access(&self, _req: &Request, _ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
+    fn access(&self, req: &Request, ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
         self.requests.count(Op::Access);
-        // The kernel checks permissions (default_permissions).
-        reply.ok();
+        // With default_permissions the kernel has checked (and sends none).
+        let res = self.permit_access(Caller::of(req), ino.0, mask.bits() as u32);
+        reply_err!(reply, res, |_| reply.ok());
     }
 
     fn create(
@@ -495,21 +567,19 @@ impl Filesystem for UnionFs {
         reply: ReplyCreate,
     ) {
         self.requests.count(Op::Create);
-        let res = self.create_file(req, parent, name, mode, umask, flags);
+        let res = self
+            .new_entry_ttl(req, parent)
+            .and_then(|ttl| Ok((ttl, self.create_file(req, parent, name, mode, umask, flags)?)));
         match res {
             // As in `open`: writes to a set-id file must reach us.
-            Ok((a, fh, _)) if self.killpriv && killpriv::mode_is_privileged(mode & !umask) => reply.created(
-                &self.ttl,
-                &a,
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::FOPEN_DIRECT_IO,
-            ),
-            Ok((a, fh, file)) => match self.passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f)) {
-                Some(b) => {
-                    reply.created_passthrough(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b)
-                }
-                None => reply.created(&self.ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
+            Ok((ttl, (a, fh, _))) if self.killpriv && killpriv::mode_is_privileged(mode & !umask) => {
+                reply.created(&ttl, &a, Generation(0), FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO)
+            }
+            Ok((ttl, (a, fh, file))) => match self
+                .passthrough_backing(a.ino.0, UPPER, fh, &file, |f| reply.open_backing(f))
+            {
+                Some(b) => reply.created_passthrough(&ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty(), &b),
+                None => reply.created(&ttl, &a, Generation(0), FileHandle(fh), FopenFlags::empty()),
             },
             Err(e) => reply.error(fuser::Errno::from_i32(e.0)),
         }

@@ -80,16 +80,7 @@ impl Caller {
     /// Whether the caller is in `gid`, supplementary groups included (read
     /// from /proc only when the primary group does not decide it).
     pub(super) fn in_group(&self, gid: u32) -> bool {
-        if self.gid == gid {
-            return true;
-        }
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
-            return false;
-        };
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Groups:"))
-            .is_some_and(|g| g.split_whitespace().any(|x| x.parse() == Ok(gid)))
+        self.gid == gid || crate::sys::process_credentials(self.pid).is_ok_and(|c| c.groups.contains(&gid))
     }
 
     /// Whether the caller holds `CAP_FSETID` as the kernel's
@@ -103,21 +94,8 @@ impl Caller {
         if self.pid == 0 || !in_initial_user_ns() {
             return false;
         }
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
-            return false;
-        };
-        let eff = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok());
-        let same_ns = match (
-            std::fs::read_link(format!("/proc/{}/ns/user", self.pid)),
-            std::fs::read_link("/proc/self/ns/user"),
-        ) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        };
-        same_ns && eff.is_some_and(|e| e & (1 << CAP_FSETID) != 0)
+        crate::sys::process_credentials(self.pid)
+            .is_ok_and(|c| c.same_user_namespace && c.cap_effective & (1 << CAP_FSETID) != 0)
     }
 
     pub(super) fn may_write(&self, st: &Stat) -> bool {
@@ -131,6 +109,51 @@ impl Caller {
             0o002
         };
         st.st_mode & bits != 0
+    }
+}
+
+/// A caller as the permission rules see it: its groups and capabilities
+/// read from /proc at most once, and only if a rule asks (see
+/// `permissions`). Made per request, never kept: a pid names the caller
+/// only while it waits for the reply.
+pub(super) struct Asking {
+    caller: Caller,
+    status: std::cell::OnceCell<Option<crate::sys::ProcessCredentials>>,
+}
+
+impl Asking {
+    pub(super) fn new(caller: Caller) -> Asking {
+        Asking {
+            caller,
+            status: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// None when the caller cannot be seen (outside our pid namespace, or
+    /// gone): it then has no supplementary groups and no capabilities.
+    fn status(&self) -> Option<&crate::sys::ProcessCredentials> {
+        self.status
+            .get_or_init(|| {
+                (self.caller.pid != 0)
+                    .then(|| crate::sys::process_credentials(self.caller.pid).ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
+}
+
+impl super::permissions::Credentials for Asking {
+    fn uid(&self) -> u32 {
+        self.caller.uid
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        gid == self.caller.gid || self.status().is_some_and(|s| s.groups.contains(&gid))
+    }
+
+    fn has(&self, cap: super::permissions::Cap) -> bool {
+        self.status()
+            .is_some_and(|s| s.same_user_namespace && s.cap_effective & (1 << cap as u32) != 0)
     }
 }
 

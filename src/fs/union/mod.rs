@@ -14,6 +14,7 @@ mod attr; // stat to FileAttr, times, getattr
 mod backings; // passthrough backings shared per inode, page-cache opens
 mod create; // making way for new entries, their owner, whiteouts
 mod dispatch; // impl Filesystem: FUSE calls to the operations
+mod enforce; // permissions=server: each operation's permission checks
 mod handles; // open files, lazy page-cache opens, passthrough backings
 mod ids; // id mapping and caller checks
 mod invalidator; // changes made beside the mount
@@ -22,6 +23,7 @@ mod listing; // merged directory listings
 mod lookup; // finding a name across the layers
 mod merge; // the merge rule: what a name shows, what merges under it
 mod origin; // origin records and metacopy data
+mod permissions; // the permission rules checked by the server
 mod remove; // unlink, rmdir
 mod rename; // rename and exchange
 pub mod requests; // counts of the requests served, by opcode
@@ -74,6 +76,9 @@ pub struct UnionFs {
     pub(super) no_fsync: bool,
     pub(super) privileged: bool,
     acl: bool,
+    /// `permissions=server`: checked here (see `enforce`), not by the
+    /// kernel.
+    server_permissions: bool,
     ids: IdMapping,
     static_nlink: bool,
     /// `metacopy=on`: see `copy_up_metadata`.
@@ -198,6 +203,7 @@ impl UnionFs {
             no_fsync: cfg.no_fsync,
             privileged: sys::is_root(),
             acl: cfg.acl,
+            server_permissions: cfg.server_permissions,
             ids: IdMapping {
                 uid: cfg.uid_map.clone(),
                 gid: cfg.gid_map.clone(),

@@ -33,10 +33,8 @@ impl UnionFs {
     pub(super) fn rename_inner(
         &self,
         caller: Caller,
-        parent: u64,
-        name: &[u8],
-        newparent: u64,
-        newname: &[u8],
+        (parent, name): (u64, &[u8]),
+        (newparent, newname): (u64, &[u8]),
         flags: RenameFlags,
     ) -> FsResult<()> {
         let w = &self.lock_writes()?;
