@@ -222,3 +222,33 @@ fn an_interrupted_strata_bench_unmounts_and_reports_what_it_measured() {
     assert!(row[3].ends_with(')') && row[2].ends_with("ms"), "{row:?}");
     assert_eq!(mounts_under(&work), Vec::<String>::new(), "nothing is left mounted");
 }
+
+#[test]
+fn a_rootless_strata_bench_measures_stratafs_and_says_what_it_could_not() {
+    require!(crate::util::fuse());
+    require!(tools(&["fusermount3"]));
+    let (uid, gid) = crate::util::test_user();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let (work, out) = (dir.path().join("work"), dir.path().join("out"));
+    let mut cmd = bench_command(1, &work, &out, &["--workload", "find_cold", "--workload", "find_warm"]);
+    std::os::unix::process::CommandExt::uid(&mut cmd, uid);
+    std::os::unix::process::CommandExt::gid(&mut cmd, gid);
+    cmd.env("HOME", dir.path());
+    let run = output_within(
+        cmd.spawn().expect("spawn strata bench"),
+        Duration::from_secs(120),
+        "strata bench",
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    let md = std::fs::read_to_string(out.join("bench.md")).expect("bench.md");
+    assert!(md.contains("- kernel overlayfs: not measured: needs root"), "{md}");
+    assert!(md.contains("- find_cold: not measured: cold is not available"), "{md}");
+    assert!(
+        !md.contains("| find_cold |") && !md.contains('×'),
+        "no cold row, no ratio: {md}"
+    );
+    let row = table_row(&md, "find_warm");
+    assert!(row[2].ends_with(" ms"), "stratafs measured: {row:?}");
+    assert_eq!(mounts_under(&work), Vec::<String>::new(), "nothing is left mounted");
+}

@@ -66,6 +66,9 @@ pub struct Manifest {
     pub rm_entries: usize,
     pub whiteouts: usize,
     pub opaque_dirs: usize,
+    /// Built as root: opaque directories carry `trusted.overlay.opaque`
+    /// (what kernel overlayfs reads as root) beside `user.overlay.opaque`.
+    pub as_root: bool,
 }
 
 /// A built fixture, ready to mount.
@@ -121,7 +124,12 @@ pub fn prepare(dir: &Path, scale: Scale, log: &dyn Fn(&str)) -> Result<Fixture, 
 
 fn reuse(dir: &Path, scale: Scale) -> Option<Fixture> {
     let manifest: Manifest = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).ok()?).ok()?;
-    if manifest.version != FIXTURE_VERSION || manifest.seed != SEED || manifest.scale != scale {
+    let as_root = crate::sys::is_root();
+    if manifest.version != FIXTURE_VERSION
+        || manifest.seed != SEED
+        || manifest.scale != scale
+        || manifest.as_root != as_root
+    {
         return None;
     }
     let image_paths = read_list(&dir.join("image.list"))?;
@@ -414,7 +422,12 @@ impl LayerWriter<'_> {
         let path = self.root.join(rel);
         std::fs::create_dir_all(&path)?;
         let dir = std::fs::File::open(&path)?;
-        crate::sys::xattr::set(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())?;
+        // Rootless mounts read the user.* name (a whiteout, a 0/0 device,
+        // needs no privilege since Linux 5.8).
+        crate::sys::xattr::set(&dir, "user.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())?;
+        if crate::sys::is_root() {
+            crate::sys::xattr::set(&dir, "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())?;
+        }
         self.model.remove_below(rel);
         self.model.put(rel, Entry::Dir);
         self.model.opaque_dirs += 1;
@@ -623,6 +636,7 @@ fn finish(dir: &Path, scale: Scale, model: &Model) -> std::io::Result<Fixture> {
         rm_entries: model.entries.keys().filter(|p| p.starts_with("rmtree/")).count() + 1,
         whiteouts: model.whiteouts,
         opaque_dirs: model.opaque_dirs,
+        as_root: crate::sys::is_root(),
     };
     rustix::fs::sync();
     let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;

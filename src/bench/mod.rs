@@ -62,7 +62,8 @@ const MAX_RUNS: u32 = 1000;
 (fuse-overlayfs 1.x or 2.x on PATH) over a seeded, layered fixture. Measurements are interleaved \
 (for run: for workload: for target), each on a fresh mount with an empty upper; cold means sync + \
 drop_caches. Prints a Markdown table of medians and ratios to kernel overlayfs, with stratafs's FUSE \
-requests per file, and writes it with a CSV and an SVG chart to --out. Needs root.",
+requests per file, and writes it with a CSV and an SVG chart to --out. Without root, kernel overlayfs and \
+the cold rows are not measured (the report says so).",
     after_help = "Workloads: find_cold, find_warm, stat_cold, stat_warm, read_small_warm, seq_read, seq_write, untar, rm_rf"
 )]
 pub struct Options {
@@ -81,7 +82,7 @@ pub struct Options {
     /// Where the report goes: bench.md, bench.csv, runs.csv, requests.csv, bench.svg
     #[arg(long, value_name = "DIR", default_value = "strata-bench")]
     out: PathBuf,
-    /// Where the fixture (kept and reused) and the mounts go [default: $XDG_CACHE_HOME/strata-bench or /var/tmp/strata-bench]
+    /// Where the fixture (kept and reused) and the mounts go [default: $XDG_CACHE_HOME/strata-bench, else /var/tmp/strata-bench, /var/tmp/strata-bench-UID without root]
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
 }
@@ -109,10 +110,13 @@ pub fn main(args: &[OsString]) -> i32 {
     }
 }
 
+/// `$XDG_CACHE_HOME/strata-bench`, else under /var/tmp (a directory per
+/// user but root's, who may not share one).
 fn default_work() -> PathBuf {
     match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(cache) => PathBuf::from(cache).join("strata-bench"),
-        None => PathBuf::from("/var/tmp/strata-bench"),
+        None if crate::sys::is_root() => PathBuf::from("/var/tmp/strata-bench"),
+        None => PathBuf::from(format!("/var/tmp/strata-bench-{}", crate::sys::ids().0)),
     }
 }
 
@@ -139,18 +143,31 @@ fn select_workloads(names: &[String]) -> Result<Vec<&'static workloads::Workload
         .collect())
 }
 
+/// Cold rows need root (drop_caches): without it they are left out, and
+/// the report says so.
+fn without_cold_rows_unless_root(
+    selected: Vec<&'static workloads::Workload>,
+) -> (Vec<&'static workloads::Workload>, Option<targets::NotMeasured>) {
+    if crate::sys::is_root() {
+        return (selected, None);
+    }
+    let (cold, rest): (Vec<_>, Vec<_>) = selected.into_iter().partition(|w| w.state == workloads::State::Cold);
+    let note = (!cold.is_empty()).then(|| targets::NotMeasured {
+        label: cold.iter().map(|w| w.name).collect::<Vec<_>>().join(", "),
+        reason: "cold is not available: dropping the caches (drop_caches) needs root".into(),
+    });
+    (rest, note)
+}
+
 fn run(options: Options) -> Result<i32, Error> {
     let selected = select_workloads(&options.workloads)?;
     let runs = options.runs.unwrap_or(if options.quick { 3 } else { 5 });
     if runs == 0 || runs > MAX_RUNS {
         return Err(Error::Usage(format!("--runs must be from 1 to {MAX_RUNS}, not {runs}")));
     }
-    let (targets, not_measured) = targets::choose(options.peers.as_deref())?;
-    if !crate::sys::is_root() {
-        return Err(Error::Usage(
-            "strata bench needs root: the fixture's whiteouts are device nodes, and kernel overlayfs and cold caches (drop_caches) need it too".into(),
-        ));
-    }
+    let (targets, mut not_measured) = targets::choose(options.peers.as_deref())?;
+    let (selected, cold) = without_cold_rows_unless_root(selected);
+    not_measured.extend(cold);
     let work = absolute(&options.work.unwrap_or_else(default_work))?;
     let out = absolute(&options.out)?;
     let stop = Arc::new(AtomicBool::new(false));

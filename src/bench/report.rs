@@ -143,7 +143,11 @@ fn table(r: &Results) -> String {
         }
         t.push('\n');
     }
-    t.push_str("\nMedians; (×N) is the median over runs of the time over kernel overlayfs's in the same run.\n");
+    if r.targets.iter().any(|t| t.id == OVERLAY) {
+        t.push_str("\nMedians; (×N) is the median over runs of the time over kernel overlayfs's in the same run.\n");
+    } else {
+        t.push_str("\nMedians; no ratios: kernel overlayfs, their reference, was not measured.\n");
+    }
     t
 }
 

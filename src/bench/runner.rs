@@ -244,7 +244,7 @@ impl Runner<'_> {
         let measured = w.run(&mut site);
         mount.close();
         self.dirs.wipe_scratch()?;
-        if w.writes {
+        if w.writes && crate::sys::is_root() {
             // The next target must not pay for this one's writes and
             // deletions (ext4 skips recently freed inodes while their
             // table blocks are cached): flush, then drop clean pages.

@@ -118,7 +118,7 @@ fn stratafs() -> Result<Target, Error> {
 
 fn overlay() -> Result<Target, String> {
     if !crate::sys::is_root() {
-        return Err("needs root (mount(2) of overlayfs)".into());
+        return Err("needs root (mount(2) of overlayfs; a rootless mount in a user namespace is not done here)".into());
     }
     let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     if !filesystems
@@ -357,20 +357,36 @@ impl Drop for Mount {
     }
 }
 
-/// Unmounts `mnt`: plainly (retrying while busy), else detached.
+/// Unmounts `mnt`: plainly (retrying while busy), else detached. Without
+/// root, a FUSE mount is the user's to unmount through `fusermount3 -u`.
 pub fn unmount(mnt: &Path) {
     for _ in 0..20 {
         if !mounted(mnt) {
             return;
         }
-        if rustix::mount::unmount(mnt, rustix::mount::UnmountFlags::empty()).is_ok() {
-            return;
+        match rustix::mount::unmount(mnt, rustix::mount::UnmountFlags::empty()) {
+            Ok(()) => return,
+            Err(rustix::io::Errno::PERM) if fusermount(mnt, "-u") => return,
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    if let Err(e) = crate::sys::unmount_lazy(mnt) {
-        tracing::warn!("could not unmount {}: {e}", mnt.display());
+    if crate::sys::unmount_lazy(mnt).is_err() && !fusermount(mnt, "-uz") {
+        eprintln!("strata bench: could not unmount {}", mnt.display());
     }
+}
+
+/// `fusermount3 FLAG mnt` (or `fusermount`); whether it worked.
+fn fusermount(mnt: &Path, flag: &str) -> bool {
+    ["fusermount3", "fusermount"].iter().any(|tool| {
+        Command::new(tool)
+            .arg(flag)
+            .arg(mnt)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
 
 /// The mount points in this process's mount table, as written there
