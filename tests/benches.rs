@@ -72,6 +72,11 @@ fn strata_bench_quick_writes_a_table_a_csv_and_a_chart_with_request_counts() {
     let (work, out) = (dir.path().join("work"), dir.path().join("out"));
     let run = bench(&work, &out, &["--workload", "find_warm", "--workload", "untar"]);
     assert!(run.status.success(), "{}", text(&run));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("run 1/1 untar ") && !err.contains('\x1b') && !err.contains('░'),
+        "no bar into a pipe: {err}"
+    );
     let fo = which("fuse-overlayfs").is_some();
     let labels: &[&str] = if fo {
         &["kernel overlayfs", "stratafs", "fuse-overlayfs"]

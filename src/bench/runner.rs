@@ -50,12 +50,8 @@ impl Default for Progress {
 impl Progress {
     pub fn new() -> Self {
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let target = if terminal {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(None, target);
+        // Drawn from the first measurement on (see `start`).
+        let bar = ProgressBar::hidden();
         if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}") {
             bar.set_style(style);
         }
@@ -63,7 +59,7 @@ impl Progress {
     }
 
     pub fn log(&self, line: &str) {
-        if self.terminal {
+        if !self.bar.is_hidden() {
             self.bar.println(line);
         } else {
             eprintln!("{line}");
@@ -72,6 +68,9 @@ impl Progress {
 
     fn start(&self, total: u64) {
         self.bar.set_length(total);
+        if self.terminal {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
     }
 
     fn step(&self, what: String) {
