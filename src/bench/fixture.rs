@@ -327,7 +327,7 @@ struct Model {
     opaque_dirs: usize,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Entry {
     Dir,
     File(u64),
@@ -647,4 +647,51 @@ fn finish(dir: &Path, scale: Scale, model: &Model) -> std::io::Result<Fixture> {
         image_paths,
         small_paths,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(m: &Model) -> Vec<&str> {
+        m.entries.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn the_model_follows_the_overlay_rules() {
+        let mut m = Model::default();
+        m.put("image/usr/share/doc/a/copyright", Entry::File(3));
+        m.put("image/usr/share/doc/b", Entry::File(1));
+        assert_eq!(
+            paths(&m),
+            [
+                "image",
+                "image/usr",
+                "image/usr/share",
+                "image/usr/share/doc",
+                "image/usr/share/doc/a",
+                "image/usr/share/doc/a/copyright",
+                "image/usr/share/doc/b"
+            ]
+        );
+        // A whiteout hides the directory and all below it; a file over a
+        // directory hides what was below it too.
+        m.whiteout("image/usr/share/doc/a");
+        assert!(!paths(&m).iter().any(|p| p.contains("doc/a")), "{:?}", paths(&m));
+        m.put("image/usr/share", Entry::File(0));
+        assert_eq!(paths(&m), ["image", "image/usr", "image/usr/share"]);
+        // A directory over a file replaces it.
+        m.put("image/usr/share/x", Entry::Link);
+        assert_eq!(m.entries["image/usr/share"], Entry::Dir);
+    }
+
+    #[test]
+    fn the_generator_is_the_same_every_time() {
+        let run = || {
+            let mut r = Rng::new(SEED);
+            (0..4).map(|_| r.next_u64()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+        assert_eq!(big_block(3, &big_base())[..8], 3u64.to_le_bytes());
+    }
 }

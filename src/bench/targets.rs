@@ -120,14 +120,8 @@ fn overlay() -> Result<Target, String> {
     if !crate::sys::is_root() {
         return Err("needs root (mount(2) of overlayfs; a rootless mount in a user namespace is not done here)".into());
     }
-    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    if !filesystems
-        .lines()
-        .any(|l| l.split_whitespace().last() == Some("overlay"))
-    {
-        // A module not loaded yet loads at the first mount: the probe says.
-        tracing::debug!("overlay not in /proc/filesystems yet");
-    }
+    // Whether the kernel has it (a module loads at the first mount) is
+    // for the probe mount to find out.
     Ok(Target {
         id: OVERLAY.into(),
         label: "kernel overlayfs".into(),
@@ -195,10 +189,6 @@ pub struct Mount {
 }
 
 impl Target {
-    pub fn is_fuse(&self) -> bool {
-        !matches!(self.kind, Kind::Overlay)
-    }
-
     /// Mounts this target at `mnt`; `counts` names stratafs's
     /// `request_counts=` file (ignored by the others).
     pub fn mount(&self, layers: &Layers, mnt: &Path, counts: Option<&Path>, log: &Path) -> Result<Mount, Error> {
@@ -436,5 +426,27 @@ pub fn unmount_all_under(dir: &Path) {
     points.sort();
     for p in points.iter().rev() {
         unmount(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_is_fuse_overlayfs_own_line() {
+        let v1 = "fusermount3 version: 3.14.0\nfuse-overlayfs: version 1.10\nFUSE library version 3.14.0\n";
+        assert_eq!(fuse_overlayfs_version(v1).as_deref(), Some("1.10"));
+        assert_eq!(
+            fuse_overlayfs_version("fuse-overlayfs: version 2.0.1\n").as_deref(),
+            Some("2.0.1")
+        );
+        assert_eq!(fuse_overlayfs_version("usage: fuse-overlayfs\n"), None);
+    }
+
+    #[test]
+    fn mount_points_are_decoded() {
+        assert_eq!(unescape("/tmp/a\\040b"), "/tmp/a b");
+        assert_eq!(unescape("/plain"), "/plain");
     }
 }
