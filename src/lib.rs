@@ -21,12 +21,16 @@
 //! - `sys`: every direct conversation with the kernel that needs care (path
 //!   resolution beneath a root, locking, xattrs, atomic writes); the only
 //!   module allowed `unsafe`.
+//! - `bench`: `strata bench`, the union filesystem benchmark (a fixture,
+//!   mounts of stratafs and its peers, workloads, the report); not a client
+//!   of the daemon, it knows `sys` alone.
 //! - `time` and `quote`: leaves every module may use (the clock and RFC
 //!   3339; quoting what a client sent in a message).
 
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod fs;

@@ -115,11 +115,23 @@ const CLOSED_OUTPUT: i32 = 128 + 13;
 
 /// Runs the client and returns the process exit code.
 pub fn main() -> i32 {
-    let raw = match RawArgs::try_parse() {
+    main_with(Vec::new())
+}
+
+/// [`main`], with `external` verbs listed in the help beside the client's:
+/// commands the binary serves itself before the client parses (`strata
+/// bench`), which this module knows only as clap trees.
+pub fn main_with(external: Vec<clap::Command>) -> i32 {
+    let root = external.into_iter().fold(command(), clap::Command::subcommand);
+    let parsed = root
+        .clone()
+        .try_get_matches()
+        .and_then(|m| <RawArgs as clap::FromArgMatches>::from_arg_matches(&m));
+    let raw = match parsed {
         Ok(raw) => raw,
         Err(e) => {
             let argv: Vec<String> = std::env::args().collect();
-            return usage::report(e, command(), &argv);
+            return usage::report(e, root, &argv);
         }
     };
     let config = match raw.validate() {
