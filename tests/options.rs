@@ -18,7 +18,6 @@ fn options_that_are_not_honoured_are_refused_by_name() {
     let d = require!(Daemon::with_docker_and_busybox());
     let docker = |args: &[&str]| d.docker(args).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["--link", "web:w"], "--link"),
         (&["--pid", "host"], "--pid"),
         (&["--ipc", "host"], "--ipc"),
         (&["--uts", "host"], "--uts"),

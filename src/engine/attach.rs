@@ -138,6 +138,22 @@ pub(super) fn hosts_text(r: &Record, own_ip: &str, peers: &str) -> String {
 
 /// The address a container's own name stands for: the one on the network
 /// its mode names, else on any user network, else pasta's.
+/// Rewrites a bind-mounted file in place (a new inode would not be seen
+/// inside) so that a reader never finds it empty, as a truncation first
+/// would leave it (`hostname -i` in a container just started, while its
+/// start refreshes every hosts file, said "Unknown host"): nothing is
+/// written when the text is the same; otherwise the new text goes over
+/// the old from the start, and only then is the file cut to its length.
+fn rewrite_in_place(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if std::fs::read(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    let f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all_at(text, 0)?;
+    f.set_len(text.len() as u64)
+}
+
 pub(super) fn own_ip(r: &Record) -> String {
     let mode = r.host_config.network_mode.as_str();
     r.networks
@@ -414,7 +430,7 @@ impl Engine {
                 continue;
             }
             let text = hosts_text(&r, &own_ip(&r), &self.peer_lines(&r));
-            if let Err(e) = std::fs::write(c.dir.join("hosts"), text) {
+            if let Err(e) = rewrite_in_place(&c.dir.join("hosts"), text.as_bytes()) {
                 tracing::warn!("container {}: rewriting its hosts file: {e}", &c.id[..12]);
             }
         }
@@ -570,7 +586,7 @@ impl Engine {
         // Its own file keeps its peers' lines until it is rewritten here.
         if rec.state.is_running() {
             let text = hosts_text(&rec, &own_ip(&rec), &self.peer_lines(&rec));
-            let _ = std::fs::write(c.dir.join("hosts"), text);
+            let _ = rewrite_in_place(&c.dir.join("hosts"), text.as_bytes());
         }
         self.refresh_hosts();
         Ok(())
@@ -580,6 +596,45 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_rewritten_in_place_keeps_its_inode_and_is_never_seen_empty() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("strata-rewrite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hosts");
+        let (long, short) = (
+            b"127.0.0.1\tlocalhost\n10.0.0.2\tweb\n".as_slice(),
+            b"127.0.0.1\tlocalhost\n".as_slice(),
+        );
+        std::fs::write(&path, long).unwrap();
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut empty = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    empty += usize::from(std::fs::read(&path).unwrap().is_empty());
+                }
+                empty
+            })
+        };
+        for i in 0..2000 {
+            rewrite_in_place(&path, if i % 2 == 0 { short } else { long }).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(reader.join().unwrap(), 0, "a reader saw the file empty");
+        assert_eq!(std::fs::read(&path).unwrap(), long);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().ino(),
+            inode,
+            "the bind mount's inode is kept"
+        );
+        rewrite_in_place(&path, short).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), short, "cut to the new length");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn modes_and_aliases() {
