@@ -70,6 +70,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The hidden subcommand of the helper that becomes the shim.
 const SHIM_ARG: &str = "__strata-shim";
@@ -625,8 +626,12 @@ fn handshake(
         Err(e) => {
             // An init that failed before its network could be set up (a
             // user not found): its own error is the one to report, and
-            // the shim sends it after our acknowledgement.
-            if pidfd.as_ref().is_none_or(exited) {
+            // the shim sends it after our acknowledgement. An exiting
+            // init lets go of its namespaces before its pidfd says it
+            // has exited, so a set-up that failed on the namespace's
+            // absence waits (bounded) for that exit.
+            let dying = |fd: &OwnedFd| exited(fd) || (namespaces_gone(pid) && exits_within(fd, DYING_INIT));
+            if pidfd.as_ref().is_none_or(dying) {
                 let _ = (&*sock).write_all(b"a");
                 if let Err(reported @ Error::Start { .. }) = messages.next() {
                     return Err(reported);
@@ -650,12 +655,36 @@ fn handshake(
     Ok((pid, pidfd, fds.pop(), pasta))
 }
 
+/// How long an init whose namespaces are gone is given to show its exit.
+const DYING_INIT: Duration = Duration::from_secs(2);
+
 /// Whether the process of a pidfd has ended (a zombie included).
 fn exited(pidfd: &OwnedFd) -> bool {
+    exits_within(pidfd, Duration::ZERO)
+}
+
+/// Whether the process of a pidfd ends within `limit` (a zombie included).
+fn exits_within(pidfd: &OwnedFd, limit: Duration) -> bool {
     use rustix::event::{PollFd, PollFlags, poll};
-    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
-    matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+        let timeout = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(n) => return n > 0,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Whether process `pid` has let go of its namespaces: it is exiting.
+fn namespaces_gone(pid: u32) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/ns/net")).is_err()
 }
 
 /// A new pseudo-terminal pair on the host's devpts: (master, slave), both
@@ -761,5 +790,29 @@ mod tests {
         let size = rustix::termios::tcgetwinsize(&slave).unwrap();
         assert_eq!((size.ws_row, size.ws_col), (40, 100));
         assert!(rustix::termios::isatty(&slave));
+    }
+
+    /// The assumption the handshake's report of an init's own error rests
+    /// on: a process that has exited (unreaped) has no namespaces, and
+    /// its pidfd shows the exit; a live one has both.
+    #[test]
+    fn a_dead_unreaped_child_has_no_namespaces_and_its_pidfd_says_so() {
+        let pidfd_of = |child: &Child| {
+            let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).unwrap()
+        };
+        let mut live = Command::new("sleep").arg("10").spawn().unwrap();
+        let fd = pidfd_of(&live);
+        assert!(!namespaces_gone(live.id()));
+        assert!(!exits_within(&fd, Duration::from_millis(30)));
+        live.kill().unwrap();
+        live.wait().unwrap();
+
+        let mut quick = Command::new("true").spawn().unwrap();
+        let fd = pidfd_of(&quick);
+        assert!(exits_within(&fd, Duration::from_secs(10)));
+        assert!(namespaces_gone(quick.id()), "a zombie's namespaces are gone");
+        assert!(exited(&fd));
+        quick.wait().unwrap();
     }
 }
