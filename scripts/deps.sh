@@ -19,8 +19,10 @@
 #   passt            pasta, the user-mode network of bridge containers (root and rootless)
 #   iproute2         ip, for the network and capability tests' checks
 #   python3          the union benchmark's unit tests (tests/benches.rs)
+#   fuse-overlayfs   the peer `strata bench` measures beside stratafs (tests/benches.rs)
+#   librsvg2-bin     rsvg-convert, which checks that `strata bench`'s chart renders
 set -euo pipefail
-packages=(busybox-static debootstrap openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd passt iproute2 python3)
+packages=(busybox-static debootstrap openssl tar file ca-certificates fuse3 procps attr acl podman runc xfsprogs libseccomp-dev pkg-config bubblewrap crun docker-registry skopeo umoci apache2-utils curl zstd passt iproute2 python3 fuse-overlayfs librsvg2-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,7 +1,9 @@
 //! A real `stratad` per test on a temporary socket and store, driven by
 //! the `strata` client; the host users the tests play.
 
-use super::{STRATA, STRATAD, fuse, http_request, output_within, strata_at, tools, tree_snapshot, wait_for, which};
+use super::{
+    STRATA, STRATAD, fuse_for_users, http_request, output_within, strata_at, tools, tree_snapshot, wait_for, which,
+};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -305,9 +307,8 @@ pub fn rootless_daemon() -> Result<Daemon, String> {
 /// [`Daemon::cgroups`]).
 pub fn rootless_daemon_in(cgroups: Vec<PathBuf>) -> Result<Daemon, String> {
     use std::os::unix::fs::PermissionsExt;
-    fuse()?;
-    tools(&["setpriv", "fusermount3"])?;
-    std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666)).unwrap();
+    fuse_for_users()?;
+    tools(&["setpriv"])?;
     // pasta (a bridge network) opens the tun device as the daemon's user:
     // 0666, as distributions ship it, where it exists.
     let _ = std::fs::set_permissions("/dev/net/tun", std::fs::Permissions::from_mode(0o666));

@@ -69,6 +69,18 @@ pub fn fuse() -> Result<(), String> {
     Ok(())
 }
 
+/// The FUSE device for unprivileged mounts (through fusermount3): as
+/// [`fuse`], then opened up to 0666 as distributions ship it (these
+/// machines keep it at 0600). Every rootless test calls this itself rather
+/// than rely on another test having done it first.
+pub fn fuse_for_users() -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fuse()?;
+    tools(&["fusermount3"])?;
+    std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("opening up /dev/fuse: {e}"))
+}
+
 /// A program on `PATH`: its path.
 pub fn tool(name: &str) -> Result<PathBuf, String> {
     which(name).ok_or_else(|| format!("{name} is not installed (scripts/deps.sh installs the tests' tools)"))
