@@ -105,6 +105,7 @@ impl Daemon {
             started: Instant::now(),
         });
         daemon.engine.keep_spares(daemon.config.no_spare);
+        daemon.engine.keep_spare_networks(daemon.config.no_spare);
         daemon.engine.start_restart_policies();
         Ok((daemon, Listeners(bound)))
     }

@@ -103,15 +103,21 @@ impl Args {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM's and SIGINT's handlers, installed now (inside the runtime,
+/// before the daemon says it is ready: a signal from then on is a clean
+/// stop, never the default action), and the future that ends with the
+/// first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    tracing::info!("shutting down");
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }
 
 fn main() {
@@ -152,10 +158,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
         let (daemon, listeners) = Daemon::start(config).await?;
         let pidfile = pidfile::PidFile::write(&pid_path)?;
         tracing::info!(root = %daemon.store.root().display(), version = strata::VERSION, "stratad ready");
-        listeners.serve(daemon, shutdown_signal()).await;
+        listeners.serve(daemon, shutdown).await;
         pidfile.remove();
         Ok(())
     })

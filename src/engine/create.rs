@@ -24,6 +24,7 @@ pub(super) fn network_mode(mode: &str) -> Result<NetworkMode, Error> {
             userns: None,
             map_gw: false,
             mac: String::new(),
+            netns: None,
         })),
         "host" => Ok(NetworkMode::Host),
         "none" => Ok(NetworkMode::None),

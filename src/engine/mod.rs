@@ -50,6 +50,7 @@ mod restart;
 mod security;
 pub mod signal;
 mod spare;
+mod spare_network;
 pub mod spec;
 mod start;
 pub mod stats;
@@ -109,6 +110,8 @@ pub struct Engine {
     init_layer: PathBuf,
     /// The spare shim the next start takes ([`spare`]).
     spares: spare::Spares,
+    /// The spare network the next fitting bridge start takes ([`spare_network`]).
+    spare_networks: spare_network::SpareNetworks,
     /// User-defined networks (`networks/`) and their leases.
     networks: networks::Networks,
     /// Rootless: the user namespace of the containers on user networks,
@@ -188,6 +191,7 @@ impl Engine {
             }
         }
         resources::sweep(store.root());
+        spare_network::sweep(store.root());
         let mut containers = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -274,6 +278,7 @@ impl Engine {
             volumes,
             init_layer,
             spares: Default::default(),
+            spare_networks: Default::default(),
             networks,
             holder: Mutex::new(holder),
             events: events::Events::default(),

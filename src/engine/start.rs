@@ -231,6 +231,7 @@ impl Engine {
             hostname,
             domainname,
             etc_files,
+            spare_network,
         } = self.prepare_network(c, record)?;
         let user_mounts = super::mounts::to_run(&record.mounts, |n| self.volumes.data_dir(n)).map_err(fail)?;
         // A root `strata mount` holds is this run's: one session per
@@ -285,10 +286,18 @@ impl Engine {
             Some(spare) => spare.start(&spec, stdio),
             None => run::start(&self.helper, &spec, stdio),
         };
-        // The next start's spare, made while this container runs.
+        // The next start's spares, made while this container runs.
         self.refill_spare();
+        if spare_network.is_some() {
+            self.refill_spare_network();
+        }
         let process = match started {
-            Ok(p) => Arc::new(p),
+            Ok(p) => {
+                if let Some(n) = spare_network {
+                    p.keep_pasta(n.into_pasta());
+                }
+                Arc::new(p)
+            }
             Err(e) => {
                 give_back_root(c, mount);
                 if tty {
@@ -339,6 +348,7 @@ impl Engine {
     /// mode's container), its endpoint, and its hostname and /etc files.
     fn prepare_network(&self, c: &Container, record: &mut Record) -> Result<Prepared, (Error, i32)> {
         let fail = |e: Error| (e, 128);
+        let mut spare_network = None;
         let mut network = network_mode(&record.host_config.network_mode).map_err(fail)?;
         let (links, internal_only) = self.start_links(record).map_err(fail)?;
         let endpoint = match &mut network {
@@ -356,10 +366,13 @@ impl Engine {
                 bridge.ports = super::ports::allocate(&wanted).map_err(|e| fail(network_failure(record, &e)))?;
                 bridge.dir = c.dir.clone();
                 bridge.map_gw = super::dns::wants_host_gateway(&record.host_config);
-                bridge.mac = match super::mac::requested(&record.config, &record.host_config) {
-                    Ok(Some(mac)) if !super::attach::is_user_mode(&record.host_config.network_mode) => mac,
-                    Ok(_) => super::mac::generated().map_err(fail)?,
-                    Err(e) => return Err(fail(e)),
+                let requested = super::mac::requested(&record.config, &record.host_config)
+                    .map_err(fail)?
+                    .filter(|_| !super::attach::is_user_mode(&record.host_config.network_mode));
+                let mac_requested = requested.is_some();
+                bridge.mac = match requested {
+                    Some(mac) => mac,
+                    None => super::mac::generated().map_err(fail)?,
                 };
                 let mut endpoint = super::ports::endpoint(bridge.ports.clone(), bridge.mac.clone());
                 let taken: Vec<String> = std::iter::once(super::attach::pasta_ifname().to_string())
@@ -377,6 +390,16 @@ impl Engine {
                     record.config.env = Some(super::environment::replace_or_append(linked.env.clone(), &own));
                 }
                 endpoint.link_env = linked.env;
+                // pasta already on a namespace made ahead, for a start that
+                // asks nothing of it: its MAC is the container's.
+                if super::spare_network::fits(bridge, mac_requested) {
+                    spare_network = self.take_spare_network();
+                }
+                if let Some(n) = &spare_network {
+                    bridge.mac = n.mac().to_string();
+                    bridge.netns = n.netns().map(std::path::Path::to_path_buf);
+                    endpoint.mac_address = bridge.mac.clone();
+                }
                 Some(endpoint)
             }
             _ => None,
@@ -412,6 +435,7 @@ impl Engine {
             hostname,
             domainname,
             etc_files,
+            spare_network,
         })
     }
 
@@ -662,6 +686,8 @@ struct Prepared {
     hostname: String,
     domainname: String,
     etc_files: Vec<(String, PathBuf)>,
+    /// The spare network the bridge joins ([`super::spare_network`]).
+    spare_network: Option<run::network::SpareNetwork>,
 }
 
 /// Records the started process as the container's run, and saves (in

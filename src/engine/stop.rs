@@ -103,6 +103,8 @@ impl Engine {
         }
         while tasks.join_next().await.is_some() {}
         self.spares.clear();
+        // It may wait for a spare's pasta being started.
+        tokio::task::block_in_place(|| self.spare_networks.clear());
         self.end_user_mounts();
         // The exits just recorded are written in the background.
         let _ = tokio::task::spawn_blocking(|| super::container::wait_for_saves(Duration::from_secs(10))).await;

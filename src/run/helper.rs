@@ -163,13 +163,23 @@ pub(super) fn start_namespaces(spec: &ContainerSpec, rootless: bool) -> Result<(
         setns("user", fd.as_fd())?;
         joined_user = true;
     }
+    // A spare's namespace, pasta already on it.
+    let mut joined_net = false;
+    if let NetworkMode::Bridge(b) = &spec.network
+        && let Some(netns) = &b.netns
+    {
+        let fd = rustix::fs::open(netns, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(fail_errno(&netns.display().to_string()))?;
+        setns("net", fd.as_fd())?;
+        joined_net = true;
+    }
     if rootless && !joined_user {
         let (uid, gid) = crate::sys::ids();
         crate::sys::unshare_namespaces(UnshareFlags::NEWUSER).map_err(fail("creating a user namespace"))?;
         write_id_maps(uid, gid)?;
     }
     let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
-    if !matches!(spec.network, NetworkMode::Host | NetworkMode::Container(_)) {
+    if !joined_net && !matches!(spec.network, NetworkMode::Host | NetworkMode::Container(_)) {
         flags |= UnshareFlags::NEWNET;
     }
     crate::sys::unshare_namespaces(flags).map_err(fail("creating namespaces"))?;

@@ -374,6 +374,12 @@ impl Running {
         Ok(Signaller { pidfd })
     }
 
+    /// Makes `pasta` the process's (a [`network::SpareNetwork`]'s, whose
+    /// namespace it joined), ended with it.
+    pub fn keep_pasta(&self, pasta: network::Pasta) {
+        *self.pasta.lock().unwrap_or_else(|p| p.into_inner()) = Some(pasta);
+    }
+
     /// Blocks until the process ends; Docker's exit code (128+N for signal
     /// N). Takes `&self` so that an `Arc<Running>` can be waited for in one
     /// thread and signalled from others; waiting again gives the same code.
@@ -496,7 +502,8 @@ fn attend(
     let before_ack = |pid: u32| -> Result<Option<network::Pasta>, Error> {
         match bridge {
             Some((b, rootless)) => {
-                let pasta = if b.internal {
+                // A spare's namespace has its pasta already.
+                let pasta = if b.internal || b.netns.is_some() {
                     None
                 } else {
                     Some(network::Pasta::start(b, pid, rootless)?)
@@ -630,7 +637,7 @@ fn handshake(
             // init lets go of its namespaces before its pidfd says it
             // has exited, so a set-up that failed on the namespace's
             // absence waits (bounded) for that exit.
-            let dying = |fd: &OwnedFd| exited(fd) || (namespaces_gone(pid) && exits_within(fd, DYING_INIT));
+            let dying = |fd: &OwnedFd| exited(fd) || (namespaces_gone(pid) && network::wait_pidfd(fd, DYING_INIT));
             if pidfd.as_ref().is_none_or(dying) {
                 let _ = (&*sock).write_all(b"a");
                 if let Err(reported @ Error::Start { .. }) = messages.next() {
@@ -660,26 +667,7 @@ const DYING_INIT: Duration = Duration::from_secs(2);
 
 /// Whether the process of a pidfd has ended (a zombie included).
 fn exited(pidfd: &OwnedFd) -> bool {
-    exits_within(pidfd, Duration::ZERO)
-}
-
-/// Whether the process of a pidfd ends within `limit` (a zombie included).
-fn exits_within(pidfd: &OwnedFd, limit: Duration) -> bool {
-    use rustix::event::{PollFd, PollFlags, poll};
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-        let timeout = rustix::time::Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: left.subsec_nanos().into(),
-        };
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(n) => return n > 0,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return false,
-        }
-    }
+    network::wait_pidfd(pidfd, Duration::ZERO)
 }
 
 /// Whether process `pid` has let go of its namespaces: it is exiting.
@@ -804,13 +792,13 @@ mod tests {
         let mut live = Command::new("sleep").arg("10").spawn().unwrap();
         let fd = pidfd_of(&live);
         assert!(!namespaces_gone(live.id()));
-        assert!(!exits_within(&fd, Duration::from_millis(30)));
+        assert!(!network::wait_pidfd(&fd, Duration::from_millis(30)));
         live.kill().unwrap();
         live.wait().unwrap();
 
         let mut quick = Command::new("true").spawn().unwrap();
         let fd = pidfd_of(&quick);
-        assert!(exits_within(&fd, Duration::from_secs(10)));
+        assert!(network::wait_pidfd(&fd, Duration::from_secs(10)));
         assert!(namespaces_gone(quick.id()), "a zombie's namespaces are gone");
         assert!(exited(&fd));
         quick.wait().unwrap();

@@ -98,6 +98,11 @@ pub struct Bridge {
     /// the engine); empty leaves pasta's default.
     #[serde(default)]
     pub mac: String,
+    /// A namespace made ahead, pasta already running on it (a
+    /// [`SpareNetwork`]'s): the init joins it instead of making one, and
+    /// no pasta is started for the container.
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +192,8 @@ pub struct Pasta {
     /// It listens on published ports: its end is waited for, so that the
     /// ports are free once the container shows as exited.
     holds_ports: bool,
+    /// `dir` is its own (a spare's): removed with its files.
+    own_dir: bool,
 }
 
 impl Pasta {
@@ -198,6 +205,11 @@ impl Pasta {
         } else {
             Target::File(bind_netns(&bridge.dir, init_pid)?)
         };
+        Pasta::start_on(bridge, target)
+    }
+
+    /// Runs pasta on `target` (a namespace file is removed on failure).
+    fn start_on(bridge: &Bridge, target: Target) -> Result<Pasta, Error> {
         let netns = match &target {
             Target::File(f) => Some(f.clone()),
             Target::Pid(_) => None,
@@ -235,6 +247,7 @@ impl Pasta {
             dir: bridge.dir.clone(),
             netns,
             holds_ports: !bridge.ports.is_empty(),
+            own_dir: false,
         })
     }
 
@@ -259,6 +272,9 @@ impl Pasta {
             }
         }
         remove_files(&self.dir, self.netns.take().as_deref());
+        if self.own_dir {
+            let _ = std::fs::remove_dir(&self.dir);
+        }
     }
 }
 
@@ -266,6 +282,91 @@ impl Drop for Pasta {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A network namespace made ahead of need, with pasta configured on it,
+/// for the next default-network container that publishes no port, links
+/// nothing and asks for no MAC address or host gateway (root only: a
+/// rootless container's namespace belongs to its own user namespace).
+/// pasta's start (tens of milliseconds, the largest part of a bridge
+/// container's start) is then off the start's path. The container's init
+/// joins it ([`Bridge::netns`]) and [`SpareNetwork::into_pasta`] is its
+/// pasta, ended with it; dropped unused, pasta ends and the files go.
+#[derive(Debug)]
+pub struct SpareNetwork {
+    pasta: Pasta,
+    mac: String,
+}
+
+impl SpareNetwork {
+    /// Makes one whose files (pasta's pid file; the namespace file is
+    /// under [`NETNS_DIR`], named as `dir`) are in `dir`, an empty
+    /// directory of the caller's with a name unique on the host.
+    pub fn make(dir: &Path, mac: &str) -> Result<SpareNetwork, Error> {
+        let file = netns_file(dir);
+        make_netns(&file)?;
+        let bridge = Bridge {
+            ports: Vec::new(),
+            dir: dir.to_path_buf(),
+            links: Vec::new(),
+            internal: false,
+            userns: None,
+            map_gw: false,
+            mac: mac.to_string(),
+            netns: Some(file.clone()),
+        };
+        let mut pasta = Pasta::start_on(&bridge, Target::File(file))?;
+        pasta.own_dir = true;
+        Ok(SpareNetwork {
+            pasta,
+            mac: mac.to_string(),
+        })
+    }
+
+    /// The namespace's file, for [`Bridge::netns`].
+    pub fn netns(&self) -> Option<&Path> {
+        self.pasta.netns.as_deref()
+    }
+
+    /// The MAC address of its interface.
+    pub fn mac(&self) -> &str {
+        &self.mac
+    }
+
+    /// Its pasta, the container's from now on.
+    pub fn into_pasta(self) -> Pasta {
+        self.pasta
+    }
+}
+
+/// A new network namespace bound onto `file` (under [`NETNS_DIR`]), with
+/// no process in it: made by a thread of its own, which ends at once.
+fn make_netns(file: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(NETNS_DIR)
+        .map_err(io_err("creating /run/strata/netns"))?;
+    std::fs::write(file, b"").map_err(io_err("creating the network namespace file"))?;
+    let target = file.to_path_buf();
+    // A thread's network namespace is its own (no other thread of the
+    // daemon moves), and the bind keeps the namespace once it has ended.
+    let made = std::thread::Builder::new()
+        .name("netns".into())
+        .spawn(move || -> io::Result<()> {
+            crate::sys::unshare_namespaces(rustix::thread::UnshareFlags::NEWNET)?;
+            rustix::mount::mount_bind("/proc/thread-self/ns/net", &target)?;
+            Ok(())
+        })
+        .map_err(io_err("starting a thread"))?
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the namespace's thread panicked")));
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(file);
+        return Err(io_err("making a network namespace")(e));
+    }
+    Ok(())
 }
 
 /// Waits for the launcher (woken by its pidfd, no polling), killing it
@@ -374,7 +475,9 @@ fn end_process(fd: &OwnedFd) {
     }
 }
 
-fn wait_pidfd(fd: &OwnedFd, limit: Duration) -> bool {
+/// Whether the process of pidfd `fd` ends within `limit` (a zombie
+/// included).
+pub(super) fn wait_pidfd(fd: &OwnedFd, limit: Duration) -> bool {
     use rustix::event::{PollFd, PollFlags, poll};
     let deadline = Instant::now() + limit;
     loop {
@@ -437,6 +540,7 @@ mod tests {
             userns: None,
             map_gw: false,
             mac: String::new(),
+            netns: None,
         }
     }
 

@@ -127,25 +127,92 @@ fn mounts_under(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// Waits (bounded) until no pasta of the store runs.
+/// Whether process `pid` runs (not ended, nor a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().to_string()))
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+/// Where the store's spare networks' directories are: a path prefix
+/// (see `src/engine/spare_network.rs`: the store's cgroup name, a hash
+/// of its path).
+fn spare_prefix(d: &Daemon) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let root = std::fs::canonicalize(&d.root).unwrap();
+    let hex = crate::util::sha256_hex(root.as_os_str().as_bytes());
+    format!("/run/strata/spare-net/strata-{}-", &hex[..16])
+}
+
+/// The directory of the store's spare network whose pasta is `pid`, if
+/// it is one and the directory is there now (a spare of the daemon that
+/// runs, not one a killed daemon left).
+fn spare_dir_of(d: &Daemon, pid: u32) -> Option<std::path::PathBuf> {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let prefix = spare_prefix(d);
+    cmd.split(|b| *b == 0)
+        .filter_map(|a| std::str::from_utf8(a).ok())
+        .find(|a| a.starts_with(&prefix))
+        .and_then(|pid_file| std::path::Path::new(pid_file).parent())
+        .filter(|dir| dir.is_dir())
+        .map(std::path::Path::to_path_buf)
+}
+
+/// The pasta of the store's spare network (not `not`), once there
+/// (bounded), and its directory.
+fn spare_pasta(d: &Daemon, not: Option<u32>) -> (u32, std::path::PathBuf) {
+    let needle = spare_prefix(d);
+    let mut found = None;
+    crate::util::wait_for(
+        || {
+            found = pastas(&needle)
+                .into_iter()
+                .filter(|p| Some(*p) != not)
+                .find_map(|p| spare_dir_of(d, p).map(|dir| (p, dir)));
+            found.is_some()
+        },
+        "the spare network's pasta",
+    );
+    found.unwrap()
+}
+
+/// Waits (bounded) until no pasta of the store runs but the daemon's
+/// spare network's (one at most, its directory there now).
 fn no_pasta_left(d: &Daemon) {
     let needle = d.root.display().to_string();
+    let left = || -> Vec<u32> {
+        let mut all = pastas(&needle);
+        all.extend(pastas(&spare_prefix(d)));
+        if let Some(i) = all.iter().position(|p| spare_dir_of(d, *p).is_some()) {
+            all.remove(i);
+        }
+        all
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !pastas(&needle).is_empty() && Instant::now() < deadline {
+    while !left().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(pastas(&needle), Vec::<u32>::new(), "pasta left behind");
+    assert_eq!(left(), Vec::<u32>::new(), "pasta left behind");
     let mut netns: Vec<String> = mounts_under(&d.root)
         .into_iter()
         .filter(|l| l.contains("nsfs") || l.contains("netns"))
         .collect();
     // A root daemon's namespace files, as its log names them.
     let log = d.log();
+    // The running spare's is its own.
+    let spare = pastas(&spare_prefix(d))
+        .into_iter()
+        .find_map(|p| spare_dir_of(d, p))
+        .and_then(|dir| {
+            dir.file_name()
+                .map(|n| format!("/run/strata/netns/{}", n.to_string_lossy()))
+        });
     let files: Vec<&str> = log
         .lines()
         .filter_map(|l| l.split(" configured the network of ").nth(1))
         .filter_map(|rest| rest.split(' ').next())
-        .filter(|f| f.starts_with("/run/strata/netns/"))
+        .filter(|f| f.starts_with("/run/strata/netns/") && Some(*f) != spare.as_deref())
         .collect();
     let mounted = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     netns.extend(
@@ -401,6 +468,70 @@ fn none_host_and_bridge_interfaces() {
     );
 }
 
+/// A root daemon keeps a namespace with pasta on it for the next
+/// default-network container that asks nothing of pasta: that
+/// container's init is in it, with the MAC inspect shows, and a new spare
+/// follows; the taken spare's pasta and files end with the container. A
+/// container that publishes a port has its own pasta, the spare stays.
+#[test]
+fn a_spare_network_is_the_next_plain_bridge_containers() {
+    use std::os::unix::fs::MetadataExt;
+    let d = require!(net_daemon());
+    let (spare, dir) = spare_pasta(&d, None);
+    let file = format!("/run/strata/netns/{}", dir.file_name().unwrap().to_string_lossy());
+    let ns_of = |pid: u64| std::fs::metadata(format!("/proc/{pid}/ns/net")).unwrap().ino();
+    let pid_of = |id: &str| d.inspect(id)["State"]["Pid"].as_u64().unwrap();
+
+    let port = free_port();
+    let published = ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "busybox",
+            "sleep",
+            "100",
+        ],
+    );
+    assert_ne!(ns_of(pid_of(published.trim())), std::fs::metadata(&file).unwrap().ino());
+    assert_eq!(
+        spare_pasta(&d, None).0,
+        spare,
+        "a container with a port leaves the spare"
+    );
+    ok(&d, &["rm", "-f", published.trim()]);
+
+    let id = ok(&d, &["run", "-d", "busybox", "sleep", "100"]);
+    let id = id.trim();
+    assert_eq!(
+        ns_of(pid_of(id)),
+        std::fs::metadata(&file).unwrap().ino(),
+        "the init is in the spare's namespace"
+    );
+    let mac = d.inspect(id)["NetworkSettings"]["Networks"]["bridge"]["MacAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inside = ok(&d, &["exec", id, "sh", "-c", "cat /sys/class/net/*/address"]);
+    assert!(!mac.is_empty() && inside.lines().any(|l| l == mac), "{mac} in {inside}");
+    let (next, _) = spare_pasta(&d, Some(spare));
+    assert_ne!(next, spare);
+    assert!(
+        std::path::Path::new(&format!("/proc/{spare}")).exists(),
+        "the container's pasta"
+    );
+
+    ok(&d, &["rm", "-f", id]);
+    crate::util::wait_for(
+        || !alive(spare) && !dir.exists(),
+        "the taken spare's pasta and directory to go",
+    );
+    assert!(!std::path::Path::new(&file).exists(), "{file} left");
+    no_pasta_left(&d);
+}
+
 /// After `rm -f`, and after a SIGKILL of the daemon and its restart, no
 /// pasta of this daemon and no namespace file remain.
 #[test]
@@ -419,8 +550,13 @@ fn no_pasta_outlives_its_container_or_a_killed_daemon() {
         d.log().contains(" configured the network of /run/strata/netns/"),
         "the namespace file is not named in the log"
     );
+    let (old_spare, old_dir) = spare_pasta(&d, None);
     d.kill();
     d.spawn();
+    // The killed daemon's spare network is ended, and a new one made.
+    spare_pasta(&d, Some(old_spare));
+    assert!(!old_dir.exists(), "{} left", old_dir.display());
+    assert!(!alive(old_spare), "its pasta left");
     no_pasta_left(&d);
     assert!(http_get(port, Duration::ZERO).is_none());
     // It starts again, with its port.
@@ -428,6 +564,16 @@ fn no_pasta_outlives_its_container_or_a_killed_daemon() {
     assert!(http_get(port, Duration::from_secs(10)).is_some());
     ok(&d, &["rm", "-f", id.trim()]);
     no_pasta_left(&d);
+    // A clean stop ends the spare too, even one being made.
+    for _ in 0..3 {
+        d.stop();
+        // (Killed, not waited for: gone in a moment.)
+        crate::util::wait_for(
+            || pastas(&spare_prefix(&d)).is_empty(),
+            "a stopped daemon's spare to end",
+        );
+        d.spawn();
+    }
 }
 
 /// `apt-get update` in a Debian container on the default network: the
