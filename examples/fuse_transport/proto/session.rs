@@ -25,6 +25,9 @@ use std::thread::JoinHandle;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Classic,
+    /// Classic with reader k pinned to CPU k (mod the CPUs): a control, to
+    /// tell the ring's gain from its pinned queue threads' locality.
+    ClassicPinned,
     Uring,
 }
 
@@ -32,6 +35,7 @@ impl Transport {
     pub fn name(self) -> &'static str {
         match self {
             Transport::Classic => "classic",
+            Transport::ClassicPinned => "classic-pinned",
             Transport::Uring => "uring",
         }
     }
@@ -100,17 +104,23 @@ impl Session {
     fn start(&mut self, transport: Transport, threads: usize) -> io::Result<()> {
         init(&self.dev, transport)?;
         let readers = match transport {
-            Transport::Classic => threads.max(1),
+            Transport::Classic | Transport::ClassicPinned => threads.max(1),
             Transport::Uring => 1,
         };
-        for _ in 0..readers {
+        let cpus = possible_cpus()?;
+        for k in 0..readers {
             let (dev, counters) = (self.dev.clone(), self.counters.clone());
-            self.threads
-                .push(std::thread::spawn(move || classic_loop(&dev, &counters)));
+            let pin = transport == Transport::ClassicPinned;
+            self.threads.push(std::thread::spawn(move || {
+                if pin {
+                    pin_to(k % cpus);
+                }
+                classic_loop(&dev, &counters)
+            }));
         }
         if transport == Transport::Uring {
             let (tx, rx) = mpsc::channel();
-            let queues = possible_cpus()?;
+            let queues = cpus;
             for qid in 0..queues {
                 let queue = Queue::new(self.dev.as_raw_fd(), qid as u16, QUEUE_DEPTH);
                 let (counters, tx) = (self.counters.clone(), tx.clone());

@@ -44,6 +44,9 @@ pub const READ_LEN: usize = 64;
 #[derive(Debug, Clone, Copy)]
 pub struct Measured {
     pub elapsed: Duration,
+    /// CPU time of the whole process (clients and server: the other
+    /// sessions' threads sleep meanwhile), user and system.
+    pub cpu: Duration,
     /// Operations the clients made.
     pub ops: u64,
     /// Requests of the workload's opcode the server saw, by transport.
@@ -62,6 +65,12 @@ impl Measured {
     /// Wall time per request served, in µs.
     pub fn us_per_request(&self) -> f64 {
         self.elapsed.as_secs_f64() * 1e6 / self.requests().max(1) as f64
+    }
+
+    /// CPU time per request served (client and server), in µs: less
+    /// sensitive than wall time to the machine's other load.
+    pub fn cpu_us_per_request(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.requests().max(1) as f64
     }
 }
 
@@ -110,13 +119,14 @@ pub fn run(session: &Session, workload: Workload, clients: usize, ops: u64) -> i
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), process_cpu());
         let results: Vec<io::Result<()>> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("client panicked"))))
             .collect();
-        (start.elapsed(), results)
+        ((start.elapsed(), process_cpu().saturating_sub(cpu_start)), results)
     });
+    let (elapsed, cpu) = elapsed;
     results.into_iter().collect::<io::Result<Vec<()>>>()?;
     let after = (
         c.get(Via::Uring, op),
@@ -126,11 +136,18 @@ pub fn run(session: &Session, workload: Workload, clients: usize, ops: u64) -> i
     drop(files);
     Ok(Measured {
         elapsed,
+        cpu,
         ops,
         via_uring: after.0 - before.0,
         via_dev: after.1 - before.1,
         all: after.2 - before.2,
     })
+}
+
+/// The process's CPU time so far, all threads.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 fn stat_loop(path: &CString, n: u64) -> io::Result<()> {
