@@ -12,33 +12,40 @@ use crate::util::require;
 use proto::session::{Session, Transport};
 use proto::workload::{self, Measured, Workload};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
 
-/// The fuse module's enable_uring switched on while this lives, put back as
-/// it was when dropped (also when the test fails).
-struct UringEnabled {
+/// The tests of this module that set enable_uring take turns.
+static SWITCH: Mutex<()> = Mutex::new(());
+
+/// The fuse module's enable_uring set while this lives, put back as it was
+/// when dropped (also when the test fails).
+struct UringSwitched {
     was: String,
+    _turn: MutexGuard<'static, ()>,
 }
 
-impl Drop for UringEnabled {
+impl Drop for UringSwitched {
     fn drop(&mut self) {
         let _ = std::fs::write(ENABLE_URING, self.was.trim());
     }
 }
 
-/// FUSE over io_uring switched on (root may; the kernel needs 6.14+ built
-/// with CONFIG_FUSE_IO_URING).
-fn uring_enabled() -> Result<UringEnabled, String> {
+/// FUSE over io_uring switched on (`on`) or off: root may; the kernel needs
+/// 6.14+ built with CONFIG_FUSE_IO_URING.
+fn uring_switched(on: bool) -> Result<UringSwitched, String> {
+    let turn = SWITCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let was = std::fs::read_to_string(ENABLE_URING).map_err(|e| {
         format!("{ENABLE_URING}: {e}: this kernel has no FUSE over io_uring (6.14+, CONFIG_FUSE_IO_URING)")
     })?;
-    let guard = UringEnabled { was };
-    std::fs::write(ENABLE_URING, "Y").map_err(|e| format!("cannot switch {ENABLE_URING} on: {e}"))?;
+    let guard = UringSwitched { was, _turn: turn };
+    let want = if on { "Y" } else { "N" };
+    std::fs::write(ENABLE_URING, want).map_err(|e| format!("cannot set {ENABLE_URING} to {want}: {e}"))?;
     match std::fs::read_to_string(ENABLE_URING) {
-        Ok(now) if now.trim() == "Y" => Ok(guard),
-        now => Err(format!("{ENABLE_URING} did not stay on: {now:?}")),
+        Ok(now) if now.trim() == want => Ok(guard),
+        now => Err(format!("{ENABLE_URING} did not stay {want}: {now:?}")),
     }
 }
 
@@ -97,8 +104,63 @@ fn the_classic_fuse_transport_serves_one_request_per_stat_and_read() {
 #[test]
 fn the_io_uring_fuse_transport_serves_every_request_over_the_ring() {
     require!(crate::util::fuse());
-    let _on = require!(uring_enabled());
+    let _on = require!(uring_switched(true));
     let (stat, read) = serve(Transport::Uring, 300);
     assert_one_request_per_op(&stat, true);
     assert_one_request_per_op(&read, true);
+}
+
+#[test]
+fn the_io_uring_fuse_transport_refuses_to_mount_when_the_kernel_does_not_offer_it() {
+    require!(crate::util::fuse());
+    let _off = require!(uring_switched(false));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = match Session::mount(dir.path(), Transport::Uring, 1) {
+        Ok(session) => {
+            let _ = session.unmount();
+            panic!("the io_uring transport mounted with enable_uring off: it would have served over /dev/fuse");
+        }
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("did not offer FUSE_OVER_IO_URING"), "{err}");
+    let table = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let at = dir.path().canonicalize().expect("canonical tempdir");
+    assert!(
+        !table.lines().any(|l| l.split(' ').nth(4) == at.to_str()),
+        "a refused mount is unmounted again"
+    );
+}
+
+/// The replies' structs have the sizes of include/uapi/linux/fuse.h.
+#[test]
+fn the_prototypes_fuse_structs_have_the_kernels_sizes() {
+    use proto::abi;
+    let attr = abi::Attr {
+        ino: 2,
+        size: 4096,
+        mode: 0o100644,
+        nlink: 1,
+    };
+    let sized = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = Vec::new();
+        f(&mut b);
+        b.len()
+    };
+    assert_eq!(sized(&|b| abi::attr_out(&attr, 0, b)), 104, "fuse_attr_out");
+    assert_eq!(sized(&|b| abi::entry_out(&attr, 1, 0, b)), 128, "fuse_entry_out");
+    assert_eq!(sized(&|b| abi::open_out(0, 0, b)), 16, "fuse_open_out");
+    assert_eq!(sized(&abi::statfs_out), 80, "fuse_statfs_out");
+    let init = abi::InitIn::parse(&[0u8; 64]);
+    assert_eq!(abi::init_out(&init, 0).len(), 64, "fuse_init_out");
+    assert_eq!(abi::URING_REQ_HEADER_LEN, 288, "fuse_uring_req_header");
+    // fuse_uring_cmd_req: flags, commit_id, qid at 16.
+    let cmd = abi::uring_cmd_req(0x0102, 3);
+    assert_eq!((cmd[8], cmd[9], cmd[16]), (2, 1, 3));
+    // The 64-bit flags: flags2 read only with FUSE_INIT_EXT.
+    let mut raw = [0u8; 64];
+    raw[12..16].copy_from_slice(&(abi::FUSE_INIT_EXT as u32).to_le_bytes());
+    raw[16..20].copy_from_slice(&((abi::FUSE_OVER_IO_URING >> 32) as u32).to_le_bytes());
+    assert_ne!(abi::InitIn::parse(&raw).flags & abi::FUSE_OVER_IO_URING, 0);
+    raw[12..16].copy_from_slice(&0u32.to_le_bytes());
+    assert_eq!(abi::InitIn::parse(&raw).flags & abi::FUSE_OVER_IO_URING, 0);
 }
