@@ -13,7 +13,8 @@
 //!
 //! The invariants the `unsafe` blocks rely on:
 //! - the buffers and iovecs are heap allocations owned by the `Queue`, never
-//!   moved or resized, freed only in `Drop` after the ring is closed;
+//!   moved or resized, freed only in `Drop`, after the ring is closed and
+//!   only if no entry's command is outstanding (else leaked);
 //! - the kernel touches an entry's buffers only between the submission of
 //!   its command and that command's completion, and only from this thread's
 //!   own system calls (the copies run in the ring's task context), so the
@@ -265,11 +266,19 @@ impl Queue {
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        // Closing the ring first: after it the kernel holds no command of
-        // ours, so no more copies into the buffers.
         drop(self.ring.take());
+        // An entry whose command has not completed may still be handed a
+        // request (and written into) until the kernel's asynchronous ring
+        // teardown cancels it: its buffers are then leaked, not freed. That
+        // happens only when a queue fails part way (a registration
+        // refused); a queue served to the end (`run`) saw every entry's
+        // last completion.
+        if self.in_kernel.iter().any(|&k| k) {
+            return;
+        }
         for e in &mut self.ents {
-            // SAFETY: the ring is closed (above) and each entry freed once.
+            // SAFETY: no command of an entry is outstanding (checked above),
+            // the ring is closed, and each entry is freed once.
             unsafe { e.free() };
         }
     }
