@@ -1,6 +1,10 @@
 //! The benchmarks: the union benchmark's Python package (its oracle of the
 //! overlay rules and the request counts' arithmetic) under its unit tests,
-//! and `strata bench` (src/bench) run for real on its quick fixture.
+//! and `strata bench` (src/bench) run for real on its quick fixture, and
+//! the FUSE transport prototype (examples/fuse_transport) in both transports.
+
+// The prototype server of benches/fuse-transport.sh: /dev/fuse and io_uring.
+mod fuse_transport;
 
 use crate::util::{STRATA, output_within, require, root, text, tools, which};
 use std::path::Path;
