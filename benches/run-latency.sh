@@ -9,6 +9,9 @@
 #               every container gets, with a limit written)
 #   strata-none the same with --network none (a network namespace with lo alone)
 #   strata-bridge  strata run --rm busybox true (the default network: a namespace set up by pasta)
+#   strata-base the first row's command on the binaries in $STRATA_BASELINE (a directory with
+#               another build's stratad and strata, e.g. main before a change), on a daemon
+#               and store of their own; only when it is set
 #   strata-new-shim the first row's command on a second stratad started with --no-spare: each
 #               container on a new shim, its init moved into its cgroups (what a start cost
 #               before the spare shim)
@@ -107,6 +110,23 @@ done
 STRATA=$bin/strata STRATA_HOST=unix://$work/new-shim.sock bash scripts/busybox-image.sh busybox >/dev/null
 run_strata-new-shim() { STRATA_HOST=unix://$work/new-shim.sock "$bin/strata" run --rm --network host busybox true; }
 targets+=(strata-new-shim)
+
+# A baseline build beside this one (e.g. main before a change), on its own
+# daemon and store: the row strata-base, the first row's command.
+if [ -n "${STRATA_BASELINE:-}" ]; then
+    base=$(realpath -m -- "$STRATA_BASELINE")
+    [ -x "$base/stratad" ] && [ -x "$base/strata" ] || die "STRATA_BASELINE=$base has no stratad and strata"
+    "$base/stratad" --root "$work/root-base" -H "unix://$work/base.sock" --pidfile "$work/base.pid" 2>"$work/stratad-base.log" &
+    base_daemon=$!
+    on_exit 'kill -TERM "$base_daemon" 2>/dev/null; wait "$base_daemon" 2>/dev/null'
+    for _ in $(seq 200); do
+        STRATA_HOST=unix://$work/base.sock "$base/strata" version >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    STRATA=$base/strata STRATA_HOST=unix://$work/base.sock bash scripts/busybox-image.sh busybox >/dev/null
+    run_strata-base() { STRATA_HOST=unix://$work/base.sock "$base/strata" run --rm --network host busybox true; }
+    targets+=(strata-base)
+fi
 
 if command -v docker >/dev/null; then
     export DOCKER_CONFIG=$work/docker-config
