@@ -10,6 +10,7 @@ fn main() -> std::io::Result<()> {
         .nth(1)
         .map_or_else(|| PathBuf::from("target/man"), PathBuf::from);
     std::fs::create_dir_all(&dir)?;
+    strata::cli::with_external(vec![strata::bench::command()]);
     let mut root = strata::cli::command();
     root.build();
     let written = write_pages(&dir, &root, "strata")?;

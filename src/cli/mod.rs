@@ -122,7 +122,8 @@ pub fn main() -> i32 {
 /// commands the binary serves itself before the client parses (`strata
 /// bench`), which this module knows only as clap trees.
 pub fn main_with(external: Vec<clap::Command>) -> i32 {
-    let root = external.into_iter().fold(command(), clap::Command::subcommand);
+    with_external(external);
+    let root = command();
     let parsed = root
         .clone()
         .try_get_matches()
@@ -185,9 +186,25 @@ pub(crate) fn write_bytes(out: &mut impl std::io::Write, bytes: &[u8]) -> Result
     })
 }
 
-/// The clap tree of the command line: for completion scripts and man pages.
+/// Verbs the binary serves itself beside the client's (`strata bench`),
+/// given to [`main_with`] or [`with_external`]: in the help, the
+/// completion scripts and the man pages, as the client's verbs are.
+static EXTERNAL: std::sync::OnceLock<Vec<clap::Command>> = std::sync::OnceLock::new();
+
+/// Makes `external` part of [`command`] (once; what man pages are made from).
+pub fn with_external(external: Vec<clap::Command>) {
+    let _ = EXTERNAL.set(external);
+}
+
+/// The clap tree of the command line, the binary's own verbs included:
+/// for parsing, completion scripts and man pages.
 pub fn command() -> clap::Command {
-    <RawArgs as clap::CommandFactory>::command()
+    EXTERNAL
+        .get()
+        .into_iter()
+        .flatten()
+        .cloned()
+        .fold(<RawArgs as clap::CommandFactory>::command(), clap::Command::subcommand)
 }
 
 /// One line of stdin, without its line end.

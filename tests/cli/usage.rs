@@ -127,6 +127,8 @@ fn bash_completion_completes_verbs_and_management_verbs() {
         String::from_utf8(out.stdout).unwrap()
     };
     assert_eq!(complete("strata ru").trim(), "run");
+    // The binary's own verb too.
+    assert_eq!(complete("strata ben").trim(), "bench");
     let image_verbs = complete("strata image p");
     assert!(
         image_verbs.lines().any(|l| l == "pull") && image_verbs.lines().any(|l| l == "prune"),
@@ -147,11 +149,12 @@ mod man_pages;
 #[test]
 fn man_pages_render_for_strata_and_its_verbs() {
     let dir = tempfile::tempdir().unwrap();
+    strata::cli::with_external(vec![strata::bench::command()]);
     let mut root = strata::cli::command();
     root.build();
     let written = man_pages::write_pages(dir.path(), &root, "strata").unwrap();
     assert!(written > 80, "{written}");
-    for page in ["strata", "strata-run", "strata-container-ls"] {
+    for page in ["strata", "strata-run", "strata-container-ls", "strata-bench"] {
         let path = dir.path().join(format!("{page}.1"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(&format!(".TH {page} 1")), "{text}");
