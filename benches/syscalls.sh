@@ -19,6 +19,8 @@
 #   readdir    find over the whole tree, cold: listings with their
 #              attributes (readdirplus) and directory lookups (per entry)
 #   stat warm  with -s: the same stats again (the kernel's caches answer)
+#   find low   find over the lower tree alone, cold, on a fresh mount (an
+#              empty upper: the three before have the created files in it)
 # Timed (no strace), ROUNDS rounds (default 5), binaries and option sets
 # interleaved, medians: untar of 10,000 small files into a fresh mount
 # (with sync -f), a cold find over 10,000 lower files on a fresh mount, and
@@ -124,7 +126,7 @@ count() {
 per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "syscalls per operation (strace -c on the server)"
-printf '%-40s %-24s %8s %10s %10s %8s%s\n' binary options create "lookup up" "lookup low" readdir "${store:+  stat warm}"
+printf '%-40s %-24s %8s %10s %10s %8s %9s%s\n' binary options create "lookup up" "lookup low" readdir "find low" "${store:+  stat warm}"
 for b in "$@"; do
     for o in "${sets[@]}"; do
         mount_fs "$b" "$o"
@@ -144,8 +146,13 @@ for b in "$@"; do
         rd=$(count "find . -printf ''")
         entries=$(find "$work/mnt" | wc -l)
         unmount_fs
-        printf '%-40s %-24s %8s %10s %10s %8s%s\n' "$b" "${o:-(none)}" "$(per "$c" 3000)" \
-            "$(per "$lu" 3000)" "$(per "$ll" 3000)" "$(per "$rd" "$entries")" \
+        mount_fs "$b" "$o"
+        cold
+        fl=$(count "find . -printf ''")
+        low_entries=$(find "$work/mnt" | wc -l)
+        unmount_fs
+        printf '%-40s %-24s %8s %10s %10s %8s %9s%s\n' "$b" "${o:-(none)}" "$(per "$c" 3000)" \
+            "$(per "$lu" 3000)" "$(per "$ll" 3000)" "$(per "$rd" "$entries")" "$(per "$fl" "$low_entries")" \
             "${store:+ $(printf '%11s' "$(per "$lw" 3000)")}"
     done
 done
