@@ -25,7 +25,7 @@
 //!   would take);
 //! - `st_dev`, `st_blksize`: the layer root's (taken once, at mount).
 
-use super::layer::{ListEntry, Listing, kind_of};
+use super::layer::{Layer, ListEntry, Listing, kind_of};
 use crate::layers::index::{EntryKind, FLAG_HARDLINK, LayerIndex, Record};
 use rustix::fs::Stat;
 use std::collections::{HashMap, HashSet};
@@ -154,6 +154,46 @@ impl IndexedAttrs {
             });
         }
         Some(Listing::new(entries, whiteouts))
+    }
+}
+
+/// A store layer's answers from its index (`Layer`'s fields are its module's
+/// and this one's).
+impl Layer {
+    /// How many names the inode whose first name is `first` has in this
+    /// store layer's index (1 for a name without hard links).
+    pub(super) fn names_of(&self, index: &LayerIndex<crate::sys::ImmutableMap>, first: &[u8]) -> usize {
+        1 + self.alias_groups(index).get(first).map_or(0, Vec::len)
+    }
+
+    /// The hard-linked names of a store layer, by first name: made once, in
+    /// one pass over the index.
+    pub(super) fn alias_groups(&self, index: &LayerIndex<crate::sys::ImmutableMap>) -> &HashMap<Vec<u8>, Vec<Vec<u8>>> {
+        self.alias_groups.get_or_init(|| {
+            let mut groups: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+            for r in index.iter() {
+                if r.flags() & FLAG_HARDLINK != 0 && !matches!(r.kind(), EntryKind::Dir | EntryKind::Whiteout) {
+                    groups.entry(r.target().to_vec()).or_default().push(r.path().to_vec());
+                }
+            }
+            groups
+        })
+    }
+
+    /// For a lower store layer: the object at `path` as its index shows it,
+    /// without a syscall (None for a path the index has not, or a whiteout).
+    pub(super) fn indexed_stat(&self, path: &[u8]) -> Option<Stat> {
+        let (attrs, index) = (self.indexed.as_ref()?, self.index.as_ref()?);
+        let found = index.find(path).filter(|(_, r)| r.kind() != EntryKind::Whiteout)?;
+        Some(attrs.stat(index, path, found, |first| self.names_of(index, first)))
+    }
+
+    /// For a lower store layer: the inode number its index gives `path`
+    /// (what `stat` shows as `st_ino`).
+    pub fn indexed_ino(&self, path: &[u8]) -> Option<u64> {
+        let (attrs, index) = (self.indexed.as_ref()?, self.index.as_ref()?);
+        let (pos, rec) = index.find(path)?;
+        Some(attrs.ino(index, pos, rec))
     }
 }
 

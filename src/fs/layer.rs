@@ -106,11 +106,11 @@ pub struct Layer {
     /// For a layer of Strata's store: its index, which holds the whiteouts
     /// and opaque markers (never on disk there) and the true owner, mode and
     /// device numbers (a rootless store could not set them on disk).
-    index: Option<LayerIndex<crate::sys::ImmutableMap>>,
+    pub(super) index: Option<LayerIndex<crate::sys::ImmutableMap>>,
     /// For a lower layer of the store (immutable while mounted, as its
     /// index is): what answers its attributes and listings from the index,
     /// with no syscall (see `indexed`).
-    indexed: Option<IndexedAttrs>,
+    pub(super) indexed: Option<IndexedAttrs>,
     /// For a lower layer of plain directories: each directory's entries,
     /// read once (lower layers never change), so that a lookup that misses
     /// this layer costs no syscall, however many layers there are.
@@ -130,7 +130,7 @@ pub struct Layer {
     overrides: bool,
     /// For a layer of the store: its hard-linked names, by first name
     /// (made at the first copy-up of one).
-    alias_groups: std::sync::OnceLock<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
+    pub(super) alias_groups: std::sync::OnceLock<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
 }
 
 #[derive(Default)]
@@ -309,42 +309,6 @@ impl Layer {
         let mut out = vec![first.clone()];
         out.extend(self.alias_groups(index).get(&first).into_iter().flatten().cloned());
         out
-    }
-
-    /// How many names the inode whose first name is `first` has in this
-    /// store layer's index (1 for a name without hard links).
-    fn names_of(&self, index: &LayerIndex<crate::sys::ImmutableMap>, first: &[u8]) -> usize {
-        1 + self.alias_groups(index).get(first).map_or(0, Vec::len)
-    }
-
-    /// The hard-linked names of a store layer, by first name: made once, in
-    /// one pass over the index.
-    fn alias_groups(&self, index: &LayerIndex<crate::sys::ImmutableMap>) -> &HashMap<Vec<u8>, Vec<Vec<u8>>> {
-        self.alias_groups.get_or_init(|| {
-            let mut groups: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
-            for r in index.iter() {
-                if r.flags() & FLAG_HARDLINK != 0 && !matches!(r.kind(), EntryKind::Dir | EntryKind::Whiteout) {
-                    groups.entry(r.target().to_vec()).or_default().push(r.path().to_vec());
-                }
-            }
-            groups
-        })
-    }
-
-    /// For a lower store layer: the object at `path` as its index shows it,
-    /// without a syscall (None for a path the index has not, or a whiteout).
-    fn indexed_stat(&self, path: &[u8]) -> Option<Stat> {
-        let (attrs, index) = (self.indexed.as_ref()?, self.index.as_ref()?);
-        let found = index.find(path).filter(|(_, r)| r.kind() != EntryKind::Whiteout)?;
-        Some(attrs.stat(index, path, found, |first| self.names_of(index, first)))
-    }
-
-    /// For a lower store layer: the inode number its index gives `path`
-    /// (what `stat` shows as `st_ino`).
-    pub fn indexed_ino(&self, path: &[u8]) -> Option<u64> {
-        let (attrs, index) = (self.indexed.as_ref()?, self.index.as_ref()?);
-        let (pos, rec) = index.find(path)?;
-        Some(attrs.ino(index, pos, rec))
     }
 
     /// Whether `probe` answers from `listing` alone: a plain lower layer,
