@@ -129,3 +129,24 @@ fn a_store_layers_inode_numbers_are_stable_and_shared_by_hard_links() {
     assert_eq!(numbers(&m, "data"), before, "and so does a remount after it");
     assert_eq!(fs::read_to_string(m.m("data/a")).unwrap(), "written\n");
 }
+
+#[test]
+fn a_metacopy_file_reads_its_data_from_a_store_layer_by_the_index_number() {
+    require!(fuse());
+    let d = Daemon::start();
+    let mut m = Mount::prepare(0);
+    m.lowers = vec![store_layer(&d)];
+    m.options = "metacopy=on".into();
+    m.mount();
+    let before = fs::symlink_metadata(m.m("data/big")).unwrap().ino();
+    // Its metadata up, its data left in the store layer, named by number.
+    fs::set_permissions(m.m("data/big"), fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(super::allocated(&m.upper.join("data/big")) < 8192, "no data copied");
+    for step in ["mounted", "remounted"] {
+        assert_eq!(fs::read(m.m("data/big")).unwrap(), vec![7u8; 5000], "{step}: the data");
+        let md = fs::symlink_metadata(m.m("data/big")).unwrap();
+        assert_eq!((md.ino(), md.mode() & 0o7777), (before, 0o600), "{step}");
+        m.unmount();
+        m.mount();
+    }
+}
