@@ -3,31 +3,44 @@
 # one or more stratafs binaries side by side (a build before a change and
 # one after, say). As root:
 #
-#   bash benches/syscalls.sh [-r ROUNDS] [-o OPTIONS]... STRATAFS...
+#   bash benches/syscalls.sh [-r ROUNDS] [-o OPTIONS]... [-s] [-k] STRATAFS...
 #
 # Each -o adds a set of mount options to try (default: none); every binary
-# runs with every set. Counted with `strace -c` on all of the server's
+# runs with every set. -s makes the lower layer a layer of Strata's store
+# (the tree imported by a private stratad, `strata` and `stratad` from
+# $STRATA_BINS, default target/release; the daemon is stopped before the
+# mounts), whose attributes stratafs answers from its index; the timed part
+# then mounts it too. -k adds kernel overlayfs (over the plain tree) to the
+# timed part, as the reference the others are a ratio of. Counted with `strace -c` on all of the server's
 # threads (so slower than normal: the counts matter, not the time):
 #   create     tar -x of 3,000 small files into a fresh mount (per file)
 #   lookup up  after a remount, stat of each of those upper files by path
 #   lookup low stat of each of 3,000 lower files by path, cold (per file)
 #   readdir    find over the whole tree, cold: listings with their
 #              attributes (readdirplus) and directory lookups (per entry)
+#   stat warm  with -s: the same stats again (the kernel's caches answer)
+#   find low   find over the lower tree alone, cold, on a fresh mount (an
+#              empty upper: the three before have the created files in it)
 # Timed (no strace), ROUNDS rounds (default 5), binaries and option sets
 # interleaved, medians: untar of 10,000 small files into a fresh mount
-# (with sync -f), and a cold find over 10,000 lower files on a fresh mount.
+# (with sync -f), a cold find over 10,000 lower files on a fresh mount, and
+# a cold stat of 3,000 of them.
 set -euo pipefail
 rounds=5
 sets=()
-while getopts "r:o:" opt; do
+store=""
+kernel=""
+while getopts "r:o:sk" opt; do
     case $opt in
     r) rounds=$OPTARG ;;
     o) sets+=("$OPTARG") ;;
+    s) store=1 ;;
+    k) kernel=1 ;;
     *) exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] || { echo "usage: $0 [-r ROUNDS] [-o OPTIONS]... STRATAFS..." >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 [-r ROUNDS] [-o OPTIONS]... [-s] [-k] STRATAFS..." >&2; exit 2; }
 # The binaries as given, before lib.sh moves to the repository's root.
 bins=()
 for b in "$@"; do bins+=("$(realpath -m -- "$b")"); done
@@ -61,13 +74,28 @@ tar -C "$work/src/t10" -cf "$work/t10.tar" .
 (cd "$work/lower" && find . -type f | sort) | awk "NR <= 3000" > "$work/lower.list"
 (cd "$work/src/t3" && find . -type f | sort) > "$work/upper.list"
 
+# The lower layer stratafs mounts: the tree itself, or (-s) the store's
+# layer made of it (a directory with root/ and index).
+lower=$work/lower
+if [ -n "$store" ]; then
+    bin=${STRATA_BINS:-$bin}
+    tar -C "$work/lower" -cf "$work/lower.tar" .
+    start_daemon
+    "$bin/strata" import "$work/lower.tar" lower:1 >/dev/null
+    layer=$("$bin/strata" inspect lower:1 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["RootFS"]["Layers"][0][7:])')
+    stop_daemon
+    lower=$work/root/layers/$layer
+    [ -f "$lower/index" ] && [ -d "$lower/root" ] || die "no store layer at $lower"
+    echo "lower layer: the store's $lower"
+fi
+
 mount_fs() { # BINARY OPTIONS: fresh upper and work, mounted in the foreground in the background
     rm -rf "$work/upper" "$work/work"
     mkdir -p "$work/upper" "$work/work"
     remount "$@"
 }
 remount() {
-    local opts="lowerdir=$work/lower,upperdir=$work/upper,workdir=$work/work${2:+,$2}"
+    local opts="lowerdir=$lower,upperdir=$work/upper,workdir=$work/work${2:+,$2}"
     "$1" -f -o "$opts" "$work/mnt" 2>/dev/null &
     pid=$!
     for _ in $(seq 500); do mountpoint -q "$work/mnt" && return; sleep 0.01; done
@@ -98,7 +126,7 @@ count() {
 per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "syscalls per operation (strace -c on the server)"
-printf '%-40s %-24s %8s %10s %10s %8s\n' binary options create "lookup up" "lookup low" readdir
+printf '%-40s %-24s %8s %10s %10s %8s %9s%s\n' binary options create "lookup up" "lookup low" readdir "find low" "${store:+  stat warm}"
 for b in "$@"; do
     for o in "${sets[@]}"; do
         mount_fs "$b" "$o"
@@ -108,42 +136,66 @@ for b in "$@"; do
         cold
         lu=$(count "xargs -a $work/upper.list stat -c %s")
         ll=$(count "xargs -a $work/lower.list stat -c %s")
+        if [ -n "$store" ]; then
+            # Warm: the kernel's caches answer (an hour by default).
+            lw=$(count "xargs -a $work/lower.list stat -c %s")
+        fi
         unmount_fs
         remount "$b" "$o"
         cold
         rd=$(count "find . -printf ''")
         entries=$(find "$work/mnt" | wc -l)
         unmount_fs
-        printf '%-40s %-24s %8s %10s %10s %8s\n' "$b" "${o:-(none)}" "$(per "$c" 3000)" \
-            "$(per "$lu" 3000)" "$(per "$ll" 3000)" "$(per "$rd" "$entries")"
+        mount_fs "$b" "$o"
+        cold
+        fl=$(count "find . -printf ''")
+        low_entries=$(find "$work/mnt" | wc -l)
+        unmount_fs
+        printf '%-40s %-24s %8s %10s %10s %8s %9s%s\n' "$b" "${o:-(none)}" "$(per "$c" 3000)" \
+            "$(per "$lu" 3000)" "$(per "$ll" 3000)" "$(per "$rd" "$entries")" "$(per "$fl" "$low_entries")" \
+            "${store:+ $(printf '%11s' "$(per "$lw" 3000)")}"
     done
 done
 
 echo
 echo "timed: $rounds rounds, interleaved, milliseconds (median; every run)"
-declare -A untar find
+# Targets: every binary with every option set, and (-k) kernel overlayfs,
+# whose lower is the plain tree (the same content as the store's layer).
+keys=()
+for b in "$@"; do for o in "${sets[@]}"; do keys+=("$b|$o"); done; done
+[ -z "$kernel" ] || keys+=("kernel overlayfs|")
+mount_key() { # KEY: a fresh upper and work, mounted
+    if [ "$1" = "kernel overlayfs|" ]; then
+        rm -rf "$work/upper" "$work/work"
+        mkdir -p "$work/upper" "$work/work"
+        mount -t overlay overlay -o "lowerdir=$work/lower,upperdir=$work/upper,workdir=$work/work" "$work/mnt"
+        pid=""
+    else
+        mount_fs "${1%%|*}" "${1#*|}"
+    fi
+}
+declare -A untar find statc
 ms() { local s=$EPOCHREALTIME; eval "$1" >/dev/null 2>&1; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 for r in $(seq "$rounds"); do
-    for b in "$@"; do
-        for o in "${sets[@]}"; do
-            k="$b|$o"
-            mount_fs "$b" "$o"
-            cold
-            untar[$k]+="$(ms "tar -C $work/mnt -xf $work/t10.tar && sync -f $work/mnt") "
-            unmount_fs
-            mount_fs "$b" "$o"
-            cold
-            find[$k]+="$(ms "find $work/mnt -printf ''") "
-            unmount_fs
-        done
+    for k in "${keys[@]}"; do
+        mount_key "$k"
+        cold
+        untar[$k]+="$(ms "tar -C $work/mnt -xf $work/t10.tar && sync -f $work/mnt") "
+        unmount_fs
+        mount_key "$k"
+        cold
+        find[$k]+="$(ms "find $work/mnt -printf ''") "
+        unmount_fs
+        mount_key "$k"
+        cold
+        statc[$k]+="$(ms "cd $work/mnt && xargs -a $work/lower.list stat -c %s") "
+        unmount_fs
     done
 done
 median() { local m; read -r m _ < <(median_min_max $1); echo "$m"; }
-printf '%-40s %-24s %10s %10s   %s\n' binary options untar find "runs (untar | find)"
-for b in "$@"; do
-    for o in "${sets[@]}"; do
-        k="$b|$o"
-        printf '%-40s %-24s %10s %10s   %s| %s\n' "$b" "${o:-(none)}" "$(median "${untar[$k]}")" \
-            "$(median "${find[$k]}")" "${untar[$k]}" "${find[$k]}"
-    done
+printf '%-40s %-24s %10s %10s %10s   %s\n' binary options untar find "stat cold" "runs (untar | find | stat cold)"
+for k in "${keys[@]}"; do
+    o=${k#*|}
+    printf '%-40s %-24s %10s %10s %10s   %s| %s| %s\n' "${k%%|*}" "${o:-(none)}" "$(median "${untar[$k]}")" \
+        "$(median "${find[$k]}")" "$(median "${statc[$k]}")" "${untar[$k]}" "${find[$k]}" "${statc[$k]}"
 done

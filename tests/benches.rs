@@ -265,3 +265,37 @@ fn a_rootless_strata_bench_measures_stratafs_and_says_what_it_could_not() {
     assert!(row[2].ends_with(" ms"), "stratafs measured: {row:?}");
     assert_eq!(mounts_under(&work), Vec::<String>::new(), "nothing is left mounted");
 }
+
+#[test]
+fn strata_bench_store_lowers_mounts_layers_of_the_store_for_stratafs() {
+    require!(crate::util::fuse());
+    require!(root());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (work, out) = (dir.path().join("work"), dir.path().join("out"));
+    let args = ["--store-lowers", "--peers", "overlay", "--workload", "stat_cold"];
+    let run = bench(&work, &out, &args);
+    assert!(run.status.success(), "{}", text(&run));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("store lowers: "), "the layers were made: {err}");
+    for n in 0..4 {
+        let layer = work.join(format!("fixture-quick/store-layers/S{n}"));
+        assert!(
+            layer.join("index").is_file() && layer.join("root").is_dir(),
+            "{}",
+            layer.display()
+        );
+    }
+    // Its results were checked against the fixture's merged view.
+    let md = std::fs::read_to_string(out.join("bench.md")).expect("bench.md");
+    assert!(!md.contains("Problems"), "{md}");
+    assert!(table_row(&md, "stat_cold")[3].contains('×'), "{md}");
+    // A second run reuses them, and stratafs (only) mounts them: with one
+    // index made unreadable, it alone cannot mount.
+    std::fs::write(work.join("fixture-quick/store-layers/S0/index"), b"not an index").unwrap();
+    let again = bench(&work, &out, &args);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!err.contains("store lowers: "), "{err}");
+    let md = std::fs::read_to_string(out.join("bench.md")).expect("bench.md");
+    assert!(md.contains("stratafs: not measured"), "{md}");
+    assert!(!md.contains("kernel overlayfs: not measured"), "{md}");
+}

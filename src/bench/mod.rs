@@ -14,6 +14,7 @@ pub mod fixture;
 pub mod report;
 pub mod requests;
 pub mod runner;
+pub mod store_lowers;
 pub mod svg;
 pub mod targets;
 pub mod workloads;
@@ -79,6 +80,9 @@ pub struct Options {
     /// A fixture a tenth the size (64 MiB big file): a run in about a minute
     #[arg(long)]
     quick: bool,
+    /// stratafs mounts the lower layers as layers of Strata's store (made once beside the fixture), answering their attributes from the index; the peers mount the plain ones
+    #[arg(long)]
+    store_lowers: bool,
     /// Where the report goes: bench.md, bench.csv, runs.csv, requests.csv, bench.svg
     #[arg(long, value_name = "DIR", default_value = "strata-bench")]
     out: PathBuf,
@@ -185,9 +189,19 @@ fn run(options: Options) -> Result<i32, Error> {
         scale,
         &|l| progress.log(l),
     )?;
+    let store_lowers = if options.store_lowers {
+        Some(store_lowers::prepare(
+            &fx.lowers(),
+            &fx.dir.join("store-layers"),
+            &|l| progress.log(l),
+        )?)
+    } else {
+        None
+    };
     let started = std::time::Instant::now();
     let runner = runner::Runner {
         fx: &fx,
+        store_lowers: store_lowers.as_deref(),
         dirs: runner::Dirs::new(&work),
         stop: &stop,
         progress: &progress,

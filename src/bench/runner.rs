@@ -126,6 +126,8 @@ impl Dirs {
 
 pub struct Runner<'a> {
     pub fx: &'a Fixture,
+    /// `--store-lowers`: what stratafs mounts instead of the fixture's lowers.
+    pub store_lowers: Option<&'a [PathBuf]>,
     pub dirs: Dirs,
     pub stop: &'a AtomicBool,
     pub progress: &'a Progress,
@@ -139,6 +141,7 @@ impl Runner<'_> {
             let mounted = self.dirs.fresh_scratch().and_then(|(upper, work)| {
                 let layers = Layers {
                     lowers: &self.fx.lowers(),
+                    store_lowers: self.store_lowers,
                     upper: &upper,
                     work: &work,
                 };
@@ -229,6 +232,7 @@ impl Runner<'_> {
         let lowers = self.fx.lowers();
         let layers = Layers {
             lowers: &lowers,
+            store_lowers: self.store_lowers,
             upper: &upper,
             work: &work,
         };

@@ -177,6 +177,8 @@ pub fn fuse_overlayfs_version(text: &str) -> Option<String> {
 /// Where a mount's layers are.
 pub struct Layers<'a> {
     pub lowers: &'a [PathBuf],
+    /// The same layers in the store's format, for stratafs (`--store-lowers`).
+    pub store_lowers: Option<&'a [PathBuf]>,
     pub upper: &'a Path,
     pub work: &'a Path,
 }
@@ -195,7 +197,11 @@ impl Target {
         for d in [layers.upper, layers.work, mnt] {
             std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
         }
-        let lowers: Vec<String> = layers.lowers.iter().map(|p| p.display().to_string()).collect();
+        let lowers = match (&self.kind, layers.store_lowers) {
+            (Kind::Stratafs(_), Some(store)) => store,
+            _ => layers.lowers,
+        };
+        let lowers: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
         let mut opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             lowers.join(":"),

@@ -2,6 +2,7 @@
 //! the on-disk markers of every format the peers write.
 
 use super::FsResult;
+use super::indexed::IndexedAttrs;
 use super::locks;
 use super::override_stat;
 use crate::layers::index::{EntryKind, FLAG_HARDLINK, LayerIndex};
@@ -105,7 +106,11 @@ pub struct Layer {
     /// For a layer of Strata's store: its index, which holds the whiteouts
     /// and opaque markers (never on disk there) and the true owner, mode and
     /// device numbers (a rootless store could not set them on disk).
-    index: Option<LayerIndex<crate::sys::ImmutableMap>>,
+    pub(super) index: Option<LayerIndex<crate::sys::ImmutableMap>>,
+    /// For a lower layer of the store (immutable while mounted, as its
+    /// index is): what answers its attributes and listings from the index,
+    /// with no syscall (see `indexed`).
+    pub(super) indexed: Option<IndexedAttrs>,
     /// For a lower layer of plain directories: each directory's entries,
     /// read once (lower layers never change), so that a lookup that misses
     /// this layer costs no syscall, however many layers there are.
@@ -125,7 +130,7 @@ pub struct Layer {
     overrides: bool,
     /// For a layer of the store: its hard-linked names, by first name
     /// (made at the first copy-up of one).
-    alias_groups: std::sync::OnceLock<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
+    pub(super) alias_groups: std::sync::OnceLock<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
 }
 
 #[derive(Default)]
@@ -153,6 +158,16 @@ pub struct Listing {
 }
 
 impl Listing {
+    pub fn new(entries: Vec<ListEntry>, whiteouts: HashSet<Vec<u8>>) -> Listing {
+        let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| entries[a as usize].name.cmp(&entries[b as usize].name));
+        Listing {
+            entries,
+            by_name,
+            whiteouts,
+        }
+    }
+
     /// The entry named `name`: one binary search.
     pub fn find(&self, name: &[u8]) -> Option<&ListEntry> {
         let i = self
@@ -237,9 +252,16 @@ impl Layer {
         let index_path = path.join("index");
         if index_path.is_file() && path.join("root").is_dir() {
             let index = LayerIndex::open(&index_path)?;
+            let root = BeneathDir::open(&path.join("root"))?;
+            let indexed = if lower {
+                Some(IndexedAttrs::new(root.stat_self()?))
+            } else {
+                None
+            };
             return Ok(Layer {
-                root: BeneathDir::open(&path.join("root"))?,
+                root,
                 index: Some(index),
+                indexed,
                 listings: None,
                 markers: None,
                 dirs: Mutex::default(),
@@ -251,6 +273,7 @@ impl Layer {
         Ok(Layer {
             root: BeneathDir::open(&path)?,
             index: None,
+            indexed: None,
             listings: lower.then(|| Mutex::new(HashMap::new())),
             markers: lower.then(|| Mutex::new(HashMap::new())),
             dirs: Mutex::default(),
@@ -278,23 +301,13 @@ impl Layer {
         let Some(entry) = index.get(path) else {
             return Vec::new();
         };
-        let first = if entry.to_entry().flags & FLAG_HARDLINK != 0 {
-            entry.to_entry().target
+        let first = if entry.flags() & FLAG_HARDLINK != 0 {
+            entry.target().to_vec()
         } else {
             path.to_vec()
         };
-        let groups = self.alias_groups.get_or_init(|| {
-            let mut groups: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
-            for r in index.iter() {
-                let e = r.to_entry();
-                if e.flags & FLAG_HARDLINK != 0 && !matches!(e.kind, EntryKind::Dir | EntryKind::Whiteout) {
-                    groups.entry(e.target).or_default().push(r.path().to_vec());
-                }
-            }
-            groups
-        });
         let mut out = vec![first.clone()];
-        out.extend(groups.get(&first).into_iter().flatten().cloned());
+        out.extend(self.alias_groups(index).get(&first).into_iter().flatten().cloned());
         out
     }
 
@@ -312,6 +325,10 @@ impl Layer {
     /// The entries of the directory `dir` (None where this layer has no
     /// directory there): kept for lower layers, read afresh otherwise.
     pub fn listing(&self, dir: &[u8]) -> FsResult<Option<Arc<Listing>>> {
+        if let (Some(attrs), Some(index)) = (&self.indexed, &self.index) {
+            // No syscall: the index lists the extracted tree.
+            return Ok(attrs.listing(index, dir).map(Arc::new));
+        }
         if let Some(cache) = &self.listings
             && let Some(l) = locks::lock(cache).get(dir)
         {
@@ -381,13 +398,7 @@ impl Layer {
             });
         }
         whiteouts.extend(self.indexed_whiteouts(dir));
-        let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
-        by_name.sort_unstable_by(|&a, &b| entries[a as usize].name.cmp(&entries[b as usize].name));
-        Ok(Some(Arc::new(Listing {
-            entries,
-            by_name,
-            whiteouts,
-        })))
+        Ok(Some(Arc::new(Listing::new(entries, whiteouts))))
     }
 
     /// The directory at `dir`, from `dirs` or opened (beneath the root).
@@ -431,10 +442,15 @@ impl Layer {
         self.held_dir(dir)?.stat(name)
     }
 
-    /// What the object at `path` is, as the mount shows it: its disk stat
-    /// with, in a store layer, the index's type, mode, owner and device
-    /// numbers, and where overrides are kept, the override's.
+    /// What the object at `path` is, as the mount shows it: in a lower
+    /// store layer, what its index says (no syscall: see `indexed`);
+    /// otherwise its disk stat with, in a store layer, the index's type,
+    /// mode, owner and device numbers, and where overrides are kept, the
+    /// override's.
     pub fn stat(&self, path: &[u8]) -> io::Result<Stat> {
+        if let Some(st) = self.indexed_stat(path) {
+            return Ok(st);
+        }
         let st = self.stat_entry(path)?;
         self.shown(path, st)
     }

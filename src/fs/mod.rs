@@ -13,6 +13,7 @@ mod config;
 mod copy_up;
 pub mod export;
 mod hardlinks;
+mod indexed;
 mod layer;
 mod locks;
 mod nodes;

@@ -2,7 +2,9 @@
 //! once: `(layer + 1) << 48 | st_ino` of the object in the layer where it
 //! first appeared (kept across copy-up in an origin xattr), and 1 for the
 //! root. Numbers are therefore stable across remounts of the same layers,
-//! and `readdir`'s `d_ino` is computed by the same rule as `lookup`'s.
+//! and `readdir`'s `d_ino` is computed by the same rule as `lookup`'s. A
+//! lower layer of the store has no disk `st_ino` asked for: its index gives
+//! one (see `indexed`), by which the same rule numbers its objects.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

@@ -280,6 +280,35 @@ impl<'a> Record<'a> {
     pub fn kind(&self) -> EntryKind {
         EntryKind::from_u8(self.rec[24]).unwrap_or(EntryKind::File)
     }
+    // The fields one by one, without `to_entry`'s copies of the strings:
+    // what a stat answered from the index reads.
+    pub fn flags(&self) -> u8 {
+        self.rec[25]
+    }
+    pub fn mode(&self) -> u32 {
+        u32_at(self.rec, 28)
+    }
+    pub fn uid(&self) -> u32 {
+        u32_at(self.rec, 32)
+    }
+    pub fn gid(&self) -> u32 {
+        u32_at(self.rec, 36)
+    }
+    /// The device numbers (major, minor).
+    pub fn rdev(&self) -> (u32, u32) {
+        (u32_at(self.rec, 40), u32_at(self.rec, 44))
+    }
+    pub fn size(&self) -> u64 {
+        u64_at(self.rec, 48)
+    }
+    /// The modification time (seconds, nanoseconds).
+    pub fn mtime(&self) -> (i64, u32) {
+        (u64_at(self.rec, 56) as i64, u32_at(self.rec, 64))
+    }
+    /// The symlink target, or a hard link's first name.
+    pub fn target(&self) -> &'a [u8] {
+        self.str(1)
+    }
     pub fn to_entry(&self) -> Entry {
         let r = self.rec;
         Entry {
@@ -388,6 +417,12 @@ impl<B: AsRef<[u8]>> LayerIndex<B> {
 
     /// One binary search: O(log n) whatever the layer's size.
     pub fn get(&self, path: &[u8]) -> Option<Record<'_>> {
+        self.find(path).map(|(_, rec)| rec)
+    }
+
+    /// `get`, with the record's position: `0..len()`, fixed for as long as
+    /// the index (which is immutable) is, so a stable number for the path.
+    pub fn find(&self, path: &[u8]) -> Option<(usize, Record<'_>)> {
         let (mut lo, mut hi) = (0, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -395,7 +430,7 @@ impl<B: AsRef<[u8]>> LayerIndex<B> {
             match rec.path().cmp(path) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(rec),
+                std::cmp::Ordering::Equal => return Some((mid, rec)),
             }
         }
         None
@@ -435,6 +470,11 @@ impl<B: AsRef<[u8]>> LayerIndex<B> {
     /// its name. A child directory's subtree is skipped with one binary
     /// search, so this costs O(children × log n) however deep the tree.
     pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = (&'a [u8], Record<'a>)> + 'a {
+        self.children_at(dir).map(|(name, _, rec)| (name, rec))
+    }
+
+    /// `children`, each with its record's position (see `find`).
+    pub fn children_at<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = (&'a [u8], usize, Record<'a>)> + 'a {
         let prefix = dir_prefix(dir);
         let mut at = self.lower_bound(&prefix);
         std::iter::from_fn(move || {
@@ -451,7 +491,7 @@ impl<B: AsRef<[u8]>> LayerIndex<B> {
                 match rest.iter().position(|&c| c == b'/') {
                     None => {
                         at += 1;
-                        return Some((rest, rec));
+                        return Some((rest, at - 1, rec));
                     }
                     // A grandchild whose parent is not itself listed (a
                     // malformed index): skip its subtree all the same.
@@ -511,6 +551,14 @@ mod tests {
         assert_eq!(idx.get(b"gone").unwrap().kind(), EntryKind::Whiteout);
         assert_eq!(idx.get(b"").unwrap().kind(), EntryKind::Dir);
         assert!(idx.get(b"etc/shadow").is_none());
+        let (pos, rec) = idx.find(b"etc/passwd").unwrap();
+        assert_eq!(idx.iter().nth(pos).unwrap().path(), b"etc/passwd", "find's position");
+        assert_eq!(
+            (rec.size(), rec.mode(), rec.flags(), rec.mtime()),
+            (10, 0o644, 0, (0, 0))
+        );
+        let link = idx.get(b"passwd-link").unwrap();
+        assert_eq!((link.flags(), link.target()), (FLAG_HARDLINK, &b"etc/passwd"[..]));
         let paths: Vec<&[u8]> = idx.iter().map(|r| r.path()).collect();
         assert_eq!(
             paths,
@@ -557,6 +605,9 @@ mod tests {
         // "b" is not listed (a malformed index): its subtree is still skipped.
         assert_eq!(names(b""), ["a", "a-b", "ab", "c"]);
         assert_eq!(names(b"a"), ["b", "d"]);
+        for (_, pos, rec) in idx.children_at(b"a") {
+            assert_eq!(idx.find(rec.path()).map(|(p, _)| p), Some(pos));
+        }
         assert_eq!(names(b"a/b"), ["c"]);
         assert_eq!(names(b"b"), ["x"]);
         assert!(names(b"c").is_empty());

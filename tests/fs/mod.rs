@@ -87,3 +87,5 @@ mod requests;
 mod permissions;
 // FUSE_HANDLE_KILLPRIV_V2: set-id bits and capabilities cleared by the server on write, truncate, chown.
 mod killpriv;
+// A lower store layer's attributes from its index: no disk stat, stable inode numbers.
+mod indexed;

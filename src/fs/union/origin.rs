@@ -46,8 +46,12 @@ impl UnionFs {
             tracing::warn!("a metacopy file names layer {}, which this mount has not", data.layer);
             return Err(FsError::IO);
         }
-        let file = self.layers[data.layer].open_file(&data.path, OFlags::RDONLY)?;
-        if !data.is(rustix::fs::fstat(&file)?.st_ino) {
+        let layer = &self.layers[data.layer];
+        let file = layer.open_file(&data.path, OFlags::RDONLY)?;
+        // A lower store layer's numbers are its index's (a record made
+        // before they were carries the disk's, which is checked too).
+        let indexed = layer.indexed_ino(&data.path);
+        if !indexed.is_some_and(|i| data.is(i)) && !data.is(rustix::fs::fstat(&file)?.st_ino) {
             tracing::warn!(
                 "the data of a metacopy file is no longer at {} in layer {}",
                 String::from_utf8_lossy(&data.path),
