@@ -286,11 +286,11 @@ impl Engine {
             Some(spare) => spare.start(&spec, stdio),
             None => run::start(&self.helper, &spec, stdio),
         };
-        // The next start's spares, made while this container runs.
+        // The next start's spares, made while this container runs (the
+        // network's whenever its slot is empty: a start that failed after
+        // taking it, before here, made none).
         self.refill_spare();
-        if spare_network.is_some() {
-            self.refill_spare_network();
-        }
+        self.refill_spare_network();
         let process = match started {
             Ok(p) => {
                 if let Some(n) = spare_network {
