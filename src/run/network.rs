@@ -342,13 +342,7 @@ impl SpareNetwork {
 /// A new network namespace bound onto `file` (under [`NETNS_DIR`]), with
 /// no process in it: made by a thread of its own, which ends at once.
 fn make_netns(file: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(NETNS_DIR)
-        .map_err(io_err("creating /run/strata/netns"))?;
-    std::fs::write(file, b"").map_err(io_err("creating the network namespace file"))?;
+    prepare_netns_file(file)?;
     let target = file.to_path_buf();
     // A thread's network namespace is its own (no other thread of the
     // daemon moves), and the bind keeps the namespace once it has ended.
@@ -435,17 +429,23 @@ fn netns_file(dir: &Path) -> PathBuf {
     Path::new(NETNS_DIR).join(dir.file_name().unwrap_or_default())
 }
 
-/// Binds the init's network namespace onto its [`netns_file`].
-fn bind_netns(dir: &Path, init_pid: u32) -> Result<PathBuf, Error> {
+/// `file` (under [`NETNS_DIR`], made private if missing) as an empty
+/// file, for a namespace to be bound onto.
+fn prepare_netns_file(file: &Path) -> Result<(), Error> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(NETNS_DIR)
         .map_err(io_err("creating /run/strata/netns"))?;
+    std::fs::write(file, b"").map_err(io_err("creating the network namespace file"))
+}
+
+/// Binds the init's network namespace onto its [`netns_file`].
+fn bind_netns(dir: &Path, init_pid: u32) -> Result<PathBuf, Error> {
     let file = netns_file(dir);
     let _ = crate::sys::unmount_lazy(&file);
-    std::fs::write(&file, b"").map_err(io_err("creating the network namespace file"))?;
+    prepare_netns_file(&file)?;
     let source = format!("/proc/{init_pid}/ns/net");
     if let Err(e) = rustix::mount::mount_bind(source.as_str(), &file) {
         let _ = std::fs::remove_file(&file);
