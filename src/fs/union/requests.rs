@@ -2,9 +2,9 @@
 //! filesystem's speed is driven by (a request is a round trip through the
 //! kernel; times are noisy here, counts are not).
 //!
-//! One relaxed atomic add per request, in the handler that serves it. What
-//! fuser answers itself (INIT, DESTROY, INTERRUPT, opcodes we do not
-//! implement) is not seen here; the kernel's `fuse:fuse_request_send`
+//! One relaxed atomic add per request, in the handler that serves it
+//! (BATCH_FORGET once per message, whatever its nodes). Opcodes we do not
+//! implement are not seen here; the kernel's `fuse:fuse_request_send`
 //! tracepoint sees everything (`benches/union/requests.py`).
 
 use std::fmt::Write as _;
@@ -63,6 +63,10 @@ opcodes! {
     Readdirplus => "READDIRPLUS",
     Lseek => "LSEEK",
     CopyFileRange => "COPY_FILE_RANGE",
+    BatchForget => "BATCH_FORGET",
+    Init => "INIT",
+    Destroy => "DESTROY",
+    Interrupt => "INTERRUPT",
 }
 
 /// The counts since the mount, one per [`Op`].
