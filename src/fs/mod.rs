@@ -136,7 +136,7 @@ pub fn mount_background(cfg: &MountConfig) -> io::Result<fuse::BackgroundSession
 /// Mounts `fs` (made from `cfg`) at `cfg`'s mount point, to be served by
 /// [`fuse::Session::run`] or [`fuse::Session::spawn`].
 pub fn mount_union(fs: UnionFs, cfg: &MountConfig) -> io::Result<fuse::Session<UnionFs>> {
-    fuse::Session::mount(fs, &cfg.mountpoint, &session_config(cfg))
+    fuse::Session::mount(fs, &cfg.mountpoint, &session_config(cfg), cfg.transport)
 }
 
 /// Unmounts the FUSE mount at `dir` now, refusing as `umount` does when

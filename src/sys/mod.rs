@@ -14,7 +14,7 @@
 //! inherited descriptors, the loopback `ioctl`), each with why it is sound;
 //! `fdpass` passes descriptors over unix sockets (`SCM_RIGHTS`); `fuse_dev`
 //! the `/dev/fuse` ioctls (cloning a reader's descriptor, passthrough
-//! backings); `xattr` calls
+//! backings); `uring` the rings of FUSE over io_uring and their buffers; `xattr` calls
 //! `getxattrat`, which `rustix` does not wrap yet; `seccomp` installs a
 //! compiled seccomp program and `bpf` loads and attaches a cgroup device
 //! program (the containers' confinement).
@@ -37,6 +37,8 @@ mod process;
 pub mod seccomp;
 #[allow(unsafe_code)]
 pub mod signals;
+#[allow(unsafe_code)]
+pub mod uring;
 #[allow(unsafe_code)]
 pub mod xattr;
 

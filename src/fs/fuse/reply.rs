@@ -42,6 +42,11 @@ impl Reply {
         self.silent = true;
     }
 
+    /// Whether the request gets no answer (`none`).
+    pub fn is_silent(&self) -> bool {
+        self.silent
+    }
+
     /// The bytes to write, header length filled in; None for no answer.
     pub fn finish(&mut self) -> Option<&[u8]> {
         if self.silent {

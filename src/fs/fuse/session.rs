@@ -18,6 +18,7 @@
 //! writing the [`Reply`]. The kernel ending the connection (unmount,
 //! abort) makes every read fail with ENODEV: the readers end cleanly.
 
+use super::abi::init as init_flags;
 use super::notify::Notifier;
 use super::reply::Reply;
 use super::request::{Header, Malformed, Operation, Request};
@@ -65,6 +66,32 @@ fn send_on(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
             Ok(_) => return Ok(()),
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// How requests travel from the kernel (`transport=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// FUSE over io_uring when the kernel offers it at INIT (the fuse
+    /// module's `enable_uring` is on), else /dev/fuse.
+    #[default]
+    Auto,
+    /// read(2) and write(2) on /dev/fuse.
+    Classic,
+    /// FUSE over io_uring, or no mount.
+    Uring,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Transport, ()> {
+        match s {
+            "auto" => Ok(Transport::Auto),
+            "classic" => Ok(Transport::Classic),
+            "uring" => Ok(Transport::Uring),
+            _ => Err(()),
         }
     }
 }
@@ -122,12 +149,17 @@ pub trait Filesystem: Send + Sync + 'static {
     fn serve(&self, req: &Request<'_>, reply: &mut Reply);
     /// The session ended (every reader done).
     fn destroy(&self);
+    /// One request came over an io_uring queue (counted apart).
+    fn over_ring(&self) {}
 }
 
 /// fuser's `Filesystem` for `fuser::Session::new`, which answers FUSE_INIT:
 /// it lends the kernel's offer to our filesystem and passes its asks on.
 struct Handshake<F> {
     fs: Arc<Mutex<Option<F>>>,
+    transport: Transport,
+    /// Set when FUSE_OVER_IO_URING was asked for.
+    ring: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<F: Filesystem> fuser::Filesystem for Handshake<F> {
@@ -143,6 +175,26 @@ impl<F: Filesystem> fuser::Filesystem for Handshake<F> {
             minor: config.kernel_abi().1,
         };
         fs.init(&mut init)?;
+        let ring = match self.transport {
+            Transport::Classic => false,
+            Transport::Auto => init.offers(init_flags::OVER_IO_URING),
+            Transport::Uring if init.offers(init_flags::OVER_IO_URING) => true,
+            Transport::Uring => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "transport=uring: the kernel does not offer FUSE over io_uring \
+                     (kernel 6.14+, /sys/module/fuse/parameters/enable_uring must be Y)",
+                ));
+            }
+        };
+        if ring {
+            init.add(init_flags::OVER_IO_URING);
+            // A ring entry's payload must hold max_write and max_pages
+            // pages: max_write comes down from fuser's 16 MiB to the
+            // 256 pages the kernel allows (1 MiB with 4 KiB pages).
+            let _ = config.set_max_write(super::uring::payload_len() as u32);
+            self.ring.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         config
             .add_capabilities(fuser::InitFlags::from_bits_retain(init.requested))
             .map_err(|f| io::Error::other(format!("capabilities not offered: {f:?}")))?;
@@ -156,7 +208,7 @@ impl<F: Filesystem> fuser::Filesystem for Handshake<F> {
 /// Who may use the mount, checked per request as fuser did (`allow_root`:
 /// the kernel knows only `allow_other`).
 #[derive(Clone, Copy)]
-struct Access {
+pub(super) struct Access {
     acl: fuser::SessionACL,
     owner: u32,
 }
@@ -207,6 +259,8 @@ pub struct Session<F: Filesystem> {
     readers: Readers,
     /// fuser's session: the mount, unmounted when dropped.
     mount: Box<dyn Unmount>,
+    /// The io_uring queues' threads (none over /dev/fuse alone).
+    queues: Vec<JoinHandle<io::Result<()>>>,
 }
 
 /// How the requests are read.
@@ -220,16 +274,22 @@ struct Readers {
 impl<F: Filesystem> Session<F> {
     /// Mounts `fs` at `mountpoint` with `config` (its mount options, who
     /// may use it, its reader threads); FUSE_INIT is answered on return.
-    pub fn mount(fs: F, mountpoint: &Path, config: &fuser::Config) -> io::Result<Session<F>> {
+    pub fn mount(fs: F, mountpoint: &Path, config: &fuser::Config, transport: Transport) -> io::Result<Session<F>> {
         let slot = Arc::new(Mutex::new(Some(fs)));
-        let mount = fuser::Session::new(Handshake { fs: slot.clone() }, mountpoint, config)?;
+        let ring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handshake = Handshake {
+            fs: slot.clone(),
+            transport,
+            ring: ring.clone(),
+        };
+        let mount = fuser::Session::new(handshake, mountpoint, config)?;
         let fd = mount.as_fd().try_clone_to_owned()?;
         let fs = locks::lock(&slot)
             .take()
             .ok_or_else(|| io::Error::other("the filesystem was not handed back"))?;
         let channel = Channel(Arc::new(fd));
         fs.connected(&channel);
-        Ok(Session {
+        let mut session = Session {
             fs: Arc::new(fs),
             channel,
             readers: Readers {
@@ -241,7 +301,46 @@ impl<F: Filesystem> Session<F> {
                 },
             },
             mount: Box::new(mount),
-        })
+            queues: Vec::new(),
+        };
+        if ring.load(std::sync::atomic::Ordering::Relaxed) {
+            // On an error the session is dropped: unmounted.
+            session.start_queues()?;
+        }
+        Ok(session)
+    }
+
+    /// Whether requests come over io_uring queues.
+    pub fn over_uring(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
+    /// A queue per possible CPU, each on a thread pinned to its CPU, its
+    /// entries registered before this returns (a refusal is an error).
+    fn start_queues(&mut self) -> io::Result<()> {
+        let cpus = super::uring::possible_cpus()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let payload_len = super::uring::payload_len();
+        for qid in 0..cpus {
+            let dev = self.channel.fd().try_clone_to_owned()?;
+            let queue = crate::sys::uring::RingQueue::new(dev, qid as u16, super::uring::QUEUE_DEPTH, payload_len);
+            let (fs, tx, access) = (self.fs.clone(), tx.clone(), self.readers.access);
+            let thread = std::thread::Builder::new()
+                .name(format!("stratafs-q{qid}"))
+                .spawn(move || {
+                    super::uring::pin_to(qid);
+                    let mut entry = super::uring::Entry::new(payload_len);
+                    queue.serve(|r| drop(tx.send(r)), |h, p| entry.answer(&*fs, access, h, p))
+                })?;
+            self.queues.push(thread);
+        }
+        // Every queue says whether the kernel took its entries (a thread
+        // that ended without saying is an error too).
+        for _ in 0..cpus {
+            rx.recv()
+                .map_err(|_| io::Error::other("an io_uring queue thread ended early"))??;
+        }
+        Ok(())
     }
 
     pub fn notifier(&self) -> Notifier {
@@ -251,7 +350,7 @@ impl<F: Filesystem> Session<F> {
     /// Serves the mount until the kernel ends it, then ends the
     /// filesystem (`destroy`) and the mount (if still there).
     pub fn run(self) -> io::Result<()> {
-        let res = serve(&self.fs, &self.channel, self.readers);
+        let res = serve(&self.fs, &self.channel, self.readers, self.queues);
         self.fs.destroy();
         drop(self.mount);
         res
@@ -265,12 +364,13 @@ impl<F: Filesystem> Session<F> {
             channel,
             readers,
             mount,
+            queues,
         } = self;
         let ch = channel.clone();
         let thread = std::thread::Builder::new()
             .name("stratafs-session".into())
             .spawn(move || {
-                let res = serve(&fs, &ch, readers);
+                let res = serve(&fs, &ch, readers, queues);
                 fs.destroy();
                 res
             })?;
@@ -282,9 +382,15 @@ impl<F: Filesystem> Session<F> {
     }
 }
 
-/// Runs the readers until each has seen the connection end.
-fn serve<F: Filesystem>(fs: &Arc<F>, channel: &Channel, readers: Readers) -> io::Result<()> {
-    let mut threads: Vec<JoinHandle<io::Result<()>>> = Vec::with_capacity(readers.count);
+/// Runs the readers until each has seen the connection end (and waits for
+/// the io_uring `queues`, which end with it).
+fn serve<F: Filesystem>(
+    fs: &Arc<F>,
+    channel: &Channel,
+    readers: Readers,
+    queues: Vec<JoinHandle<io::Result<()>>>,
+) -> io::Result<()> {
+    let mut threads = queues;
     let mut res = Ok(());
     for i in 0..readers.count {
         let fd = match (i, readers.clone_fd) {
@@ -334,27 +440,9 @@ fn read_loop<F: Filesystem>(fs: &F, fd: BorrowedFd<'_>, access: Access) -> io::R
             Err(rustix::io::Errno::NODEV) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let mut last = false;
-        match Request::parse(&buf[..n]) {
-            Ok(req) => {
-                reply.start(req.header.unique);
-                last = matches!(req.op, Operation::Destroy);
-                if access.refuses(&req.header, &req.op) {
-                    reply.error(libc::EACCES);
-                } else {
-                    fs.serve(&req, &mut reply);
-                }
-            }
-            Err(Malformed(Some(h))) => {
-                tracing::warn!("a malformed FUSE request (opcode {}, {n} bytes): EIO", h.opcode);
-                reply.start(h.unique);
-                reply.error(libc::EIO);
-            }
-            Err(Malformed(None)) => {
-                tracing::warn!("a FUSE request shorter than its header ({n} bytes): dropped");
-                continue;
-            }
-        }
+        let Some(last) = handle(fs, access, &buf[..n], &mut reply, false) else {
+            continue;
+        };
         if let Some(bytes) = reply.finish() {
             match send_on(fd, bytes) {
                 // ENOENT: the caller was interrupted and waits no more.
@@ -366,6 +454,42 @@ fn read_loop<F: Filesystem>(fs: &F, fd: BorrowedFd<'_>, access: Access) -> io::R
         }
         if last {
             return Ok(());
+        }
+    }
+}
+
+/// Decodes the request in `buf` (read from /dev/fuse, or from a ring
+/// entry: `ring`) and serves it into `reply`: whether it was the last
+/// (DESTROY); None when there is no one to answer (a request shorter than
+/// its header).
+pub(super) fn handle<F: Filesystem>(fs: &F, access: Access, buf: &[u8], reply: &mut Reply, ring: bool) -> Option<bool> {
+    match Request::parse(buf) {
+        Ok(req) => {
+            reply.start(req.header.unique);
+            // Counted as the opcodes are: those not served are not.
+            if ring && !matches!(req.op, Operation::Unknown) {
+                fs.over_ring();
+            }
+            if access.refuses(&req.header, &req.op) {
+                reply.error(libc::EACCES);
+            } else {
+                fs.serve(&req, reply);
+            }
+            Some(matches!(req.op, Operation::Destroy))
+        }
+        Err(Malformed(Some(h))) => {
+            tracing::warn!(
+                "a malformed FUSE request (opcode {}, {} bytes): EIO",
+                h.opcode,
+                buf.len()
+            );
+            reply.start(h.unique);
+            reply.error(libc::EIO);
+            Some(false)
+        }
+        Err(Malformed(None)) => {
+            tracing::warn!("a FUSE request shorter than its header ({} bytes): dropped", buf.len());
+            None
         }
     }
 }

@@ -90,6 +90,10 @@ impl Filesystem for UnionFs {
         Ok(())
     }
 
+    fn over_ring(&self) {
+        self.requests.count_over_ring();
+    }
+
     fn connected(&self, channel: &Channel) {
         let _ = self.channel.set(channel.clone());
     }
