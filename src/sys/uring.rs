@@ -296,3 +296,14 @@ fn with_len(sqe: squeue::Entry128, len: u32) -> squeue::Entry128 {
     // SAFETY: as above, back to the same type.
     unsafe { std::mem::transmute::<[u8; 128], squeue::Entry128>(raw) }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_command_names_its_commit_and_queue_where_the_kernel_reads_them() {
+        // struct fuse_uring_cmd_req: flags (u64), commit_id (u64), qid (u16).
+        let cmd = super::uring_cmd_req(0x0102, 3);
+        assert_eq!((cmd[8], cmd[9], cmd[16]), (2, 1, 3));
+        assert!(cmd[..8].iter().all(|&b| b == 0));
+    }
+}

@@ -303,9 +303,18 @@ impl<F: Filesystem> Session<F> {
             mount: Box::new(mount),
             queues: Vec::new(),
         };
-        if ring.load(std::sync::atomic::Ordering::Relaxed) {
-            // On an error the session is dropped: unmounted.
-            session.start_queues()?;
+        if ring.load(std::sync::atomic::Ordering::Relaxed)
+            && let Err(e) = session.start_queues()
+        {
+            // The kernel uses the ring only once every queue has its
+            // entries: until then (here, for good) requests come over
+            // /dev/fuse. `auto` carries on so; `uring` does not mount (the
+            // session dropped: unmounted).
+            if transport == Transport::Uring {
+                return Err(e);
+            }
+            tracing::warn!("FUSE over io_uring offered but not usable ({e}); serving over /dev/fuse");
+            session.queues.clear();
         }
         Ok(session)
     }
