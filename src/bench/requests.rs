@@ -66,6 +66,8 @@ pub fn parse(text: &str) -> Option<Counts> {
         let n: u64 = n.trim().parse().ok()?;
         if name == "TOTAL" {
             total = Some(n);
+        } else if name == "URING" {
+            // Of the total, those served over io_uring: not an opcode.
         } else {
             counts.insert(name.to_string(), n);
         }
@@ -93,6 +95,7 @@ mod tests {
         assert_eq!(parse("LOOKUP 3\nTOTAL 4\n"), None);
         assert_eq!(parse("LOOKUP x\nTOTAL 0\n"), None);
         assert_eq!(parse("TOTAL 0\n"), Some(Counts::new()));
+        assert_eq!(parse("LOOKUP 3\nTOTAL 3\nURING 2\n").map(|c| c.len()), Some(1));
     }
 
     #[test]

@@ -104,13 +104,8 @@ fn serve(cfg: &MountConfig, report: bool) {
     if let Some(path) = cfg.request_counts.clone() {
         report_counts_on_sigusr1(fs.request_counts(), path);
     }
-    let config = strata::fs::session_config(cfg);
-    let notifier = fs.notifier_slot();
-    let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {
-        Ok(s) => {
-            let _ = notifier.set(s.notifier());
-            s
-        }
+    let session = match strata::fs::mount_union(fs, cfg) {
+        Ok(s) => s,
         Err(e) => {
             say(&format!("mounting {}: {e}", cfg.mountpoint.display()));
             std::process::exit(1);

@@ -74,7 +74,7 @@ pub(super) struct Live {
 pub(super) struct RunHandles {
     pub(super) process: Arc<run::Running>,
     /// The union mount; dropping it unmounts.
-    pub(super) mount: Option<fuser::BackgroundSession>,
+    pub(super) mount: Option<crate::fs::fuse::BackgroundSession>,
     pub(super) stdin: Arc<Stdin>,
     pub(super) pty: Option<Arc<OwnedFd>>,
     /// What every exec'd process gets too.

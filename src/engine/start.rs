@@ -53,7 +53,7 @@ pub(super) fn init_layer(store_root: &std::path::Path) -> io::Result<PathBuf> {
 
 /// Mounts the container's root (its image's layers, `lowers` topmost
 /// first, under its writable layer) at `merged/`, served by this process.
-pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuser::BackgroundSession> {
+pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<crate::fs::fuse::BackgroundSession> {
     // A finished run's detach, still to come, would take this mount away.
     c.finish_teardown();
     let merged = c.dir.join("merged");
@@ -79,7 +79,7 @@ pub(super) fn mount_root(c: &Container, lowers: Vec<PathBuf>) -> io::Result<fuse
 
 /// A root session a start made or took but did not use: back to the
 /// `strata mount` that holds the root, or ended.
-fn give_back_root(c: &Container, mount: fuser::BackgroundSession) {
+fn give_back_root(c: &Container, mount: crate::fs::fuse::BackgroundSession) {
     let mut live = c.lock();
     match live.user_mount.as_mut() {
         Some(held) => held.idle = Some(mount),

@@ -72,7 +72,7 @@ struct UserMount {
     view: MountView,
     /// The directory the daemon made (`mounts/<id>`), removed at unmount.
     owned: Option<PathBuf>,
-    session: fuser::BackgroundSession,
+    session: crate::fs::fuse::BackgroundSession,
 }
 
 /// The daemon's user mounts.
@@ -266,7 +266,7 @@ impl Engine {
         req: &MountRequest,
         image: &crate::layers::ImageSummary,
         dir: &Path,
-    ) -> Result<(fuser::BackgroundSession, Option<PathBuf>, Option<PathBuf>), Error> {
+    ) -> Result<(crate::fs::fuse::BackgroundSession, Option<PathBuf>, Option<PathBuf>), Error> {
         let store = self.store.root();
         let (upper, work) = match &req.upper {
             Some(u) => {
@@ -445,7 +445,7 @@ fn end_session(m: UserMount) {
 #[derive(Default)]
 pub(super) struct HeldRoot {
     /// The root's session while no run holds it.
-    pub(super) idle: Option<fuser::BackgroundSession>,
+    pub(super) idle: Option<crate::fs::fuse::BackgroundSession>,
     /// Mounted for a user at `merged/` itself (`strata mount CONTAINER`).
     at_merged: bool,
     /// Where the root is bound besides (root only).

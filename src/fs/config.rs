@@ -61,6 +61,9 @@ pub struct MountConfig {
     /// FILE at unmount (and by `stratafs` on SIGUSR1); see
     /// `union::requests`. An absolute path outside the mount.
     pub request_counts: Option<PathBuf>,
+    /// `transport=auto|classic|uring`: how requests travel (see
+    /// `fuse::Transport`); `auto` by default.
+    pub transport: crate::fs::fuse::Transport,
     /// Options accepted for compatibility but not acted on (yet), and
     /// unknown ones: both are warned about, as fuse-overlayfs does.
     pub ignored: Vec<String>,
@@ -98,6 +101,7 @@ impl MountConfig {
             metacopy: false,
             privileges_in_xattrs: false,
             request_counts: None,
+            transport: crate::fs::fuse::Transport::Auto,
             ignored: Vec::new(),
         }
     }
@@ -262,6 +266,11 @@ pub fn parse_mount_args<I: IntoIterator<Item = String>>(args: I) -> Result<Mount
                 }
             }
             "privileges_in_xattrs" => cfg.privileges_in_xattrs = true,
+            "transport" => {
+                cfg.transport = need(key, value)?
+                    .parse()
+                    .map_err(|()| OptionsError::BadValue(opt.clone()))?
+            }
             "request_counts" => {
                 let path = PathBuf::from(need(key, value)?);
                 if !path.is_absolute() || path.file_name().is_none() {
@@ -326,6 +335,12 @@ mod tests {
         let c = parse_mount_args(args("-o lowerdir=/a,privileges_in_xattrs /m")).unwrap();
         assert!(c.privileges_in_xattrs && c.ignored.is_empty());
         assert_eq!(c.request_counts, None);
+        assert_eq!(c.transport, crate::fs::fuse::Transport::Auto);
+        let c = parse_mount_args(args("-o lowerdir=/a,transport=uring /m")).unwrap();
+        assert_eq!(c.transport, crate::fs::fuse::Transport::Uring);
+        let c = parse_mount_args(args("-o lowerdir=/a,transport=classic /m")).unwrap();
+        assert_eq!(c.transport, crate::fs::fuse::Transport::Classic);
+        assert!(parse_mount_args(args("-o lowerdir=/a,transport=ring /m")).is_err());
         let c = parse_mount_args(args("-o lowerdir=/a,request_counts=/tmp/n /m")).unwrap();
         assert_eq!(c.request_counts, Some(PathBuf::from("/tmp/n")));
         for bad in ["request_counts=rel", "request_counts", "request_counts=/"] {

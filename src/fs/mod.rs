@@ -12,6 +12,7 @@ pub mod changes;
 mod config;
 mod copy_up;
 pub mod export;
+pub mod fuse;
 mod hardlinks;
 mod indexed;
 mod layer;
@@ -128,18 +129,20 @@ pub fn session_config(cfg: &MountConfig) -> fuser::Config {
 
 /// Mounts a union served by threads of this process (as `stratad` does for
 /// container roots). Dropping the session unmounts it.
-pub fn mount_background(cfg: &MountConfig) -> io::Result<fuser::BackgroundSession> {
-    let fs = UnionFs::new(cfg)?;
-    let notifier = fs.notifier_slot();
-    let session = fuser::Session::new(fs, &cfg.mountpoint, &session_config(cfg))?;
-    let _ = notifier.set(session.notifier());
-    session.spawn()
+pub fn mount_background(cfg: &MountConfig) -> io::Result<fuse::BackgroundSession> {
+    mount_union(UnionFs::new(cfg)?, cfg)?.spawn()
+}
+
+/// Mounts `fs` (made from `cfg`) at `cfg`'s mount point, to be served by
+/// [`fuse::Session::run`] or [`fuse::Session::spawn`].
+pub fn mount_union(fs: UnionFs, cfg: &MountConfig) -> io::Result<fuse::Session<UnionFs>> {
+    fuse::Session::mount(fs, &cfg.mountpoint, &session_config(cfg), cfg.transport)
 }
 
 /// Unmounts the FUSE mount at `dir` now, refusing as `umount` does when
 /// it is busy (EBUSY): root calls `umount2`; any other user has
 /// `fusermount3 -u` do it (the kernel lets only root unmount). Its
-/// session's threads then end; join them with `BackgroundSession::join`.
+/// session's threads then end; join them with `fuse::BackgroundSession::join`.
 pub fn unmount(dir: &std::path::Path) -> io::Result<()> {
     if crate::sys::is_root() {
         return Ok(rustix::mount::unmount(dir, rustix::mount::UnmountFlags::empty())?);

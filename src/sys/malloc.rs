@@ -3,8 +3,8 @@
 //! glibc raises its mmap threshold whenever a large block that was mapped
 //! is freed (up to 32 MiB), so later blocks of that size come from the
 //! arena heaps instead — and `calloc` then zeroes them, touching every
-//! page, and a freed one stays resident. fuser allocates a 16 MiB request
-//! buffer per FUSE thread of every mount: after the first mount ended,
+//! page, and a freed one stays resident. The FUSE loop allocates a 16 MiB
+//! request buffer per reader thread of every mount (as fuser did): after the first mount ended,
 //! each container's mount cost ~32 MiB of resident memory that stayed
 //! after the container was gone (13 MB per container, measured). A fixed
 //! threshold keeps large blocks mapped: untouched pages cost nothing and

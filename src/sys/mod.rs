@@ -12,7 +12,9 @@
 //! `rustix` wraps each syscall safely; `process` holds the few wrappers the
 //! container runner needs (spawning with kept descriptors, `unshare`,
 //! inherited descriptors, the loopback `ioctl`), each with why it is sound;
-//! `fdpass` passes descriptors over unix sockets (`SCM_RIGHTS`); `xattr` calls
+//! `fdpass` passes descriptors over unix sockets (`SCM_RIGHTS`); `fuse_dev`
+//! the `/dev/fuse` ioctls (cloning a reader's descriptor, passthrough
+//! backings); `uring` the rings of FUSE over io_uring and their buffers; `xattr` calls
 //! `getxattrat`, which `rustix` does not wrap yet; `seccomp` installs a
 //! compiled seccomp program and `bpf` loads and attaches a cgroup device
 //! program (the containers' confinement).
@@ -22,6 +24,8 @@ mod beneath;
 pub mod bpf;
 mod credentials;
 mod fdpass;
+#[allow(unsafe_code)]
+mod fuse_dev;
 mod lock;
 #[allow(unsafe_code)]
 mod malloc;
@@ -34,11 +38,14 @@ pub mod seccomp;
 #[allow(unsafe_code)]
 pub mod signals;
 #[allow(unsafe_code)]
+pub mod uring;
+#[allow(unsafe_code)]
 pub mod xattr;
 
 pub use beneath::{BeneathDir, Name, NameError};
 pub use credentials::{ProcessCredentials, process_credentials};
 pub use fdpass::{recv_with_fds, send_with_fds};
+pub use fuse_dev::{clone_fuse_dev, close_backing, open_backing};
 pub use lock::LockFile;
 pub use malloc::keep_large_blocks_mapped;
 pub use map::ImmutableMap;

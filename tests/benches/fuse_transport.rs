@@ -8,46 +8,11 @@
 #[path = "../../examples/fuse_transport/proto/mod.rs"]
 mod proto;
 
-use crate::util::require;
+use crate::util::{require, uring_switched};
 use proto::session::{Session, Transport};
 use proto::workload::{self, Measured, Workload};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-
-const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
-
-/// The tests of this module that set enable_uring take turns.
-static SWITCH: Mutex<()> = Mutex::new(());
-
-/// The fuse module's enable_uring set while this lives, put back as it was
-/// when dropped (also when the test fails).
-struct UringSwitched {
-    was: String,
-    _turn: MutexGuard<'static, ()>,
-}
-
-impl Drop for UringSwitched {
-    fn drop(&mut self) {
-        let _ = std::fs::write(ENABLE_URING, self.was.trim());
-    }
-}
-
-/// FUSE over io_uring switched on (`on`) or off: root may; the kernel needs
-/// 6.14+ built with CONFIG_FUSE_IO_URING.
-fn uring_switched(on: bool) -> Result<UringSwitched, String> {
-    let turn = SWITCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let was = std::fs::read_to_string(ENABLE_URING).map_err(|e| {
-        format!("{ENABLE_URING}: {e}: this kernel has no FUSE over io_uring (6.14+, CONFIG_FUSE_IO_URING)")
-    })?;
-    let guard = UringSwitched { was, _turn: turn };
-    let want = if on { "Y" } else { "N" };
-    std::fs::write(ENABLE_URING, want).map_err(|e| format!("cannot set {ENABLE_URING} to {want}: {e}"))?;
-    match std::fs::read_to_string(ENABLE_URING) {
-        Ok(now) if now.trim() == want => Ok(guard),
-        now => Err(format!("{ENABLE_URING} did not stay {want}: {now:?}")),
-    }
-}
 
 /// Mounts the prototype by `transport`, runs `ops` stats from one client and
 /// `ops` reads from two, unmounts (whatever happened), and returns the two
@@ -152,10 +117,8 @@ fn the_prototypes_fuse_structs_have_the_kernels_sizes() {
     assert_eq!(sized(&abi::statfs_out), 80, "fuse_statfs_out");
     let init = abi::InitIn::parse(&[0u8; 64]);
     assert_eq!(abi::init_out(&init, 0).len(), 64, "fuse_init_out");
-    assert_eq!(abi::URING_REQ_HEADER_LEN, 288, "fuse_uring_req_header");
-    // fuse_uring_cmd_req: flags, commit_id, qid at 16.
-    let cmd = abi::uring_cmd_req(0x0102, 3);
-    assert_eq!((cmd[8], cmd[9], cmd[16]), (2, 1, 3));
+    // The ring's own structs are the library's (src/sys/uring.rs tests them).
+    assert_eq!(strata::sys::uring::URING_HEADER_LEN, 288, "fuse_uring_req_header");
     // The 64-bit flags: flags2 read only with FUSE_INIT_EXT.
     let mut raw = [0u8; 64];
     raw[12..16].copy_from_slice(&(abi::FUSE_INIT_EXT as u32).to_le_bytes());

@@ -23,7 +23,7 @@ fn changes_made_beside_the_mount_show_once_invalidated() {
     assert!(cfg.timeout.as_secs() >= 3600, "long cache times by default");
     let fs_ = strata::fs::UnionFs::new(&cfg).unwrap();
     let invalidator = fs_.invalidator();
-    let session = fuser::spawn_mount(fs_, &m.mnt, &strata::fs::session_config(&cfg)).unwrap();
+    let session = strata::fs::mount_union(fs_, &cfg).unwrap().spawn().unwrap();
     invalidator.attach(session.notifier());
 
     fs::write(m.m("file"), "old").unwrap();

@@ -89,3 +89,5 @@ mod permissions;
 mod killpriv;
 // A lower store layer's attributes from its index: no disk stat, stable inode numbers.
 mod indexed;
+// FUSE over io_uring (transport=): requests over the rings, refused when not offered.
+mod uring;

@@ -151,8 +151,8 @@ fn the_counts_agree_with_the_kernels_tracepoint() {
     fs::remove_file(m.m("f0")).unwrap();
     let sent = trace.stop();
     drop(trace);
-    // FORGET travels on its own queue, without the tracepoint; what fuser
-    // answers itself (INIT, INTERRUPT) stratafs never sees. A request is
+    // FORGET travels on its own queue, without the tracepoint (INIT came
+    // before the trace, INTERRUPT is counted as the rest). A request is
     // traced when queued: the server may not have taken the last RELEASE
     // yet, so ask again until the counts agree (or time runs out).
     let served = |after: &BTreeMap<String, u64>, op: &str| after.get(op).unwrap_or(&0) - before.get(op).unwrap_or(&0);

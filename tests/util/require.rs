@@ -157,3 +157,38 @@ pub fn debian_tar() -> Result<PathBuf, String> {
     *made = Some(result.clone());
     result
 }
+
+const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
+
+/// The tests that set enable_uring (the prototype's, stratafs's over
+/// io_uring) take turns.
+static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The fuse module's enable_uring set while this lives, put back as it was
+/// when dropped (also when the test fails).
+pub struct UringSwitched {
+    was: String,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for UringSwitched {
+    fn drop(&mut self) {
+        let _ = std::fs::write(ENABLE_URING, self.was.trim());
+    }
+}
+
+/// FUSE over io_uring switched on (`on`) or off: root may; the kernel needs
+/// 6.14+ built with CONFIG_FUSE_IO_URING.
+pub fn uring_switched(on: bool) -> Result<UringSwitched, String> {
+    let turn = SWITCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let was = std::fs::read_to_string(ENABLE_URING).map_err(|e| {
+        format!("{ENABLE_URING}: {e}: this kernel has no FUSE over io_uring (6.14+, CONFIG_FUSE_IO_URING)")
+    })?;
+    let guard = UringSwitched { was, _turn: turn };
+    let want = if on { "Y" } else { "N" };
+    std::fs::write(ENABLE_URING, want).map_err(|e| format!("cannot set {ENABLE_URING} to {want}: {e}"))?;
+    match std::fs::read_to_string(ENABLE_URING) {
+        Ok(now) if now.trim() == want => Ok(guard),
+        now => Err(format!("{ENABLE_URING} did not stay {want}: {now:?}")),
+    }
+}

@@ -42,12 +42,8 @@ pub const CLASSIC_BUF_LEN: usize = MAX_WRITE as usize + 4096;
 // The io_uring transport (fuse.h, "fuse-io-uring").
 pub const URING_IN_OUT_HEADER_SZ: usize = 128;
 pub const URING_OP_IN_OUT_SZ: usize = 128;
-/// sizeof(struct fuse_uring_req_header): in_out, op_in, ring_ent_in_out.
-pub const URING_REQ_HEADER_LEN: usize = URING_IN_OUT_HEADER_SZ + URING_OP_IN_OUT_SZ + 32;
 /// Offset of struct fuse_uring_ent_in_out in the header buffer.
 pub const URING_ENT_IN_OUT: usize = URING_IN_OUT_HEADER_SZ + URING_OP_IN_OUT_SZ;
-pub const FUSE_IO_URING_CMD_REGISTER: u32 = 1;
-pub const FUSE_IO_URING_CMD_COMMIT_AND_FETCH: u32 = 2;
 /// The kernel's payload buffer must hold max(FUSE_MIN_READ_BUFFER,
 /// max_write, max_pages * PAGE_SIZE); without FUSE_MAX_PAGES in the INIT
 /// reply max_pages is the default 32, so 128 KiB with 4 KiB pages.
@@ -228,12 +224,4 @@ pub fn ent_in_out(header: &[u8]) -> (u64, u32) {
         u64_at(header, URING_ENT_IN_OUT + 8),
         u32_at(header, URING_ENT_IN_OUT + 16),
     )
-}
-
-/// struct fuse_uring_cmd_req in the SQE's 80-byte command area.
-pub fn uring_cmd_req(commit_id: u64, qid: u16) -> [u8; 80] {
-    let mut c = [0u8; 80];
-    c[8..16].copy_from_slice(&commit_id.to_le_bytes());
-    c[16..18].copy_from_slice(&qid.to_le_bytes());
-    c
 }

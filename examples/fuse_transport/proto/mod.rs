@@ -6,7 +6,8 @@
 //! `examples/fuse_transport/main.rs` (benches/fuse-transport.sh) and by the
 //! integration tests (tests/benches/fuse_transport.rs).
 //!
-//! `ring` holds all of its `unsafe`.
+//! No `unsafe` of its own: `ring` is over the library's ring
+//! (`strata::sys::uring`).
 
 pub mod abi;
 pub mod fs;

@@ -1,297 +1,57 @@
-//! THE ONLY `unsafe` OF THE PROTOTYPE: one FUSE-over-io_uring queue, its
-//! ring and the ring entries' buffers that the kernel reads and writes.
-//!
-//! Each queue is one io_uring (SQE128: the FUSE command struct needs the
-//! 80-byte command area) on the thread that serves it, with `depth` ring
-//! entries. An entry is a header buffer (struct fuse_uring_req_header) and a
-//! payload buffer, registered once with FUSE_IO_URING_CMD_REGISTER (the
-//! SQE's addr points to their two iovecs); a completion (result 0) means the
-//! kernel wrote a request into them; the reply goes back in the same buffers
-//! with FUSE_IO_URING_CMD_COMMIT_AND_FETCH, which also hands the entry back
-//! for the next request. A negative result ends the entry (-ENOTCONN at
-//! unmount).
-//!
-//! The invariants the `unsafe` blocks rely on:
-//! - the buffers and iovecs are heap allocations owned by the `Queue`, never
-//!   moved or resized, freed only in `Drop`, after the ring is closed and
-//!   only if no entry's command is outstanding (else leaked);
-//! - the kernel touches an entry's buffers only between the submission of
-//!   its command and that command's completion, and only from this thread's
-//!   own system calls (the copies run in the ring's task context), so the
-//!   buffers are read and written here only while `in_kernel[i]` is false,
-//!   which the completion sets and a submission clears.
+//! One FUSE-over-io_uring queue of the prototype, over the library's ring
+//! (`strata::sys::uring::RingQueue`, where the prototype's `unsafe` went
+//! when stratafs adopted FUSE over io_uring): each request the kernel puts
+//! into an entry is handed to `fs::handle` and its reply written back.
 
 use super::abi;
 use super::fs::{self, Counters, Reply, Via};
-use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::OwnedFd;
 
-/// One entry's buffers: raw heap allocations (see the module's invariants).
-struct EntBufs {
-    header: *mut u8,
-    payload: *mut u8,
-    /// The two iovecs REGISTER points the kernel at.
-    iov: *mut [libc::iovec; 2],
-}
-
-fn alloc(len: usize) -> *mut u8 {
-    Box::into_raw(vec![0u8; len].into_boxed_slice()).cast::<u8>()
-}
-
-impl EntBufs {
-    fn new() -> EntBufs {
-        let header = alloc(abi::URING_REQ_HEADER_LEN);
-        let payload = alloc(abi::URING_PAYLOAD_LEN);
-        let iov = Box::into_raw(Box::new([
-            libc::iovec {
-                iov_base: header.cast(),
-                iov_len: abi::URING_REQ_HEADER_LEN,
-            },
-            libc::iovec {
-                iov_base: payload.cast(),
-                iov_len: abi::URING_PAYLOAD_LEN,
-            },
-        ]));
-        EntBufs { header, payload, iov }
-    }
-
-    /// Frees the buffers.
-    ///
-    /// # Safety
-    /// Once only, after the kernel can no longer touch them (ring closed).
-    unsafe fn free(&mut self) {
-        // SAFETY: each pointer came from Box::into_raw of exactly this
-        // type and length in `new`, and is freed once (the caller's promise).
-        unsafe {
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-                self.header,
-                abi::URING_REQ_HEADER_LEN,
-            )));
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-                self.payload,
-                abi::URING_PAYLOAD_LEN,
-            )));
-            drop(Box::from_raw(self.iov));
-        }
-    }
-}
-
-/// One FUSE queue: its ring, entries and the session's /dev/fuse fd.
+/// One FUSE queue: its ring and entries on the session's /dev/fuse.
 pub struct Queue {
-    /// Declared first: dropped (closed) before the buffers are freed.
-    ring: Option<IoUring<squeue::Entry128, cqueue::Entry>>,
-    ents: Vec<EntBufs>,
-    in_kernel: Vec<bool>,
-    dev: RawFd,
-    qid: u16,
+    ring: strata::sys::uring::RingQueue,
 }
-
-// SAFETY: the raw pointers are to heap buffers this Queue owns alone; moving
-// it to the thread that serves it moves that ownership along.
-unsafe impl Send for Queue {}
 
 impl Queue {
-    /// A queue `qid` of `depth` entries on the session's fd `dev`, which must
-    /// outlive the queue. The ring is made by the thread that serves it
-    /// (`serve`), as SINGLE_ISSUER and DEFER_TASKRUN require.
-    pub fn new(dev: RawFd, qid: u16, depth: usize) -> Queue {
+    /// A queue `qid` of `depth` entries on (a duplicate of) the session's
+    /// /dev/fuse `dev`. The ring is made by the thread that serves it.
+    pub fn new(dev: OwnedFd, qid: u16, depth: usize) -> Queue {
         Queue {
-            ring: None,
-            ents: (0..depth).map(|_| EntBufs::new()).collect(),
-            in_kernel: vec![false; depth],
-            dev,
-            qid,
+            ring: strata::sys::uring::RingQueue::new(dev, qid, depth, abi::URING_PAYLOAD_LEN),
         }
     }
 
-    fn make_ring(depth: u32) -> io::Result<IoUring<squeue::Entry128, cqueue::Entry>> {
-        // One issuer and task work run only when this thread enters the
-        // kernel to wait: the kernel's requests are copied into the buffers
-        // in that same call (what libfuse asks for too); plain as a fallback.
-        IoUring::<squeue::Entry128, cqueue::Entry>::builder()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .build(depth)
-            .or_else(|_| IoUring::<squeue::Entry128, cqueue::Entry>::builder().build(depth))
-    }
-
-    fn push(&mut self, i: usize, sqe: squeue::Entry128) -> io::Result<()> {
-        let ring = self.ring.as_mut().ok_or(io::ErrorKind::NotConnected)?;
-        // SAFETY: the buffers the entry points to (iovecs, header, payload)
-        // live until after the ring is closed (module invariants); the
-        // submission queue holds `depth` entries and each entry has at most
-        // one command in flight, so it never overflows.
-        unsafe { ring.submission().push(&sqe) }.map_err(|_| io::Error::other("submission queue full"))?;
-        self.in_kernel[i] = true;
-        Ok(())
-    }
-
-    fn register(&mut self, i: usize) -> io::Result<()> {
-        let sqe = opcode::UringCmd80::new(types::Fd(self.dev), abi::FUSE_IO_URING_CMD_REGISTER)
-            .cmd(abi::uring_cmd_req(0, self.qid))
-            .addr(Some(self.ents[i].iov as u64))
-            .build()
-            .user_data(i as u64);
-        self.push(i, with_len(sqe, 2))
-    }
-
-    fn commit(&mut self, i: usize, commit_id: u64) -> io::Result<()> {
-        let sqe = opcode::UringCmd80::new(types::Fd(self.dev), abi::FUSE_IO_URING_CMD_COMMIT_AND_FETCH)
-            .cmd(abi::uring_cmd_req(commit_id, self.qid))
-            .build()
-            .user_data(i as u64);
-        self.push(i, sqe)
-    }
-
-    /// Entry `i`'s header and payload buffers, while the kernel has it not.
-    fn bufs(&mut self, i: usize) -> Option<(&mut [u8], &mut [u8])> {
-        if self.in_kernel[i] {
-            return None;
-        }
-        let e = &self.ents[i];
-        // SAFETY: live allocations of these lengths (module invariants),
-        // not in the kernel's hands (checked above), and borrowed through
-        // &mut self, so not aliased here either.
-        Some(unsafe {
-            (
-                std::slice::from_raw_parts_mut(e.header, abi::URING_REQ_HEADER_LEN),
-                std::slice::from_raw_parts_mut(e.payload, abi::URING_PAYLOAD_LEN),
-            )
-        })
-    }
-
-    /// Registers every entry; `ready` is told whether the kernel took them
-    /// (a refusal completes at once, success completes only with a request).
+    /// Registers every entry; `ready` is told whether the kernel took them.
     /// Then serves requests until the kernel ends every entry.
-    pub fn serve(mut self, counters: &Counters, ready: impl FnOnce(io::Result<()>)) -> io::Result<()> {
-        let depth = self.ents.len();
-        match Self::make_ring(depth as u32) {
-            Ok(ring) => self.ring = Some(ring),
-            Err(e) => {
-                ready(Err(io::Error::new(e.kind(), format!("io_uring_setup: {e}"))));
-                return Err(e);
-            }
-        }
-        let registered = (0..depth).try_for_each(|i| self.register(i)).and_then(|()| {
-            let ring = self.ring.as_mut().ok_or(io::ErrorKind::NotConnected)?;
-            ring.submit()?;
-            match ring.completion().next() {
-                Some(c) => Err(io::Error::from_raw_os_error(-c.result())),
-                None => Ok(()),
-            }
-        });
-        let failed = registered
-            .as_ref()
-            .err()
-            .map(|e| io::Error::new(e.kind(), e.to_string()));
-        ready(registered.map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("FUSE_IO_URING_CMD_REGISTER on queue {}: {e}", self.qid),
-            )
-        }));
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        self.run(counters)
-    }
-
-    fn run(&mut self, counters: &Counters) -> io::Result<()> {
-        let mut live = self.ents.len();
-        let mut done: Vec<(usize, i32)> = Vec::with_capacity(live);
+    pub fn serve(self, counters: &Counters, ready: impl FnOnce(io::Result<()>)) -> io::Result<()> {
         let mut out = Vec::with_capacity(abi::URING_PAYLOAD_LEN);
-        let mut first_error = None;
-        while live > 0 {
-            let ring = self.ring.as_mut().ok_or(io::ErrorKind::NotConnected)?;
-            match ring.submit_and_wait(1) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            done.clear();
-            done.extend(ring.completion().map(|c| (c.user_data() as usize, c.result())));
-            for &(i, res) in &done {
-                if i >= self.in_kernel.len() {
-                    continue;
-                }
-                self.in_kernel[i] = false;
-                if res < 0 {
-                    // The entry is over: ENOTCONN/ECONNABORTED at unmount,
-                    // anything else is a fault worth reporting.
-                    live -= 1;
-                    let gone = [libc::ENOTCONN, libc::ECONNABORTED, libc::ECANCELED, libc::ENODEV];
-                    if !gone.contains(&-res) && first_error.is_none() {
-                        first_error = Some(io::Error::from_raw_os_error(-res));
-                    }
-                    continue;
-                }
-                let commit_id = self.answer(i, counters, &mut out);
-                if self.commit(i, commit_id).is_err() {
-                    live -= 1;
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
-    /// Serves the request in entry `i` and writes the reply into it; the
-    /// commit id to send it back with.
-    fn answer(&mut self, i: usize, counters: &Counters, out: &mut Vec<u8>) -> u64 {
-        let Some((header, payload)) = self.bufs(i) else {
-            return 0;
-        };
-        let h = abi::InHeader::parse(&header[..abi::IN_HEADER_LEN]);
-        let (commit_id, payload_sz) = abi::ent_in_out(header);
-        let op_in = &header[abi::URING_IN_OUT_HEADER_SZ..abi::URING_ENT_IN_OUT];
-        let arg = &op_in[..abi::op_in_len(h.opcode).min(op_in.len())];
-        let data = &payload[..(payload_sz as usize).min(payload.len())];
-        out.clear();
-        let error = match fs::handle(counters, Via::Uring, &h, arg, data, out) {
-            Reply::Ok if out.len() <= payload.len() => 0,
-            Reply::Ok => -libc::EIO,
-            Reply::Error(e) => e,
-            // Nothing without a reply comes over the ring (FORGETs and
-            // INTERRUPTs stay on /dev/fuse), but a commit needs an answer.
-            Reply::None => -libc::ENOSYS,
-        };
-        let len = if error == 0 { out.len() } else { 0 };
-        payload[..len].copy_from_slice(&out[..len]);
-        header[..abi::OUT_HEADER_LEN].copy_from_slice(&abi::out_header(h.unique, error, len));
-        let sz = abi::URING_ENT_IN_OUT + 16;
-        header[sz..sz + 4].copy_from_slice(&(len as u32).to_le_bytes());
-        commit_id
+        self.ring
+            .serve(ready, |header, payload| answer(header, payload, counters, &mut out))
     }
 }
 
-impl Drop for Queue {
-    fn drop(&mut self) {
-        drop(self.ring.take());
-        // An entry whose command has not completed may still be handed a
-        // request (and written into) until the kernel's asynchronous ring
-        // teardown cancels it: its buffers are then leaked, not freed. That
-        // happens only when a queue fails part way (a registration
-        // refused); a queue served to the end (`run`) saw every entry's
-        // last completion.
-        if self.in_kernel.iter().any(|&k| k) {
-            return;
-        }
-        for e in &mut self.ents {
-            // SAFETY: no command of an entry is outstanding (checked above),
-            // the ring is closed, and each entry is freed once.
-            unsafe { e.free() };
-        }
-    }
-}
-
-/// `sqe` with its `len` field set: REGISTER needs len = 2 (the iovecs),
-/// which io-uring 0.7's UringCmd80 does not set.
-fn with_len(sqe: squeue::Entry128, len: u32) -> squeue::Entry128 {
-    // SAFETY: Entry128 is #[repr(C)] over struct io_uring_sqe (64 bytes)
-    // and its 64-byte command tail: 128 plain bytes with no invalid values;
-    // `len` is the u32 at offset 24 of struct io_uring_sqe.
-    let mut raw: [u8; 128] = unsafe { std::mem::transmute(sqe) };
-    raw[24..28].copy_from_slice(&len.to_ne_bytes());
-    // SAFETY: as above, back to the same type.
-    unsafe { std::mem::transmute::<[u8; 128], squeue::Entry128>(raw) }
+/// Serves the request in an entry's buffers and writes the reply into
+/// them; the commit id to send it back with.
+fn answer(header: &mut [u8], payload: &mut [u8], counters: &Counters, out: &mut Vec<u8>) -> u64 {
+    let h = abi::InHeader::parse(&header[..abi::IN_HEADER_LEN]);
+    let (commit_id, payload_sz) = abi::ent_in_out(header);
+    let op_in = &header[abi::URING_IN_OUT_HEADER_SZ..abi::URING_ENT_IN_OUT];
+    let arg = &op_in[..abi::op_in_len(h.opcode).min(op_in.len())];
+    let data = &payload[..(payload_sz as usize).min(payload.len())];
+    out.clear();
+    let error = match fs::handle(counters, Via::Uring, &h, arg, data, out) {
+        Reply::Ok if out.len() <= payload.len() => 0,
+        Reply::Ok => -libc::EIO,
+        Reply::Error(e) => e,
+        // Nothing without a reply comes over the ring (FORGETs and
+        // INTERRUPTs stay on /dev/fuse), but a commit needs an answer.
+        Reply::None => -libc::ENOSYS,
+    };
+    let len = if error == 0 { out.len() } else { 0 };
+    payload[..len].copy_from_slice(&out[..len]);
+    header[..abi::OUT_HEADER_LEN].copy_from_slice(&abi::out_header(h.unique, error, len));
+    let sz = abi::URING_ENT_IN_OUT + 16;
+    header[sz..sz + 4].copy_from_slice(&(len as u32).to_le_bytes());
+    commit_id
 }

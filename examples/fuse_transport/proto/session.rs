@@ -122,7 +122,7 @@ impl Session {
             let (tx, rx) = mpsc::channel();
             let queues = cpus;
             for qid in 0..queues {
-                let queue = Queue::new(self.dev.as_raw_fd(), qid as u16, QUEUE_DEPTH);
+                let queue = Queue::new(self.dev.try_clone()?.into(), qid as u16, QUEUE_DEPTH);
                 let (counters, tx) = (self.counters.clone(), tx.clone());
                 self.threads.push(std::thread::spawn(move || {
                     pin_to(qid);

@@ -5,7 +5,7 @@
 //! opens of each inode: the kernel refuses passthrough and page-cache opens
 //! of one inode at once, so either kind keeps the other out.
 //!
-//! Generic over the backing (`fuser::BackingId` in the mount) so that the
+//! Generic over the backing (`fuse::BackingId` in the mount) so that the
 //! rule can be tested without a kernel.
 
 use crate::fs::locks;

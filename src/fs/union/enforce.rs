@@ -12,7 +12,6 @@ use super::permissions::{self, Acl, MAY_EXEC, MAY_READ, MAY_WRITE, Object};
 use super::setattr::SetAttr;
 use crate::fs::{FsError, FsResult};
 use fuser::{INodeNo, TimeOrNow};
-use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 const ACL_ACCESS: &str = "system.posix_acl_access";
@@ -95,7 +94,7 @@ impl UnionFs {
 
     /// A new entry in `parent` (create, mknod, mkdir, symlink, link) needs
     /// write and search permission on it; the TTL of the new entry.
-    pub(super) fn new_entry_ttl(&self, req: &fuser::Request, parent: INodeNo) -> FsResult<Duration> {
+    pub(super) fn new_entry_ttl(&self, req: &crate::fs::fuse::Header, parent: INodeNo) -> FsResult<Duration> {
         self.entry_in(Caller::of(req), parent.0, MAY_WRITE | MAY_EXEC)
     }
 
@@ -247,7 +246,7 @@ impl UnionFs {
     /// thread: the kernel holds the directory's lock while it waits for the
     /// reply to the request that asks this, and dropping an entry takes it.
     fn forget_entries(&self, dir: u64, names: Vec<Vec<u8>>) {
-        let Some(notifier) = self.notifier.get().cloned() else {
+        let Some(notifier) = self.channel.get().map(|c| c.notifier()) else {
             return;
         };
         if names.is_empty() {
@@ -255,7 +254,7 @@ impl UnionFs {
         }
         std::thread::spawn(move || {
             for name in names {
-                let _ = notifier.inval_entry(INodeNo(dir), std::ffi::OsStr::from_bytes(&name));
+                let _ = notifier.inval_entry(dir, &name);
             }
         });
     }

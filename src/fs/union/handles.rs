@@ -177,8 +177,8 @@ impl UnionFs {
         layer: usize,
         fh: u64,
         file: &File,
-        make: impl FnOnce(&File) -> io::Result<fuser::BackingId>,
-    ) -> Option<Arc<fuser::BackingId>> {
+        make: impl FnOnce(&File) -> io::Result<crate::fs::fuse::BackingId>,
+    ) -> Option<Arc<crate::fs::fuse::BackingId>> {
         if !self.passthrough.load(Ordering::Relaxed) {
             return None;
         }

@@ -1,7 +1,7 @@
 //! Id mapping (`uidmapping=`, `squash_to_*`) and the caller checks the
 //! kernel leaves to the filesystem.
 
-use fuser::Request;
+use crate::fs::fuse::Header as Request;
 use rustix::fs::Stat;
 
 /// How ids on disk are shown and how requested ids are stored, as

@@ -1,12 +1,10 @@
 //! Telling the kernel about changes made beside the mount.
 
 use super::UnionFs;
+use crate::fs::fuse::Notifier;
 use crate::fs::locks;
 use crate::fs::nodes::{Nodes, ROOT};
-use fuser::INodeNo;
-use std::ffi::OsStr;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Tells the kernel that something changed in the mounted tree without going
@@ -17,12 +15,12 @@ use std::sync::{Arc, Mutex, RwLock};
 #[derive(Clone)]
 pub struct Invalidator {
     pub(super) nodes: Arc<RwLock<Nodes>>,
-    pub(super) notifier: Arc<Mutex<Option<fuser::Notifier>>>,
+    pub(super) notifier: Arc<Mutex<Option<Notifier>>>,
 }
 
 impl Invalidator {
-    /// Connects to the mount's session (`Session::notifier`).
-    pub fn attach(&self, notifier: fuser::Notifier) {
+    /// Connects to the mount's session (`BackgroundSession::notifier`).
+    pub fn attach(&self, notifier: Notifier) {
         *locks::lock(&self.notifier) = Some(notifier);
     }
 
@@ -51,10 +49,10 @@ impl Invalidator {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         };
-        ok(n.inval_entry(INodeNo(parent), OsStr::from_bytes(&name)))?;
-        ok(n.inval_inode(INodeNo(parent), 0, 0))?;
+        ok(n.inval_entry(parent, &name))?;
+        ok(n.inval_inode(parent, 0, 0))?;
         if let Some(ino) = child {
-            ok(n.inval_inode(INodeNo(ino), 0, 0))?;
+            ok(n.inval_inode(ino, 0, 0))?;
         }
         Ok(())
     }

@@ -22,7 +22,6 @@ use crate::fs::override_stat::{self, Override};
 use crate::sys;
 use rustix::fs::FileType;
 use std::os::fd::AsFd;
-use std::sync::{Arc, OnceLock};
 
 const S_ISUID: u32 = 0o4000;
 const S_ISGID: u32 = 0o2000;
@@ -36,7 +35,7 @@ pub(super) enum Kill {
     Write,
     /// A write by a writer holding `CAP_FSETID`: capabilities only.
     PrivilegedWrite,
-    /// A truncate: fuser 0.18 does not pass the kernel's
+    /// A truncate: stratafs does not read the kernel's
     /// `FATTR_KILL_SUIDGID`, so whether the caller holds `CAP_FSETID` is
     /// read from /proc (`Caller::has_fsetid`), unknown counting as not.
     Truncate(Caller),
@@ -64,18 +63,13 @@ pub(super) fn mode_is_privileged(mode: u32) -> bool {
 }
 
 impl UnionFs {
-    /// Where the session's notifier goes once the mount is made.
-    pub fn notifier_slot(&self) -> Arc<OnceLock<fuser::Notifier>> {
-        self.notifier.clone()
-    }
-
     /// A write of `ino` cleared its set-id bits: the kernel, which keeps
     /// the mode cached across writes (a write invalidates only times and
     /// size), must ask again. Only attributes are dropped (offset -1: no
     /// pages), which takes no lock the writer holds.
     pub(super) fn mode_changed(&self, ino: u64) {
-        if let Some(n) = self.notifier.get()
-            && let Err(e) = n.inval_inode(fuser::INodeNo(ino), -1, 0)
+        if let Some(c) = self.channel.get()
+            && let Err(e) = c.notifier().inval_inode(ino, -1, 0)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!("telling the kernel about a cleared set-id bit: {e}");

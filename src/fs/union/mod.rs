@@ -94,12 +94,13 @@ pub struct UnionFs {
     /// `FUSE_HANDLE_KILLPRIV_V2` was negotiated: set-id bits and
     /// capabilities are ours to clear (see `killpriv`).
     killpriv: bool,
-    /// The session's notifier, once the mount is made (`notifier_slot`):
+    /// The mount's connection, once it is made (`Filesystem::connected`):
     /// how a change the kernel cannot see coming (a write's cleared set-id
-    /// bits) reaches its attribute cache.
-    notifier: Arc<std::sync::OnceLock<fuser::Notifier>>,
+    /// bits) reaches its attribute cache, and how passthrough backings are
+    /// opened.
+    channel: std::sync::OnceLock<crate::fs::fuse::Channel>,
     /// Passthrough backings and page-cache opens (see `backings`).
-    backings: Backings<fuser::BackingId>,
+    backings: Backings<crate::fs::fuse::BackingId>,
     /// The kernel opens directories without asking (zero-message opendir):
     /// listings are then made at offset 0 of a `readdir` and kept here, by
     /// inode, for the calls that continue them. Bounded: cleared when full.
@@ -217,7 +218,7 @@ impl UnionFs {
             share_whiteouts: std::sync::atomic::AtomicBool::new(true),
             passthrough: std::sync::atomic::AtomicBool::new(cfg.passthrough),
             killpriv: false,
-            notifier: Arc::default(),
+            channel: std::sync::OnceLock::new(),
             backings: Backings::new(),
             no_opendir: std::sync::atomic::AtomicBool::new(false),
             dir_listings: Mutex::new(HashMap::new()),
@@ -228,11 +229,12 @@ impl UnionFs {
     }
 
     /// Ends the process as soon as the session ends (for `stratafs`, a
-    /// process per mount). fuser 0.18 then unmounts the mountpoint *by path*
-    /// when its device reports an error (which it reads as "still mounted"),
-    /// and so unmounts whatever was mounted there since: a quick remount's
-    /// new mount. Exiting first leaves nothing to unmount (the kernel has
-    /// already ended the mount, or the session would not have ended).
+    /// process per mount). fuser 0.18's mount, dropped after the session,
+    /// unmounts the mountpoint *by path* when its device reports an error
+    /// (which it reads as "still mounted"), and so unmounts whatever was
+    /// mounted there since: a quick remount's new mount. Exiting first
+    /// leaves nothing to unmount (the kernel has already ended the mount,
+    /// or the session would not have ended).
     pub fn exit_when_unmounted(&mut self) {
         self.exit_on_destroy = true;
     }

@@ -2,9 +2,9 @@
 //! filesystem's speed is driven by (a request is a round trip through the
 //! kernel; times are noisy here, counts are not).
 //!
-//! One relaxed atomic add per request, in the handler that serves it. What
-//! fuser answers itself (INIT, DESTROY, INTERRUPT, opcodes we do not
-//! implement) is not seen here; the kernel's `fuse:fuse_request_send`
+//! One relaxed atomic add per request, in the handler that serves it
+//! (BATCH_FORGET once per message, whatever its nodes). Opcodes we do not
+//! implement are not seen here; the kernel's `fuse:fuse_request_send`
 //! tracepoint sees everything (`benches/union/requests.py`).
 
 use std::fmt::Write as _;
@@ -63,17 +63,24 @@ opcodes! {
     Readdirplus => "READDIRPLUS",
     Lseek => "LSEEK",
     CopyFileRange => "COPY_FILE_RANGE",
+    BatchForget => "BATCH_FORGET",
+    Init => "INIT",
+    Destroy => "DESTROY",
+    Interrupt => "INTERRUPT",
 }
 
-/// The counts since the mount, one per [`Op`].
+/// The counts since the mount, one per [`Op`], and how many of them came
+/// over io_uring.
 pub struct RequestCounts {
     counts: Vec<AtomicU64>,
+    over_ring: AtomicU64,
 }
 
 impl Default for RequestCounts {
     fn default() -> Self {
         RequestCounts {
             counts: Op::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            over_ring: AtomicU64::new(0),
         }
     }
 }
@@ -86,6 +93,18 @@ impl RequestCounts {
         self.counts[op as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// One more request came over an io_uring queue (counted by opcode
+    /// as well).
+    #[inline]
+    pub fn count_over_ring(&self) {
+        self.over_ring.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The requests that came over io_uring (the rest over /dev/fuse).
+    pub fn over_ring(&self) -> u64 {
+        self.over_ring.load(Ordering::Relaxed)
+    }
+
     pub fn get(&self, op: Op) -> u64 {
         self.counts[op as usize].load(Ordering::Relaxed)
     }
@@ -95,7 +114,8 @@ impl RequestCounts {
     }
 
     /// `OPCODE COUNT` lines for the opcodes seen, most first (ties by
-    /// name), then `TOTAL N`.
+    /// name), then `TOTAL N`, then `URING N` (of the total, those served
+    /// over io_uring) when any were.
     pub fn report(&self) -> String {
         let mut seen: Vec<(u64, &str)> = Op::ALL
             .iter()
@@ -108,6 +128,9 @@ impl RequestCounts {
             let _ = writeln!(text, "{name} {n}");
         }
         let _ = writeln!(text, "TOTAL {}", self.total());
+        if self.over_ring() > 0 {
+            let _ = writeln!(text, "URING {}", self.over_ring());
+        }
         text
     }
 
@@ -154,6 +177,8 @@ mod tests {
         c.count(Op::Read);
         c.count(Op::Open);
         assert_eq!(c.report(), "LOOKUP 3\nOPEN 1\nREAD 1\nTOTAL 5\n");
+        c.count_over_ring();
+        assert_eq!(c.report(), "LOOKUP 3\nOPEN 1\nREAD 1\nTOTAL 5\nURING 1\n");
     }
 
     #[test]
