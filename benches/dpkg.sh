@@ -165,8 +165,10 @@ for t in "${targets[@]}"; do
     counts=$work/counts.$t.$((runs - 1))
     [ -s "$counts" ] || { echo "$t: no request counts"; continue; }
     echo
-    echo "$t: FUSE requests of the last run, per package (of $(awk '$1 == "TOTAL" { print $2 }' "$counts") in all):"
+    echo "$t: FUSE requests of the last run, per package (of $(awk '$1 == "TOTAL" { print $2 }' "$counts") in all$(
+        awk '$1 == "URING" { printf ", %s of them over io_uring", $2 }' "$counts")):"
     echo
-    awk -v n="$packages" '$1 != "TOTAL" && $2 > 0 { printf "%s %.1f\n", $1, $2 / n }' "$counts" | sort -k2 -gr \
+    # After TOTAL, URING (those of them served over io_uring) is no opcode.
+    awk -v n="$packages" '$1 == "TOTAL" { done = 1 } !done && $2 > 0 { printf "%s %.1f\n", $1, $2 / n }' "$counts" | sort -k2 -gr \
         | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 } END { print "" }'
 done
