@@ -55,18 +55,9 @@ pub struct Session {
     dev: Arc<File>,
 }
 
-/// The number of possible CPUs (/sys/devices/system/cpu/possible, "0-N"):
-/// the kernel makes one queue per possible CPU, qids 0..N.
-pub fn possible_cpus() -> io::Result<usize> {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
-    let last = s
-        .trim()
-        .rsplit([',', '-'])
-        .next()
-        .and_then(|n| n.parse::<usize>().ok())
-        .ok_or_else(|| io::Error::other(format!("cannot parse possible CPUs {s:?}")))?;
-    Ok(last + 1)
-}
+/// The possible CPUs and pinning to one: the library's (stratafs's rings
+/// use them the same way).
+pub use strata::fs::fuse::{pin_to, possible_cpus};
 
 impl Session {
     /// Mounts at `mountpoint` and serves it by `transport` (`threads`
@@ -186,13 +177,6 @@ fn abort_file(mountpoint: &Path) -> Option<PathBuf> {
         .rfind(|l| l.split(' ').nth(4) == at.to_str())?;
     let minor = line.split(' ').nth(2)?.split(':').nth(1)?;
     Some(PathBuf::from(format!("/sys/fs/fuse/connections/{minor}/abort")))
-}
-
-/// Pins the calling thread to `cpu`; best effort (a CPU may be offline).
-fn pin_to(cpu: usize) {
-    let mut set = rustix::thread::CpuSet::new();
-    set.set(cpu);
-    let _ = rustix::thread::sched_setaffinity(None, &set);
 }
 
 /// Reads FUSE_INIT and answers it, asking for FUSE_OVER_IO_URING for

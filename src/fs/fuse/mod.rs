@@ -19,3 +19,4 @@ pub use notify::Notifier;
 pub use reply::Reply;
 pub use request::{Header, Operation, Request};
 pub use session::{BackgroundSession, Channel, Filesystem, Init, Session, Transport};
+pub use uring::{pin_to, possible_cpus};

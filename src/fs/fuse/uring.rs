@@ -27,20 +27,42 @@ const ENT_IN_OUT: usize = 256;
 const IN_HEADER_LEN: usize = super::abi::IN_HEADER_LEN;
 
 /// The size of the fixed struct that leads `opcode`'s body (the kernel's
-/// first in-argument, which goes to `op_in`); 0 for an opcode whose body
-/// starts with a name (the kernel sends it a zero-sized first argument).
+/// first in-argument, which goes to `op_in`): the decoders' own structs;
+/// 0 for an opcode whose body starts with a name (the kernel sends it a
+/// zero-sized first argument).
 fn op_in_len(opcode: u32) -> usize {
+    use super::abi::{
+        AccessIn, BatchForgetIn, CopyFileRangeIn, CreateIn, FallocateIn, FlushIn, ForgetIn, FsyncIn, GetattrIn,
+        GetxattrIn, InterruptIn, LinkIn, LseekIn, MkdirIn, MknodIn, OpenIn, ReadIn, ReleaseIn, Rename2In, RenameIn,
+        SetattrIn, SetxattrIn, WriteIn,
+    };
+    use std::mem::size_of;
     match opcode {
-        op::FORGET | op::MKDIR | op::RENAME | op::LINK | op::OPEN | op::OPENDIR => 8,
-        op::GETXATTR | op::LISTXATTR | op::ACCESS | op::INTERRUPT | op::BATCH_FORGET => 8,
+        op::FORGET => size_of::<ForgetIn>(),
+        op::BATCH_FORGET => size_of::<BatchForgetIn>(),
+        op::MKDIR => size_of::<MkdirIn>(),
+        op::RENAME => size_of::<RenameIn>(),
+        op::RENAME2 => size_of::<Rename2In>(),
+        op::LINK => size_of::<LinkIn>(),
+        op::OPEN | op::OPENDIR => size_of::<OpenIn>(),
+        op::GETXATTR | op::LISTXATTR => size_of::<GetxattrIn>(),
         // Without FUSE_SETXATTR_EXT, which stratafs does not ask for.
-        op::SETXATTR => 8,
-        op::GETATTR | op::MKNOD | op::RENAME2 | op::FSYNC | op::FSYNCDIR | op::CREATE => 16,
-        op::RELEASE | op::RELEASEDIR | op::FLUSH | op::LSEEK => 24,
-        op::FALLOCATE => 32,
-        op::READ | op::WRITE | op::READDIR | op::READDIRPLUS => 40,
-        op::COPY_FILE_RANGE => 56,
-        op::SETATTR => 88,
+        op::SETXATTR => size_of::<SetxattrIn>(),
+        op::ACCESS => size_of::<AccessIn>(),
+        op::INTERRUPT => size_of::<InterruptIn>(),
+        op::GETATTR => size_of::<GetattrIn>(),
+        op::MKNOD => size_of::<MknodIn>(),
+        op::CREATE => size_of::<CreateIn>(),
+        op::FSYNC | op::FSYNCDIR => size_of::<FsyncIn>(),
+        op::RELEASE | op::RELEASEDIR => size_of::<ReleaseIn>(),
+        op::FLUSH => size_of::<FlushIn>(),
+        op::LSEEK => size_of::<LseekIn>(),
+        op::FALLOCATE => size_of::<FallocateIn>(),
+        op::READ | op::READDIR | op::READDIRPLUS => size_of::<ReadIn>(),
+        op::WRITE => size_of::<WriteIn>(),
+        op::COPY_FILE_RANGE => size_of::<CopyFileRangeIn>(),
+        op::SETATTR => size_of::<SetattrIn>(),
+        // struct fuse_init_in whole (InitIn decodes its head).
         op::INIT => 64,
         _ => 0,
     }
@@ -127,7 +149,7 @@ pub fn possible_cpus() -> io::Result<usize> {
 }
 
 /// Pins the calling thread to `cpu`; best effort (a CPU may be offline).
-pub(super) fn pin_to(cpu: usize) {
+pub fn pin_to(cpu: usize) {
     let mut set = rustix::thread::CpuSet::new();
     set.set(cpu);
     let _ = rustix::thread::sched_setaffinity(None, &set);
