@@ -134,10 +134,8 @@ impl Engine {
             .await
             .map_err(|e| Error::internal(format!("start task failed: {e}")))?;
         match started {
-            Ok(()) => {
-                self.event_of(c, "start", &[]);
-                Ok(true)
-            }
+            // Its start event is told in `launch`, before its waiter.
+            Ok(()) => Ok(true),
             Err((e, code)) => {
                 self.release_links(c);
                 let mut live = c.lock();
@@ -335,8 +333,11 @@ impl Engine {
                 resources,
             },
         );
-        self.spawn_waiter(c, process);
+        // Its connect and start are told before its waiter may tell its
+        // disconnect and die (a process that exits at once).
         self.network_events(record, "connect");
+        self.event_of(c, "start", &[]);
+        self.spawn_waiter(c, process);
         if !record.networks.is_empty() {
             self.refresh_hosts();
         }
